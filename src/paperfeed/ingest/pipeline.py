@@ -1,0 +1,118 @@
+"""Store what sources yield: batched, transactional, idempotent.
+
+Each batch is one transaction, so a crash (even kill -9) leaves every batch
+either fully stored or not at all; re-running the same input skips what is
+already there (content hashes) and completes the rest with no duplicates.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection
+
+from paperfeed.db import Database
+from paperfeed.db import papers as paper_store
+from paperfeed.models import Paper, Skipped, SourceFormatError, is_arxiv_id, normalize_title
+
+DEFAULT_BATCH_SIZE = 2000
+
+
+@dataclass
+class IngestReport:
+    read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.read / self.seconds if self.seconds else 0.0
+
+    def summary(self) -> str:
+        return (
+            f"{self.read} read, {self.inserted} new, {self.updated} updated, "
+            f"{self.unchanged} unchanged, {len(self.skipped)} skipped "
+            f"in {self.seconds:.1f}s ({self.rate:,.0f} papers/s)"
+        )
+
+
+def resolve_duplicates(conn: Connection, batch: list[Paper]) -> list[tuple[str, str]]:
+    """Find papers stored under another id with the same title.
+
+    A paper with no arXiv id takes the id of its stored twin. A paper with an
+    arXiv id whose twin is a slug paper (from an HF page) replaces it: the
+    (slug, arxiv id) pairs are returned, to merge once the batch is stored.
+    """
+    keys = {normalize_title(p.title): p for p in batch}
+    known = paper_store.find_by_title_key(conn, list(keys))
+    slugs_to_merge: list[tuple[str, str]] = []
+    for key, paper in keys.items():
+        stored_id = known.get(key)
+        if stored_id is None or stored_id == paper.id:
+            continue
+        if not paper.has_arxiv_id:
+            paper.id = stored_id  # same paper, seen before under another id
+        elif not is_arxiv_id(stored_id):
+            slugs_to_merge.append((stored_id, paper.id))
+    return slugs_to_merge
+
+
+ProgressCallback = Callable[[IngestReport], None]
+
+
+def ingest(
+    db: Database,
+    records: Iterable[Paper | Skipped],
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    on_progress: ProgressCallback | None = None,
+    on_skip: Callable[[Skipped], None] | None = None,
+) -> IngestReport:
+    """Store ``records``. Raises SourceFormatError, with nothing written, when
+    the input is not in its claimed format: the source says so on its first
+    record, or the whole first batch is unusable."""
+    report = IngestReport()
+    started = time.perf_counter()
+    batch: list[Paper] = []
+    first_batch = True
+
+    def flush() -> None:
+        nonlocal first_batch
+        if first_batch and not batch and report.skipped:
+            raise SourceFormatError(
+                f"no usable record in the first {len(report.skipped)}; "
+                f"first problem: {report.skipped[0]}"
+            )
+        first_batch = False
+        if batch:
+            with db.begin() as conn:
+                slugs_to_merge = resolve_duplicates(conn, batch)
+                counts = paper_store.upsert_papers(conn, batch)
+                for slug, arxiv_id in slugs_to_merge:
+                    paper_store.merge_slug_into(conn, slug, arxiv_id)
+            report.inserted += counts.inserted
+            report.updated += counts.updated
+            report.unchanged += counts.unchanged
+            batch.clear()
+        report.seconds = time.perf_counter() - started
+        if on_progress:
+            on_progress(report)
+
+    for record in records:
+        if isinstance(record, Skipped):
+            report.skipped.append(record)
+            if on_skip:
+                on_skip(record)
+            continue
+        report.read += 1
+        batch.append(record)
+        if len(batch) >= batch_size:
+            flush()
+    flush()
+    report.seconds = time.perf_counter() - started
+    return report

@@ -1,0 +1,147 @@
+"""The domain: the normalized Paper every source yields, and small value types.
+
+Sources differ wildly (Atom, OAI-PMH XML, Kaggle JSON, HF JSON, text pages);
+each ingest module's only job is to turn its input into these objects, so the
+pipeline, the store and every interface deal with one shape.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+
+# New-style ids (2301.01234, 0704.0001) and old-style ids (quant-ph/0210005,
+# math.GT/0309136), each optionally followed by a version suffix.
+_NEW_ID = r"\d{4}\.\d{4,5}"
+_OLD_ID = r"[a-z][a-z\-]+(?:\.[A-Z]{2})?/\d{7}"
+ARXIV_ID_RE = re.compile(rf"^(?P<id>{_NEW_ID}|{_OLD_ID})(?:v(?P<version>\d+))?$")
+ARXIV_ID_IN_TEXT_RE = re.compile(
+    rf"(?:arxiv\.org/(?:abs|pdf)/|arXiv:)?(?P<id>{_NEW_ID}|{_OLD_ID})(?:v(?P<version>\d+))?",
+    re.IGNORECASE,
+)
+
+
+def split_arxiv_id(raw: str) -> tuple[str, int | None]:
+    """'2301.01234v3' -> ('2301.01234', 3). Accepts abs/pdf URLs and 'arXiv:' prefixes.
+
+    Raises ValueError naming the input when it is not an arXiv id.
+    """
+    text = raw.strip()
+    text = re.sub(r"^(?:https?://)?(?:export\.)?arxiv\.org/(?:abs|pdf)/", "", text)
+    text = re.sub(r"^arxiv:", "", text, flags=re.IGNORECASE)
+    text = text.removesuffix(".pdf")
+    m = ARXIV_ID_RE.match(text)
+    if not m:
+        raise ValueError(f"not an arXiv id: {raw!r}")
+    version = m.group("version")
+    return m.group("id"), int(version) if version else None
+
+
+def is_arxiv_id(raw: str) -> bool:
+    try:
+        split_arxiv_id(raw)
+    except ValueError:
+        return False
+    return True
+
+
+def normalize_title(title: str) -> str:
+    """A key that survives case, accents, punctuation and line wrapping.
+
+    Used to find the same paper arriving from a source that has no arXiv id
+    (an HF text page) and from one that has (the arXiv API).
+    """
+    text = unicodedata.normalize("NFKD", title)
+    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
+    return " ".join(re.findall(r"[a-z0-9]+", text))
+
+
+def slug_for(title: str) -> str:
+    """A stable id for a paper with no arXiv id: readable words plus a hash."""
+    key = normalize_title(title)
+    words = "-".join(key.split()[:8]) or "paper"
+    digest = hashlib.sha1(key.encode()).hexdigest()[:10]
+    return f"{words}-{digest}"
+
+
+def clean_text(text: str | None) -> str:
+    """Collapse the hard line wraps arXiv puts in titles and abstracts."""
+    if not text:
+        return ""
+    return " ".join(text.split())
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    number: int
+    created: datetime | None = None
+
+
+@dataclass(slots=True)
+class Paper:
+    """One paper as every source yields it. ``id`` is the arXiv id without version,
+    or a slug when there is no arXiv id."""
+
+    id: str
+    title: str
+    abstract: str
+    authors: list[str]
+    source: str
+    categories: list[str] = field(default_factory=list)
+    primary_category: str | None = None
+    versions: list[Version] = field(default_factory=list)
+    published: datetime | None = None
+    updated: datetime | None = None
+    listing_date: date | None = None
+    comment: str | None = None
+    journal_ref: str | None = None
+    doi: str | None = None
+    abs_url: str | None = None
+    pdf_url: str | None = None
+    upvotes: int | None = None
+    submitted_by: str | None = None
+    featured_date: date | None = None
+    withdrawn: bool = False
+
+    @property
+    def has_arxiv_id(self) -> bool:
+        return is_arxiv_id(self.id)
+
+    @property
+    def latest_version(self) -> int:
+        return max((v.number for v in self.versions), default=0)
+
+    def content_hash(self) -> str:
+        """Hash of everything stored, so re-ingesting identical data writes nothing."""
+        payload = asdict(self)
+        return hashlib.sha256(
+            json.dumps(payload, sort_keys=True, default=str).encode()
+        ).hexdigest()[:32]
+
+    def __post_init__(self) -> None:
+        if not self.primary_category and self.categories:
+            self.primary_category = self.categories[0]
+        if self.id and is_arxiv_id(self.id):
+            if not self.abs_url:
+                self.abs_url = f"https://arxiv.org/abs/{self.id}"
+            if not self.pdf_url:
+                self.pdf_url = f"https://arxiv.org/pdf/{self.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A record a source could not turn into a Paper: where it was, and why."""
+
+    where: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.reason}"
+
+
+class SourceFormatError(Exception):
+    """The input is not in the format its source expects; nothing is written."""

@@ -1,0 +1,24 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from paperfeed.config import Settings, get_settings
+from paperfeed.db import Database
+from paperfeed.web import pages
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(title=settings.site_name, docs_url="/docs", redoc_url=None)
+    app.state.settings = settings
+    app.state.db = db or Database(settings.database_url_resolved)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(pages.router)
+    return app

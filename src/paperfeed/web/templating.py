@@ -1,0 +1,31 @@
+"""Jinja2 environment shared by every page. Autoescaping is on for all
+templates: titles, abstracts and author names come from outside."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+
+from fastapi.templating import Jinja2Templates
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+
+templates = Jinja2Templates(directory=TEMPLATES_DIR)
+
+
+def human_date(value: date | datetime | str | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        value = date.fromisoformat(value[:10])
+    return value.strftime("%b %-d, %Y")
+
+
+def authors_line(authors: list[str], limit: int = 8) -> str:
+    if len(authors) <= limit:
+        return ", ".join(authors)
+    return ", ".join(authors[:limit]) + f", and {len(authors) - limit} more"
+
+
+templates.env.filters["human_date"] = human_date
+templates.env.filters["authors_line"] = authors_line
