@@ -64,7 +64,7 @@ def slug_for(title: str) -> str:
     """A stable id for a paper with no arXiv id: readable words plus a hash."""
     key = normalize_title(title)
     words = "-".join(key.split()[:8]) or "paper"
-    digest = hashlib.sha1(key.encode()).hexdigest()[:10]
+    digest = hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()[:10]
     return f"{words}-{digest}"
 
 

@@ -81,12 +81,13 @@ def _merged_row(paper: Paper, existing: Row[Any] | None, stamp: datetime) -> dic
         return row
     old = existing._mapping
     incoming_is_older = paper.latest_version < (old["latest_version"] or 0)
+    community_fields = ("imported_upvotes", "submitted_by", "featured_date")
     for key, value in list(row.items()):
         if key in ("content_hash", "modified_at", "id"):
             continue
-        if incoming_is_older and key not in ("imported_upvotes", "submitted_by", "featured_date"):
-            row[key] = old[key]
-        elif value in (None, "", [], 0) and old[key] not in (None, "", []):
+        keep_old_version = incoming_is_older and key not in community_fields
+        value_missing = value in (None, "", [], 0) and old[key] not in (None, "", [])
+        if keep_old_version or value_missing:
             row[key] = old[key]
     if old["listing_date"] and row["listing_date"]:
         # A paper is listed once: the first day it appeared.
@@ -126,8 +127,7 @@ def upsert_papers(conn: Connection, batch: Sequence[Paper]) -> UpsertCounts:
         paper.id = aliases[paper.id]
         by_id[paper.id] = paper
     existing = {
-        row.id: row
-        for row in conn.execute(select(papers).where(papers.c.id.in_(list(by_id))))
+        row.id: row for row in conn.execute(select(papers).where(papers.c.id.in_(list(by_id))))
     }
     stamp = now()
     new_rows: list[dict[str, Any]] = []
@@ -219,7 +219,9 @@ def merge_slug_into(conn: Connection, slug: str, paper_id: str) -> None:
         .where(papers.c.id == paper_id, papers.c.imported_upvotes < old.imported_upvotes)
         .values(imported_upvotes=old.imported_upvotes)
     )
-    conn.execute(update(paper_aliases).where(paper_aliases.c.paper_id == slug).values(paper_id=paper_id))
+    conn.execute(
+        update(paper_aliases).where(paper_aliases.c.paper_id == slug).values(paper_id=paper_id)
+    )
     conn.execute(delete(index_queue).where(index_queue.c.paper_id == slug))
     conn.execute(delete(papers).where(papers.c.id == slug))
     conn.execute(
@@ -301,7 +303,7 @@ def count_papers(conn: Connection) -> int:
 
 
 def stats(conn: Connection) -> dict[str, Any]:
-    by_source = dict(
+    by_source: dict[str, int] = dict(
         conn.execute(select(papers.c.source, func.count()).group_by(papers.c.source)).all()
     )
     first, last = conn.execute(

@@ -17,8 +17,8 @@ from paperfeed.ingest.files import numbered_lines
 from paperfeed.models import Paper, Skipped, SourceFormatError, clean_text, slug_for
 
 SOURCE = "hf-page"
-_DATE_LINE = re.compile(r"^(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]* (\d{1,2})(?:, (\d{4}))?$")
 _MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+_DATE_LINE = re.compile(rf"^({'|'.join(_MONTHS)})[a-z]* (\d{{1,2}})(?:, (\d{{4}}))?$")
 # Lines of the page chrome, not papers.
 _CHROME = {"new", "subscribe", "get trending papers in your email inbox!"}
 

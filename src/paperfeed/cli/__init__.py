@@ -1,0 +1,15 @@
+"""Entry point of the ``paperfeed`` command; see cli.app for the layout."""
+
+from __future__ import annotations
+
+# Importing a module registers its commands on the shared Typer app.
+from paperfeed.cli import core as _core  # noqa: F401
+from paperfeed.cli import ingest as _ingest  # noqa: F401
+from paperfeed.cli.app import app
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["app", "main"]
