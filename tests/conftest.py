@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.web.app import create_app
+from tests.smtp_server import SMTPServer
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
@@ -54,3 +55,12 @@ def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
     get_settings.cache_clear()
     yield settings
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def smtp_server(settings: Settings) -> Iterator[SMTPServer]:
+    """A real SMTP server on 127.0.0.1; ``settings`` are pointed at it."""
+    with SMTPServer() as server:
+        settings.smtp_host = "127.0.0.1"
+        settings.smtp_port = server.port
+        yield server
