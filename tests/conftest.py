@@ -22,6 +22,7 @@ from paperfeed.db import Database
 from paperfeed.web.app import create_app
 from tests.pg_server import PostgresServer
 from tests.smtp_server import SMTPServer
+from tests.workers import RedisQueue
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
@@ -112,3 +113,11 @@ def smtp_server(settings: Settings) -> Iterator[SMTPServer]:
         settings.smtp_host = "127.0.0.1"
         settings.smtp_port = server.port
         yield server
+
+
+@pytest.fixture
+def redis_queue() -> Iterator[RedisQueue]:
+    """A private RQ queue on the local Redis (a test database number), removed after."""
+    queue = RedisQueue()
+    yield queue
+    queue.cleanup()
