@@ -83,3 +83,65 @@ def jobs_kinds() -> None:
 
     for kind in jobs.known_kinds():
         typer.echo(kind)
+
+
+@app.command("migrate-data")
+def migrate_data(
+    source: Annotated[str, typer.Option("--from", help="Source database URL (sqlite:///...).")],
+    target: Annotated[
+        str, typer.Option("--to", help="Target database URL (postgresql+psycopg://...).")
+    ],
+    batch_size: Annotated[int, typer.Option(help="Rows per insert batch.")] = 5000,
+    wipe_target: Annotated[
+        bool, typer.Option(help="Delete the target's rows first (to redo an interrupted copy).")
+    ] = False,
+) -> None:
+    """Copy a whole instance to another database; row counts are checked per table."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.table import Table
+
+    from paperfeed.db import Database
+    from paperfeed.db.copy import TargetNotEmpty, copy_instance
+
+    source_db = Database(source)
+    target_db = Database(target)
+    tasks: dict[str, object] = {}
+    with Progress(
+        TextColumn("[bold]{task.description:<20}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console,
+    ) as progress:
+
+        def on_progress(table: str, done: int, total: int) -> None:
+            if table not in tasks:
+                tasks[table] = progress.add_task(table, total=total or 1)
+            progress.update(tasks[table], completed=done if total else 1)  # type: ignore[arg-type]
+
+        try:
+            counts = copy_instance(
+                source_db,
+                target_db,
+                batch_size=batch_size,
+                on_progress=on_progress,
+                wipe_target=wipe_target,
+            )
+        except TargetNotEmpty as exc:
+            progress.stop()
+            console.print(f"[red]error:[/] {exc} (use --wipe-target to replace them)")
+            raise typer.Exit(2) from exc
+    report = Table("table", "source", "target", "")
+    for count in counts:
+        report.add_row(
+            count.table,
+            str(count.source),
+            str(count.target),
+            "ok" if count.ok else "[red]MISMATCH[/]",
+        )
+    console.print(report)
+    bad = [c.table for c in counts if not c.ok]
+    if bad:
+        console.print(f"[red]error:[/] row counts differ in: {', '.join(bad)}")
+        raise typer.Exit(1)
+    console.print(f"copied {sum(c.source for c in counts)} rows in {len(counts)} tables.")
+
