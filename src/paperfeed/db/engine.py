@@ -84,3 +84,14 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def migration_status(engine: Engine) -> tuple[set[str], set[str]]:
+    """(revisions the database is at, head revisions of the code)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config(engine.url.render_as_string(False)))
+    with engine.connect() as conn:
+        current = set(MigrationContext.configure(conn).get_current_heads())
+    return current, set(script.get_heads())
