@@ -7,6 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from pylatexenc.latex2text import LatexNodes2Text
+
 from paperfeed.models import Version
 
 # arXiv marks a withdrawal in the comment ("This paper has been withdrawn by
@@ -84,3 +86,40 @@ def estimated_listing_date(submitted: datetime | None) -> date | None:
     while listed.weekday() >= 5:  # Friday's announcement is Monday's listing
         listed += timedelta(days=1)
     return listed
+
+
+_latex = LatexNodes2Text(math_mode="verbatim", strict_latex_spaces=True)
+
+
+def latex_to_text(text: str) -> str:
+    """'Bal\\'azs' -> 'Balázs'. arXiv's raw author lists are TeX; math stays as typed."""
+    if "\\" not in text and "{" not in text:
+        return text
+    try:
+        return str(_latex.latex_to_text(text))
+    except Exception:  # noqa: BLE001 (malformed TeX: keep what the author typed)
+        return text
+
+
+def author_name(keyname: str, forenames: str = "", suffix: str = "") -> str:
+    """('Balázs', 'C.', '') -> 'C. Balázs' (the parsed form of the snapshot and arXiv OAI)."""
+    return " ".join(latex_to_text(p).strip() for p in (forenames, keyname, suffix) if p.strip())
+
+
+_PARENS = re.compile(r"\([^()]*\)")
+_AUTHOR_SEPARATOR = re.compile(r"\s*(?:,|;|\band\b|&)\s*")
+
+
+def split_authors(text: str) -> list[str]:
+    """arXivRaw's one-line author list -> names in order, affiliations dropped.
+
+    'A. One (MIT), B. Two and C. Three' -> ['A. One', 'B. Two', 'C. Three'].
+    """
+    text = " ".join(text.split())
+    while True:  # nested parentheses: innermost first
+        stripped = _PARENS.sub("", text)
+        if stripped == text:
+            break
+        text = stripped
+    names = (latex_to_text(p).strip() for p in _AUTHOR_SEPARATOR.split(text))
+    return [" ".join(n.split()) for n in names if n and n.lower() not in ("et al.", "et al")]
