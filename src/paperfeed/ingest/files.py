@@ -73,11 +73,12 @@ def json_lines(path: Path) -> Iterator[tuple[str, Any]]:
         try:
             value = json.loads(line)
         except json.JSONDecodeError as exc:
+            problem = f"{exc.msg.removesuffix(' at')} at column {exc.colno}"
             if first:
                 raise SourceFormatError(
-                    f"{where}: not a JSON-lines file ({exc.msg} at column {exc.colno})"
+                    f"{where}: not a JSON-lines file ({problem})"
                 ) from exc
-            yield where, Skipped(where, f"invalid JSON ({exc.msg} at column {exc.colno})")
+            yield where, Skipped(where, f"invalid JSON ({problem})")
             continue
         first = False
         yield where, value
