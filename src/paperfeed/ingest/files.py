@@ -75,9 +75,7 @@ def json_lines(path: Path) -> Iterator[tuple[str, Any]]:
         except json.JSONDecodeError as exc:
             problem = f"{exc.msg.removesuffix(' at')} at column {exc.colno}"
             if first:
-                raise SourceFormatError(
-                    f"{where}: not a JSON-lines file ({problem})"
-                ) from exc
+                raise SourceFormatError(f"{where}: not a JSON-lines file ({problem})") from exc
             yield where, Skipped(where, f"invalid JSON ({problem})")
             continue
         first = False
