@@ -121,3 +121,7 @@ def redis_queue() -> Iterator[RedisQueue]:
     queue = RedisQueue()
     yield queue
     queue.cleanup()
+
+
+# A real HTTP server replaying recorded responses, for the network sources.
+from tests.fixture_server import fixture_server  # noqa: E402, F401

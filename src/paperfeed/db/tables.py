@@ -57,7 +57,9 @@ papers = Table(
     Column("doi", String(200)),
     Column("abs_url", String(500)),
     Column("pdf_url", String(500)),
+    # The richest source that contributed (db.papers.SOURCE_RANK), and all of them.
     Column("source", String(32), nullable=False),
+    Column("sources", JSON),  # list[str]; NULL on rows from before 0002 means [source]
     Column("imported_upvotes", Integer, nullable=False, default=0),  # e.g. from HF
     Column("submitted_by", String(200)),  # HF submitter, or a Paperfeed reader's name
     Column("featured_date", Date),  # HF "submittedOnDailyAt"
