@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Row, and_, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from paperfeed.db.tables import (
+    INDEX_CONSUMERS,
     collection_papers,
     hides,
     index_queue,
@@ -165,10 +166,24 @@ def upsert_papers(conn: Connection, batch: Sequence[Paper]) -> UpsertCounts:
 
 
 def queue_for_index(conn: Connection, paper_ids: Sequence[str]) -> None:
+    """Queue papers for every sidecar index (see tables.index_queue)."""
+    if not paper_ids:
+        return
     stamp = now()
+    stmt = _insert(conn, index_queue)
+    # Refresh queued_at on conflict: a consumer that read the older row while
+    # this change was committing will not delete the newer one.
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[index_queue.c.consumer, index_queue.c.paper_id],
+        set_={"queued_at": stmt.excluded.queued_at},
+    )
     conn.execute(
-        _insert(conn, index_queue).on_conflict_do_nothing(),
-        [{"paper_id": i, "queued_at": stamp} for i in paper_ids],
+        stmt,
+        [
+            {"consumer": consumer, "paper_id": i, "queued_at": stamp}
+            for i in dict.fromkeys(paper_ids)
+            for consumer in INDEX_CONSUMERS
+        ],
     )
 
 
