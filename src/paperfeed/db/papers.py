@@ -11,7 +11,6 @@ from sqlalchemy import Connection, Row, and_, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from paperfeed.db.tables import (
-    INDEX_CONSUMERS,
     collection_papers,
     hides,
     index_queue,
@@ -166,25 +165,19 @@ def upsert_papers(conn: Connection, batch: Sequence[Paper]) -> UpsertCounts:
 
 
 def queue_for_index(conn: Connection, paper_ids: Sequence[str]) -> None:
-    """Queue papers for every sidecar index (see tables.index_queue)."""
+    """Queue papers for the lexical sidecar (see tables.index_queue)."""
     if not paper_ids:
         return
     stamp = now()
     stmt = _insert(conn, index_queue)
-    # Refresh queued_at on conflict: a consumer that read the older row while
-    # this change was committing will not delete the newer one.
+    # Refresh queued_at on conflict: the indexer deletes a row only if its
+    # queued_at is the one it read, so a change committed while it was
+    # indexing the previous version stays queued (db/index_queue.py).
     stmt = stmt.on_conflict_do_update(
-        index_elements=[index_queue.c.consumer, index_queue.c.paper_id],
+        index_elements=[index_queue.c.paper_id],
         set_={"queued_at": stmt.excluded.queued_at},
     )
-    conn.execute(
-        stmt,
-        [
-            {"consumer": consumer, "paper_id": i, "queued_at": stamp}
-            for i in dict.fromkeys(paper_ids)
-            for consumer in INDEX_CONSUMERS
-        ],
-    )
+    conn.execute(stmt, [{"paper_id": i, "queued_at": stamp} for i in dict.fromkeys(paper_ids)])
 
 
 def find_by_title_key(conn: Connection, title_keys: Sequence[str]) -> dict[str, str]:

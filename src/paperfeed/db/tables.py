@@ -90,16 +90,10 @@ paper_aliases = Table(
 
 # Transactional outbox for the sidecar indexes: written in the same transaction
 # as the paper change, deleted only after the sidecar has committed it. A crash
-# anywhere in between means the paper is simply indexed again. One row per
-# consumer (INDEX_CONSUMERS), so one sidecar's progress never hides a change
-# from another; queued_at is refreshed on every change, and a consumer deletes
-# only the row it read, so a change made while it was indexing is not lost.
-INDEX_CONSUMERS = ("lexical", "vectors")
-
+# anywhere in between means the paper is simply indexed again.
 index_queue = Table(
     "index_queue",
     metadata,
-    Column("consumer", String(32), primary_key=True),
     Column("paper_id", String(200), primary_key=True),
     Column("queued_at", UTC_DATETIME, nullable=False),
 )

@@ -5,7 +5,7 @@ prunes with block-max WAND, and at a million papers only the latter keeps
 p99 under the latency target (figures in docs/benchmarks.md, Search).
 
 Consistency with the database (docs/architecture.md): the index consumes the
-``index_queue`` outbox as consumer "lexical". ``sync`` reads queued ids,
+``index_queue`` outbox (db/index_queue.py). ``sync`` reads queued ids,
 deletes and re-adds those papers (deleted papers are only deleted), commits
 tantivy, and only then deletes the queue rows it read. A crash anywhere in
 between leaves the rows queued, and the next ``sync`` (run after every ingest
@@ -39,7 +39,6 @@ from paperfeed.query import And, Clauses, Node, Not, Or, Term, clean
 
 log = logging.getLogger(__name__)
 
-CONSUMER = "lexical"
 # Bump when the schema or the analyzers change: opening an index with another
 # format rebuilds it.
 FORMAT_VERSION = 1
@@ -71,14 +70,18 @@ def _name_analyzer() -> tantivy.TextAnalyzer:
 
 
 ANALYZERS = {TEXT_ANALYZER: _text_analyzer(), NAME_ANALYZER: _name_analyzer()}
-FIELD_ANALYZER = {"title": TEXT_ANALYZER, "abstract": TEXT_ANALYZER, "authors": NAME_ANALYZER}
+FIELD_ANALYZER = {"title": TEXT_ANALYZER, "body": TEXT_ANALYZER, "authors": NAME_ANALYZER}
 
 
 def build_schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
     builder.add_text_field("id", stored=True, tokenizer_name="raw")
     builder.add_text_field("title", tokenizer_name=TEXT_ANALYZER)
-    builder.add_text_field("abstract", tokenizer_name=TEXT_ANALYZER)
+    # Title and abstract as one text: BM25 over the whole paper text, as BEIR's
+    # baselines do, measured better than summing per-field scores (the title
+    # then counts twice for words it shares with the abstract). ``title`` adds
+    # a small boost on top; ``abstract:`` searches this field.
+    builder.add_text_field("body", tokenizer_name=TEXT_ANALYZER)
     builder.add_text_field("authors", tokenizer_name=NAME_ANALYZER)
     # Lower-cased categories plus their archive ("cs.cl" and "cs"), as filters.
     builder.add_text_field("cats", tokenizer_name="raw")
@@ -91,10 +94,12 @@ SCHEMA = build_schema()
 
 @dataclass(frozen=True)
 class FieldWeights:
-    """Per-field boosts on BM25; the defaults were chosen by ``paperfeed eval``."""
+    """Per-field boosts on BM25 for unfielded words. ``paperfeed eval`` on
+    scifact-dev chose title 0.25 over 0, 0.5 and 1 (docs/benchmarks.md); authors
+    cannot be measured there and keep the neutral 1."""
 
-    title: float = 2.0
-    abstract: float = 1.0
+    title: float = 0.25
+    body: float = 1.0
     authors: float = 1.0
 
 
@@ -113,8 +118,9 @@ def document_for(paper: dict[str, Any]) -> tantivy.Document:
     """The indexed form of one paper (a row of ``papers`` or any dict like it)."""
     doc = tantivy.Document()
     doc.add_text("id", paper["id"])
-    doc.add_text("title", clean(paper.get("title") or ""))
-    doc.add_text("abstract", clean(paper.get("abstract") or ""))
+    title = clean(paper.get("title") or "")
+    doc.add_text("title", title)
+    doc.add_text("body", f"{title}\n{clean(paper.get('abstract') or '')}")
     for author in paper.get("authors") or []:
         doc.add_text("authors", clean(author))
     cats: set[str] = set()
@@ -160,7 +166,8 @@ class LexicalIndex:
 
     @classmethod
     def open(cls, settings: Settings, db: Database) -> LexicalIndex:
-        """The index of this database, caught up with the queue. One per process."""
+        """The index of this database, caught up with the queue (checked at most
+        every two seconds, so searches stay cheap). One per process."""
         path = lexical_path(settings)
         key = str(path.resolve())
         with _OPEN_LOCK:
@@ -168,7 +175,7 @@ class LexicalIndex:
             if index is None:
                 index = _open_checked(path, db)
                 _OPEN[key] = index
-        index.sync(db)
+        index.sync_if_due(db)
         return index
 
     # ------------------------------------------------------------ writing
@@ -200,7 +207,7 @@ class LexicalIndex:
         with self._sync_lock:
             self._last_sync_check = time.monotonic()
             with db.connect() as conn:
-                if queue.count_pending(conn, CONSUMER) == 0:
+                if not queue.has_pending(conn):
                     return 0
             writer = self._writer()
             if writer is None:
@@ -209,7 +216,7 @@ class LexicalIndex:
             try:
                 while True:
                     with db.connect() as conn:
-                        rows = queue.pending(conn, CONSUMER, limit=batch)
+                        rows = queue.pending(conn, limit=batch)
                         if not rows:
                             break
                         found = paper_store.get_papers(conn, [paper_id for paper_id, _ in rows])
@@ -220,7 +227,7 @@ class LexicalIndex:
                             writer.add_document(document_for(paper))
                     writer.commit()  # the sidecar first ...
                     with db.begin() as conn:
-                        queue.done(conn, CONSUMER, rows)  # ... then the outbox
+                        queue.done(conn, rows)  # ... then the outbox
                     total += len(rows)
             finally:
                 writer.wait_merging_threads()
@@ -282,11 +289,11 @@ class LexicalIndex:
         text = clean(text)
         if query is not None:
             generator = tantivy.SnippetGenerator.create(
-                self.index.searcher(), query, SCHEMA, "abstract"
+                self.index.searcher(), query, SCHEMA, "body"
             )
             generator.set_max_num_chars(max_chars)
             doc = tantivy.Document()
-            doc.add_text("abstract", text)
+            doc.add_text("body", text)
             html = str(generator.snippet_from_doc(doc).to_html())
             if html:
                 return html
@@ -333,14 +340,12 @@ def _rebuild_at(path: Path, db: Database) -> LexicalIndex:
     # Queue every paper first (committed), then wipe: a crash after the wipe
     # leaves the queue full, and the next open finishes the job.
     with db.begin() as conn:
-        queued = queue.requeue_all(conn, CONSUMER)
+        queued = queue.requeue_all(conn)
     log.info("rebuilding the lexical index at %s (%d papers)", path, queued)
     if path.exists():
         shutil.rmtree(path)
     index = LexicalIndex(path)
-    (path / FORMAT_FILE).write_text(
-        json.dumps({"format": FORMAT_VERSION, "engine": "tantivy", "consumer": CONSUMER})
-    )
+    (path / FORMAT_FILE).write_text(json.dumps({"format": FORMAT_VERSION, "engine": "tantivy"}))
     index.sync(db, batch=20000)
     return index
 
@@ -357,9 +362,14 @@ def rebuild_lexical(db: Database, settings: Settings) -> int:
 
 
 def sync_lexical(db: Database, settings: Settings) -> int:
-    """Index whatever the queue holds: called after every ingest batch."""
+    """Index whatever the queue holds."""
     index = LexicalIndex.open(settings, db)
     return index.sync(db)
+
+
+def index_after_ingest(db: Database, settings: Settings) -> None:
+    """The ingest callback (cli.ingest passes it as the pipeline's progress hook)."""
+    sync_lexical(db, settings)
 
 
 # ---------------------------------------------------------------- query rendering
@@ -392,11 +402,13 @@ def _term_query(term: Term, weights: FieldWeights) -> tantivy.Query | None:
         return tantivy.Query.term_query(SCHEMA, "cats", value) if value else None
     if term.field == "author":
         return _field_query("authors", term.text)
-    if term.field in ("title", "abstract"):
-        return _field_query(term.field, term.text)
+    if term.field == "title":
+        return _field_query("title", term.text)
+    if term.field == "abstract":
+        return _field_query("body", term.text)
     parts = [
         _boosted(_field_query("title", term.text), weights.title),
-        _boosted(_field_query("abstract", term.text), weights.abstract),
+        _boosted(_field_query("body", term.text), weights.body),
         _boosted(_field_query("authors", term.text), weights.authors),
     ]
     kept = [(tantivy.Occur.Should, p) for p in parts if p is not None]
