@@ -92,15 +92,17 @@ def test_crash_before_the_sidecar_commit(settings: Settings, db: Database) -> No
 
 
 def test_reingest_of_an_updated_paper_updates_its_hit(settings: Settings, db: Database) -> None:
-    ingest(db, [make_paper("2501.00001", title="Sparse mixtures of experts", versions=[Version(1)])])
+    v1 = [Version(1)]
+    v2 = [Version(1), Version(2)]
+    ingest(db, [make_paper("2501.00001", title="Sparse mixtures of experts", versions=v1)])
     index = LexicalIndex.open(settings, db)
     assert hits(index, "experts") == ["2501.00001"]
-    ingest(db, [make_paper("2501.00001", title="Dense routing for transformers", versions=[Version(1), Version(2)])])
+    ingest(db, [make_paper("2501.00001", title="Dense routing for transformers", versions=v2)])
     index.sync(db)
     assert hits(index, "experts") == []
     assert hits(index, "routing") == ["2501.00001"]
     assert index.num_docs == 1
-    ingest(db, [make_paper("2501.00001", title="Dense routing for transformers", versions=[Version(1), Version(2)])])
+    ingest(db, [make_paper("2501.00001", title="Dense routing for transformers", versions=v2)])
     assert pending(db) == 0  # unchanged content queues nothing
 
 

@@ -79,7 +79,8 @@ def all_ids(corpus: tuple[Settings, Database], query: str) -> set[str]:
     found: set[str] = set()
     page = 1
     while True:
-        res = search(db, settings, SearchRequest(query=query, per_page=100, page=page, mode="lexical"))
+        request = SearchRequest(query=query, per_page=100, page=page, mode="lexical")
+        res = search(db, settings, request)
         found.update(h.id for h in res.hits)
         if page >= res.pages:
             return found
