@@ -51,7 +51,13 @@ def serve(
     from paperfeed.metrics import MULTIPROC_ENV
 
     settings = get_settings()
-    open_database(settings).dispose()  # migrate once, before the workers start
+    db = open_database(settings)  # migrate once, before the workers start
+    if db.backend == "sqlite":
+        # Embedded mode: vectors are computed in this process, in the background,
+        # so ingest never waits for the model (PostgreSQL runs it as a job).
+        from paperfeed.index.embedding import EmbedWorker
+
+        EmbedWorker(db, settings).start()
     settings.secret()  # create the key file once, so every worker signs with the same key
     if workers > 1 and not os.environ.get(MULTIPROC_ENV):
         # Each worker keeps its metrics in files here; /metrics merges them.

@@ -144,4 +144,3 @@ def migrate_data(
         console.print(f"[red]error:[/] row counts differ in: {', '.join(bad)}")
         raise typer.Exit(1)
     console.print(f"copied {sum(c.source for c in counts)} rows in {len(counts)} tables.")
-
