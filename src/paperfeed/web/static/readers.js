@@ -29,7 +29,9 @@
       if (fresh) {
         // Keep keyboard focus on the same control after the swap.
         const index = Array.from(box.querySelectorAll("form")).indexOf(form);
+        const wasOpen = Array.from(box.querySelectorAll("details")).map((d) => d.open);
         box.replaceWith(fresh);
+        fresh.querySelectorAll("details").forEach((d, i) => { d.open = !!wasOpen[i]; });
         const forms = fresh.querySelectorAll("form");
         const target = forms[index] ? forms[index].querySelector("button") : null;
         if (target) target.focus();
