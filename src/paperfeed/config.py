@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     arxiv_delay_seconds: float = 3.0
     http_timeout_seconds: float = 30.0
     http_max_retries: int = 5
+    # First retry waits this long, doubling each time (unless Retry-After says otherwise).
+    http_backoff_seconds: float = 2.0
 
     # Embeddings: "packaged" is all-MiniLM-L6-v2 int8 ONNX shipped on PyPI; any
     # sentence-transformers model name or directory works too.
