@@ -6,7 +6,7 @@ payloads fire no dialog, and the actions work with JavaScript off."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -18,6 +18,7 @@ from paperfeed.ingest import pipeline
 from paperfeed.ingest.jsonl import paper_from_record
 from tests.browser import LiveServer, screenshot
 from tests.conftest import ARXIV_CS
+from tests.fixture_server import FixtureServer
 from tests.helpers import make_paper, real_records
 from tests.readers_helpers import LINK_RE
 from tests.smtp_server import SMTPServer
@@ -69,9 +70,15 @@ def test_reader_full_path(
     settings: Settings,
     db: Database,
     smtp_server: SMTPServer,
+    fixture_server: FixtureServer,
 ):
     page = browser_page
     ids = seed_real_papers(db, TODAY)
+    fixture_server.add_arxiv_paper(
+        "2511.01234",
+        title="A freshly submitted paper",
+        published=datetime.now(UTC).replace(microsecond=0) - timedelta(days=2),
+    )
     # 1. Sign in through the link the real SMTP server received.
     sign_in_by_email(page, smtp_server, "reader@example.org")
     assert page.url == live_server.url + "/"
@@ -107,6 +114,16 @@ def test_reader_full_path(
     assert "Private collection" in page.content()
     reader = core.list_readers(db)[0]
     assert [p["id"] for p in core.library(db, reader)] == [ids[0]]
+    # 4. Submit an arXiv id; the fixture arXiv server answers.
+    page.get_by_role("link", name="Submit", exact=True).click()
+    page.get_by_label("arXiv id or URL").fill("2511.01234")
+    page.get_by_role("button", name="Submit", exact=True).click()
+    status = page.get_by_role("status")
+    status.wait_for()
+    assert "A freshly submitted paper" in status.inner_text()
+    assert fixture_server.requests_to("/api/query")
+    page.goto("/")
+    assert "2511.01234" in list_order(page)
     # 5. Sign out.
     page.get_by_role("button", name="Sign out").click()
     page.get_by_role("link", name="Sign in", exact=True).wait_for()

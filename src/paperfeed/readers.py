@@ -48,6 +48,10 @@ class InvalidLink(ReaderError):
     pass
 
 
+class SourceUnavailable(ReaderError):
+    """arXiv could not be reached; nothing was stored."""
+
+
 class RateLimited(ReaderError):
     def __init__(self, message: str, retry_after_seconds: int) -> None:
         super().__init__(message)
@@ -457,11 +461,17 @@ def submit_paper(
 ) -> SubmissionResult:
     """Fetch an arXiv paper through the arXiv ingester and list it on the day it
     is submitted. Only papers published within settings.submission_max_age_days."""
-    from paperfeed.ingest import arxiv_api, pipeline  # type: ignore[attr-defined]  # ingest branch
+    from paperfeed.ingest import arxiv_api, pipeline
+    from paperfeed.ingest.http import FetchError
 
     now = now or utcnow()
     arxiv_id = parse_arxiv_id(text)
-    fetched = [p for p in arxiv_api.fetch_by_ids(settings, [arxiv_id]) if p.id == arxiv_id]
+    try:
+        fetched = [p for p in arxiv_api.fetch_by_ids(settings, [arxiv_id]) if p.id == arxiv_id]
+    except FetchError as exc:
+        raise SourceUnavailable(
+            f"Could not fetch arXiv {arxiv_id} right now ({exc}); try again later."
+        ) from exc
     if not fetched:
         raise NotFound(f"arXiv has no paper {arxiv_id}")
     paper = fetched[0]

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, delete, func, insert, literal, or_, select, update
+from sqlalchemy import Connection, Table, delete, func, insert, literal, or_, select, update
 
 from paperfeed.db.papers import _insert
 from paperfeed.db.tables import (
@@ -533,11 +533,4 @@ def mark_submitted(
         .values(featured_date=day)
     )
     if list_today:
-        conn.execute(
-            update(papers)
-            .where(
-                papers.c.id == paper_id,
-                or_(papers.c.listing_date.is_(None), and_(papers.c.listing_date > day)),
-            )
-            .values(listing_date=day)
-        )
+        conn.execute(update(papers).where(papers.c.id == paper_id).values(listing_date=day))

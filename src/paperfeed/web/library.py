@@ -303,5 +303,7 @@ def submit_paper(
         result = core.submit_paper(_settings(request), _db(request), reader, arxiv_id)
     except core.ReaderError as exc:
         status = 404 if isinstance(exc, core.NotFound) else 400
+        if isinstance(exc, core.SourceUnavailable):
+            status = 502
         return _submit(request, None, str(exc), arxiv_id[:100], status)
     return _submit(request, result, None, "")
