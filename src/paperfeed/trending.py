@@ -375,13 +375,16 @@ def list_papers(
         page=page,
         limit=limit,
         total=total,
-        papers=_full_papers(conn, ids, scores),
+        papers=papers_with_upvotes(conn, ids, scores),
     )
 
 
-def _full_papers(
-    conn: Connection, ids: Sequence[str], scores: dict[str, float]
+def papers_with_upvotes(
+    conn: Connection, ids: Sequence[str], scores: dict[str, float] | None = None
 ) -> list[dict[str, Any]]:
+    """Full paper rows in the order of ``ids`` (unknown ids dropped), each with
+    ``votes``, ``upvotes`` and ``trending_score`` (0 unless given)."""
+    scores = scores or {}
     # Between the two queries of a trending page a vote may move a paper from
     # "unscored" to "scored"; list it once.
     ids = list(dict.fromkeys(ids))

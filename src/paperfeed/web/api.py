@@ -3,6 +3,8 @@ so ``huggingface_hub.HfApi(endpoint=...)`` works against a Paperfeed server.
 
 - ``GET /api/daily_papers?date=|week=|month=&sort=&p=&limit=&submitter=``: a
   list of daily-paper items, ``{"paper": {...}, "publishedAt", "title", ...}``.
+- ``GET /api/papers/search?q=&limit=``: search results, as daily-paper items
+  (the search itself is ``paperfeed.search.search``, the same as the search page's).
 - ``GET /api/papers/{id}``: one paper object.
 
 Shapes follow the real responses recorded in ``shared/fixtures/hf_daily_papers``.
@@ -24,6 +26,8 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
 from paperfeed import trending
+from paperfeed.query import QueryError
+from paperfeed.search import SearchRequest, search
 from paperfeed.trending import Period, PeriodError
 from paperfeed.web import convertors as _convertors  # noqa: F401  (registers {x:paper_id})
 from paperfeed.web.pages import database, settings_of
@@ -235,6 +239,37 @@ def daily_papers(
             submitter=submitter,
         )
     return [hf_daily_item(paper) for paper in listing.papers]
+
+
+def search_papers_with_upvotes(
+    request: Request, query: str, *, limit: int, sort: str = "relevance"
+) -> list[dict[str, Any]]:
+    """Run the one search function and load the hits as full paper rows."""
+    db = database(request)
+    try:
+        wanted = SearchRequest(query=query, sort=sort, per_page=limit)
+        results = search(db, settings_of(request), wanted)
+    except QueryError as exc:
+        raise HTTPException(400, str(exc)) from exc
+    with db.connect() as conn:
+        return trending.papers_with_upvotes(conn, [hit.id for hit in results.hits])
+
+
+# Before /papers/{id}: "search" is a valid-looking paper id.
+@router.get(
+    "/papers/search",
+    response_model=list[HFDailyPaper],
+    response_model_exclude_none=True,
+    summary="Search papers (Hugging Face–compatible)",
+)
+def search_papers(
+    request: Request,
+    q: Annotated[str, Query(max_length=1000, description="A search query")] = "",
+    limit: Annotated[int, Query(ge=1, le=trending.MAX_LIMIT, description="How many")] = 50,
+) -> list[HFDailyPaper]:
+    """Hybrid keyword + semantic search, best match first; the query language
+    is the search page's (phrases, fields, exclusions)."""
+    return [hf_daily_item(p) for p in search_papers_with_upvotes(request, q, limit=limit)]
 
 
 @router.get(

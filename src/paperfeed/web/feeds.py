@@ -3,7 +3,8 @@
 - ``/feeds/trending/daily.xml``, ``weekly.xml``, ``monthly.xml``: the latest
   day, week or month that has papers, as it moves;
 - ``/papers/date/YYYY-MM-DD/feed.xml``, ``/papers/week/YYYY-Www/feed.xml``,
-  ``/papers/month/YYYY-MM/feed.xml``: one fixed list, as on its page.
+  ``/papers/month/YYYY-MM/feed.xml``: one fixed list, as on its page;
+- ``/feeds/search.xml?q=...``: a saved search, newest matches first.
 
 feedgen (lxml underneath) escapes every text; what it cannot do is carry the
 control characters XML 1.0 forbids, which arXiv text occasionally contains,
@@ -16,14 +17,16 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 from feedgen.feed import FeedGenerator
 
 from paperfeed import trending
 from paperfeed.config import Settings
 from paperfeed.trending import Period, PeriodError, PeriodKind
+from paperfeed.web.api import search_papers_with_upvotes
 from paperfeed.web.pages import database, paper_url, settings_of
 
 router = APIRouter(tags=["feeds"])
@@ -150,3 +153,24 @@ def trending_feed(request: Request, span: str) -> Response:
         day = trending.home_day(conn, datetime.now(UTC).date())
     period = trending.period_containing(_KINDS[span], day) if day else None
     return _list_feed(request, period, path=f"/feeds/trending/{span}.xml")
+
+
+@router.get("/feeds/search.xml", summary="Atom feed of a saved search")
+def search_feed(request: Request, q: str = Query("", max_length=1000)) -> Response:
+    """The newest papers matching ``q`` (the search page's query language)."""
+    settings = settings_of(request)
+    if not q.strip():
+        return PlainTextResponse("give a search query: /feeds/search.xml?q=...", status_code=400)
+    try:
+        papers = search_papers_with_upvotes(request, q, limit=FEED_SIZE, sort="date")
+    except HTTPException as exc:
+        return PlainTextResponse(str(exc.detail), status_code=exc.status_code)
+    body = atom_feed(
+        settings,
+        path=f"/feeds/search.xml?{urlencode({'q': q})}",
+        title=f"{settings.site_name}: search for {q}",
+        subtitle=f"Newest papers matching: {q}",
+        papers=papers,
+        alternate_path=f"/search?{urlencode({'q': q})}",
+    )
+    return Response(body, media_type=ATOM)
