@@ -290,3 +290,5 @@ sent_papers = Table(
 )
 
 Index("ix_papers_listing_hidden", papers.c.listing_date, papers.c.hidden)
+# The trending lists' "newest" order (migration 0006).
+Index("ix_papers_newest", papers.c.listing_date, papers.c.published, papers.c.id)

@@ -61,7 +61,16 @@ def paper_state(request: Request, paper: dict[str, Any]) -> dict[str, Any]:
     paper_id = paper["id"]
     if paper_id not in cache:
         reader = current_reader(request)
-        cache[paper_id] = core.paper_states(_db(request), reader, [paper_id])[paper_id]
+        if reader is None and "upvotes" in paper:  # the list already counted them
+            cache[paper_id] = {
+                "paper_id": paper_id,
+                "upvotes": int(paper["upvotes"]),
+                "upvoted": False,
+                "saved": False,
+                "hidden": False,
+            }
+        else:
+            cache[paper_id] = core.paper_states(_db(request), reader, [paper_id])[paper_id]
     return cache[paper_id]
 
 
