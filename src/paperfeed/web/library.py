@@ -316,3 +316,19 @@ def submit_paper(
             status = 502
         return _submit(request, None, str(exc), arxiv_id[:100], status)
     return _submit(request, result, None, "")
+
+
+# ---------------------------------------------------------------- curation
+
+
+@router.get("/curation", response_class=HTMLResponse)
+def curation_page(request: Request, reader: Reader = Depends(require_reader)) -> Response:
+    papers = core.curated_papers(_db(request), reader)
+    return templates.TemplateResponse(
+        request,
+        "curation.html",
+        {
+            "hidden_papers": [p for p in papers if p["hidden"]],
+            "featured_papers": [p for p in papers if p["featured"] and not p["hidden"]],
+        },
+    )
