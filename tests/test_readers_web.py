@@ -311,7 +311,8 @@ def test_sessions_work_across_workers(client: TestClient, settings: Settings, db
         with TestClient(create_app(settings, other_db)) as worker:
             worker.cookies.update(client.cookies)
             assert worker.get("/api/me").json()["email"] == "alice@example.org"
-            created = worker.post("/collections", data={"name": "from worker 2", "csrf_token": csrf})
+            form = {"name": "from worker 2", "csrf_token": csrf}
+            created = worker.post("/collections", data=form)
             assert created.status_code == 200 and "from worker 2" in created.text
     finally:
         other_db.dispose()
