@@ -67,6 +67,7 @@ def sign_in_by_email(page: Any, smtp_server: SMTPServer, email: str) -> None:
     page.get_by_role("button", name="Sign out").wait_for()
 
 
+@pytest.mark.slow
 def test_reader_full_path(
     browser_page: Any,
     live_server: LiveServer,
