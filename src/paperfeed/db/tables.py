@@ -109,6 +109,9 @@ embeddings = Table(
     Column("vector", LargeBinary, nullable=False),  # float32, little-endian, L2-normalized
     Column("content_hash", String(64), nullable=False),  # of the paper text it embeds
     Column("created_at", UTC_DATETIME, nullable=False),
+    # The vector sidecar catches up by "written since"; without this index that
+    # is a full scan of a million rows on every open.
+    Index("ix_embeddings_model_created_at", "model", "created_at"),
 )
 
 meta = Table(
