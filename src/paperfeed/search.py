@@ -260,14 +260,18 @@ def dense_search_for(db: Database, settings: Settings) -> DenseSearch | None:
     """The dense retriever over this database's vectors, or None when there are
     none (the embedding extra is not installed, or nothing is embedded yet)."""
     try:
-        from paperfeed.index.embedder import get_embedder
-        from paperfeed.index.vectors import VectorIndex
+        from paperfeed.index.embedder import EmbedderUnavailable, get_embedder
+        from paperfeed.index.vectors import get_vector_index
     except ImportError:
         return None
-    index = VectorIndex.open(settings, db)
+    index = get_vector_index(settings, db)
     if len(index) == 0:
         return None
-    embedder = get_embedder(settings)
+    try:
+        embedder = get_embedder(settings)
+    except EmbedderUnavailable as exc:
+        log.warning("semantic search off: %s", exc)
+        return None
 
     def run(text: str, k: int) -> Ranked:
         vector = embedder.embed_queries([text])[0]

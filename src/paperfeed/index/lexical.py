@@ -268,7 +268,7 @@ class LexicalIndex:
         else:
             result = searcher.search(query, limit=limit, offset=offset, count=True)
         hits = [(searcher.doc(address)["id"][0], float(score)) for score, address in result.hits]
-        return hits, int(result.count or 0)
+        return hits, int(getattr(result, "count", 0) or 0)  # (missing from the type stubs)
 
     def matching(self, ids: Sequence[str], query: tantivy.Query) -> set[str]:
         """Which of ``ids`` satisfy ``query`` (checks dense hits against filters)."""
@@ -387,7 +387,8 @@ def _field_query(field: str, text: str) -> tantivy.Query | None:
         return None
     if len(tokens) == 1:
         return tantivy.Query.term_query(SCHEMA, field, tokens[0])
-    return tantivy.Query.phrase_query(SCHEMA, field, tokens)
+    words: list[str | tuple[int, str]] = list(tokens)
+    return tantivy.Query.phrase_query(SCHEMA, field, words)
 
 
 def _boosted(query: tantivy.Query | None, weight: float) -> tantivy.Query | None:
