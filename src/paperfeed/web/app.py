@@ -9,7 +9,7 @@ from fastapi.staticfiles import StaticFiles
 
 from paperfeed.config import Settings, get_settings
 from paperfeed.db import Database
-from paperfeed.web import ops, pages
+from paperfeed.web import api, auth, feeds, ops, pages
 from paperfeed.web import search as search_routes
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -23,6 +23,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(search_routes.router)
     app.include_router(pages.router)
+    app.include_router(api.router)
+    app.include_router(feeds.router)
+    auth.install(app, settings)  # sessions, CSRF, readers' pages and API
     app.include_router(ops.router)
     app.add_middleware(ops.RequestContext)
     return app

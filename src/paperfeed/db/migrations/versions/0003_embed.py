@@ -1,7 +1,7 @@
 """embeddings: index for the vector sidecar's catch-up
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 """
 
 from collections.abc import Sequence
