@@ -66,9 +66,9 @@ def atom_feed(
         url = paper_url(settings, paper["id"])
         entry.id(url)
         entry.title(xml_text(paper["title"]))
+        # One link only: feedgen 1.0 drops rel/type on entry links, so a second
+        # (PDF) link would read as another "alternate".
         entry.link(href=url, rel="alternate", type="text/html")
-        if paper.get("pdf_url"):
-            entry.link(href=paper["pdf_url"], rel="related", type="application/pdf", title="PDF")
         for name in paper.get("authors") or []:
             entry.author(name=xml_text(name) or "?")
         for category in paper.get("categories") or []:
