@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.web.app import create_app
+from tests.browser import browser_page, chromium, live_server  # noqa: F401 (fixtures)
 from tests.smtp_server import SMTPServer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -64,3 +65,7 @@ def smtp_server(settings: Settings) -> Iterator[SMTPServer]:
         settings.smtp_host = "127.0.0.1"
         settings.smtp_port = server.port
         yield server
+
+
+# A real HTTP server replaying recorded responses, for the network sources.
+from tests.fixture_server import fixture_server  # noqa: E402, F401

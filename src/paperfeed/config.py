@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     arxiv_delay_seconds: float = 3.0
     http_timeout_seconds: float = 30.0
     http_max_retries: int = 5
+    # First retry waits this long, doubling each time (unless Retry-After says otherwise).
+    http_backoff_seconds: float = 2.0
 
     # Embeddings: "packaged" is all-MiniLM-L6-v2 int8 ONNX shipped on PyPI; any
     # sentence-transformers model name or directory works too.
@@ -64,6 +66,11 @@ class Settings(BaseSettings):
     embed_max_tokens: int = 256
 
     submission_max_age_days: int = 14
+    # Sign-in emails allowed per address and per client IP within the window.
+    signin_limit_per_address: int = 5
+    signin_limit_per_ip: int = 20
+    signin_limit_window_minutes: int = 60
+    magic_link_minutes: int = 15
     trending_half_life_hours: float = 48.0
 
     smtp_host: str = "127.0.0.1"

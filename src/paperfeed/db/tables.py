@@ -153,6 +153,19 @@ api_tokens = Table(
 )
 
 
+# Sign-in attempts, kept in the database so the limits hold across web workers
+# and restarts. bucket is "email" or "ip"; old rows are pruned as new ones arrive.
+rate_limit_events = Table(
+    "rate_limit_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("bucket", String(16), nullable=False),
+    Column("key", String(320), nullable=False),
+    Column("created_at", UTC_DATETIME, nullable=False),
+    Index("ix_rate_limit_events_bucket_key_created_at", "bucket", "key", "created_at"),
+)
+
+
 def _reader_paper_table(name: str) -> Table:
     return Table(
         name,

@@ -9,7 +9,7 @@ from fastapi.staticfiles import StaticFiles
 
 from paperfeed.config import Settings, get_settings
 from paperfeed.db import Database
-from paperfeed.web import api, feeds, pages
+from paperfeed.web import api, auth, feeds, pages
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -23,4 +23,5 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.include_router(pages.router)
     app.include_router(api.router)
     app.include_router(feeds.router)
+    auth.install(app, settings)  # sessions, CSRF, readers' pages and API
     return app
