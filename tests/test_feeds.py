@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from lxml import etree
 
 from paperfeed.db import Database
-from tests.trending_support import add_papers, set_paper, vote
+from tests.trending_support import add_papers, add_reader, set_paper, vote
 
 HOSTILE_TITLE = 'Q&A <script>alert("x")</script> ]]> \x0b\x01 bits & "quotes"'
 
@@ -104,3 +104,29 @@ def test_search_feed(client: TestClient, db: Database) -> None:
     assert "graph" in feed.feed.title
     assert client.get("/feeds/search.xml").status_code == 400
     assert client.get("/feeds/search.xml?q=%20").status_code == 400
+
+
+def test_public_collection_feed(client: TestClient, db: Database) -> None:
+    from paperfeed import readers
+
+    add_papers(db, [(f"2503.{n:05d}", date(2025, 3, 18)) for n in range(1, 4)])
+    owner = readers.get_reader(db, add_reader(db, "owner@example.org"))
+    assert owner is not None
+    public = readers.create_collection(
+        db, owner, "Reading <group> & friends", description="Weekly picks", is_public=True
+    )
+    private = readers.create_collection(db, owner, "Secret", is_public=False)
+    for paper_id in ("2503.00002", "2503.00001", "2503.00003"):
+        readers.add_to_collection(db, owner, public, paper_id)
+        readers.add_to_collection(db, owner, private, paper_id)
+    set_paper(db, "2503.00003", hidden=True)
+    feed = parse(client, f"/collections/{public}/feed.xml")
+    assert feed.feed.title == "Paperfeed: Reading <group> & friends"
+    assert feed.feed.subtitle == "Weekly picks"
+    assert sorted(e.link.rsplit("/", 1)[1] for e in feed.entries) == ["2503.00001", "2503.00002"]
+    # A private collection is not found, like one that does not exist.
+    assert client.get(f"/collections/{private}/feed.xml").status_code == 404
+    assert client.get("/collections/99999/feed.xml").status_code == 404
+    assert client.get("/collections/abc/feed.xml").status_code == 404
+    page = client.get(f"/collections/{public}")
+    assert f'href="/collections/{public}/feed.xml"' in page.text
