@@ -4,6 +4,7 @@ responses), parameters, paging and errors."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -153,3 +154,9 @@ def test_openapi_documents_the_api(client: TestClient) -> None:
     assert {"date", "week", "month", "sort", "p", "limit"} <= params
     docs = client.get("/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    # Swagger UI comes from /static, never a CDN, and its files are there.
+    sources = re.findall(r'(?:src|href)="([^"]+)"', docs.text)
+    assert sources and all(s.startswith("/static/vendor/swagger-ui/") for s in sources), sources
+    assert "http" not in "".join(sources) and 'validatorUrl": null' in docs.text
+    for source in sources:
+        assert client.get(source).status_code == 200, source
