@@ -1,7 +1,7 @@
 """trending: an index for the lists' "newest" order
 
 Revision ID: 0006
-Revises: 0001
+Revises: 0005
 Create Date: 2026-11-21 10:05:00
 
 Lists page through papers by listing date, then v1 date, then id, newest
