@@ -421,3 +421,44 @@ def test_sender_killed_mid_send_then_rerun_no_duplicates_none_missing(
     assert inbox.count_by_recipient() == dict.fromkeys(emails, 1)
     with db.connect() as conn:
         assert {r["status"] for r in digest_store.logs(conn)} == {"sent"}
+
+
+# ---------------------------------------------------------------- embedded mode
+
+
+def test_two_embedded_schedulers_send_each_digest_once(
+    mail_settings: Settings, db: Database, smtp_server: SMTPServer
+) -> None:
+    from datetime import UTC, datetime
+
+    from paperfeed.digest.schedule import current_period
+    from paperfeed.web.app import create_app
+
+    today = current_period("daily", datetime.now(UTC).date()).start
+    seed_papers(db, today, prefix="2611.0")
+    emails = [f"sched{i}@example.org" for i in range(5)]
+    for address in emails:
+        confirmed(mail_settings, db, address)
+    config = mail_settings.model_copy(
+        update={"digest_scheduler": True, "digest_check_interval_seconds": 3600.0}
+    )
+    # Two servers on the same database, as two `paperfeed serve` processes would be.
+    first_db, second_db = (
+        Database(config.database_url_resolved),
+        Database(config.database_url_resolved),
+    )
+    try:
+        with (
+            TestClient(create_app(config, first_db)) as one,
+            TestClient(create_app(config, second_db)) as two,
+        ):
+            schedulers = [one.app.state.digest_scheduler, two.app.state.digest_scheduler]
+            for scheduler in schedulers:
+                assert scheduler.ran.wait(timeout=120)
+            # Later runs of either (as the interval passes) find nothing left to send.
+            for scheduler in schedulers:
+                scheduler.run_once()
+    finally:
+        first_db.dispose()
+        second_db.dispose()
+    assert smtp_server.inbox.count_by_recipient() == dict.fromkeys(emails, 1)

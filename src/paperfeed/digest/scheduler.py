@@ -27,6 +27,8 @@ class DigestScheduler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="digest-scheduler", daemon=True)
         self.runs = 0
+        self.ran = threading.Event()  # set after each run, for whoever waits on it
+        self.last_report: runner.RunReport | None = None
 
     def start(self) -> None:
         self._thread.start()
@@ -38,6 +40,7 @@ class DigestScheduler:
     def run_once(self) -> runner.RunReport | None:
         try:
             report = runner.run(self.settings, self.db)
+            self.last_report = report
         except runner.SenderBusy as exc:
             log.info("digest run skipped: %s", exc)
             return None
@@ -46,6 +49,7 @@ class DigestScheduler:
             return None
         finally:
             self.runs += 1
+            self.ran.set()
         if report.claimed or report.sent or report.failed or report.deferred:
             log.info("digests: %s", report.summary())
         return report
