@@ -65,3 +65,7 @@ def smtp_server(settings: Settings) -> Iterator[SMTPServer]:
         settings.smtp_host = "127.0.0.1"
         settings.smtp_port = server.port
         yield server
+
+
+# A real HTTP server replaying recorded responses, for the network sources.
+from tests.fixture_server import fixture_server  # noqa: E402, F401

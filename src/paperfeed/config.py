@@ -54,8 +54,12 @@ class Settings(BaseSettings):
     hf_api_url: str = "https://huggingface.co"
     # arXiv asks API clients for one connection and a pause of 3 s between calls.
     arxiv_delay_seconds: float = 3.0
+    # Hugging Face publishes no pacing rule; a short pause keeps us polite.
+    hf_delay_seconds: float = 0.5
     http_timeout_seconds: float = 30.0
     http_max_retries: int = 5
+    # First retry waits this long, doubling each time (unless Retry-After says otherwise).
+    http_backoff_seconds: float = 2.0
 
     # Embeddings: "packaged" is all-MiniLM-L6-v2 int8 ONNX shipped on PyPI; any
     # sentence-transformers model name or directory works too.

@@ -57,7 +57,9 @@ papers = Table(
     Column("doi", String(200)),
     Column("abs_url", String(500)),
     Column("pdf_url", String(500)),
+    # The richest source that contributed (db.papers.SOURCE_RANK), and all of them.
     Column("source", String(32), nullable=False),
+    Column("sources", JSON),  # list[str]; NULL on rows from before 0002 means [source]
     Column("imported_upvotes", Integer, nullable=False, default=0),  # e.g. from HF
     Column("submitted_by", String(200)),  # HF submitter, or a Paperfeed reader's name
     Column("featured_date", Date),  # HF "submittedOnDailyAt"
@@ -107,6 +109,9 @@ embeddings = Table(
     Column("vector", LargeBinary, nullable=False),  # float32, little-endian, L2-normalized
     Column("content_hash", String(64), nullable=False),  # of the paper text it embeds
     Column("created_at", UTC_DATETIME, nullable=False),
+    # The vector sidecar catches up by "written since"; without this index that
+    # is a full scan of a million rows on every open.
+    Index("ix_embeddings_model_created_at", "model", "created_at"),
 )
 
 meta = Table(
