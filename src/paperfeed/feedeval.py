@@ -172,7 +172,7 @@ class TfidfSVMBaseline:
             lowercase=True,
             analyzer="word",
             stop_words="english",
-            token_pattern=r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b",
+            token_pattern=r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b",  # noqa: S106
             ngram_range=(1, 2),
             max_features=20000,
             norm="l2",

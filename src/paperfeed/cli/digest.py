@@ -102,14 +102,14 @@ def preview(
             if sub["reader_id"]
             else None
         )
-        content = composer.compose(
-            conn,
-            sub,
-            period_papers,
-            already_sent=already,
-            saved_searches=searches,
-            personal=runner.default_personal_picker(settings),
-        )
+    content = composer.compose(
+        sub,
+        period_papers,
+        already_sent=already,
+        saved_searches=searches,
+        personal=runner.default_personal_picker(settings, db),
+    )
+    with db.connect() as conn:
         papers = paper_store.get_papers(conn, composer.paper_ids(content))
     context = render.digest_context(
         settings,

@@ -25,9 +25,12 @@ from sqlalchemy import Connection, and_, func, select, update
 
 from paperfeed.db.papers import _insert
 from paperfeed.db.tables import (
+    hides,
     meta,
     papers,
+    readers,
     saved_searches,
+    saves,
     send_log,
     sent_papers,
     subscriptions,
@@ -467,4 +470,23 @@ def saved_searches_for(
         )
         for r in rows:
             found[r.reader_id].append({"name": r.name, "query": r.query})
+    return found
+
+
+def reader_flags(conn: Connection, reader_id: int) -> dict[str, Any]:
+    """A reader's votes, saves and hides (paper ids, oldest first) and their
+    cold-start interests: the personal model's signals."""
+    found: dict[str, Any] = {}
+    for name, table in (("votes", votes), ("saves", saves), ("hides", hides)):
+        found[name] = [
+            r[0]
+            for r in conn.execute(
+                select(table.c.paper_id)
+                .where(table.c.reader_id == reader_id)
+                .order_by(table.c.created_at, table.c.paper_id)
+            )
+        ]
+    found["interests"] = conn.execute(
+        select(readers.c.interests).where(readers.c.id == reader_id)
+    ).scalar()
     return found

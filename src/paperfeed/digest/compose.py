@@ -24,8 +24,8 @@ from paperfeed.digest.schedule import Period
 
 _WORD = re.compile(r"[\w+#.-]+", re.UNICODE)
 
-# (connection, reader id, candidate ids, limit, exclude) -> [(paper id, note)]
-PersonalPicker = Callable[[Connection, int, Sequence[str], int, set[str]], list[tuple[str, str]]]
+# (reader id, the period's papers, limit, exclude) -> [(paper id, note)]
+PersonalPicker = Callable[[int, Sequence[dict[str, Any]], int, set[str]], list[tuple[str, str]]]
 
 
 @dataclass
@@ -88,7 +88,6 @@ def match_saved_search(
 
 
 def compose(
-    conn: Connection,
     subscription: dict[str, Any],
     period_papers: PeriodPapers,
     *,
@@ -103,7 +102,7 @@ def compose(
 
     reader_id = subscription.get("reader_id")
     if reader_id is not None and personal is not None and subscription["personal_count"] > 0:
-        picks = personal(conn, reader_id, period_papers.ids, subscription["personal_count"], taken)
+        picks = personal(reader_id, period_papers.papers, subscription["personal_count"], taken)
         if picks:
             taken.update(pid for pid, _ in picks)
             sections.append(

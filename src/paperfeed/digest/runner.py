@@ -79,13 +79,15 @@ class RunReport:
         )
 
 
-def default_personal_picker(settings: Settings) -> composer.PersonalPicker | None:
+def default_personal_picker(settings: Settings, db: Database) -> composer.PersonalPicker | None:
     """Personal picks from the reader's model, if the recommender can run here."""
     try:
-        from paperfeed import recommend  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:  # scikit-learn is an optional extra
+        import sklearn  # noqa: F401  (an optional extra)
+
+        from paperfeed import recommend
+    except ImportError:
         return None
-    picker: composer.PersonalPicker = recommend.digest_picker(settings)
+    picker: composer.PersonalPicker = recommend.digest_picker(settings, db)
     return picker
 
 
@@ -116,23 +118,34 @@ def claim_period(
         return
     for start in range(0, len(due), CLAIM_BATCH):
         batch = due[start : start + CLAIM_BATCH]
-        with db.begin() as conn:
+        # Compose outside the write transaction: personal picks may embed a
+        # paper on the spot, which writes on its own connection. Reading what
+        # was already sent first is safe: the sender lock means nobody else claims.
+        with db.connect() as conn:
             already = digest_store.sent_paper_ids(conn, [s["id"] for s in batch])
             reader_ids = sorted({s["reader_id"] for s in batch if s["reader_id"] is not None})
             searches = digest_store.saved_searches_for(conn, reader_ids)
-            for sub in batch:
-                content = composer.compose(
-                    conn,
+        composed = [
+            (
+                sub,
+                composer.compose(
                     sub,
                     period_papers,
                     already_sent=already[sub["id"]],
                     saved_searches=searches.get(sub["reader_id"]) if sub["reader_id"] else None,
                     personal=personal,
-                )
+                ),
+            )
+            for sub in batch
+        ]
+        if dry_run:
+            for sub, content in composed:
+                n = len(composer.paper_ids(content))
+                report.previews.append({"email": sub["email"], "papers": n})
+            continue
+        with db.begin() as conn:
+            for sub, content in composed:
                 ids = composer.paper_ids(content)
-                if dry_run:
-                    report.previews.append({"email": sub["email"], "papers": len(ids)})
-                    continue
                 if not ids:
                     if digest_store.skip(conn, sub["id"], period.key, "nothing new to send"):
                         report.skipped += 1
@@ -246,7 +259,7 @@ def run(
     and send every pending digest. Raises SenderBusy if another sender runs."""
     today = today or datetime.now(UTC).date()
     chosen = _periods_for(periods, today)
-    picker = default_personal_picker(settings) if personal == "default" else personal
+    picker = default_personal_picker(settings, db) if personal == "default" else personal
     assert picker is None or callable(picker)
     report = RunReport(periods=[p.key for p in chosen], dry_run=dry_run)
     if dry_run:
