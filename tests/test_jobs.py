@@ -20,6 +20,7 @@ from paperfeed.ingest.jsonl import read_jsonl
 from paperfeed.models import Paper
 from tests.conftest import ARXIV_CS
 from tests.helpers import real_records, write_jsonl
+from tests.smtp_server import SMTPServer
 from tests.workers import RedisQueue, WorkerProcess, wait_for
 
 
@@ -216,3 +217,53 @@ def test_worker_killed_mid_ingest_loses_and_duplicates_nothing(
     assert result["unchanged"] >= at_kill
     assert result["inserted"] > 0
     assert _counts(db) == expected
+
+
+@pytest.mark.redis
+@pytest.mark.slow
+def test_worker_killed_mid_digest_sends_each_email_once(
+    settings: Settings, db: Database, smtp_server: SMTPServer, redis_queue: RedisQueue
+) -> None:
+    from paperfeed.db import digests as digest_store
+    from tests.test_digest import BASE, MONDAY, confirmed, seed_papers
+
+    settings.base_url = BASE
+    settings.smtp_retry_base_seconds = 0.0
+    seed_papers(db)
+    emails = [f"reader{i}@example.org" for i in range(8)]
+    for address in emails:
+        confirmed(settings, db, address)
+    redis_queue.configure(settings)
+    settings.job_lease_seconds = 2
+    inbox = smtp_server.inbox
+    inbox.hold_at = 4  # the server holds the 4th message, unanswered, while we kill
+    job_id = jobs.RedisRunner(settings).submit(
+        jobs.JobSpec("digest", {"periods": [MONDAY.isoformat()]})
+    )
+    env = {
+        "PAPERFEED_BASE_URL": BASE,
+        "PAPERFEED_SMTP_HOST": "127.0.0.1",
+        "PAPERFEED_SMTP_PORT": str(smtp_server.port),
+        "PAPERFEED_SMTP_RETRY_BASE_SECONDS": "0",
+    }
+    with (
+        WorkerProcess(settings, name=redis_queue.worker_name("a"), env=env) as a,
+        WorkerProcess(settings, name=redis_queue.worker_name("b"), env=env) as b,
+    ):
+        try:
+            assert inbox.held.wait(timeout=120), "no worker reached the 4th message"
+            victim = {a.name: a, b.name: b}[redis_queue.worker_of(job_id)]
+            survivor = b if victim is a else a
+            victim.kill()
+        finally:
+            inbox.hold_at = None
+            inbox.release.set()  # the held message is refused: its client is gone
+        assert len(inbox.messages) == 3
+        result = redis_queue.wait_finished(job_id)
+        assert survivor.alive()
+    assert result["pid"] == survivor.pid
+    assert result["sent"] == 5 and result["in_doubt"] == 1
+    assert inbox.count_by_recipient() == dict.fromkeys(emails, 1)
+    with db.connect() as conn:
+        logs = digest_store.logs(conn)
+    assert len(logs) == 8 and {r["status"] for r in logs} == {"sent"}

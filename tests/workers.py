@@ -91,7 +91,7 @@ class RedisQueue:
 class WorkerProcess:
     """``python -m paperfeed worker`` with the test's settings in its environment."""
 
-    def __init__(self, settings: Settings, *, name: str) -> None:
+    def __init__(self, settings: Settings, *, name: str, env: dict[str, str] | None = None) -> None:
         self.name = name
         self.env = {
             **os.environ,
@@ -102,6 +102,8 @@ class WorkerProcess:
             "PAPERFEED_JOB_QUEUE": settings.job_queue,
             "PAPERFEED_JOB_LEASE_SECONDS": str(settings.job_lease_seconds),
             "PAPERFEED_LOG_LEVEL": "WARNING",
+            "PAPERFEED_CONFIG": str(settings.data_dir / "absent.toml"),
+            **(env or {}),
         }
         self.process: subprocess.Popen[bytes] | None = None
 

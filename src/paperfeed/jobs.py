@@ -446,3 +446,72 @@ def ingest_file_job(ctx: JobContext) -> dict[str, Any]:
         "unchanged": report.unchanged,
         "skipped": len(report.skipped),
     }
+
+
+@job("harvest")
+def harvest_job(ctx: JobContext) -> dict[str, Any]:
+    """Incremental arXiv OAI-PMH harvest from where the last one stopped: args
+    ``set`` (e.g. "cs"), optional ``format``. The watermark moves only after the
+    papers are stored, so a harvest killed part-way is redone from the same day
+    (upserts make the overlap free)."""
+    from datetime import date
+
+    from paperfeed.db.meta import get_meta, set_meta
+    from paperfeed.ingest.oai_pmh import OAIHarvest
+    from paperfeed.ingest.pipeline import ingest
+
+    harvest = OAIHarvest(
+        ctx.settings, ctx.args.get("set"), None, None, ctx.args.get("format", "arXivRaw")
+    )
+    with ctx.db.connect() as conn:
+        stored = get_meta(conn, harvest.watermark_key)
+    if stored:
+        harvest.date_from = date.fromisoformat(stored)
+    report = ingest(ctx.db, harvest.records())
+    if harvest.next_from is not None:
+        with ctx.db.begin() as conn:
+            set_meta(conn, harvest.watermark_key, harvest.next_from.isoformat())
+    for outcome in ("inserted", "updated", "unchanged"):
+        metrics.PAPERS_INGESTED.labels(outcome).inc(getattr(report, outcome))
+    return {
+        "from": stored,
+        "read": report.read,
+        "inserted": report.inserted,
+        "updated": report.updated,
+        "next_from": harvest.next_from.isoformat() if harvest.next_from else None,
+    }
+
+
+@job("embed")
+def embed_job(ctx: JobContext) -> dict[str, Any]:
+    """Embed every paper that has no current vector (the outbox makes it resumable)."""
+    from paperfeed.index.embedding import embed_pending
+
+    done = embed_pending(ctx.db, ctx.settings, limit=ctx.args.get("limit"))
+    metrics.PAPERS_EMBEDDED.inc(done)
+    return {"embedded": done}
+
+
+@job("digest")
+def digest_job(ctx: JobContext) -> dict[str, Any]:
+    """Claim and send the due digests (args: optional ``periods``, ``today``).
+    The send log makes a re-run after a crash send only what was not sent."""
+    from datetime import date
+
+    from paperfeed.digest.runner import run
+
+    today = ctx.args.get("today")
+    report = run(
+        ctx.settings,
+        ctx.db,
+        periods=ctx.args.get("periods"),
+        today=date.fromisoformat(today) if today else None,
+    )
+    return {
+        "periods": report.periods,
+        "claimed": report.claimed,
+        "sent": report.sent,
+        "failed": report.failed,
+        "deferred": report.deferred,
+        "in_doubt": report.in_doubt,
+    }
