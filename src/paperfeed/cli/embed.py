@@ -90,10 +90,19 @@ def embed(
 
 
 @app.command("reindex")
-def reindex_command() -> None:
+def reindex_command(
+    lexical: Annotated[bool, typer.Option(help="Rebuild the keyword (BM25) index.")] = True,
+    vectors: Annotated[bool, typer.Option(help="Re-embed and rebuild the vector index.")] = True,
+) -> None:
     """Re-embed every paper with the configured model and rebuild the vector index."""
     settings = get_settings()
     db = open_database(settings)
+    if lexical:
+        from paperfeed.index.lexical import rebuild_lexical
+
+        console.print(f"keyword index rebuilt: {rebuild_lexical(db, settings):,} papers")
+    if not vectors:
+        return
     _load_embedder(settings)
     count = _with_progress("reindex", lambda cb: reindex(db, settings, progress=cb))
     index = _refresh_index(settings, db)

@@ -11,6 +11,8 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from paperfeed.cli.app import app, console, open_database
+from paperfeed.config import get_settings
+from paperfeed.index.lexical import index_after_ingest
 from paperfeed.ingest.hf_pages import read_hf_page
 from paperfeed.ingest.jsonl import read_jsonl
 from paperfeed.ingest.pipeline import IngestReport, ingest
@@ -28,7 +30,8 @@ def run_ingest(
     Skipped records are printed as they happen (file:line and reason) and
     counted; a source-format error exits non-zero with nothing written.
     """
-    db = open_database()
+    settings = get_settings()
+    db = open_database(settings)
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -42,6 +45,8 @@ def run_ingest(
 
         def on_progress(report: IngestReport) -> None:
             progress.update(task, completed=report.read, rate=f"{report.rate:,.0f}/s")
+            # Each committed batch becomes keyword-searchable at once.
+            index_after_ingest(db, settings)
 
         def on_skip(skipped: Skipped) -> None:
             progress.console.print(f"[yellow]skipped[/] {skipped}")

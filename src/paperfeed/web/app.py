@@ -10,6 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from paperfeed.config import Settings, get_settings
 from paperfeed.db import Database
 from paperfeed.web import pages
+from paperfeed.web import search as search_routes
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -20,5 +21,6 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.settings = settings
     app.state.db = db or Database(settings.database_url_resolved)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(search_routes.router)
     app.include_router(pages.router)
     return app
