@@ -38,9 +38,22 @@ def read_corpus(path: Path = CORPUS) -> list[dict]:
 
 
 def load_cache(max_tokens: int = 128) -> tuple[list[str], np.ndarray]:
+    """(ids, vectors) of the cache; while the run is unfinished, of its finished
+    leading parts (ids in corpus order)."""
     vectors_path, ids_path = cache_paths(max_tokens)
-    ids = ids_path.read_text(encoding="utf-8").split("\n")[:-1]
-    return ids, np.load(vectors_path, mmap_mode="r")
+    if vectors_path.is_file():
+        ids = ids_path.read_text(encoding="utf-8").split("\n")[:-1]
+        return ids, np.load(vectors_path, mmap_mode="r")
+    parts = CACHE / f"parts-minilm-int8-{max_tokens}"
+    chunks = []
+    while (parts / f"{len(chunks) * PART:07d}.npy").is_file():
+        chunks.append(np.load(parts / f"{len(chunks) * PART:07d}.npy"))
+    if not chunks:
+        raise FileNotFoundError(f"no corpus vectors yet: run bench/corpus_vectors.py ({parts})")
+    matrix = np.concatenate(chunks)
+    with gzip.open(CORPUS, "rt", encoding="utf-8") as handle:
+        ids = [json.loads(line)["id"] for _, line in zip(range(len(matrix)), handle, strict=False)]
+    return ids, matrix
 
 
 def main() -> None:
