@@ -200,7 +200,6 @@ def build(name: str, size: int) -> Path:
     records = real_records()
     ids, cached = load_cache(MAX_TOKENS)
     vectors = np.asarray(cached, dtype=np.float32)
-    position = {pid: k for k, pid in enumerate(ids)}
     vectors, real_share = vectors_for(records, ids, vectors)
     figures: dict[str, float | int | str] = {
         "papers": size if name != "real" else len(records),
