@@ -191,7 +191,9 @@ def dense_run(
     """Exact (brute-force) cosine search: the dense figure is the model's, not
     an ANN approximation's."""
     ids = list(data.corpus)
-    texts = [f"{d['title']}. {d['text']}".strip(". ") for d in data.corpus.values()]
+    from paperfeed.index.embedder import document_text  # the product's text for a paper
+
+    texts = [document_text(d["title"], d["text"]) for d in data.corpus.values()]
     model = getattr(embedder, "model_name", settings.embed_model)
     key = hashlib.sha256(("\n".join(ids) + "\x00".join(texts) + str(model)).encode()).hexdigest()[
         :16

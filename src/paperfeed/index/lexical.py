@@ -303,21 +303,28 @@ class LexicalIndex:
         hits, _ = self.search(restricted, limit=len(ids))
         return {paper_id for paper_id, _ in hits}
 
-    def snippet_html(self, query: tantivy.Query | None, text: str, max_chars: int = 260) -> str:
-        """A fragment of ``text`` with query terms in <b>...</b>; everything else is
-        HTML-escaped by tantivy (checked by the tests)."""
-        text = clean(text)
+    def snippets_html(
+        self, query: tantivy.Query | None, texts: Sequence[str], max_chars: int = 260
+    ) -> list[str]:
+        """For each text, a fragment with the query's terms in <b>...</b>; all
+        else is HTML-escaped by tantivy (the tests check it). Without a match,
+        the text's beginning, escaped here."""
+        generator = None
         if query is not None:
             generator = tantivy.SnippetGenerator.create(
                 self.index.searcher(), query, SCHEMA, "body"
             )
             generator.set_max_num_chars(max_chars)
-            doc = tantivy.Document()
-            doc.add_text("body", text)
-            html = str(generator.snippet_from_doc(doc).to_html())
-            if html:
-                return html
-        return _escape(_shorten(text, max_chars))
+        out = []
+        for text in texts:
+            text = clean(text)
+            html = ""
+            if generator is not None:
+                doc = tantivy.Document()
+                doc.add_text("body", text)
+                html = str(generator.snippet_from_doc(doc).to_html())
+            out.append(html or _escape(_shorten(text, max_chars)))
+        return out
 
 
 def _escape(text: str) -> str:
