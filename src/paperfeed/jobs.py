@@ -486,8 +486,12 @@ def harvest_job(ctx: JobContext) -> dict[str, Any]:
 def embed_job(ctx: JobContext) -> dict[str, Any]:
     """Embed every paper that has no current vector (the outbox makes it resumable)."""
     from paperfeed.index.embedding import embed_pending
+    from paperfeed.index.vectors import get_vector_index
 
     done = embed_pending(ctx.db, ctx.settings, limit=ctx.args.get("limit"))
+    index = get_vector_index(ctx.settings, ctx.db)
+    index.sync(ctx.db)  # SQLite: the hnswlib sidecar; PostgreSQL: the pgvector column
+    index.save()
     metrics.PAPERS_EMBEDDED.inc(done)
     return {"embedded": done}
 

@@ -327,6 +327,18 @@ class PgVectorIndex:
             self._count = (now, int(n))
         return self._count[1]
 
+    def __contains__(self, paper_id: object) -> bool:
+        self.sync_if_due()
+        with self.db.connect() as conn:
+            row = conn.execute(
+                select(embeddings.c.paper_id).where(
+                    embeddings.c.paper_id == str(paper_id),
+                    embeddings.c.model == self.model_id,
+                    text("embedding IS NOT NULL"),
+                )
+            ).first()
+        return row is not None
+
     def sync_if_due(self, every_seconds: float = 5.0) -> None:
         if time.monotonic() - self._synced_at >= every_seconds:
             self.sync(self.db)
@@ -403,6 +415,7 @@ class PgVectorIndex:
         dim = int(query.shape[0])
         if k <= 0:
             return []
+        self.sync_if_due()  # vectors stored since the last look become searchable
         # The expression and the dim predicate match the partial HNSW index.
         distance = f"(embedding::vector({dim})) <#> CAST(:q AS vector({dim}))"
         where = [f"dim = {dim}", "model = :model", "embedding IS NOT NULL"]

@@ -67,6 +67,10 @@ def upgrade() -> None:
         "CREATE TRIGGER embeddings_stale BEFORE UPDATE ON embeddings "
         "FOR EACH ROW EXECUTE FUNCTION paperfeed_embedding_stale()"
     )
+    # Finds the rows the vector index still has to fill, cheaply, at any size.
+    op.execute(
+        "CREATE INDEX ix_embeddings_unsynced ON embeddings (paper_id) WHERE embedding IS NULL"
+    )
     op.execute(
         "CREATE INDEX IF NOT EXISTS ix_embeddings_hnsw_384 ON embeddings "
         "USING hnsw ((embedding::vector(384)) vector_ip_ops) WHERE dim = 384"
