@@ -221,3 +221,33 @@ def test_fetch_by_ids_for_a_recent_paper(fixture_server: FixtureServer, settings
 def test_fetch_by_ids_rejects_non_ids(settings: Settings) -> None:
     with pytest.raises(ValueError, match="not an arXiv id"):
         fetch_by_ids(settings, ["not-an-id"])
+
+
+def test_cli_ingest_arxiv(
+    fixture_server: FixtureServer, cli_env: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from paperfeed.cli import app
+
+    monkeypatch.setenv("PAPERFEED_ARXIV_API_URL", f"{fixture_server.url}{API}")
+    monkeypatch.setenv("PAPERFEED_ARXIV_DELAY_SECONDS", "0")
+    monkeypatch.setenv("PAPERFEED_HTTP_BACKOFF_SECONDS", "0.01")
+    fixture_server.route(API, Reply(feeds.real_atom()))
+    runner = CliRunner(env={"COLUMNS": "400"})
+    args = ["ingest", "arxiv", "--category", "cs.LO", "--from", "2025-01-01", "--max", "10"]
+    result = runner.invoke(app, [*args, "--until", "2025-01-02"])
+    assert result.exit_code == 0, result.output
+    assert "10 read, 10 new" in result.output
+    query = fixture_server.requests_to(API)[0].query
+    assert query["search_query"] == "cat:cs.LO AND submittedDate:[202501010000 TO 202501022359]"
+    assert query["max_results"] == "10"
+    again = runner.invoke(app, args)  # --until defaults to --from
+    assert "10 unchanged" in again.output
+    assert (
+        fixture_server.requests_to(API)[1]
+        .query["search_query"]
+        .endswith("[202501010000 TO 202501012359]")
+    )
+    bad = runner.invoke(app, [*args, "--until", "2024-12-31"])
+    assert bad.exit_code != 0 and "--until is before --from" in bad.output
