@@ -251,3 +251,20 @@ def test_cli_ingest_arxiv(
     )
     bad = runner.invoke(app, [*args, "--until", "2024-12-31"])
     assert bad.exit_code != 0 and "--until is before --from" in bad.output
+
+
+def test_api_error_entry_is_reported_not_retried(
+    fixture_server: FixtureServer, settings: Settings
+) -> None:
+    entry = (
+        "  <entry>\n    <id>http://arxiv.org/api/errors#incorrect_id_format_for_1234</id>\n"
+        "    <title>Error</title>\n    <summary>incorrect id format for 1234</summary>\n"
+        "    <updated>2025-01-01T00:00:00-05:00</updated>\n"
+        '    <link href="http://arxiv.org/api/errors#incorrect_id_format_for_1234" '
+        'rel="alternate" type="text/html"/>\n    <author>\n      <name>arXiv api core</name>\n'
+        "    </author>\n  </entry>\n"
+    )
+    fixture_server.route(API, Reply(feeds.atom_feed([entry], total=1)))
+    with pytest.raises(FetchError, match="arXiv API error: incorrect id format for 1234"):
+        _fetch(settings)
+    assert len(fixture_server.requests_to(API)) == 1
