@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from paperfeed.cli.app import app, console, open_database
 from paperfeed.config import get_settings
 from paperfeed.db.meta import get_meta, set_meta
+from paperfeed.index.lexical import index_after_ingest
 from paperfeed.ingest.arxiv_api import fetch_category
 from paperfeed.ingest.hf_daily import fetch_days
 from paperfeed.ingest.hf_pages import read_hf_page
@@ -36,7 +37,8 @@ def run_ingest(
     Skipped records are printed as they happen (file:line and reason) and
     counted; a source-format error exits non-zero with nothing written.
     """
-    db = open_database()
+    settings = get_settings()
+    db = open_database(settings)
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -50,6 +52,8 @@ def run_ingest(
 
         def on_progress(report: IngestReport) -> None:
             progress.update(task, completed=report.read, rate=f"{report.rate:,.0f}/s")
+            # Each committed batch becomes keyword-searchable at once.
+            index_after_ingest(db, settings)
 
         def on_skip(skipped: Skipped) -> None:
             progress.console.print(f"[yellow]skipped[/] {skipped}")

@@ -211,11 +211,19 @@ def upsert_papers(conn: Connection, batch: Sequence[Paper]) -> UpsertCounts:
 
 
 def queue_for_index(conn: Connection, paper_ids: Sequence[str]) -> None:
+    """Queue papers for the lexical sidecar (see tables.index_queue)."""
+    if not paper_ids:
+        return
     stamp = now()
-    conn.execute(
-        _insert(conn, index_queue).on_conflict_do_nothing(),
-        [{"paper_id": i, "queued_at": stamp} for i in paper_ids],
+    stmt = _insert(conn, index_queue)
+    # Refresh queued_at on conflict: the indexer deletes a row only if its
+    # queued_at is the one it read, so a change committed while it was
+    # indexing the previous version stays queued (db/index_queue.py).
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[index_queue.c.paper_id],
+        set_={"queued_at": stmt.excluded.queued_at},
     )
+    conn.execute(stmt, [{"paper_id": i, "queued_at": stamp} for i in dict.fromkeys(paper_ids)])
 
 
 def find_by_title_key(conn: Connection, title_keys: Sequence[str]) -> dict[str, str]:

@@ -109,6 +109,9 @@ embeddings = Table(
     Column("vector", LargeBinary, nullable=False),  # float32, little-endian, L2-normalized
     Column("content_hash", String(64), nullable=False),  # of the paper text it embeds
     Column("created_at", UTC_DATETIME, nullable=False),
+    # The vector sidecar catches up by "written since"; without this index that
+    # is a full scan of a million rows on every open.
+    Index("ix_embeddings_model_created_at", "model", "created_at"),
 )
 
 meta = Table(
@@ -152,6 +155,19 @@ api_tokens = Table(
     Column("created_at", UTC_DATETIME, nullable=False),
     Column("last_used_at", UTC_DATETIME),
     Column("revoked_at", UTC_DATETIME),
+)
+
+
+# Sign-in attempts, kept in the database so the limits hold across web workers
+# and restarts. bucket is "email" or "ip"; old rows are pruned as new ones arrive.
+rate_limit_events = Table(
+    "rate_limit_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("bucket", String(16), nullable=False),
+    Column("key", String(320), nullable=False),
+    Column("created_at", UTC_DATETIME, nullable=False),
+    Index("ix_rate_limit_events_bucket_key_created_at", "bucket", "key", "created_at"),
 )
 
 
@@ -279,3 +295,5 @@ sent_papers = Table(
 )
 
 Index("ix_papers_listing_hidden", papers.c.listing_date, papers.c.hidden)
+# The trending lists' "newest" order (migration 0006).
+Index("ix_papers_newest", papers.c.listing_date, papers.c.published, papers.c.id)

@@ -1,0 +1,1 @@
+"""Sidecar indexes: the embedder, the vector index (and the lexical index)."""

@@ -1,0 +1,506 @@
+"""BM25 over title, abstract and authors: a tantivy sidecar index next to the database.
+
+Why tantivy and not SQLite FTS5: FTS5 scores every matching row, tantivy
+prunes with block-max WAND, and at a million papers only the latter keeps
+p99 under the latency target (figures in docs/benchmarks.md, Search).
+
+Consistency with the database (docs/architecture.md): the index consumes the
+``index_queue`` outbox (db/index_queue.py). ``sync`` reads queued ids,
+deletes and re-adds those papers (deleted papers are only deleted), commits
+tantivy, and only then deletes the queue rows it read. A crash anywhere in
+between leaves the rows queued, and the next ``sync`` (run after every ingest
+batch and when the index is opened) re-indexes them; re-indexing is
+idempotent because every add is preceded by a delete of the same id.
+
+The sidecar records its format version; opening an index of another format
+(or none at all) rebuilds it through the same queue.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import tantivy
+
+from paperfeed.config import Settings
+from paperfeed.db import Database
+from paperfeed.db import index_queue as queue
+from paperfeed.db import papers as paper_store
+from paperfeed.query import And, Clauses, Node, Not, Or, Term, clean
+
+log = logging.getLogger(__name__)
+
+# Bump when the schema or the analyzers change: opening an index with another
+# format rebuilds it.
+FORMAT_VERSION = 1
+FORMAT_FILE = "paperfeed-lexical.json"
+
+TEXT_ANALYZER = "pf_en"  # words, lower-cased, ASCII-folded, English (Porter-style) stems
+NAME_ANALYZER = "pf_name"  # names: same without stemming ("Adams" is not "Adam")
+
+
+def _text_analyzer() -> tantivy.TextAnalyzer:
+    return (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+        .filter(tantivy.Filter.remove_long(40))
+        .filter(tantivy.Filter.lowercase())
+        .filter(tantivy.Filter.ascii_fold())
+        .filter(tantivy.Filter.stemmer("english"))
+        .build()
+    )
+
+
+def _name_analyzer() -> tantivy.TextAnalyzer:
+    return (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+        .filter(tantivy.Filter.remove_long(40))
+        .filter(tantivy.Filter.lowercase())
+        .filter(tantivy.Filter.ascii_fold())
+        .build()
+    )
+
+
+ANALYZERS = {TEXT_ANALYZER: _text_analyzer(), NAME_ANALYZER: _name_analyzer()}
+FIELD_ANALYZER = {"title": TEXT_ANALYZER, "body": TEXT_ANALYZER, "authors": NAME_ANALYZER}
+
+
+def build_schema() -> tantivy.Schema:
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("id", stored=True, tokenizer_name="raw")
+    builder.add_text_field("title", tokenizer_name=TEXT_ANALYZER)
+    # Title and abstract as one text: BM25 over the whole paper text, as BEIR's
+    # baselines do, measured better than summing per-field scores (the title
+    # then counts twice for words it shares with the abstract). ``title`` adds
+    # a small boost on top; ``abstract:`` searches this field.
+    builder.add_text_field("body", tokenizer_name=TEXT_ANALYZER)
+    builder.add_text_field("authors", tokenizer_name=NAME_ANALYZER)
+    # Lower-cased categories plus their archive ("cs.cl" and "cs"), as filters.
+    builder.add_text_field("cats", tokenizer_name="raw")
+    builder.add_integer_field("day", indexed=True, fast=True)  # listing date, yyyymmdd; 0: none
+    return builder.build()
+
+
+SCHEMA = build_schema()
+
+
+@dataclass(frozen=True)
+class FieldWeights:
+    """Per-field boosts on BM25 for unfielded words. ``paperfeed eval`` on
+    scifact-dev chose title 0.25 over 0, 0.5 and 1 (docs/benchmarks.md); authors
+    cannot be measured there and keep the neutral 1."""
+
+    title: float = 0.25
+    body: float = 1.0
+    authors: float = 1.0
+
+
+DEFAULT_WEIGHTS = FieldWeights()
+
+
+def day_number(value: date | str | None) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, str):
+        value = date.fromisoformat(value[:10])
+    return value.year * 10000 + value.month * 100 + value.day
+
+
+def document_for(paper: dict[str, Any]) -> tantivy.Document:
+    """The indexed form of one paper (a row of ``papers`` or any dict like it)."""
+    doc = tantivy.Document()
+    doc.add_text("id", paper["id"])
+    title = clean(paper.get("title") or "")
+    doc.add_text("title", title)
+    doc.add_text("body", f"{title}\n{clean(paper.get('abstract') or '')}")
+    for author in paper.get("authors") or []:
+        doc.add_text("authors", clean(author))
+    cats: set[str] = set()
+    for category in paper.get("categories") or []:
+        category = str(category).strip().lower()
+        if category:
+            cats.add(category)
+            cats.add(category.split(".", 1)[0])
+    for category in sorted(cats):
+        doc.add_text("cats", category)
+    doc.add_integer("day", day_number(paper.get("listing_date")))
+    return doc
+
+
+@dataclass(frozen=True)
+class Filters:
+    since: date | None = None
+    until: date | None = None
+    categories: tuple[str, ...] = ()  # any of them
+    authors: tuple[str, ...] = ()  # all of them
+
+    @property
+    def empty(self) -> bool:
+        return not (self.since or self.until or self.categories or self.authors)
+
+
+class LexicalIndex:
+    """One tantivy index directory (or an in-memory one, for eval and tests)."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        if path is not None:
+            path.mkdir(parents=True, exist_ok=True)
+            self.index = tantivy.Index(SCHEMA, path=str(path), reuse=True)
+        else:
+            self.index = tantivy.Index(SCHEMA)
+        for name, analyzer in ANALYZERS.items():
+            self.index.register_tokenizer(name, analyzer)
+        self._sync_lock = threading.Lock()
+        self._last_sync_check = 0.0
+
+    # ------------------------------------------------------------ opening
+
+    @classmethod
+    def open(cls, settings: Settings, db: Database) -> LexicalIndex:
+        """The index of this database, caught up with the queue (checked at most
+        every two seconds, so searches stay cheap). One per process."""
+        path = lexical_path(settings)
+        key = str(path.resolve())
+        with _OPEN_LOCK:
+            index = _OPEN.get(key)
+            if index is None:
+                index = _open_checked(path, db)
+                _OPEN[key] = index
+        index.sync_if_due(db)
+        return index
+
+    # ------------------------------------------------------------ writing
+
+    def _writer(self) -> tantivy.IndexWriter | None:
+        try:
+            return self.index.writer(heap_size=64_000_000, num_threads=1)
+        except ValueError as exc:  # LockBusy: another process is indexing right now
+            log.info("lexical index busy, leaving the queue to its writer: %s", exc)
+            return None
+
+    def add(self, papers: Iterable[dict[str, Any]]) -> int:
+        """Index papers directly (eval and tests); the database path uses ``sync``."""
+        writer = self._writer()
+        if writer is None:
+            raise RuntimeError("the lexical index is locked by another writer")
+        count = 0
+        for paper in papers:
+            writer.delete_documents_by_term("id", paper["id"])
+            writer.add_document(document_for(paper))
+            count += 1
+        writer.commit()
+        writer.wait_merging_threads()
+        self.index.reload()
+        return count
+
+    def sync(self, db: Database, *, batch: int = 5000) -> int:
+        """Index what the queue holds; returns the number of papers (re)indexed or removed."""
+        with self._sync_lock:
+            self._last_sync_check = time.monotonic()
+            with db.connect() as conn:
+                if not queue.has_pending(conn):
+                    return 0
+            writer = self._writer()
+            if writer is None:
+                return 0
+            total = 0
+            try:
+                while True:
+                    with db.connect() as conn:
+                        rows = queue.pending(conn, limit=batch)
+                        if not rows:
+                            break
+                        found = paper_store.get_papers(conn, [paper_id for paper_id, _ in rows])
+                    for paper_id, _ in rows:
+                        writer.delete_documents_by_term("id", paper_id)
+                        paper = found.get(paper_id)
+                        if paper is not None:
+                            writer.add_document(document_for(paper))
+                    writer.commit()  # the sidecar first ...
+                    with db.begin() as conn:
+                        queue.done(conn, rows)  # ... then the outbox
+                    total += len(rows)
+            finally:
+                writer.wait_merging_threads()
+            self.index.reload()
+            return total
+
+    def sync_if_due(self, db: Database, every_seconds: float = 2.0) -> None:
+        """Cheap catch-up for long-lived processes (the web server): papers stored
+        by another process or a web form become searchable within seconds."""
+        if time.monotonic() - self._last_sync_check >= every_seconds:
+            self.sync(db)
+
+    # ------------------------------------------------------------ reading
+
+    @property
+    def num_docs(self) -> int:
+        return int(self.index.searcher().num_docs)
+
+    def search(
+        self,
+        query: tantivy.Query,
+        *,
+        limit: int,
+        offset: int = 0,
+        by_date: bool = False,
+    ) -> tuple[list[tuple[str, float]], int]:
+        """(paper id, BM25 score) best first (or newest first), and the match count."""
+        searcher = self.index.searcher()
+        if by_date:
+            result = searcher.search(
+                query,
+                limit=limit,
+                offset=offset,
+                count=True,
+                order_by_field="day",
+                order=tantivy.Order.Desc,
+            )
+        else:
+            result = searcher.search(query, limit=limit, offset=offset, count=True)
+        hits = [(searcher.doc(address)["id"][0], float(score)) for score, address in result.hits]
+        return hits, int(getattr(result, "count", 0) or 0)  # (missing from the type stubs)
+
+    def matching(self, ids: Sequence[str], query: tantivy.Query) -> set[str]:
+        """Which of ``ids`` satisfy ``query`` (checks dense hits against filters)."""
+        if not ids:
+            return set()
+        restricted = tantivy.Query.boolean_query(
+            [
+                (tantivy.Occur.Must, tantivy.Query.term_set_query(SCHEMA, "id", list(ids))),
+                (tantivy.Occur.Must, query),
+            ]
+        )
+        hits, _ = self.search(restricted, limit=len(ids))
+        return {paper_id for paper_id, _ in hits}
+
+    def snippet_html(self, query: tantivy.Query | None, text: str, max_chars: int = 260) -> str:
+        """A fragment of ``text`` with query terms in <b>...</b>; everything else is
+        HTML-escaped by tantivy (checked by the tests)."""
+        text = clean(text)
+        if query is not None:
+            generator = tantivy.SnippetGenerator.create(
+                self.index.searcher(), query, SCHEMA, "body"
+            )
+            generator.set_max_num_chars(max_chars)
+            doc = tantivy.Document()
+            doc.add_text("body", text)
+            html = str(generator.snippet_from_doc(doc).to_html())
+            if html:
+                return html
+        return _escape(_shorten(text, max_chars))
+
+
+def _escape(text: str) -> str:
+    from markupsafe import escape
+
+    return str(escape(text))
+
+
+def _shorten(text: str, max_chars: int) -> str:
+    if len(text) <= max_chars:
+        return text
+    cut = text.rfind(" ", 0, max_chars)
+    return text[: cut if cut > 0 else max_chars] + "…"
+
+
+# ---------------------------------------------------------------- opening and rebuilding
+
+_OPEN: dict[str, LexicalIndex] = {}
+_OPEN_LOCK = threading.Lock()
+
+
+def lexical_path(settings: Settings) -> Path:
+    return settings.index_dir / "lexical"
+
+
+def _read_format(path: Path) -> int | None:
+    try:
+        return int(json.loads((path / FORMAT_FILE).read_text())["format"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _open_checked(path: Path, db: Database) -> LexicalIndex:
+    if _read_format(path) != FORMAT_VERSION:
+        return _rebuild_at(path, db)
+    return LexicalIndex(path)
+
+
+def _rebuild_at(path: Path, db: Database) -> LexicalIndex:
+    # Queue every paper first (committed), then wipe: a crash after the wipe
+    # leaves the queue full, and the next open finishes the job.
+    with db.begin() as conn:
+        queued = queue.requeue_all(conn)
+    log.info("rebuilding the lexical index at %s (%d papers)", path, queued)
+    if path.exists():
+        shutil.rmtree(path)
+    index = LexicalIndex(path)
+    (path / FORMAT_FILE).write_text(json.dumps({"format": FORMAT_VERSION, "engine": "tantivy"}))
+    index.sync(db, batch=20000)
+    return index
+
+
+def rebuild_lexical(db: Database, settings: Settings) -> int:
+    """Rebuild this database's lexical index from scratch (``paperfeed reindex``).
+    Returns the number of documents indexed."""
+    path = lexical_path(settings)
+    with _OPEN_LOCK:
+        _OPEN.pop(str(path.resolve()), None)
+        index = _rebuild_at(path, db)
+        _OPEN[str(path.resolve())] = index
+    return index.num_docs
+
+
+def sync_lexical(db: Database, settings: Settings) -> int:
+    """Index whatever the queue holds."""
+    index = LexicalIndex.open(settings, db)
+    return index.sync(db)
+
+
+def index_after_ingest(db: Database, settings: Settings) -> None:
+    """The ingest callback (cli.ingest passes it as the pipeline's progress hook)."""
+    sync_lexical(db, settings)
+
+
+# ---------------------------------------------------------------- query rendering
+
+
+def _tokens(field: str, text: str) -> list[str]:
+    return list(ANALYZERS[FIELD_ANALYZER[field]].analyze(text))
+
+
+def _field_query(field: str, text: str) -> tantivy.Query | None:
+    """One word or phrase in one field. A word the analyzer splits in several
+    tokens ("state-of-the-art", "x:y") is searched as a phrase, as Lucene does."""
+    tokens = _tokens(field, text)
+    if not tokens:
+        return None
+    if len(tokens) == 1:
+        return tantivy.Query.term_query(SCHEMA, field, tokens[0])
+    words: list[str | tuple[int, str]] = list(tokens)
+    return tantivy.Query.phrase_query(SCHEMA, field, words)
+
+
+def _boosted(query: tantivy.Query | None, weight: float) -> tantivy.Query | None:
+    if query is None or weight == 0:
+        return None
+    return query if weight == 1.0 else tantivy.Query.boost_query(query, weight)
+
+
+def _term_query(term: Term, weights: FieldWeights) -> tantivy.Query | None:
+    if term.field == "cat":
+        value = term.text.strip().lower()
+        return tantivy.Query.term_query(SCHEMA, "cats", value) if value else None
+    if term.field == "author":
+        return _field_query("authors", term.text)
+    if term.field == "title":
+        return _field_query("title", term.text)
+    if term.field == "abstract":
+        return _field_query("body", term.text)
+    parts = [
+        _boosted(_field_query("title", term.text), weights.title),
+        _boosted(_field_query("body", term.text), weights.body),
+        _boosted(_field_query("authors", term.text), weights.authors),
+    ]
+    kept = [(tantivy.Occur.Should, p) for p in parts if p is not None]
+    if not kept:
+        return None
+    return tantivy.Query.boolean_query(kept)
+
+
+def _bool(
+    must: list[tantivy.Query], should: list[tantivy.Query], must_not: list[tantivy.Query]
+) -> tantivy.Query | None:
+    if not must and not should:
+        if not must_not:
+            return None
+        must = [tantivy.Query.all_query()]  # only exclusions: everything but them
+    clauses = (
+        [(tantivy.Occur.Must, q) for q in must]
+        + [(tantivy.Occur.Should, q) for q in should]
+        + [(tantivy.Occur.MustNot, q) for q in must_not]
+    )
+    if len(clauses) == 1 and not must_not:
+        return clauses[0][1]
+    return tantivy.Query.boolean_query(clauses)
+
+
+def render(node: Node | None, weights: FieldWeights = DEFAULT_WEIGHTS) -> tantivy.Query | None:
+    """A query AST as a tantivy query, built programmatically (nothing is re-parsed).
+    ``None`` when nothing in it can match a word (empty, only punctuation...)."""
+    if node is None:
+        return None
+    if isinstance(node, Term):
+        return _term_query(node, weights)
+    if isinstance(node, Not):
+        inner = render(node.child, weights)
+        return _bool([], [], [inner]) if inner is not None else None
+    if isinstance(node, And):
+        must, must_not = [], []
+        for child in node.children:
+            if isinstance(child, Not):
+                if (q := render(child.child, weights)) is not None:
+                    must_not.append(q)
+            elif (q := render(child, weights)) is not None:
+                must.append(q)
+        return _bool(must, [], must_not)
+    if isinstance(node, Or):
+        should = [q for c in node.children if (q := render(c, weights)) is not None]
+        return _bool([], should, [])
+    assert isinstance(node, Clauses)
+    return _bool(
+        [q for c in node.must if (q := render(c, weights)) is not None],
+        [q for c in node.should if (q := render(c, weights)) is not None],
+        [q for c in node.must_not if (q := render(c, weights)) is not None],
+    )
+
+
+def filter_query(filters: Filters) -> tantivy.Query | None:
+    """Date range, categories and authors as one non-scoring query."""
+    parts: list[tantivy.Query] = []
+    if filters.since or filters.until:
+        parts.append(
+            tantivy.Query.range_query(
+                SCHEMA,
+                "day",
+                tantivy.FieldType.Integer,
+                day_number(filters.since) if filters.since else 1,
+                day_number(filters.until) if filters.until else 99991231,
+            )
+        )
+    cats = [c.strip().lower() for c in filters.categories if c.strip()]
+    if cats:
+        parts.append(tantivy.Query.term_set_query(SCHEMA, "cats", cats))
+    for author in filters.authors:
+        if (q := _field_query("authors", clean(author))) is not None:
+            parts.append(q)
+        else:
+            parts.append(tantivy.Query.empty_query())  # an author with no letters matches none
+    if not parts:
+        return None
+    return tantivy.Query.boolean_query([(tantivy.Occur.Must, p) for p in parts])
+
+
+def combine(scoring: tantivy.Query | None, *filters: tantivy.Query | None) -> tantivy.Query:
+    """A scoring query restricted by filters that add nothing to the score."""
+    kept = [f for f in filters if f is not None]
+    clauses: list[tuple[tantivy.Occur, tantivy.Query]] = []
+    if scoring is not None:
+        clauses.append((tantivy.Occur.Must, scoring))
+    for f in kept:
+        clauses.append((tantivy.Occur.Must, tantivy.Query.const_score_query(f, 0.0)))
+    if not clauses:
+        return tantivy.Query.all_query()
+    if len(clauses) == 1 and scoring is not None:
+        return scoring
+    return tantivy.Query.boolean_query(clauses)

@@ -1,0 +1,377 @@
+"""Search: the one function every interface calls (CLI, web page, JSON API).
+
+A query is parsed (paperfeed.query), run against the BM25 sidecar and, when
+vectors exist, the dense index; the two ranked lists are fused. Dense hits
+must still satisfy what the query demands (fields, phrases, exclusions) and
+the filters, checked against the lexical index. With no vectors (embedding
+not run yet, or no model installed) search is lexical only, and says so.
+
+Fusion: reciprocal-rank fusion and normalized-score (convex) fusion are both
+here; ``DEFAULT_FUSION`` is what ``paperfeed eval`` chose (docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Literal
+
+import tantivy
+
+from paperfeed.config import Settings
+from paperfeed.db import Database
+from paperfeed.db import papers as paper_store
+from paperfeed.db import search as search_store
+from paperfeed.index.lexical import (
+    DEFAULT_WEIGHTS,
+    FieldWeights,
+    Filters,
+    LexicalIndex,
+    combine,
+    filter_query,
+    render,
+)
+from paperfeed.query import ParsedQuery, QueryError, constraint, parse
+
+log = logging.getLogger(__name__)
+
+Sort = Literal["relevance", "date", "upvotes"]
+Mode = Literal["hybrid", "lexical", "dense"]
+SORTS: tuple[str, ...] = ("relevance", "date", "upvotes")
+MODES: tuple[str, ...] = ("hybrid", "lexical", "dense")
+MAX_PER_PAGE = 100
+MAX_RESULTS = 1000  # deepest result reachable by paging (relevance and upvotes)
+
+Ranked = list[tuple[str, float]]  # (paper id, score), best first
+DenseSearch = Callable[[str, int], Ranked]
+
+
+# ---------------------------------------------------------------- fusion
+
+
+@dataclass(frozen=True)
+class Fusion:
+    method: Literal["convex", "rrf"] = "convex"
+    normalization: Literal["minmax", "zscore"] = "zscore"
+    lexical_weight: float = 0.5  # convex: alpha on BM25, 1 - alpha on dense
+    rrf_k: int = 60
+    depth: int = 100  # candidates taken from each side
+
+
+DEFAULT_FUSION = Fusion()
+
+
+def normalize(scores: Sequence[float], how: str) -> list[float]:
+    """Min-max to [0, 1], or z-score (mean 0, unit standard deviation)."""
+    if not scores:
+        return []
+    if how == "minmax":
+        low, high = min(scores), max(scores)
+        span = high - low
+        return [(s - low) / span if span > 0 else 1.0 for s in scores]
+    if how == "zscore":
+        mean = sum(scores) / len(scores)
+        sd = math.sqrt(sum((s - mean) ** 2 for s in scores) / len(scores))
+        return [(s - mean) / sd if sd > 0 else 0.0 for s in scores]
+    raise ValueError(f"unknown normalization {how!r} (minmax or zscore)")
+
+
+def rrf(lists: Sequence[Ranked], weights: Sequence[float], k: int = 60) -> Ranked:
+    """Reciprocal-rank fusion: sum over lists of weight / (k + rank), rank from 1."""
+    fused: dict[str, float] = {}
+    for ranked, weight in zip(lists, weights, strict=True):
+        for rank, (paper_id, _score) in enumerate(ranked, start=1):
+            fused[paper_id] = fused.get(paper_id, 0.0) + weight / (k + rank)
+    return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def convex(lexical: Ranked, dense: Ranked, alpha: float, how: str) -> Ranked:
+    """alpha * norm(BM25) + (1 - alpha) * norm(cosine). A paper missing from one
+    list gets that list's lowest normalized score (it ranked below all of them)."""
+    lex = dict(zip([i for i, _ in lexical], normalize([s for _, s in lexical], how), strict=True))
+    den = dict(zip([i for i, _ in dense], normalize([s for _, s in dense], how), strict=True))
+    lex_floor = min(lex.values(), default=0.0)
+    den_floor = min(den.values(), default=0.0)
+    fused = {
+        i: alpha * lex.get(i, lex_floor) + (1 - alpha) * den.get(i, den_floor) for i in {*lex, *den}
+    }
+    return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def fuse(lexical: Ranked, dense: Ranked, fusion: Fusion = DEFAULT_FUSION) -> Ranked:
+    if not dense:
+        return list(lexical)
+    if not lexical:
+        return list(dense)
+    if fusion.method == "rrf":
+        weights = (2 * fusion.lexical_weight, 2 * (1 - fusion.lexical_weight))
+        return rrf([lexical, dense], weights, fusion.rrf_k)
+    return convex(lexical, dense, fusion.lexical_weight, fusion.normalization)
+
+
+# ---------------------------------------------------------------- ranking core
+
+
+@dataclass
+class Ranking:
+    ranked: Ranked
+    total: int
+    used_dense: bool
+    highlight: tantivy.Query | None
+
+
+def rank(
+    lexical: LexicalIndex,
+    parsed: ParsedQuery,
+    filters: Filters,
+    *,
+    dense: DenseSearch | None,
+    mode: str = "hybrid",
+    fusion: Fusion = DEFAULT_FUSION,
+    weights: FieldWeights = DEFAULT_WEIGHTS,
+    depth: int | None = None,
+) -> Ranking:
+    """Relevance ranking of one query: the part ``paperfeed eval`` measures."""
+    depth = depth or fusion.depth
+    text_query = render(parsed.root, weights)
+    filt = filter_query(filters)
+    lex_hits: Ranked = []
+    lex_total = 0
+    if mode != "dense":
+        if text_query is not None:
+            lex_hits, lex_total = lexical.search(combine(text_query, filt), limit=depth)
+        elif parsed.is_empty:  # filter-only: newest first
+            lex_hits, lex_total = lexical.search(combine(None, filt), limit=depth, by_date=True)
+    dense_hits: Ranked = []
+    if mode != "lexical" and dense is not None and parsed.free_text.strip():
+        dense_hits = dense(parsed.free_text, depth)
+        required = render(constraint(parsed.root), weights)
+        if dense_hits and (required is not None or filt is not None):
+            allowed = lexical.matching([i for i, _ in dense_hits], combine(required, filt))
+            dense_hits = [(i, s) for i, s in dense_hits if i in allowed]
+    if mode == "dense":
+        ranked = dense_hits
+    else:
+        ranked = fuse(lex_hits, dense_hits, fusion) if text_query is not None else lex_hits
+        if text_query is None and not parsed.is_empty:
+            ranked = dense_hits  # nothing searchable by words (emoji, punctuation)
+    extra = len({i for i, _ in dense_hits} - {i for i, _ in lex_hits})
+    return Ranking(ranked, lex_total + extra, bool(dense_hits), text_query)
+
+
+# ---------------------------------------------------------------- the request
+
+
+@dataclass
+class SearchRequest:
+    query: str = ""
+    categories: tuple[str, ...] = ()
+    authors: tuple[str, ...] = ()
+    since: date | None = None
+    until: date | None = None
+    sort: str = "relevance"
+    page: int = 1
+    per_page: int = 20
+    mode: str = "hybrid"
+
+    def validate(self) -> None:
+        if self.sort not in SORTS:
+            raise QueryError(f"unknown sort {self.sort!r}: use one of {', '.join(SORTS)}")
+        if self.mode not in MODES:
+            raise QueryError(f"unknown mode {self.mode!r}: use one of {', '.join(MODES)}")
+        if self.page < 1:
+            raise QueryError(f"page must be 1 or more, not {self.page}")
+        if not 1 <= self.per_page <= MAX_PER_PAGE:
+            raise QueryError(f"per_page must be between 1 and {MAX_PER_PAGE}, not {self.per_page}")
+        if self.since and self.until and self.since > self.until:
+            raise QueryError(f"since ({self.since}) is after until ({self.until})")
+
+    @property
+    def filters(self) -> Filters:
+        return Filters(self.since, self.until, tuple(self.categories), tuple(self.authors))
+
+
+@dataclass
+class SearchHit:
+    id: str
+    title: str
+    authors: list[str]
+    snippet: str  # HTML: escaped text with <b> around matched terms
+    score: float
+    listing_date: date | None
+    categories: list[str]
+    upvotes: int
+    abs_url: str | None
+    pdf_url: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "authors": self.authors,
+            "snippet": self.snippet,
+            "score": round(self.score, 6),
+            "listing_date": self.listing_date.isoformat() if self.listing_date else None,
+            "categories": self.categories,
+            "upvotes": self.upvotes,
+            "abs_url": self.abs_url,
+            "pdf_url": self.pdf_url,
+        }
+
+
+@dataclass
+class SearchResults:
+    request: SearchRequest
+    hits: list[SearchHit]
+    total: int
+    mode: str  # what actually ran: hybrid, lexical or dense
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def pages(self) -> int:
+        reachable = min(self.total, MAX_RESULTS)
+        return max(1, math.ceil(reachable / self.request.per_page))
+
+    def as_json(self) -> dict[str, Any]:
+        r = self.request
+        return {
+            "query": r.query,
+            "filters": {
+                "category": list(r.categories),
+                "author": list(r.authors),
+                "since": r.since.isoformat() if r.since else None,
+                "until": r.until.isoformat() if r.until else None,
+            },
+            "sort": r.sort,
+            "page": r.page,
+            "per_page": r.per_page,
+            "pages": self.pages,
+            "total": self.total,
+            "mode": self.mode,
+            "notes": self.notes,
+            "hits": [h.as_json() for h in self.hits],
+        }
+
+
+def dense_search_for(db: Database, settings: Settings) -> DenseSearch | None:
+    """The dense retriever over this database's vectors, or None when there are
+    none (the embedding extra is not installed, or nothing is embedded yet)."""
+    try:
+        from paperfeed.index.embedder import EmbedderUnavailable, get_embedder
+        from paperfeed.index.vectors import get_vector_index
+    except ImportError:
+        return None
+    index = get_vector_index(settings, db)
+    if len(index) == 0:
+        return None
+    try:
+        embedder = get_embedder(settings)
+    except EmbedderUnavailable as exc:
+        log.warning("semantic search off: %s", exc)
+        return None
+
+    def run(text: str, k: int) -> Ranked:
+        vector = embedder.embed_queries([text])[0]
+        return [(str(i), float(s)) for i, s in index.search(vector, k)]
+
+    return run
+
+
+def search(db: Database, settings: Settings, request: SearchRequest) -> SearchResults:
+    """Run one search. Raises QueryError (HTTP 400) for a query or request that
+    cannot be run; every other input gets results, possibly none."""
+    request.validate()
+    parsed = parse(request.query)
+    lexical = LexicalIndex.open(settings, db)
+    dense = dense_search_for(db, settings) if request.mode != "lexical" else None
+    notes: list[str] = []
+    if request.mode != "lexical" and dense is None and parsed.free_text:
+        notes.append("semantic search is unavailable (no vectors yet): keyword results only")
+    start = (request.page - 1) * request.per_page
+    filters = request.filters
+
+    if request.sort == "date":
+        text_query = render(parsed.root)
+        scoring = text_query if text_query is not None or parsed.is_empty else None
+        if scoring is None and not parsed.is_empty:
+            page_hits: Ranked = []
+            total = 0
+        else:
+            page_hits, total = lexical.search(
+                combine(scoring, filter_query(filters)),
+                limit=request.per_page,
+                offset=start,
+                by_date=True,
+            )
+        highlight = text_query
+        used_dense = False
+    else:
+        depth = min(MAX_RESULTS, max(DEFAULT_FUSION.depth, start + request.per_page))
+        if request.sort == "upvotes":
+            depth = MAX_RESULTS
+        ranking = rank(lexical, parsed, filters, dense=dense, mode=request.mode, depth=depth)
+        ranked, total, highlight, used_dense = (
+            ranking.ranked,
+            ranking.total,
+            ranking.highlight,
+            ranking.used_dense,
+        )
+        if request.sort == "upvotes":
+            with db.connect() as conn:
+                votes = search_store.upvote_counts(conn, [i for i, _ in ranked])
+            ranked = sorted(ranked, key=lambda kv: (-votes.get(kv[0], 0), -kv[1]))
+        page_hits = ranked[start : start + request.per_page]
+
+    hits = _hydrate(db, lexical, page_hits, highlight)
+    mode = "hybrid" if used_dense and request.mode == "hybrid" else request.mode
+    if request.mode == "hybrid" and not used_dense:
+        mode = "lexical"
+    return SearchResults(request, hits, total, mode, notes)
+
+
+def _hydrate(
+    db: Database, lexical: LexicalIndex, ranked: Ranked, highlight: tantivy.Query | None
+) -> list[SearchHit]:
+    ids = [i for i, _ in ranked]
+    with db.connect() as conn:
+        rows = paper_store.get_papers(conn, ids)
+        votes = search_store.upvote_counts(conn, ids)
+    hits: list[SearchHit] = []
+    for paper_id, score in ranked:
+        row = rows.get(paper_id)
+        if row is None or row["hidden"]:
+            continue  # removed since it was indexed, or hidden by a curator
+        hits.append(
+            SearchHit(
+                id=paper_id,
+                title=row["title"],
+                authors=list(row["authors"] or []),
+                snippet=lexical.snippet_html(highlight, row["abstract"] or ""),
+                score=score,
+                listing_date=row["listing_date"],
+                categories=list(row["categories"] or []),
+                upvotes=votes.get(paper_id, 0),
+                abs_url=row["abs_url"],
+                pdf_url=row["pdf_url"],
+            )
+        )
+    return hits
+
+
+__all__ = [
+    "DEFAULT_FUSION",
+    "Fusion",
+    "QueryError",
+    "SearchHit",
+    "SearchRequest",
+    "SearchResults",
+    "convex",
+    "fuse",
+    "normalize",
+    "rank",
+    "rrf",
+    "search",
+]
