@@ -268,3 +268,16 @@ def test_api_error_entry_is_reported_not_retried(
     with pytest.raises(FetchError, match="arXiv API error: incorrect id format for 1234"):
         _fetch(settings)
     assert len(fixture_server.requests_to(API)) == 1
+
+
+def test_papers_fetched_before_a_failure_are_kept(
+    fixture_server: FixtureServer, settings: Settings, db: Database
+) -> None:
+    settings.http_max_retries = 1
+    pages = feeds.atom_pages(4)
+    fixture_server.route(API, Reply(pages[0]), query={"start": "0"})
+    fixture_server.route(API, Reply("down", 503, "text/plain"), query={"start": "4"})
+    with pytest.raises(FetchError, match="HTTP 503"):
+        ingest(db, fetch_category(settings, "cs.CL", date(2025, 1, 1), date(2025, 1, 2)))
+    with db.connect() as conn:
+        assert paper_store.count_papers(conn) == 4
