@@ -36,9 +36,7 @@ class Inbox:
         with self.lock:
             if self.scripted_failures:
                 return self.scripted_failures.pop(0)
-            self.messages.append(
-                email.message_from_bytes(envelope.content, policy=default_policy)
-            )
+            self.messages.append(email.message_from_bytes(envelope.content, policy=default_policy))
         return "250 Message accepted for delivery"
 
 
