@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.web.app import create_app
+from tests.browser import browser_page, chromium, live_server  # noqa: F401 (fixtures)
 from tests.smtp_server import SMTPServer
 
 REPO = Path(__file__).resolve().parent.parent

@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     embed_max_tokens: int = 256
 
     submission_max_age_days: int = 14
+    # Sign-in emails allowed per address and per client IP within the window.
+    signin_limit_per_address: int = 5
+    signin_limit_per_ip: int = 20
+    signin_limit_window_minutes: int = 60
+    magic_link_minutes: int = 15
     trending_half_life_hours: float = 48.0
 
     smtp_host: str = "127.0.0.1"

@@ -227,3 +227,61 @@ def needed_rows(corpus: Corpus, user_days: Sequence[UserDay]) -> np.ndarray:
         rows.update(user.library)
     rows.update(np.flatnonzero(np.isin(corpus.days, list(eval_days))).tolist())
     return np.asarray(sorted(rows))
+
+
+# ---------------------------------------------------------------- vectors
+
+
+def load_vector_cache(vectors: Path, ids: Path) -> dict[str, np.ndarray]:
+    """Precomputed corpus vectors: an (N, dim) .npy and its ids, one per line."""
+    matrix = np.load(vectors, mmap_mode="r")
+    names = ids.read_text(encoding="utf-8").split("\n")
+    names = [n for n in names if n]
+    if len(names) != matrix.shape[0]:
+        raise ValueError(f"{ids} has {len(names)} ids for {matrix.shape[0]} vectors in {vectors}")
+    return {pid: matrix[i] for i, pid in enumerate(names)}
+
+
+def embed_rows(
+    corpus: Corpus,
+    rows: np.ndarray,
+    embed: Callable[[list[str]], np.ndarray],
+    cache_file: Path | None,
+    *,
+    known: dict[str, np.ndarray] | None = None,
+    batch: int = 256,
+    progress: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
+    """Vectors of these rows, shape (len(rows), dim): from ``known`` (a corpus
+    cache), else from ``cache_file`` (written as we go, so a second run or an
+    interrupted one reuses the work), else embedded now."""
+    found: dict[str, np.ndarray] = {}
+    if cache_file is not None and cache_file.exists():
+        with np.load(cache_file) as saved:
+            found.update(zip(saved["ids"].tolist(), saved["vectors"], strict=True))
+    known = known or {}
+    missing = [
+        int(r) for r in rows if corpus.ids[int(r)] not in found and corpus.ids[int(r)] not in known
+    ]
+    texts = corpus.texts()
+    for start in range(0, len(missing), batch):
+        part = missing[start : start + batch]
+        vectors = embed([texts[r] for r in part])
+        found.update({corpus.ids[r]: vectors[i] for i, r in enumerate(part)})
+        if cache_file is not None and (start // batch) % 8 == 7 or start + batch >= len(missing):
+            if cache_file is not None:
+                cache_file.parent.mkdir(parents=True, exist_ok=True)
+                tmp = cache_file.with_suffix(".tmp.npz")
+                np.savez(tmp, ids=np.asarray(list(found)), vectors=np.vstack(list(found.values())))
+                tmp.replace(cache_file)
+        if progress:
+            progress(min(start + batch, len(missing)), len(missing))
+    out = [known.get(corpus.ids[int(r)], found.get(corpus.ids[int(r)])) for r in rows]
+    return np.vstack([v for v in out if v is not None]).astype(np.float32)
+
+
+def background_rows(corpus: Corpus, size: int, seed: int = 29) -> np.ndarray:
+    """A fixed random sample of the corpus: the "everything else" negatives of
+    the personal model (each reader uses the part listed before their day)."""
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(len(corpus.ids), size=min(size, len(corpus.ids)), replace=False))

@@ -158,6 +158,19 @@ api_tokens = Table(
 )
 
 
+# Sign-in attempts, kept in the database so the limits hold across web workers
+# and restarts. bucket is "email" or "ip"; old rows are pruned as new ones arrive.
+rate_limit_events = Table(
+    "rate_limit_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("bucket", String(16), nullable=False),
+    Column("key", String(320), nullable=False),
+    Column("created_at", UTC_DATETIME, nullable=False),
+    Index("ix_rate_limit_events_bucket_key_created_at", "bucket", "key", "created_at"),
+)
+
+
 def _reader_paper_table(name: str) -> Table:
     return Table(
         name,
@@ -289,3 +302,5 @@ sent_papers = Table(
 
 Index("ix_papers_listing_hidden", papers.c.listing_date, papers.c.hidden)
 Index("ix_send_log_period_status", send_log.c.period, send_log.c.status)
+# The trending lists' "newest" order (migration 0006).
+Index("ix_papers_newest", papers.c.listing_date, papers.c.published, papers.c.id)

@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from paperfeed.config import Settings, get_settings
 from paperfeed.db import Database
-from paperfeed.web import digest, pages
+from paperfeed.web import api, auth, digest, feeds, pages
 from paperfeed.web import search as search_routes
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -43,4 +43,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.include_router(digest.router)
     app.include_router(search_routes.router)
     app.include_router(pages.router)
+    app.include_router(api.router)
+    app.include_router(feeds.router)
+    auth.install(app, settings)  # sessions, CSRF, readers' pages and API
     return app

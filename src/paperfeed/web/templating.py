@@ -27,5 +27,15 @@ def authors_line(authors: list[str], limit: int = 8) -> str:
     return ", ".join(authors[:limit]) + f", and {len(authors) - limit} more"
 
 
+def safe_url(value: str | None) -> str:
+    """An http(s) URL from a source, or "" for anything else: autoescaping does
+    not stop a ``javascript:`` URL in an href."""
+    text = (value or "").strip()
+    if text.lower().startswith(("http://", "https://")) and not any(ord(c) < 33 for c in text):
+        return text
+    return ""
+
+
 templates.env.filters["human_date"] = human_date
+templates.env.filters["safe_url"] = safe_url
 templates.env.filters["authors_line"] = authors_line
