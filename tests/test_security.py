@@ -268,6 +268,8 @@ def test_xss_payloads_are_rendered_inert(client: TestClient, settings: Settings,
         client.get("/library"),
         anonymous.get("/signin", params={"next": f'/x"><script>alert(1)</script>{XSS_IMG}'}),
         client.get("/signin/verify", params={"token": XSS_IMG}),
+        anonymous.get("/search", params={"q": f"{XSS_SCRIPT} {XSS_IMG}"}),
+        client.get("/search", params={"q": "attention"}),  # the payload paper as a result
     ]
     csrf = page_csrf(anonymous)
     pages.append(anonymous.post("/signin", data={"email": XSS_IMG, "csrf_token": csrf}))
@@ -277,8 +279,9 @@ def test_xss_payloads_are_rendered_inert(client: TestClient, settings: Settings,
         assert not LIVE_MARKUP.search(html), (response.url, LIVE_MARKUP.search(html))
     paper_page = pages[1].text
     assert "&lt;script&gt;alert(" in paper_page  # shown as text, not dropped
-    assert "javascript:" not in paper_page
+    assert not re.search(r"(href|src|action)=[\"']?\s*javascript:", paper_page, re.I)
     assert "&lt;script&gt;" in pages[3].text  # the collection name
+    assert "2501.06666" in pages[10].text  # the search results include the payload paper
     # JSON is data, not markup, but must round-trip exactly.
     api = client.get(f"/api/collections/{cid}").json()
     assert api["name"] == f"My {XSS_SCRIPT}{XSS_IMG}"

@@ -527,6 +527,14 @@ def curate(
         paper_store.set_curation(conn, paper_id, featured=featured, hidden=hidden)
 
 
+def curated_papers(db: Database, reader: Reader) -> list[dict[str, Any]]:
+    """Featured and hidden papers, for the curators' page (hidden ones are in no list)."""
+    if not reader.is_curator:
+        raise Forbidden("Only curators can see the curation page.")
+    with db.connect() as conn:
+        return store.curated_papers(conn)
+
+
 def grant_role(db: Database, email: str, role: str) -> Reader:
     """Give an existing or new reader a role (the CLI's `users grant`)."""
     if role not in ROLES:

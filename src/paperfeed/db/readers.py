@@ -534,3 +534,17 @@ def mark_submitted(
     )
     if list_today:
         conn.execute(update(papers).where(papers.c.id == paper_id).values(listing_date=day))
+
+
+# ---------------------------------------------------------------- curation
+
+
+def curated_papers(conn: Connection, *, limit: int = 500) -> list[dict[str, Any]]:
+    """Papers curators featured or hid, most recently changed first."""
+    rows = conn.execute(
+        select(papers)
+        .where(or_(papers.c.featured.is_(True), papers.c.hidden.is_(True)))
+        .order_by(papers.c.modified_at.desc(), papers.c.id)
+        .limit(limit)
+    )
+    return [dict(r._mapping) for r in rows]

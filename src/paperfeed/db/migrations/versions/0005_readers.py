@@ -1,7 +1,7 @@
 """readers: sign-in rate-limit events
 
 Revision ID: 0005
-Revises: 0001
+Revises: 0003
 """
 
 from collections.abc import Sequence
