@@ -241,6 +241,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
 
+    print(f"load average before: {os.getloadavg()}", file=sys.stderr)
     build_database(args.work)
     built = json.loads((args.work / "built.json").read_text())
     days = built["days"]
@@ -289,6 +290,8 @@ def main() -> None:
             f"day list page under the same load: {rps:.0f} requests/s; "
             f"p50 {stats['p50']:.1f} ms, p99 {stats['p99']:.1f} ms; {errors} non-200"
         )
+        # Other work on the machine inflates every figure; say how much there was.
+        print(f"\nload average (1, 5, 15 min) at the end: {os.getloadavg()}")
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -78,7 +78,25 @@ def as_utc(value: datetime | date) -> datetime:
 
 
 def age_hours(when: datetime | date, now: datetime) -> float:
-    return max(0.0, (as_utc(now) - as_utc(when)).total_seconds() / 3600.0)
+    return _Clock(now).age_hours(when)
+
+
+class _Clock:
+    """``now`` in both forms a stored time can come in, so scoring hundreds of
+    votes does not convert each one (SQLite hands back naive UTC datetimes)."""
+
+    __slots__ = ("aware", "naive")
+
+    def __init__(self, now: datetime) -> None:
+        self.aware = as_utc(now)
+        self.naive = self.aware.replace(tzinfo=None)
+
+    def age_hours(self, when: datetime | date) -> float:
+        if isinstance(when, datetime):
+            delta = (self.naive - when) if when.tzinfo is None else (self.aware - when)
+        else:
+            delta = self.aware - as_utc(when)
+        return max(0.0, delta.total_seconds() / 3600.0)
 
 
 def log2_score(
@@ -91,14 +109,17 @@ def log2_score(
     """
     if half_life_hours <= 0:
         raise ValueError(f"trending half-life must be positive, got {half_life_hours}")
+    clock = _Clock(now)
     terms = [
-        math.log2(count) - age_hours(when, now) / half_life_hours
+        math.log2(count) - clock.age_hours(when) / half_life_hours
         for when, count in events
         if count > 0
     ]
     if not terms:
         return -math.inf
     top = max(terms)
+    if len(terms) == 1:
+        return top
     return top + math.log2(math.fsum(2.0 ** (t - top) for t in terms))
 
 

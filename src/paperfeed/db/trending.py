@@ -115,16 +115,24 @@ def scoring_candidates(conn: Connection, where: ListFilter) -> list[Candidate]:
         times[paper_id].append(created_at)
     return [
         Candidate(
-            id=r.id,
-            featured=bool(r.featured),
-            imported_upvotes=int(r.imported_upvotes or 0),
-            featured_date=r.featured_date,
-            listing_date=r.listing_date,
-            published=r.published,
-            created_at=r.created_at,
-            vote_times=tuple(times.get(r.id, ())),
+            paper_id,
+            bool(featured),
+            int(imported or 0),
+            featured_date,
+            listing_date,
+            published,
+            created_at,
+            tuple(times.get(paper_id, ())),
         )
-        for r in rows
+        for (
+            paper_id,
+            featured,
+            imported,
+            featured_date,
+            listing_date,
+            published,
+            created_at,
+        ) in rows
     ]
 
 
