@@ -6,6 +6,7 @@ from __future__ import annotations
 from paperfeed.cli import core as _core  # noqa: F401
 from paperfeed.cli import ingest as _ingest  # noqa: F401
 from paperfeed.cli import search as _search  # noqa: F401
+from paperfeed.cli import trending as _trending  # noqa: F401
 from paperfeed.cli import users as _users  # noqa: F401
 from paperfeed.cli.app import app
 
