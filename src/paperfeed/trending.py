@@ -107,14 +107,24 @@ def log2_score(
     ``events`` are (when, how many votes) pairs: one per reader vote, one for
     the block of imported upvotes.
     """
+    _check_half_life(half_life_hours)
+    clock = _Clock(now)
+    return _log2_sum(
+        [
+            math.log2(count) - clock.age_hours(when) / half_life_hours
+            for when, count in events
+            if count > 0
+        ]
+    )
+
+
+def _check_half_life(half_life_hours: float) -> None:
     if half_life_hours <= 0:
         raise ValueError(f"trending half-life must be positive, got {half_life_hours}")
-    clock = _Clock(now)
-    terms = [
-        math.log2(count) - clock.age_hours(when) / half_life_hours
-        for when, count in events
-        if count > 0
-    ]
+
+
+def _log2_sum(terms: Sequence[float]) -> float:
+    """log2(sum(2**t for t in terms)) without overflow or underflow."""
     if not terms:
         return -math.inf
     top = max(terms)
@@ -157,15 +167,30 @@ def imported_at(
     return featured_date or listing_date or published or created_at
 
 
-def _candidate_key(c: Candidate, now: datetime, half_life_hours: float) -> tuple[Any, ...]:
-    when = imported_at(c.featured_date, c.listing_date, c.published, c.created_at)
-    log_score = log2_score(_events(c.vote_times, c.imported_upvotes, when), now, half_life_hours)
-    return (
-        c.featured,
-        log_score,
-        len(c.vote_times) + c.imported_upvotes,
-        *_newest_key(c.listing_date, c.published, c.id),
-    )
+def _ranked(
+    candidates: Sequence[Candidate], now: datetime, half_life_hours: float
+) -> list[tuple[float, Candidate]]:
+    """(log2 score, candidate), best first: featured, then score, then total
+    upvotes, then newest. One clock for the whole list: a week can hold
+    thousands of votes."""
+    _check_half_life(half_life_hours)
+    clock = _Clock(now)
+    keyed = []
+    for c in candidates:
+        terms = [-clock.age_hours(t) / half_life_hours for t in c.vote_times]
+        if c.imported_upvotes > 0:
+            when = imported_at(c.featured_date, c.listing_date, c.published, c.created_at)
+            terms.append(math.log2(c.imported_upvotes) - clock.age_hours(when) / half_life_hours)
+        log_score = _log2_sum(terms)
+        key = (
+            c.featured,
+            log_score,
+            len(c.vote_times) + c.imported_upvotes,
+            *_newest_key(c.listing_date, c.published, c.id),
+        )
+        keyed.append((key, log_score, c))
+    keyed.sort(key=lambda k: k[0], reverse=True)
+    return [(log_score, c) for _, log_score, c in keyed]
 
 
 _OLDEST = datetime.min.replace(tzinfo=UTC)
@@ -378,14 +403,9 @@ def list_papers(
     if sort == "newest":
         ids = trending_store.newest_ids(conn, where, offset=offset, limit=limit)
     else:
-        candidates = trending_store.scoring_candidates(conn, where)
-        keyed = sorted(
-            ((_candidate_key(c, now, half_life_hours), c) for c in candidates),
-            key=lambda kc: kc[0],
-            reverse=True,
-        )
+        keyed = _ranked(trending_store.scoring_candidates(conn, where), now, half_life_hours)
         ids = [c.id for _, c in keyed[offset : offset + limit]]
-        scores = {c.id: 2.0 ** key[1] for key, c in keyed[offset : offset + limit]}
+        scores = {c.id: 2.0**log_score for log_score, c in keyed[offset : offset + limit]}
         if len(ids) < limit:
             ids += trending_store.unscored_ids(
                 conn, where, offset=max(0, offset - len(keyed)), limit=limit - len(ids)

@@ -110,7 +110,7 @@ def scoring_candidates(conn: Connection, where: ListFilter) -> list[Candidate]:
         select(votes.c.paper_id, votes.c.created_at)
         .join(papers, papers.c.id == votes.c.paper_id)
         .where(*where.clauses())
-    )
+    ).all()
     for paper_id, created_at in vote_rows:
         times[paper_id].append(created_at)
     return [
