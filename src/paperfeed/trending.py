@@ -53,6 +53,7 @@ from sqlalchemy import Connection
 from paperfeed.db import papers as paper_store
 from paperfeed.db import trending as trending_store
 from paperfeed.db.trending import Candidate, ListFilter
+from paperfeed.models import is_arxiv_id, split_arxiv_id
 
 PeriodKind = Literal["day", "week", "month"]
 PERIOD_KINDS: tuple[PeriodKind, ...] = ("day", "week", "month")
@@ -454,6 +455,9 @@ def paper_with_upvotes(
     """One paper (by id or alias) with its upvotes and trending score, or None
     when it does not exist or a curator hid it (unless ``include_hidden``)."""
     paper = paper_store.get_paper(conn, paper_id)
+    if paper is None and is_arxiv_id(paper_id):
+        # "2503.01234v2" (or an abs/pdf URL form) names the paper, whatever version.
+        paper = paper_store.get_paper(conn, split_arxiv_id(paper_id)[0])
     if paper is None or (paper["hidden"] and not include_hidden):
         return None
     times = trending_store.vote_times_for(conn, paper["id"])
