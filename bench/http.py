@@ -166,18 +166,39 @@ def percentiles(samples_ms: Sequence[float]) -> dict[str, float]:
     return {"p50": cuts[49], "p95": cuts[94], "p99": cuts[98], "max": ordered[-1]}
 
 
-def measure_latency(url: str, paths: Sequence[str], requests: int) -> dict[str, float]:
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its descendants (Linux /proc):
+    what a request costs the server, which waiting for a busy core does not inflate."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        todo += [int(c) for c in children]
+    return total
+
+
+def measure_latency(
+    url: str, paths: Sequence[str], requests: int, server_pid: int
+) -> dict[str, float]:
     samples = []
     with httpx.Client(base_url=url, timeout=30) as client:
         for path in paths:  # warm-up: one of each
             client.get(path).raise_for_status()
+        cpu_before = tree_cpu_seconds(server_pid)
         for i in range(requests):
             path = paths[i % len(paths)]
             started = time.perf_counter()
             response = client.get(path)
             samples.append((time.perf_counter() - started) * 1000)
             response.raise_for_status()
-    return percentiles(samples)
+        cpu_ms = (tree_cpu_seconds(server_pid) - cpu_before) * 1000 / requests
+    return {**percentiles(samples), "cpu": cpu_ms}
 
 
 def measure_throughput(
@@ -265,31 +286,37 @@ def main() -> None:
             f"\n{built['papers']:,} papers, {built['votes']:,} votes; uvicorn, {args.workers} "
             f"workers, SQLite; {args.requests} sequential requests each"
         )
-        print(f"{'list page':<24} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8}")
+        print(
+            f"{'list page':<24} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8}"
+            f" {'server CPU ms/req':>18}"
+        )
         for name, paths in lists.items():
-            stats = measure_latency(url, paths, args.requests)
+            stats = measure_latency(url, paths, args.requests, server.pid)
             print(f"{name:<24} {stats['p50']:8.1f} {stats['p95']:8.1f} {stats['p99']:8.1f} "
-                  f"{stats['max']:8.1f}")  # fmt: skip
+                  f"{stats['max']:8.1f} {stats['cpu']:18.1f}")  # fmt: skip
 
         queries = search_queries(500)
         paths = [
             str(httpx.URL("/api/papers/search", params={"q": q, "limit": 20})) for q in queries
         ]
-        rps, stats, errors = measure_throughput(url, paths, args.search_requests, args.concurrency)
-        print(f"\n/api/papers/search (limit 20, {len(queries)} distinct real-word queries): "
-              f"{args.search_requests} requests, {args.concurrency} client threads")  # fmt: skip
-        print(
-            f"  {rps:.0f} requests/s; latency p50 {stats['p50']:.1f} ms, "
-            f"p99 {stats['p99']:.1f} ms; {errors} non-200"
-        )
         list_paths = [f"/papers/date/{d}" for d in days[:10]]
-        rps, stats, errors = measure_throughput(
-            url, list_paths, args.search_requests, args.concurrency
-        )
-        print(
-            f"day list page under the same load: {rps:.0f} requests/s; "
-            f"p50 {stats['p50']:.1f} ms, p99 {stats['p99']:.1f} ms; {errors} non-200"
-        )
+        print(f"\n{args.search_requests} requests from {args.concurrency} client threads each:")
+        for name, load_paths in (
+            (f"/api/papers/search (limit 20, {len(queries)} real-word queries)", paths),
+            ("day list page", list_paths),
+        ):
+            cpu_before = tree_cpu_seconds(server.pid)
+            rps, stats, errors = measure_throughput(
+                url, load_paths, args.search_requests, args.concurrency
+            )
+            cpu_ms = (tree_cpu_seconds(server.pid) - cpu_before) * 1000 / args.search_requests
+            # What two otherwise idle cores could serve if the server is CPU-bound.
+            ceiling = args.workers * 1000 / cpu_ms if cpu_ms else float("inf")
+            print(
+                f"  {name}: {rps:.0f} requests/s; p50 {stats['p50']:.1f} ms, "
+                f"p99 {stats['p99']:.1f} ms; {errors} non-200; server CPU {cpu_ms:.1f} ms/req "
+                f"(CPU-bound ceiling with {args.workers} free cores: {ceiling:.0f} requests/s)"
+            )
         # Other work on the machine inflates every figure; say how much there was.
         print(f"\nload average (1, 5, 15 min) at the end: {os.getloadavg()}")
     finally:
