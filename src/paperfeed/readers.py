@@ -266,10 +266,7 @@ def paper_states(
     """For each paper: upvotes (imported + Paperfeed votes) and the reader's flags."""
     with db.connect() as conn:
         counts = store.vote_counts(conn, paper_ids)
-        imported = {
-            p: int(row["imported_upvotes"] or 0)
-            for p, row in paper_store.get_papers(conn, paper_ids).items()
-        }
+        imported = store.imported_upvotes(conn, paper_ids)
         flags = store.flags_for(conn, reader.id, paper_ids) if reader else {}
     return {
         p: {

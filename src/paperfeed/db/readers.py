@@ -251,6 +251,15 @@ def vote_counts(conn: Connection, paper_ids: Sequence[str]) -> dict[str, int]:
     return counts
 
 
+def imported_upvotes(conn: Connection, paper_ids: Sequence[str]) -> dict[str, int]:
+    if not paper_ids:
+        return {}
+    rows = conn.execute(
+        select(papers.c.id, papers.c.imported_upvotes).where(papers.c.id.in_(list(paper_ids)))
+    )
+    return {p: int(n or 0) for p, n in rows}
+
+
 def flagged_papers(
     conn: Connection, kind: str, reader_id: int, *, limit: int = 200, offset: int = 0
 ) -> list[dict[str, Any]]:

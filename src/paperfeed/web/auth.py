@@ -79,9 +79,15 @@ def csrf_token(request: Request) -> str:
 
 
 def csrf_field(request: Request) -> Markup:
-    return Markup('<input type="hidden" name="csrf_token" value="{}">').format(
-        escape(csrf_token(request))
-    )
+    """The hidden input for a form; built once per request (a list page has
+    several forms on every card)."""
+    field = request.state._state.get("csrf_field")
+    if field is None:
+        field = Markup('<input type="hidden" name="csrf_token" value="{}">').format(
+            escape(csrf_token(request))
+        )
+        request.state.csrf_field = field
+    return field
 
 
 def _csrf_ok(request: Request, sent: Any) -> bool:
