@@ -64,6 +64,7 @@ class Reader:
     email: str
     name: str
     role: str
+    session_epoch: int = 0
 
     @property
     def is_curator(self) -> bool:
@@ -80,6 +81,7 @@ class Reader:
             email=row["email"],
             name=row["name"] or row["email"].split("@")[0],
             role=row["role"],
+            session_epoch=int(row.get("session_epoch") or 0),
         )
 
 
@@ -191,6 +193,12 @@ def complete_sign_in(
                 raise InvalidLink("This sign-in link has already been used. Request a new one.")
             raise InvalidLink("This sign-in link has expired. Request a new one.")
         return Reader.from_row(store.get_or_create_reader(conn, email, now))
+
+
+def end_all_sessions(db: Database, reader: Reader) -> None:
+    """Sign the reader out on every device: existing session cookies stop working."""
+    with db.begin() as conn:
+        store.bump_session_epoch(conn, reader.id)
 
 
 # ---------------------------------------------------------------- API tokens

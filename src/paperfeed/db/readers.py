@@ -69,6 +69,14 @@ def set_role(conn: Connection, email: str, role: str) -> bool:
     return result.rowcount == 1
 
 
+def bump_session_epoch(conn: Connection, reader_id: int) -> None:
+    conn.execute(
+        update(readers)
+        .where(readers.c.id == reader_id)
+        .values(session_epoch=readers.c.session_epoch + 1)
+    )
+
+
 def list_readers(conn: Connection) -> list[dict[str, Any]]:
     rows = conn.execute(select(readers).order_by(readers.c.id))
     return [dict(r._mapping) for r in rows]

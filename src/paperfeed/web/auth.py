@@ -125,7 +125,9 @@ def current_reader(request: Request) -> Reader | None:
     reader_id = request.session.get("rid") if "session" in request.scope else None
     if isinstance(reader_id, int):
         reader = core.get_reader(_db(request), reader_id)
-        if reader is None:  # deleted account: drop the stale session
+        if reader is None or request.session.get("ep", 0) != reader.session_epoch:
+            # A deleted account, or signed out everywhere since: drop the session.
+            reader = None
             request.session.clear()
     request.state.reader = reader
     return reader
@@ -172,6 +174,7 @@ def sign_in_session(request: Request, reader: Reader) -> None:
     # A fresh session (and CSRF token) on sign-in: nothing from before carries over.
     request.session.clear()
     request.session["rid"] = reader.id
+    request.session["ep"] = reader.session_epoch
     request.session["csrf"] = secrets.token_urlsafe(32)
     request.state.reader = reader
 
@@ -336,6 +339,13 @@ def verify_submit(request: Request, token: str = Form("")) -> Response:
 
 @router.post("/signout")
 def signout(request: Request) -> Response:
+    request.session.clear()
+    return RedirectResponse("/", status_code=303)
+
+
+@router.post("/account/signout-everywhere")
+def signout_everywhere(request: Request, reader: Reader = Depends(require_reader)) -> Response:
+    core.end_all_sessions(_db(request), reader)
     request.session.clear()
     return RedirectResponse("/", status_code=303)
 
