@@ -81,6 +81,15 @@ class Settings(BaseSettings):
     smtp_password: str = ""
     smtp_security: str = "none"  # none | starttls | ssl
     mail_from: str = "Paperfeed <paperfeed@localhost>"
+    # Transient SMTP failures (4xx, dropped connections) are retried this many
+    # times per message, waiting base * 2**n seconds (plus jitter) between tries.
+    smtp_retry_attempts: int = 5
+    smtp_retry_base_seconds: float = 2.0
+
+    # Digests: `paperfeed serve` sends due digests itself unless this is off
+    # (turn it off when cron runs `paperfeed digest send` instead).
+    digest_scheduler: bool = True
+    digest_check_interval_seconds: float = 900.0
 
     redis_url: str = ""
 

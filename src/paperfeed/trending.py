@@ -403,12 +403,17 @@ def papers_with_upvotes(
 
 
 def paper_with_upvotes(
-    conn: Connection, paper_id: str, *, half_life_hours: float, now: datetime | None = None
+    conn: Connection,
+    paper_id: str,
+    *,
+    half_life_hours: float,
+    now: datetime | None = None,
+    include_hidden: bool = False,
 ) -> dict[str, Any] | None:
     """One paper (by id or alias) with its upvotes and trending score, or None
-    when it does not exist or a curator hid it."""
+    when it does not exist or a curator hid it (unless ``include_hidden``)."""
     paper = paper_store.get_paper(conn, paper_id)
-    if paper is None or paper["hidden"]:
+    if paper is None or (paper["hidden"] and not include_hidden):
         return None
     times = trending_store.vote_times_for(conn, paper["id"])
     paper["votes"] = len(times)

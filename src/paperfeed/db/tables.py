@@ -255,6 +255,9 @@ subscriptions = Table(
     Column("trending_count", Integer, nullable=False, default=10),
     Column("personal_count", Integer, nullable=False, default=5),
     Column("include_saved_searches", Boolean, nullable=False, default=True),
+    Column("search_count", Integer, nullable=False, default=5),  # per saved search
+    # Single-use confirmation: the signed link carries this nonce; confirming clears it.
+    Column("confirm_nonce", String(64)),
     Column("created_at", UTC_DATETIME, nullable=False),
     Column("confirmed_at", UTC_DATETIME),
     Column("unsubscribed_at", UTC_DATETIME),
@@ -278,6 +281,9 @@ send_log = Table(
     Column("status", String(16), nullable=False),  # pending|sent|failed|skipped
     Column("attempts", Integer, nullable=False, default=0),
     Column("message_id", String(300)),
+    # The digest's content, frozen when the row is claimed (paper ids per section),
+    # so a re-run after a crash sends the same email, not a recomposed one.
+    Column("content", JSON),
     Column("last_error", Text),
     Column("created_at", UTC_DATETIME, nullable=False),
     Column("sent_at", UTC_DATETIME),
@@ -298,5 +304,6 @@ sent_papers = Table(
 )
 
 Index("ix_papers_listing_hidden", papers.c.listing_date, papers.c.hidden)
+Index("ix_send_log_period_status", send_log.c.period, send_log.c.status)
 # The trending lists' "newest" order (migration 0006).
 Index("ix_papers_newest", papers.c.listing_date, papers.c.published, papers.c.id)

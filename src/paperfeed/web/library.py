@@ -246,24 +246,6 @@ def collection_page(request: Request, collection_id: int) -> Response:
     )
 
 
-@router.get("/collections/{collection_id}/feed.xml")
-def collection_feed(request: Request, collection_id: int) -> Response:
-    """Atom feed of a public collection, newest additions first. Feed readers
-    carry no session, so a private collection is a 404 here even for its owner."""
-    from paperfeed.web.feeds import ATOM, atom_feed
-
-    collection, papers = core.get_collection(_db(request), None, collection_id)
-    body = atom_feed(
-        _settings(request),
-        path=f"/collections/{collection_id}/feed.xml",
-        title=f"{collection['name']} · Paperfeed",
-        subtitle=f"A collection by {collection['owner_name']}",
-        papers=papers,
-        alternate_path=f"/collections/{collection_id}",
-    )
-    return Response(body, media_type=ATOM)
-
-
 @router.post("/collections/{collection_id}/edit")
 def edit_collection(
     request: Request,
