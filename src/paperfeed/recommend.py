@@ -409,3 +409,8 @@ def digest_picker(settings: Settings, db: Database) -> Any:
         return [(p.paper_id, p.reason) for p in picks]
 
     return pick
+
+
+def set_interests(db: Database, reader_id: int, interests: dict[str, list[str]]) -> None:
+    with db.begin() as conn:
+        digest_store.set_reader_interests(conn, reader_id, interests)
