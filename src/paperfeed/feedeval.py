@@ -269,7 +269,7 @@ def embed_rows(
         vectors = embed([texts[r] for r in part])
         found.update({corpus.ids[r]: vectors[i] for i, r in enumerate(part)})
         last = start + batch >= len(missing)
-        if cache_file is not None and ((start // batch) % 8 == 7 or last):
+        if cache_file is not None and ((start // batch) % 2 == 1 or last):
             cache_file.parent.mkdir(parents=True, exist_ok=True)
             tmp = cache_file.with_suffix(".tmp.npz")
             np.savez(tmp, ids=np.asarray(list(found)), vectors=np.vstack(list(found.values())))
@@ -344,7 +344,8 @@ def run(
     log(
         f"{len(corpus.ids)} papers, {len(user_days)} user-days ({time.perf_counter() - started:.0f} s)"
     )
-    background = background_rows(corpus, BACKGROUND_SIZE * 3 // 2)
+    # Twice the model's sample: readers use the part listed before their day.
+    background = background_rows(corpus, BACKGROUND_SIZE * 2)
     rows = np.union1d(needed_rows(corpus, user_days), background)
     known = load_vector_cache(*vectors) if vectors else None
     embed: Callable[[list[str]], np.ndarray]

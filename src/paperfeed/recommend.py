@@ -40,7 +40,7 @@ from paperfeed.db import papers as paper_store
 # Chosen on the feed benchmark (docs/feed-eval.md); see there for the sweep.
 C = 1.0
 NEAREST_WEIGHT = 1.0
-BACKGROUND_SIZE = 2000
+BACKGROUND_SIZE = 750
 HIDE_WEIGHT = 3.0
 PARAMS_VERSION = "lr-nn-1"
 
