@@ -341,9 +341,8 @@ def run(
     started = time.perf_counter()
     corpus = load_corpus(corpus_path)
     user_days = build_user_days(corpus, days=days, users=users, seed=seed)
-    log(
-        f"{len(corpus.ids)} papers, {len(user_days)} user-days ({time.perf_counter() - started:.0f} s)"
-    )
+    elapsed = time.perf_counter() - started
+    log(f"{len(corpus.ids)} papers, {len(user_days)} user-days ({elapsed:.0f} s)")
     # Twice the model's sample: readers use the part listed before their day.
     background = background_rows(corpus, BACKGROUND_SIZE * 2)
     rows = np.union1d(needed_rows(corpus, user_days), background)
