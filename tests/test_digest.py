@@ -462,3 +462,29 @@ def test_two_embedded_schedulers_send_each_digest_once(
         first_db.dispose()
         second_db.dispose()
     assert smtp_server.inbox.count_by_recipient() == dict.fromkeys(emails, 1)
+
+
+def test_signed_in_reader_subscribes_from_the_account_with_csrf(
+    settings: Settings, db: Database, client: TestClient
+) -> None:
+    from tests.readers_helpers import csrf_from, sign_in
+
+    reader = sign_in(client, settings, db, "gil@example.org")
+    page = client.get("/digest/settings")
+    assert page.status_code == 200
+    forged = client.post("/digest/settings", data={"frequency": "weekly"})
+    assert forged.status_code == 403
+    with db.connect() as conn:
+        assert digest_store.get_subscription_by_email(conn, "gil@example.org") is None
+    done = client.post(
+        "/digest/settings",
+        data={"frequency": "weekly", "csrf_token": csrf_from(page.text)},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    with db.connect() as conn:
+        sub = digest_store.get_subscription_by_email(conn, "gil@example.org")
+    assert sub["reader_id"] == reader.id and digest_store.is_active(sub)
+    assert sub["frequency"] == "weekly"
+    manage = client.get("/digest/settings", follow_redirects=False)
+    assert manage.status_code == 303 and manage.headers["location"].startswith("/digest/manage/")

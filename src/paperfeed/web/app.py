@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.db = db or Database(settings.database_url_resolved)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(digest.router)
+    app.include_router(digest.account)
     app.include_router(recommend_routes.router)
     app.include_router(recommend_routes.pages)
     app.include_router(search_routes.router)
