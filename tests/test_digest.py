@@ -488,3 +488,39 @@ def test_signed_in_reader_subscribes_from_the_account_with_csrf(
     assert sub["frequency"] == "weekly"
     manage = client.get("/digest/settings", follow_redirects=False)
     assert manage.status_code == 303 and manage.headers["location"].startswith("/digest/manage/")
+
+
+# ---------------------------------------------------------------- CLI
+
+
+def test_cli_preview_and_dry_run_send_nothing(
+    cli_env: Settings, db: Database, smtp_server: SMTPServer, tmp_path
+) -> None:
+    from typer.testing import CliRunner
+
+    from paperfeed.cli import app
+
+    seed_papers(db)
+    confirmed(cli_env, db, "hal@example.org", trending_count=3)
+    out = tmp_path / "preview.html"
+    cli = CliRunner()
+    result = cli.invoke(
+        app,
+        ["digest", "preview", "hal@example.org", "--period", MONDAY.isoformat(), "--out", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    html = out.read_text()
+    assert len(re.findall(r'href="[^"]+/papers/2506\.0\d{4}"', html)) == 3
+    assert "&lt;script&gt;" in html  # the most upvoted, hostile title, escaped
+
+    dry = cli.invoke(app, ["digest", "send", "--period", MONDAY.isoformat(), "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "hal@example.org: 3 papers" in dry.stdout
+    with db.connect() as conn:
+        assert digest_store.logs(conn) == []
+    assert smtp_server.inbox.messages == []
+
+    bad = cli.invoke(app, ["digest", "send", "--period", "2025-06-07"])  # a Saturday
+    assert bad.exit_code == 2 and "weekend" in bad.output
+    missing = cli.invoke(app, ["digest", "preview", "nobody@example.org"])
+    assert missing.exit_code == 1 and "no subscription" in missing.output
