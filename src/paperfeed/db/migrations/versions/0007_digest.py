@@ -1,7 +1,7 @@
 """digest: frozen digest content, per-search counts, single-use confirmation nonce
 
 Revision ID: 0007
-Revises: 0003
+Revises: 0006
 """
 
 from collections.abc import Sequence
