@@ -217,19 +217,16 @@ def set_flag(
     primary key (reader, paper) makes a second vote a no-op."""
     table = FLAG_TABLES[kind]
     if on:
-        # RETURNING, not rowcount: psycopg reports -1 for INSERT ... ON CONFLICT
-        # through SQLAlchemy, so rowcount cannot say whether a row went in.
         inserted = conn.execute(
             _insert(conn, table)
             .values(reader_id=reader_id, paper_id=paper_id, created_at=now)
             .on_conflict_do_nothing()
             .returning(table.c.paper_id)
-        )
-        return inserted.first() is not None
-    else:
-        result = conn.execute(
-            delete(table).where(table.c.reader_id == reader_id, table.c.paper_id == paper_id)
-        )
+        ).first()
+        return inserted is not None
+    result = conn.execute(
+        delete(table).where(table.c.reader_id == reader_id, table.c.paper_id == paper_id)
+    )
     return bool(result.rowcount)
 
 
@@ -519,13 +516,15 @@ def delete_saved_search(conn: Connection, reader_id: int, search_id: int) -> boo
 
 def record_submission(conn: Connection, paper_id: str, reader_id: int, now: datetime) -> bool:
     """The first reader to submit a paper is its submitter; returns whether this was first."""
-    result = conn.execute(
+    # RETURNING rather than rowcount: PostgreSQL drivers report a conflicting
+    # INSERT ... ON CONFLICT DO NOTHING inconsistently.
+    inserted = conn.execute(
         _insert(conn, submissions)
         .values(paper_id=paper_id, reader_id=reader_id, submitted_at=now)
         .on_conflict_do_nothing()
-        .returning(submissions.c.paper_id)  # rowcount is -1 here on PostgreSQL
-    )
-    return result.first() is not None
+        .returning(submissions.c.paper_id)
+    ).first()
+    return inserted is not None
 
 
 def list_submissions(conn: Connection, reader_id: int) -> list[dict[str, Any]]:
