@@ -3,6 +3,7 @@ templates: titles, abstracts and author names come from outside."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from pathlib import Path
 
@@ -31,9 +32,14 @@ def safe_url(value: str | None) -> str:
     """An http(s) URL from a source, or "" for anything else: autoescaping does
     not stop a ``javascript:`` URL in an href."""
     text = (value or "").strip()
-    if text.lower().startswith(("http://", "https://")) and not any(ord(c) < 33 for c in text):
+    if text.lower().startswith(("http://", "https://")) and not _CONTROL_OR_SPACE.search(text):
         return text
     return ""
+
+
+# Any character below "!" (what the check above refused, at C speed: 50 cards
+# call this 100 times a page).
+_CONTROL_OR_SPACE = re.compile(r"[\x00-\x20]")
 
 
 templates.env.filters["human_date"] = human_date
