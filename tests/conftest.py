@@ -29,6 +29,7 @@ def settings(tmp_path: Path) -> Settings:
         database_url=f"sqlite:///{tmp_path / 'paperfeed.db'}",
         secret_key="test-secret-key-not-for-production",
         arxiv_delay_seconds=0.0,
+        digest_scheduler=False,  # tests that want it start it themselves
     )
 
 

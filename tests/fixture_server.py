@@ -189,6 +189,7 @@ def fixture_server(settings: Settings) -> Iterator[FixtureServer]:
         settings.arxiv_oai_url = f"{server.url}/oai"
         settings.hf_api_url = server.url
         settings.arxiv_delay_seconds = 0.0
+        settings.hf_delay_seconds = 0.0
         settings.http_backoff_seconds = 0.01
         settings.http_timeout_seconds = 5.0
         yield server

@@ -97,7 +97,7 @@ def test_actions_from_the_list_page_redirect_back(
     page = client.get(f"/papers/date/{DAY}").text
     card = page[page.index(f'id="paper-{target}"') :]
     assert f'action="/papers/{target}/unvote"' in card[:3000]
-    assert '<span class="upvote-count">2</span>' in card[:3000]
+    assert '<span class="vote-count">2</span>' in card[:3000]
     # Save, hide and undo, from the paper page.
     for action in ("save", "hide", "unhide"):
         response = client.post(
@@ -245,6 +245,14 @@ def test_curator_controls(client: TestClient, settings: Settings, db: Database, 
         stored = paper_store.get_papers(conn, papers[:2])
     assert stored[papers[0]]["hidden"] and stored[papers[1]]["featured"]
     assert f'id="paper-{papers[0]}"' not in client.get(f"/papers/date/{DAY}").text
+    curation = client.get("/curation").text
+    hidden_part = curation[: curation.index('id="featured-heading"')]
+    assert f'id="paper-{papers[0]}"' in hidden_part
+    assert f'id="paper-{papers[1]}"' in curation[curation.index('id="featured-heading"') :]
+    client.post(f"/papers/{papers[0]}/curator-unhide", data={"csrf_token": csrf})
+    assert f'id="paper-{papers[0]}"' in client.get(f"/papers/date/{DAY}").text
+    core.grant_role(db, reader.email, "reader")
+    assert client.get("/curation").status_code == 403
 
 
 def test_open_redirects_are_refused(
@@ -261,3 +269,76 @@ def test_open_redirects_are_refused(
         assert response.headers["location"] == f"/papers/{papers[0]}"
     signin = client.get("/signin?next=https://evil.example/").text
     assert 'name="next" value="/"' in signin
+
+
+def test_openapi_documents_the_readers_api(client: TestClient):
+    spec = client.get("/openapi.json").json()
+    for path, method in (
+        ("/api/papers/{paper_id}/upvote", "post"),
+        ("/api/papers/{paper_id}/upvote", "delete"),
+        ("/api/papers/{paper_id}/save", "post"),
+        ("/api/papers/{paper_id}/hide", "delete"),
+        ("/api/collections", "post"),
+        ("/api/collections/{collection_id}", "patch"),
+        ("/api/collections/{collection_id}/papers/{paper_id}", "put"),
+        ("/api/me/tokens", "post"),
+        ("/api/me/tokens/{token_id}", "delete"),
+        ("/api/me/saved_searches", "get"),
+        ("/api/submissions", "post"),
+    ):
+        assert method in spec["paths"][path], (path, method)
+    assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    assert not any(p.startswith("/signin") for p in spec["paths"])  # pages stay out
+
+
+def test_sign_in_form_explains_a_bad_address(client: TestClient, smtp_server: SMTPServer):
+    csrf = page_csrf(client)
+    response = client.post("/signin", data={"email": "not an address", "csrf_token": csrf})
+    assert response.status_code == 400
+    assert "not an email address: &#39;not an address&#39;" in response.text
+    assert smtp_server.inbox.messages == []
+
+
+def test_sessions_work_across_workers(client: TestClient, settings: Settings, db: Database):
+    """Nothing is kept in process: a second app (another worker) with its own
+    database handle accepts the session cookie and its CSRF token."""
+    from paperfeed.web.app import create_app
+
+    sign_in(client, settings, db, "alice@example.org")
+    csrf = csrf_from(client.get("/account").text)
+    other_db = Database(settings.database_url_resolved)
+    try:
+        with TestClient(create_app(settings, other_db)) as worker:
+            worker.cookies.update(client.cookies)
+            assert worker.get("/api/me").json()["email"] == "alice@example.org"
+            form = {"name": "from worker 2", "csrf_token": csrf}
+            created = worker.post("/collections", data=form)
+            assert created.status_code == 200 and "from worker 2" in created.text
+    finally:
+        other_db.dispose()
+
+
+def test_public_collection_feed(
+    client: TestClient, settings: Settings, db: Database, papers: list[str]
+):
+    import feedparser
+
+    alice = sign_in(client, settings, db, "alice@example.org")
+    public = core.create_collection(db, alice, "Open <b>reads</b>", is_public=True)
+    private = core.create_collection(db, alice, "Secret")
+    for cid in (public, private):
+        core.add_to_collection(db, alice, cid, papers[0])
+    core.add_to_collection(db, alice, public, papers[1])
+    anonymous = TestClient(client.app)
+    response = anonymous.get(f"/collections/{public}/feed.xml")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/atom+xml")
+    feed = feedparser.parse(response.content)
+    assert not feed.bozo
+    assert "Open <b>reads</b>" in feed.feed.title  # text, escaped by the feed writer
+    assert [e.link.rsplit("/", 1)[1] for e in feed.entries] == [papers[1], papers[0]]
+    assert f'href="/collections/{public}/feed.xml"' in anonymous.get(f"/collections/{public}").text
+    # Private: no feed for anyone, not even the owner's browser.
+    assert anonymous.get(f"/collections/{private}/feed.xml").status_code == 404
+    assert client.get(f"/collections/{private}/feed.xml").status_code == 404
+    assert "feed.xml" not in client.get(f"/collections/{private}").text

@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     hf_api_url: str = "https://huggingface.co"
     # arXiv asks API clients for one connection and a pause of 3 s between calls.
     arxiv_delay_seconds: float = 3.0
+    # Hugging Face publishes no pacing rule; a short pause keeps us polite.
+    hf_delay_seconds: float = 0.5
     http_timeout_seconds: float = 30.0
     http_max_retries: int = 5
     # First retry waits this long, doubling each time (unless Retry-After says otherwise).
@@ -79,6 +81,15 @@ class Settings(BaseSettings):
     smtp_password: str = ""
     smtp_security: str = "none"  # none | starttls | ssl
     mail_from: str = "Paperfeed <paperfeed@localhost>"
+    # Transient SMTP failures (4xx, dropped connections) are retried this many
+    # times per message, waiting base * 2**n seconds (plus jitter) between tries.
+    smtp_retry_attempts: int = 5
+    smtp_retry_base_seconds: float = 2.0
+
+    # Digests: `paperfeed serve` sends due digests itself unless this is off
+    # (turn it off when cron runs `paperfeed digest send` instead).
+    digest_scheduler: bool = True
+    digest_check_interval_seconds: float = 900.0
 
     redis_url: str = ""
 

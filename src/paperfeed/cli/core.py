@@ -42,6 +42,12 @@ def serve(
     import uvicorn
 
     settings = get_settings()
-    open_database(settings).dispose()  # migrate before the first request
+    db = open_database(settings)  # migrate before the first request
+    if db.backend == "sqlite":
+        # Embedded mode: vectors are computed in this process, in the background,
+        # so ingest never waits for the model (PostgreSQL runs it as a job).
+        from paperfeed.index.embedding import EmbedWorker
+
+        EmbedWorker(db, settings).start()
     console.print(f"Paperfeed on http://{host}:{port}/ (database {settings.database_url_resolved})")
     uvicorn.run("paperfeed.web.app:create_app", factory=True, host=host, port=port)

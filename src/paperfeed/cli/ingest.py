@@ -16,9 +16,11 @@ from paperfeed.config import get_settings
 from paperfeed.db.meta import get_meta, set_meta
 from paperfeed.index.lexical import index_after_ingest
 from paperfeed.ingest.arxiv_api import fetch_category
+from paperfeed.ingest.hf_daily import fetch_days
 from paperfeed.ingest.hf_pages import read_hf_page
 from paperfeed.ingest.http import FetchError
 from paperfeed.ingest.jsonl import read_jsonl
+from paperfeed.ingest.kaggle_snapshot import read_snapshot
 from paperfeed.ingest.oai_pmh import OAIHarvest
 from paperfeed.ingest.pipeline import IngestReport, ingest
 from paperfeed.models import Paper, Skipped, SourceFormatError
@@ -165,7 +167,43 @@ def ingest_oai(
             console.print("no earlier harvest recorded: harvesting the whole set")
     run_ingest(harvest.records(), label=f"oai {set_spec or 'all'}")
     if harvest.next_from is not None:
+        mark = harvest.next_from.isoformat()
         with db.begin() as conn:
-            set_meta(conn, harvest.watermark_key, harvest.next_from.isoformat())
-        console.print(f"next harvest starts from {harvest.next_from.isoformat()}")
+            stored = get_meta(conn, harvest.watermark_key)
+            # A backfill of an older range must not send the next run back in time.
+            if stored is None or stored < mark:
+                set_meta(conn, harvest.watermark_key, mark)
+                console.print(f"next harvest starts from {mark}")
     db.dispose()
+
+
+@ingest_app.command("snapshot")
+def ingest_snapshot(
+    file: Annotated[Path, typer.Argument(help="arxiv-metadata-oai-snapshot.json (plain or .gz).")],
+    category: Annotated[
+        str | None, typer.Option(help="Only papers with a category under this, e.g. cs or cs.CL.")
+    ] = None,
+    limit: LimitOpt = None,
+) -> None:
+    """The arXiv bulk metadata snapshot (Kaggle/Cornell JSON lines), streamed."""
+    run_ingest(
+        _limited(read_snapshot(file, category=category), limit), total=limit, label="snapshot"
+    )
+
+
+@ingest_app.command("hf-daily")
+def ingest_hf_daily(
+    day: Annotated[
+        datetime, typer.Option("--date", formats=["%Y-%m-%d"], help="The daily list's day.")
+    ],
+    last: Annotated[
+        datetime | None,
+        typer.Option("--to", formats=["%Y-%m-%d"], help="Last day of a range (inclusive)."),
+    ] = None,
+) -> None:
+    """Hugging Face daily papers: upvotes, submitter and the featured date."""
+    first = day.date()
+    end = _day(last) or first
+    if end < first:
+        raise typer.BadParameter("--to is before --date")
+    run_ingest(fetch_days(get_settings(), first, end), label="hf daily")

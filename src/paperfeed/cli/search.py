@@ -94,6 +94,9 @@ def eval_command(
     tune: Annotated[
         bool, typer.Option(help="Also grid-search fusion weights, cross-validated on halves.")
     ] = False,
+    cache_dir: Annotated[
+        Path | None, typer.Option(help="Keep corpus embeddings here between runs.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """nDCG@10, Recall@100 and MRR@10 of lexical, dense and hybrid search on a
@@ -106,7 +109,7 @@ def eval_command(
     except EvalError as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from exc
-    report = run_eval(data, settings, dense=dense, tune=tune, console=console)
+    report = run_eval(data, settings, dense=dense, tune=tune, console=console, cache_dir=cache_dir)
     if as_json:
         typer.echo(json.dumps(report, indent=2))
     else:

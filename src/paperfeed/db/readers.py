@@ -69,6 +69,14 @@ def set_role(conn: Connection, email: str, role: str) -> bool:
     return result.rowcount == 1
 
 
+def bump_session_epoch(conn: Connection, reader_id: int) -> None:
+    conn.execute(
+        update(readers)
+        .where(readers.c.id == reader_id)
+        .values(session_epoch=readers.c.session_epoch + 1)
+    )
+
+
 def list_readers(conn: Connection) -> list[dict[str, Any]]:
     rows = conn.execute(select(readers).order_by(readers.c.id))
     return [dict(r._mapping) for r in rows]
@@ -249,6 +257,15 @@ def vote_counts(conn: Connection, paper_ids: Sequence[str]) -> dict[str, int]:
     counts = {p: 0 for p in paper_ids}
     counts.update({p: int(n) for p, n in rows})
     return counts
+
+
+def imported_upvotes(conn: Connection, paper_ids: Sequence[str]) -> dict[str, int]:
+    if not paper_ids:
+        return {}
+    rows = conn.execute(
+        select(papers.c.id, papers.c.imported_upvotes).where(papers.c.id.in_(list(paper_ids)))
+    )
+    return {p: int(n or 0) for p, n in rows}
 
 
 def flagged_papers(
@@ -534,3 +551,17 @@ def mark_submitted(
     )
     if list_today:
         conn.execute(update(papers).where(papers.c.id == paper_id).values(listing_date=day))
+
+
+# ---------------------------------------------------------------- curation
+
+
+def curated_papers(conn: Connection, *, limit: int = 500) -> list[dict[str, Any]]:
+    """Papers curators featured or hid, most recently changed first."""
+    rows = conn.execute(
+        select(papers)
+        .where(or_(papers.c.featured.is_(True), papers.c.hidden.is_(True)))
+        .order_by(papers.c.modified_at.desc(), papers.c.id)
+        .limit(limit)
+    )
+    return [dict(r._mapping) for r in rows]

@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from jinja2 import pass_context
 
 from paperfeed import readers as core
 from paperfeed.db import Database
@@ -55,13 +56,30 @@ def wants_json(request: Request) -> bool:
 # ---------------------------------------------------------------- template helpers
 
 
-def paper_state(request: Request, paper: dict[str, Any]) -> dict[str, Any]:
-    """Upvote count and the reader's flags for one paper card, cached per request."""
+@pass_context
+def paper_state(context: Any, request: Request, paper: dict[str, Any]) -> dict[str, Any]:
+    """Upvote count and the reader's flags for one paper card. The first card
+    loads the states of every paper in the page's ``papers`` in one batch."""
     cache: dict[str, dict[str, Any]] = request.state._state.setdefault("paper_states", {})
     paper_id = paper["id"]
-    if paper_id not in cache:
-        reader = current_reader(request)
-        cache[paper_id] = core.paper_states(_db(request), reader, [paper_id])[paper_id]
+    if paper_id in cache:
+        return cache[paper_id]
+    reader = current_reader(request)
+    if reader is None and "upvotes" in paper:  # the list already counted them
+        cache[paper_id] = {
+            "paper_id": paper_id,
+            "upvotes": int(paper["upvotes"]),
+            "upvoted": False,
+            "saved": False,
+            "hidden": False,
+        }
+        return cache[paper_id]
+    batch = [paper_id] + [
+        p["id"]
+        for p in (context.get("papers") or [])
+        if isinstance(p, dict) and "id" in p and p["id"] not in cache
+    ]
+    cache.update(core.paper_states(_db(request), reader, list(dict.fromkeys(batch))))
     return cache[paper_id]
 
 
@@ -106,7 +124,7 @@ def _actions_json(request: Request, paper_id: str) -> Response:
         raise core.NotFound(f"no paper {paper_id[:200]!r}")
     request.state._state.pop("paper_states", None)
     request.state._state.pop("my_collections", None)
-    state = paper_state(request, paper)
+    state = core.paper_states(_db(request), current_reader(request), [paper["id"]])[paper["id"]]
     html = templates.get_template("_paper_actions.html").render(request=request, paper=paper)
     return JSONResponse({**state, "html": html})
 
@@ -316,3 +334,19 @@ def submit_paper(
             status = 502
         return _submit(request, None, str(exc), arxiv_id[:100], status)
     return _submit(request, result, None, "")
+
+
+# ---------------------------------------------------------------- curation
+
+
+@router.get("/curation", response_class=HTMLResponse)
+def curation_page(request: Request, reader: Reader = Depends(require_reader)) -> Response:
+    papers = core.curated_papers(_db(request), reader)
+    return templates.TemplateResponse(
+        request,
+        "curation.html",
+        {
+            "hidden_papers": [p for p in papers if p["hidden"]],
+            "featured_papers": [p for p in papers if p["featured"] and not p["hidden"]],
+        },
+    )

@@ -1,0 +1,133 @@
+"""``paperfeed embed``, ``paperfeed reindex`` and ``paperfeed similar``."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Annotated
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from paperfeed.cli.app import app, console, open_database
+from paperfeed.config import Settings, get_settings
+from paperfeed.db import Database
+from paperfeed.index.embedder import EmbedderUnavailable, get_embedder
+from paperfeed.index.embedding import embed_pending, reindex
+from paperfeed.index.vectors import VectorIndex
+
+
+def _with_progress(label: str, work: Callable[[Callable[[int, int], None]], int]) -> int:
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    ) as bar:
+        task = bar.add_task(label, total=None, rate="")
+        started = time.perf_counter()
+
+        def on_progress(done: int, total: int) -> None:
+            rate = done / max(time.perf_counter() - started, 1e-9)
+            bar.update(task, completed=done, total=total, rate=f"{rate:,.1f} papers/s")
+
+        return work(on_progress)
+
+
+def _load_embedder(settings: Settings) -> None:
+    try:
+        get_embedder(settings)
+    except EmbedderUnavailable as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
+
+
+def _refresh_index(settings: Settings, db: Database) -> VectorIndex:
+    index = VectorIndex.open(settings, db)  # catches up with the new vectors
+    index.save()
+    return index
+
+
+@app.command()
+def embed(
+    limit: Annotated[int | None, typer.Option(help="Stop after this many papers.")] = None,
+    watch: Annotated[
+        bool, typer.Option(help="Keep running, embedding papers as they are ingested.")
+    ] = False,
+    interval: Annotated[float, typer.Option(help="Seconds between looks with --watch.")] = 10.0,
+) -> None:
+    """Embed papers that have no vector (or a stale one) for the configured model."""
+    settings = get_settings()
+    db = open_database(settings)
+    _load_embedder(settings)
+    while True:
+        count = _with_progress(
+            "embed", lambda cb: embed_pending(db, settings, limit=limit, progress=cb)
+        )
+        if count or not watch:
+            index = _refresh_index(settings, db)
+            console.print(
+                f"embedded {count} papers with {get_embedder(settings).model_id}; "
+                f"vector index holds {len(index)}"
+            )
+        if not watch:
+            return
+        try:
+            time.sleep(interval)
+        except KeyboardInterrupt:
+            return
+
+
+@app.command("reindex")
+def reindex_command(
+    lexical: Annotated[bool, typer.Option(help="Rebuild the keyword (BM25) index.")] = True,
+    vectors: Annotated[bool, typer.Option(help="Re-embed and rebuild the vector index.")] = True,
+) -> None:
+    """Re-embed every paper with the configured model and rebuild the vector index."""
+    settings = get_settings()
+    db = open_database(settings)
+    if lexical:
+        from paperfeed.index.lexical import rebuild_lexical
+
+        console.print(f"keyword index rebuilt: {rebuild_lexical(db, settings):,} papers")
+    if not vectors:
+        return
+    _load_embedder(settings)
+    count = _with_progress("reindex", lambda cb: reindex(db, settings, progress=cb))
+    index = _refresh_index(settings, db)
+    console.print(f"re-embedded {count} papers; vector index holds {len(index)}")
+
+
+@app.command()
+def similar(
+    paper_id: str,
+    k: Annotated[int, typer.Option("-k", help="How many papers.")] = 10,
+) -> None:
+    """Papers similar to one paper, as JSON lines (id, score, title)."""
+    from paperfeed.db import papers as paper_store
+    from paperfeed.similar import similar_papers
+
+    settings = get_settings()
+    db = open_database(settings)
+    with db.connect() as conn:
+        if paper_store.get_paper(conn, paper_id) is None:
+            console.print(f"[red]error:[/] no paper {paper_id!r}")
+            raise typer.Exit(1)
+    _load_embedder(settings)
+    hits = similar_papers(db, settings, paper_id, k=k)
+    with db.connect() as conn:
+        rows = paper_store.get_papers(conn, [pid for pid, _ in hits])
+    for pid, score in hits:
+        title = rows[pid]["title"] if pid in rows else ""
+        typer.echo(json.dumps({"id": pid, "score": round(score, 4), "title": title}))

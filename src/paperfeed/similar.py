@@ -1,0 +1,91 @@
+"""Similar papers: nearest neighbours of one paper's vector, or of the centroid
+of several ("more like these", for a library or a collection)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from paperfeed.config import Settings
+from paperfeed.db import Database
+from paperfeed.db import embeddings as vector_store
+from paperfeed.db import papers as paper_store
+from paperfeed.index.embedder import document_text, get_embedder
+from paperfeed.index.vectors import get_vector_index
+
+# Over-fetch so that dropping hidden papers still leaves k results.
+_SLACK = 10
+
+
+def paper_vectors(
+    db: Database, settings: Settings, paper_ids: Sequence[str]
+) -> dict[str, np.ndarray]:
+    """Vectors of these papers: from the index, else the table, else embedded
+    on the spot (and stored) for a paper whose vector is not computed yet."""
+    index = get_vector_index(settings, db)
+    found = index.vectors_of(paper_ids)
+    missing = [p for p in paper_ids if p not in found]
+    if not missing:
+        return found
+    embedder = get_embedder(settings)
+    with db.connect() as conn:
+        found.update(vector_store.get_vectors(conn, embedder.model_id, missing))
+        texts = vector_store.paper_texts(conn, [p for p in missing if p not in found])
+    if texts:
+        vectors = embedder.embed_documents([document_text(t.title, t.abstract) for t in texts])
+        with db.begin() as conn:
+            vector_store.store_vectors(
+                conn,
+                embedder.model_id,
+                [(t.id, t.content_hash, vectors[i]) for i, t in enumerate(texts)],
+            )
+        index.add([t.id for t in texts], vectors, [t.content_hash for t in texts])
+        found.update({t.id: vectors[i] for i, t in enumerate(texts)})
+    return found
+
+
+def _neighbours(
+    db: Database, settings: Settings, vector: np.ndarray, k: int, exclude: set[str]
+) -> list[tuple[str, float]]:
+    index = get_vector_index(settings, db)
+    hits = index.search(vector, k + _SLACK, exclude=exclude)
+    with db.connect() as conn:
+        rows = paper_store.get_papers(conn, [pid for pid, _ in hits])
+    # A paper gone from the table (not yet synced out) or hidden by curation is skipped.
+    return [(pid, score) for pid, score in hits if pid in rows and not rows[pid]["hidden"]][:k]
+
+
+def similar_papers(
+    db: Database, settings: Settings, paper_id: str, k: int = 10
+) -> list[tuple[str, float]]:
+    """The ``k`` papers closest to this one, as (paper_id, cosine), never itself."""
+    with db.connect() as conn:
+        paper_id = paper_store.resolve_ids(conn, [paper_id])[paper_id]
+    vector = paper_vectors(db, settings, [paper_id]).get(paper_id)
+    if vector is None:
+        return []  # unknown paper
+    return _neighbours(db, settings, vector, k, {paper_id})
+
+
+def more_like_these(
+    db: Database,
+    settings: Settings,
+    paper_ids: Sequence[str],
+    k: int = 10,
+    exclude: Iterable[str] = (),
+) -> list[tuple[str, float]]:
+    """Papers close to the centroid of these ones (the normalized sum of their
+    unit vectors), leaving out the papers themselves and ``exclude``."""
+    if not paper_ids:
+        return []
+    with db.connect() as conn:
+        resolved = list(paper_store.resolve_ids(conn, list(paper_ids)).values())
+    vectors = paper_vectors(db, settings, resolved)
+    if not vectors:
+        return []
+    centroid = np.sum(np.stack(list(vectors.values())), axis=0)
+    norm = float(np.linalg.norm(centroid))
+    if norm < 1e-9:  # vectors cancel out: no direction to follow
+        return []
+    return _neighbours(db, settings, centroid / norm, k, set(resolved) | set(exclude))

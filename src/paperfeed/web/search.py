@@ -1,0 +1,147 @@
+"""Search: the results page (/search), the JSON API (GET /api/search), and the
+"Similar papers" section of the paper page (_similar.html).
+
+Every parameter arrives as text and is checked here, so any bad input is a
+400 with a message naming the parameter, never a 422 or a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from paperfeed.config import Settings
+from paperfeed.db import Database
+from paperfeed.db import papers as paper_store
+from paperfeed.query import QueryError
+from paperfeed.search import MAX_PER_PAGE, SearchRequest, SearchResults, search
+from paperfeed.web.templating import templates
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+
+
+def _state(request: Request) -> tuple[Database, Settings]:
+    return request.app.state.db, request.app.state.settings
+
+
+def _day(params: Any, name: str) -> date | None:
+    value = (params.get(name) or "").strip()
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise QueryError(f"{name} must be a date YYYY-MM-DD, not {value[:40]!r}") from exc
+
+
+def _int(params: Any, name: str, default: int, high: int) -> int:
+    value = (params.get(name) or "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or not 1 <= int(value) <= high:
+        raise QueryError(f"{name} must be a whole number from 1 to {high}, not {value[:40]!r}")
+    return int(value)
+
+
+def request_from(params: Any, *, per_page: int = 20) -> SearchRequest:
+    """A SearchRequest from query-string parameters (the page and the API share it).
+    ``category`` and ``author`` may repeat; empty values are ignored."""
+    return SearchRequest(
+        query=params.get("q") or "",
+        categories=tuple(c.strip() for c in params.getlist("category") if c.strip()),
+        authors=tuple(a.strip() for a in params.getlist("author") if a.strip()),
+        since=_day(params, "since"),
+        until=_day(params, "until"),
+        sort=(params.get("sort") or "relevance").strip(),
+        mode=(params.get("mode") or "hybrid").strip(),
+        page=_int(params, "page", 1, 10_000),
+        per_page=_int(params, "per_page", per_page, MAX_PER_PAGE),
+    )
+
+
+@router.get("/api/search")
+def api_search(request: Request) -> Response:
+    """Search papers. Parameters: q, category (repeatable), author (repeatable),
+    since, until (YYYY-MM-DD, on the listing date), sort (relevance|date|upvotes),
+    mode (hybrid|lexical|dense), page, per_page."""
+    db, settings = _state(request)
+    try:
+        results = search(db, settings, request_from(request.query_params))
+    except QueryError as exc:
+        return JSONResponse({"error": "bad_query", "detail": str(exc)}, status_code=400)
+    return JSONResponse(results.as_json())
+
+
+def _page_link(request: Request, page: int) -> str:
+    params = [(k, v) for k, v in request.query_params.multi_items() if k != "page"]
+    params.append(("page", str(page)))
+    return "/search?" + urlencode(params)
+
+
+@router.get("/search", response_class=HTMLResponse)
+def search_page(request: Request) -> Response:
+    db, settings = _state(request)
+    params = request.query_params
+    error: str | None = None
+    results: SearchResults | None = None
+    status = 200
+    try:
+        search_request = request_from(params)
+        results = search(db, settings, search_request)
+    except QueryError as exc:
+        error, status = str(exc), 400
+    links = {}
+    if results is not None:
+        page = results.request.page
+        if page > 1:
+            links["prev"] = _page_link(request, page - 1)
+        if page < results.pages:
+            links["next"] = _page_link(request, page + 1)
+    return templates.TemplateResponse(
+        request,
+        "search.html",
+        {
+            "q": params.get("q") or "",
+            "form": {
+                "category": params.get("category") or "",
+                "author": params.get("author") or "",
+                "since": params.get("since") or "",
+                "until": params.get("until") or "",
+                "sort": params.get("sort") or "relevance",
+            },
+            "results": results,
+            "error": error,
+            "links": links,
+        },
+        status_code=status,
+    )
+
+
+# ---------------------------------------------------------------- similar papers
+
+
+def similar_for(request: Request, paper_id: str, k: int = 6) -> list[dict[str, Any]]:
+    """Papers similar to this one, for _similar.html; empty when there are no
+    vectors (semantic search not installed or not run yet)."""
+    db, settings = _state(request)
+    try:
+        from paperfeed.similar import similar_papers
+    except ImportError:
+        return []
+    try:
+        neighbours = similar_papers(db, settings, paper_id, k)
+    except Exception:  # the paper page must render even if the vector side fails
+        log.exception("similar papers failed for %s", paper_id)
+        return []
+    with db.connect() as conn:
+        rows = paper_store.get_papers(conn, [pid for pid, _ in neighbours])
+    return [{**rows[pid], "similarity": score} for pid, score in neighbours if pid in rows]
+
+
+templates.env.globals["similar_papers_for"] = similar_for
