@@ -370,3 +370,20 @@ def test_background_worker_embeds_new_papers(settings: Settings, db: Database) -
     assert worker.embedded == 3 and worker.last_error is None
     index = vectors_module.get_vector_index(settings, db)
     assert "2501.00003" in index
+
+
+def test_long_lived_index_sees_vectors_written_elsewhere(settings: Settings, db: Database) -> None:
+    """A web process's index picks up vectors that another process (``embed
+    --watch``, a worker) stored after it was opened."""
+    stored = _seed(db, 5, model=MODEL)
+    index = VectorIndex.open(settings, db, model_id=MODEL)
+    assert index.refresh_if_due(db, every=0) == 0  # nothing new
+    ingest(db, [make_paper("2503.00001")])
+    vector = _unit(np.random.default_rng(9), 1)[0]
+    with db.begin() as conn:
+        content_hash = paper_store.get_papers(conn, ["2503.00001"])["2503.00001"]["content_hash"]
+        vector_store.store_vectors(conn, MODEL, [("2503.00001", content_hash, vector)])
+    assert index.refresh_if_due(db, every=3600) == 0  # not due yet
+    assert index.refresh_if_due(db, every=0) == 1
+    assert index.search(vector, 1)[0][0] == "2503.00001"
+    assert len(index) == len(stored) + 1
