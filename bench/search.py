@@ -307,14 +307,14 @@ def recall(index, settings: Settings, db: Database, n: int = 300) -> dict[str, f
     queries = get_embedder(settings).embed_queries(make_queries(db_dir, n, seed=7))
     truth = np.argsort(-(queries @ full.T), axis=1)[:, :10]
     out = {}
-    for ef in (64, 128):
+    for ef in (64, 128, 256):
         vmod.HNSW_EF_SEARCH = ef
         hits = 0
         for q, t in zip(queries, truth, strict=True):
             got = {pid for pid, _ in index._approximate(q, 10, None, set())}
             hits += len(got & {ids[j] for j in t})
         out[f"recall@10_ef{ef}"] = round(hits / (10 * n), 4)
-    vmod.HNSW_EF_SEARCH = 64
+    vmod.HNSW_EF_SEARCH = 128
     del full
     print(f"recall@10 vs exact: {out}", flush=True)
     return out
