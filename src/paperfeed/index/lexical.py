@@ -246,6 +246,7 @@ class LexicalIndex:
         by another process or a web form become searchable within seconds."""
         if time.monotonic() - self._last_sync_check >= every_seconds:
             self.sync(db)
+            self.index.reload()  # and see what other processes committed
 
     # ------------------------------------------------------------ reading
 
