@@ -12,6 +12,7 @@ import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 from pydantic import Field
@@ -54,8 +55,12 @@ class Settings(BaseSettings):
     hf_api_url: str = "https://huggingface.co"
     # arXiv asks API clients for one connection and a pause of 3 s between calls.
     arxiv_delay_seconds: float = 3.0
+    # Hugging Face publishes no pacing rule; a short pause keeps us polite.
+    hf_delay_seconds: float = 0.5
     http_timeout_seconds: float = 30.0
     http_max_retries: int = 5
+    # First retry waits this long, doubling each time (unless Retry-After says otherwise).
+    http_backoff_seconds: float = 2.0
 
     # Embeddings: "packaged" is all-MiniLM-L6-v2 int8 ONNX shipped on PyPI; any
     # sentence-transformers model name or directory works too.
@@ -64,6 +69,11 @@ class Settings(BaseSettings):
     embed_max_tokens: int = 256
 
     submission_max_age_days: int = 14
+    # Sign-in emails allowed per address and per client IP within the window.
+    signin_limit_per_address: int = 5
+    signin_limit_per_ip: int = 20
+    signin_limit_window_minutes: int = 60
+    magic_link_minutes: int = 15
     trending_half_life_hours: float = 48.0
 
     smtp_host: str = "127.0.0.1"
@@ -72,8 +82,32 @@ class Settings(BaseSettings):
     smtp_password: str = ""
     smtp_security: str = "none"  # none | starttls | ssl
     mail_from: str = "Paperfeed <paperfeed@localhost>"
+    # Transient SMTP failures (4xx, dropped connections) are retried this many
+    # times per message, waiting base * 2**n seconds (plus jitter) between tries.
+    smtp_retry_attempts: int = 5
+    smtp_retry_base_seconds: float = 2.0
 
+    # Digests: `paperfeed serve` sends due digests itself unless this is off
+    # (turn it off when cron runs `paperfeed digest send` instead).
+    digest_scheduler: bool = True
+    digest_check_interval_seconds: float = 900.0
+
+    # Background jobs (paperfeed.jobs). Without redis_url they run in threads of
+    # the process that asks for them (embedded mode); with it they go through an
+    # RQ queue served by `paperfeed worker` processes (scale mode).
     redis_url: str = ""
+    job_queue: str = "paperfeed"
+    job_threads: int = 2
+    # A worker renews its claim on a running job every lease/3 seconds; a job
+    # whose claim lapsed (worker killed) is queued again after this long.
+    job_lease_seconds: int = 60
+    job_retries: int = 3
+    job_timeout_seconds: int = 6 * 3600
+    # Periodic jobs, e.g. [{"kind": "harvest", "every_minutes": 60, "args": {}}]
+    # (PAPERFEED_SCHEDULE as JSON). Run by the workers, or by `serve` when embedded.
+    schedule: list[dict[str, Any]] = Field(default_factory=list)
+
+    log_level: str = "INFO"
 
     @classmethod
     def settings_customise_sources(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from datetime import date, datetime
 from itertools import islice
 from pathlib import Path
 from typing import Annotated
@@ -12,9 +13,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from paperfeed.cli.app import app, console, open_database
 from paperfeed.config import get_settings
+from paperfeed.db.meta import get_meta, set_meta
 from paperfeed.index.lexical import index_after_ingest
+from paperfeed.ingest.arxiv_api import fetch_category
+from paperfeed.ingest.hf_daily import fetch_days
 from paperfeed.ingest.hf_pages import read_hf_page
+from paperfeed.ingest.http import FetchError
 from paperfeed.ingest.jsonl import read_jsonl
+from paperfeed.ingest.kaggle_snapshot import read_snapshot
+from paperfeed.ingest.oai_pmh import OAIHarvest
 from paperfeed.ingest.pipeline import IngestReport, ingest
 from paperfeed.models import Paper, Skipped, SourceFormatError
 
@@ -58,6 +65,13 @@ def run_ingest(
             console.print(f"[red]error:[/] {exc}")
             console.print("nothing was written.")
             raise typer.Exit(2) from exc
+        except FetchError as exc:
+            # Batches stored before the failure stay (each is complete); a
+            # re-run skips them as unchanged and fetches the rest.
+            progress.stop()
+            console.print(f"[red]error:[/] {exc}")
+            console.print("papers fetched before the error were kept; re-run to continue.")
+            raise typer.Exit(1) from exc
     console.print(report.summary())
     return report
 
@@ -88,3 +102,108 @@ def ingest_hf_page(
 ) -> None:
     """Hugging Face Papers pages saved as text."""
     run_ingest(_chain(read_hf_page(f, year=year) for f in files), label="hf pages")
+
+
+def _day(value: datetime | None) -> date | None:
+    return value.date() if value else None
+
+
+@ingest_app.command("arxiv")
+def ingest_arxiv(
+    category: Annotated[str, typer.Option(help="arXiv category, e.g. cs.CL.")],
+    date_from: Annotated[
+        datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="First submission day.")
+    ],
+    date_until: Annotated[
+        datetime | None,
+        typer.Option("--until", formats=["%Y-%m-%d"], help="Last day (default: --from)."),
+    ] = None,
+    max_results: Annotated[int | None, typer.Option("--max", help="Stop after N papers.")] = None,
+) -> None:
+    """The arXiv API: papers submitted to a category between two days."""
+    start = date_from.date()
+    end = _day(date_until) or start
+    if end < start:
+        raise typer.BadParameter("--until is before --from")
+    records = fetch_category(get_settings(), category, start, end, max_results=max_results)
+    run_ingest(records, total=max_results, label=f"arxiv {category}")
+
+
+@ingest_app.command("oai")
+def ingest_oai(
+    set_spec: Annotated[
+        str | None, typer.Option("--set", help="OAI set, e.g. cs (default: everything).")
+    ] = None,
+    date_from: Annotated[
+        datetime | None,
+        typer.Option(
+            "--from",
+            formats=["%Y-%m-%d"],
+            help="Records changed on or after this day (default: where the last harvest stopped).",
+        ),
+    ] = None,
+    date_until: Annotated[
+        datetime | None,
+        typer.Option("--until", formats=["%Y-%m-%d"], help="Records changed up to this day."),
+    ] = None,
+    metadata_prefix: Annotated[
+        str, typer.Option("--format", help="arXivRaw (versions, withdrawals) or arXiv.")
+    ] = "arXivRaw",
+) -> None:
+    """arXiv OAI-PMH: incremental harvest of new and changed papers."""
+    settings = get_settings()
+    try:
+        harvest = OAIHarvest(settings, set_spec, _day(date_from), _day(date_until), metadata_prefix)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    db = open_database(settings)
+    if harvest.date_from is None:
+        with db.connect() as conn:
+            stored = get_meta(conn, harvest.watermark_key)
+        if stored:
+            harvest.date_from = date.fromisoformat(stored)
+            console.print(f"continuing the last harvest: from {stored}")
+        else:
+            console.print("no earlier harvest recorded: harvesting the whole set")
+    run_ingest(harvest.records(), label=f"oai {set_spec or 'all'}")
+    if harvest.next_from is not None:
+        mark = harvest.next_from.isoformat()
+        with db.begin() as conn:
+            stored = get_meta(conn, harvest.watermark_key)
+            # A backfill of an older range must not send the next run back in time.
+            if stored is None or stored < mark:
+                set_meta(conn, harvest.watermark_key, mark)
+                console.print(f"next harvest starts from {mark}")
+    db.dispose()
+
+
+@ingest_app.command("snapshot")
+def ingest_snapshot(
+    file: Annotated[Path, typer.Argument(help="arxiv-metadata-oai-snapshot.json (plain or .gz).")],
+    category: Annotated[
+        str | None, typer.Option(help="Only papers with a category under this, e.g. cs or cs.CL.")
+    ] = None,
+    limit: LimitOpt = None,
+) -> None:
+    """The arXiv bulk metadata snapshot (Kaggle/Cornell JSON lines), streamed."""
+    run_ingest(
+        _limited(read_snapshot(file, category=category), limit), total=limit, label="snapshot"
+    )
+
+
+@ingest_app.command("hf-daily")
+def ingest_hf_daily(
+    day: Annotated[
+        datetime, typer.Option("--date", formats=["%Y-%m-%d"], help="The daily list's day.")
+    ],
+    last: Annotated[
+        datetime | None,
+        typer.Option("--to", formats=["%Y-%m-%d"], help="Last day of a range (inclusive)."),
+    ] = None,
+) -> None:
+    """Hugging Face daily papers: upvotes, submitter and the featured date."""
+    first = day.date()
+    end = _day(last) or first
+    if end < first:
+        raise typer.BadParameter("--to is before --date")
+    run_ingest(fetch_days(get_settings(), first, end), label="hf daily")

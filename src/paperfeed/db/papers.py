@@ -47,10 +47,32 @@ class UpsertCounts:
         self.unchanged += other.unchanged
 
 
+# How much of a paper's metadata a source carries. A poorer source (an HF page:
+# title and abstract only) fills gaps but never overwrites what a richer one
+# said, and never takes over ``source``: that names the richest source seen,
+# while ``sources`` lists every source that contributed.
+SOURCE_RANK = {
+    "arxiv-api": 4,
+    "arxiv-oai": 4,
+    "arxiv-snapshot": 4,
+    "jsonl": 3,
+    "hf-daily": 2,
+    "hf-page": 1,
+}
+DEFAULT_SOURCE_RANK = 3  # a source this table does not know (a submission, a test...)
+COMMUNITY_FIELDS = ("imported_upvotes", "submitted_by", "featured_date")
+
+
+def source_rank(source: str | None) -> int:
+    return SOURCE_RANK.get(source or "", DEFAULT_SOURCE_RANK)
+
+
 def _merged_row(paper: Paper, existing: Row[Any] | None, stamp: datetime) -> dict[str, Any]:
     """The row to store. Sources are partial (an HF page has no dates, the HF API
-    has upvotes but no DOI), so a missing value never erases a known one, and an
-    older version never overwrites a newer one."""
+    has upvotes but no DOI), so a missing value never erases a known one, an
+    older version never overwrites a newer one, and a poorer source never
+    overwrites a richer one (SOURCE_RANK); community fields (upvotes,
+    submitter, featured date) come from whichever source has them."""
     row: dict[str, Any] = {
         "id": paper.id,
         "title": paper.title,
@@ -68,6 +90,7 @@ def _merged_row(paper: Paper, existing: Row[Any] | None, stamp: datetime) -> dic
         "abs_url": paper.abs_url,
         "pdf_url": paper.pdf_url,
         "source": paper.source,
+        "sources": [paper.source],
         "imported_upvotes": paper.upvotes or 0,
         "submitted_by": paper.submitted_by,
         "featured_date": paper.featured_date,
@@ -81,21 +104,37 @@ def _merged_row(paper: Paper, existing: Row[Any] | None, stamp: datetime) -> dic
         return row
     old = existing._mapping
     incoming_is_older = paper.latest_version < (old["latest_version"] or 0)
-    community_fields = ("imported_upvotes", "submitted_by", "featured_date")
+    poorer = incoming_is_older or source_rank(paper.source) < source_rank(old["source"])
     for key, value in list(row.items()):
-        if key in ("content_hash", "modified_at", "id"):
+        if key in ("content_hash", "modified_at", "id", "sources"):
             continue
-        keep_old_version = incoming_is_older and key not in community_fields
+        keep_old = poorer and key not in COMMUNITY_FIELDS
         value_missing = value in (None, "", [], 0) and old[key] not in (None, "", [])
-        if keep_old_version or value_missing:
+        if keep_old or value_missing:
             row[key] = old[key]
     if old["listing_date"] and row["listing_date"]:
         # A paper is listed once: the first day it appeared.
         row["listing_date"] = min(old["listing_date"], row["listing_date"])
     row["imported_upvotes"] = max(paper.upvotes or 0, old["imported_upvotes"] or 0)
-    if paper.source != old["source"] and incoming_is_older:
-        row["source"] = old["source"]
+    row["sources"] = sorted({*(old["sources"] or [old["source"]]), paper.source})
     return row
+
+
+def _comparable(value: Any) -> Any:
+    # SQLite hands DateTime(timezone=True) columns back naive (in UTC).
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+def _same_row(row: dict[str, Any], old: Row[Any]) -> bool:
+    """Whether storing ``row`` would change nothing but bookkeeping columns."""
+    mapping = old._mapping
+    return all(
+        _comparable(value) == _comparable(mapping[key])
+        for key, value in row.items()
+        if key not in ("content_hash", "modified_at", "created_at")
+    )
 
 
 def resolve_ids(conn: Connection, ids: Sequence[str]) -> dict[str, str]:
@@ -132,12 +171,19 @@ def upsert_papers(conn: Connection, batch: Sequence[Paper]) -> UpsertCounts:
     stamp = now()
     new_rows: list[dict[str, Any]] = []
     changed_rows: list[dict[str, Any]] = []
+    versioned: list[Paper] = []
     for paper_id, paper in by_id.items():
         old = existing.get(paper_id)
         if old is not None and old.content_hash == paper.content_hash():
             counts.unchanged += 1
             continue
         row = _merged_row(paper, old, stamp)
+        versioned.append(paper)
+        if old is not None and _same_row(row, old):
+            # Another source said what is already stored (two sources
+            # alternating must not rewrite and re-index the paper each time).
+            counts.unchanged += 1
+            continue
         (new_rows if old is None else changed_rows).append(row)
     if new_rows:
         conn.execute(papers.insert(), new_rows)
@@ -154,7 +200,7 @@ def upsert_papers(conn: Connection, batch: Sequence[Paper]) -> UpsertCounts:
     touched = [r["id"] for r in new_rows + changed_rows]
     version_rows = [
         {"paper_id": p.id, "version": v.number, "created": v.created}
-        for p in (by_id[i] for i in touched)
+        for p in versioned
         for v in p.versions
     ]
     if version_rows:

@@ -57,7 +57,9 @@ papers = Table(
     Column("doi", String(200)),
     Column("abs_url", String(500)),
     Column("pdf_url", String(500)),
+    # The richest source that contributed (db.papers.SOURCE_RANK), and all of them.
     Column("source", String(32), nullable=False),
+    Column("sources", JSON),  # list[str]; NULL on rows from before 0002 means [source]
     Column("imported_upvotes", Integer, nullable=False, default=0),  # e.g. from HF
     Column("submitted_by", String(200)),  # HF submitter, or a Paperfeed reader's name
     Column("featured_date", Date),  # HF "submittedOnDailyAt"
@@ -130,6 +132,9 @@ readers = Table(
     Column("role", String(20), nullable=False, default="reader"),  # reader|curator|admin
     Column("interests", JSON),  # cold start: {"categories": [...], "keywords": [...]}
     Column("created_at", UTC_DATETIME, nullable=False),
+    # Sessions carry the epoch they were made in; "sign out everywhere" bumps it,
+    # which ends every session cookie of the reader at once.
+    Column("session_epoch", Integer, nullable=False, default=0, server_default="0"),
 )
 
 # Magic links: the signed token carries this id; using it marks it used.
@@ -153,6 +158,19 @@ api_tokens = Table(
     Column("created_at", UTC_DATETIME, nullable=False),
     Column("last_used_at", UTC_DATETIME),
     Column("revoked_at", UTC_DATETIME),
+)
+
+
+# Sign-in attempts, kept in the database so the limits hold across web workers
+# and restarts. bucket is "email" or "ip"; old rows are pruned as new ones arrive.
+rate_limit_events = Table(
+    "rate_limit_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("bucket", String(16), nullable=False),
+    Column("key", String(320), nullable=False),
+    Column("created_at", UTC_DATETIME, nullable=False),
+    Index("ix_rate_limit_events_bucket_key_created_at", "bucket", "key", "created_at"),
 )
 
 
@@ -237,6 +255,9 @@ subscriptions = Table(
     Column("trending_count", Integer, nullable=False, default=10),
     Column("personal_count", Integer, nullable=False, default=5),
     Column("include_saved_searches", Boolean, nullable=False, default=True),
+    Column("search_count", Integer, nullable=False, default=5),  # per saved search
+    # Single-use confirmation: the signed link carries this nonce; confirming clears it.
+    Column("confirm_nonce", String(64)),
     Column("created_at", UTC_DATETIME, nullable=False),
     Column("confirmed_at", UTC_DATETIME),
     Column("unsubscribed_at", UTC_DATETIME),
@@ -260,6 +281,9 @@ send_log = Table(
     Column("status", String(16), nullable=False),  # pending|sent|failed|skipped
     Column("attempts", Integer, nullable=False, default=0),
     Column("message_id", String(300)),
+    # The digest's content, frozen when the row is claimed (paper ids per section),
+    # so a re-run after a crash sends the same email, not a recomposed one.
+    Column("content", JSON),
     Column("last_error", Text),
     Column("created_at", UTC_DATETIME, nullable=False),
     Column("sent_at", UTC_DATETIME),
@@ -280,3 +304,6 @@ sent_papers = Table(
 )
 
 Index("ix_papers_listing_hidden", papers.c.listing_date, papers.c.hidden)
+Index("ix_send_log_period_status", send_log.c.period, send_log.c.status)
+# The trending lists' "newest" order (migration 0006).
+Index("ix_papers_newest", papers.c.listing_date, papers.c.published, papers.c.id)

@@ -4,28 +4,50 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
-from paperfeed.models import SourceFormatError
+from paperfeed.models import Skipped, SourceFormatError
 
 GZIP_MAGIC = b"\x1f\x8b"
 
 
-def open_text(path: Path) -> IO[str]:
+def is_gzip(path: Path) -> bool:
     if not path.is_file():
         raise SourceFormatError(f"{path}: no such file")
     with path.open("rb") as raw:
-        magic = raw.read(2)
-    if magic == GZIP_MAGIC:
+        return raw.read(2) == GZIP_MAGIC
+
+
+def open_text(path: Path) -> IO[str]:
+    if is_gzip(path):
         return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="strict")
     return path.open("r", encoding="utf-8", errors="strict")
+
+
+def verify_gzip(path: Path) -> None:
+    """Read a gzip file through once (CRC and length checked at the end).
+
+    A truncated or corrupt archive is only noticed at its end, after earlier
+    batches would have been committed; checking first keeps the promise that
+    a broken file writes nothing. It costs about 1 s per 130 MB decompressed.
+    """
+    try:
+        with gzip.open(path, "rb") as handle:
+            while handle.read(1 << 20):
+                pass
+    except (EOFError, gzip.BadGzipFile, OSError, zlib.error) as exc:
+        raise SourceFormatError(f"{path}: broken gzip file ({exc})") from exc
 
 
 def numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
     """(line number, line) for every non-blank line, streaming; decoding and
     gzip errors become SourceFormatError naming the file and line."""
+    if is_gzip(path):
+        verify_gzip(path)
     lineno = 0
     try:
         with open_text(path) as handle:
@@ -36,3 +58,25 @@ def numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
         raise SourceFormatError(f"{path}:{lineno + 1}: not UTF-8 text ({exc.reason})") from exc
     except (EOFError, gzip.BadGzipFile, OSError) as exc:
         raise SourceFormatError(f"{path}:{lineno + 1}: broken gzip stream ({exc})") from exc
+
+
+def json_lines(path: Path) -> Iterator[tuple[str, Any]]:
+    """("file:line", decoded JSON value) for every line, streaming.
+
+    A line that is not JSON comes back as a Skipped value naming the file and
+    line; if the very first line is not JSON the file is not JSON lines at all
+    (an HTML page, an image...) and SourceFormatError is raised instead.
+    """
+    first = True
+    for lineno, line in numbered_lines(path):
+        where = f"{path}:{lineno}"
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            problem = f"{exc.msg.removesuffix(' at')} at column {exc.colno}"
+            if first:
+                raise SourceFormatError(f"{where}: not a JSON-lines file ({problem})") from exc
+            yield where, Skipped(where, f"invalid JSON ({problem})")
+            continue
+        first = False
+        yield where, value

@@ -11,18 +11,17 @@ strings ("['cs.GT']", "None"), and the listing date is only in the file name
 from __future__ import annotations
 
 import ast
-import json
 import re
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from paperfeed.ingest.files import numbered_lines
+from paperfeed.ingest.files import json_lines
+from paperfeed.ingest.kaggle_snapshot import is_snapshot_record, paper_from_snapshot
 from paperfeed.models import (
     Paper,
     Skipped,
-    SourceFormatError,
     Version,
     clean_text,
     split_arxiv_id,
@@ -91,24 +90,19 @@ def paper_from_record(record: dict[str, Any], *, default_listing_date: date | No
 
 def read_jsonl(path: Path) -> Iterator[Paper | Skipped]:
     """Stream a JSON-lines file (plain or gzip). A bad line is Skipped with its
-    line number; a file whose first line is not JSON is a SourceFormatError."""
+    line number; a file whose first line is not JSON is a SourceFormatError.
+    Lines in the arXiv metadata snapshot's shape are read as such."""
     match = _DATE_IN_NAME.search(path.name)
     default_listing = date.fromisoformat(match.group(1)) if match else None
-    first = True
-    for lineno, line in numbered_lines(path):
-        where = f"{path}:{lineno}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            if first:
-                raise SourceFormatError(
-                    f"{where}: not a JSON-lines file ({exc.msg} at column {exc.colno})"
-                ) from exc
-            yield Skipped(where, f"invalid JSON ({exc.msg} at column {exc.colno})")
+    for where, record in json_lines(path):
+        if isinstance(record, Skipped):
+            yield record
             continue
-        first = False
         try:
-            yield paper_from_record(record, default_listing_date=default_listing)
-        except (ValueError, KeyError, TypeError) as exc:
+            if is_snapshot_record(record):
+                yield paper_from_snapshot(record)
+            else:
+                yield paper_from_record(record, default_listing_date=default_listing)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             rid = record.get("id") if isinstance(record, dict) else None
             yield Skipped(f"{where} (id {rid})" if rid else where, str(exc))

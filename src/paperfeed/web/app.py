@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -9,18 +11,47 @@ from fastapi.staticfiles import StaticFiles
 
 from paperfeed.config import Settings, get_settings
 from paperfeed.db import Database
-from paperfeed.web import pages
+from paperfeed.web import api, auth, digest, feeds, ops, pages
+from paperfeed.web import recommend as recommend_routes
 from paperfeed.web import search as search_routes
 
 STATIC_DIR = Path(__file__).parent / "static"
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Background work of the embedded mode, opt-out through settings."""
+    scheduler = None
+    if app.state.settings.digest_scheduler:
+        from paperfeed.digest.scheduler import DigestScheduler
+
+        scheduler = DigestScheduler(app.state.settings, app.state.db)
+        app.state.digest_scheduler = scheduler
+        scheduler.start()
+    try:
+        yield
+    finally:
+        if scheduler is not None:
+            scheduler.stop()
+
+
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
-    app = FastAPI(title=settings.site_name, docs_url="/docs", redoc_url=None)
+    # /docs is api.docs_router: Swagger UI served from /static, not a CDN.
+    app = FastAPI(title=settings.site_name, docs_url=None, redoc_url=None, lifespan=_lifespan)
     app.state.settings = settings
     app.state.db = db or Database(settings.database_url_resolved)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(digest.router)
+    app.include_router(digest.account)
+    app.include_router(recommend_routes.router)
+    app.include_router(recommend_routes.pages)
     app.include_router(search_routes.router)
     app.include_router(pages.router)
+    app.include_router(api.router)
+    app.include_router(api.docs_router)
+    app.include_router(feeds.router)
+    auth.install(app, settings)  # sessions, CSRF, readers' pages and API
+    app.include_router(ops.router)
+    app.add_middleware(ops.RequestContext)
     return app

@@ -1,60 +1,209 @@
-"""HTML pages. Hugging Face Papers URLs: /, /papers/date/YYYY-MM-DD, /papers/{id}."""
+"""HTML pages, at Hugging Face Papers' URLs: ``/`` (today, or the latest day
+with papers), ``/papers/date/YYYY-MM-DD``, ``/papers/week/YYYY-Www``,
+``/papers/month/YYYY-MM``, ``/papers/{id}`` and its ``.bib`` and ``.md``.
+
+Every page works without JavaScript; the only script is KaTeX on the paper
+page, which turns the abstract's TeX into math and otherwise leaves it as text.
+"""
 
 from __future__ import annotations
 
-from datetime import date
+import re
+from datetime import UTC, date, datetime
+from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
+from paperfeed import export, trending
+from paperfeed.config import Settings
 from paperfeed.db import Database
-from paperfeed.db import papers as paper_store
+from paperfeed.trending import Period, PeriodError, PeriodKind
+from paperfeed.web import convertors as _convertors  # noqa: F401  (registers {x:paper_id})
+from paperfeed.web.auth import current_reader
+from paperfeed.web.library import prefetch_paper_states
 from paperfeed.web.templating import templates
 
 router = APIRouter()
+PAGE_SIZE = 50
 
 
-def _db(request: Request) -> Database:
+def database(request: Request) -> Database:
     db: Database = request.app.state.db
     return db
 
 
-def _day_page(request: Request, day: date | None) -> Response:
-    db = _db(request)
-    with db.connect() as conn:
-        if day is None:
-            day = paper_store.latest_listing_date(conn, on_or_before=date.today())
-        papers = paper_store.papers_listed_on(conn, day, limit=100) if day else []
-        previous, following = paper_store.adjacent_listing_dates(conn, day) if day else (None, None)
+def settings_of(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def error_page(request: Request, status: int, message: str) -> Response:
     return templates.TemplateResponse(
-        request,
-        "list.html",
-        {"day": day, "papers": papers, "previous": previous, "following": following},
+        request, "error.html", {"status": status, "message": message}, status_code=status
     )
+
+
+def paper_url(settings: Settings, paper_id: str) -> str:
+    return f"{settings.base_url.rstrip('/')}/papers/{paper_id}"
+
+
+# ---------------------------------------------------------------- lists
+
+
+def _list_args(request: Request) -> tuple[str, int]:
+    """``sort`` and the 1-based ``page`` from the query string; ValueError names
+    the bad one."""
+    sort = trending.check_sort(request.query_params.get("sort", "trending"))
+    raw_page = request.query_params.get("page", "1")
+    if not re.fullmatch(r"\d{1,6}", raw_page) or int(raw_page) < 1:
+        raise ValueError(f"page must be a number from 1: {raw_page[:20]!r}")
+    return sort, int(raw_page) - 1
+
+
+def _list_page(request: Request, period: Period | None, *, home: bool = False) -> Response:
+    try:
+        sort, page = _list_args(request)
+    except ValueError as exc:
+        return error_page(request, 400, str(exc))
+    settings = settings_of(request)
+    with database(request).connect() as conn:
+        if period is None:
+            day = trending.home_day(conn, datetime.now(UTC).date())
+            period = trending.period_containing("day", day) if day else None
+        if period is None:
+            listing = None
+            nav = None
+        else:
+            listing = trending.list_papers(
+                conn,
+                period,
+                half_life_hours=settings.trending_half_life_hours,
+                sort=sort,
+                page=page,
+                limit=PAGE_SIZE,
+                # Papers the reader marked "not interested" stay in the HTML list,
+                # collapsed with an undo button (the readers' actions do that).
+            )
+            nav = trending.navigation(conn, period)
+    if listing and listing.papers:
+        # The readers' actions on each card (upvote state...) in one batch.
+        prefetch_paper_states(request, [p["id"] for p in listing.papers])
+    context: dict[str, Any] = {
+        "period": period,
+        "listing": listing,
+        "papers": listing.papers if listing else [],
+        "nav": nav,
+        "sort": sort,
+        "home": home,
+        "feed_url": f"{period.path}/feed.xml" if period else None,
+    }
+    return templates.TemplateResponse(request, "list.html", context)
 
 
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request) -> Response:
     """Today's list, or the latest day that has papers."""
-    return _day_page(request, None)
+    return _list_page(request, None, home=True)
+
+
+def _period_page(request: Request, kind: PeriodKind, text: str) -> Response:
+    try:
+        period = trending.parse_period(kind, text)
+    except PeriodError as exc:
+        return error_page(request, 400, str(exc))
+    return _list_page(request, period)
 
 
 @router.get("/papers/date/{day}", response_class=HTMLResponse)
 def papers_on_day(request: Request, day: str) -> Response:
-    try:
-        parsed = date.fromisoformat(day)
-    except ValueError as exc:
-        raise HTTPException(400, f"not a date (YYYY-MM-DD): {day[:40]!r}") from exc
-    return _day_page(request, parsed)
+    return _period_page(request, "day", day)
 
 
-@router.get("/papers/{paper_id:path}", response_class=HTMLResponse)
-def paper_page(request: Request, paper_id: str) -> Response:
-    db = _db(request)
-    with db.connect() as conn:
-        paper = paper_store.get_paper(conn, paper_id)
+@router.get("/papers/week/{week}", response_class=HTMLResponse)
+def papers_in_week(request: Request, week: str) -> Response:
+    return _period_page(request, "week", week)
+
+
+@router.get("/papers/month/{month}", response_class=HTMLResponse)
+def papers_in_month(request: Request, month: str) -> Response:
+    return _period_page(request, "month", month)
+
+
+# ---------------------------------------------------------------- one paper
+
+
+def load_paper(
+    request: Request, paper_id: str, *, include_hidden: bool = False
+) -> dict[str, Any] | None:
+    with database(request).connect() as conn:
+        return trending.paper_with_upvotes(
+            conn,
+            paper_id,
+            half_life_hours=settings_of(request).trending_half_life_hours,
+            include_hidden=include_hidden,
+        )
+
+
+def _is_curator(request: Request) -> bool:
+    reader = current_reader(request)
+    return bool(reader is not None and reader.is_curator)
+
+
+def _moved(paper: dict[str, Any], asked: str, suffix: str = "") -> Response | None:
+    # An alias (an old slug): send readers and clients to the real URL.
+    if paper["id"] != asked:
+        return RedirectResponse(f"/papers/{paper['id']}{suffix}", status_code=301)
+    return None
+
+
+@router.get("/papers/{paper_id:paper_id}.bib", response_class=PlainTextResponse)
+def paper_bibtex(request: Request, paper_id: str) -> Response:
+    paper = load_paper(request, paper_id)
     if paper is None:
-        raise HTTPException(404, f"no paper {paper_id[:200]!r}")
-    if paper["id"] != paper_id:  # an alias (old slug): send readers to the real page
-        return RedirectResponse(f"/papers/{paper['id']}", status_code=301)
-    return templates.TemplateResponse(request, "paper.html", {"paper": paper})
+        return PlainTextResponse(f"no paper {paper_id[:200]!r}\n", status_code=404)
+    if moved := _moved(paper, paper_id, ".bib"):
+        return moved
+    return Response(
+        export.bibtex(paper),
+        media_type="application/x-bibtex; charset=utf-8",
+        headers={"Content-Disposition": f'inline; filename="{_filename(paper["id"])}.bib"'},
+    )
+
+
+@router.get("/papers/{paper_id:paper_id}.md", response_class=PlainTextResponse)
+def paper_markdown(request: Request, paper_id: str) -> Response:
+    """The paper as Markdown; huggingface_hub's ``read_paper`` reads this."""
+    paper = load_paper(request, paper_id)
+    if paper is None:
+        return PlainTextResponse(f"no paper {paper_id[:200]!r}\n", status_code=404)
+    if moved := _moved(paper, paper_id, ".md"):
+        return moved
+    text = export.markdown(paper, paper_url(settings_of(request), paper["id"]))
+    return Response(
+        text,
+        media_type="text/markdown; charset=utf-8",
+        headers={"X-Content-Type-Options": "nosniff"},
+    )
+
+
+def _filename(paper_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", paper_id)
+
+
+@router.get("/papers/{paper_id:paper_id}", response_class=HTMLResponse)
+def paper_page(request: Request, paper_id: str) -> Response:
+    # A curator-hidden paper is gone for readers; curators still reach its page
+    # (marked hidden) to undo the decision.
+    paper = load_paper(request, paper_id, include_hidden=_is_curator(request))
+    if paper is None:
+        return error_page(request, 404, f"No paper {paper_id[:200]!r} here.")
+    if moved := _moved(paper, paper_id):
+        return moved
+    listed = paper.get("listing_date")
+    context = {
+        "paper": paper,
+        "bibtex": export.bibtex(paper),
+        "day": trending.period_containing("day", listed) if isinstance(listed, date) else None,
+    }
+    return templates.TemplateResponse(request, "paper.html", context)

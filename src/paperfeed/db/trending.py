@@ -1,0 +1,219 @@
+"""The queries behind the trending lists: which papers a day, week or month
+lists, the votes that score them, and the neighbouring days that have papers.
+
+The score itself is computed in ``paperfeed.trending`` (Python, not SQL), so
+the same formula runs on SQLite and PostgreSQL without either's math functions.
+Only papers with something to score (a vote, imported upvotes, or a curator's
+"featured") are scored; the rest of a list follows in "newest" order straight
+from an index, so a month of 5,000 papers costs one small query plus one page.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, and_, exists, func, or_, select
+
+from paperfeed.db.papers import _as_date
+from paperfeed.db.tables import hides, papers, votes
+
+
+@dataclass(frozen=True, slots=True)
+class ListFilter:
+    """Which papers a list shows: listed between ``start`` and ``end``
+    (inclusive; None means unbounded), never hidden by a curator, and never
+    hidden by ``reader_id`` ("not interested")."""
+
+    start: date | None = None
+    end: date | None = None
+    reader_id: int | None = None
+    submitter: str | None = None
+
+    def clauses(self) -> list[ColumnElement[bool]]:
+        where: list[ColumnElement[bool]] = [papers.c.hidden.is_(False)]
+        if self.start is not None:
+            where.append(papers.c.listing_date >= self.start)
+        if self.end is not None:
+            where.append(papers.c.listing_date <= self.end)
+        if self.reader_id is not None:
+            where.append(
+                ~exists().where(
+                    and_(hides.c.reader_id == self.reader_id, hides.c.paper_id == papers.c.id)
+                )
+            )
+        if self.submitter is not None:
+            where.append(papers.c.submitted_by == self.submitter)
+        return where
+
+
+def _has_votes() -> ColumnElement[bool]:
+    return exists().where(votes.c.paper_id == papers.c.id)
+
+
+def _scorable() -> ColumnElement[bool]:
+    """Papers that have anything a trending score counts. Its negation must be
+    exactly the complement: unscored papers are listed from a separate query."""
+    return or_(papers.c.featured.is_(True), papers.c.imported_upvotes > 0, _has_votes())
+
+
+def newest_order() -> list[Any]:
+    # Most recently listed first, then by arXiv v1 date, then id (arXiv ids grow
+    # with time). ix_papers_newest (migration 0006) serves this order.
+    return [
+        papers.c.listing_date.desc(),
+        papers.c.published.desc(),
+        papers.c.id.desc(),
+    ]
+
+
+def count_listed(conn: Connection, where: ListFilter) -> int:
+    query = select(func.count()).select_from(papers).where(*where.clauses())
+    return int(conn.execute(query).scalar() or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """What scoring one paper needs, without its title and abstract."""
+
+    id: str
+    featured: bool
+    imported_upvotes: int
+    featured_date: date | None
+    listing_date: date | None
+    published: datetime | None
+    created_at: datetime
+    vote_times: tuple[datetime, ...]
+
+
+def scoring_candidates(conn: Connection, where: ListFilter) -> list[Candidate]:
+    """Every paper in the list that has votes, imported upvotes or is featured,
+    with the times of its votes."""
+    rows = conn.execute(
+        select(
+            papers.c.id,
+            papers.c.featured,
+            papers.c.imported_upvotes,
+            papers.c.featured_date,
+            papers.c.listing_date,
+            papers.c.published,
+            papers.c.created_at,
+        ).where(*where.clauses(), _scorable())
+    ).all()
+    if not rows:
+        return []
+    times: dict[str, list[datetime]] = defaultdict(list)
+    vote_rows = conn.execute(
+        select(votes.c.paper_id, votes.c.created_at)
+        .join(papers, papers.c.id == votes.c.paper_id)
+        .where(*where.clauses())
+    ).all()
+    for paper_id, created_at in vote_rows:
+        times[paper_id].append(created_at)
+    return [
+        Candidate(
+            paper_id,
+            bool(featured),
+            int(imported or 0),
+            featured_date,
+            listing_date,
+            published,
+            created_at,
+            tuple(times.get(paper_id, ())),
+        )
+        for (
+            paper_id,
+            featured,
+            imported,
+            featured_date,
+            listing_date,
+            published,
+            created_at,
+        ) in rows
+    ]
+
+
+def unscored_ids(conn: Connection, where: ListFilter, *, offset: int, limit: int) -> list[str]:
+    """A page of the papers with nothing to score, newest first."""
+    if limit <= 0:
+        return []
+    query = (
+        select(papers.c.id)
+        .where(
+            *where.clauses(),
+            papers.c.featured.is_(False),
+            papers.c.imported_upvotes <= 0,
+            ~_has_votes(),
+        )
+        .order_by(*newest_order())
+        .offset(offset)
+        .limit(limit)
+    )
+    return list(conn.execute(query).scalars())
+
+
+def newest_ids(conn: Connection, where: ListFilter, *, offset: int, limit: int) -> list[str]:
+    """A page of the list, newest first."""
+    query = (
+        select(papers.c.id)
+        .where(*where.clauses())
+        .order_by(*newest_order())
+        .offset(offset)
+        .limit(limit)
+    )
+    return list(conn.execute(query).scalars())
+
+
+def vote_counts(conn: Connection, ids: Sequence[str]) -> dict[str, int]:
+    """Readers' votes per paper (papers with none are absent)."""
+    if not ids:
+        return {}
+    rows = conn.execute(
+        select(votes.c.paper_id, func.count())
+        .where(votes.c.paper_id.in_(list(ids)))
+        .group_by(votes.c.paper_id)
+    )
+    return {paper_id: int(n) for paper_id, n in rows}
+
+
+def vote_times_for(conn: Connection, paper_id: str) -> list[datetime]:
+    return list(
+        conn.execute(select(votes.c.created_at).where(votes.c.paper_id == paper_id)).scalars()
+    )
+
+
+def latest_listing_date(conn: Connection, *, on_or_before: date | None = None) -> date | None:
+    """The newest day that lists a visible paper (on or before a day, if given)."""
+    query = select(func.max(papers.c.listing_date)).where(papers.c.hidden.is_(False))
+    if on_or_before is not None:
+        query = query.where(papers.c.listing_date <= on_or_before)
+    return _as_date(conn.execute(query).scalar())
+
+
+def listing_dates_around(
+    conn: Connection, start: date, end: date
+) -> tuple[date | None, date | None]:
+    """The last day before ``start`` and the first day after ``end`` that list a
+    visible paper: where "previous" and "next" lead."""
+    visible = papers.c.hidden.is_(False)
+    before = conn.execute(
+        select(func.max(papers.c.listing_date)).where(visible, papers.c.listing_date < start)
+    ).scalar()
+    after = conn.execute(
+        select(func.min(papers.c.listing_date)).where(visible, papers.c.listing_date > end)
+    ).scalar()
+    return _as_date(before), _as_date(after)
+
+
+def latest_listing_date_between(conn: Connection, start: date, end: date) -> date | None:
+    value = conn.execute(
+        select(func.max(papers.c.listing_date)).where(
+            papers.c.hidden.is_(False),
+            papers.c.listing_date >= start,
+            papers.c.listing_date <= end,
+        )
+    ).scalar()
+    return _as_date(value)

@@ -1,0 +1,193 @@
+"""What goes into one reader's digest.
+
+Sections, in order: personal picks (signed-in readers with signals), matches
+for the reader's saved searches, and the period's trending papers (filtered by
+the subscription's topics). A paper appears once per digest and is sent to a
+reader at most once ever: papers in ``sent_papers`` are left out.
+
+Work shared by every subscriber of a period (the candidate papers, their
+lower-cased text) is done once in ``PeriodPapers``, so composing ten thousand
+digests costs little more than looking up sets.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import Connection
+
+from paperfeed.db import digests as digest_store
+from paperfeed.digest.schedule import Period
+
+_WORD = re.compile(r"[\w+#.-]+", re.UNICODE)
+
+# (reader id, the period's papers, limit, exclude) -> [(paper id, note)]
+PersonalPicker = Callable[[int, Sequence[dict[str, Any]], int, set[str]], list[tuple[str, str]]]
+
+
+@dataclass
+class PeriodPapers:
+    """The visible papers of one period, most upvoted first."""
+
+    period: Period
+    papers: list[dict[str, Any]]
+    text: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def load(
+        cls, conn: Connection, period: Period, *, half_life_hours: float | None = None
+    ) -> PeriodPapers:
+        rows = digest_store.period_papers(conn, period.start, period.end)
+        if half_life_hours is not None and rows:
+            order = trending_order(conn, period, half_life_hours, len(rows))
+            position = {pid: i for i, pid in enumerate(order)}
+            # Papers beyond the trending pages keep the upvote order, after them.
+            rows.sort(key=lambda r: position.get(r["id"], len(position)))
+        text = {p["id"]: f"{p['title']} {p['abstract']}".lower() for p in rows}
+        return cls(period, rows, text)
+
+    @property
+    def ids(self) -> list[str]:
+        return [p["id"] for p in self.papers]
+
+
+TRENDING_DEPTH = 500  # enough for topic filters; the rest keep the upvote order
+
+
+def trending_order(
+    conn: Connection, period: Period, half_life_hours: float, total: int
+) -> list[str]:
+    """The site's trending order for the period (featured first, then upvotes
+    decayed by age, as on /papers/date and /papers/week), scored as of the end
+    of the period so a digest does not depend on the hour it is composed."""
+    from paperfeed import trending
+
+    kind: trending.PeriodKind = "day" if period.frequency == "daily" else "week"
+    listing = trending.period_containing(kind, period.start)
+    now = datetime.combine(period.end + timedelta(days=1), time.min, tzinfo=UTC)
+    ids: list[str] = []
+    for page in range(min(total, TRENDING_DEPTH) // trending.MAX_LIMIT + 1):
+        chunk = trending.list_papers(
+            conn,
+            listing,
+            half_life_hours=half_life_hours,
+            page=page,
+            limit=trending.MAX_LIMIT,
+            now=now,
+        )
+        ids.extend(p["id"] for p in chunk.papers)
+        if not chunk.has_next:
+            break
+    return ids
+
+
+def _topic_filter(topics: dict[str, Any] | None) -> Callable[[dict[str, Any], str], bool]:
+    categories = {c.strip() for c in (topics or {}).get("categories", []) if c.strip()}
+    keywords = [k.strip().lower() for k in (topics or {}).get("keywords", []) if k.strip()]
+    if not categories and not keywords:
+        return lambda paper, text: True
+
+    def keep(paper: dict[str, Any], text: str) -> bool:
+        if categories and categories.intersection(paper["categories"] or []):
+            return True
+        return any(k in text for k in keywords)
+
+    return keep
+
+
+def query_terms(query: str) -> list[str]:
+    return [t for t in _WORD.findall(query.lower()) if len(t) > 1]
+
+
+def match_saved_search(
+    period_papers: PeriodPapers, query: str, limit: int, exclude: set[str]
+) -> list[str]:
+    """Papers of the period whose title or abstract holds every term of the
+    query, in trending order. (A full-text engine ranks better; this keeps the
+    digest independent of a sidecar index that may be rebuilding.)"""
+    terms = query_terms(query)
+    if not terms:
+        return []
+    found = []
+    for paper in period_papers.papers:
+        pid = paper["id"]
+        if pid in exclude:
+            continue
+        text = period_papers.text[pid]
+        if all(t in text for t in terms):
+            found.append(pid)
+            if len(found) >= limit:
+                break
+    return found
+
+
+def compose(
+    subscription: dict[str, Any],
+    period_papers: PeriodPapers,
+    *,
+    already_sent: set[str],
+    saved_searches: list[dict[str, Any]] | None = None,
+    personal: PersonalPicker | None = None,
+) -> dict[str, Any]:
+    """The frozen content of one digest: {"period", "sections": [{key, title,
+    items: [{id, note}]}]}. Empty sections are left out."""
+    taken = set(already_sent)
+    sections: list[dict[str, Any]] = []
+
+    reader_id = subscription.get("reader_id")
+    if reader_id is not None and personal is not None and subscription["personal_count"] > 0:
+        picks = personal(reader_id, period_papers.papers, subscription["personal_count"], taken)
+        if picks:
+            taken.update(pid for pid, _ in picks)
+            sections.append(
+                {
+                    "key": "personal",
+                    "title": "Picked for you",
+                    "items": [{"id": pid, "note": note} for pid, note in picks],
+                }
+            )
+
+    if subscription["include_saved_searches"] and saved_searches:
+        for search in saved_searches:
+            ids = match_saved_search(
+                period_papers, search["query"], subscription["search_count"], taken
+            )
+            if ids:
+                taken.update(ids)
+                sections.append(
+                    {
+                        "key": "search",
+                        "title": f"Matching your search \u201c{search['name']}\u201d",
+                        "items": [{"id": pid, "note": ""} for pid in ids],
+                    }
+                )
+
+    if subscription["trending_count"] > 0:
+        keep = _topic_filter(subscription.get("topics"))
+        trending = []
+        for paper in period_papers.papers:
+            pid = paper["id"]
+            if pid in taken or not keep(paper, period_papers.text[pid]):
+                continue
+            trending.append(pid)
+            if len(trending) >= subscription["trending_count"]:
+                break
+        if trending:
+            taken.update(trending)
+            title = (
+                "Trending today"
+                if period_papers.period.frequency == "daily"
+                else ("Trending this week")
+            )
+            sections.append(
+                {"key": "trending", "title": title, "items": [{"id": p} for p in trending]}
+            )
+    return {"period": period_papers.period.key, "sections": sections}
+
+
+def paper_ids(content: dict[str, Any]) -> list[str]:
+    return [item["id"] for s in content.get("sections", []) for item in s["items"]]

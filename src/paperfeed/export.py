@@ -1,0 +1,164 @@
+"""A paper as BibTeX and as Markdown: the exports of the paper page.
+
+BibTeX follows arXiv's own export (``@misc`` with eprint, archivePrefix,
+primaryClass), which is also what Hugging Face Papers shows. Text is encoded
+for LaTeX by pylatexenc (``&`` -> ``\\&``, ``é`` -> ``{\\'e}``...), except
+inline math (``$...$``), which arXiv titles use and which is kept as written
+when its braces balance, since BibTeX only breaks on unbalanced braces.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Any
+
+from pylatexenc.latexencode import unicode_to_latex
+
+from paperfeed.models import is_arxiv_id, normalize_title
+
+_INLINE_MATH = re.compile(r"\$[^$]+\$")
+_KEY_STOPWORDS = {"a", "an", "the", "on", "of", "for", "and", "in", "to", "with"}
+
+
+def latex_escape(text: str) -> str:
+    """Plain text to LaTeX, keeping balanced inline math as written."""
+    out: list[str] = []
+    pos = 0
+    for m in _INLINE_MATH.finditer(text):
+        out.append(_encode(text[pos : m.start()]))
+        math = m.group()
+        out.append(math if _braces_balance(math) else _encode(math))
+        pos = m.end()
+    out.append(_encode(text[pos:]))
+    return "".join(out)
+
+
+def _encode(text: str) -> str:
+    if not text:
+        return ""
+    encoded = str(
+        unicode_to_latex(
+            text,
+            replacement_latex_protection="braces-all",
+            unknown_char_policy="keep",
+            unknown_char_warning=False,
+        )
+    )
+    # BibTeX counts "\{" as a brace too, so a lone literal brace would unbalance
+    # the entry; the text-mode macros have no braces of their own.
+    return encoded.replace("{\\{}", "{\\textbraceleft}").replace("{\\}}", "{\\textbraceright}")
+
+
+def _braces_balance(text: str) -> bool:
+    # BibTeX counts every brace, escaped or not.
+    depth = 0
+    for ch in text:
+        depth += {"{": 1, "}": -1}.get(ch, 0)
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def _author(name: str) -> str:
+    # "Smith, Jr." would read as "Last, First"; a comma or " and " inside one
+    # name must not split it, so such names are kept whole in braces.
+    escaped = latex_escape(name)
+    if "," in name or " and " in name.lower():
+        return "{" + escaped + "}"
+    return escaped
+
+
+def _year(paper: dict[str, Any]) -> int | None:
+    for key in ("published", "listing_date", "updated"):
+        value = paper.get(key)
+        if isinstance(value, date | datetime):
+            return value.year
+    return None
+
+
+def _last_name(author: str) -> str:
+    parts = normalize_title(author).split()
+    return parts[-1] if parts else "anon"
+
+
+def citation_key(paper: dict[str, Any]) -> str:
+    """arXiv's style: first author's last name, year, first three title words."""
+    authors = paper.get("authors") or []
+    words = [w for w in normalize_title(paper["title"]).split() if w not in _KEY_STOPWORDS]
+    year = _year(paper)
+    key = _last_name(authors[0]) if authors else "anon"
+    return f"{key}{year or ''}{''.join(words[:3])}" or "paper"
+
+
+def bibtex(paper: dict[str, Any]) -> str:
+    fields: list[tuple[str, str]] = [
+        ("title", "{" + latex_escape(paper["title"]) + "}"),  # {{...}} keeps capitals
+        ("author", " and ".join(_author(a) for a in paper.get("authors") or [])),
+    ]
+    year = _year(paper)
+    if year:
+        fields.append(("year", str(year)))
+    if is_arxiv_id(paper["id"]):
+        fields += [("eprint", paper["id"]), ("archivePrefix", "arXiv")]
+        if paper.get("primary_category"):
+            fields.append(("primaryClass", latex_escape(paper["primary_category"])))
+    if paper.get("doi"):
+        fields.append(("doi", latex_escape(paper["doi"])))
+    if paper.get("journal_ref"):
+        fields.append(("note", latex_escape(paper["journal_ref"])))
+    url = http_url(paper.get("abs_url")) or (
+        f"https://arxiv.org/abs/{paper['id']}" if is_arxiv_id(paper["id"]) else ""
+    )
+    if url:
+        fields.append(("url", _url_field(url)))
+    body = ",\n".join(f"      {name}={{{value}}}" for name, value in fields)
+    return f"@misc{{{citation_key(paper)},\n{body}\n}}\n"
+
+
+def http_url(value: str | None) -> str:
+    """A source's URL if it is http(s), else "" (never ``javascript:`` and the like)."""
+    text = (value or "").strip()
+    if text.lower().startswith(("https://", "http://")) and not any(ord(c) < 33 for c in text):
+        return text
+    return ""
+
+
+def _url_field(url: str) -> str:
+    # url fields are verbatim in biblatex; only braces would break the entry.
+    return url.replace("{", "%7B").replace("}", "%7D")
+
+
+def _day(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return ""
+
+
+def markdown(paper: dict[str, Any], page_url: str) -> str:
+    """The paper page as Markdown (what huggingface_hub's ``read_paper`` reads)."""
+    facts = [
+        ("Authors", ", ".join(paper.get("authors") or [])),
+        ("Published", _day(paper.get("published"))),
+        ("Updated", _day(paper.get("updated"))),
+        ("Listed", _day(paper.get("listing_date"))),
+        ("Categories", ", ".join(paper.get("categories") or [])),
+        ("Comment", paper.get("comment") or ""),
+        ("Journal", paper.get("journal_ref") or ""),
+        ("DOI", paper.get("doi") or ""),
+        ("Upvotes", str(paper.get("upvotes", paper.get("imported_upvotes") or 0))),
+    ]
+    links = [f"[Paperfeed]({page_url})"]
+    if http_url(paper.get("abs_url")):
+        links.append(f"[arXiv]({http_url(paper['abs_url'])})")
+    if http_url(paper.get("pdf_url")):
+        links.append(f"[PDF]({http_url(paper['pdf_url'])})")
+    header = [f"**{name}:** {value}" for name, value in facts if value]
+    header.append("**Links:** " + " · ".join(links))
+    parts = [f"# {paper['title']}", "  \n".join(header)]  # two spaces: a Markdown line break
+    if paper.get("withdrawn"):
+        parts.append("> This paper has been withdrawn.")
+    parts += ["## Abstract", paper.get("abstract") or ""]
+    return "\n\n".join(parts) + "\n"

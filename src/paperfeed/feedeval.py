@@ -1,0 +1,396 @@
+"""The researcher-feed benchmark behind ``paperfeed eval-feed`` (docs/feed-eval.md).
+
+A simulated reader is an author; their library is their papers listed before
+an evaluation day; the feed of that day (every paper listed on it) is ranked
+in full; the relevant papers are the author's own papers of that day.
+
+Author-blind: every author name is replaced by an opaque pseudonym before any
+ranker sees a paper, and the rankers read only title, abstract and categories.
+Authors are used for one thing: deciding which papers are relevant.
+
+Two rankers are scored in the same run, on the same user-days:
+- ``baseline``: arxiv-sanity-lite's method: tf-idf of 1-2 grams over the whole
+  corpus, a LinearSVC (C=0.01, balanced classes) per reader with the library
+  as positives and every other paper listed before the day as negatives;
+- ``paperfeed``: the personal model of ``paperfeed.recommend``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import math
+import random
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class Corpus:
+    ids: list[str]
+    titles: list[str]
+    abstracts: list[str]
+    categories: list[list[str]]
+    days: np.ndarray  # listing date as an ordinal, per paper
+    authors: list[list[str]]  # pseudonyms
+    index: dict[str, int] = field(default_factory=dict)
+
+    def texts(self) -> list[str]:
+        return [f"{t}. {a}" for t, a in zip(self.titles, self.abstracts, strict=True)]
+
+
+@dataclass(frozen=True)
+class UserDay:
+    author: str  # pseudonym
+    day: int  # ordinal
+    library: tuple[int, ...]  # row indexes, listed before ``day``
+    relevant: tuple[int, ...]  # row indexes, listed on ``day``
+
+
+def pseudonym(name: str, salt: str) -> str:
+    return "author-" + hashlib.sha256(f"{salt}:{name}".encode()).hexdigest()[:12]
+
+
+def _records(path: Path) -> Iterator[dict[str, Any]]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as handle:  # type: ignore[operator]
+        for line in handle:
+            if line.strip():
+                yield json.loads(line)
+
+
+def load_corpus(path: Path, *, salt: str = "feed-eval") -> Corpus:
+    """The corpus, author-blind: names replaced by pseudonyms, and any
+    occurrence of an author's full name in title or abstract masked too."""
+    ids, titles, abstracts, cats, days, authors = [], [], [], [], [], []
+    for record in _records(path):
+        if not record.get("listing_date"):
+            continue
+        names = [n.strip() for n in record.get("authors") or [] if n.strip()]
+        title, abstract = record["title"], record["abstract"]
+        for name in names:
+            if len(name) > 5 and name in abstract:
+                abstract = abstract.replace(name, "[author]")
+            if len(name) > 5 and name in title:
+                title = title.replace(name, "[author]")
+        ids.append(record["id"])
+        titles.append(" ".join(title.split()))
+        abstracts.append(" ".join(abstract.split()))
+        cats.append([c for c in record.get("categories") or [] if "." in c and " " not in c])
+        days.append(date.fromisoformat(record["listing_date"][:10]).toordinal())
+        authors.append([pseudonym(n, salt) for n in names])
+    corpus = Corpus(ids, titles, abstracts, cats, np.asarray(days), authors)
+    corpus.index = {pid: i for i, pid in enumerate(ids)}
+    return corpus
+
+
+def build_user_days(
+    corpus: Corpus,
+    *,
+    days: int = 30,
+    users: int = 300,
+    min_library: int = 2,
+    max_library: int = 50,
+    seed: int = 13,
+) -> list[UserDay]:
+    """Sample evaluation days from the later 60% of the corpus, then user-days:
+    (author, day) pairs where the author has papers that day and at least
+    ``min_library`` papers listed before it (the most recent ``max_library``)."""
+    rng = random.Random(seed)
+    all_days = sorted(set(corpus.days.tolist()))
+    later = all_days[int(len(all_days) * 0.4) :]
+    chosen_days = sorted(rng.sample(later, min(days, len(later))))
+    by_author: dict[str, list[int]] = defaultdict(list)
+    for row, names in enumerate(corpus.authors):
+        for name in names:
+            by_author[name].append(row)
+    candidates: list[UserDay] = []
+    chosen = set(chosen_days)
+    for author, rows in by_author.items():
+        if len(rows) <= min_library:
+            continue
+        on_days: dict[int, list[int]] = defaultdict(list)
+        for row in rows:
+            if int(corpus.days[row]) in chosen:
+                on_days[int(corpus.days[row])].append(row)
+        for day, relevant in on_days.items():
+            library = sorted(
+                (r for r in rows if corpus.days[r] < day), key=lambda r: (corpus.days[r], r)
+            )
+            if len(library) >= min_library:
+                candidates.append(
+                    UserDay(author, day, tuple(library[-max_library:]), tuple(sorted(relevant)))
+                )
+    candidates.sort(key=lambda u: (u.day, u.author))
+    if len(candidates) > users:
+        candidates = rng.sample(candidates, users)
+    return sorted(candidates, key=lambda u: (u.day, u.author))
+
+
+# ---------------------------------------------------------------- metrics
+
+
+def metrics(ranking: Sequence[int], relevant: set[int], k: int = 10) -> dict[str, float]:
+    top = ranking[:k]
+    hits = [1.0 if r in relevant else 0.0 for r in top]
+    recall = sum(hits) / len(relevant)
+    rr = 0.0
+    for position, row in enumerate(ranking, start=1):
+        if row in relevant:
+            rr = 1.0 / position
+            break
+    dcg = sum(h / math.log2(i + 2) for i, h in enumerate(hits))
+    ideal = sum(1.0 / math.log2(i + 2) for i in range(min(len(relevant), k)))
+    return {"recall@10": recall, "mrr": rr, "ndcg@10": dcg / ideal}
+
+
+# ---------------------------------------------------------------- rankers
+
+# A ranker: (user-day, rows of the day's feed) -> one score per feed row.
+Ranker = Callable[[UserDay, np.ndarray], np.ndarray]
+
+
+class TfidfSVMBaseline:
+    """arxiv-sanity-lite's per-tag SVM (compute.py + serve.py), author-blind."""
+
+    def __init__(self, corpus: Corpus) -> None:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        self.corpus = corpus
+        vectorizer = TfidfVectorizer(
+            input="content",
+            encoding="utf-8",
+            decode_error="replace",
+            strip_accents="unicode",
+            lowercase=True,
+            analyzer="word",
+            stop_words="english",
+            token_pattern=r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b",  # noqa: S106
+            ngram_range=(1, 2),
+            max_features=20000,
+            norm="l2",
+            use_idf=True,
+            smooth_idf=True,
+            sublinear_tf=True,
+            max_df=0.1,
+            min_df=5,
+        )
+        self.x = vectorizer.fit_transform(corpus.texts()).tocsr()
+
+    def __call__(self, user: UserDay, feed: np.ndarray) -> np.ndarray:
+        from sklearn.svm import LinearSVC
+
+        train = np.flatnonzero(self.corpus.days < user.day)
+        y = np.zeros(len(train), dtype=np.int8)
+        positions = np.searchsorted(train, np.asarray(user.library))
+        y[positions] = 1
+        clf = LinearSVC(class_weight="balanced", max_iter=10000, tol=1e-6, C=0.01)
+        clf.fit(self.x[train], y)
+        scores: np.ndarray = clf.decision_function(self.x[feed])
+        return scores
+
+
+def evaluate(
+    corpus: Corpus, user_days: Sequence[UserDay], rankers: dict[str, Ranker]
+) -> dict[str, dict[str, float]]:
+    """Mean Recall@10, MRR and nDCG@10 of each ranker over the user-days."""
+    totals: dict[str, dict[str, float]] = {name: defaultdict(float) for name in rankers}
+    feeds: dict[int, np.ndarray] = {}
+    for user in user_days:
+        feed = feeds.get(user.day)
+        if feed is None:
+            feed = feeds[user.day] = np.flatnonzero(corpus.days == user.day)
+        relevant = set(user.relevant)
+        for name, ranker in rankers.items():
+            scores = np.asarray(ranker(user, feed), dtype=np.float64)
+            # Ties broken by row, so a ranker that scores everything equal gets
+            # no lucky order.
+            order = np.lexsort((feed, -scores))
+            for metric, value in metrics(feed[order].tolist(), relevant).items():
+                totals[name][metric] += value
+    n = max(1, len(user_days))
+    return {name: {m: v / n for m, v in t.items()} for name, t in totals.items()}
+
+
+def needed_rows(corpus: Corpus, user_days: Sequence[UserDay]) -> np.ndarray:
+    """Rows a content model must embed: every library and every evaluated day."""
+    rows: set[int] = set()
+    eval_days = {u.day for u in user_days}
+    for user in user_days:
+        rows.update(user.library)
+    rows.update(np.flatnonzero(np.isin(corpus.days, list(eval_days))).tolist())
+    return np.asarray(sorted(rows))
+
+
+# ---------------------------------------------------------------- vectors
+
+
+def load_vector_cache(vectors: Path, ids: Path) -> dict[str, np.ndarray]:
+    """Precomputed corpus vectors: an (N, dim) .npy and its ids, one per line."""
+    matrix = np.load(vectors, mmap_mode="r")
+    names = ids.read_text(encoding="utf-8").split("\n")
+    names = [n for n in names if n]
+    if len(names) != matrix.shape[0]:
+        raise ValueError(f"{ids} has {len(names)} ids for {matrix.shape[0]} vectors in {vectors}")
+    return {pid: matrix[i] for i, pid in enumerate(names)}
+
+
+def embed_rows(
+    corpus: Corpus,
+    rows: np.ndarray,
+    embed: Callable[[list[str]], np.ndarray],
+    cache_file: Path | None,
+    *,
+    known: dict[str, np.ndarray] | None = None,
+    batch: int = 256,
+    progress: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
+    """Vectors of these rows, shape (len(rows), dim): from ``known`` (a corpus
+    cache), else from ``cache_file`` (written as we go, so a second run or an
+    interrupted one reuses the work), else embedded now."""
+    found: dict[str, np.ndarray] = {}
+    if cache_file is not None and cache_file.exists():
+        with np.load(cache_file) as saved:
+            found.update(zip(saved["ids"].tolist(), saved["vectors"], strict=True))
+    known = known or {}
+    missing = [
+        int(r) for r in rows if corpus.ids[int(r)] not in found and corpus.ids[int(r)] not in known
+    ]
+    texts = corpus.texts()
+    for start in range(0, len(missing), batch):
+        part = missing[start : start + batch]
+        vectors = embed([texts[r] for r in part])
+        found.update({corpus.ids[r]: vectors[i] for i, r in enumerate(part)})
+        last = start + batch >= len(missing)
+        if cache_file is not None and ((start // batch) % 2 == 1 or last):
+            cache_file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache_file.with_suffix(".tmp.npz")
+            np.savez(tmp, ids=np.asarray(list(found)), vectors=np.vstack(list(found.values())))
+            tmp.replace(cache_file)
+        if progress:
+            progress(min(start + batch, len(missing)), len(missing))
+    out = [known.get(corpus.ids[int(r)], found.get(corpus.ids[int(r)])) for r in rows]
+    return np.vstack([v for v in out if v is not None]).astype(np.float32)
+
+
+def background_rows(corpus: Corpus, size: int, seed: int = 29) -> np.ndarray:
+    """A fixed random sample of the corpus: the "everything else" negatives of
+    the personal model (each reader uses the part listed before their day)."""
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(len(corpus.ids), size=min(size, len(corpus.ids)), replace=False))
+
+
+class PersonalModelRanker:
+    """``paperfeed.recommend.fit`` on the embeddings: the library as positives,
+    the fixed background sample listed before the day as "everything else"."""
+
+    def __init__(
+        self,
+        corpus: Corpus,
+        rows: np.ndarray,
+        vectors: np.ndarray,
+        background: np.ndarray,
+        **params: Any,
+    ) -> None:
+        self.corpus = corpus
+        self.position = {int(r): i for i, r in enumerate(rows)}
+        self.vectors = vectors
+        self.background = background
+        self.params = params
+
+    def _of(self, rows: Sequence[int] | np.ndarray) -> np.ndarray:
+        return self.vectors[[self.position[int(r)] for r in rows]]
+
+    def __call__(self, user: UserDay, feed: np.ndarray) -> np.ndarray:
+        from paperfeed.recommend import fit
+
+        library = set(user.library)
+        bg = [
+            int(r) for r in self.background if self.corpus.days[r] < user.day and r not in library
+        ]
+        positives = self._of(user.library)
+        model = fit(positives, positives[:0], self._of(bg), **self.params)
+        scores, _ = model.score(self._of(feed))
+        return scores
+
+
+def run(
+    corpus_path: Path,
+    *,
+    settings: Any,
+    days: int = 30,
+    users: int = 300,
+    seed: int = 13,
+    vectors: tuple[Path, Path] | None = None,
+    cache_dir: Path | None = None,
+    log: Callable[[str], None] = print,
+    extra: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Build the benchmark and score both rankers on it (see module doc)."""
+    import time
+
+    from paperfeed.recommend import BACKGROUND_SIZE
+
+    started = time.perf_counter()
+    corpus = load_corpus(corpus_path)
+    user_days = build_user_days(corpus, days=days, users=users, seed=seed)
+    elapsed = time.perf_counter() - started
+    log(f"{len(corpus.ids)} papers, {len(user_days)} user-days ({elapsed:.0f} s)")
+    # Twice the model's sample: readers use the part listed before their day.
+    background = background_rows(corpus, BACKGROUND_SIZE * 2)
+    rows = np.union1d(needed_rows(corpus, user_days), background)
+    known = load_vector_cache(*vectors) if vectors else None
+    embed: Callable[[list[str]], np.ndarray]
+    if known is not None and all(corpus.ids[int(r)] in known for r in rows):
+        log(f"vectors: all {len(rows)} from {vectors[0] if vectors else ''}")
+        embed = _no_embedder
+    else:
+        from paperfeed.index.embedder import get_embedder
+
+        embedder = get_embedder(settings)
+        embed = embedder.embed_documents
+        log(f"vectors: embedding up to {len(rows)} papers with {embedder.model_id} (cached)")
+    cache_file = None
+    if cache_dir is not None:
+        from paperfeed.index.embedder import current_model_id
+
+        tag = hashlib.sha256(current_model_id(settings).encode()).hexdigest()[:10]
+        cache_file = cache_dir / f"vectors-{tag}.npz"
+    matrix = embed_rows(
+        corpus,
+        rows,
+        embed,
+        cache_file,
+        known=known,
+        progress=lambda d, n: log(f"  embedded {d}/{n}") if d == n or d % 2048 < 256 else None,
+    )
+    log(f"fitting the baseline's tf-idf ({time.perf_counter() - started:.0f} s)")
+    rankers: dict[str, Ranker] = {
+        "paperfeed": PersonalModelRanker(corpus, rows, matrix, background),
+        "arxiv-sanity-lite": TfidfSVMBaseline(corpus),
+    }
+    for name, params in (extra or {}).items():
+        rankers[name] = PersonalModelRanker(corpus, rows, matrix, background, **params)
+    log(f"ranking ({time.perf_counter() - started:.0f} s)")
+    scores = evaluate(corpus, user_days, rankers)
+    feed_sizes = [int((corpus.days == d).sum()) for d in {u.day for u in user_days}]
+    return {
+        "user_days": len(user_days),
+        "days": len({u.day for u in user_days}),
+        "feed_size": float(np.mean(feed_sizes)) if feed_sizes else 0.0,
+        "relevant_per_user_day": float(np.mean([len(u.relevant) for u in user_days])),
+        "library_size": float(np.mean([len(u.library) for u in user_days])),
+        "rankers": scores,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def _no_embedder(texts: list[str]) -> np.ndarray:
+    raise RuntimeError("every vector was expected in the precomputed cache")

@@ -1,0 +1,558 @@
+"""Readers: passwordless sign-in, API tokens, votes, saves, hides, collections,
+saved searches, submissions, curation and roles.
+
+The web pages, the JSON API and the CLI all call these functions; none of them
+writes SQL. Functions acting on a reader's data take the acting ``Reader`` and
+pass its id into the query (see db/readers.py), so a reader can never reach
+another reader's private rows. Clocks are parameters (``now``) so tests can
+sign in with expired links without sleeping.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from paperfeed import mail
+from paperfeed.config import Settings
+from paperfeed.db import Database
+from paperfeed.db import papers as paper_store
+from paperfeed.db import readers as store
+
+ROLES = ("reader", "curator", "admin")
+API_TOKEN_PREFIX = "pf_"  # noqa: S105 (a prefix, not a secret)
+# Deliberately loose: the real check is that the magic link arrives.
+EMAIL_RE = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
+ARXIV_ID_RE = re.compile(r"^(\d{4}\.\d{4,5}|[a-z\-]+(\.[A-Z]{2})?/\d{7})(v\d+)?$")
+
+
+class ReaderError(ValueError):
+    """Bad input from a reader; the message says what and is safe to show."""
+
+
+class NotFound(ReaderError):
+    pass
+
+
+class Forbidden(ReaderError):
+    pass
+
+
+class InvalidLink(ReaderError):
+    pass
+
+
+class SourceUnavailable(ReaderError):
+    """arXiv could not be reached; nothing was stored."""
+
+
+class RateLimited(ReaderError):
+    def __init__(self, message: str, retry_after_seconds: int) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+
+@dataclass(frozen=True)
+class Reader:
+    id: int
+    email: str
+    name: str
+    role: str
+    session_epoch: int = 0
+
+    @property
+    def is_curator(self) -> bool:
+        return self.role in ("curator", "admin")
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Reader:
+        return cls(
+            id=int(row["id"]),
+            email=row["email"],
+            name=row["name"] or row["email"].split("@")[0],
+            role=row["role"],
+            session_epoch=int(row.get("session_epoch") or 0),
+        )
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def normalize_email(email: str) -> str:
+    value = (email or "").strip().lower()
+    if len(value) > 320 or not EMAIL_RE.match(value):
+        raise ReaderError(f"not an email address: {email[:80]!r}")
+    return value
+
+
+def get_reader(db: Database, reader_id: int) -> Reader | None:
+    with db.connect() as conn:
+        row = store.get_reader(conn, reader_id)
+    return Reader.from_row(row) if row else None
+
+
+# ---------------------------------------------------------------- sign-in
+
+
+def _link_serializer(settings: Settings) -> URLSafeSerializer:
+    return URLSafeSerializer(settings.secret(), salt="paperfeed.magic-link")
+
+
+def check_sign_in_rate(
+    settings: Settings, db: Database, email: str, ip: str, now: datetime | None = None
+) -> None:
+    """Count this sign-in request against the address and the IP, or raise
+    RateLimited. Stored in the database so all web workers share the counts."""
+    now = now or utcnow()
+    window = timedelta(minutes=settings.signin_limit_window_minutes)
+    since = now - window
+    limits = (
+        ("email", email, settings.signin_limit_per_address, "this address"),
+        ("ip", ip, settings.signin_limit_per_ip, "your network address"),
+    )
+    with db.begin() as conn:
+        for bucket, key, limit, what in limits:
+            if store.count_events(conn, bucket, key, since) >= limit:
+                minutes = settings.signin_limit_window_minutes
+                raise RateLimited(
+                    f"Too many sign-in requests for {what}: at most {limit} every "
+                    f"{minutes} minutes. Please wait and try again.",
+                    retry_after_seconds=int(window.total_seconds()),
+                )
+        for bucket, key, _limit, _what in limits:
+            store.record_event(conn, bucket, key, now, since)
+
+
+def create_magic_link(
+    settings: Settings, db: Database, email: str, now: datetime | None = None
+) -> str:
+    """Store a single-use login token and return the signed link that carries it."""
+    now = now or utcnow()
+    email = normalize_email(email)
+    token_id = secrets.token_urlsafe(24)
+    with db.begin() as conn:
+        store.insert_login_token(
+            conn, token_id, email, now, now + timedelta(minutes=settings.magic_link_minutes)
+        )
+    signed = _link_serializer(settings).dumps(token_id)
+    return f"{settings.base_url.rstrip('/')}/signin/verify?token={signed}"
+
+
+def request_sign_in(
+    settings: Settings, db: Database, email: str, ip: str, now: datetime | None = None
+) -> None:
+    """Email a magic link. Known and unknown addresses are treated identically:
+    the reader is created only when the link is used."""
+    email = normalize_email(email)
+    check_sign_in_rate(settings, db, email, ip, now)
+    link = create_magic_link(settings, db, email, now)
+    minutes = settings.magic_link_minutes
+    message = mail.new_message(
+        settings,
+        to=email,
+        subject=f"Sign in to {settings.site_name}",
+        text=(
+            f"Use this link to sign in to {settings.site_name}:\n\n{link}\n\n"
+            f"It works once and expires in {minutes} minutes. If you did not ask "
+            "to sign in, ignore this email.\n"
+        ),
+    )
+    mail.send_message(settings, message)
+
+
+def complete_sign_in(
+    settings: Settings, db: Database, signed_token: str, now: datetime | None = None
+) -> Reader:
+    """Use a magic link: check its signature, mark it used (once), and return the
+    reader, created on first sign-in."""
+    now = now or utcnow()
+    try:
+        token_id = _link_serializer(settings).loads(signed_token)
+    except BadSignature as exc:
+        raise InvalidLink("This sign-in link is not valid. Request a new one.") from exc
+    if not isinstance(token_id, str):
+        raise InvalidLink("This sign-in link is not valid. Request a new one.")
+    with db.begin() as conn:
+        email = store.consume_login_token(conn, token_id, now)
+        if email is None:
+            row = store.get_login_token(conn, token_id)
+            if row is None:
+                raise InvalidLink("This sign-in link is not valid. Request a new one.")
+            if row["used_at"] is not None:
+                raise InvalidLink("This sign-in link has already been used. Request a new one.")
+            raise InvalidLink("This sign-in link has expired. Request a new one.")
+        return Reader.from_row(store.get_or_create_reader(conn, email, now))
+
+
+def end_all_sessions(db: Database, reader: Reader) -> None:
+    """Sign the reader out on every device: existing session cookies stop working."""
+    with db.begin() as conn:
+        store.bump_session_epoch(conn, reader.id)
+
+
+# ---------------------------------------------------------------- API tokens
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_api_token(
+    db: Database, reader: Reader, name: str, now: datetime | None = None
+) -> tuple[int, str]:
+    """Create a token and return (id, token). The token is shown once; only its
+    sha256 is stored."""
+    name = (name or "").strip()
+    if not name or len(name) > 200:
+        raise ReaderError("A token needs a name of 1 to 200 characters.")
+    token = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with db.begin() as conn:
+        token_id = store.insert_api_token(conn, reader.id, name, hash_token(token), now or utcnow())
+    return token_id, token
+
+
+def list_api_tokens(db: Database, reader: Reader) -> list[dict[str, Any]]:
+    with db.connect() as conn:
+        return store.list_api_tokens(conn, reader.id)
+
+
+def revoke_api_token(db: Database, reader: Reader, token_id: int) -> None:
+    with db.begin() as conn:
+        if not store.revoke_api_token(conn, reader.id, token_id, utcnow()):
+            raise NotFound(f"no active API token {token_id} of yours")
+
+
+def reader_for_api_token(db: Database, token: str) -> Reader | None:
+    with db.begin() as conn:
+        row = store.reader_for_token_hash(conn, hash_token(token), utcnow())
+    return Reader.from_row(row) if row else None
+
+
+# ---------------------------------------------------------------- votes, saves, hides
+
+
+def _existing_paper_id(conn: Any, paper_id: str) -> str:
+    resolved = paper_store.resolve_ids(conn, [paper_id])[paper_id]
+    if not paper_store.get_papers(conn, [resolved]):
+        raise NotFound(f"no paper {paper_id[:200]!r}")
+    return resolved
+
+
+def set_flag(db: Database, reader: Reader, kind: str, paper_id: str, on: bool) -> dict[str, Any]:
+    """Upvote/unvote ("vote"), save/unsave ("save"), hide/unhide ("hide").
+    Idempotent; returns the paper's new state for this reader."""
+    if kind not in store.FLAG_TABLES:
+        raise ReaderError(f"unknown action {kind!r}")
+    with db.begin() as conn:
+        paper_id = _existing_paper_id(conn, paper_id)
+        store.set_flag(conn, kind, reader.id, paper_id, on, utcnow())
+    return paper_states(db, reader, [paper_id])[paper_id]
+
+
+def toggle_vote(db: Database, reader: Reader, paper_id: str) -> dict[str, Any]:
+    """One vote per reader per paper: a second toggle takes it back."""
+    with db.connect() as conn:
+        paper_id = _existing_paper_id(conn, paper_id)
+        voted = "vote" in store.flags_for(conn, reader.id, [paper_id])[paper_id]
+    return set_flag(db, reader, "vote", paper_id, not voted)
+
+
+def paper_states(
+    db: Database, reader: Reader | None, paper_ids: list[str]
+) -> dict[str, dict[str, Any]]:
+    """For each paper: upvotes (imported + Paperfeed votes) and the reader's flags."""
+    with db.connect() as conn:
+        counts = store.vote_counts(conn, paper_ids)
+        imported = store.imported_upvotes(conn, paper_ids)
+        flags = store.flags_for(conn, reader.id, paper_ids) if reader else {}
+    return {
+        p: {
+            "paper_id": p,
+            "upvotes": counts.get(p, 0) + imported.get(p, 0),
+            "upvoted": "vote" in flags.get(p, set()),
+            "saved": "save" in flags.get(p, set()),
+            "hidden": "hide" in flags.get(p, set()),
+        }
+        for p in paper_ids
+    }
+
+
+def library(db: Database, reader: Reader, kind: str = "save") -> list[dict[str, Any]]:
+    with db.connect() as conn:
+        return store.flagged_papers(conn, kind, reader.id)
+
+
+def hidden_paper_ids(db: Database, reader: Reader) -> set[str]:
+    """Papers the reader marked "not interested", for lists to leave out."""
+    with db.connect() as conn:
+        return store.flagged_ids(conn, "hide", reader.id)
+
+
+# ---------------------------------------------------------------- collections
+
+
+def _clean_collection_name(name: str) -> str:
+    name = " ".join((name or "").split())
+    if not name or len(name) > 200:
+        raise ReaderError("A collection needs a name of 1 to 200 characters.")
+    return name
+
+
+def create_collection(
+    db: Database, reader: Reader, name: str, *, description: str = "", is_public: bool = False
+) -> int:
+    name = _clean_collection_name(name)
+    with db.begin() as conn:
+        if store.collection_name_taken(conn, reader.id, name):
+            raise ReaderError(f"You already have a collection named {name!r}.")
+        return store.create_collection(
+            conn, reader.id, name, (description or "")[:5000], is_public, utcnow()
+        )
+
+
+def update_collection(
+    db: Database,
+    reader: Reader,
+    collection_id: int,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    is_public: bool | None = None,
+) -> None:
+    values: dict[str, Any] = {}
+    with db.begin() as conn:
+        if name is not None:
+            values["name"] = _clean_collection_name(name)
+            if store.collection_name_taken(
+                conn, reader.id, values["name"], except_id=collection_id
+            ):
+                raise ReaderError(f"You already have a collection named {values['name']!r}.")
+        if description is not None:
+            values["description"] = description[:5000]
+        if is_public is not None:
+            values["is_public"] = is_public
+        if not store.update_collection(conn, reader.id, collection_id, values):
+            raise NotFound(f"no collection {collection_id} of yours")
+
+
+def delete_collection(db: Database, reader: Reader, collection_id: int) -> None:
+    with db.begin() as conn:
+        if not store.delete_collection(conn, reader.id, collection_id):
+            raise NotFound(f"no collection {collection_id} of yours")
+
+
+def get_collection(
+    db: Database, viewer: Reader | None, collection_id: int
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A collection and its papers, if public or the viewer's own. Someone else's
+    private collection is reported as not found, so its existence does not leak."""
+    viewer_id = viewer.id if viewer else None
+    with db.connect() as conn:
+        found = store.get_collection(conn, collection_id, viewer_id)
+        if found is None:
+            raise NotFound(f"no collection {collection_id}")
+        return found, store.collection_papers_visible(conn, collection_id, viewer_id)
+
+
+def list_collections(db: Database, reader: Reader) -> list[dict[str, Any]]:
+    with db.connect() as conn:
+        return store.list_collections(conn, reader.id)
+
+
+def add_to_collection(db: Database, reader: Reader, collection_id: int, paper_id: str) -> None:
+    with db.begin() as conn:
+        paper_id = _existing_paper_id(conn, paper_id)
+        if not store.add_to_collection(conn, reader.id, collection_id, paper_id, utcnow()):
+            raise NotFound(f"no collection {collection_id} of yours")
+
+
+def remove_from_collection(db: Database, reader: Reader, collection_id: int, paper_id: str) -> None:
+    with db.begin() as conn:
+        paper_id = paper_store.resolve_ids(conn, [paper_id])[paper_id]
+        if not store.remove_from_collection(conn, reader.id, collection_id, paper_id):
+            raise NotFound(f"no collection {collection_id} of yours")
+
+
+def collections_containing(db: Database, reader: Reader, paper_id: str) -> set[int]:
+    with db.connect() as conn:
+        return store.collections_containing(conn, reader.id, paper_id)
+
+
+# ---------------------------------------------------------------- saved searches
+
+
+def _clean_search(name: str, query: str) -> tuple[str, str]:
+    name = " ".join((name or "").split()) or " ".join((query or "").split())[:200]
+    query = (query or "").strip()
+    if not query or len(query) > 1000:
+        raise ReaderError("A saved search needs a query of 1 to 1000 characters.")
+    return name[:200], query
+
+
+def create_saved_search(db: Database, reader: Reader, name: str, query: str) -> int:
+    name, query = _clean_search(name, query)
+    with db.begin() as conn:
+        return store.create_saved_search(conn, reader.id, name, query, utcnow())
+
+
+def list_saved_searches(db: Database, reader: Reader) -> list[dict[str, Any]]:
+    with db.connect() as conn:
+        return store.list_saved_searches(conn, reader.id)
+
+
+def get_saved_search(db: Database, reader: Reader, search_id: int) -> dict[str, Any]:
+    with db.connect() as conn:
+        found = store.get_saved_search(conn, reader.id, search_id)
+    if found is None:
+        raise NotFound(f"no saved search {search_id} of yours")
+    return found
+
+
+def update_saved_search(
+    db: Database, reader: Reader, search_id: int, *, name: str, query: str
+) -> None:
+    name, query = _clean_search(name, query)
+    with db.begin() as conn:
+        if not store.update_saved_search(
+            conn, reader.id, search_id, {"name": name, "query": query}
+        ):
+            raise NotFound(f"no saved search {search_id} of yours")
+
+
+def delete_saved_search(db: Database, reader: Reader, search_id: int) -> None:
+    with db.begin() as conn:
+        if not store.delete_saved_search(conn, reader.id, search_id):
+            raise NotFound(f"no saved search {search_id} of yours")
+
+
+# ---------------------------------------------------------------- submissions
+
+
+def parse_arxiv_id(text: str) -> str:
+    """'arXiv:2501.01234v2', 'https://arxiv.org/abs/2501.01234' -> '2501.01234'."""
+    value = (text or "").strip()
+    value = re.sub(r"^(https?://)?(www\.|export\.)?arxiv\.org/(abs|pdf)/", "", value)
+    value = re.sub(r"^arxiv:", "", value, flags=re.IGNORECASE)
+    value = value.removesuffix(".pdf")
+    if not ARXIV_ID_RE.match(value):
+        raise ReaderError(
+            f"not an arXiv id: {text[:80]!r} (expected e.g. 2501.01234 or hep-th/9901001)"
+        )
+    return re.sub(r"v\d+$", "", value)
+
+
+@dataclass
+class SubmissionResult:
+    paper_id: str
+    title: str
+    listing_date: date | None
+    new_to_paperfeed: bool
+    first_submitter: bool
+
+
+def submit_paper(
+    settings: Settings, db: Database, reader: Reader, text: str, now: datetime | None = None
+) -> SubmissionResult:
+    """Fetch an arXiv paper through the arXiv ingester and list it on the day it
+    is submitted. Only papers published within settings.submission_max_age_days."""
+    from paperfeed.ingest import arxiv_api, pipeline
+    from paperfeed.ingest.http import FetchError
+
+    now = now or utcnow()
+    arxiv_id = parse_arxiv_id(text)
+    try:
+        fetched = [p for p in arxiv_api.fetch_by_ids(settings, [arxiv_id]) if p.id == arxiv_id]
+    except FetchError as exc:
+        raise SourceUnavailable(
+            f"Could not fetch arXiv {arxiv_id} right now ({exc}); try again later."
+        ) from exc
+    if not fetched:
+        raise NotFound(f"arXiv has no paper {arxiv_id}")
+    paper = fetched[0]
+    max_age = settings.submission_max_age_days
+    published = paper.published
+    if published is not None and published.tzinfo is None:
+        published = published.replace(tzinfo=UTC)
+    if published is None or now - published > timedelta(days=max_age):
+        when = published.date().isoformat() if published else "an unknown date"
+        raise ReaderError(
+            f"arXiv {arxiv_id} was published on {when}; only papers published in the "
+            f"last {max_age} days can be submitted."
+        )
+    with db.connect() as conn:
+        existed = bool(paper_store.get_papers(conn, [arxiv_id]))
+    pipeline.ingest(db, [paper])
+    today = now.date()
+    with db.begin() as conn:
+        first = store.record_submission(conn, arxiv_id, reader.id, now)
+        if first:
+            store.mark_submitted(conn, arxiv_id, reader.name, today, list_today=not existed)
+        stored = paper_store.get_papers(conn, [arxiv_id])[arxiv_id]
+    return SubmissionResult(
+        paper_id=arxiv_id,
+        title=stored["title"],
+        listing_date=paper_store._as_date(stored["listing_date"]),
+        new_to_paperfeed=not existed,
+        first_submitter=first,
+    )
+
+
+def list_submissions(db: Database, reader: Reader) -> list[dict[str, Any]]:
+    with db.connect() as conn:
+        return store.list_submissions(conn, reader.id)
+
+
+# ---------------------------------------------------------------- curation and roles
+
+
+def curate(
+    db: Database,
+    reader: Reader,
+    paper_id: str,
+    *,
+    featured: bool | None = None,
+    hidden: bool | None = None,
+) -> None:
+    """Feature or hide a paper for everyone; curators and admins only."""
+    if not reader.is_curator:
+        raise Forbidden("Only curators can feature or hide papers.")
+    with db.begin() as conn:
+        paper_id = _existing_paper_id(conn, paper_id)
+        paper_store.set_curation(conn, paper_id, featured=featured, hidden=hidden)
+
+
+def curated_papers(db: Database, reader: Reader) -> list[dict[str, Any]]:
+    """Featured and hidden papers, for the curators' page (hidden ones are in no list)."""
+    if not reader.is_curator:
+        raise Forbidden("Only curators can see the curation page.")
+    with db.connect() as conn:
+        return store.curated_papers(conn)
+
+
+def grant_role(db: Database, email: str, role: str) -> Reader:
+    """Give an existing or new reader a role (the CLI's `users grant`)."""
+    if role not in ROLES:
+        raise ReaderError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
+    email = normalize_email(email)
+    with db.begin() as conn:
+        store.get_or_create_reader(conn, email, utcnow())
+        store.set_role(conn, email, role)
+        row = store.get_reader_by_email(conn, email)
+    assert row is not None
+    return Reader.from_row(row)
+
+
+def list_readers(db: Database) -> list[Reader]:
+    with db.connect() as conn:
+        return [Reader.from_row(r) for r in store.list_readers(conn)]

@@ -1,0 +1,309 @@
+"""The JSON API, with a Hugging Face–compatible subset in HF's response shapes,
+so ``huggingface_hub.HfApi(endpoint=...)`` works against a Paperfeed server.
+
+- ``GET /api/daily_papers?date=|week=|month=&sort=&p=&limit=&submitter=``: a
+  list of daily-paper items, ``{"paper": {...}, "publishedAt", "title", ...}``.
+- ``GET /api/papers/search?q=&limit=``: search results, as daily-paper items
+  (the search itself is ``paperfeed.search.search``, the same as the search page's).
+- ``GET /api/papers/{id}``: one paper object.
+
+Shapes follow the real responses recorded in ``shared/fixtures/hf_daily_papers``.
+Errors are HF's too: ``{"error": "..."}`` with an ``X-Error-Message`` header;
+400 for a bad parameter (never FastAPI's 422), 404 for an unknown paper.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Coroutine
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, ConfigDict, Field
+
+from paperfeed import trending
+from paperfeed.query import QueryError
+from paperfeed.search import SearchRequest, search
+from paperfeed.trending import Period, PeriodError
+from paperfeed.web import convertors as _convertors  # noqa: F401  (registers {x:paper_id})
+from paperfeed.web.pages import database, settings_of
+
+# ---------------------------------------------------------------- errors
+
+
+def hf_error(status: int, message: str) -> JSONResponse:
+    # The header is what huggingface_hub reads first; headers must be latin-1.
+    header = message.encode("ascii", "replace").decode()[:300]
+    return JSONResponse({"error": message}, status_code=status, headers={"X-Error-Message": header})
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(x) for x in err.get("loc", ()) if x not in ("query", "path"))
+        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+    return "invalid parameter: " + "; ".join(parts)
+
+
+class HFErrorRoute(APIRoute):
+    """Turns this router's errors into HF's error shape, without touching the
+    error handling of the rest of the app."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def with_hf_errors(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                return hf_error(400, _validation_message(exc))
+            except HTTPException as exc:
+                return hf_error(exc.status_code, str(exc.detail))
+
+        return with_hf_errors
+
+
+router = APIRouter(prefix="/api", tags=["papers"], route_class=HFErrorRoute)
+docs_router = APIRouter()
+
+
+@docs_router.get("/docs", include_in_schema=False)
+def api_docs(request: Request) -> HTMLResponse:
+    """Swagger UI over /openapi.json, from the vendored copy in /static: the
+    docs work offline and load nothing from a CDN (FastAPI's default does)."""
+    static = "/static/vendor/swagger-ui"
+    return get_swagger_ui_html(
+        openapi_url=request.app.openapi_url or "/openapi.json",
+        title=f"{settings_of(request).site_name} API",
+        swagger_js_url=f"{static}/swagger-ui-bundle.js",
+        swagger_css_url=f"{static}/swagger-ui.css",
+        swagger_favicon_url=f"{static}/favicon-32x32.png",
+        # No badge fetched from the public spec validator.
+        swagger_ui_parameters={"validatorUrl": None},
+    )
+
+
+# ---------------------------------------------------------------- shapes
+
+
+class HFModel(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="allow")
+
+
+class HFAuthor(HFModel):
+    id: str = Field(alias="_id")
+    name: str
+    hidden: bool = False
+
+
+class HFPaperSubmitter(HFModel):
+    """``paper.submittedOnDailyBy``."""
+
+    id: str = Field(alias="_id")
+    avatarUrl: str = ""
+    isPro: bool = False
+    fullname: str
+    user: str
+    type: str = "user"
+
+
+class HFItemSubmitter(HFModel):
+    """A daily item's ``submittedBy``."""
+
+    id: str = Field(alias="_id")
+    avatarUrl: str = ""
+    fullname: str
+    name: str
+    type: str = "user"
+    isPro: bool = False
+    isHf: bool = False
+    isHfAdmin: bool = False
+    isMod: bool = False
+    followerCount: int = 0
+    isUserFollowing: bool = False
+
+
+class HFPaper(HFModel):
+    id: str = Field(description="arXiv id without version, or a Paperfeed slug")
+    authors: list[HFAuthor]
+    publishedAt: str = Field(description="arXiv v1 time (or listing day), ISO 8601 UTC")
+    submittedOnDailyAt: str | None = Field(None, description="The day it was listed or featured")
+    title: str
+    submittedOnDailyBy: HFPaperSubmitter | None = None
+    summary: str = Field(description="The abstract")
+    upvotes: int = Field(description="Imported Hugging Face upvotes plus readers' upvotes")
+
+
+class HFDailyPaper(HFModel):
+    paper: HFPaper
+    publishedAt: str
+    title: str
+    summary: str
+    mediaUrls: list[str] = []
+    numComments: int = 0
+    submittedBy: HFItemSubmitter | None = None
+    isAuthorParticipating: bool = False
+
+
+def _object_id(*parts: str) -> str:
+    # HF ids are 24-hex MongoDB ObjectIds; derive stable ones of the same form.
+    return hashlib.sha1("\x1f".join(parts).encode(), usedforsecurity=False).hexdigest()[:24]
+
+
+def _iso(value: datetime | date | None) -> str | None:
+    if value is None:
+        return None
+    moment = trending.as_utc(value)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def hf_paper(paper: dict[str, Any]) -> HFPaper:
+    submitter = paper.get("submitted_by")
+    return HFPaper(
+        id=paper["id"],
+        authors=[
+            HFAuthor(_id=_object_id(paper["id"], str(i), name), name=name)
+            for i, name in enumerate(paper.get("authors") or [])
+        ],
+        publishedAt=_published(paper),
+        submittedOnDailyAt=_iso(paper.get("featured_date") or paper.get("listing_date")),
+        title=paper["title"],
+        submittedOnDailyBy=(
+            HFPaperSubmitter(_id=_object_id("user", submitter), fullname=submitter, user=submitter)
+            if submitter
+            else None
+        ),
+        summary=paper.get("abstract") or "",
+        upvotes=int(paper.get("upvotes", paper.get("imported_upvotes")) or 0),
+    )
+
+
+def _published(paper: dict[str, Any]) -> str:
+    return (
+        _iso(paper.get("published"))
+        or _iso(paper.get("listing_date"))
+        or _iso(paper.get("created_at"))
+        or _iso(datetime.now(UTC))
+        or ""
+    )
+
+
+def hf_daily_item(paper: dict[str, Any]) -> HFDailyPaper:
+    submitter = paper.get("submitted_by")
+    return HFDailyPaper(
+        paper=hf_paper(paper),
+        publishedAt=_published(paper),
+        title=paper["title"],
+        summary=paper.get("abstract") or "",
+        submittedBy=(
+            HFItemSubmitter(_id=_object_id("user", submitter), fullname=submitter, name=submitter)
+            if submitter
+            else None
+        ),
+    )
+
+
+# ---------------------------------------------------------------- routes
+
+
+def _period(date_: str | None, week: str | None, month: str | None) -> Period | None:
+    given = [(k, v) for k, v in (("day", date_), ("week", week), ("month", month)) if v]
+    if len(given) > 1:
+        raise HTTPException(400, "give at most one of date, week and month")
+    if not given:
+        return None
+    kind, text = given[0]
+    try:
+        return trending.parse_period(kind, text)  # type: ignore[arg-type]
+    except PeriodError as exc:
+        raise HTTPException(400, str(exc)) from exc
+
+
+@router.get(
+    "/daily_papers",
+    response_model=list[HFDailyPaper],
+    response_model_exclude_none=True,
+    summary="Daily, weekly or monthly papers (Hugging Face–compatible)",
+)
+def daily_papers(
+    request: Request,
+    date: Annotated[str | None, Query(description="A day, YYYY-MM-DD")] = None,
+    week: Annotated[str | None, Query(description="An ISO week, YYYY-Www")] = None,
+    month: Annotated[str | None, Query(description="A month, YYYY-MM")] = None,
+    sort: Annotated[
+        Literal["publishedAt", "trending"], Query(description="Newest first, or by trending score")
+    ] = "publishedAt",
+    p: Annotated[int, Query(ge=0, le=100_000, description="Page, from 0")] = 0,
+    limit: Annotated[int, Query(ge=1, le=trending.MAX_LIMIT, description="Papers per page")] = 50,
+    submitter: Annotated[str | None, Query(max_length=200)] = None,
+) -> list[HFDailyPaper]:
+    """Papers listed on a day, in an ISO week or in a month (all papers when no
+    period is given), sorted by trending score or newest first; curator-hidden
+    papers never appear."""
+    period = _period(date, week, month)
+    settings = settings_of(request)
+    with database(request).connect() as conn:
+        listing = trending.list_papers(
+            conn,
+            period,
+            half_life_hours=settings.trending_half_life_hours,
+            sort=sort,
+            page=p,
+            limit=limit,
+            submitter=submitter,
+        )
+    return [hf_daily_item(paper) for paper in listing.papers]
+
+
+def search_papers_with_upvotes(
+    request: Request, query: str, *, limit: int, sort: str = "relevance"
+) -> list[dict[str, Any]]:
+    """Run the one search function and load the hits as full paper rows."""
+    db = database(request)
+    try:
+        wanted = SearchRequest(query=query, sort=sort, per_page=limit)
+        results = search(db, settings_of(request), wanted)
+    except QueryError as exc:
+        raise HTTPException(400, str(exc)) from exc
+    with db.connect() as conn:
+        return trending.papers_with_upvotes(conn, [hit.id for hit in results.hits])
+
+
+# Before /papers/{id}: "search" is a valid-looking paper id.
+@router.get(
+    "/papers/search",
+    response_model=list[HFDailyPaper],
+    response_model_exclude_none=True,
+    summary="Search papers (Hugging Face–compatible)",
+)
+def search_papers(
+    request: Request,
+    q: Annotated[str, Query(max_length=1000, description="A search query")] = "",
+    limit: Annotated[int, Query(ge=1, le=trending.MAX_LIMIT, description="How many")] = 50,
+) -> list[HFDailyPaper]:
+    """Hybrid keyword + semantic search, best match first; the query language
+    is the search page's (phrases, fields, exclusions)."""
+    return [hf_daily_item(p) for p in search_papers_with_upvotes(request, q, limit=limit)]
+
+
+@router.get(
+    "/papers/{paper_id:paper_id}",
+    response_model=HFPaper,
+    response_model_exclude_none=True,
+    summary="One paper (Hugging Face–compatible)",
+    responses={404: {"description": 'Unknown paper: {"error": "Paper not found"}'}},
+)
+def paper_info(request: Request, paper_id: str) -> HFPaper:
+    settings = settings_of(request)
+    with database(request).connect() as conn:
+        paper = trending.paper_with_upvotes(
+            conn, paper_id, half_life_hours=settings.trending_half_life_hours
+        )
+    if paper is None:
+        raise HTTPException(404, "Paper not found")
+    return hf_paper(paper)

@@ -1,0 +1,386 @@
+"""The readers' JSON API: votes, saves, hides, collections, saved searches,
+API tokens, submissions and curation, over the same core as the pages.
+
+Authenticate with ``Authorization: Bearer <API token>`` (no CSRF needed) or
+with the browser session, which must then send the session's CSRF token in an
+``X-CSRF-Token`` header on state-changing calls.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials
+from pydantic import BaseModel, Field
+
+from paperfeed import readers as core
+from paperfeed.db import Database
+from paperfeed.readers import Reader
+from paperfeed.web.auth import APIAuthError, _settings, api_reader, bearer_scheme, current_reader
+
+router = APIRouter(prefix="/api", tags=["readers"])
+
+
+def _db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def optional_api_reader(
+    request: Request,
+    credentials: HTTPAuthorizationCredentials | None = Depends(bearer_scheme),
+) -> Reader | None:
+    """For reads that anonymous visitors may make too (public collections)."""
+    if request.headers.get("authorization"):
+        return api_reader(request, credentials)
+    return current_reader(request)
+
+
+# ---------------------------------------------------------------- models
+
+
+class ReaderOut(BaseModel):
+    id: int
+    email: str
+    name: str
+    role: str
+
+
+class PaperState(BaseModel):
+    paper_id: str
+    upvotes: int = Field(description="Imported (e.g. Hugging Face) plus Paperfeed upvotes")
+    upvoted: bool
+    saved: bool
+    hidden: bool
+
+
+class PaperBrief(BaseModel):
+    id: str
+    title: str
+    authors: list[str]
+    listing_date: date | None = None
+    added_at: datetime | None = None
+
+
+class CollectionIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    description: str = ""
+    is_public: bool = False
+
+
+class CollectionPatch(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = None
+    is_public: bool | None = None
+
+
+class CollectionOut(BaseModel):
+    id: int
+    name: str
+    description: str
+    is_public: bool
+    created_at: datetime
+    paper_count: int | None = None
+
+
+class CollectionWithPapers(CollectionOut):
+    owner_name: str | None = None
+    papers: list[PaperBrief]
+
+
+class TokenIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+
+
+class TokenOut(BaseModel):
+    id: int
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+class NewToken(BaseModel):
+    id: int
+    name: str
+    token: str = Field(description="Shown only in this response; Paperfeed keeps only a hash")
+
+
+class SavedSearchIn(BaseModel):
+    query: str = Field(min_length=1, max_length=1000)
+    name: str = ""
+
+
+class SavedSearchOut(BaseModel):
+    id: int
+    name: str
+    query: str
+    created_at: datetime
+
+
+class SubmissionIn(BaseModel):
+    arxiv_id: str = Field(description="An arXiv id or abs/pdf URL", max_length=200)
+
+
+class SubmissionOut(BaseModel):
+    paper_id: str
+    title: str
+    listing_date: date | None
+    new_to_paperfeed: bool
+    first_submitter: bool
+
+
+class CurationIn(BaseModel):
+    featured: bool | None = None
+    hidden: bool | None = None
+
+
+def _brief(paper: dict[str, Any]) -> PaperBrief:
+    return PaperBrief(
+        id=paper["id"],
+        title=paper["title"],
+        authors=list(paper["authors"] or []),
+        listing_date=paper.get("listing_date"),
+        added_at=paper.get("added_at") or paper.get("flagged_at"),
+    )
+
+
+# ---------------------------------------------------------------- me
+
+
+@router.get("/me", response_model=ReaderOut)
+def me(reader: Reader = Depends(api_reader)) -> ReaderOut:
+    return ReaderOut(id=reader.id, email=reader.email, name=reader.name, role=reader.role)
+
+
+@router.get("/me/saved", response_model=list[PaperBrief])
+def my_saved(request: Request, reader: Reader = Depends(api_reader)) -> list[PaperBrief]:
+    return [_brief(p) for p in core.library(_db(request), reader, "save")]
+
+
+@router.get("/me/hidden", response_model=list[PaperBrief])
+def my_hidden(request: Request, reader: Reader = Depends(api_reader)) -> list[PaperBrief]:
+    return [_brief(p) for p in core.library(_db(request), reader, "hide")]
+
+
+@router.get("/me/upvoted", response_model=list[PaperBrief])
+def my_upvoted(request: Request, reader: Reader = Depends(api_reader)) -> list[PaperBrief]:
+    return [_brief(p) for p in core.library(_db(request), reader, "vote")]
+
+
+# ---------------------------------------------------------------- paper actions
+
+
+def _flag_routes(kind: str, path: str, label: str) -> None:
+    def put_flag(
+        request: Request, paper_id: str, reader: Reader = Depends(api_reader)
+    ) -> PaperState:
+        return PaperState(**core.set_flag(_db(request), reader, kind, paper_id, True))
+
+    def delete_flag(
+        request: Request, paper_id: str, reader: Reader = Depends(api_reader)
+    ) -> PaperState:
+        return PaperState(**core.set_flag(_db(request), reader, kind, paper_id, False))
+
+    router.add_api_route(
+        f"/papers/{{paper_id:path}}/{path}",
+        put_flag,
+        methods=["POST"],
+        response_model=PaperState,
+        summary=f"{label} a paper",
+        name=f"{path}_paper",
+    )
+    router.add_api_route(
+        f"/papers/{{paper_id:path}}/{path}",
+        delete_flag,
+        methods=["DELETE"],
+        response_model=PaperState,
+        summary=f"Undo {label.lower()}",
+        name=f"un{path}_paper",
+    )
+
+
+_flag_routes("vote", "upvote", "Upvote")
+_flag_routes("save", "save", "Save")
+_flag_routes("hide", "hide", "Hide (not interested)")
+
+
+@router.post("/papers/{paper_id:path}/upvote/toggle", response_model=PaperState)
+def toggle_upvote(
+    request: Request, paper_id: str, reader: Reader = Depends(api_reader)
+) -> PaperState:
+    """Upvote, or take the upvote back if the reader had upvoted."""
+    return PaperState(**core.toggle_vote(_db(request), reader, paper_id))
+
+
+@router.get("/me/papers/{paper_id:path}", response_model=PaperState)
+def paper_state(
+    request: Request, paper_id: str, reader: Reader | None = Depends(optional_api_reader)
+) -> PaperState:
+    db = _db(request)
+    with db.connect() as conn:
+        resolved = core._existing_paper_id(conn, paper_id)
+    return PaperState(**core.paper_states(db, reader, [resolved])[resolved])
+
+
+@router.post("/papers/{paper_id:path}/curation", status_code=204)
+def curate(
+    request: Request, paper_id: str, body: CurationIn, reader: Reader = Depends(api_reader)
+) -> Response:
+    """Curators and admins: feature or hide a paper for everyone."""
+    core.curate(_db(request), reader, paper_id, featured=body.featured, hidden=body.hidden)
+    return Response(status_code=204)
+
+
+# ---------------------------------------------------------------- collections
+
+
+@router.get("/collections", response_model=list[CollectionOut])
+def list_collections(request: Request, reader: Reader = Depends(api_reader)) -> list[Any]:
+    return core.list_collections(_db(request), reader)
+
+
+@router.post("/collections", response_model=CollectionWithPapers, status_code=201)
+def create_collection(
+    request: Request, body: CollectionIn, reader: Reader = Depends(api_reader)
+) -> CollectionWithPapers:
+    db = _db(request)
+    collection_id = core.create_collection(
+        db, reader, body.name, description=body.description, is_public=body.is_public
+    )
+    return _collection(db, reader, collection_id)
+
+
+def _collection(db: Database, viewer: Reader | None, collection_id: int) -> CollectionWithPapers:
+    found, papers = core.get_collection(db, viewer, collection_id)
+    return CollectionWithPapers(
+        **{**found, "paper_count": len(papers)}, papers=[_brief(p) for p in papers]
+    )
+
+
+@router.get("/collections/{collection_id}", response_model=CollectionWithPapers)
+def get_collection(
+    request: Request, collection_id: int, reader: Reader | None = Depends(optional_api_reader)
+) -> CollectionWithPapers:
+    """A public collection, or one of your own; others' private ones are 404."""
+    return _collection(_db(request), reader, collection_id)
+
+
+@router.patch("/collections/{collection_id}", response_model=CollectionWithPapers)
+def update_collection(
+    request: Request,
+    collection_id: int,
+    body: CollectionPatch,
+    reader: Reader = Depends(api_reader),
+) -> CollectionWithPapers:
+    db = _db(request)
+    core.update_collection(
+        db,
+        reader,
+        collection_id,
+        name=body.name,
+        description=body.description,
+        is_public=body.is_public,
+    )
+    return _collection(db, reader, collection_id)
+
+
+@router.delete("/collections/{collection_id}", status_code=204)
+def delete_collection(
+    request: Request, collection_id: int, reader: Reader = Depends(api_reader)
+) -> Response:
+    core.delete_collection(_db(request), reader, collection_id)
+    return Response(status_code=204)
+
+
+@router.put("/collections/{collection_id}/papers/{paper_id:path}", status_code=204)
+def add_paper(
+    request: Request, collection_id: int, paper_id: str, reader: Reader = Depends(api_reader)
+) -> Response:
+    core.add_to_collection(_db(request), reader, collection_id, paper_id)
+    return Response(status_code=204)
+
+
+@router.delete("/collections/{collection_id}/papers/{paper_id:path}", status_code=204)
+def remove_paper(
+    request: Request, collection_id: int, paper_id: str, reader: Reader = Depends(api_reader)
+) -> Response:
+    core.remove_from_collection(_db(request), reader, collection_id, paper_id)
+    return Response(status_code=204)
+
+
+# ---------------------------------------------------------------- API tokens
+
+
+@router.get("/me/tokens", response_model=list[TokenOut])
+def list_tokens(request: Request, reader: Reader = Depends(api_reader)) -> list[Any]:
+    return core.list_api_tokens(_db(request), reader)
+
+
+@router.post("/me/tokens", response_model=NewToken, status_code=201)
+def create_token(request: Request, body: TokenIn, reader: Reader = Depends(api_reader)) -> NewToken:
+    token_id, token = core.create_api_token(_db(request), reader, body.name)
+    return NewToken(id=token_id, name=body.name.strip(), token=token)
+
+
+@router.delete("/me/tokens/{token_id}", status_code=204)
+def revoke_token(request: Request, token_id: int, reader: Reader = Depends(api_reader)) -> Response:
+    core.revoke_api_token(_db(request), reader, token_id)
+    return Response(status_code=204)
+
+
+# ---------------------------------------------------------------- saved searches
+
+
+@router.get("/me/saved_searches", response_model=list[SavedSearchOut])
+def list_saved_searches(request: Request, reader: Reader = Depends(api_reader)) -> list[Any]:
+    return core.list_saved_searches(_db(request), reader)
+
+
+@router.post("/me/saved_searches", response_model=SavedSearchOut, status_code=201)
+def create_saved_search(
+    request: Request, body: SavedSearchIn, reader: Reader = Depends(api_reader)
+) -> Any:
+    db = _db(request)
+    search_id = core.create_saved_search(db, reader, body.name, body.query)
+    return core.get_saved_search(db, reader, search_id)
+
+
+@router.put("/me/saved_searches/{search_id}", response_model=SavedSearchOut)
+def update_saved_search(
+    request: Request, search_id: int, body: SavedSearchIn, reader: Reader = Depends(api_reader)
+) -> Any:
+    db = _db(request)
+    core.update_saved_search(db, reader, search_id, name=body.name, query=body.query)
+    return core.get_saved_search(db, reader, search_id)
+
+
+@router.delete("/me/saved_searches/{search_id}", status_code=204)
+def delete_saved_search(
+    request: Request, search_id: int, reader: Reader = Depends(api_reader)
+) -> Response:
+    core.delete_saved_search(_db(request), reader, search_id)
+    return Response(status_code=204)
+
+
+# ---------------------------------------------------------------- submissions
+
+
+@router.post("/submissions", response_model=SubmissionOut, status_code=201)
+def submit(request: Request, body: SubmissionIn, reader: Reader = Depends(api_reader)) -> Any:
+    """Submit an arXiv paper published within the configured number of days."""
+    result = core.submit_paper(_settings(request), _db(request), reader, body.arxiv_id)
+    return SubmissionOut(**result.__dict__)
+
+
+@router.get("/me/submissions", response_model=list[PaperBrief])
+def my_submissions(request: Request, reader: Reader = Depends(api_reader)) -> list[PaperBrief]:
+    return [
+        _brief({**p, "added_at": p["submitted_at"]})
+        for p in core.list_submissions(_db(request), reader)
+    ]
+
+
+__all__ = ["router", "APIAuthError"]

@@ -1,0 +1,283 @@
+"""Digest pages and API: subscribe (double opt-in), confirm, manage,
+one-click unsubscribe (RFC 8058) and "view in browser".
+
+Every link in a digest email carries a signed token for one subscription, so
+these pages need no sign-in. The token in the URL is also what makes their
+forms safe from cross-site posting: another site cannot know it. POST
+/unsubscribe/{token} in particular must work with no cookie and no CSRF token,
+because mail clients POST "List-Unsubscribe=One-Click" there themselves.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
+
+from paperfeed.config import Settings
+from paperfeed.db import Database
+from paperfeed.db import digests as digest_store
+from paperfeed.db import papers as paper_store
+from paperfeed.digest import compose as composer
+from paperfeed.digest import render, tokens
+from paperfeed.digest import subscriptions as subs
+from paperfeed.digest.schedule import parse_period
+from paperfeed.readers import Reader
+from paperfeed.web.auth import require_reader, verify_csrf
+from paperfeed.web.templating import templates
+
+router = APIRouter()
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def _page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
+    return templates.TemplateResponse(request, f"digest/{name}", context, status_code=status)
+
+
+def _bad_link(request: Request, error: Exception) -> Response:
+    return _page(request, "message.html", {"title": "Link not valid", "text": str(error)}, 400)
+
+
+# ---------------------------------------------------------------- subscribe
+
+
+class SubscribeBody(BaseModel):
+    email: str = Field(max_length=320)
+    frequency: str | None = None
+    topics: dict[str, Any] | None = None
+    trending_count: int | None = None
+    personal_count: int | None = None
+    search_count: int | None = None
+    include_saved_searches: bool | None = None
+
+    def preferences(self) -> dict[str, Any]:
+        return self.model_dump(exclude={"email"}, exclude_none=True)
+
+
+ACCEPTED = (
+    "If that address can receive mail, a confirmation link is on its way. "
+    "Nothing is sent until it is used."
+)
+
+
+def _subscribe(request: Request, body: SubscribeBody) -> None:
+    # The same answer whether or not the address is already subscribed, so the
+    # form cannot be used to find out who reads what.
+    subs.subscribe(_settings(request), _db(request), body.email, preferences=body.preferences())
+
+
+@router.post("/api/digest/subscribe", status_code=202)
+def api_subscribe(request: Request, body: SubscribeBody) -> dict[str, str]:
+    try:
+        _subscribe(request, body)
+    except subs.SubscriptionError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    return {"status": "confirmation sent", "detail": ACCEPTED}
+
+
+@router.get("/digest", response_class=HTMLResponse)
+def subscribe_page(request: Request) -> Response:
+    return _page(request, "subscribe.html", {})
+
+
+@router.post("/digest/subscribe", response_class=HTMLResponse)
+async def subscribe_form(request: Request) -> Response:
+    # Anonymous and harmless to forge: it only mails a confirmation link to the
+    # address typed in, which the attacker could ask for themselves.
+    form = await request.form()
+    body = SubscribeBody(
+        email=str(form.get("email", ""))[:320], frequency=str(form.get("frequency", "daily"))
+    )
+    try:
+        _subscribe(request, body)
+    except subs.SubscriptionError as exc:
+        return _page(request, "subscribe.html", {"error": str(exc), "email": body.email}, 422)
+    return _page(request, "message.html", {"title": "Check your inbox", "text": ACCEPTED})
+
+
+# ---------------------------------------------------------------- confirm
+
+
+@router.get("/digest/confirm/{token}", response_class=HTMLResponse)
+def confirm_page(request: Request, token: str) -> Response:
+    # GET only shows a button: link scanners fetch every URL in an email, and
+    # must not be able to confirm on the reader's behalf.
+    try:
+        tokens.read(_settings(request), tokens.CONFIRM, token, max_age=tokens.CONFIRM_MAX_AGE)
+    except tokens.InvalidToken as exc:
+        return _bad_link(request, exc)
+    return _page(request, "confirm.html", {"token": token})
+
+
+@router.post("/digest/confirm/{token}", response_class=HTMLResponse)
+def confirm(request: Request, token: str) -> Response:
+    settings = _settings(request)
+    try:
+        sub = subs.confirm(settings, _db(request), token)
+    except tokens.InvalidToken as exc:
+        return _bad_link(request, exc)
+    manage = tokens.make(settings, tokens.MANAGE, sub["id"])
+    return _page(request, "confirmed.html", {"sub": sub, "manage_token": manage})
+
+
+# ---------------------------------------------------------------- unsubscribe
+
+
+@router.get("/unsubscribe/{token}", response_class=HTMLResponse)
+def unsubscribe_page(request: Request, token: str) -> Response:
+    try:
+        sub = subs.subscription_for_token(
+            _settings(request), _db(request), tokens.UNSUBSCRIBE, token
+        )
+    except tokens.InvalidToken as exc:
+        return _bad_link(request, exc)
+    return _page(request, "unsubscribe.html", {"token": token, "sub": sub})
+
+
+@router.post("/unsubscribe/{token}", response_class=HTMLResponse)
+def unsubscribe(request: Request, token: str) -> Response:
+    """RFC 8058 one-click: body "List-Unsubscribe=One-Click", no cookie, no CSRF."""
+    try:
+        sub = subs.unsubscribe(_settings(request), _db(request), token)
+    except tokens.InvalidToken as exc:
+        return _bad_link(request, exc)
+    return _page(request, "unsubscribed.html", {"sub": sub})
+
+
+# ---------------------------------------------------------------- manage
+
+
+def _manage_sub(request: Request, token: str) -> dict[str, Any]:
+    return subs.subscription_for_token(_settings(request), _db(request), tokens.MANAGE, token)
+
+
+@router.get("/digest/manage/{token}", response_class=HTMLResponse)
+def manage_page(request: Request, token: str) -> Response:
+    try:
+        sub = _manage_sub(request, token)
+    except tokens.InvalidToken as exc:
+        return _bad_link(request, exc)
+    return _page(request, "manage.html", {"token": token, "sub": subs.public_view(sub)})
+
+
+def _form_preferences(form: Any) -> dict[str, Any]:
+    return {
+        "frequency": str(form.get("frequency", "daily")),
+        "trending_count": form.get("trending_count", "10"),
+        "personal_count": form.get("personal_count", "5"),
+        "search_count": form.get("search_count", "5"),
+        "include_saved_searches": form.get("include_saved_searches") == "on",
+        "topics": {
+            "categories": str(form.get("categories", "")).split(","),
+            "keywords": str(form.get("keywords", "")).split(","),
+        },
+    }
+
+
+@router.post("/digest/manage/{token}", response_class=HTMLResponse)
+async def manage_save(request: Request, token: str) -> Response:
+    try:
+        sub = _manage_sub(request, token)
+    except tokens.InvalidToken as exc:
+        return _bad_link(request, exc)
+    form = await request.form()
+    try:
+        updated = subs.update_preferences(_db(request), sub["id"], _form_preferences(form))
+    except subs.SubscriptionError as exc:
+        view = subs.public_view(sub)
+        return _page(request, "manage.html", {"token": token, "sub": view, "error": str(exc)}, 422)
+    view = subs.public_view(updated)
+    return _page(request, "manage.html", {"token": token, "sub": view, "saved": True})
+
+
+@router.get("/api/digest/subscription/{token}")
+def api_subscription(request: Request, token: str) -> dict[str, Any]:
+    try:
+        return subs.public_view(_manage_sub(request, token))
+    except tokens.InvalidToken as exc:
+        raise HTTPException(404, str(exc)) from exc
+
+
+@router.put("/api/digest/subscription/{token}")
+def api_update_subscription(request: Request, token: str, body: dict[str, Any]) -> dict[str, Any]:
+    try:
+        sub = _manage_sub(request, token)
+        return subs.public_view(subs.update_preferences(_db(request), sub["id"], body))
+    except tokens.InvalidToken as exc:
+        raise HTTPException(404, str(exc)) from exc
+    except subs.SubscriptionError as exc:
+        raise HTTPException(422, str(exc)) from exc
+
+
+# ---------------------------------------------------------------- view in browser
+
+
+@router.get("/digest/view/{token}", response_class=HTMLResponse)
+def view_digest(request: Request, token: str) -> Response:
+    settings = _settings(request)
+    try:
+        payload = tokens.read(settings, tokens.VIEW, token)
+        sub_id, period_key = int(payload[0]), str(payload[1])
+        period = parse_period(period_key)
+    except (tokens.InvalidToken, TypeError, ValueError, IndexError) as exc:
+        return _bad_link(request, tokens.InvalidToken(str(exc)))
+    with _db(request).connect() as conn:
+        log = digest_store.get_log(conn, sub_id, period_key)
+        if log is None or not log["content"]:
+            return _page(request, "message.html", {"title": "No such digest", "text": ""}, 404)
+        papers = paper_store.get_papers(conn, composer.paper_ids(log["content"]))
+    context = render.digest_context(
+        settings,
+        period_label=log["content"].get("label", period.label),
+        content=log["content"],
+        papers=papers,
+        links=None,
+    )
+    _, html = render.render_digest(context)
+    return HTMLResponse(html)
+
+
+# ---------------------------------------------------------------- signed-in readers
+
+# Forms here act on the session's reader, so they carry the readers' CSRF token.
+account = APIRouter(dependencies=[Depends(verify_csrf)], include_in_schema=False)
+
+
+@account.get("/digest/settings", response_class=HTMLResponse)
+def reader_settings(request: Request, reader: Reader = Depends(require_reader)) -> Response:
+    """The signed-in reader's digest: its settings page, or a one-click subscribe."""
+    with _db(request).connect() as conn:
+        sub = digest_store.get_subscription_by_reader(conn, reader.id)
+        if sub is None:
+            sub = digest_store.get_subscription_by_email(conn, reader.email)
+    if sub is not None and sub["reader_id"] in (None, reader.id) and digest_store.is_active(sub):
+        token = tokens.make(_settings(request), tokens.MANAGE, sub["id"])
+        return RedirectResponse(f"/digest/manage/{token}", status_code=303)
+    return _page(request, "reader_subscribe.html", {"email": reader.email})
+
+
+@account.post("/digest/settings", response_class=HTMLResponse)
+async def reader_subscribe(request: Request, reader: Reader = Depends(require_reader)) -> Response:
+    """Subscribe the reader's own address. Signing in by magic link already
+    proved the reader reads it, so this confirms at once; the subscription is
+    linked to the reader, which adds the personal and saved-search sections."""
+    form = await request.form()
+    frequency = str(form.get("frequency", "daily"))
+    try:
+        subs.subscribe_reader(_db(request), reader.id, reader.email, {"frequency": frequency})
+    except subs.SubscriptionError as exc:
+        return _page(
+            request, "reader_subscribe.html", {"email": reader.email, "error": str(exc)}, 422
+        )
+    return RedirectResponse("/digest/settings", status_code=303)

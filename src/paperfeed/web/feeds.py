@@ -1,0 +1,203 @@
+"""Atom feeds (built by feedgen) of the trending lists.
+
+- ``/feeds/trending/daily.xml``, ``weekly.xml``, ``monthly.xml``: the latest
+  day, week or month that has papers, as it moves;
+- ``/papers/date/YYYY-MM-DD/feed.xml``, ``/papers/week/YYYY-Www/feed.xml``,
+  ``/papers/month/YYYY-MM/feed.xml``: one fixed list, as on its page;
+- ``/feeds/search.xml?q=...``: a saved search, newest matches first;
+- ``/collections/{id}/feed.xml``: a public collection, latest additions first
+  (its papers come from the readers feature, ``readers.get_collection``).
+
+feedgen (lxml underneath) escapes every text; what it cannot do is carry the
+control characters XML 1.0 forbids, which arXiv text occasionally contains,
+so those are dropped first.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import PlainTextResponse, Response
+from feedgen.feed import FeedGenerator
+
+from paperfeed import readers, trending
+from paperfeed.config import Settings
+from paperfeed.trending import Period, PeriodError, PeriodKind
+from paperfeed.web.api import search_papers_with_upvotes
+from paperfeed.web.pages import database, paper_url, settings_of
+
+router = APIRouter(tags=["feeds"])
+FEED_SIZE = 50
+ATOM = "application/atom+xml; charset=utf-8"
+
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_text(text: str | None) -> str:
+    """Text XML 1.0 can carry (feedgen escapes <, > and & itself)."""
+    return _NOT_XML.sub("", text or "")
+
+
+def atom_feed(
+    settings: Settings,
+    *,
+    path: str,
+    title: str,
+    subtitle: str,
+    papers: Sequence[dict[str, Any]],
+    alternate_path: str | None = None,
+) -> bytes:
+    """An Atom document listing ``papers`` in order; ``path`` is the feed's own URL path."""
+    base = settings.base_url.rstrip("/")
+    fg = FeedGenerator()
+    fg.id(base + path)
+    fg.title(xml_text(title))
+    fg.subtitle(xml_text(subtitle))
+    fg.author(name=xml_text(settings.site_name))
+    fg.link(href=base + path, rel="self", type="application/atom+xml")
+    fg.link(href=base + (alternate_path or "/"), rel="alternate", type="text/html")
+    fg.generator(xml_text(settings.site_name))
+    stamps = []
+    for paper in papers:
+        entry = fg.add_entry(order="append")
+        url = paper_url(settings, paper["id"])
+        entry.id(url)
+        entry.title(xml_text(paper["title"]))
+        # One link only: feedgen 1.0 drops rel/type on entry links, so a second
+        # (PDF) link would read as another "alternate".
+        entry.link(href=url, rel="alternate", type="text/html")
+        for name in paper.get("authors") or []:
+            entry.author(name=xml_text(name) or "?")
+        for category in paper.get("categories") or []:
+            entry.category(term=xml_text(category))
+        entry.summary(xml_text(paper.get("abstract")), type="text")
+        published = paper.get("published") or paper.get("listing_date") or paper.get("created_at")
+        # In a collection, an entry is new to subscribers when it was added.
+        updated = paper.get("added_at") or paper.get("updated") or published
+        if published:
+            entry.published(trending.as_utc(published))
+        stamp = trending.as_utc(updated or datetime.now(UTC))
+        entry.updated(stamp)
+        stamps.append(stamp)
+    fg.updated(max(stamps) if stamps else datetime.now(UTC))
+    result: bytes = fg.atom_str(pretty=True)
+    return result
+
+
+def _list_feed(request: Request, period: Period | None, *, path: str) -> Response:
+    settings = settings_of(request)
+    sort = request.query_params.get("sort", "trending")
+    try:
+        sort = trending.check_sort(sort)
+    except ValueError as exc:
+        return PlainTextResponse(str(exc), status_code=400)
+    with database(request).connect() as conn:
+        listing = (
+            trending.list_papers(
+                conn,
+                period,
+                half_life_hours=settings.trending_half_life_hours,
+                sort=sort,
+                limit=FEED_SIZE,
+            )
+            if period
+            else None
+        )
+    label = period.title if period else "no papers yet"
+    body = atom_feed(
+        settings,
+        path=path,
+        title=f"{settings.site_name}: {sort} papers, {label}",
+        subtitle="Research papers ranked by upvotes decayed by age",
+        papers=listing.papers if listing else [],
+        alternate_path=period.path if period else "/",
+    )
+    return Response(body, media_type=ATOM)
+
+
+def _fixed_feed(request: Request, kind: PeriodKind, text: str) -> Response:
+    try:
+        period = trending.parse_period(kind, text)
+    except PeriodError as exc:
+        return PlainTextResponse(str(exc), status_code=400)
+    return _list_feed(request, period, path=f"{period.path}/feed.xml")
+
+
+@router.get("/papers/date/{day}/feed.xml", summary="Atom feed of one day's list")
+def day_feed(request: Request, day: str) -> Response:
+    return _fixed_feed(request, "day", day)
+
+
+@router.get("/papers/week/{week}/feed.xml", summary="Atom feed of one ISO week's list")
+def week_feed(request: Request, week: str) -> Response:
+    return _fixed_feed(request, "week", week)
+
+
+@router.get("/papers/month/{month}/feed.xml", summary="Atom feed of one month's list")
+def month_feed(request: Request, month: str) -> Response:
+    return _fixed_feed(request, "month", month)
+
+
+_KINDS: dict[str, PeriodKind] = {"daily": "day", "weekly": "week", "monthly": "month"}
+
+
+@router.get("/feeds/trending/{span}.xml", summary="Atom feed of the latest trending list")
+def trending_feed(request: Request, span: str) -> Response:
+    """The latest day, ISO week or month that has papers, ranked by trending:
+    ``span`` is daily, weekly or monthly."""
+    if span not in _KINDS:
+        return PlainTextResponse("no such feed: use daily, weekly or monthly", status_code=404)
+    with database(request).connect() as conn:
+        day = trending.home_day(conn, datetime.now(UTC).date())
+    period = trending.period_containing(_KINDS[span], day) if day else None
+    return _list_feed(request, period, path=f"/feeds/trending/{span}.xml")
+
+
+@router.get("/feeds/search.xml", summary="Atom feed of a saved search")
+def search_feed(request: Request, q: str = Query("", max_length=1000)) -> Response:
+    """The newest papers matching ``q`` (the search page's query language)."""
+    settings = settings_of(request)
+    if not q.strip():
+        return PlainTextResponse("give a search query: /feeds/search.xml?q=...", status_code=400)
+    try:
+        papers = search_papers_with_upvotes(request, q, limit=FEED_SIZE, sort="date")
+    except HTTPException as exc:
+        return PlainTextResponse(str(exc.detail), status_code=exc.status_code)
+    body = atom_feed(
+        settings,
+        path=f"/feeds/search.xml?{urlencode({'q': q})}",
+        title=f"{settings.site_name}: search for {q}",
+        subtitle=f"Newest papers matching: {q}",
+        papers=papers,
+        alternate_path=f"/search?{urlencode({'q': q})}",
+    )
+    return Response(body, media_type=ATOM)
+
+
+@router.get("/collections/{collection_id}/feed.xml", summary="Atom feed of a public collection")
+def collection_feed(request: Request, collection_id: str) -> Response:
+    """A public collection's papers, latest additions first. Feed readers carry
+    no session, so a private collection is "not found" here, as for strangers."""
+    if not collection_id.isdigit() or len(collection_id) > 12:
+        return PlainTextResponse(f"no collection {collection_id[:40]!r}", status_code=404)
+    settings = settings_of(request)
+    try:
+        collection, papers = readers.get_collection(database(request), None, int(collection_id))
+    except readers.NotFound:
+        return PlainTextResponse(f"no collection {collection_id}", status_code=404)
+    shown = [p for p in papers if not p.get("hidden")][:FEED_SIZE]
+    owner = collection.get("owner_name") or "a reader"
+    body = atom_feed(
+        settings,
+        path=f"/collections/{collection_id}/feed.xml",
+        title=f"{settings.site_name}: {collection['name']}",
+        subtitle=collection.get("description") or f"A collection by {owner}",
+        papers=shown,
+        alternate_path=f"/collections/{collection_id}",
+    )
+    return Response(body, media_type=ATOM)

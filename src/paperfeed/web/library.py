@@ -1,0 +1,352 @@
+"""Reader pages: paper actions (upvote, save, hide, curate), the library,
+collections, saved searches and submissions.
+
+Every action is a plain form POST that redirects back (works without
+JavaScript); static/readers.js sends the same forms with fetch and swaps in
+the re-rendered actions, so the page does not reload.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from jinja2 import pass_context
+
+from paperfeed import readers as core
+from paperfeed.db import Database
+from paperfeed.db import papers as paper_store
+from paperfeed.readers import Reader
+from paperfeed.web.auth import (
+    _settings,
+    current_reader,
+    require_reader,
+    safe_next,
+    verify_csrf,
+)
+from paperfeed.web.templating import templates
+
+router = APIRouter(dependencies=[Depends(verify_csrf)], include_in_schema=False)
+
+# form action -> (core operation, value)
+PAPER_ACTIONS: dict[str, tuple[str, bool]] = {
+    "upvote": ("vote", True),
+    "unvote": ("vote", False),
+    "save": ("save", True),
+    "unsave": ("save", False),
+    "hide": ("hide", True),
+    "unhide": ("hide", False),
+    "feature": ("featured", True),
+    "unfeature": ("featured", False),
+    "curator-hide": ("hidden", True),
+    "curator-unhide": ("hidden", False),
+}
+
+
+def _db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def wants_json(request: Request) -> bool:
+    return "application/json" in request.headers.get("accept", "")
+
+
+# ---------------------------------------------------------------- template helpers
+
+
+@pass_context
+def paper_state(context: Any, request: Request, paper: dict[str, Any]) -> dict[str, Any]:
+    """Upvote count and the reader's flags for one paper card. The first card
+    loads the states of every paper in the page's ``papers`` in one batch."""
+    cache: dict[str, dict[str, Any]] = request.state._state.setdefault("paper_states", {})
+    paper_id = paper["id"]
+    if paper_id in cache:
+        return cache[paper_id]
+    reader = current_reader(request)
+    if reader is None and "upvotes" in paper:  # the list already counted them
+        cache[paper_id] = {
+            "paper_id": paper_id,
+            "upvotes": int(paper["upvotes"]),
+            "upvoted": False,
+            "saved": False,
+            "hidden": False,
+        }
+        return cache[paper_id]
+    batch = [paper_id] + [
+        p["id"]
+        for p in (context.get("papers") or [])
+        if isinstance(p, dict) and "id" in p and p["id"] not in cache
+    ]
+    cache.update(core.paper_states(_db(request), reader, list(dict.fromkeys(batch))))
+    return cache[paper_id]
+
+
+def prefetch_paper_states(request: Request, paper_ids: list[str]) -> None:
+    """Fill the per-request cache for a whole list in one batch, so a page of 50
+    cards costs one round of queries instead of 50 (called by the list pages)."""
+    cache: dict[str, dict[str, Any]] = request.state._state.setdefault("paper_states", {})
+    missing = [i for i in paper_ids if i not in cache]
+    if missing:
+        cache.update(core.paper_states(_db(request), current_reader(request), missing))
+
+
+def my_collections(request: Request) -> list[dict[str, Any]]:
+    reader = current_reader(request)
+    if reader is None:
+        return []
+    if "my_collections" not in request.state._state:
+        request.state.my_collections = core.list_collections(_db(request), reader)
+    found: list[dict[str, Any]] = request.state.my_collections
+    return found
+
+
+def here(request: Request) -> str:
+    query = request.url.query
+    return request.url.path + (f"?{query}" if query else "")
+
+
+templates.env.globals["paper_state"] = paper_state
+templates.env.globals["my_collections"] = my_collections
+templates.env.globals["here"] = here
+
+
+def _back(request: Request, next_url: str, paper_id: str) -> str:
+    return safe_next(next_url, f"/papers/{paper_id}")
+
+
+def _actions_json(request: Request, paper_id: str) -> Response:
+    """The paper's new state and its re-rendered actions, for readers.js."""
+    with _db(request).connect() as conn:
+        paper = paper_store.get_paper(conn, paper_id)
+    if paper is None:
+        raise core.NotFound(f"no paper {paper_id[:200]!r}")
+    request.state._state.pop("paper_states", None)
+    request.state._state.pop("my_collections", None)
+    state = core.paper_states(_db(request), current_reader(request), [paper["id"]])[paper["id"]]
+    html = templates.get_template("_paper_actions.html").render(request=request, paper=paper)
+    return JSONResponse({**state, "html": html})
+
+
+# ---------------------------------------------------------------- paper actions
+
+
+@router.post("/papers/{paper_id:path}/{action}")
+def paper_action(
+    request: Request,
+    paper_id: str,
+    action: str,
+    next: str = Form(""),
+    reader: Reader = Depends(require_reader),
+) -> Response:
+    if action not in PAPER_ACTIONS:
+        raise core.NotFound(f"no action {action[:40]!r}")
+    operation, value = PAPER_ACTIONS[action]
+    db = _db(request)
+    if operation in ("featured", "hidden"):
+        core.curate(db, reader, paper_id, **{operation: value})
+    else:
+        core.set_flag(db, reader, operation, paper_id, value)
+    if wants_json(request):
+        return _actions_json(request, paper_id)
+    return RedirectResponse(_back(request, next, paper_id), status_code=303)
+
+
+@router.post("/library/collect")
+def collect(
+    request: Request,
+    paper_id: str = Form(...),
+    collection_id: str = Form(""),
+    new_collection: str = Form(""),
+    next: str = Form(""),
+    reader: Reader = Depends(require_reader),
+) -> Response:
+    """Add a paper to one of the reader's collections, or to a new one."""
+    db = _db(request)
+    if new_collection.strip():
+        target = core.create_collection(db, reader, new_collection)
+    elif collection_id.isdigit():
+        target = int(collection_id)
+    else:
+        raise core.ReaderError("Choose a collection or name a new one.")
+    core.add_to_collection(db, reader, target, paper_id)
+    if wants_json(request):
+        return _actions_json(request, paper_id)
+    return RedirectResponse(_back(request, next, paper_id), status_code=303)
+
+
+# ---------------------------------------------------------------- library
+
+
+@router.get("/library", response_class=HTMLResponse)
+def library_page(request: Request, reader: Reader = Depends(require_reader)) -> Response:
+    db = _db(request)
+    return templates.TemplateResponse(
+        request,
+        "library.html",
+        {
+            "papers": core.library(db, reader, "save"),
+            "hidden_papers": core.library(db, reader, "hide"),
+            "collections": core.list_collections(db, reader),
+            "saved_searches": core.list_saved_searches(db, reader),
+        },
+    )
+
+
+@router.post("/saved-searches")
+def create_saved_search(
+    request: Request,
+    query: str = Form(""),
+    name: str = Form(""),
+    next: str = Form(""),
+    reader: Reader = Depends(require_reader),
+) -> Response:
+    core.create_saved_search(_db(request), reader, name, query)
+    return RedirectResponse(safe_next(next, "/library"), status_code=303)
+
+
+@router.post("/saved-searches/{search_id}/delete")
+def delete_saved_search(
+    request: Request, search_id: int, reader: Reader = Depends(require_reader)
+) -> Response:
+    core.delete_saved_search(_db(request), reader, search_id)
+    return RedirectResponse("/library", status_code=303)
+
+
+# ---------------------------------------------------------------- collections
+
+
+@router.get("/collections", response_class=HTMLResponse)
+def collections_page(request: Request, reader: Reader = Depends(require_reader)) -> Response:
+    return templates.TemplateResponse(
+        request, "collections.html", {"collections": core.list_collections(_db(request), reader)}
+    )
+
+
+@router.post("/collections")
+def create_collection(
+    request: Request,
+    name: str = Form(""),
+    description: str = Form(""),
+    is_public: str = Form(""),
+    reader: Reader = Depends(require_reader),
+) -> Response:
+    collection_id = core.create_collection(
+        _db(request), reader, name, description=description, is_public=bool(is_public)
+    )
+    return RedirectResponse(f"/collections/{collection_id}", status_code=303)
+
+
+@router.get("/collections/{collection_id}", response_class=HTMLResponse)
+def collection_page(request: Request, collection_id: int) -> Response:
+    """Anyone may see a public collection; a private one only its owner (404 for
+    everyone else, so its existence does not leak)."""
+    viewer = current_reader(request)
+    collection, papers = core.get_collection(_db(request), viewer, collection_id)
+    return templates.TemplateResponse(
+        request,
+        "collection.html",
+        {
+            "collection": collection,
+            "papers": papers,
+            "is_owner": viewer is not None and viewer.id == collection["reader_id"],
+        },
+    )
+
+
+@router.post("/collections/{collection_id}/edit")
+def edit_collection(
+    request: Request,
+    collection_id: int,
+    name: str = Form(""),
+    description: str = Form(""),
+    is_public: str = Form(""),
+    reader: Reader = Depends(require_reader),
+) -> Response:
+    core.update_collection(
+        _db(request),
+        reader,
+        collection_id,
+        name=name,
+        description=description,
+        is_public=bool(is_public),
+    )
+    return RedirectResponse(f"/collections/{collection_id}", status_code=303)
+
+
+@router.post("/collections/{collection_id}/delete")
+def delete_collection(
+    request: Request, collection_id: int, reader: Reader = Depends(require_reader)
+) -> Response:
+    core.delete_collection(_db(request), reader, collection_id)
+    return RedirectResponse("/collections", status_code=303)
+
+
+@router.post("/collections/{collection_id}/remove")
+def remove_from_collection(
+    request: Request,
+    collection_id: int,
+    paper_id: str = Form(...),
+    reader: Reader = Depends(require_reader),
+) -> Response:
+    core.remove_from_collection(_db(request), reader, collection_id, paper_id)
+    return RedirectResponse(f"/collections/{collection_id}", status_code=303)
+
+
+# ---------------------------------------------------------------- submissions
+
+
+@router.get("/submit", response_class=HTMLResponse)
+def submit_page(request: Request, reader: Reader = Depends(require_reader)) -> Response:
+    return _submit(request, None, None, "")
+
+
+def _submit(
+    request: Request,
+    result: core.SubmissionResult | None,
+    error: str | None,
+    value: str,
+    status: int = 200,
+) -> Response:
+    return templates.TemplateResponse(
+        request,
+        "submit.html",
+        {
+            "result": result,
+            "error": error,
+            "value": value,
+            "max_age_days": _settings(request).submission_max_age_days,
+        },
+        status_code=status,
+    )
+
+
+@router.post("/submit", response_class=HTMLResponse)
+def submit_paper(
+    request: Request, arxiv_id: str = Form(""), reader: Reader = Depends(require_reader)
+) -> Response:
+    try:
+        result = core.submit_paper(_settings(request), _db(request), reader, arxiv_id)
+    except core.ReaderError as exc:
+        status = 404 if isinstance(exc, core.NotFound) else 400
+        if isinstance(exc, core.SourceUnavailable):
+            status = 502
+        return _submit(request, None, str(exc), arxiv_id[:100], status)
+    return _submit(request, result, None, "")
+
+
+# ---------------------------------------------------------------- curation
+
+
+@router.get("/curation", response_class=HTMLResponse)
+def curation_page(request: Request, reader: Reader = Depends(require_reader)) -> Response:
+    papers = core.curated_papers(_db(request), reader)
+    return templates.TemplateResponse(
+        request,
+        "curation.html",
+        {
+            "hidden_papers": [p for p in papers if p["hidden"]],
+            "featured_papers": [p for p in papers if p["featured"] and not p["hidden"]],
+        },
+    )
