@@ -243,6 +243,12 @@ class PgLexicalIndex:
         with self.db.connect() as conn:
             return {r.id for r in conn.execute(stmt)}
 
+    def snippets_html(
+        self, query: PgQuery | None, texts: Sequence[str], max_chars: int = 260
+    ) -> list[str]:
+        """One snippet per text (the interface search.py calls on every backend)."""
+        return [self.snippet_html(query, t, max_chars) for t in texts]
+
     def snippet_html(self, query: PgQuery | None, text_: str, max_chars: int = 260) -> str:
         """ts_headline's fragment, HTML-escaped here with the matches in <b>."""
         body = clean(text_).replace(_MARK_OPEN, " ").replace(_MARK_CLOSE, " ")
