@@ -462,3 +462,65 @@ def test_two_embedded_schedulers_send_each_digest_once(
         first_db.dispose()
         second_db.dispose()
     assert smtp_server.inbox.count_by_recipient() == dict.fromkeys(emails, 1)
+
+
+def test_signed_in_reader_subscribes_from_the_account_with_csrf(
+    settings: Settings, db: Database, client: TestClient
+) -> None:
+    from tests.readers_helpers import csrf_from, sign_in
+
+    reader = sign_in(client, settings, db, "gil@example.org")
+    page = client.get("/digest/settings")
+    assert page.status_code == 200
+    forged = client.post("/digest/settings", data={"frequency": "weekly"})
+    assert forged.status_code == 403
+    with db.connect() as conn:
+        assert digest_store.get_subscription_by_email(conn, "gil@example.org") is None
+    done = client.post(
+        "/digest/settings",
+        data={"frequency": "weekly", "csrf_token": csrf_from(page.text)},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    with db.connect() as conn:
+        sub = digest_store.get_subscription_by_email(conn, "gil@example.org")
+    assert sub["reader_id"] == reader.id and digest_store.is_active(sub)
+    assert sub["frequency"] == "weekly"
+    manage = client.get("/digest/settings", follow_redirects=False)
+    assert manage.status_code == 303 and manage.headers["location"].startswith("/digest/manage/")
+
+
+# ---------------------------------------------------------------- CLI
+
+
+def test_cli_preview_and_dry_run_send_nothing(
+    cli_env: Settings, db: Database, smtp_server: SMTPServer, tmp_path
+) -> None:
+    from typer.testing import CliRunner
+
+    from paperfeed.cli import app
+
+    seed_papers(db)
+    confirmed(cli_env, db, "hal@example.org", trending_count=3)
+    out = tmp_path / "preview.html"
+    cli = CliRunner()
+    result = cli.invoke(
+        app,
+        ["digest", "preview", "hal@example.org", "--period", MONDAY.isoformat(), "--out", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    html = out.read_text()
+    assert len(re.findall(r'href="[^"]+/papers/2506\.0\d{4}"', html)) == 3
+    assert "&lt;script&gt;" in html  # the most upvoted, hostile title, escaped
+
+    dry = cli.invoke(app, ["digest", "send", "--period", MONDAY.isoformat(), "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "hal@example.org: 3 papers" in dry.stdout
+    with db.connect() as conn:
+        assert digest_store.logs(conn) == []
+    assert smtp_server.inbox.messages == []
+
+    bad = cli.invoke(app, ["digest", "send", "--period", "2025-06-07"])  # a Saturday
+    assert bad.exit_code == 2 and "weekend" in bad.output
+    missing = cli.invoke(app, ["digest", "preview", "nobody@example.org"])
+    assert missing.exit_code == 1 and "no subscription" in missing.output

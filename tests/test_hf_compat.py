@@ -18,9 +18,8 @@ from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.ingest.jsonl import read_jsonl
 from paperfeed.ingest.pipeline import ingest
-from paperfeed.web.app import create_app
+from tests.browser import LiveServer
 from tests.conftest import ARXIV_CS
-from tests.live_server import LiveServer
 from tests.trending_support import add_papers, set_paper, vote
 
 hf = pytest.importorskip("huggingface_hub")
@@ -47,7 +46,7 @@ def api(
         submitted_by="akhaliq",
         featured_date=date(2025, 3, 18),
     )
-    with LiveServer(create_app(settings, db)) as server:
+    with LiveServer(settings, db) as server:
         yield hf.HfApi(endpoint=server.url, token=False)
 
 

@@ -236,6 +236,8 @@ def test_old_style_ids_and_aliases(client: TestClient, db: Database) -> None:
         conn.execute(paper_aliases.insert().values(alias="old-slug-abc", paper_id="2503.00001"))
     moved = client.get("/papers/old-slug-abc", follow_redirects=False)
     assert moved.status_code == 301 and moved.headers["location"] == "/papers/2503.00001"
+    versioned = client.get("/papers/2503.00001v3", follow_redirects=False)
+    assert versioned.status_code == 301 and versioned.headers["location"] == "/papers/2503.00001"
     moved_md = client.get("/papers/old-slug-abc.md", follow_redirects=False)
     assert moved_md.headers["location"] == "/papers/2503.00001.md"
 

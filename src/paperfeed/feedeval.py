@@ -268,12 +268,12 @@ def embed_rows(
         part = missing[start : start + batch]
         vectors = embed([texts[r] for r in part])
         found.update({corpus.ids[r]: vectors[i] for i, r in enumerate(part)})
-        if cache_file is not None and (start // batch) % 8 == 7 or start + batch >= len(missing):
-            if cache_file is not None:
-                cache_file.parent.mkdir(parents=True, exist_ok=True)
-                tmp = cache_file.with_suffix(".tmp.npz")
-                np.savez(tmp, ids=np.asarray(list(found)), vectors=np.vstack(list(found.values())))
-                tmp.replace(cache_file)
+        last = start + batch >= len(missing)
+        if cache_file is not None and ((start // batch) % 2 == 1 or last):
+            cache_file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache_file.with_suffix(".tmp.npz")
+            np.savez(tmp, ids=np.asarray(list(found)), vectors=np.vstack(list(found.values())))
+            tmp.replace(cache_file)
         if progress:
             progress(min(start + batch, len(missing)), len(missing))
     out = [known.get(corpus.ids[int(r)], found.get(corpus.ids[int(r)])) for r in rows]
@@ -285,3 +285,112 @@ def background_rows(corpus: Corpus, size: int, seed: int = 29) -> np.ndarray:
     the personal model (each reader uses the part listed before their day)."""
     rng = np.random.default_rng(seed)
     return np.sort(rng.choice(len(corpus.ids), size=min(size, len(corpus.ids)), replace=False))
+
+
+class PersonalModelRanker:
+    """``paperfeed.recommend.fit`` on the embeddings: the library as positives,
+    the fixed background sample listed before the day as "everything else"."""
+
+    def __init__(
+        self,
+        corpus: Corpus,
+        rows: np.ndarray,
+        vectors: np.ndarray,
+        background: np.ndarray,
+        **params: Any,
+    ) -> None:
+        self.corpus = corpus
+        self.position = {int(r): i for i, r in enumerate(rows)}
+        self.vectors = vectors
+        self.background = background
+        self.params = params
+
+    def _of(self, rows: Sequence[int] | np.ndarray) -> np.ndarray:
+        return self.vectors[[self.position[int(r)] for r in rows]]
+
+    def __call__(self, user: UserDay, feed: np.ndarray) -> np.ndarray:
+        from paperfeed.recommend import fit
+
+        library = set(user.library)
+        bg = [
+            int(r) for r in self.background if self.corpus.days[r] < user.day and r not in library
+        ]
+        positives = self._of(user.library)
+        model = fit(positives, positives[:0], self._of(bg), **self.params)
+        scores, _ = model.score(self._of(feed))
+        return scores
+
+
+def run(
+    corpus_path: Path,
+    *,
+    settings: Any,
+    days: int = 30,
+    users: int = 300,
+    seed: int = 13,
+    vectors: tuple[Path, Path] | None = None,
+    cache_dir: Path | None = None,
+    log: Callable[[str], None] = print,
+    extra: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Build the benchmark and score both rankers on it (see module doc)."""
+    import time
+
+    from paperfeed.recommend import BACKGROUND_SIZE
+
+    started = time.perf_counter()
+    corpus = load_corpus(corpus_path)
+    user_days = build_user_days(corpus, days=days, users=users, seed=seed)
+    elapsed = time.perf_counter() - started
+    log(f"{len(corpus.ids)} papers, {len(user_days)} user-days ({elapsed:.0f} s)")
+    # Twice the model's sample: readers use the part listed before their day.
+    background = background_rows(corpus, BACKGROUND_SIZE * 2)
+    rows = np.union1d(needed_rows(corpus, user_days), background)
+    known = load_vector_cache(*vectors) if vectors else None
+    embed: Callable[[list[str]], np.ndarray]
+    if known is not None and all(corpus.ids[int(r)] in known for r in rows):
+        log(f"vectors: all {len(rows)} from {vectors[0] if vectors else ''}")
+        embed = _no_embedder
+    else:
+        from paperfeed.index.embedder import get_embedder
+
+        embedder = get_embedder(settings)
+        embed = embedder.embed_documents
+        log(f"vectors: embedding up to {len(rows)} papers with {embedder.model_id} (cached)")
+    cache_file = None
+    if cache_dir is not None:
+        from paperfeed.index.embedder import current_model_id
+
+        tag = hashlib.sha256(current_model_id(settings).encode()).hexdigest()[:10]
+        cache_file = cache_dir / f"vectors-{tag}.npz"
+    matrix = embed_rows(
+        corpus,
+        rows,
+        embed,
+        cache_file,
+        known=known,
+        progress=lambda d, n: log(f"  embedded {d}/{n}") if d == n or d % 2048 < 256 else None,
+    )
+    log(f"fitting the baseline's tf-idf ({time.perf_counter() - started:.0f} s)")
+    rankers: dict[str, Ranker] = {
+        "paperfeed": PersonalModelRanker(corpus, rows, matrix, background),
+        "arxiv-sanity-lite": TfidfSVMBaseline(corpus),
+    }
+    for name, params in (extra or {}).items():
+        rankers[name] = PersonalModelRanker(corpus, rows, matrix, background, **params)
+    log(f"ranking ({time.perf_counter() - started:.0f} s)")
+    scores = evaluate(corpus, user_days, rankers)
+    feed_sizes = [int((corpus.days == d).sum()) for d in {u.day for u in user_days}]
+    return {
+        "user_days": len(user_days),
+        "days": len({u.day for u in user_days}),
+        "feed_size": float(np.mean(feed_sizes)) if feed_sizes else 0.0,
+        "relevant_per_user_day": float(np.mean([len(u.relevant) for u in user_days])),
+        "library_size": float(np.mean([len(u.library) for u in user_days])),
+        "rankers": scores,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def _no_embedder(texts: list[str]) -> np.ndarray:
+    raise RuntimeError("every vector was expected in the precomputed cache")

@@ -40,7 +40,7 @@ from paperfeed.db import papers as paper_store
 # Chosen on the feed benchmark (docs/feed-eval.md); see there for the sweep.
 C = 1.0
 NEAREST_WEIGHT = 1.0
-BACKGROUND_SIZE = 2000
+BACKGROUND_SIZE = 750
 HIDE_WEIGHT = 3.0
 PARAMS_VERSION = "lr-nn-1"
 
@@ -409,3 +409,8 @@ def digest_picker(settings: Settings, db: Database) -> Any:
         return [(p.paper_id, p.reason) for p in picks]
 
     return pick
+
+
+def set_interests(db: Database, reader_id: int, interests: dict[str, list[str]]) -> None:
+    with db.begin() as conn:
+        digest_store.set_reader_interests(conn, reader_id, interests)

@@ -339,17 +339,18 @@ def _hydrate(
     with db.connect() as conn:
         rows = paper_store.get_papers(conn, ids)
         votes = search_store.upvote_counts(conn, ids)
+    # Papers removed since they were indexed, or hidden by a curator, drop out.
+    shown = [(i, s) for i, s in ranked if i in rows and not rows[i]["hidden"]]
+    snippets = lexical.snippets_html(highlight, [rows[i]["abstract"] or "" for i, _ in shown])
     hits: list[SearchHit] = []
-    for paper_id, score in ranked:
-        row = rows.get(paper_id)
-        if row is None or row["hidden"]:
-            continue  # removed since it was indexed, or hidden by a curator
+    for (paper_id, score), snippet in zip(shown, snippets, strict=True):
+        row = rows[paper_id]
         hits.append(
             SearchHit(
                 id=paper_id,
                 title=row["title"],
                 authors=list(row["authors"] or []),
-                snippet=lexical.snippet_html(highlight, row["abstract"] or ""),
+                snippet=snippet,
                 score=score,
                 listing_date=row["listing_date"],
                 categories=list(row["categories"] or []),

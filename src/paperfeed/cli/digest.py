@@ -95,7 +95,9 @@ def preview(
             console.print(f"[red]error:[/] no subscription for {email!r}")
             raise typer.Exit(1)
         chosen = chosen or current_period(sub["frequency"], date.today())
-        period_papers = composer.PeriodPapers.load(conn, chosen)
+        period_papers = composer.PeriodPapers.load(
+            conn, chosen, half_life_hours=settings.trending_half_life_hours
+        )
         already = digest_store.sent_paper_ids(conn, [sub["id"]])[sub["id"]]
         searches = (
             digest_store.saved_searches_for(conn, [sub["reader_id"]])[sub["reader_id"]]

@@ -490,3 +490,7 @@ def reader_flags(conn: Connection, reader_id: int) -> dict[str, Any]:
         select(readers.c.interests).where(readers.c.id == reader_id)
     ).scalar()
     return found
+
+
+def set_reader_interests(conn: Connection, reader_id: int, interests: dict[str, Any]) -> None:
+    conn.execute(update(readers).where(readers.c.id == reader_id).values(interests=interests))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Connection
@@ -37,14 +38,51 @@ class PeriodPapers:
     text: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, conn: Connection, period: Period) -> PeriodPapers:
+    def load(
+        cls, conn: Connection, period: Period, *, half_life_hours: float | None = None
+    ) -> PeriodPapers:
         rows = digest_store.period_papers(conn, period.start, period.end)
+        if half_life_hours is not None and rows:
+            order = trending_order(conn, period, half_life_hours, len(rows))
+            position = {pid: i for i, pid in enumerate(order)}
+            # Papers beyond the trending pages keep the upvote order, after them.
+            rows.sort(key=lambda r: position.get(r["id"], len(position)))
         text = {p["id"]: f"{p['title']} {p['abstract']}".lower() for p in rows}
         return cls(period, rows, text)
 
     @property
     def ids(self) -> list[str]:
         return [p["id"] for p in self.papers]
+
+
+TRENDING_DEPTH = 500  # enough for topic filters; the rest keep the upvote order
+
+
+def trending_order(
+    conn: Connection, period: Period, half_life_hours: float, total: int
+) -> list[str]:
+    """The site's trending order for the period (featured first, then upvotes
+    decayed by age, as on /papers/date and /papers/week), scored as of the end
+    of the period so a digest does not depend on the hour it is composed."""
+    from paperfeed import trending
+
+    kind: trending.PeriodKind = "day" if period.frequency == "daily" else "week"
+    listing = trending.period_containing(kind, period.start)
+    now = datetime.combine(period.end + timedelta(days=1), time.min, tzinfo=UTC)
+    ids: list[str] = []
+    for page in range(min(total, TRENDING_DEPTH) // trending.MAX_LIMIT + 1):
+        chunk = trending.list_papers(
+            conn,
+            listing,
+            half_life_hours=half_life_hours,
+            page=page,
+            limit=trending.MAX_LIMIT,
+            now=now,
+        )
+        ids.extend(p["id"] for p in chunk.papers)
+        if not chunk.has_next:
+            break
+    return ids
 
 
 def _topic_filter(topics: dict[str, Any] | None) -> Callable[[dict[str, Any], str], bool]:

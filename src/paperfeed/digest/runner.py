@@ -110,7 +110,9 @@ def claim_period(
         due = digest_store.due_subscriptions(conn, period.frequency, period.key)
         if not due:
             return
-        period_papers = composer.PeriodPapers.load(conn, period)
+        period_papers = composer.PeriodPapers.load(
+            conn, period, half_life_hours=settings.trending_half_life_hours
+        )
     report.due += len(due)
     if not period_papers.papers:
         # Nothing listed (yet) for this period: claim nothing, so a run after the

@@ -106,6 +106,25 @@ def subscribe(
     return sub
 
 
+def subscribe_reader(
+    db: Database, reader_id: int, email: str, preferences: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Subscribe a signed-in reader's own, already verified, address: linked
+    to the reader and confirmed at once (the magic link was the opt-in)."""
+    address = normalize_email(email)
+    prefs = clean_preferences(preferences or {})
+    nonce = secrets.token_urlsafe(24)
+    with db.begin() as conn:
+        sub, needs_confirmation = digest_store.request_subscription(
+            conn, address, nonce=nonce, reader_id=reader_id, preferences=prefs
+        )
+        if needs_confirmation:
+            digest_store.confirm_subscription(conn, sub["id"], nonce)
+        confirmed = digest_store.get_subscription(conn, sub["id"])
+    assert confirmed is not None
+    return confirmed
+
+
 def subscription_for_token(
     settings: Settings, db: Database, purpose: str, token: str
 ) -> dict[str, Any]:

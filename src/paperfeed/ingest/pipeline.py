@@ -15,6 +15,7 @@ from sqlalchemy import Connection
 
 from paperfeed.db import Database
 from paperfeed.db import papers as paper_store
+from paperfeed.ingest.http import FetchError
 from paperfeed.models import Paper, Skipped, SourceFormatError, is_arxiv_id, normalize_title
 
 DEFAULT_BATCH_SIZE = 2000
@@ -103,16 +104,23 @@ def ingest(
         if on_progress:
             on_progress(report)
 
-    for record in records:
-        if isinstance(record, Skipped):
-            report.skipped.append(record)
-            if on_skip:
-                on_skip(record)
-            continue
-        report.read += 1
-        batch.append(record)
-        if len(batch) >= batch_size:
+    try:
+        for record in records:
+            if isinstance(record, Skipped):
+                report.skipped.append(record)
+                if on_skip:
+                    on_skip(record)
+                continue
+            report.read += 1
+            batch.append(record)
+            if len(batch) >= batch_size:
+                flush()
+    except FetchError:
+        # A network source gave up midway: what it fetched is complete and
+        # worth keeping (unlike a file in the wrong format, which writes nothing).
+        if batch:
             flush()
+        raise
     flush()
     report.seconds = time.perf_counter() - started
     return report

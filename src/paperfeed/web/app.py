@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from paperfeed.config import Settings, get_settings
 from paperfeed.db import Database
 from paperfeed.web import api, auth, digest, feeds, pages
+from paperfeed.web import recommend as recommend_routes
 from paperfeed.web import search as search_routes
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -42,6 +43,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.db = db or Database(settings.database_url_resolved)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(digest.router)
+    app.include_router(digest.account)
+    app.include_router(recommend_routes.router)
+    app.include_router(recommend_routes.pages)
     app.include_router(search_routes.router)
     app.include_router(pages.router)
     app.include_router(api.router)

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from paperfeed.config import Settings
@@ -24,6 +24,8 @@ from paperfeed.digest import compose as composer
 from paperfeed.digest import render, tokens
 from paperfeed.digest import subscriptions as subs
 from paperfeed.digest.schedule import parse_period
+from paperfeed.readers import Reader
+from paperfeed.web.auth import require_reader, verify_csrf
 from paperfeed.web.templating import templates
 
 router = APIRouter()
@@ -244,3 +246,38 @@ def view_digest(request: Request, token: str) -> Response:
     )
     _, html = render.render_digest(context)
     return HTMLResponse(html)
+
+
+# ---------------------------------------------------------------- signed-in readers
+
+# Forms here act on the session's reader, so they carry the readers' CSRF token.
+account = APIRouter(dependencies=[Depends(verify_csrf)], include_in_schema=False)
+
+
+@account.get("/digest/settings", response_class=HTMLResponse)
+def reader_settings(request: Request, reader: Reader = Depends(require_reader)) -> Response:
+    """The signed-in reader's digest: its settings page, or a one-click subscribe."""
+    with _db(request).connect() as conn:
+        sub = digest_store.get_subscription_by_reader(conn, reader.id)
+        if sub is None:
+            sub = digest_store.get_subscription_by_email(conn, reader.email)
+    if sub is not None and sub["reader_id"] in (None, reader.id) and digest_store.is_active(sub):
+        token = tokens.make(_settings(request), tokens.MANAGE, sub["id"])
+        return RedirectResponse(f"/digest/manage/{token}", status_code=303)
+    return _page(request, "reader_subscribe.html", {"email": reader.email})
+
+
+@account.post("/digest/settings", response_class=HTMLResponse)
+async def reader_subscribe(request: Request, reader: Reader = Depends(require_reader)) -> Response:
+    """Subscribe the reader's own address. Signing in by magic link already
+    proved the reader reads it, so this confirms at once; the subscription is
+    linked to the reader, which adds the personal and saved-search sections."""
+    form = await request.form()
+    frequency = str(form.get("frequency", "daily"))
+    try:
+        subs.subscribe_reader(_db(request), reader.id, reader.email, {"frequency": frequency})
+    except subs.SubscriptionError as exc:
+        return _page(
+            request, "reader_subscribe.html", {"email": reader.email, "error": str(exc)}, 422
+        )
+    return RedirectResponse("/digest/settings", status_code=303)

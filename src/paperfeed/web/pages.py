@@ -21,6 +21,7 @@ from paperfeed.db import Database
 from paperfeed.trending import Period, PeriodError, PeriodKind
 from paperfeed.web import convertors as _convertors  # noqa: F401  (registers {x:paper_id})
 from paperfeed.web.auth import current_reader
+from paperfeed.web.library import prefetch_paper_states
 from paperfeed.web.templating import templates
 
 router = APIRouter()
@@ -85,6 +86,9 @@ def _list_page(request: Request, period: Period | None, *, home: bool = False) -
                 # collapsed with an undo button (the readers' actions do that).
             )
             nav = trending.navigation(conn, period)
+    if listing and listing.papers:
+        # The readers' actions on each card (upvote state...) in one batch.
+        prefetch_paper_states(request, [p["id"] for p in listing.papers])
     context: dict[str, Any] = {
         "period": period,
         "listing": listing,

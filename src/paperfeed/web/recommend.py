@@ -1,0 +1,122 @@
+"""Personal recommendations: ``POST /api/recommend`` and the "For you" page.
+
+The API ranks for whatever ids it is given and reads no reader data, so it
+needs no sign-in. The page is the signed-in reader's own feed: their saves and
+upvotes, hides, or (before any) the interests chosen on the page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, Field
+
+from paperfeed import recommend as core
+from paperfeed.config import Settings
+from paperfeed.db import Database
+from paperfeed.db import papers as paper_store
+from paperfeed.readers import Reader
+from paperfeed.web.auth import require_reader, verify_csrf
+from paperfeed.web.templating import templates
+
+router = APIRouter()
+pages = APIRouter(dependencies=[Depends(verify_csrf)], include_in_schema=False)
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+class RecommendBody(BaseModel):
+    positive_ids: list[str] = Field(default_factory=list, max_length=1000)
+    negative_ids: list[str] = Field(default_factory=list, max_length=1000)
+    since: date | None = Field(None, description="First listing date, inclusive.")
+    until: date | None = Field(None, description="Last listing date, inclusive.")
+    categories: list[str] | None = Field(None, max_length=50)
+    keywords: list[str] = Field(default_factory=list, max_length=50)
+    limit: int = Field(20, ge=1, le=500)
+
+
+def pick_json(pick: core.Pick) -> dict[str, Any]:
+    data = asdict(pick)
+    data["listing_date"] = pick.listing_date.isoformat() if pick.listing_date else None
+    return data
+
+
+@router.post("/api/recommend")
+def api_recommend(request: Request, body: RecommendBody) -> dict[str, Any]:
+    """Papers listed in [since, until] ranked for the given positive (and
+    negative) papers, best first, each with its score and the positive it is
+    closest to. With no positives: a cold start from categories and keywords."""
+    if not body.positive_ids and not body.categories and not body.keywords:
+        raise HTTPException(422, "give positive_ids, or categories/keywords for a cold start")
+    try:
+        picks = core.recommend(
+            _settings(request),
+            _db(request),
+            positive_ids=body.positive_ids,
+            negative_ids=body.negative_ids,
+            since=body.since,
+            until=body.until,
+            categories=body.categories,
+            keywords=body.keywords,
+            limit=body.limit,
+        )
+    except core.RecommendError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    return {"papers": [pick_json(p) for p in picks]}
+
+
+@pages.get("/for-you", response_class=HTMLResponse)
+def for_you(request: Request, reader: Reader = Depends(require_reader)) -> Response:
+    settings, db = _settings(request), _db(request)
+    try:
+        picks = core.for_reader(settings, db, reader.id, limit=30)
+    except core.RecommendError as exc:
+        picks, error = [], str(exc)
+    else:
+        error = ""
+    with db.connect() as conn:
+        rows = paper_store.get_papers(conn, [p.paper_id for p in picks])
+    reasons = {p.paper_id: p.reason for p in picks}
+    papers = []
+    for pick in picks:
+        row = dict(rows[pick.paper_id])
+        row["upvotes"] = int(row.get("imported_upvotes") or 0)
+        papers.append(row)
+    signals, interests = core.reader_signals(db, reader.id)
+    return templates.TemplateResponse(
+        request,
+        "for_you.html",
+        {
+            "papers": papers,
+            "reasons": reasons,
+            "has_signals": bool(signals.positives),
+            "interests": interests,
+            "error": error,
+        },
+    )
+
+
+@pages.post("/for-you/interests", response_class=HTMLResponse)
+async def save_interests(request: Request, reader: Reader = Depends(require_reader)) -> Response:
+    """Cold start: the categories and keywords a new reader follows."""
+    from fastapi.responses import RedirectResponse
+
+    form = await request.form()
+    interests = {
+        key: [v.strip() for v in str(form.get(key, "")).split(",") if v.strip()][:50]
+        for key in ("categories", "keywords")
+    }
+    core.set_interests(_db(request), reader.id, interests)
+    return RedirectResponse("/for-you", status_code=303)
