@@ -378,3 +378,43 @@ def test_sign_out_everywhere_ends_copied_session_cookies(
     sign_in(laptop, settings, db, "alice@example.org")  # a new sign-in works again
     assert laptop.get("/api/me").status_code == 200
     assert stolen.get("/api/me").status_code == 401
+
+
+# Unsafe routes outside /api/ that take no session CSRF token, and why. A new
+# form route fails test_every_form_route_checks_csrf until it is protected (or
+# deliberately listed here).
+CSRF_EXEMPT = {
+    # Capability links from emails: the token in the URL is the credential.
+    "/digest/confirm/{token}": "token in the URL",
+    "/unsubscribe/{token}": "RFC 8058 one-click unsubscribe, token in the URL",
+    "/digest/manage/{token}": "token in the URL",
+    # Anonymous; a forged request only mails a confirmation link to the typed address.
+    "/digest/subscribe": "anonymous double opt-in",
+}
+
+
+def _depends_on(dependant: Any, call: Any) -> bool:
+    return any(d.call is call or _depends_on(d, call) for d in dependant.dependencies)
+
+
+def test_every_form_route_checks_csrf(client: TestClient):
+    from fastapi.routing import APIRoute
+
+    from paperfeed.web.auth import api_reader, verify_csrf
+
+    unprotected = []
+    for route in client.app.routes:
+        if not isinstance(route, APIRoute) or not route.methods - {"GET", "HEAD", "OPTIONS"}:
+            continue
+        if route.path.startswith("/api/"):
+            # JSON: a session caller must send X-CSRF-Token (api_reader); bearer
+            # tokens and anonymous endpoints carry no ambient credentials.
+            assert not _depends_on(route.dependant, verify_csrf), route.path
+            continue
+        if route.path in CSRF_EXEMPT:
+            continue
+        if not (
+            _depends_on(route.dependant, verify_csrf) or _depends_on(route.dependant, api_reader)
+        ):
+            unprotected.append((sorted(route.methods), route.path))
+    assert unprotected == []
