@@ -397,14 +397,25 @@ def _depends_on(dependant: Any, call: Any) -> bool:
     return any(d.call is call or _depends_on(d, call) for d in dependant.dependencies)
 
 
-def test_every_form_route_checks_csrf(client: TestClient):
+def _api_routes(routes: Any) -> Any:
+    """Every APIRoute, looking inside included routers (newer FastAPI keeps them nested)."""
     from fastapi.routing import APIRoute
 
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        elif hasattr(route, "original_router"):
+            yield from _api_routes(route.original_router.routes)
+
+
+def test_every_form_route_checks_csrf(client: TestClient):
     from paperfeed.web.auth import api_reader, verify_csrf
 
     unprotected = []
-    for route in client.app.routes:
-        if not isinstance(route, APIRoute) or not route.methods - {"GET", "HEAD", "OPTIONS"}:
+    checked = set()
+    for route in _api_routes(client.app.routes):
+        checked.add(route.path)
+        if not route.methods - {"GET", "HEAD", "OPTIONS"}:
             continue
         if route.path.startswith("/api/"):
             # JSON: a session caller must send X-CSRF-Token (api_reader); bearer
@@ -417,4 +428,5 @@ def test_every_form_route_checks_csrf(client: TestClient):
             _depends_on(route.dependant, verify_csrf) or _depends_on(route.dependant, api_reader)
         ):
             unprotected.append((sorted(route.methods), route.path))
+    assert {"/library/collect", "/signin", "/api/collections", "/digest/subscribe"} <= checked
     assert unprotected == []
