@@ -430,3 +430,13 @@ def test_every_form_route_checks_csrf(client: TestClient):
             unprotected.append((sorted(route.methods), route.path))
     assert {"/library/collect", "/signin", "/api/collections", "/digest/subscribe"} <= checked
     assert unprotected == []
+
+
+def test_sign_in_when_the_mail_server_is_down(client: TestClient, settings: Settings):
+    from tests.smtp_server import free_port
+
+    settings.smtp_host, settings.smtp_port = "127.0.0.1", free_port()  # nothing listens
+    csrf = page_csrf(client)
+    response = client.post("/signin", data={"email": "a@example.org", "csrf_token": csrf})
+    assert response.status_code == 503
+    assert "could not be sent right now" in response.text

@@ -260,6 +260,8 @@ def install(app: FastAPI, settings: Settings) -> None:
             status = 403
         elif isinstance(exc, core.SourceUnavailable):
             status = 502
+        elif isinstance(exc, core.MailUnavailable):
+            status = 503
         elif isinstance(exc, core.RateLimited):
             status = 429
             headers["Retry-After"] = str(exc.retry_after_seconds)
