@@ -55,6 +55,11 @@ MAX_TOKENS = 128
 
 
 def peak_rss_mib() -> float:
+    """This process's peak RSS. VmHWM, not getrusage: ru_maxrss survives exec,
+    so a query process started by a big build process would inherit its peak."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -285,7 +290,7 @@ def build(name: str, size: int) -> Path:
 
 
 def recall(index, settings: Settings, db: Database, n: int = 300) -> dict[str, float]:
-    """HNSW recall@10 against exact search, for perturbed stored vectors as queries."""
+    """HNSW recall@10 against exact search, over the whole index."""
     from paperfeed.index import vectors as vmod
 
     model = current_model_id(settings)
@@ -295,10 +300,11 @@ def recall(index, settings: Settings, db: Database, n: int = 300) -> dict[str, f
             ids += [b.paper_id for b in batch]
             matrix.append(np.stack([b.vector for b in batch]))
     full = np.concatenate(matrix)
-    rng = np.random.default_rng(1)
-    picks = rng.choice(len(ids), n, replace=False)
-    queries = full[picks] + rng.standard_normal((n, full.shape[1])).astype(np.float32) * 0.03
-    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    # Real query vectors: the benchmark's own queries (titles, phrases), embedded.
+    from paperfeed.index.embedder import get_embedder
+
+    db_dir = Path(settings.data_dir)
+    queries = get_embedder(settings).embed_queries(make_queries(db_dir, n, seed=7))
     truth = np.argsort(-(queries @ full.T), axis=1)[:, :10]
     out = {}
     for ef in (64, 128):

@@ -28,7 +28,7 @@ from paperfeed.index.vectors import VectorIndex
 from paperfeed.ingest.jsonl import read_jsonl
 from paperfeed.ingest.pipeline import ingest
 from paperfeed.similar import more_like_these, similar_papers
-from tests.conftest import ARXIV_CS
+from tests.conftest import ARXIV_CS, PG_TEMPLATE
 from tests.helpers import make_paper, real_records, write_jsonl
 
 # ---------------------------------------------------------------- embedder
@@ -232,21 +232,34 @@ def test_index_reuses_deleted_slots(settings: Settings, db: Database) -> None:
 # ---------------------------------------------------------------- real slice
 
 
-@pytest.fixture(scope="module")
-def real_slice(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, Database]]:
-    """200 real papers, embedded once for the module's tests."""
+@pytest.fixture(
+    scope="module",
+    params=[
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param("postgresql", id="pg", marks=pytest.mark.postgres),
+    ],
+)
+def real_slice(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Settings, Database]]:
+    """200 real papers, embedded once for the module's tests (hnswlib sidecar on
+    SQLite, pgvector on PostgreSQL)."""
     tmp = tmp_path_factory.mktemp("real")
-    settings = Settings(
-        data_dir=tmp / "data",
-        database_url=f"sqlite:///{tmp / 'paperfeed.db'}",
-        secret_key="test",
-    )
+    url = f"sqlite:///{tmp / 'paperfeed.db'}"
+    pg_database = None
+    if request.param == "postgresql":
+        server = request.getfixturevalue("pg_server")
+        pg_database = server.create_database(template=PG_TEMPLATE)
+        url = server.url(pg_database)
+    settings = Settings(data_dir=tmp / "data", database_url=url, secret_key="test")
     db = Database(settings.database_url_resolved)
     source = write_jsonl(tmp / "slice.jsonl", list(real_records(ARXIV_CS, 200)))
     ingest(db, read_jsonl(source))
     assert embed_pending(db, settings) == 200
     yield settings, db
     db.dispose()
+    if pg_database is not None:
+        server.drop_database(pg_database)
 
 
 @pytest.mark.slow
@@ -320,7 +333,10 @@ def test_embed_command_on_a_tiny_database(cli_env: Settings, tmp_path: Path) -> 
     with db.connect() as conn:
         assert vector_store.count_vectors(conn, model) == 12
         assert vector_store.count_pending(conn, model) == 0
-    assert (Path(cli_env.index_dir) / "vectors.json").is_file()
+    if db.backend == "sqlite":
+        assert (Path(cli_env.index_dir) / "vectors.json").is_file()
+    else:  # no sidecar: the pgvector column is the index
+        assert len(vectors_module.get_vector_index(cli_env, db)) == 12
 
     # Nothing to do the second time; a changed abstract makes one paper stale.
     assert "embedded 0 papers" in runner.invoke(app, ["embed"]).output
@@ -354,3 +370,20 @@ def test_background_worker_embeds_new_papers(settings: Settings, db: Database) -
     assert worker.embedded == 3 and worker.last_error is None
     index = vectors_module.get_vector_index(settings, db)
     assert "2501.00003" in index
+
+
+def test_long_lived_index_sees_vectors_written_elsewhere(settings: Settings, db: Database) -> None:
+    """A web process's index picks up vectors that another process (``embed
+    --watch``, a worker) stored after it was opened."""
+    stored = _seed(db, 5, model=MODEL)
+    index = VectorIndex.open(settings, db, model_id=MODEL)
+    assert index.refresh_if_due(db, every=0) == 0  # nothing new
+    ingest(db, [make_paper("2503.00001")])
+    vector = _unit(np.random.default_rng(9), 1)[0]
+    with db.begin() as conn:
+        content_hash = paper_store.get_papers(conn, ["2503.00001"])["2503.00001"]["content_hash"]
+        vector_store.store_vectors(conn, MODEL, [("2503.00001", content_hash, vector)])
+    assert index.refresh_if_due(db, every=3600) == 0  # not due yet
+    assert index.refresh_if_due(db, every=0) == 1
+    assert index.search(vector, 1)[0][0] == "2503.00001"
+    assert len(index) == len(stored) + 1

@@ -185,6 +185,19 @@ class LexicalIndex:
         index.sync_if_due(db)
         return index
 
+    # ------------------------------------------------------------ query building
+
+    # search.py asks the index for its query objects, so that another backend
+    # (PostgreSQL's tsvector, db/pg_search.py) can supply its own.
+    def render(self, node: Node | None, weights: FieldWeights = DEFAULT_WEIGHTS) -> Any:
+        return render(node, weights)
+
+    def filter_query(self, filters: Filters) -> Any:
+        return filter_query(filters)
+
+    def combine(self, scoring: Any, *filters: Any) -> Any:
+        return combine(scoring, *filters)
+
     # ------------------------------------------------------------ writing
 
     def _writer(self) -> tantivy.IndexWriter | None:
@@ -375,10 +388,20 @@ def rebuild_lexical(db: Database, settings: Settings) -> int:
     return index.num_docs
 
 
+def open_lexical(settings: Settings, db: Database) -> Any:
+    """The lexical index of this database: the tantivy sidecar next to a SQLite
+    file, or the database itself on PostgreSQL (tsvector, db/pg_search.py)."""
+    if db.backend == "postgresql":
+        from paperfeed.db.pg_search import PgLexicalIndex
+
+        return PgLexicalIndex(db)
+    return LexicalIndex.open(settings, db)
+
+
 def sync_lexical(db: Database, settings: Settings) -> int:
     """Index whatever the queue holds."""
-    index = LexicalIndex.open(settings, db)
-    return index.sync(db)
+    index = open_lexical(settings, db)
+    return int(index.sync(db))
 
 
 def index_after_ingest(db: Database, settings: Settings) -> None:

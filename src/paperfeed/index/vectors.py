@@ -400,11 +400,22 @@ def _fsync(path: Path) -> None:
 
 _open_indexes: dict[tuple[str, str], VectorIndex] = {}
 _open_lock = threading.Lock()
+_open_pg: dict[tuple[str, str], Any] = {}
 
 
 def get_vector_index(settings: Settings, db: Database) -> VectorIndex:
     """The process-wide index for these settings: opened (and synced) once, then
-    kept in step with vectors that other processes write."""
+    kept in step with vectors that other processes write. On PostgreSQL,
+    pgvector in the database itself (db/pg_search.py)."""
+    if db.backend == "postgresql":
+        from paperfeed.db.pg_search import PgVectorIndex
+
+        pg_key = (db.url, current_model_id(settings))
+        with _open_lock:
+            pg_index = _open_pg.get(pg_key)
+            if pg_index is None:
+                pg_index = _open_pg[pg_key] = PgVectorIndex(db, current_model_id(settings))
+        return pg_index  # type: ignore[return-value]  # same methods as VectorIndex
     key = (str(settings.index_dir), current_model_id(settings))
     with _open_lock:
         index = _open_indexes.get(key)

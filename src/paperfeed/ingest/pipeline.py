@@ -15,6 +15,7 @@ from sqlalchemy import Connection
 
 from paperfeed.db import Database
 from paperfeed.db import papers as paper_store
+from paperfeed.db.locks import paper_write_lock
 from paperfeed.ingest.http import FetchError
 from paperfeed.models import Paper, Skipped, SourceFormatError, is_arxiv_id, normalize_title
 
@@ -92,6 +93,7 @@ def ingest(
         first_batch = False
         if batch:
             with db.begin() as conn:
+                paper_write_lock(conn)
                 slugs_to_merge = resolve_duplicates(conn, batch)
                 counts = paper_store.upsert_papers(conn, batch)
                 for slug, arxiv_id in slugs_to_merge:
