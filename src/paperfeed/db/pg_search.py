@@ -273,6 +273,12 @@ class PgLexicalIndex:
             body = body[: max_chars - 1].rsplit(" ", 1)[0] + "…"
         return html.escape(body, quote=False)
 
+    def snippets_html(
+        self, query: PgQuery | None, texts: Sequence[str], max_chars: int = 260
+    ) -> list[str]:
+        """snippet_html for each text (LexicalIndex's batch interface, which search uses)."""
+        return [self.snippet_html(query, text_, max_chars) for text_ in texts]
+
     # Writing: the generated column is always current, so the outbox needs no work.
     def sync(self, db: Database | None = None, *, batch: int = 20000) -> int:
         """Drain the index queue (kept by ingest for the sidecar backends)."""
