@@ -222,8 +222,11 @@ def rank(
     *,
     limit: int = 20,
     exclude: set[str] | None = None,
+    vectors: dict[str, np.ndarray] | None = None,
 ) -> list[Pick]:
-    """Score candidates with the model for these signals, best first."""
+    """Score candidates with the model for these signals, best first.
+    ``vectors`` may hold the candidates' vectors already (a digest run loads
+    a period's once for all its readers)."""
     from paperfeed.index.embedder import current_model_id
 
     exclude = {*(exclude or ()), *signals.positives, *signals.negatives}
@@ -233,10 +236,8 @@ def rank(
     model, positive_ids = model_for(settings, db, signals)
     model_id = current_model_id(settings)
     with db.connect() as conn:
-        vectors: dict[str, np.ndarray] = {}
-        ids = [r["id"] for r in rows]
-        for start in range(0, len(ids), 5000):
-            vectors.update(vector_store.get_vectors(conn, model_id, ids[start : start + 5000]))
+        if vectors is None:
+            vectors = candidate_vectors(conn, model_id, [r["id"] for r in rows])
         titles = {p["id"]: p["title"] for p in paper_store.get_papers(conn, positive_ids).values()}
     rows = [r for r in rows if r["id"] in vectors]  # not embedded yet: cannot be scored
     if not rows:
@@ -260,6 +261,13 @@ def rank(
             )
         )
     return picks
+
+
+def candidate_vectors(conn: Any, model_id: str, ids: Sequence[str]) -> dict[str, np.ndarray]:
+    found: dict[str, np.ndarray] = {}
+    for start in range(0, len(ids), 5000):
+        found.update(vector_store.get_vectors(conn, model_id, ids[start : start + 5000]))
+    return found
 
 
 def cold_start(
@@ -396,14 +404,31 @@ def digest_picker(settings: Settings, db: Database) -> Any:
     """The digest composer's PersonalPicker: the reader's picks among a period's
     papers, each with its explanation as the note."""
 
+    from paperfeed.index.embedder import current_model_id
+
+    loaded: dict[tuple[str, ...], dict[str, np.ndarray]] = {}
+
     def pick(
         reader_id: int, candidate_rows: Sequence[dict[str, Any]], limit: int, exclude: set[str]
     ) -> list[tuple[str, str]]:
         signals, _ = reader_signals(db, reader_id)
         if not signals.positives:
             return []
+        key = tuple(r["id"] for r in candidate_rows)
+        if key not in loaded:  # one period's vectors, loaded once per run
+            loaded.clear()
+            with db.connect() as conn:
+                loaded[key] = candidate_vectors(conn, current_model_id(settings), key)
         try:
-            picks = rank(settings, db, signals, candidate_rows, limit=limit, exclude=exclude)
+            picks = rank(
+                settings,
+                db,
+                signals,
+                candidate_rows,
+                limit=limit,
+                exclude=exclude,
+                vectors=loaded[key],
+            )
         except RecommendError:
             return []
         return [(p.paper_id, p.reason) for p in picks]
