@@ -111,9 +111,7 @@ def test_operators_and_precedence() -> None:
     assert parse("(a OR b) -c").root == Clauses(
         should=(Or((Term("a"), Term("b"))),), must_not=(Term("c"),)
     )
-    assert parse("lower or and").root == Clauses(
-        should=(Term("lower"), Term("or"), Term("and"))
-    )
+    assert parse("lower or and").root == Clauses(should=(Term("lower"), Term("or"), Term("and")))
 
 
 def test_repairs() -> None:
