@@ -315,6 +315,7 @@ class PersonalModelRanker:
         self.vectors = vectors
         self.background = background
         self.params = params
+        self.texts = corpus.texts()
 
     def _of(self, rows: Sequence[int] | np.ndarray) -> np.ndarray:
         return self.vectors[[self.position[int(r)] for r in rows]]
@@ -327,8 +328,15 @@ class PersonalModelRanker:
             int(r) for r in self.background if self.corpus.days[r] < user.day and r not in library
         ]
         positives = self._of(user.library)
-        model = fit(positives, positives[:0], self._of(bg), **self.params)
-        scores, _ = model.score(self._of(feed))
+        texts = self.texts
+        model = fit(
+            positives,
+            positives[:0],
+            self._of(bg),
+            texts=[texts[r] for r in [*user.library, *bg]],
+            **self.params,
+        )
+        scores, _ = model.score(self._of(feed), [texts[int(r)] for r in feed])
         return scores
 
 

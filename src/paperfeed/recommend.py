@@ -42,30 +42,69 @@ C = 1.0
 NEAREST_WEIGHT = 1.0
 BACKGROUND_SIZE = 750
 HIDE_WEIGHT = 3.0
-PARAMS_VERSION = "lr-nn-1"
+TEXT_WEIGHT = 1.0
+TEXT_C = 0.1
+PARAMS_VERSION = "lr-nn-tfidf-1"
 
 
 class RecommendError(ValueError):
     """Bad input to a recommendation (unknown ids, bad dates...)."""
 
 
+def _standardized(values: np.ndarray) -> np.ndarray:
+    spread = float(values.std())
+    return (values - values.mean()) / (spread if spread > 0 else 1.0)
+
+
 @dataclass(frozen=True)
 class LinearModel:
-    """w·x + b on unit vectors, plus the positives it explains picks with."""
+    """w·x + b on unit vectors, plus the positives it explains picks with, and
+    optionally a tf-idf SVM over the same examples whose (standardized) score
+    is added: the feed benchmark showed words and embeddings complement each
+    other (rare terms a reader uses vs. topics phrased differently)."""
 
     weights: np.ndarray
     bias: float
     positives: np.ndarray  # (n, dim) unit vectors
     nearest_weight: float
+    text_model: Any = None  # (TfidfVectorizer, LinearSVC) or None
+    text_weight: float = TEXT_WEIGHT
 
-    def score(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, index of each row's nearest positive)."""
+    def score(
+        self, x: np.ndarray, texts: Sequence[str] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, index of each row's nearest positive). Scores compare only
+        within one call: the text part is standardized over the rows given."""
         if len(x) == 0:
             return np.zeros(0), np.zeros(0, dtype=np.int64)
         sims = x @ self.positives.T
         nearest = sims.argmax(axis=1)
-        linear = x @ self.weights + self.bias
-        return linear + self.nearest_weight * sims.max(axis=1), nearest
+        dense = x @ self.weights + self.bias + self.nearest_weight * sims.max(axis=1)
+        if self.text_model is None or texts is None or len(x) < 2:
+            return dense, nearest
+        vectorizer, svm = self.text_model
+        words = svm.decision_function(vectorizer.transform(list(texts)))
+        return _standardized(dense) + self.text_weight * _standardized(words), nearest
+
+
+def fit_text_model(texts: Sequence[str], labels: np.ndarray, *, c: float = TEXT_C) -> Any:
+    """tf-idf of 1-2 grams over the training texts, and a balanced LinearSVC."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.svm import LinearSVC
+
+    vectorizer = TfidfVectorizer(
+        strip_accents="unicode",
+        lowercase=True,
+        stop_words="english",
+        token_pattern=r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b",  # noqa: S106
+        ngram_range=(1, 2),
+        sublinear_tf=True,
+        max_features=20000,
+    )
+    x = vectorizer.fit_transform(list(texts))
+    svm = LinearSVC(class_weight="balanced", C=c, max_iter=10000, tol=1e-6)
+    svm.fit(x, labels)
+    return vectorizer, svm
 
 
 def fit(
@@ -76,8 +115,11 @@ def fit(
     c: float = C,
     nearest_weight: float = NEAREST_WEIGHT,
     hide_weight: float = HIDE_WEIGHT,
+    texts: Sequence[str] | None = None,
 ) -> LinearModel:
-    """Train on unit vectors: positives vs explicit negatives and background."""
+    """Train on unit vectors: positives vs explicit negatives and background.
+    ``texts`` (title + abstract of every row, in the same order: positives,
+    negatives, background) adds the tf-idf part."""
     from sklearn.linear_model import LogisticRegression
 
     if len(positives) == 0:
@@ -92,8 +134,17 @@ def fit(
     weight[len(positives) : len(positives) + len(negatives)] = hide_weight
     clf = LogisticRegression(C=c, class_weight="balanced", max_iter=1000)
     clf.fit(x, y, sample_weight=weight)
+    text_model = None
+    if texts is not None:
+        if len(texts) != len(x):
+            raise ValueError(f"{len(texts)} texts for {len(x)} training rows")
+        text_model = fit_text_model(texts, y)
     return LinearModel(
-        clf.coef_[0].astype(np.float32), float(clf.intercept_[0]), positives, nearest_weight
+        clf.coef_[0].astype(np.float32),
+        float(clf.intercept_[0]),
+        positives,
+        nearest_weight,
+        text_model,
     )
 
 
@@ -153,12 +204,18 @@ def model_for(settings: Settings, db: Database, signals: Signals) -> tuple[Linea
         all_ids = sorted(vector_store.vector_ids(conn, model_id))
         sample = _background_ids(all_ids, {*signals.positives, *signals.negatives}, key)
         background = vector_store.get_vectors(conn, model_id, sample)
+        negative_ids = [n for n in signals.negatives if n in vectors]
+        background_ids = list(background)
+        text_of = {
+            t.id: f"{t.title}. {t.abstract}"
+            for t in vector_store.paper_texts(conn, [*positive_ids, *negative_ids, *background_ids])
+        }
+    dim = len(vectors[positive_ids[0]])
     model = fit(
         np.vstack([vectors[p] for p in positive_ids]),
-        _stack(
-            [vectors[n] for n in signals.negatives if n in vectors], len(vectors[positive_ids[0]])
-        ),
-        _stack(list(background.values()), len(vectors[positive_ids[0]])),
+        _stack([vectors[n] for n in negative_ids], dim),
+        _stack([background[b] for b in background_ids], dim),
+        texts=[text_of.get(i, "") for i in [*positive_ids, *negative_ids, *background_ids]],
     )
     with _cache_lock:
         training_count += 1
@@ -242,7 +299,10 @@ def rank(
     rows = [r for r in rows if r["id"] in vectors]  # not embedded yet: cannot be scored
     if not rows:
         return []
-    scores, nearest = model.score(np.vstack([vectors[r["id"]] for r in rows]))
+    scores, nearest = model.score(
+        np.vstack([vectors[r["id"]] for r in rows]),
+        [f"{r['title']}. {r.get('abstract') or ''}" for r in rows],
+    )
     kinds = dict(signals.kinds)
     order = np.lexsort(([r["id"] for r in rows], -scores))[:limit]
     picks = []
