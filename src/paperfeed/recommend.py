@@ -4,12 +4,13 @@ In the way of arxiv-sanity-lite's per-tag SVM and Scholar Inbox's per-user
 classifier: the reader's saves and upvotes are positives, hides are explicit
 negatives, and a fixed random sample of other papers stands in for "everything
 else" (the reader did not pick them; most are not for them). A logistic
-regression with balanced classes separates the two, and each candidate's score
-adds its cosine to the nearest positive, so one saved paper about a rare topic
-still pulls its close neighbours up even when the linear boundary is dominated
-by a large library. The mix (C, the weight of the nearest-positive term) was
-chosen on the author-blind feed benchmark (``paperfeed eval-feed``,
-docs/feed-eval.md), on held-out readers and days.
+regression with balanced classes separates the two on the embeddings, and each
+candidate's score adds its cosine to the nearest positive, so one saved paper
+about a rare topic still pulls its close neighbours up even when the linear
+boundary is dominated by a large library. A tf-idf (1-2 gram) LinearSVC on the
+same examples adds the words: its standardized score is summed with the
+embedding model's. Each part was kept because it helped on the author-blind
+feed benchmark (``paperfeed eval-feed``, docs/feed-eval.md).
 
 Every pick explains itself with its nearest positive ("because you saved X").
 Models are cached per signal set: the cache key is a hash of the reader's
