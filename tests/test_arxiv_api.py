@@ -221,3 +221,63 @@ def test_fetch_by_ids_for_a_recent_paper(fixture_server: FixtureServer, settings
 def test_fetch_by_ids_rejects_non_ids(settings: Settings) -> None:
     with pytest.raises(ValueError, match="not an arXiv id"):
         fetch_by_ids(settings, ["not-an-id"])
+
+
+def test_cli_ingest_arxiv(
+    fixture_server: FixtureServer, cli_env: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from paperfeed.cli import app
+
+    monkeypatch.setenv("PAPERFEED_ARXIV_API_URL", f"{fixture_server.url}{API}")
+    monkeypatch.setenv("PAPERFEED_ARXIV_DELAY_SECONDS", "0")
+    monkeypatch.setenv("PAPERFEED_HTTP_BACKOFF_SECONDS", "0.01")
+    fixture_server.route(API, Reply(feeds.real_atom()))
+    runner = CliRunner(env={"COLUMNS": "400"})
+    args = ["ingest", "arxiv", "--category", "cs.LO", "--from", "2025-01-01", "--max", "10"]
+    result = runner.invoke(app, [*args, "--until", "2025-01-02"])
+    assert result.exit_code == 0, result.output
+    assert "10 read, 10 new" in result.output
+    query = fixture_server.requests_to(API)[0].query
+    assert query["search_query"] == "cat:cs.LO AND submittedDate:[202501010000 TO 202501022359]"
+    assert query["max_results"] == "10"
+    again = runner.invoke(app, args)  # --until defaults to --from
+    assert "10 unchanged" in again.output
+    assert (
+        fixture_server.requests_to(API)[1]
+        .query["search_query"]
+        .endswith("[202501010000 TO 202501012359]")
+    )
+    bad = runner.invoke(app, [*args, "--until", "2024-12-31"])
+    assert bad.exit_code != 0 and "--until is before --from" in bad.output
+
+
+def test_api_error_entry_is_reported_not_retried(
+    fixture_server: FixtureServer, settings: Settings
+) -> None:
+    entry = (
+        "  <entry>\n    <id>http://arxiv.org/api/errors#incorrect_id_format_for_1234</id>\n"
+        "    <title>Error</title>\n    <summary>incorrect id format for 1234</summary>\n"
+        "    <updated>2025-01-01T00:00:00-05:00</updated>\n"
+        '    <link href="http://arxiv.org/api/errors#incorrect_id_format_for_1234" '
+        'rel="alternate" type="text/html"/>\n    <author>\n      <name>arXiv api core</name>\n'
+        "    </author>\n  </entry>\n"
+    )
+    fixture_server.route(API, Reply(feeds.atom_feed([entry], total=1)))
+    with pytest.raises(FetchError, match="arXiv API error: incorrect id format for 1234"):
+        _fetch(settings)
+    assert len(fixture_server.requests_to(API)) == 1
+
+
+def test_papers_fetched_before_a_failure_are_kept(
+    fixture_server: FixtureServer, settings: Settings, db: Database
+) -> None:
+    settings.http_max_retries = 1
+    pages = feeds.atom_pages(4)
+    fixture_server.route(API, Reply(pages[0]), query={"start": "0"})
+    fixture_server.route(API, Reply("down", 503, "text/plain"), query={"start": "4"})
+    with pytest.raises(FetchError, match="HTTP 503"):
+        ingest(db, fetch_category(settings, "cs.CL", date(2025, 1, 1), date(2025, 1, 2)))
+    with db.connect() as conn:
+        assert paper_store.count_papers(conn) == 4

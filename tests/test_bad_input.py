@@ -107,6 +107,10 @@ def _count(db_path: Path) -> int:
 
 
 @pytest.mark.slow
+@pytest.mark.sqlite_only(
+    "reads the SQLite file directly (sqlite3, PRAGMA integrity_check); the PostgreSQL "
+    "kill-mid-ingest case is tests/test_jobs.py::test_worker_killed_mid_ingest_*"
+)
 def test_kill_9_mid_ingest_then_rerun(cli_env: Settings, tmp_path: Path) -> None:
     records = list(real_records(ARXIV_CS, 20_000))
     # Some papers appear twice (a re-listed paper): the store must hold each once.

@@ -185,3 +185,19 @@ def test_cli_failed_harvest_keeps_watermark(
     assert "HTTP 500" in result.output and fixture_server.url in result.output
     with db.connect() as conn:
         assert get_meta(conn, watermark_key("cs")) is None
+
+
+def test_cli_backfill_does_not_move_the_watermark_back(
+    fixture_server: FixtureServer, cli_env: Settings, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PAPERFEED_ARXIV_OAI_URL", f"{fixture_server.url}{OAI}")
+    monkeypatch.setenv("PAPERFEED_HTTP_BACKOFF_SECONDS", "0.01")
+    fixture_server.route(OAI, Reply(_fixture("oai_no_records_match.xml"), content_type=XML))
+    runner = CliRunner()
+    assert runner.invoke(app, ["ingest", "oai", "--set", "cs"]).exit_code == 0
+    with db.connect() as conn:
+        assert get_meta(conn, watermark_key("cs")) == "2025-01-03"
+    args = ["ingest", "oai", "--set", "cs", "--from", "2024-01-01", "--until", "2024-02-01"]
+    assert runner.invoke(app, args).exit_code == 0
+    with db.connect() as conn:
+        assert get_meta(conn, watermark_key("cs")) == "2025-01-03"

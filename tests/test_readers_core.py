@@ -254,3 +254,18 @@ def test_users_cli_grants_and_lists_roles(cli_env: Settings):
         assert [(r.email, r.role) for r in core.list_readers(db)] == [("boss@example.org", "admin")]
     finally:
         db.dispose()
+
+
+def test_store_reports_what_changed(db: Database, papers: list[str]):
+    """Second votes and second submissions change nothing, on both backends."""
+    from paperfeed.db import readers as store
+
+    alice, bob = _reader(db, "alice@example.org"), _reader(db, "bob@example.org")
+    now = datetime.now(UTC)
+    with db.begin() as conn:
+        assert store.set_flag(conn, "vote", alice.id, papers[0], True, now) is True
+        assert store.set_flag(conn, "vote", alice.id, papers[0], True, now) is False
+        assert store.set_flag(conn, "vote", alice.id, papers[0], False, now) is True
+        assert store.set_flag(conn, "vote", alice.id, papers[0], False, now) is False
+        assert store.record_submission(conn, papers[1], alice.id, now) is True
+        assert store.record_submission(conn, papers[1], bob.id, now) is False

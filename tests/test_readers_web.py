@@ -316,3 +316,29 @@ def test_sessions_work_across_workers(client: TestClient, settings: Settings, db
             assert created.status_code == 200 and "from worker 2" in created.text
     finally:
         other_db.dispose()
+
+
+def test_public_collection_feed(
+    client: TestClient, settings: Settings, db: Database, papers: list[str]
+):
+    import feedparser
+
+    alice = sign_in(client, settings, db, "alice@example.org")
+    public = core.create_collection(db, alice, "Open <b>reads</b>", is_public=True)
+    private = core.create_collection(db, alice, "Secret")
+    for cid in (public, private):
+        core.add_to_collection(db, alice, cid, papers[0])
+    core.add_to_collection(db, alice, public, papers[1])
+    anonymous = TestClient(client.app)
+    response = anonymous.get(f"/collections/{public}/feed.xml")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/atom+xml")
+    feed = feedparser.parse(response.content)
+    assert not feed.bozo
+    assert "Open <b>reads</b>" in feed.feed.title  # text, escaped by the feed writer
+    assert [e.link.rsplit("/", 1)[1] for e in feed.entries] == [papers[1], papers[0]]
+    assert f'href="/collections/{public}/feed.xml"' in anonymous.get(f"/collections/{public}").text
+    # Private: no feed for anyone, not even the owner's browser.
+    assert anonymous.get(f"/collections/{private}/feed.xml").status_code == 404
+    assert client.get(f"/collections/{private}/feed.xml").status_code == 404
+    assert "feed.xml" not in client.get(f"/collections/{private}").text

@@ -14,32 +14,50 @@ from fastapi.testclient import TestClient
 from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.db import papers as paper_store
-from paperfeed.index.lexical import ANALYZERS, TEXT_ANALYZER, LexicalIndex
+from paperfeed.index.lexical import ANALYZERS, TEXT_ANALYZER, open_lexical
 from paperfeed.ingest.jsonl import read_jsonl
 from paperfeed.ingest.pipeline import ingest
 from paperfeed.query import QueryError
 from paperfeed.search import SearchRequest, search
 from paperfeed.web.app import create_app
-from tests.conftest import ARXIV_CS
+from tests.conftest import ARXIV_CS, PG_TEMPLATE
 from tests.helpers import make_paper
 from tests.test_query import ABUSE
 
 SLICE = 400
 
 
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, Database]]:
+@pytest.fixture(
+    scope="module",
+    params=[
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param("postgresql", id="pg", marks=pytest.mark.postgres),
+    ],
+)
+def corpus(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Settings, Database]]:
+    """The slice, stored and indexed once per module and backend (the tantivy
+    sidecar on SQLite; the database's own tsvector index on PostgreSQL)."""
     tmp = tmp_path_factory.mktemp("search")
+    pg_database = None
+    url = f"sqlite:///{tmp / 'paperfeed.db'}"
+    if request.param == "postgresql":
+        server = request.getfixturevalue("pg_server")
+        pg_database = server.create_database(template=PG_TEMPLATE)
+        url = server.url(pg_database)
     settings = Settings(
         data_dir=tmp / "data",
-        database_url=f"sqlite:///{tmp / 'paperfeed.db'}",
+        database_url=url,
         secret_key="test-secret-key-not-for-production",
     )
     db = Database(settings.database_url_resolved)
     ingest(db, islice(read_jsonl(ARXIV_CS), SLICE))
-    LexicalIndex.open(settings, db).sync(db)
+    open_lexical(settings, db).sync(db)
     yield settings, db
     db.dispose()
+    if pg_database is not None:
+        server.drop_database(pg_database)
 
 
 @pytest.fixture(scope="module")

@@ -357,3 +357,24 @@ def test_no_account_enumeration(
     # Both get a link; the unknown address has no account until it is used.
     assert smtp_server.inbox.to("known@example.org") and smtp_server.inbox.to("unknown@example.org")
     assert [r.email for r in core.list_readers(db)] == ["known@example.org"]
+
+
+def test_sign_out_everywhere_ends_copied_session_cookies(
+    client: TestClient, settings: Settings, db: Database
+):
+    sign_in(client, settings, db, "alice@example.org")
+    laptop = new_client(client)
+    sign_in(laptop, settings, db, "alice@example.org")
+    stolen = new_client(client)
+    stolen.cookies.update(client.cookies)  # a copy of the phone's cookie
+    assert stolen.get("/api/me").status_code == 200
+    csrf = csrf_from(client.get("/account").text)
+    response = client.post(
+        "/account/signout-everywhere", data={"csrf_token": csrf}, follow_redirects=False
+    )
+    assert response.status_code == 303
+    for browser in (client, laptop, stolen):
+        assert browser.get("/api/me").status_code == 401
+    sign_in(laptop, settings, db, "alice@example.org")  # a new sign-in works again
+    assert laptop.get("/api/me").status_code == 200
+    assert stolen.get("/api/me").status_code == 401

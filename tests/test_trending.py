@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import UTC, date, datetime, timedelta
 
@@ -283,3 +284,22 @@ def test_a_vote_on_a_paper_can_lift_it_over_every_unscored_paper(db: Database) -
     assert before[0] != "2506.00001" and after[0] == "2506.00001"
     set_paper(db, "2506.00001", hidden=True)
     assert "2506.00001" not in ranked_ids(db, parse_day("2025-06-15"))
+
+
+def test_cli_prints_the_same_list(cli_env: object, db: Database) -> None:
+    from typer.testing import CliRunner
+
+    from paperfeed.cli import app
+
+    add_papers(db, [("2506.00001", DAY), ("2506.00002", DAY), ("2506.00003", DAY)])
+    vote(db, "2506.00001", at=datetime.now(UTC))
+    runner = CliRunner(env={"COLUMNS": "200"})
+    result = runner.invoke(app, ["trending", "--date", "2025-06-15", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.output.splitlines()]
+    assert [r["id"] for r in rows] == ["2506.00001", "2506.00003", "2506.00002"]
+    assert rows[0]["upvotes"] == 1 and rows[0]["trending_score"] > 0.9
+    table = runner.invoke(app, ["trending", "--week", "2025-W24"])
+    assert table.exit_code == 0 and "2506.00001" in table.output
+    bad = runner.invoke(app, ["trending", "--week", "2025-W53"])
+    assert bad.exit_code == 2 and "weeks 01 to 52" in bad.output

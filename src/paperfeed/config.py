@@ -12,6 +12,7 @@ import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 from pydantic import Field
@@ -91,7 +92,22 @@ class Settings(BaseSettings):
     digest_scheduler: bool = True
     digest_check_interval_seconds: float = 900.0
 
+    # Background jobs (paperfeed.jobs). Without redis_url they run in threads of
+    # the process that asks for them (embedded mode); with it they go through an
+    # RQ queue served by `paperfeed worker` processes (scale mode).
     redis_url: str = ""
+    job_queue: str = "paperfeed"
+    job_threads: int = 2
+    # A worker renews its claim on a running job every lease/3 seconds; a job
+    # whose claim lapsed (worker killed) is queued again after this long.
+    job_lease_seconds: int = 60
+    job_retries: int = 3
+    job_timeout_seconds: int = 6 * 3600
+    # Periodic jobs, e.g. [{"kind": "harvest", "every_minutes": 60, "args": {}}]
+    # (PAPERFEED_SCHEDULE as JSON). Run by the workers, or by `serve` when embedded.
+    schedule: list[dict[str, Any]] = Field(default_factory=list)
+
+    log_level: str = "INFO"
 
     @classmethod
     def settings_customise_sources(

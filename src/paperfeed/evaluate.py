@@ -123,12 +123,12 @@ def evaluate_run(qrels: dict[str, dict[str, int]], run: dict[str, Ranked]) -> di
         for q, ranked in run.items()
         for position, (doc_id, _score) in enumerate(ranked)
     ]
-    # Queries with no results count as zero, not as missing.
-    values = ir_measures.calc_aggregate(MEASURES, qrel_rows, run_rows) if run_rows else {}
-    n_judged = len(qrels)
-    n_run = len({q for q, r in run.items() if r and q in qrels})
-    scale = n_run / n_judged if n_judged else 0.0
-    return {str(m): float(values.get(m, 0.0)) * scale for m in MEASURES}
+    # The mean over every judged query: one with no results counts as zero.
+    totals = {str(m): 0.0 for m in MEASURES}
+    for metric in ir_measures.iter_calc(MEASURES, qrel_rows, run_rows):
+        if metric.query_id in qrels:
+            totals[str(metric.measure)] += float(metric.value)
+    return {name: value / len(qrels) if qrels else 0.0 for name, value in totals.items()}
 
 
 def _all_required(node: Node | None) -> Node | None:
@@ -191,7 +191,9 @@ def dense_run(
     """Exact (brute-force) cosine search: the dense figure is the model's, not
     an ANN approximation's."""
     ids = list(data.corpus)
-    texts = [f"{d['title']}. {d['text']}".strip(". ") for d in data.corpus.values()]
+    from paperfeed.index.embedder import document_text  # the product's text for a paper
+
+    texts = [document_text(d["title"], d["text"]) for d in data.corpus.values()]
     model = getattr(embedder, "model_name", settings.embed_model)
     key = hashlib.sha256(("\n".join(ids) + "\x00".join(texts) + str(model)).encode()).hexdigest()[
         :16

@@ -107,13 +107,21 @@ def bibtex(paper: dict[str, Any]) -> str:
         fields.append(("doi", latex_escape(paper["doi"])))
     if paper.get("journal_ref"):
         fields.append(("note", latex_escape(paper["journal_ref"])))
-    url = paper.get("abs_url") or (
-        f"https://arxiv.org/abs/{paper['id']}" if is_arxiv_id(paper["id"]) else None
+    url = http_url(paper.get("abs_url")) or (
+        f"https://arxiv.org/abs/{paper['id']}" if is_arxiv_id(paper["id"]) else ""
     )
     if url:
         fields.append(("url", _url_field(url)))
     body = ",\n".join(f"      {name}={{{value}}}" for name, value in fields)
     return f"@misc{{{citation_key(paper)},\n{body}\n}}\n"
+
+
+def http_url(value: str | None) -> str:
+    """A source's URL if it is http(s), else "" (never ``javascript:`` and the like)."""
+    text = (value or "").strip()
+    if text.lower().startswith(("https://", "http://")) and not any(ord(c) < 33 for c in text):
+        return text
+    return ""
 
 
 def _url_field(url: str) -> str:
@@ -143,10 +151,10 @@ def markdown(paper: dict[str, Any], page_url: str) -> str:
         ("Upvotes", str(paper.get("upvotes", paper.get("imported_upvotes") or 0))),
     ]
     links = [f"[Paperfeed]({page_url})"]
-    if paper.get("abs_url"):
-        links.append(f"[arXiv]({paper['abs_url']})")
-    if paper.get("pdf_url"):
-        links.append(f"[PDF]({paper['pdf_url']})")
+    if http_url(paper.get("abs_url")):
+        links.append(f"[arXiv]({http_url(paper['abs_url'])})")
+    if http_url(paper.get("pdf_url")):
+        links.append(f"[PDF]({http_url(paper['pdf_url'])})")
     header = [f"**{name}:** {value}" for name, value in facts if value]
     header.append("**Links:** " + " · ".join(links))
     parts = [f"# {paper['title']}", "  \n".join(header)]  # two spaces: a Markdown line break

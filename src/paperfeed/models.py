@@ -11,7 +11,7 @@ import hashlib
 import json
 import re
 import unicodedata
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 
 # New-style ids (2301.01234, 0704.0001) and old-style ids (quant-ph/0210005,
@@ -49,15 +49,21 @@ def is_arxiv_id(raw: str) -> bool:
     return True
 
 
+_WORD = re.compile(r"[a-z0-9]+")
+
+
 def normalize_title(title: str) -> str:
     """A key that survives case, accents, punctuation and line wrapping.
 
     Used to find the same paper arriving from a source that has no arXiv id
     (an HF text page) and from one that has (the arXiv API).
     """
-    text = unicodedata.normalize("NFKD", title)
-    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
-    return " ".join(re.findall(r"[a-z0-9]+", text))
+    if title.isascii():  # most titles: nothing to strip, skip the per-character pass
+        text = title.lower()
+    else:
+        text = unicodedata.normalize("NFKD", title)
+        text = "".join(c for c in text if not unicodedata.combining(c)).lower()
+    return " ".join(_WORD.findall(text))
 
 
 def slug_for(title: str) -> str:
@@ -117,9 +123,14 @@ class Paper:
 
     def content_hash(self) -> str:
         """Hash of everything stored, so re-ingesting identical data writes nothing."""
-        payload = asdict(self)
+        # Field values in declaration order; versions as plain pairs. Cheaper
+        # than dataclasses.asdict (which deep-copies), and ingest hashes every record.
+        payload = [
+            [(v.number, v.created) for v in value] if name == "versions" else value
+            for name, value in ((f, getattr(self, f)) for f in _PAPER_FIELDS)
+        ]
         return hashlib.sha256(
-            json.dumps(payload, sort_keys=True, default=str).encode()
+            json.dumps(payload, default=str, ensure_ascii=False).encode()
         ).hexdigest()[:32]
 
     def __post_init__(self) -> None:
@@ -130,6 +141,9 @@ class Paper:
                 self.abs_url = f"https://arxiv.org/abs/{self.id}"
             if not self.pdf_url:
                 self.pdf_url = f"https://arxiv.org/pdf/{self.id}"
+
+
+_PAPER_FIELDS = tuple(f.name for f in fields(Paper))
 
 
 @dataclass(frozen=True, slots=True)

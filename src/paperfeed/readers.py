@@ -64,6 +64,7 @@ class Reader:
     email: str
     name: str
     role: str
+    session_epoch: int = 0
 
     @property
     def is_curator(self) -> bool:
@@ -80,6 +81,7 @@ class Reader:
             email=row["email"],
             name=row["name"] or row["email"].split("@")[0],
             role=row["role"],
+            session_epoch=int(row.get("session_epoch") or 0),
         )
 
 
@@ -193,6 +195,12 @@ def complete_sign_in(
         return Reader.from_row(store.get_or_create_reader(conn, email, now))
 
 
+def end_all_sessions(db: Database, reader: Reader) -> None:
+    """Sign the reader out on every device: existing session cookies stop working."""
+    with db.begin() as conn:
+        store.bump_session_epoch(conn, reader.id)
+
+
 # ---------------------------------------------------------------- API tokens
 
 
@@ -266,10 +274,7 @@ def paper_states(
     """For each paper: upvotes (imported + Paperfeed votes) and the reader's flags."""
     with db.connect() as conn:
         counts = store.vote_counts(conn, paper_ids)
-        imported = {
-            p: int(row["imported_upvotes"] or 0)
-            for p, row in paper_store.get_papers(conn, paper_ids).items()
-        }
+        imported = store.imported_upvotes(conn, paper_ids)
         flags = store.flags_for(conn, reader.id, paper_ids) if reader else {}
     return {
         p: {

@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
-import tantivy
-
 from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.db import papers as paper_store
@@ -30,9 +28,7 @@ from paperfeed.index.lexical import (
     FieldWeights,
     Filters,
     LexicalIndex,
-    combine,
-    filter_query,
-    render,
+    open_lexical,
 )
 from paperfeed.query import ParsedQuery, QueryError, constraint, parse
 
@@ -120,11 +116,11 @@ class Ranking:
     ranked: Ranked
     total: int
     used_dense: bool
-    highlight: tantivy.Query | None
+    highlight: Any  # the backend's query object, for snippets
 
 
 def rank(
-    lexical: LexicalIndex,
+    lexical: LexicalIndex | Any,
     parsed: ParsedQuery,
     filters: Filters,
     *,
@@ -136,21 +132,24 @@ def rank(
 ) -> Ranking:
     """Relevance ranking of one query: the part ``paperfeed eval`` measures."""
     depth = depth or fusion.depth
-    text_query = render(parsed.root, weights)
-    filt = filter_query(filters)
+    # The index builds its own query objects (tantivy, or SQL on PostgreSQL).
+    text_query = lexical.render(parsed.root, weights)
+    filt = lexical.filter_query(filters)
     lex_hits: Ranked = []
     lex_total = 0
     if mode != "dense":
         if text_query is not None:
-            lex_hits, lex_total = lexical.search(combine(text_query, filt), limit=depth)
+            lex_hits, lex_total = lexical.search(lexical.combine(text_query, filt), limit=depth)
         elif parsed.is_empty:  # filter-only: newest first
-            lex_hits, lex_total = lexical.search(combine(None, filt), limit=depth, by_date=True)
+            lex_hits, lex_total = lexical.search(
+                lexical.combine(None, filt), limit=depth, by_date=True
+            )
     dense_hits: Ranked = []
     if mode != "lexical" and dense is not None and parsed.free_text.strip():
         dense_hits = dense(parsed.free_text, depth)
-        required = render(constraint(parsed.root), weights)
+        required = lexical.render(constraint(parsed.root), weights)
         if dense_hits and (required is not None or filt is not None):
-            allowed = lexical.matching([i for i, _ in dense_hits], combine(required, filt))
+            allowed = lexical.matching([i for i, _ in dense_hits], lexical.combine(required, filt))
             dense_hits = [(i, s) for i, s in dense_hits if i in allowed]
     if mode == "dense":
         ranked = dense_hits
@@ -285,7 +284,7 @@ def search(db: Database, settings: Settings, request: SearchRequest) -> SearchRe
     cannot be run; every other input gets results, possibly none."""
     request.validate()
     parsed = parse(request.query)
-    lexical = LexicalIndex.open(settings, db)
+    lexical = open_lexical(settings, db)
     dense = dense_search_for(db, settings) if request.mode != "lexical" else None
     notes: list[str] = []
     if request.mode != "lexical" and dense is None and parsed.free_text:
@@ -294,14 +293,14 @@ def search(db: Database, settings: Settings, request: SearchRequest) -> SearchRe
     filters = request.filters
 
     if request.sort == "date":
-        text_query = render(parsed.root)
+        text_query = lexical.render(parsed.root)
         scoring = text_query if text_query is not None or parsed.is_empty else None
         if scoring is None and not parsed.is_empty:
             page_hits: Ranked = []
             total = 0
         else:
             page_hits, total = lexical.search(
-                combine(scoring, filter_query(filters)),
+                lexical.combine(scoring, lexical.filter_query(filters)),
                 limit=request.per_page,
                 offset=start,
                 by_date=True,
@@ -332,24 +331,23 @@ def search(db: Database, settings: Settings, request: SearchRequest) -> SearchRe
     return SearchResults(request, hits, total, mode, notes)
 
 
-def _hydrate(
-    db: Database, lexical: LexicalIndex, ranked: Ranked, highlight: tantivy.Query | None
-) -> list[SearchHit]:
+def _hydrate(db: Database, lexical: Any, ranked: Ranked, highlight: Any) -> list[SearchHit]:
     ids = [i for i, _ in ranked]
     with db.connect() as conn:
         rows = paper_store.get_papers(conn, ids)
         votes = search_store.upvote_counts(conn, ids)
+    # Papers removed since they were indexed, or hidden by a curator, drop out.
+    shown = [(i, s) for i, s in ranked if i in rows and not rows[i]["hidden"]]
+    snippets = lexical.snippets_html(highlight, [rows[i]["abstract"] or "" for i, _ in shown])
     hits: list[SearchHit] = []
-    for paper_id, score in ranked:
-        row = rows.get(paper_id)
-        if row is None or row["hidden"]:
-            continue  # removed since it was indexed, or hidden by a curator
+    for (paper_id, score), snippet in zip(shown, snippets, strict=True):
+        row = rows[paper_id]
         hits.append(
             SearchHit(
                 id=paper_id,
                 title=row["title"],
                 authors=list(row["authors"] or []),
-                snippet=lexical.snippet_html(highlight, row["abstract"] or ""),
+                snippet=snippet,
                 score=score,
                 listing_date=row["listing_date"],
                 categories=list(row["categories"] or []),

@@ -53,6 +53,7 @@ from sqlalchemy import Connection
 from paperfeed.db import papers as paper_store
 from paperfeed.db import trending as trending_store
 from paperfeed.db.trending import Candidate, ListFilter
+from paperfeed.models import is_arxiv_id, split_arxiv_id
 
 PeriodKind = Literal["day", "week", "month"]
 PERIOD_KINDS: tuple[PeriodKind, ...] = ("day", "week", "month")
@@ -78,7 +79,25 @@ def as_utc(value: datetime | date) -> datetime:
 
 
 def age_hours(when: datetime | date, now: datetime) -> float:
-    return max(0.0, (as_utc(now) - as_utc(when)).total_seconds() / 3600.0)
+    return _Clock(now).age_hours(when)
+
+
+class _Clock:
+    """``now`` in both forms a stored time can come in, so scoring hundreds of
+    votes does not convert each one (SQLite hands back naive UTC datetimes)."""
+
+    __slots__ = ("aware", "naive")
+
+    def __init__(self, now: datetime) -> None:
+        self.aware = as_utc(now)
+        self.naive = self.aware.replace(tzinfo=None)
+
+    def age_hours(self, when: datetime | date) -> float:
+        if isinstance(when, datetime):
+            delta = (self.naive - when) if when.tzinfo is None else (self.aware - when)
+        else:
+            delta = self.aware - as_utc(when)
+        return max(0.0, delta.total_seconds() / 3600.0)
 
 
 def log2_score(
@@ -89,16 +108,29 @@ def log2_score(
     ``events`` are (when, how many votes) pairs: one per reader vote, one for
     the block of imported upvotes.
     """
+    _check_half_life(half_life_hours)
+    clock = _Clock(now)
+    return _log2_sum(
+        [
+            math.log2(count) - clock.age_hours(when) / half_life_hours
+            for when, count in events
+            if count > 0
+        ]
+    )
+
+
+def _check_half_life(half_life_hours: float) -> None:
     if half_life_hours <= 0:
         raise ValueError(f"trending half-life must be positive, got {half_life_hours}")
-    terms = [
-        math.log2(count) - age_hours(when, now) / half_life_hours
-        for when, count in events
-        if count > 0
-    ]
+
+
+def _log2_sum(terms: Sequence[float]) -> float:
+    """log2(sum(2**t for t in terms)) without overflow or underflow."""
     if not terms:
         return -math.inf
     top = max(terms)
+    if len(terms) == 1:
+        return top
     return top + math.log2(math.fsum(2.0 ** (t - top) for t in terms))
 
 
@@ -136,15 +168,30 @@ def imported_at(
     return featured_date or listing_date or published or created_at
 
 
-def _candidate_key(c: Candidate, now: datetime, half_life_hours: float) -> tuple[Any, ...]:
-    when = imported_at(c.featured_date, c.listing_date, c.published, c.created_at)
-    log_score = log2_score(_events(c.vote_times, c.imported_upvotes, when), now, half_life_hours)
-    return (
-        c.featured,
-        log_score,
-        len(c.vote_times) + c.imported_upvotes,
-        *_newest_key(c.listing_date, c.published, c.id),
-    )
+def _ranked(
+    candidates: Sequence[Candidate], now: datetime, half_life_hours: float
+) -> list[tuple[float, Candidate]]:
+    """(log2 score, candidate), best first: featured, then score, then total
+    upvotes, then newest. One clock for the whole list: a week can hold
+    thousands of votes."""
+    _check_half_life(half_life_hours)
+    clock = _Clock(now)
+    keyed = []
+    for c in candidates:
+        terms = [-clock.age_hours(t) / half_life_hours for t in c.vote_times]
+        if c.imported_upvotes > 0:
+            when = imported_at(c.featured_date, c.listing_date, c.published, c.created_at)
+            terms.append(math.log2(c.imported_upvotes) - clock.age_hours(when) / half_life_hours)
+        log_score = _log2_sum(terms)
+        key = (
+            c.featured,
+            log_score,
+            len(c.vote_times) + c.imported_upvotes,
+            *_newest_key(c.listing_date, c.published, c.id),
+        )
+        keyed.append((key, log_score, c))
+    keyed.sort(key=lambda k: k[0], reverse=True)
+    return [(log_score, c) for _, log_score, c in keyed]
 
 
 _OLDEST = datetime.min.replace(tzinfo=UTC)
@@ -357,14 +404,9 @@ def list_papers(
     if sort == "newest":
         ids = trending_store.newest_ids(conn, where, offset=offset, limit=limit)
     else:
-        candidates = trending_store.scoring_candidates(conn, where)
-        keyed = sorted(
-            ((_candidate_key(c, now, half_life_hours), c) for c in candidates),
-            key=lambda kc: kc[0],
-            reverse=True,
-        )
+        keyed = _ranked(trending_store.scoring_candidates(conn, where), now, half_life_hours)
         ids = [c.id for _, c in keyed[offset : offset + limit]]
-        scores = {c.id: 2.0 ** key[1] for key, c in keyed[offset : offset + limit]}
+        scores = {c.id: 2.0**log_score for log_score, c in keyed[offset : offset + limit]}
         if len(ids) < limit:
             ids += trending_store.unscored_ids(
                 conn, where, offset=max(0, offset - len(keyed)), limit=limit - len(ids)
@@ -403,12 +445,20 @@ def papers_with_upvotes(
 
 
 def paper_with_upvotes(
-    conn: Connection, paper_id: str, *, half_life_hours: float, now: datetime | None = None
+    conn: Connection,
+    paper_id: str,
+    *,
+    half_life_hours: float,
+    now: datetime | None = None,
+    include_hidden: bool = False,
 ) -> dict[str, Any] | None:
     """One paper (by id or alias) with its upvotes and trending score, or None
-    when it does not exist or a curator hid it."""
+    when it does not exist or a curator hid it (unless ``include_hidden``)."""
     paper = paper_store.get_paper(conn, paper_id)
-    if paper is None or paper["hidden"]:
+    if paper is None and is_arxiv_id(paper_id):
+        # "2503.01234v2" (or an abs/pdf URL form) names the paper, whatever version.
+        paper = paper_store.get_paper(conn, split_arxiv_id(paper_id)[0])
+    if paper is None or (paper["hidden"] and not include_hidden):
         return None
     times = trending_store.vote_times_for(conn, paper["id"])
     paper["votes"] = len(times)

@@ -6,6 +6,7 @@ import json
 from typing import Annotated
 
 import typer
+from sqlalchemy.engine import make_url
 
 from paperfeed.cli.app import app, console, open_database
 from paperfeed.config import get_settings
@@ -37,17 +38,40 @@ def show(paper_id: str) -> None:
 def serve(
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[
+        int, typer.Option(help="Worker processes (stateless: sessions are signed cookies).")
+    ] = 1,
 ) -> None:
     """Serve the web UI and JSON API."""
+    import os
+    import tempfile
+
     import uvicorn
 
+    from paperfeed.metrics import MULTIPROC_ENV
+
     settings = get_settings()
-    db = open_database(settings)  # migrate before the first request
+    db = open_database(settings)  # migrate once, before the workers start
     if db.backend == "sqlite":
         # Embedded mode: vectors are computed in this process, in the background,
         # so ingest never waits for the model (PostgreSQL runs it as a job).
         from paperfeed.index.embedding import EmbedWorker
 
         EmbedWorker(db, settings).start()
-    console.print(f"Paperfeed on http://{host}:{port}/ (database {settings.database_url_resolved})")
-    uvicorn.run("paperfeed.web.app:create_app", factory=True, host=host, port=port)
+    settings.secret()  # create the key file once, so every worker signs with the same key
+    if workers > 1 and not os.environ.get(MULTIPROC_ENV):
+        # Each worker keeps its metrics in files here; /metrics merges them.
+        os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="paperfeed-metrics-")
+    console.print(
+        f"Paperfeed on http://{host}:{port}/ with {workers} worker(s) "
+        f"(database {make_url(settings.database_url_resolved).render_as_string()})"
+    )
+    uvicorn.run(
+        "paperfeed.web.ops:create_served_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,  # our JSON logs (paperfeed.logs), not uvicorn's format
+        access_log=False,  # paperfeed.access logs each request with its id
+    )

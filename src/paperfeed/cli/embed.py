@@ -22,7 +22,7 @@ from paperfeed.config import Settings, get_settings
 from paperfeed.db import Database
 from paperfeed.index.embedder import EmbedderUnavailable, get_embedder
 from paperfeed.index.embedding import embed_pending, reindex
-from paperfeed.index.vectors import VectorIndex
+from paperfeed.index.vectors import VectorIndex, get_vector_index
 
 
 def _with_progress(label: str, work: Callable[[Callable[[int, int], None]], int]) -> int:
@@ -54,6 +54,10 @@ def _load_embedder(settings: Settings) -> None:
 
 
 def _refresh_index(settings: Settings, db: Database) -> VectorIndex:
+    if db.backend == "postgresql":  # pgvector in the database: fill the new vectors in
+        index = get_vector_index(settings, db)
+        index.sync(db)
+        return index
     index = VectorIndex.open(settings, db)  # catches up with the new vectors
     index.save()
     return index

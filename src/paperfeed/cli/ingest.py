@@ -167,9 +167,13 @@ def ingest_oai(
             console.print("no earlier harvest recorded: harvesting the whole set")
     run_ingest(harvest.records(), label=f"oai {set_spec or 'all'}")
     if harvest.next_from is not None:
+        mark = harvest.next_from.isoformat()
         with db.begin() as conn:
-            set_meta(conn, harvest.watermark_key, harvest.next_from.isoformat())
-        console.print(f"next harvest starts from {harvest.next_from.isoformat()}")
+            stored = get_meta(conn, harvest.watermark_key)
+            # A backfill of an older range must not send the next run back in time.
+            if stored is None or stored < mark:
+                set_meta(conn, harvest.watermark_key, mark)
+                console.print(f"next harvest starts from {mark}")
     db.dispose()
 
 

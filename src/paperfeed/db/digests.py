@@ -254,8 +254,9 @@ def claim(
             created_at=now(),
         )
         .on_conflict_do_nothing(index_elements=["subscription_id", "period"])
+        .returning(send_log.c.id)  # rowcount is -1 here on PostgreSQL
     )
-    if result.rowcount != 1:
+    if result.first() is None:
         return False
     rows = [
         {"subscription_id": subscription_id, "paper_id": pid, "period": period}
@@ -284,8 +285,9 @@ def skip(conn: Connection, subscription_id: int, period: str, reason: str) -> bo
             created_at=now(),
         )
         .on_conflict_do_nothing(index_elements=["subscription_id", "period"])
+        .returning(send_log.c.id)  # rowcount is -1 here on PostgreSQL
     )
-    return result.rowcount == 1
+    return result.first() is not None
 
 
 def pending(conn: Connection, period: str | None = None) -> list[dict[str, Any]]:
@@ -427,8 +429,9 @@ def acquire_lock(conn: Connection, owner: str, lease: timedelta) -> bool:
         _insert(conn, meta)
         .values(key=LOCK_KEY, value=value)
         .on_conflict_do_nothing(index_elements=["key"])
+        .returning(meta.c.key)  # rowcount is -1 here on PostgreSQL
     )
-    if inserted.rowcount == 1:
+    if inserted.first() is not None:
         return True
     current = conn.execute(select(meta.c.value).where(meta.c.key == LOCK_KEY)).scalar()
     if current is None:

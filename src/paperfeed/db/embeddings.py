@@ -165,6 +165,21 @@ def iter_vectors(
         ]
 
 
+def iter_vector_keys(
+    conn: Connection, model: str, *, since: datetime | None = None, batch_size: int = 20000
+) -> Iterator[list[tuple[str, str, datetime]]]:
+    """(paper_id, content_hash, created_at) of ``model``'s vectors, without the
+    vectors: what a catch-up reads first, to fetch only the vectors it lacks."""
+    query = select(embeddings.c.paper_id, embeddings.c.content_hash, embeddings.c.created_at).where(
+        embeddings.c.model == model
+    )
+    if since is not None:
+        query = query.where(embeddings.c.created_at > since)
+    result = conn.execution_options(stream_results=True, yield_per=batch_size).execute(query)
+    for chunk in result.partitions(batch_size):
+        yield [(r.paper_id, r.content_hash, _aware(r.created_at)) for r in chunk]
+
+
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 

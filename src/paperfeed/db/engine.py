@@ -29,6 +29,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def make_engine(url: str) -> Engine:
     parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        # Plain postgresql:// means psycopg 3 here (SQLAlchemy's default is psycopg2).
+        parsed = parsed.set(drivername="postgresql+psycopg")
+        url = parsed.render_as_string(hide_password=False)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -80,3 +84,14 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def migration_status(engine: Engine) -> tuple[set[str], set[str]]:
+    """(revisions the database is at, head revisions of the code)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config(engine.url.render_as_string(False)))
+    with engine.connect() as conn:
+        current = set(MigrationContext.configure(conn).get_current_heads())
+    return current, set(script.get_heads())

@@ -69,6 +69,14 @@ def set_role(conn: Connection, email: str, role: str) -> bool:
     return result.rowcount == 1
 
 
+def bump_session_epoch(conn: Connection, reader_id: int) -> None:
+    conn.execute(
+        update(readers)
+        .where(readers.c.id == reader_id)
+        .values(session_epoch=readers.c.session_epoch + 1)
+    )
+
+
 def list_readers(conn: Connection) -> list[dict[str, Any]]:
     rows = conn.execute(select(readers).order_by(readers.c.id))
     return [dict(r._mapping) for r in rows]
@@ -209,15 +217,16 @@ def set_flag(
     primary key (reader, paper) makes a second vote a no-op."""
     table = FLAG_TABLES[kind]
     if on:
-        result = conn.execute(
+        inserted = conn.execute(
             _insert(conn, table)
             .values(reader_id=reader_id, paper_id=paper_id, created_at=now)
             .on_conflict_do_nothing()
-        )
-    else:
-        result = conn.execute(
-            delete(table).where(table.c.reader_id == reader_id, table.c.paper_id == paper_id)
-        )
+            .returning(table.c.paper_id)
+        ).first()
+        return inserted is not None
+    result = conn.execute(
+        delete(table).where(table.c.reader_id == reader_id, table.c.paper_id == paper_id)
+    )
     return bool(result.rowcount)
 
 
@@ -249,6 +258,15 @@ def vote_counts(conn: Connection, paper_ids: Sequence[str]) -> dict[str, int]:
     counts = {p: 0 for p in paper_ids}
     counts.update({p: int(n) for p, n in rows})
     return counts
+
+
+def imported_upvotes(conn: Connection, paper_ids: Sequence[str]) -> dict[str, int]:
+    if not paper_ids:
+        return {}
+    rows = conn.execute(
+        select(papers.c.id, papers.c.imported_upvotes).where(papers.c.id.in_(list(paper_ids)))
+    )
+    return {p: int(n or 0) for p, n in rows}
 
 
 def flagged_papers(
@@ -498,12 +516,15 @@ def delete_saved_search(conn: Connection, reader_id: int, search_id: int) -> boo
 
 def record_submission(conn: Connection, paper_id: str, reader_id: int, now: datetime) -> bool:
     """The first reader to submit a paper is its submitter; returns whether this was first."""
-    result = conn.execute(
+    # RETURNING rather than rowcount: PostgreSQL drivers report a conflicting
+    # INSERT ... ON CONFLICT DO NOTHING inconsistently.
+    inserted = conn.execute(
         _insert(conn, submissions)
         .values(paper_id=paper_id, reader_id=reader_id, submitted_at=now)
         .on_conflict_do_nothing()
-    )
-    return bool(result.rowcount)
+        .returning(submissions.c.paper_id)
+    ).first()
+    return inserted is not None
 
 
 def list_submissions(conn: Connection, reader_id: int) -> list[dict[str, Any]]:

@@ -132,6 +132,9 @@ readers = Table(
     Column("role", String(20), nullable=False, default="reader"),  # reader|curator|admin
     Column("interests", JSON),  # cold start: {"categories": [...], "keywords": [...]}
     Column("created_at", UTC_DATETIME, nullable=False),
+    # Sessions carry the epoch they were made in; "sign out everywhere" bumps it,
+    # which ends every session cookie of the reader at once.
+    Column("session_epoch", Integer, nullable=False, default=0, server_default="0"),
 )
 
 # Magic links: the signed token carries this id; using it marks it used.

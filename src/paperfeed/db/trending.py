@@ -110,21 +110,29 @@ def scoring_candidates(conn: Connection, where: ListFilter) -> list[Candidate]:
         select(votes.c.paper_id, votes.c.created_at)
         .join(papers, papers.c.id == votes.c.paper_id)
         .where(*where.clauses())
-    )
+    ).all()
     for paper_id, created_at in vote_rows:
         times[paper_id].append(created_at)
     return [
         Candidate(
-            id=r.id,
-            featured=bool(r.featured),
-            imported_upvotes=int(r.imported_upvotes or 0),
-            featured_date=r.featured_date,
-            listing_date=r.listing_date,
-            published=r.published,
-            created_at=r.created_at,
-            vote_times=tuple(times.get(r.id, ())),
+            paper_id,
+            bool(featured),
+            int(imported or 0),
+            featured_date,
+            listing_date,
+            published,
+            created_at,
+            tuple(times.get(paper_id, ())),
         )
-        for r in rows
+        for (
+            paper_id,
+            featured,
+            imported,
+            featured_date,
+            listing_date,
+            published,
+            created_at,
+        ) in rows
     ]
 
 

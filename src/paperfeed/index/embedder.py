@@ -115,6 +115,10 @@ class OnnxEmbedder(Embedder):
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Idle worker threads sleep instead of spinning: on a shared 2-core box
+        # (the web server, ingest, the lexical index) spinning steals the cores
+        # the other thread of this very session needs.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(
             str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
         )
@@ -178,7 +182,10 @@ class SentenceTransformerEmbedder(Embedder):
         self._model.max_seq_length = max_tokens
         self.batch_size = batch_size
         self.model_id = f"st:{name}@{max_tokens}"
-        self.dim = int(self._model.get_sentence_embedding_dimension())
+        dim = self._model.get_sentence_embedding_dimension()
+        if dim is None:  # some models only say once they have encoded something
+            dim = len(self._model.encode(["dimension probe"])[0])
+        self.dim = int(dim)
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:

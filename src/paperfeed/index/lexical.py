@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 # Bump when the schema or the analyzers change: opening an index with another
 # format rebuilds it.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 FORMAT_FILE = "paperfeed-lexical.json"
 
 TEXT_ANALYZER = "pf_en"  # words, lower-cased, ASCII-folded, English (Porter-style) stems
@@ -49,14 +49,21 @@ NAME_ANALYZER = "pf_name"  # names: same without stemming ("Adams" is not "Adam"
 
 
 def _text_analyzer() -> tantivy.TextAnalyzer:
+    # English stop words go: equal nDCG on scifact-dev (0.6931 against 0.6927),
+    # a smaller index, cheaper OR queries, and no highlighted "the" in snippets.
     return (
         tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
         .filter(tantivy.Filter.remove_long(40))
         .filter(tantivy.Filter.lowercase())
         .filter(tantivy.Filter.ascii_fold())
+        .filter(tantivy.Filter.stopword("english"))
         .filter(tantivy.Filter.stemmer("english"))
         .build()
     )
+
+
+# Words with their positions (before stop words are dropped), for phrases.
+_WORDS = tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple()).build()
 
 
 def _name_analyzer() -> tantivy.TextAnalyzer:
@@ -178,6 +185,19 @@ class LexicalIndex:
         index.sync_if_due(db)
         return index
 
+    # ------------------------------------------------------------ query building
+
+    # search.py asks the index for its query objects, so that another backend
+    # (PostgreSQL's tsvector, db/pg_search.py) can supply its own.
+    def render(self, node: Node | None, weights: FieldWeights = DEFAULT_WEIGHTS) -> Any:
+        return render(node, weights)
+
+    def filter_query(self, filters: Filters) -> Any:
+        return filter_query(filters)
+
+    def combine(self, scoring: Any, *filters: Any) -> Any:
+        return combine(scoring, *filters)
+
     # ------------------------------------------------------------ writing
 
     def _writer(self) -> tantivy.IndexWriter | None:
@@ -283,21 +303,28 @@ class LexicalIndex:
         hits, _ = self.search(restricted, limit=len(ids))
         return {paper_id for paper_id, _ in hits}
 
-    def snippet_html(self, query: tantivy.Query | None, text: str, max_chars: int = 260) -> str:
-        """A fragment of ``text`` with query terms in <b>...</b>; everything else is
-        HTML-escaped by tantivy (checked by the tests)."""
-        text = clean(text)
+    def snippets_html(
+        self, query: tantivy.Query | None, texts: Sequence[str], max_chars: int = 260
+    ) -> list[str]:
+        """For each text, a fragment with the query's terms in <b>...</b>; all
+        else is HTML-escaped by tantivy (the tests check it). Without a match,
+        the text's beginning, escaped here."""
+        generator = None
         if query is not None:
             generator = tantivy.SnippetGenerator.create(
                 self.index.searcher(), query, SCHEMA, "body"
             )
             generator.set_max_num_chars(max_chars)
-            doc = tantivy.Document()
-            doc.add_text("body", text)
-            html = str(generator.snippet_from_doc(doc).to_html())
-            if html:
-                return html
-        return _escape(_shorten(text, max_chars))
+        out = []
+        for text in texts:
+            text = clean(text)
+            html = ""
+            if generator is not None:
+                doc = tantivy.Document()
+                doc.add_text("body", text)
+                html = str(generator.snippet_from_doc(doc).to_html())
+            out.append(html or _escape(_shorten(text, max_chars)))
+        return out
 
 
 def _escape(text: str) -> str:
@@ -361,10 +388,20 @@ def rebuild_lexical(db: Database, settings: Settings) -> int:
     return index.num_docs
 
 
+def open_lexical(settings: Settings, db: Database) -> Any:
+    """The lexical index of this database: the tantivy sidecar next to a SQLite
+    file, or the database itself on PostgreSQL (tsvector, db/pg_search.py)."""
+    if db.backend == "postgresql":
+        from paperfeed.db.pg_search import PgLexicalIndex
+
+        return PgLexicalIndex(db)
+    return LexicalIndex.open(settings, db)
+
+
 def sync_lexical(db: Database, settings: Settings) -> int:
     """Index whatever the queue holds."""
-    index = LexicalIndex.open(settings, db)
-    return index.sync(db)
+    index = open_lexical(settings, db)
+    return int(index.sync(db))
 
 
 def index_after_ingest(db: Database, settings: Settings) -> None:
@@ -375,19 +412,21 @@ def index_after_ingest(db: Database, settings: Settings) -> None:
 # ---------------------------------------------------------------- query rendering
 
 
-def _tokens(field: str, text: str) -> list[str]:
-    return list(ANALYZERS[FIELD_ANALYZER[field]].analyze(text))
-
-
 def _field_query(field: str, text: str) -> tantivy.Query | None:
     """One word or phrase in one field. A word the analyzer splits in several
     tokens ("state-of-the-art", "x:y") is searched as a phrase, as Lucene does."""
-    tokens = _tokens(field, text)
-    if not tokens:
+    analyzer = ANALYZERS[FIELD_ANALYZER[field]]
+    # Analyze word by word to keep each token's position: a stop word inside a
+    # phrase leaves a gap in the index ("state of the art": state@0, art@3).
+    words: list[str | tuple[int, str]] = [
+        (position, tokens[0])
+        for position, word in enumerate(_WORDS.analyze(text))
+        if (tokens := analyzer.analyze(word))
+    ]
+    if not words:
         return None
-    if len(tokens) == 1:
-        return tantivy.Query.term_query(SCHEMA, field, tokens[0])
-    words: list[str | tuple[int, str]] = list(tokens)
+    if len(words) == 1:
+        return tantivy.Query.term_query(SCHEMA, field, words[0][1])
     return tantivy.Query.phrase_query(SCHEMA, field, words)
 
 

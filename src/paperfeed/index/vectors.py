@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -47,7 +48,9 @@ EXACT_MAX_INDEX = 5_000
 EXACT_MAX_CANDIDATES = 20_000
 # Vectors written by transactions that committed late can carry a timestamp a
 # little before the last one we saw; re-reading a window is cheap and idempotent.
-CATCH_UP_WINDOW = timedelta(minutes=10)
+CATCH_UP_WINDOW = timedelta(minutes=2)
+# How often a long-lived process looks for vectors written by other processes.
+REFRESH_SECONDS = 5.0
 
 
 def _hash64(content_hash: str) -> int:
@@ -72,6 +75,7 @@ class VectorIndex:
         self._exact_cache: tuple[np.ndarray, np.ndarray] | None = None
         self._dirty = False
         self._lock = threading.RLock()
+        self._last_check = time.monotonic()
 
     # ------------------------------------------------------------ open / save
 
@@ -254,40 +258,66 @@ class VectorIndex:
     def sync(self, db: Database) -> int:
         """Catch up with the ``embeddings`` table; returns how many papers changed.
 
-        Reads vectors written since the last sync (with a window for late
-        commits), then, if the counts still disagree, walks the whole table:
-        after a crash, a deleted sidecar or papers removed from the database.
+        Reads the keys of vectors written since the last sync (with a window
+        for late commits) and fetches only the vectors it lacks; then, if the
+        counts still disagree, walks all keys: after a crash, a deleted sidecar,
+        or papers removed from the database.
         """
         changed = 0
         with self._lock, db.connect() as conn:
             since = self._synced_at - CATCH_UP_WINDOW if self._synced_at else None
-            changed += self._apply(vector_store.iter_vectors(conn, self.model_id, since=since))
+            changed += self._apply(
+                conn, vector_store.iter_vector_keys(conn, self.model_id, since=since)
+            )
             if vector_store.count_vectors(conn, self.model_id) != len(self._labels):
-                if since is not None:
-                    changed += self._apply(vector_store.iter_vectors(conn, self.model_id))
-                in_db = vector_store.vector_ids(conn, self.model_id)
+                in_db: set[str] = set()
+                for keys in vector_store.iter_vector_keys(conn, self.model_id):
+                    in_db.update(k[0] for k in keys)
+                    if since is not None:
+                        changed += self._apply(conn, [keys])
                 gone = [pid for pid in self._labels if pid not in in_db]
                 self.remove(gone)
                 changed += len(gone)
         return changed
 
-    def _apply(self, batches: Iterable[list[vector_store.StoredVector]]) -> int:
+    def refresh_if_due(self, db: Database, every: float = REFRESH_SECONDS) -> int:
+        """Sync when another process (``paperfeed embed --watch``, a worker) has
+        written vectors since the last look; checked at most every ``every``
+        seconds, and then with one indexed MAX() query."""
+        now = time.monotonic()
+        if now - self._last_check < every:
+            return 0
+        self._last_check = now
+        with db.connect() as conn:
+            latest = vector_store.latest_vector_time(conn, self.model_id)
+        if latest is None or (self._synced_at is not None and latest <= self._synced_at):
+            return 0
+        return self.sync(db)
+
+    def _apply(self, conn: Any, batches: Iterable[list[tuple[str, str, datetime]]]) -> int:
         changed = 0
-        for batch in batches:
-            fresh = []
-            for item in batch:
-                label = self._labels.get(item.paper_id)
-                if label is None or self._hashes[label] != _hash64(item.content_hash):
-                    fresh.append(item)
-                if self._synced_at is None or item.created_at > self._synced_at:
-                    self._synced_at = item.created_at
-            if fresh:
-                self.add(
-                    [f.paper_id for f in fresh],
-                    np.stack([f.vector for f in fresh]),
-                    [f.content_hash for f in fresh],
-                )
-                changed += len(fresh)
+        for keys in batches:
+            wanted: dict[str, str] = {}
+            for paper_id, content_hash, created_at in keys:
+                label = self._labels.get(paper_id)
+                if label is None or self._hashes[label] != _hash64(content_hash):
+                    wanted[paper_id] = content_hash
+                if self._synced_at is None or created_at > self._synced_at:
+                    self._synced_at = created_at
+            if not wanted:
+                continue
+            ids = list(wanted)
+            for start in range(0, len(ids), 2000):
+                chunk = ids[start : start + 2000]
+                found = vector_store.get_vectors(conn, self.model_id, chunk)
+                present = [pid for pid in chunk if pid in found]  # deleted meanwhile: skip
+                if present:
+                    self.add(
+                        present,
+                        np.stack([found[pid] for pid in present]),
+                        [wanted[pid] for pid in present],
+                    )
+                    changed += len(present)
         if changed:
             self._dirty = True
         return changed
@@ -370,14 +400,27 @@ def _fsync(path: Path) -> None:
 
 _open_indexes: dict[tuple[str, str], VectorIndex] = {}
 _open_lock = threading.Lock()
+_open_pg: dict[tuple[str, str], Any] = {}
 
 
 def get_vector_index(settings: Settings, db: Database) -> VectorIndex:
-    """The process-wide index for these settings, opened (and synced) once."""
+    """The process-wide index for these settings: opened (and synced) once, then
+    kept in step with vectors that other processes write. On PostgreSQL,
+    pgvector in the database itself (db/pg_search.py)."""
+    if db.backend == "postgresql":
+        from paperfeed.db.pg_search import PgVectorIndex
+
+        pg_key = (db.url, current_model_id(settings))
+        with _open_lock:
+            pg_index = _open_pg.get(pg_key)
+            if pg_index is None:
+                pg_index = _open_pg[pg_key] = PgVectorIndex(db, current_model_id(settings))
+        return pg_index  # type: ignore[return-value]  # same methods as VectorIndex
     key = (str(settings.index_dir), current_model_id(settings))
     with _open_lock:
         index = _open_indexes.get(key)
         if index is None:
             index = VectorIndex.open(settings, db)
             _open_indexes[key] = index
-        return index
+    index.refresh_if_due(db)
+    return index

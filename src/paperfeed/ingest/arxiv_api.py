@@ -19,7 +19,7 @@ import httpx
 
 from paperfeed.config import Settings
 from paperfeed.ingest.arxiv_meta import estimated_listing_date, is_withdrawn
-from paperfeed.ingest.http import BadBody, PoliteClient
+from paperfeed.ingest.http import BadBody, FetchError, PoliteClient
 from paperfeed.models import Paper, Skipped, Version, clean_text, split_arxiv_id
 
 SOURCE = "arxiv-api"
@@ -130,7 +130,8 @@ def parse_feed(body: bytes, *, where: str) -> FeedPage:
     records: list[Paper | Skipped] = []
     for entry in feed.entries:
         if "/api/errors" in str(entry.get("id", "")):
-            raise BadBody(f"arXiv API error: {clean_text(entry.get('summary'))}")
+            # A malformed query: asking again would get the same answer.
+            raise FetchError(f"{where}: arXiv API error: {clean_text(entry.get('summary'))}")
         records.append(paper_from_entry(entry, where=where))
     return FeedPage(
         total=int(total),

@@ -107,6 +107,7 @@ def author_name(keyname: str, forenames: str = "", suffix: str = "") -> str:
 
 
 _PARENS = re.compile(r"\([^()]*\)")
+_ET_AL = re.compile(r"(?:^|\s+)et\s+al\.?\s*$", re.IGNORECASE)
 _AUTHOR_SEPARATOR = re.compile(r"\s*(?:,|;|\band\b|&)\s*")
 
 
@@ -121,5 +122,5 @@ def split_authors(text: str) -> list[str]:
         if stripped == text:
             break
         text = stripped
-    names = (latex_to_text(p).strip() for p in _AUTHOR_SEPARATOR.split(text))
-    return [" ".join(n.split()) for n in names if n and n.lower() not in ("et al.", "et al")]
+    names = (_ET_AL.sub("", latex_to_text(p)).strip() for p in _AUTHOR_SEPARATOR.split(text))
+    return [" ".join(n.split()) for n in names if n]

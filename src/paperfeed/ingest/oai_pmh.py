@@ -66,13 +66,13 @@ def _text(element: Element | None, tag: str) -> str:
     return clean_text(child.text) if child is not None and child.text else ""
 
 
-def _paper_from_raw(meta: Element, where: str) -> Paper | Skipped:
+def _paper_from_raw(meta: Element, where: str, identifier: str) -> Paper | Skipped:
     n = RAW
     raw_id = _text(meta, f"{n}id")
     try:
         arxiv_id, _ = split_arxiv_id(raw_id)
     except ValueError:
-        return Skipped(where, f"record has no arXiv id (id {raw_id!r})")
+        return Skipped(f"{where} ({identifier})", f"record has no arXiv id (id {raw_id!r})")
     where = f"{where} record {arxiv_id}"
     history = [
         (v.get("version", ""), _text(v, f"{n}date"), _text(v, f"{n}size"))
@@ -111,13 +111,13 @@ def _paper_from_raw(meta: Element, where: str) -> Paper | Skipped:
     )
 
 
-def _paper_from_arxiv(meta: Element, where: str) -> Paper | Skipped:
+def _paper_from_arxiv(meta: Element, where: str, identifier: str) -> Paper | Skipped:
     n = ARXIV
     raw_id = _text(meta, f"{n}id")
     try:
         arxiv_id, _ = split_arxiv_id(raw_id)
     except ValueError:
-        return Skipped(where, f"record has no arXiv id (id {raw_id!r})")
+        return Skipped(f"{where} ({identifier})", f"record has no arXiv id (id {raw_id!r})")
     where = f"{where} record {arxiv_id}"
     authors = [
         author_name(_text(a, f"{n}keyname"), _text(a, f"{n}forenames"), _text(a, f"{n}suffix"))
@@ -196,9 +196,9 @@ def parse_list_records(body: bytes, *, where: str) -> OAIPage:
         if meta is None:
             records.append(Skipped(here, "record without metadata"))
         elif meta.tag == f"{RAW}arXivRaw":
-            records.append(_paper_from_raw(meta, here))
+            records.append(_paper_from_raw(meta, where, identifier))
         elif meta.tag == f"{ARXIV}arXiv":
-            records.append(_paper_from_arxiv(meta, here))
+            records.append(_paper_from_arxiv(meta, where, identifier))
         else:
             records.append(Skipped(here, f"unsupported metadata format {meta.tag!r}"))
     token_el = listing.find(f"{OAI}resumptionToken")

@@ -15,6 +15,8 @@ from sqlalchemy import Connection
 
 from paperfeed.db import Database
 from paperfeed.db import papers as paper_store
+from paperfeed.db.locks import paper_write_lock
+from paperfeed.ingest.http import FetchError
 from paperfeed.models import Paper, Skipped, SourceFormatError, is_arxiv_id, normalize_title
 
 DEFAULT_BATCH_SIZE = 2000
@@ -91,6 +93,7 @@ def ingest(
         first_batch = False
         if batch:
             with db.begin() as conn:
+                paper_write_lock(conn)
                 slugs_to_merge = resolve_duplicates(conn, batch)
                 counts = paper_store.upsert_papers(conn, batch)
                 for slug, arxiv_id in slugs_to_merge:
@@ -103,16 +106,23 @@ def ingest(
         if on_progress:
             on_progress(report)
 
-    for record in records:
-        if isinstance(record, Skipped):
-            report.skipped.append(record)
-            if on_skip:
-                on_skip(record)
-            continue
-        report.read += 1
-        batch.append(record)
-        if len(batch) >= batch_size:
+    try:
+        for record in records:
+            if isinstance(record, Skipped):
+                report.skipped.append(record)
+                if on_skip:
+                    on_skip(record)
+                continue
+            report.read += 1
+            batch.append(record)
+            if len(batch) >= batch_size:
+                flush()
+    except FetchError:
+        # A network source gave up midway: what it fetched is complete and
+        # worth keeping (unlike a file in the wrong format, which writes nothing).
+        if batch:
             flush()
+        raise
     flush()
     report.seconds = time.perf_counter() - started
     return report

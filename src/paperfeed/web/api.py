@@ -21,7 +21,8 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -68,6 +69,24 @@ class HFErrorRoute(APIRoute):
 
 
 router = APIRouter(prefix="/api", tags=["papers"], route_class=HFErrorRoute)
+docs_router = APIRouter()
+
+
+@docs_router.get("/docs", include_in_schema=False)
+def api_docs(request: Request) -> HTMLResponse:
+    """Swagger UI over /openapi.json, from the vendored copy in /static: the
+    docs work offline and load nothing from a CDN (FastAPI's default does)."""
+    static = "/static/vendor/swagger-ui"
+    return get_swagger_ui_html(
+        openapi_url=request.app.openapi_url or "/openapi.json",
+        title=f"{settings_of(request).site_name} API",
+        swagger_js_url=f"{static}/swagger-ui-bundle.js",
+        swagger_css_url=f"{static}/swagger-ui.css",
+        swagger_favicon_url=f"{static}/favicon-32x32.png",
+        # No badge fetched from the public spec validator.
+        swagger_ui_parameters={"validatorUrl": None},
+    )
+
 
 # ---------------------------------------------------------------- shapes
 

@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from paperfeed.config import Settings, get_settings
 from paperfeed.db import Database
-from paperfeed.web import api, auth, digest, feeds, pages
+from paperfeed.web import api, auth, digest, feeds, ops, pages
 from paperfeed.web import recommend as recommend_routes
 from paperfeed.web import search as search_routes
 
@@ -37,7 +37,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
-    app = FastAPI(title=settings.site_name, docs_url="/docs", redoc_url=None, lifespan=_lifespan)
+    # /docs is api.docs_router: Swagger UI served from /static, not a CDN.
+    app = FastAPI(title=settings.site_name, docs_url=None, redoc_url=None, lifespan=_lifespan)
     app.state.settings = settings
     app.state.db = db or Database(settings.database_url_resolved)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -48,6 +49,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.include_router(search_routes.router)
     app.include_router(pages.router)
     app.include_router(api.router)
+    app.include_router(api.docs_router)
     app.include_router(feeds.router)
     auth.install(app, settings)  # sessions, CSRF, readers' pages and API
+    app.include_router(ops.router)
+    app.add_middleware(ops.RequestContext)
     return app

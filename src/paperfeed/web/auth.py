@@ -79,9 +79,15 @@ def csrf_token(request: Request) -> str:
 
 
 def csrf_field(request: Request) -> Markup:
-    return Markup('<input type="hidden" name="csrf_token" value="{}">').format(
-        escape(csrf_token(request))
-    )
+    """The hidden input for a form; built once per request (a list page has
+    several forms on every card)."""
+    field = request.state._state.get("csrf_field")
+    if field is None:
+        field = Markup('<input type="hidden" name="csrf_token" value="{}">').format(
+            escape(csrf_token(request))
+        )
+        request.state.csrf_field = field
+    return field
 
 
 def _csrf_ok(request: Request, sent: Any) -> bool:
@@ -119,7 +125,9 @@ def current_reader(request: Request) -> Reader | None:
     reader_id = request.session.get("rid") if "session" in request.scope else None
     if isinstance(reader_id, int):
         reader = core.get_reader(_db(request), reader_id)
-        if reader is None:  # deleted account: drop the stale session
+        if reader is None or request.session.get("ep", 0) != reader.session_epoch:
+            # A deleted account, or signed out everywhere since: drop the session.
+            reader = None
             request.session.clear()
     request.state.reader = reader
     return reader
@@ -166,6 +174,7 @@ def sign_in_session(request: Request, reader: Reader) -> None:
     # A fresh session (and CSRF token) on sign-in: nothing from before carries over.
     request.session.clear()
     request.session["rid"] = reader.id
+    request.session["ep"] = reader.session_epoch
     request.session["csrf"] = secrets.token_urlsafe(32)
     request.state.reader = reader
 
@@ -330,6 +339,13 @@ def verify_submit(request: Request, token: str = Form("")) -> Response:
 
 @router.post("/signout")
 def signout(request: Request) -> Response:
+    request.session.clear()
+    return RedirectResponse("/", status_code=303)
+
+
+@router.post("/account/signout-everywhere")
+def signout_everywhere(request: Request, reader: Reader = Depends(require_reader)) -> Response:
+    core.end_all_sessions(_db(request), reader)
     request.session.clear()
     return RedirectResponse("/", status_code=303)
 

@@ -4,7 +4,9 @@
   day, week or month that has papers, as it moves;
 - ``/papers/date/YYYY-MM-DD/feed.xml``, ``/papers/week/YYYY-Www/feed.xml``,
   ``/papers/month/YYYY-MM/feed.xml``: one fixed list, as on its page;
-- ``/feeds/search.xml?q=...``: a saved search, newest matches first.
+- ``/feeds/search.xml?q=...``: a saved search, newest matches first;
+- ``/collections/{id}/feed.xml``: a public collection, latest additions first
+  (its papers come from the readers feature, ``readers.get_collection``).
 
 feedgen (lxml underneath) escapes every text; what it cannot do is carry the
 control characters XML 1.0 forbids, which arXiv text occasionally contains,
@@ -23,7 +25,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 from feedgen.feed import FeedGenerator
 
-from paperfeed import trending
+from paperfeed import readers, trending
 from paperfeed.config import Settings
 from paperfeed.trending import Period, PeriodError, PeriodKind
 from paperfeed.web.api import search_papers_with_upvotes
@@ -66,16 +68,17 @@ def atom_feed(
         url = paper_url(settings, paper["id"])
         entry.id(url)
         entry.title(xml_text(paper["title"]))
+        # One link only: feedgen 1.0 drops rel/type on entry links, so a second
+        # (PDF) link would read as another "alternate".
         entry.link(href=url, rel="alternate", type="text/html")
-        if paper.get("pdf_url"):
-            entry.link(href=paper["pdf_url"], rel="related", type="application/pdf", title="PDF")
         for name in paper.get("authors") or []:
             entry.author(name=xml_text(name) or "?")
         for category in paper.get("categories") or []:
             entry.category(term=xml_text(category))
         entry.summary(xml_text(paper.get("abstract")), type="text")
         published = paper.get("published") or paper.get("listing_date") or paper.get("created_at")
-        updated = paper.get("updated") or published or paper.get("modified_at")
+        # In a collection, an entry is new to subscribers when it was added.
+        updated = paper.get("added_at") or paper.get("updated") or published
         if published:
             entry.published(trending.as_utc(published))
         stamp = trending.as_utc(updated or datetime.now(UTC))
@@ -172,5 +175,29 @@ def search_feed(request: Request, q: str = Query("", max_length=1000)) -> Respon
         subtitle=f"Newest papers matching: {q}",
         papers=papers,
         alternate_path=f"/search?{urlencode({'q': q})}",
+    )
+    return Response(body, media_type=ATOM)
+
+
+@router.get("/collections/{collection_id}/feed.xml", summary="Atom feed of a public collection")
+def collection_feed(request: Request, collection_id: str) -> Response:
+    """A public collection's papers, latest additions first. Feed readers carry
+    no session, so a private collection is "not found" here, as for strangers."""
+    if not collection_id.isdigit() or len(collection_id) > 12:
+        return PlainTextResponse(f"no collection {collection_id[:40]!r}", status_code=404)
+    settings = settings_of(request)
+    try:
+        collection, papers = readers.get_collection(database(request), None, int(collection_id))
+    except readers.NotFound:
+        return PlainTextResponse(f"no collection {collection_id}", status_code=404)
+    shown = [p for p in papers if not p.get("hidden")][:FEED_SIZE]
+    owner = collection.get("owner_name") or "a reader"
+    body = atom_feed(
+        settings,
+        path=f"/collections/{collection_id}/feed.xml",
+        title=f"{settings.site_name}: {collection['name']}",
+        subtitle=collection.get("description") or f"A collection by {owner}",
+        papers=shown,
+        alternate_path=f"/collections/{collection_id}",
     )
     return Response(body, media_type=ATOM)

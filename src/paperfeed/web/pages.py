@@ -21,6 +21,7 @@ from paperfeed.db import Database
 from paperfeed.trending import Period, PeriodError, PeriodKind
 from paperfeed.web import convertors as _convertors  # noqa: F401  (registers {x:paper_id})
 from paperfeed.web.auth import current_reader
+from paperfeed.web.library import prefetch_paper_states
 from paperfeed.web.templating import templates
 
 router = APIRouter()
@@ -35,13 +36,6 @@ def database(request: Request) -> Database:
 def settings_of(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
-
-
-def reader_id_of(request: Request) -> int | None:
-    """The signed-in reader's id (lists leave out the papers this reader
-    marked "not interested"), or None."""
-    reader = current_reader(request)
-    return reader.id if reader else None
 
 
 def error_page(request: Request, status: int, message: str) -> Response:
@@ -88,9 +82,13 @@ def _list_page(request: Request, period: Period | None, *, home: bool = False) -
                 sort=sort,
                 page=page,
                 limit=PAGE_SIZE,
-                reader_id=reader_id_of(request),
+                # Papers the reader marked "not interested" stay in the HTML list,
+                # collapsed with an undo button (the readers' actions do that).
             )
             nav = trending.navigation(conn, period)
+    if listing and listing.papers:
+        # The readers' actions on each card (upvote state...) in one batch.
+        prefetch_paper_states(request, [p["id"] for p in listing.papers])
     context: dict[str, Any] = {
         "period": period,
         "listing": listing,
@@ -135,11 +133,21 @@ def papers_in_month(request: Request, month: str) -> Response:
 # ---------------------------------------------------------------- one paper
 
 
-def load_paper(request: Request, paper_id: str) -> dict[str, Any] | None:
+def load_paper(
+    request: Request, paper_id: str, *, include_hidden: bool = False
+) -> dict[str, Any] | None:
     with database(request).connect() as conn:
         return trending.paper_with_upvotes(
-            conn, paper_id, half_life_hours=settings_of(request).trending_half_life_hours
+            conn,
+            paper_id,
+            half_life_hours=settings_of(request).trending_half_life_hours,
+            include_hidden=include_hidden,
         )
+
+
+def _is_curator(request: Request) -> bool:
+    reader = current_reader(request)
+    return bool(reader is not None and reader.is_curator)
 
 
 def _moved(paper: dict[str, Any], asked: str, suffix: str = "") -> Response | None:
@@ -185,7 +193,9 @@ def _filename(paper_id: str) -> str:
 
 @router.get("/papers/{paper_id:paper_id}", response_class=HTMLResponse)
 def paper_page(request: Request, paper_id: str) -> Response:
-    paper = load_paper(request, paper_id)
+    # A curator-hidden paper is gone for readers; curators still reach its page
+    # (marked hidden) to undo the decision.
+    paper = load_paper(request, paper_id, include_hidden=_is_curator(request))
     if paper is None:
         return error_page(request, 404, f"No paper {paper_id[:200]!r} here.")
     if moved := _moved(paper, paper_id):

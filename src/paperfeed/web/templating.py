@@ -3,6 +3,7 @@ templates: titles, abstracts and author names come from outside."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from pathlib import Path
 
@@ -27,13 +28,14 @@ def authors_line(authors: list[str], limit: int = 8) -> str:
     return ", ".join(authors[:limit]) + f", and {len(authors) - limit} more"
 
 
+_SAFE_URL = re.compile(r"https?://[^\x00-\x20\x7f]+", re.IGNORECASE)
+
+
 def safe_url(value: str | None) -> str:
     """An http(s) URL from a source, or "" for anything else: autoescaping does
     not stop a ``javascript:`` URL in an href."""
     text = (value or "").strip()
-    if text.lower().startswith(("http://", "https://")) and not any(ord(c) < 33 for c in text):
-        return text
-    return ""
+    return text if _SAFE_URL.fullmatch(text) else ""
 
 
 templates.env.filters["human_date"] = human_date

@@ -35,10 +35,6 @@
         const forms = fresh.querySelectorAll("form");
         const target = forms[index] ? forms[index].querySelector("button") : null;
         if (target) target.focus();
-        // The card's (or page's) own upvote count, drawn by the list templates.
-        const article = fresh.closest(".paper-card, .paper-page");
-        const count = article ? article.querySelector(".upvote-count .count") : null;
-        if (count && typeof state.upvotes === "number") count.textContent = String(state.upvotes);
       }
     } catch (err) {
       form.submit();

@@ -1,4 +1,4 @@
-"""readers: sign-in rate-limit events
+"""readers: sign-in rate-limit events, session epochs
 
 Revision ID: 0005
 Revises: 0003
@@ -16,6 +16,10 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("readers") as batch:
+        batch.add_column(
+            sa.Column("session_epoch", sa.Integer(), nullable=False, server_default="0")
+        )
     op.create_table(
         "rate_limit_events",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -32,5 +36,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("readers") as batch:
+        batch.drop_column("session_epoch")
     op.drop_index("ix_rate_limit_events_bucket_key_created_at", table_name="rate_limit_events")
     op.drop_table("rate_limit_events")

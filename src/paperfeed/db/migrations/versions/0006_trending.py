@@ -1,7 +1,7 @@
 """trending: an index for the lists' "newest" order
 
 Revision ID: 0006
-Revises: 0001
+Revises: 0005
 Create Date: 2026-11-21 10:05:00
 
 Lists page through papers by listing date, then v1 date, then id, newest
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0005"  # re-chained after 0005 (readers) on merge
+down_revision: str | None = "0005"  # chained after readers (merged into this branch)
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,461 @@
+"""Search latency at 75k and 1M papers, through the function the API calls.
+
+    nice -n 10 .venv/bin/python bench/search.py all [--size 1000000] [--queries 1000]
+
+Three corpora, each a real SQLite database with its tantivy and HNSW sidecars,
+built once under bench/cache/search-<name>/ (delete it to rebuild):
+
+  real       the 74,728 real papers with their real vectors (bench/corpus_vectors.py)
+  synthetic  --size papers made from the real ones: titles and abstracts with
+             words dropped and swapped, and abstracts mixed from two papers; each
+             vector is the normalized mix of the two source papers' real vectors
+             plus Gaussian noise, so terms and vectors keep the corpus's shape
+  ingest     the synthetic corpus while a second process ingests new papers
+             (papers, vectors, keyword index) as fast as it can
+
+Queries (1,000 by default) are titles and 2-5 word phrases drawn from the
+corpus, run through ``paperfeed.search.search`` in hybrid mode (query
+embedding included) in a separate process whose peak RSS is reported. The
+build reports ingest, vector storage, keyword- and vector-index build times,
+and HNSW recall@10 against exact search.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import json
+import os
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+CACHE = HERE / "cache"
+CORPUS = HERE.parent.parent / "shared" / "data" / "arxiv-cs-2025.jsonl.gz"
+sys.path.insert(0, str(HERE))
+
+from corpus_vectors import load_cache  # noqa: E402
+from paperfeed.config import Settings  # noqa: E402
+from paperfeed.db import Database  # noqa: E402
+from paperfeed.db import embeddings as vector_store  # noqa: E402
+from paperfeed.db import papers as paper_store  # noqa: E402
+from paperfeed.index.embedder import current_model_id  # noqa: E402
+from paperfeed.models import Paper  # noqa: E402
+
+MAX_TOKENS = 128
+
+
+def peak_rss_mib() -> float:
+    """This process's peak RSS. VmHWM, not getrusage: ru_maxrss survives exec,
+    so a query process started by a big build process would inherit its peak."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def settings_for(directory: Path) -> Settings:
+    return Settings(
+        data_dir=directory,
+        database_url=f"sqlite:///{directory / 'paperfeed.db'}",
+        secret_key="bench",
+        embed_max_tokens=MAX_TOKENS,
+    )
+
+
+# ---------------------------------------------------------------- corpora
+
+
+def real_records() -> list[dict]:
+    with gzip.open(CORPUS, "rt", encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle]
+
+
+def to_paper(record: dict, paper_id: str | None = None) -> Paper:
+    listing = record.get("listing_date")
+    return Paper(
+        id=paper_id or record["id"],
+        title=record["title"],
+        abstract=record["abstract"],
+        authors=list(record["authors"]),
+        categories=list(record["categories"]),
+        listing_date=date.fromisoformat(listing) if listing else None,
+        source="bench",
+    )
+
+
+def synthetic_id(i: int) -> str:
+    # arXiv-shaped ids that no real paper has (years 90-99).
+    return f"{9000 + i // 100_000:04d}.{i % 100_000:05d}"
+
+
+def perturb(words: list[str], rng: random.Random, drop: float) -> list[str]:
+    kept = [w for w in words if rng.random() > drop] or words[:1]
+    for _ in range(max(1, len(kept) // 20)):
+        j = rng.randrange(len(kept))
+        k = min(len(kept) - 1, j + 1)
+        kept[j], kept[k] = kept[k], kept[j]
+    return kept
+
+
+class Synthetic:
+    """The synthetic corpus, reproducible from (records, vectors, seed)."""
+
+    def __init__(self, records: list[dict], vectors: np.ndarray, seed: int = 0) -> None:
+        self.records, self.vectors, self.seed = records, vectors, seed
+
+    def batch(self, start: int, count: int) -> tuple[list[Paper], np.ndarray]:
+        n = len(self.records)
+        papers, rows = [], []
+        noise = (
+            np.random.default_rng(self.seed * 7919 + start)
+            .standard_normal((count, self.vectors.shape[1]))
+            .astype(np.float32)
+        )
+        for k, i in enumerate(range(start, start + count)):
+            rng = random.Random(self.seed * 1_000_003 + i)
+            ia, ib = i % n, rng.randrange(n)
+            a, b = self.records[ia], self.records[ib]
+            wa, wb = a["abstract"].split(), b["abstract"].split()
+            cut_a = rng.randint(max(1, len(wa) // 3), max(1, len(wa)))
+            cut_b = rng.randint(0, len(wb) // 2)
+            abstract = perturb(wa[:cut_a] + wb[cut_b:][: max(0, len(wa) - cut_a)], rng, 0.1)
+            title = perturb(a["title"].split(), rng, 0.15)
+            share = cut_a / max(1, len(wa))
+            v = share * self.vectors[ia] + (1 - share) * self.vectors[ib]
+            # noise of norm ~0.35: cosine to the mix ~0.94, like a reworded abstract
+            v = v / np.linalg.norm(v) + noise[k] * (0.35 / np.sqrt(len(v)))
+            rows.append(v / np.linalg.norm(v))
+            papers.append(
+                Paper(
+                    id=synthetic_id(i),
+                    title=" ".join(title),
+                    abstract=" ".join(abstract),
+                    authors=list(a["authors"]),
+                    categories=list(a["categories"]),
+                    listing_date=date(2025, 1, 1) + timedelta(days=i % 540),
+                    source="bench",
+                )
+            )
+        return papers, np.stack(rows).astype(np.float32)
+
+
+# ---------------------------------------------------------------- build
+
+
+def vectors_for(
+    records: list[dict], ids: list[str], cached: np.ndarray
+) -> tuple[np.ndarray, float]:
+    """One vector per record: its real one from the cache, or, for papers the
+    cache run has not reached, a noisy mix of two real vectors (same recipe as
+    the synthetic corpus). Returns the vectors and the share that are real."""
+    position = {pid: k for k, pid in enumerate(ids)}
+    rng = np.random.default_rng(5)
+    out = np.empty((len(records), cached.shape[1]), dtype=np.float32)
+    real = 0
+    for k, r in enumerate(records):
+        j = position.get(r["id"])
+        if j is not None:
+            out[k] = cached[j]
+            real += 1
+        else:
+            a, b = rng.integers(len(ids), size=2)
+            v = cached[a] + 0.5 * cached[b]
+            v = v / np.linalg.norm(v) + rng.standard_normal(cached.shape[1]) * (0.35 / 19.6)
+            out[k] = v / np.linalg.norm(v)
+    return out, real / max(1, len(records))
+
+
+def store(db: Database, settings: Settings, papers: list[Paper], vectors: np.ndarray) -> None:
+    from paperfeed.ingest.pipeline import ingest
+
+    ingest(db, papers, batch_size=5000)
+    with db.begin() as conn:
+        hashes = {
+            r["id"]: r["content_hash"]
+            for r in paper_store.get_papers(conn, [p.id for p in papers]).values()
+        }
+        vector_store.store_vectors(
+            conn,
+            current_model_id(settings),
+            [(p.id, hashes[p.id], vectors[k]) for k, p in enumerate(papers)],
+        )
+
+
+def bulk_load(db: Database, settings: Settings, papers: list[Paper], vectors: np.ndarray) -> None:
+    """Rows straight into the papers and embeddings tables, for the 1M build.
+
+    The ingest pipeline costs ~10 ms of CPU per paper here (merging, hashing
+    every field), i.e. hours for a million papers on this shared machine; the
+    latency benchmark needs the rows, not the ingest path (the concurrent
+    ingest run uses the real pipeline)."""
+    from paperfeed.db.tables import papers as papers_table
+
+    stamp = datetime.now(UTC)
+    rows = []
+    for p in papers:
+        digest = hashlib.sha1(f"{p.id}|{p.title}|{p.abstract}".encode(), usedforsecurity=False)
+        rows.append(
+            {
+                "id": p.id,
+                "title": p.title,
+                "abstract": p.abstract,
+                "authors": p.authors,
+                "primary_category": p.primary_category,
+                "categories": p.categories,
+                "latest_version": 1,
+                "listing_date": p.listing_date,
+                "abs_url": p.abs_url,
+                "pdf_url": p.pdf_url,
+                "source": p.source,
+                "imported_upvotes": 0,
+                "withdrawn": False,
+                "featured": False,
+                "hidden": False,
+                "title_key": p.title.lower()[:500],
+                "content_hash": digest.hexdigest()[:32],
+                "created_at": stamp,
+                "modified_at": stamp,
+            }
+        )
+    with db.begin() as conn:
+        conn.execute(papers_table.insert(), rows)
+        vector_store.store_vectors(
+            conn,
+            current_model_id(settings),
+            [(r["id"], r["content_hash"], vectors[k]) for k, r in enumerate(rows)],
+        )
+
+
+def build(name: str, size: int) -> Path:
+    from paperfeed.index.lexical import LexicalIndex
+    from paperfeed.index.vectors import VectorIndex
+
+    directory = CACHE / (f"search-{name}" if name == "real" else f"search-{name}-{size}")
+    done = directory / "built.json"
+    if done.is_file():
+        print(f"[{name}] using the built corpus in {directory}")
+        return directory
+    directory.mkdir(parents=True, exist_ok=True)
+    settings = settings_for(directory)
+    db = Database(settings.database_url_resolved)
+    records = real_records()
+    ids, cached = load_cache(MAX_TOKENS)
+    vectors = np.asarray(cached, dtype=np.float32)
+    vectors, real_share = vectors_for(records, ids, vectors)
+    figures: dict[str, float | int | str] = {
+        "papers": size if name != "real" else len(records),
+        "real_vector_share": round(real_share, 4),
+    }
+    started = time.perf_counter()
+    if name == "real":
+        for s in range(0, len(records), 5000):
+            chunk = records[s : s + 5000]
+            bulk_load(db, settings, [to_paper(r) for r in chunk], vectors[s : s + 5000])
+    else:
+        synth = Synthetic(records, vectors)
+        for s in range(0, size, 5000):
+            papers, vecs = synth.batch(s, min(5000, size - s))
+            bulk_load(db, settings, papers, vecs)
+            if s % 100_000 == 0:
+                print(f"[{name}] stored {s + len(papers):,} papers", flush=True)
+    figures["store_seconds"] = time.perf_counter() - started
+    print(f"[{name}] papers + vectors stored in {figures['store_seconds']:.0f}s", flush=True)
+
+    started = time.perf_counter()
+    LexicalIndex.open(settings, db)  # builds from the queue
+    figures["lexical_build_seconds"] = time.perf_counter() - started
+    print(f"[{name}] keyword index built in {figures['lexical_build_seconds']:.0f}s", flush=True)
+
+    started = time.perf_counter()
+    index = VectorIndex.open(settings, db)
+    figures["hnsw_build_seconds"] = time.perf_counter() - started
+    index.save()
+    figures["hnsw_save_seconds"] = time.perf_counter() - started - figures["hnsw_build_seconds"]
+    print(f"[{name}] HNSW built in {figures['hnsw_build_seconds']:.0f}s", flush=True)
+    figures.update(recall(index, settings, db))
+    figures["build_peak_rss_mib"] = round(peak_rss_mib())
+    done.write_text(json.dumps(figures, indent=1))
+    db.dispose()
+    return directory
+
+
+def recall(index, settings: Settings, db: Database, n: int = 300) -> dict[str, float]:
+    """HNSW recall@10 against exact search, over the whole index."""
+    from paperfeed.index import vectors as vmod
+
+    model = current_model_id(settings)
+    ids, matrix = [], []
+    with db.connect() as conn:
+        for batch in vector_store.iter_vectors(conn, model):
+            ids += [b.paper_id for b in batch]
+            matrix.append(np.stack([b.vector for b in batch]))
+    full = np.concatenate(matrix)
+    # Real query vectors: the benchmark's own queries (titles, phrases), embedded.
+    from paperfeed.index.embedder import get_embedder
+
+    db_dir = Path(settings.data_dir)
+    queries = get_embedder(settings).embed_queries(make_queries(db_dir, n, seed=7))
+    truth = np.argsort(-(queries @ full.T), axis=1)[:, :10]
+    out = {}
+    for ef in (64, 128):
+        vmod.HNSW_EF_SEARCH = ef
+        hits = 0
+        for q, t in zip(queries, truth, strict=True):
+            got = {pid for pid, _ in index._approximate(q, 10, None, set())}
+            hits += len(got & {ids[j] for j in t})
+        out[f"recall@10_ef{ef}"] = round(hits / (10 * n), 4)
+    vmod.HNSW_EF_SEARCH = 64
+    del full
+    print(f"recall@10 vs exact: {out}", flush=True)
+    return out
+
+
+# ---------------------------------------------------------------- queries
+
+
+def make_queries(directory: Path, count: int, seed: int = 42) -> list[str]:
+    settings = settings_for(directory)
+    db = Database(settings.database_url_resolved, auto_migrate=False)
+    from sqlalchemy import func, select
+
+    from paperfeed.db.tables import papers
+
+    rng = random.Random(seed)
+    with db.connect() as conn:
+        rows = conn.execute(
+            select(papers.c.title, papers.c.abstract).order_by(func.random()).limit(count)
+        ).all()
+    queries = []
+    for i, (title, abstract) in enumerate(rows):
+        if i % 2 == 0:
+            queries.append(title)
+        else:
+            words = abstract.split()
+            n = rng.randint(2, 5)
+            start = rng.randrange(max(1, len(words) - n))
+            queries.append(" ".join(w.strip(".,;:()") for w in words[start : start + n]))
+    db.dispose()
+    return queries
+
+
+def run_queries(directory: Path, count: int) -> dict[str, float]:
+    """In this process: open the corpus, run the queries, report latency and RSS."""
+    from paperfeed.search import SearchRequest, search
+
+    settings = settings_for(directory)
+    db = Database(settings.database_url_resolved)
+    queries = make_queries(directory, count)
+    started = time.perf_counter()
+    search(db, settings, SearchRequest(query="warm up the indexes and the model"))
+    open_seconds = time.perf_counter() - started
+    for q in queries[:20]:
+        search(db, settings, SearchRequest(query=q))
+    times, modes = [], {}
+    for q in queries:
+        t = time.perf_counter()
+        result = search(db, settings, SearchRequest(query=q))
+        times.append((time.perf_counter() - t) * 1000)
+        modes[result.mode] = modes.get(result.mode, 0) + 1
+    times.sort()
+
+    def pct(p: float) -> float:
+        return times[min(len(times) - 1, int(p * len(times)))]
+
+    return {
+        "queries": len(times),
+        "p50_ms": round(statistics.median(times), 2),
+        "p95_ms": round(pct(0.95), 2),
+        "p99_ms": round(pct(0.99), 2),
+        "mean_ms": round(statistics.fmean(times), 2),
+        "open_seconds": round(open_seconds, 2),
+        "peak_rss_mib": round(peak_rss_mib()),
+        "modes": json.dumps(modes),
+    }
+
+
+def writer(directory: Path, stop_file: Path, report: Path) -> None:
+    """Concurrent ingest: new synthetic papers, their vectors and the keyword
+    index, batch after batch, until ``stop_file`` appears."""
+    from paperfeed.index.lexical import index_after_ingest
+
+    settings = settings_for(directory)
+    db = Database(settings.database_url_resolved)
+    ids, cached = load_cache(MAX_TOKENS)
+    records = real_records()
+    vectors, _ = vectors_for(records, ids, np.asarray(cached, dtype=np.float32))
+    synth = Synthetic(records, vectors, seed=99)
+    start = 5_000_000  # ids beyond the corpus
+    total, started = 0, time.perf_counter()
+    while not stop_file.exists():
+        papers, vecs = synth.batch(start + total, 200)
+        store(db, settings, papers, vecs)
+        index_after_ingest(db, settings)
+        total += len(papers)
+    seconds = time.perf_counter() - started
+    report.write_text(json.dumps({"ingested": total, "papers_per_s": round(total / seconds, 1)}))
+    db.dispose()
+
+
+def measure(directory: Path, count: int, *, with_writer: bool) -> dict:
+    writer_proc = None
+    stop_file = directory / "stop-writer"
+    report = directory / "writer.json"
+    stop_file.unlink(missing_ok=True)
+    if with_writer:
+        cmd = [sys.executable, __file__, "_writer", str(directory)]
+        writer_proc = subprocess.Popen(cmd)  # noqa: S603
+        time.sleep(5)
+    out = subprocess.run(  # noqa: S603
+        [sys.executable, __file__, "_query", str(directory), "--queries", str(count)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    if writer_proc is not None:
+        stop_file.touch()
+        writer_proc.wait(timeout=600)
+        result["writer"] = json.loads(report.read_text())
+        stop_file.unlink(missing_ok=True)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument(
+        "command", choices=["all", "real", "synthetic", "ingest", "_query", "_writer"]
+    )
+    parser.add_argument("directory", nargs="?")
+    parser.add_argument("--size", type=int, default=1_000_000)
+    parser.add_argument("--queries", type=int, default=1000)
+    args = parser.parse_args()
+    if args.command == "_query":
+        print(json.dumps(run_queries(Path(args.directory), args.queries)))
+        return
+    if args.command == "_writer":
+        d = Path(args.directory)
+        writer(d, d / "stop-writer", d / "writer.json")
+        return
+    print(f"python {sys.version.split()[0]}, pid {os.getpid()}, 2 cores shared with other work")
+    wanted = ["real", "synthetic", "ingest"] if args.command == "all" else [args.command]
+    for name in wanted:
+        corpus = "synthetic" if name == "ingest" else name
+        directory = build(corpus, args.size)
+        built = json.loads((directory / "built.json").read_text())
+        print(f"[{corpus}] build: {json.dumps(built)}", flush=True)
+        result = measure(directory, args.queries, with_writer=name == "ingest")
+        print(f"[{name}] search: {json.dumps(result)}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,446 @@
+"""Search on PostgreSQL: the database is the index (no sidecar files).
+
+Backend-specific by design (the only module with PostgreSQL-only SQL for search):
+
+- Lexical: ``papers.search_vector``, a generated ``tsvector`` column (migration
+  0008) with a GIN index. Title is weight A, abstract B (english stemming),
+  authors C (the ``simple`` configuration: names are not stemmed). The search
+  engineer's query AST (paperfeed.query) is rendered to SQL here, so the query
+  language is the same on both backends: fields (title:, abstract:, author:,
+  cat:), phrases, exclusions, AND/OR. A field becomes a weight restriction
+  (``'graph':A``); a phrase the ``<->`` operator. Words are quoted lexemes in
+  a bound parameter, so no user text is ever parsed as tsquery syntax.
+- Dense: ``embeddings.embedding``, a pgvector column filled from the portable
+  float32 ``vector`` column, with an HNSW index per dimension (an expression
+  index on ``embedding::vector(dim)``, partial on ``dim``), searched by inner
+  product (the vectors are unit length, so that is the cosine).
+
+``PgLexicalIndex`` and ``PgVectorIndex`` offer the methods search.py and
+similar.py call on the SQLite sidecars, so ranking and hybrid fusion run the
+same code on both backends: this module only supplies the candidate lists.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy import (
+    ColumnElement,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    exists,
+    false,
+    func,
+    literal,
+    literal_column,
+    not_,
+    or_,
+    select,
+    text,
+    true,
+)
+from sqlalchemy.dialects.postgresql import REGCONFIG, TSQUERY, array
+
+from paperfeed.db import index_queue as queue
+from paperfeed.db.embeddings import bytes_to_vector
+from paperfeed.db.engine import Database
+from paperfeed.db.tables import embeddings, papers
+from paperfeed.query import And, Clauses, Node, Not, Or, Term, clean
+
+SEARCH_VECTOR: ColumnElement[Any] = literal_column("papers.search_vector")
+_WORD = re.compile(r"\w+")
+# Weights of the tsvector labels; ts_rank wants them in [0, 1] as {D, C, B, A}.
+TEXT_CONFIG = "english"
+NAME_CONFIG = "simple"
+
+
+# ---------------------------------------------------------------- lexical
+
+
+@dataclass(frozen=True)
+class PgQuery:
+    """A rendered query: which papers match, and the positive terms that score them."""
+
+    cond: ColumnElement[bool]
+    terms: tuple[ColumnElement[Any], ...] = ()
+
+    @property
+    def tsq(self) -> ColumnElement[Any] | None:
+        """One tsquery OR-ing the positive terms (for ts_rank and ts_headline),
+        built as a flat array: a long query must not nest SQL expressions deeply."""
+        if not self.terms:
+            return None
+        wrapped = [literal("(") + func.nullif(cast(t, Text), "") + literal(")") for t in self.terms]
+        return cast(func.array_to_string(array(wrapped), " | "), TSQUERY)
+
+
+def _tsquery(config: str, words: str, labels: str) -> ColumnElement[Any]:
+    """``words`` as a phrase, parsed by PostgreSQL's own parser (as the indexed
+    text was: hyphenated words, numbers, stop words all line up), then limited
+    to one field's weights by labelling each lexeme ('graph' -> 'graph':A)."""
+    parsed = cast(func.phraseto_tsquery(cast(literal(config), REGCONFIG), literal(words)), Text)
+    labelled = func.regexp_replace(
+        parsed, literal("'(?:[^']|'')*'"), literal("\\&:" + labels), literal("g")
+    )
+    return cast(labelled, TSQUERY)
+
+
+def _categories_match(values: Sequence[str]) -> ColumnElement[bool]:
+    """Any of the paper's categories, or their archive ("cs" for "cs.LG"), is in ``values``."""
+    item = func.json_array_elements_text(papers.c.categories).table_valued("value").alias("cat")
+    return exists(
+        select(literal(1))
+        .select_from(item)
+        .where(
+            or_(
+                func.lower(item.c.value).in_(list(values)),
+                func.lower(func.split_part(item.c.value, ".", 1)).in_(list(values)),
+            )
+        )
+    )
+
+
+def _term(term: Term) -> PgQuery | None:
+    if term.field == "cat":
+        value = term.text.strip().lower()
+        return PgQuery(_categories_match([value])) if value else None
+    if not _WORD.search(term.text):
+        return None
+    words = clean(term.text)
+    if term.field == "author":
+        tsq = _tsquery(NAME_CONFIG, words, "C")
+    elif term.field == "title":
+        tsq = _tsquery(TEXT_CONFIG, words, "A")
+    elif term.field == "abstract":
+        tsq = _tsquery(TEXT_CONFIG, words, "AB")  # the body: title and abstract, as tantivy's
+    else:
+        tsq = _tsquery(TEXT_CONFIG, words, "AB").op("||")(_tsquery(NAME_CONFIG, words, "C"))
+    return PgQuery(SEARCH_VECTOR.op("@@")(tsq), (tsq,))
+
+
+def _bool(must: list[PgQuery], should: list[PgQuery], must_not: list[PgQuery]) -> PgQuery | None:
+    """Lucene's semantics, as the tantivy side: with a must, shoulds only score;
+    without one, one should must match; only exclusions: all but those."""
+    if not must and not should and not must_not:
+        return None
+    conds = [q.cond for q in must]
+    if should and not must:
+        conds.append(or_(*[q.cond for q in should]))
+    conds += [not_(q.cond) for q in must_not]
+    return PgQuery(and_(true(), *conds), tuple(t for q in must + should for t in q.terms))
+
+
+def render_node(node: Node | None) -> PgQuery | None:
+    if node is None:
+        return None
+    if isinstance(node, Term):
+        return _term(node)
+    if isinstance(node, Not):
+        inner = render_node(node.child)
+        return _bool([], [], [inner]) if inner is not None else None
+    if isinstance(node, And):
+        must: list[PgQuery] = []
+        must_not: list[PgQuery] = []
+        for child in node.children:
+            if isinstance(child, Not):
+                if (q := render_node(child.child)) is not None:
+                    must_not.append(q)
+            elif (q := render_node(child)) is not None:
+                must.append(q)
+        return _bool(must, [], must_not)
+    if isinstance(node, Or):
+        return _bool([], [q for c in node.children if (q := render_node(c)) is not None], [])
+    assert isinstance(node, Clauses)
+    return _bool(
+        [q for c in node.must if (q := render_node(c)) is not None],
+        [q for c in node.should if (q := render_node(c)) is not None],
+        [q for c in node.must_not if (q := render_node(c)) is not None],
+    )
+
+
+_MARK_OPEN, _MARK_CLOSE = "\ue000", "\ue001"  # private-use: query text never has them
+
+
+class PgLexicalIndex:
+    """The lexical side of search on PostgreSQL (same methods as LexicalIndex)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # Query building: search.py asks the index for its own query objects.
+    def render(self, node: Node | None, weights: Any = None) -> PgQuery | None:
+        return render_node(node)
+
+    def filter_query(self, filters: Any) -> PgQuery | None:
+        conds: list[ColumnElement[bool]] = []
+        if filters.since:
+            conds.append(papers.c.listing_date >= filters.since)
+        if filters.until:
+            conds.append(papers.c.listing_date <= filters.until)
+        cats = [c.strip().lower() for c in filters.categories if c.strip()]
+        if cats:
+            conds.append(_categories_match(cats))
+        for author in filters.authors:
+            # An author with no letters matches none, as on the tantivy side.
+            conds.append(
+                SEARCH_VECTOR.op("@@")(_tsquery(NAME_CONFIG, clean(author), "C"))
+                if _WORD.search(author)
+                else false()
+            )
+        return PgQuery(and_(*conds)) if conds else None
+
+    def combine(self, scoring: PgQuery | None, *filters: PgQuery | None) -> PgQuery:
+        conds = [q.cond for q in (scoring, *filters) if q is not None]
+        return PgQuery(and_(true(), *conds), scoring.terms if scoring is not None else ())
+
+    # Reading.
+    @property
+    def num_docs(self) -> int:
+        with self.db.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(papers)).scalar_one())
+
+    def search(
+        self, query: PgQuery, *, limit: int, offset: int = 0, by_date: bool = False
+    ) -> tuple[list[tuple[str, float]], int]:
+        """(paper id, score) best first (or newest first), and the match count."""
+        score: ColumnElement[Any] = (
+            func.ts_rank(
+                literal_column("'{0.1, 0.8, 0.8, 1.0}'::float4[]"), SEARCH_VECTOR, query.tsq, 1
+            )
+            if query.tsq is not None
+            else literal(0.0)
+        )
+        order = (
+            [papers.c.listing_date.desc().nulls_last(), papers.c.id]
+            if by_date
+            else [score.desc(), papers.c.id]
+        )
+        stmt = (
+            select(papers.c.id, score.label("score"))
+            .where(query.cond)
+            .order_by(*order)
+            .limit(limit)
+            .offset(offset)
+        )
+        with self.db.connect() as conn:
+            hits = [(r.id, float(r.score)) for r in conn.execute(stmt)]
+            total = conn.execute(select(func.count()).select_from(papers).where(query.cond))
+            return hits, int(total.scalar_one())
+
+    def matching(self, ids: Sequence[str], query: PgQuery) -> set[str]:
+        if not ids:
+            return set()
+        stmt = select(papers.c.id).where(papers.c.id.in_(list(ids)), query.cond)
+        with self.db.connect() as conn:
+            return {r.id for r in conn.execute(stmt)}
+
+    def snippet_html(self, query: PgQuery | None, text_: str, max_chars: int = 260) -> str:
+        """ts_headline's fragment, HTML-escaped here with the matches in <b>."""
+        body = clean(text_).replace(_MARK_OPEN, " ").replace(_MARK_CLOSE, " ")
+        if query is not None and query.tsq is not None and body:
+            # Escaped before ts_headline, whose parser would drop "<tags>" from the
+            # text; the markers (private-use characters) pass html.escape untouched.
+            options = f"StartSel={_MARK_OPEN}, StopSel={_MARK_CLOSE}, MaxWords=40, MinWords=20"
+            with self.db.connect() as conn:
+                fragment = conn.execute(
+                    select(
+                        func.ts_headline(
+                            cast(literal(TEXT_CONFIG), REGCONFIG),
+                            literal(html.escape(body, quote=False)),
+                            query.tsq,
+                            literal(options),
+                        )
+                    )
+                ).scalar_one()
+            if _MARK_OPEN in fragment:
+                return str(fragment).replace(_MARK_OPEN, "<b>").replace(_MARK_CLOSE, "</b>")
+        if len(body) > max_chars:
+            body = body[: max_chars - 1].rsplit(" ", 1)[0] + "…"
+        return html.escape(body, quote=False)
+
+    # Writing: the generated column is always current, so the outbox needs no work.
+    def sync(self, db: Database | None = None, *, batch: int = 20000) -> int:
+        """Drain the index queue (kept by ingest for the sidecar backends)."""
+        db = db or self.db
+        total = 0
+        while True:
+            with db.begin() as conn:
+                rows = queue.pending(conn, limit=batch)
+                if not rows:
+                    return total
+                queue.done(conn, rows)
+            total += len(rows)
+
+    def sync_if_due(self, db: Database, every_seconds: float = 2.0) -> None:
+        return None
+
+
+# ---------------------------------------------------------------- dense
+
+
+def _vector_literal(vector: np.ndarray) -> str:
+    return "[" + ",".join(f"{x:.7g}" for x in np.asarray(vector, dtype=np.float32).ravel()) + "]"
+
+
+def ensure_hnsw_index(db: Database, dim: int) -> None:
+    """The HNSW index for vectors of ``dim`` dimensions (inner product), once."""
+    dim = int(dim)
+    with db.begin() as conn:
+        conn.execute(
+            text(
+                f"CREATE INDEX IF NOT EXISTS ix_embeddings_hnsw_{dim} ON embeddings "
+                f"USING hnsw ((embedding::vector({dim})) vector_ip_ops) WHERE dim = {dim}"
+            )
+        )
+
+
+class PgVectorIndex:
+    """Dense search on pgvector (same methods as the hnswlib VectorIndex)."""
+
+    def __init__(self, db: Database, model_id: str) -> None:
+        self.db = db
+        self.model_id = model_id
+        self._count: tuple[float, int] | None = None
+        self._synced_at = 0.0
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        # Asked on every search: cached for a few seconds (a count over 1M rows is not free).
+        now = time.monotonic()
+        if self._count is None or now - self._count[0] > 5:
+            self.sync_if_due()
+            with self.db.connect() as conn:
+                n = conn.execute(
+                    select(func.count())
+                    .select_from(embeddings)
+                    .where(embeddings.c.model == self.model_id, text("embedding IS NOT NULL"))
+                ).scalar_one()
+            self._count = (now, int(n))
+        return self._count[1]
+
+    def __contains__(self, paper_id: object) -> bool:
+        self.sync_if_due()
+        with self.db.connect() as conn:
+            row = conn.execute(
+                select(embeddings.c.paper_id).where(
+                    embeddings.c.paper_id == str(paper_id),
+                    embeddings.c.model == self.model_id,
+                    text("embedding IS NOT NULL"),
+                )
+            ).first()
+        return row is not None
+
+    def sync_if_due(self, every_seconds: float = 5.0) -> None:
+        if time.monotonic() - self._synced_at >= every_seconds:
+            self.sync(self.db)
+
+    def sync(self, db: Database | None = None, *, batch: int = 2000) -> int:
+        """Fill ``embedding`` from the portable ``vector`` bytes where it is missing
+        (new or re-embedded rows: a trigger clears it when ``vector`` changes)."""
+        db = db or self.db
+        total = 0
+        with self._lock:
+            self._synced_at = time.monotonic()
+            dims: set[int] = set()
+            while True:
+                with db.begin() as conn:
+                    rows = conn.execute(
+                        text(
+                            "SELECT paper_id, model, dim, vector FROM embeddings "
+                            "WHERE embedding IS NULL LIMIT :n FOR UPDATE SKIP LOCKED"
+                        ),
+                        {"n": batch},
+                    ).all()
+                    if not rows:
+                        break
+                    conn.execute(
+                        text(
+                            "UPDATE embeddings SET embedding = CAST(:v AS vector) "
+                            "WHERE paper_id = :p AND model = :m"
+                        ),
+                        [
+                            {
+                                "v": _vector_literal(bytes_to_vector(r.vector, r.dim)),
+                                "p": r.paper_id,
+                                "m": r.model,
+                            }
+                            for r in rows
+                        ],
+                    )
+                dims.update(int(r.dim) for r in rows)
+                total += len(rows)
+            for dim in dims:
+                ensure_hnsw_index(db, dim)
+        if total:
+            self._count = None
+        return total
+
+    def save(self) -> None:
+        return None  # nothing outside the database
+
+    def add(self, ids: Sequence[str], vectors: Any, hashes: Sequence[str] | None = None) -> None:
+        """Vectors just stored with store_vectors: make them searchable now."""
+        self.sync(self.db)
+
+    def vectors_of(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        if not ids:
+            return {}
+        with self.db.connect() as conn:
+            rows = conn.execute(
+                select(embeddings.c.paper_id, embeddings.c.dim, embeddings.c.vector).where(
+                    embeddings.c.model == self.model_id, embeddings.c.paper_id.in_(list(ids))
+                )
+            ).all()
+        return {r.paper_id: bytes_to_vector(r.vector, r.dim) for r in rows}
+
+    def search(
+        self,
+        vector: np.ndarray,
+        k: int,
+        *,
+        allowed_ids: Iterable[str] | None = None,
+        exclude: Iterable[str] = (),
+    ) -> list[tuple[str, float]]:
+        """The ``k`` nearest papers as (paper_id, cosine similarity), best first."""
+        query = np.asarray(vector, dtype=np.float32).ravel()
+        dim = int(query.shape[0])
+        if k <= 0:
+            return []
+        self.sync_if_due()  # vectors stored since the last look become searchable
+        # The expression and the dim predicate match the partial HNSW index.
+        distance = f"(embedding::vector({dim})) <#> CAST(:q AS vector({dim}))"
+        where = [f"dim = {dim}", "model = :model", "embedding IS NOT NULL"]
+        params: dict[str, Any] = {"q": _vector_literal(query), "model": self.model_id, "k": k}
+        excluded = list(exclude)
+        if excluded:
+            where.append("paper_id <> ALL(:exclude)")
+            params["exclude"] = excluded
+        if allowed_ids is not None:
+            where.append("paper_id = ANY(:allowed)")
+            params["allowed"] = list(allowed_ids)
+        sql = (
+            f"SELECT paper_id, -({distance}) AS score FROM embeddings "  # noqa: S608 (dim is an int)
+            f"WHERE {' AND '.join(where)} ORDER BY {distance} LIMIT :k"
+        )
+        with self.db.begin() as conn:
+            # Filtered searches keep walking the graph until k rows pass the filter.
+            conn.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
+            conn.execute(text(f"SET LOCAL hnsw.ef_search = {max(40, min(1000, int(k)))}"))
+            stmt = text(sql)
+            if "exclude" in params:
+                stmt = stmt.bindparams(bindparam("exclude", expanding=False))
+            rows = conn.execute(stmt, params).all()
+        hits = [(r.paper_id, float(r.score)) for r in rows]
+        if allowed_ids is not None:
+            # relaxed_order may return slightly out of order: restore it.
+            hits.sort(key=lambda h: -h[1])
+        return hits

@@ -1,0 +1,55 @@
+"""Prometheus metrics, one place for every counter the product exports.
+
+With several web workers (``serve --workers N``) each process has its own
+counters; prometheus-client's multiprocess mode merges them. ``serve`` sets
+PROMETHEUS_MULTIPROC_DIR to a fresh directory before the workers start, and
+``/metrics`` then collects from that directory instead of the process registry.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+REQUEST_SECONDS = Histogram(
+    "paperfeed_http_request_duration_seconds",
+    "Time to answer an HTTP request, by route template (not raw path: bounded labels).",
+    ["method", "route", "status"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+JOBS = Counter(
+    "paperfeed_jobs_total",
+    "Background jobs by kind and outcome (started, succeeded, failed).",
+    ["kind", "status"],
+)
+JOB_SECONDS = Histogram(
+    "paperfeed_job_duration_seconds",
+    "Time a background job ran, by kind.",
+    ["kind"],
+    buckets=(0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 4 * 3600),
+)
+PAPERS_INGESTED = Counter(
+    "paperfeed_papers_ingested_total",
+    "Papers read by ingest, by outcome (inserted, updated, unchanged, skipped).",
+    ["outcome"],
+)
+PAPERS_EMBEDDED = Counter("paperfeed_papers_embedded_total", "Papers embedded into vectors.")
+
+
+def render() -> tuple[bytes, str]:
+    """The exposition text for /metrics, merged across worker processes when needed."""
+    if os.environ.get(MULTIPROC_ENV):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(), CONTENT_TYPE_LATEST

@@ -1,0 +1,134 @@
+"""Operations endpoints and per-request instrumentation.
+
+- ``/healthz``: the process is alive and serving (no dependencies checked, so
+  a database outage does not get every worker restarted).
+- ``/readyz``: ready for traffic: the database answers, its schema is at the
+  code's migration head, and Redis answers when jobs go through it.
+- ``/metrics``: Prometheus exposition (paperfeed.metrics), merged across
+  ``serve --workers`` processes.
+- ``RequestContext``: a request id per request (the client's X-Request-ID when
+  it is a sane token, else a new one), echoed in the response and put on every
+  log line; latency recorded by route template, and one JSON access-log line.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import text
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from paperfeed import metrics
+from paperfeed.db.engine import migration_status
+from paperfeed.logs import request_id
+
+router = APIRouter(include_in_schema=False)
+access_log = logging.getLogger("paperfeed.access")
+_SANE_ID = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+def readyz(request: Request) -> JSONResponse:
+    settings = request.app.state.settings
+    db = request.app.state.db
+    checks: dict[str, Any] = {}
+    try:
+        with db.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+        current, heads = migration_status(db.engine)
+        checks["migrations"] = (
+            "ok" if current == heads else f"at {sorted(current)}, code expects {sorted(heads)}"
+        )
+    except Exception as exc:  # any failure means "not ready", said in the body
+        checks["database"] = f"error: {type(exc).__name__}: {exc}".splitlines()[0][:300]
+    if settings.redis_url:
+        try:
+            from redis import Redis
+
+            client = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=2)
+            client.ping()
+            client.close()
+            checks["redis"] = "ok"
+        except Exception as exc:
+            checks["redis"] = f"error: {type(exc).__name__}: {exc}".splitlines()[0][:300]
+    ready = all(v == "ok" for v in checks.values())
+    return JSONResponse(
+        {"status": "ready" if ready else "not ready", "checks": checks},
+        status_code=200 if ready else 503,
+    )
+
+
+@router.get("/metrics")
+def prometheus_metrics() -> Response:
+    body, content_type = metrics.render()
+    return Response(body, media_type=content_type)
+
+
+class RequestContext:
+    """Pure ASGI middleware (cheaper than BaseHTTPMiddleware on every request)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+        rid = incoming if _SANE_ID.match(incoming) else uuid.uuid4().hex
+        token = request_id.set(rid)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", rid.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = scope.get("route")
+            # The template ("/papers/{paper_id}"), never the raw path: label
+            # values must stay few, whatever URLs clients make up.
+            template = getattr(route, "path", None) or "unmatched"
+            metrics.REQUEST_SECONDS.labels(scope["method"], template, str(status)).observe(elapsed)
+            access_log.info(
+                "request",
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "route": template,
+                    "status": status,
+                    "ms": round(elapsed * 1000, 2),
+                },
+            )
+            request_id.reset(token)
+
+
+def create_served_app() -> Any:
+    """The app as ``paperfeed serve`` runs it in each worker process: JSON logs
+    on, settings from the environment."""
+    from paperfeed.config import get_settings
+    from paperfeed.logs import configure_logging
+    from paperfeed.web.app import create_app
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)

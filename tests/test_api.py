@@ -1,0 +1,162 @@
+"""The JSON API: HF's response shapes (checked against the real recorded
+responses), parameters, paging and errors."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from paperfeed.db import Database
+from tests.conftest import FIXTURES
+from tests.trending_support import add_papers, set_paper, vote
+
+HF_ITEM = json.loads((FIXTURES / "hf_daily_papers/daily_papers_item_2602.23229.json").read_text())[
+    0
+]
+HF_PAPER = json.loads((FIXTURES / "hf_daily_papers/paper_object_2509.04664.json").read_text())
+
+
+def assert_same_shape(ours: Any, theirs: Any, where: str = "") -> None:
+    """Every key we send exists in HF's real response, with a value of the same
+    JSON type (recursively)."""
+    if isinstance(theirs, dict):
+        assert isinstance(ours, dict), where
+        extra = set(ours) - set(theirs)
+        assert not extra, f"{where}: keys HF does not send: {extra}"
+        for key in ours:
+            assert_same_shape(ours[key], theirs[key], f"{where}.{key}")
+    elif isinstance(theirs, list):
+        assert isinstance(ours, list), where
+        for item in ours:
+            if theirs:
+                assert_same_shape(item, theirs[0], f"{where}[]")
+    elif isinstance(theirs, bool):
+        assert isinstance(ours, bool), where
+    elif isinstance(theirs, int | float):
+        assert isinstance(ours, int | float) and not isinstance(ours, bool), where
+    else:
+        assert type(ours) is type(theirs), f"{where}: {type(ours)} vs {type(theirs)}"
+
+
+@pytest.fixture
+def listed(db: Database) -> Database:
+    add_papers(db, [(f"2503.{n:05d}", date(2025, 3, 18)) for n in range(1, 8)])
+    add_papers(
+        db,
+        [("2503.00100", date(2025, 3, 20))],
+        upvotes=12,
+        submitted_by="akhaliq",
+        featured_date=date(2025, 3, 20),
+        published=datetime(2025, 3, 19, 17, 8, 18, tzinfo=UTC),
+    )
+    add_papers(db, [("2504.00001", date(2025, 4, 2))])
+    return db
+
+
+def test_daily_papers_items_have_hfs_shape(client: TestClient, listed: Database) -> None:
+    response = client.get("/api/daily_papers", params={"date": "2025-03-20"})
+    assert response.status_code == 200
+    (item,) = response.json()
+    assert_same_shape(item, HF_ITEM)
+    # The keys HF always sends are there.
+    for key in ("paper", "publishedAt", "title", "summary", "mediaUrls", "numComments"):
+        assert key in item
+    paper = item["paper"]
+    assert set(paper["authors"][0]) == set(HF_ITEM["paper"]["authors"][0])
+    assert len(paper["authors"][0]["_id"]) == 24
+    assert paper["id"] == "2503.00100"
+    assert paper["upvotes"] == 12
+    assert paper["publishedAt"] == "2025-03-19T17:08:18.000Z"
+    assert paper["submittedOnDailyAt"] == "2025-03-20T00:00:00.000Z"
+    assert paper["submittedOnDailyBy"]["user"] == "akhaliq"
+    assert item["submittedBy"]["name"] == "akhaliq"
+
+
+def test_paper_object_has_hfs_shape(client: TestClient, listed: Database) -> None:
+    response = client.get("/api/papers/2503.00100")
+    assert response.status_code == 200
+    paper = response.json()
+    assert_same_shape(paper, HF_PAPER)
+    assert {"id", "authors", "publishedAt", "title", "summary", "upvotes"} <= set(paper)
+    assert paper["title"] == "A paper about 2503.00100"
+
+
+def test_unknown_and_hidden_papers_are_404_in_hfs_error_shape(
+    client: TestClient, listed: Database
+) -> None:
+    set_paper(listed, "2503.00001", hidden=True)
+    for paper_id in ("2599.99999", "2503.00001"):
+        response = client.get(f"/api/papers/{paper_id}")
+        assert response.status_code == 404
+        assert response.json() == {"error": "Paper not found"}
+        assert response.headers["x-error-message"] == "Paper not found"
+    listed_ids = [i["paper"]["id"] for i in client.get("/api/daily_papers?date=2025-03-18").json()]
+    assert "2503.00001" not in listed_ids and len(listed_ids) == 6
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"date": "2025-02-30"}, "YYYY-MM-DD"),
+        ({"date": "yesterday"}, "YYYY-MM-DD"),
+        ({"week": "2025-W53"}, "ISO week"),
+        ({"month": "2025-13"}, "YYYY-MM"),
+        ({"date": "2025-03-18", "week": "2025-W12"}, "at most one"),
+        ({"sort": "hot"}, "sort"),
+        ({"p": "-1"}, "p:"),
+        ({"p": "two"}, "p:"),
+        ({"limit": "0"}, "limit"),
+        ({"limit": "101"}, "limit"),
+    ],
+)
+def test_bad_parameters_are_400_with_a_clear_message(
+    client: TestClient, listed: Database, params: dict[str, str], message: str
+) -> None:
+    response = client.get("/api/daily_papers", params=params)
+    assert response.status_code == 400
+    assert message in response.json()["error"]
+
+
+def test_periods_sorts_and_paging(client: TestClient, listed: Database) -> None:
+    vote(listed, "2503.00003", at=datetime.now(UTC) - timedelta(hours=1))
+
+    def ids(**params: Any) -> list[str]:
+        response = client.get("/api/daily_papers", params=params)
+        assert response.status_code == 200, response.text
+        return [item["paper"]["id"] for item in response.json()]
+
+    newest = ids(date="2025-03-18")
+    assert newest == [f"2503.{n:05d}" for n in range(7, 0, -1)]  # publishedAt is the default
+    assert ids(date="2025-03-18", sort="trending")[0] == "2503.00003"
+    assert ids(date="2025-03-18", limit=3) + ids(date="2025-03-18", limit=3, p=1) == newest[:6]
+    assert ids(date="2025-03-18", limit=3, p=5) == []
+    assert len(ids(week="2025-W12")) == 8
+    assert ids(month="2025-04") == ["2504.00001"]
+    assert ids(limit=2) == ["2504.00001", "2503.00100"]  # no period: everything, newest first
+    assert ids(submitter="akhaliq") == ["2503.00100"]
+    upvotes = {
+        i["paper"]["id"]: i["paper"]["upvotes"]
+        for i in client.get("/api/daily_papers", params={"week": "2025-W12"}).json()
+    }
+    assert upvotes["2503.00003"] == 1 and upvotes["2503.00100"] == 12
+
+
+def test_openapi_documents_the_api(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    for path in ("/api/daily_papers", "/api/papers/{paper_id}", "/api/papers/search"):
+        assert path in spec["paths"], path
+    params = {p["name"] for p in spec["paths"]["/api/daily_papers"]["get"]["parameters"]}
+    assert {"date", "week", "month", "sort", "p", "limit"} <= params
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    # Swagger UI comes from /static, never a CDN, and its files are there.
+    sources = re.findall(r'(?:src|href)="([^"]+)"', docs.text)
+    assert sources and all(s.startswith("/static/vendor/swagger-ui/") for s in sources), sources
+    assert "http" not in "".join(sources) and 'validatorUrl": null' in docs.text
+    for source in sources:
+        assert client.get(source).status_code == 200, source

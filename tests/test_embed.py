@@ -1,0 +1,389 @@
+"""Embeddings, the vector sidecar and similar papers, with the real packaged model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import delete
+from typer.testing import CliRunner
+
+from paperfeed.cli import app
+from paperfeed.config import Settings
+from paperfeed.db import Database
+from paperfeed.db import embeddings as vector_store
+from paperfeed.db import papers as paper_store
+from paperfeed.db.tables import papers as papers_table
+from paperfeed.index import vectors as vectors_module
+from paperfeed.index.embedder import (
+    EmbedderUnavailable,
+    document_text,
+    get_embedder,
+    load_embedder,
+)
+from paperfeed.index.embedding import EmbedWorker, embed_pending
+from paperfeed.index.vectors import VectorIndex
+from paperfeed.ingest.jsonl import read_jsonl
+from paperfeed.ingest.pipeline import ingest
+from paperfeed.similar import more_like_these, similar_papers
+from tests.conftest import ARXIV_CS, PG_TEMPLATE
+from tests.helpers import make_paper, real_records, write_jsonl
+
+# ---------------------------------------------------------------- embedder
+
+
+def test_embedder_shape_and_unit_length(settings: Settings) -> None:
+    embedder = get_embedder(settings)
+    assert get_embedder(settings) is embedder  # one per process
+    texts = ["Graph neural networks", "", "ü" * 5000]  # empty and over-long text too
+    vectors = embedder.embed_documents(texts)
+    assert vectors.shape == (3, embedder.dim) == (3, 384)
+    assert vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert embedder.embed_queries(["Graph neural networks"]).shape == (1, 384)
+    assert embedder.embed_documents([]).shape == (0, 384)
+
+
+def test_embedder_batches_do_not_change_vectors(settings: Settings) -> None:
+    """Length-sorted, padded batches give each text the vector it gets alone."""
+    embedder = get_embedder(settings)
+    texts = ["short", "a much longer text about transformers and attention " * 6, "mid length text"]
+    together = embedder.embed_documents(texts)
+    alone = np.stack([embedder.embed_documents([t])[0] for t in texts])
+    np.testing.assert_allclose(together, alone, atol=1e-4)
+
+
+def test_close_texts_score_higher_than_unrelated(settings: Settings) -> None:
+    embedder = get_embedder(settings)
+    query = embedder.embed_query("image classification with convolutional neural networks")
+    docs = embedder.embed_documents(
+        [
+            "We train a deep CNN to recognise objects in photographs (ImageNet).",
+            "Large language models are fine-tuned to follow instructions.",
+            "The central bank raised interest rates to curb inflation.",
+            "A recipe for sourdough bread with a long cold fermentation.",
+        ]
+    )
+    scores = docs @ query
+    assert scores.argmax() == 0
+    assert scores[0] > scores[1] > scores[2]
+    assert scores[0] > scores[3]
+
+
+def test_document_text_puts_the_title_first() -> None:
+    assert document_text("Title", "Some\n  abstract") == "Title. Some abstract"
+    assert document_text("Title", "") == "Title"
+    assert document_text(None, "Only abstract") == "Only abstract"
+
+
+def test_unknown_models_fail_clearly() -> None:
+    with pytest.raises(EmbedderUnavailable, match="unknown packaged model"):
+        load_embedder("packaged:nope")
+    # Without the sentence-transformers extra, or with a model that is not
+    # there (no network here), the error names the model.
+    with pytest.raises(EmbedderUnavailable, match="no-such-model-dir"):
+        load_embedder("/nonexistent/no-such-model-dir")
+
+
+# ---------------------------------------------------------------- vector index
+
+
+def _unit(rng: np.random.Generator, n: int, dim: int = 16) -> np.ndarray:
+    v = rng.standard_normal((n, dim)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def _seed(
+    db: Database, n: int, *, model: str, dim: int = 16, seed: int = 0
+) -> dict[str, np.ndarray]:
+    """n papers in the database, each with a random unit vector stored for ``model``."""
+    ids = [f"2501.{i:05d}" for i in range(n)]
+    ingest(db, [make_paper(i) for i in ids])
+    vectors = _unit(np.random.default_rng(seed), n, dim)
+    with db.begin() as conn:
+        hashes = {r["id"]: r["content_hash"] for r in paper_store.get_papers(conn, ids).values()}
+        vector_store.store_vectors(
+            conn, model, [(i, hashes[i], vectors[k]) for k, i in enumerate(ids)]
+        )
+    return dict(zip(ids, vectors, strict=True))
+
+
+def _exact_top(stored: dict[str, np.ndarray], query: np.ndarray, k: int) -> list[str]:
+    ids = list(stored)
+    scores = np.stack([stored[i] for i in ids]) @ query
+    return [ids[i] for i in np.argsort(-scores)[:k]]
+
+
+MODEL = "test-model@16"
+
+
+def test_index_search_matches_exact_search(settings: Settings, db: Database) -> None:
+    stored = _seed(db, 300, model=MODEL)
+    index = VectorIndex.open(settings, db, model_id=MODEL)
+    assert len(index) == 300
+    query = _unit(np.random.default_rng(7), 1)[0]
+    hits = index.search(query, 10)
+    assert [pid for pid, _ in hits] == _exact_top(stored, query, 10)
+    assert hits[0][1] == pytest.approx(float(stored[hits[0][0]] @ query), abs=1e-5)
+    # A filter restricts the answer to the allowed papers.
+    allowed = list(stored)[:20]
+    filtered = index.search(query, 5, allowed_ids=allowed)
+    assert [pid for pid, _ in filtered] == _exact_top({a: stored[a] for a in allowed}, query, 5)
+    assert index.search(query, 5, exclude=[hits[0][0]])[0][0] == hits[1][0]
+
+
+def test_hnsw_path_finds_nearest(
+    settings: Settings, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With exact search switched off, the graph answers, including with a filter."""
+    monkeypatch.setattr(vectors_module, "EXACT_MAX_INDEX", 0)
+    monkeypatch.setattr(vectors_module, "EXACT_MAX_CANDIDATES", 0)
+    stored = _seed(db, 500, model=MODEL)
+    index = VectorIndex.open(settings, db, model_id=MODEL)
+    rng = np.random.default_rng(3)
+    overlap = 0
+    for query in _unit(rng, 20):
+        got = [pid for pid, _ in index.search(query, 10)]
+        overlap += len(set(got) & set(_exact_top(stored, query, 10)))
+    assert overlap / 200 >= 0.9
+    # A stored vector finds itself first.
+    some = list(stored)[123]
+    assert index.search(stored[some], 1)[0][0] == some
+    allowed = set(list(stored)[:100])
+    got = index.search(stored[some], 5, allowed_ids=allowed)
+    assert got and all(pid in allowed for pid, _ in got)
+
+
+def test_index_persists_and_reopens(settings: Settings, db: Database) -> None:
+    stored = _seed(db, 50, model=MODEL)
+    index = VectorIndex.open(settings, db, model_id=MODEL)
+    index.save()
+    files = {p.name for p in Path(settings.index_dir).iterdir()}
+    assert "vectors.json" in files and any(f.endswith(".hnsw") for f in files)
+    reopened = VectorIndex.open(settings, model_id=MODEL)  # no database: the file alone
+    assert len(reopened) == 50
+    some = list(stored)[7]
+    assert reopened.search(stored[some], 1)[0][0] == some
+
+
+def test_index_catches_up_after_a_crash(settings: Settings, db: Database) -> None:
+    stored = _seed(db, 40, model=MODEL)
+    index = VectorIndex.open(settings, db, model_id=MODEL)
+    index.save()
+    # After the save, the database moves on while the sidecar is not saved
+    # (a crash): one paper is re-embedded, one removed, new ones arrive.
+    rng = np.random.default_rng(11)
+    changed, gone = "2501.00003", "2501.00004"
+    ingest(db, [make_paper(changed, abstract="A rewritten abstract.")])
+    ingest(db, [make_paper(f"2502.{i:05d}") for i in range(5)])
+    new_vectors = _unit(rng, 6)
+    with db.begin() as conn:
+        rows = paper_store.get_papers(conn, [changed] + [f"2502.{i:05d}" for i in range(5)])
+        items = [(pid, rows[pid]["content_hash"], new_vectors[k]) for k, pid in enumerate(rows)]
+        vector_store.store_vectors(conn, MODEL, items)
+        conn.execute(delete(papers_table).where(papers_table.c.id == gone))  # cascades
+    for pid, _, vector in items:
+        stored[pid] = vector
+    del stored[gone]
+
+    reopened = VectorIndex.open(settings, db, model_id=MODEL)
+    assert len(reopened) == len(stored) == 44
+    assert gone not in reopened
+    for pid in (changed, "2502.00004"):
+        assert reopened.search(stored[pid], 1)[0][0] == pid
+    query = _unit(rng, 1)[0]
+    assert [p for p, _ in reopened.search(query, 10)] == _exact_top(stored, query, 10)
+
+    # A lost sidecar (deleted files) or a half-written one is rebuilt from the table.
+    reopened.save()
+    for path in Path(settings.index_dir).glob("vectors-*.hnsw"):
+        path.write_bytes(b"truncated")
+    rebuilt = VectorIndex.open(settings, db, model_id=MODEL)
+    assert [p for p, _ in rebuilt.search(query, 10)] == _exact_top(stored, query, 10)
+    for path in Path(settings.index_dir).iterdir():
+        path.unlink()
+    rebuilt = VectorIndex.open(settings, db, model_id=MODEL)
+    assert [p for p, _ in rebuilt.search(query, 10)] == _exact_top(stored, query, 10)
+
+
+def test_index_built_by_another_model_is_rebuilt(settings: Settings, db: Database) -> None:
+    _seed(db, 10, model=MODEL)
+    first = VectorIndex.open(settings, db, model_id=MODEL)
+    first.save()
+    other = VectorIndex.open(settings, db, model_id="other-model@16")
+    assert len(other) == 0  # no vectors of that model yet; the old graph is not used
+
+
+def test_index_reuses_deleted_slots(settings: Settings, db: Database) -> None:
+    index = VectorIndex(Path(settings.index_dir), MODEL)
+    vectors = _unit(np.random.default_rng(1), 30)
+    index.add([f"p{i}" for i in range(20)], vectors[:20])
+    index.remove([f"p{i}" for i in range(10)])
+    index.add([f"q{i}" for i in range(10)], vectors[20:])
+    assert len(index) == 20
+    assert index.search(vectors[25], 1)[0][0] == "q5"
+    assert "p3" not in {p for p, _ in index.search(vectors[3], 20)}
+    with pytest.raises(ValueError, match="dimension"):
+        index.add(["x"], np.ones((1, 8), dtype=np.float32))
+
+
+# ---------------------------------------------------------------- real slice
+
+
+@pytest.fixture(
+    scope="module",
+    params=[
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param("postgresql", id="pg", marks=pytest.mark.postgres),
+    ],
+)
+def real_slice(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Settings, Database]]:
+    """200 real papers, embedded once for the module's tests (hnswlib sidecar on
+    SQLite, pgvector on PostgreSQL)."""
+    tmp = tmp_path_factory.mktemp("real")
+    url = f"sqlite:///{tmp / 'paperfeed.db'}"
+    pg_database = None
+    if request.param == "postgresql":
+        server = request.getfixturevalue("pg_server")
+        pg_database = server.create_database(template=PG_TEMPLATE)
+        url = server.url(pg_database)
+    settings = Settings(data_dir=tmp / "data", database_url=url, secret_key="test")
+    db = Database(settings.database_url_resolved)
+    source = write_jsonl(tmp / "slice.jsonl", list(real_records(ARXIV_CS, 200)))
+    ingest(db, read_jsonl(source))
+    assert embed_pending(db, settings) == 200
+    yield settings, db
+    db.dispose()
+    if pg_database is not None:
+        server.drop_database(pg_database)
+
+
+@pytest.mark.slow
+def test_similar_papers_on_real_slice(real_slice: tuple[Settings, Database]) -> None:
+    settings, db = real_slice
+    records = list(real_records(ARXIV_CS, 200))
+    target = records[0]
+    hits = similar_papers(db, settings, target["id"], k=10)
+    assert len(hits) == 10
+    assert target["id"] not in {pid for pid, _ in hits}
+    assert [s for _, s in hits] == sorted((s for _, s in hits), reverse=True)
+    # Related means: the neighbours share the paper's categories far more
+    # often than the slice does at large.
+    cats = {r["id"]: set(r["categories"]) for r in records}
+    share = sum(bool(cats[pid] & cats[target["id"]]) for pid, _ in hits) / len(hits)
+    base = sum(bool(c & cats[target["id"]]) for c in cats.values()) / len(cats)
+    assert share > base
+
+
+@pytest.mark.slow
+def test_near_duplicate_is_the_most_similar(real_slice: tuple[Settings, Database]) -> None:
+    """A paper ingested after the embedding run (no vector yet) is embedded on
+    the fly, and its reworded twin is its nearest neighbour."""
+    settings, db = real_slice
+    original = next(iter(real_records(ARXIV_CS, 1)))
+    words = original["abstract"].split()
+    twin = make_paper(
+        "2599.00001",
+        title=original["title"].upper(),
+        abstract=" ".join(words[: len(words) // 2] + ["Moreover,"] + words[len(words) // 2 :]),
+    )
+    ingest(db, [twin])
+    hits = similar_papers(db, settings, "2599.00001", k=3)
+    assert hits[0][0] == original["id"]
+    assert "2599.00001" not in {p for p, _ in hits}
+    # "More like these": the set itself and the excluded ids never come back.
+    records = list(real_records(ARXIV_CS, 5))
+    liked = [r["id"] for r in records[:3]]
+    more = more_like_these(db, settings, liked, k=10, exclude=[records[3]["id"]])
+    got = {pid for pid, _ in more}
+    assert len(more) == 10 and not got & (set(liked) | {records[3]["id"]})
+    assert similar_papers(db, settings, "no-such-paper") == []
+
+
+@pytest.mark.slow
+def test_hidden_papers_are_not_suggested(real_slice: tuple[Settings, Database]) -> None:
+    settings, db = real_slice
+    target = next(iter(real_records(ARXIV_CS, 1)))["id"]
+    first = similar_papers(db, settings, target, k=1)[0][0]
+    with db.begin() as conn:
+        paper_store.set_curation(conn, first, hidden=True)
+    try:
+        assert first not in {p for p, _ in similar_papers(db, settings, target, k=10)}
+    finally:
+        with db.begin() as conn:
+            paper_store.set_curation(conn, first, hidden=False)
+
+
+# ---------------------------------------------------------------- commands and worker
+
+
+def test_embed_command_on_a_tiny_database(cli_env: Settings, tmp_path: Path) -> None:
+    runner = CliRunner()
+    source = write_jsonl(tmp_path / "tiny.jsonl", list(real_records(ARXIV_CS, 12)))
+    assert runner.invoke(app, ["ingest", "jsonl", str(source)]).exit_code == 0
+    result = runner.invoke(app, ["embed"])
+    assert result.exit_code == 0, result.output
+    assert "embedded 12 papers" in result.output
+    db = Database(cli_env.database_url_resolved)
+    model = get_embedder(cli_env).model_id
+    with db.connect() as conn:
+        assert vector_store.count_vectors(conn, model) == 12
+        assert vector_store.count_pending(conn, model) == 0
+    if db.backend == "sqlite":
+        assert (Path(cli_env.index_dir) / "vectors.json").is_file()
+    else:  # no sidecar: the pgvector column is the index
+        assert len(vectors_module.get_vector_index(cli_env, db)) == 12
+
+    # Nothing to do the second time; a changed abstract makes one paper stale.
+    assert "embedded 0 papers" in runner.invoke(app, ["embed"]).output
+    changed = list(real_records(ARXIV_CS, 1))[0] | {"abstract": "Entirely new abstract text."}
+    write_jsonl(source, [changed])
+    assert runner.invoke(app, ["ingest", "jsonl", str(source)]).exit_code == 0
+    assert "embedded 1 papers" in runner.invoke(app, ["embed"]).output
+
+    result = runner.invoke(app, ["reindex"])
+    assert result.exit_code == 0 and "re-embedded 12 papers" in result.output
+    result = runner.invoke(app, ["similar", changed["id"], "-k", "3"])
+    assert result.exit_code == 0 and result.output.count('"id"') == 3
+    assert runner.invoke(app, ["similar", "9999.99999"]).exit_code == 1
+    db.dispose()
+
+
+def test_background_worker_embeds_new_papers(settings: Settings, db: Database) -> None:
+    ingest(db, [make_paper("2501.00001"), make_paper("2501.00002")])
+    worker = EmbedWorker(db, settings, interval=0.05)
+    assert worker.run_once() == 2
+    ingest(db, [make_paper("2501.00003", abstract="Brand new work on sparse attention.")])
+    worker.start()
+    try:
+        worker.wake()
+        for _ in range(600):  # waits for the thread; not a speed check
+            if worker.embedded >= 3:
+                break
+            worker._stop.wait(0.1)
+    finally:
+        worker.stop()
+    assert worker.embedded == 3 and worker.last_error is None
+    index = vectors_module.get_vector_index(settings, db)
+    assert "2501.00003" in index
+
+
+def test_long_lived_index_sees_vectors_written_elsewhere(settings: Settings, db: Database) -> None:
+    """A web process's index picks up vectors that another process (``embed
+    --watch``, a worker) stored after it was opened."""
+    stored = _seed(db, 5, model=MODEL)
+    index = VectorIndex.open(settings, db, model_id=MODEL)
+    assert index.refresh_if_due(db, every=0) == 0  # nothing new
+    ingest(db, [make_paper("2503.00001")])
+    vector = _unit(np.random.default_rng(9), 1)[0]
+    with db.begin() as conn:
+        content_hash = paper_store.get_papers(conn, ["2503.00001"])["2503.00001"]["content_hash"]
+        vector_store.store_vectors(conn, MODEL, [("2503.00001", content_hash, vector)])
+    assert index.refresh_if_due(db, every=3600) == 0  # not due yet
+    assert index.refresh_if_due(db, every=0) == 1
+    assert index.search(vector, 1)[0][0] == "2503.00001"
+    assert len(index) == len(stored) + 1

@@ -1,0 +1,269 @@
+"""Background jobs: in-process threads, the Redis queue, the per-job lock, and
+recovery of a job whose worker was killed."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from paperfeed import jobs
+from paperfeed.config import Settings
+from paperfeed.db import Database
+from paperfeed.db.tables import paper_versions, papers
+from paperfeed.ingest.jsonl import read_jsonl
+from paperfeed.models import Paper
+from tests.conftest import ARXIV_CS
+from tests.helpers import real_records, write_jsonl
+from tests.smtp_server import SMTPServer
+from tests.workers import RedisQueue, WorkerProcess, wait_for
+
+
+def _counts(db: Database) -> tuple[int, int]:
+    with db.connect() as conn:
+        n_papers = conn.execute(select(func.count()).select_from(papers)).scalar_one()
+        n_versions = conn.execute(select(func.count()).select_from(paper_versions)).scalar_one()
+    return n_papers, n_versions
+
+
+def _expected(path: Path) -> tuple[int, int]:
+    """Distinct papers and versions the file holds, read without any database."""
+    seen: dict[str, Paper] = {}
+    for record in read_jsonl(path):
+        if isinstance(record, Paper):
+            seen[record.id] = record
+    return len(seen), sum(len(p.versions) for p in seen.values())
+
+
+@pytest.fixture
+def slice_file(tmp_path: Path) -> Path:
+    return write_jsonl(tmp_path / "slice.jsonl", list(real_records(ARXIV_CS, 300)))
+
+
+# ---------------------------------------------------------------- in-process
+
+
+def test_ingest_job_in_process_is_idempotent(
+    settings: Settings, db: Database, slice_file: Path
+) -> None:
+    runner = jobs.InProcessRunner(settings, db)
+    try:
+        first = runner.result(runner.submit(jobs.JobSpec("ingest", {"path": str(slice_file)})))
+        again = runner.result(runner.submit(jobs.JobSpec("ingest", {"path": str(slice_file)})))
+    finally:
+        runner.shutdown()
+    assert first["inserted"] == _expected(slice_file)[0] > 0
+    assert (again["inserted"], again["updated"]) == (0, 0)
+    assert again["unchanged"] == first["inserted"]
+    assert _counts(db) == _expected(slice_file)
+
+
+def test_unknown_kind_and_bad_schedule_are_named(settings: Settings, db: Database) -> None:
+    runner = jobs.InProcessRunner(settings, db)
+    try:
+        with pytest.raises(jobs.UnknownJob, match="'nope'"):
+            runner.submit(jobs.JobSpec("nope"))
+    finally:
+        runner.shutdown()
+    settings.schedule = [{"kind": "ingest", "every_minutes": 0}]
+    with pytest.raises(ValueError, match=r"schedule\[0\].*every_minutes"):
+        jobs.periodic_jobs(settings)
+
+
+class _Gate:
+    """A job handler that holds until released, recording overlapping runs."""
+
+    def __init__(self) -> None:
+        self.running: dict[str, int] = {}
+        self.overlaps: list[str] = []
+        self.entered = threading.Semaphore(0)
+        self.release = threading.Event()
+        self.guard = threading.Lock()
+
+    def __call__(self, ctx: jobs.JobContext) -> dict[str, Any]:
+        name = str(ctx.args["name"])
+        with self.guard:
+            if self.running.get(name):
+                self.overlaps.append(name)
+            self.running[name] = self.running.get(name, 0) + 1
+        self.entered.release()
+        self.release.wait()
+        with self.guard:
+            self.running[name] -= 1
+        return {"name": name}
+
+
+class _WaitWatcher(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting = threading.Semaphore(0)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage() == "job waiting for lock":
+            self.waiting.release()
+
+
+@pytest.fixture
+def gate() -> Iterator[_Gate]:
+    gate = _Gate()
+    jobs.job("test-gate")(gate)
+    yield gate
+    gate.release.set()
+    jobs._HANDLERS.pop("test-gate", None)
+
+
+def test_same_job_never_runs_twice_at_once(
+    settings: Settings, db: Database, gate: _Gate, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="paperfeed.jobs")
+    watcher = _WaitWatcher()
+    logging.getLogger("paperfeed.jobs").addHandler(watcher)
+    runner = jobs.InProcessRunner(settings, db, threads=3)
+    try:
+        first = runner.submit(jobs.JobSpec("test-gate", {"name": "a"}))
+        assert gate.entered.acquire(timeout=60)
+        second = runner.submit(jobs.JobSpec("test-gate", {"name": "a"}))
+        # The copy is blocked on the lock, while a different job is not.
+        assert watcher.waiting.acquire(timeout=60)
+        other = runner.submit(jobs.JobSpec("test-gate", {"name": "b"}))
+        assert gate.entered.acquire(timeout=60)
+        assert gate.running == {"a": 1, "b": 1}
+        gate.release.set()
+        results = [runner.result(j, timeout=60) for j in (first, second, other)]
+    finally:
+        gate.release.set()
+        runner.shutdown()
+        logging.getLogger("paperfeed.jobs").removeHandler(watcher)
+    assert gate.overlaps == []
+    a1, a2 = results[0], results[1]
+    assert a2["started"] >= a1["finished"]  # the copy ran only after the first ended
+
+
+def test_embedded_schedule_submits_once_per_period(settings: Settings, db: Database) -> None:
+    submitted: list[jobs.JobSpec] = []
+
+    class Recorder(jobs.InProcessRunner):
+        def submit(self, spec: jobs.JobSpec, *, job_id: str | None = None) -> str:
+            submitted.append(spec)
+            return "x"
+
+    settings.schedule = [{"kind": "ingest", "every_minutes": 60, "args": {"path": "/x"}}]
+    runner = Recorder(settings, db)
+    scheduler = jobs.EmbeddedScheduler(settings, runner)
+    try:
+        hour = 3600.0 * 500_000
+        scheduler.tick(hour + 10)
+        scheduler.tick(hour + 1800)  # same hour: nothing new
+        scheduler.tick(hour + 3600 + 5)  # next hour
+    finally:
+        runner.shutdown()
+    assert [s.args for s in submitted] == [{"path": "/x"}, {"path": "/x"}]
+
+
+# ---------------------------------------------------------------- Redis queue
+
+
+@pytest.mark.redis
+def test_jobs_through_redis_worker(
+    settings: Settings, db: Database, slice_file: Path, redis_queue: RedisQueue
+) -> None:
+    redis_queue.configure(settings)
+    runner = jobs.RedisRunner(settings)
+    job_ids = [runner.submit(jobs.JobSpec("ingest", {"path": str(slice_file)})) for _ in range(2)]
+    with (
+        WorkerProcess(settings, name=redis_queue.worker_name("w1")) as w1,
+        WorkerProcess(settings, name=redis_queue.worker_name("w2")),
+    ):
+        results = [redis_queue.wait_finished(j) for j in job_ids]
+        assert w1.alive()
+    assert sorted(r["inserted"] for r in results) == [0, _expected(slice_file)[0]]
+    # Same identity: the two copies ran one after the other, never overlapping.
+    first, second = sorted(results, key=lambda r: r["started"])
+    assert second["started"] >= first["finished"]
+    assert _counts(db) == _expected(slice_file)
+
+
+@pytest.mark.redis
+@pytest.mark.slow
+def test_worker_killed_mid_ingest_loses_and_duplicates_nothing(
+    settings: Settings, db: Database, tmp_path: Path, redis_queue: RedisQueue
+) -> None:
+    path = write_jsonl(tmp_path / "big.jsonl", list(real_records(ARXIV_CS, 4000)))
+    expected = _expected(path)
+    redis_queue.configure(settings)
+    settings.job_lease_seconds = 2
+    spec = jobs.JobSpec("ingest", {"path": str(path), "batch_size": 40})
+    job_id = jobs.RedisRunner(settings).submit(spec)
+    with (
+        WorkerProcess(settings, name=redis_queue.worker_name("a")) as a,
+        WorkerProcess(settings, name=redis_queue.worker_name("b")) as b,
+    ):
+        # Kill whichever worker took the job, once some batches are committed.
+        wait_for(lambda: _counts(db)[0] > 0, what="the first ingest batch")
+        victim = {a.name: a, b.name: b}[redis_queue.worker_of(job_id)]
+        survivor = b if victim is a else a
+        victim.kill()
+        at_kill = _counts(db)[0]
+        assert 0 < at_kill < expected[0], "the job must be killed part-way"
+        result = redis_queue.wait_finished(job_id)
+        assert survivor.alive()
+    assert result["pid"] == survivor.pid
+    # The rerun found the committed batches and wrote only the rest.
+    assert result["unchanged"] >= at_kill
+    assert result["inserted"] > 0
+    assert _counts(db) == expected
+
+
+@pytest.mark.redis
+@pytest.mark.slow
+def test_worker_killed_mid_digest_sends_each_email_once(
+    settings: Settings, db: Database, smtp_server: SMTPServer, redis_queue: RedisQueue
+) -> None:
+    from paperfeed.db import digests as digest_store
+    from tests.test_digest import BASE, MONDAY, confirmed, seed_papers
+
+    settings.base_url = BASE
+    settings.smtp_retry_base_seconds = 0.0
+    seed_papers(db)
+    emails = [f"reader{i}@example.org" for i in range(8)]
+    for address in emails:
+        confirmed(settings, db, address)
+    redis_queue.configure(settings)
+    settings.job_lease_seconds = 2
+    inbox = smtp_server.inbox
+    inbox.hold_at = 4  # the server holds the 4th message, unanswered, while we kill
+    job_id = jobs.RedisRunner(settings).submit(
+        jobs.JobSpec("digest", {"periods": [MONDAY.isoformat()]})
+    )
+    env = {
+        "PAPERFEED_BASE_URL": BASE,
+        "PAPERFEED_SMTP_HOST": "127.0.0.1",
+        "PAPERFEED_SMTP_PORT": str(smtp_server.port),
+        "PAPERFEED_SMTP_RETRY_BASE_SECONDS": "0",
+    }
+    with (
+        WorkerProcess(settings, name=redis_queue.worker_name("a"), env=env) as a,
+        WorkerProcess(settings, name=redis_queue.worker_name("b"), env=env) as b,
+    ):
+        try:
+            assert inbox.held.wait(timeout=120), "no worker reached the 4th message"
+            victim = {a.name: a, b.name: b}[redis_queue.worker_of(job_id)]
+            survivor = b if victim is a else a
+            victim.kill()
+        finally:
+            inbox.hold_at = None
+            inbox.release.set()  # the held message is refused: its client is gone
+        assert len(inbox.messages) == 3
+        result = redis_queue.wait_finished(job_id)
+        assert survivor.alive()
+    assert result["pid"] == survivor.pid
+    assert result["sent"] == 5 and result["in_doubt"] == 1
+    assert inbox.count_by_recipient() == dict.fromkeys(emails, 1)
+    with db.connect() as conn:
+        logs = digest_store.logs(conn)
+    assert len(logs) == 8 and {r["status"] for r in logs} == {"sent"}

@@ -1,0 +1,141 @@
+"""Operations: /healthz, /readyz, /metrics, request ids and JSON logs, and
+``paperfeed serve --workers 2`` as a real multi-process server."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from paperfeed.config import Settings
+from paperfeed.db import Database
+from paperfeed.ingest.pipeline import ingest
+from paperfeed.logs import JsonFormatter, request_id
+from paperfeed.web.app import create_app
+from tests.helpers import make_paper
+from tests.workers import wait_for
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_healthz_and_readyz(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"database": "ok", "migrations": "ok"}
+
+
+def test_readyz_fails_when_schema_is_behind(client: TestClient, db: Database) -> None:
+    with db.begin() as conn:
+        conn.execute(text("DELETE FROM alembic_version"))
+    ready = client.get("/readyz")
+    assert ready.status_code == 503
+    assert "code expects" in ready.json()["checks"]["migrations"]
+
+
+def test_readyz_checks_redis_when_configured(settings: Settings, db: Database) -> None:
+    settings.redis_url = f"redis://127.0.0.1:{_closed_port()}/0"
+    with TestClient(create_app(settings, db)) as client:
+        ready = client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["redis"].startswith("error: ConnectionError")
+    assert ready.json()["checks"]["database"] == "ok"
+
+
+def test_metrics_by_route_template_and_request_id(client: TestClient, db: Database) -> None:
+    ingest(db, [make_paper("2501.00042")])
+    for _ in range(3):
+        assert client.get("/papers/2501.00042").status_code == 200
+    assert client.get("/papers/9999.99999").status_code == 404
+    echoed = client.get("/healthz", headers={"X-Request-ID": "abc-123"})
+    assert echoed.headers["x-request-id"] == "abc-123"
+    forged = client.get("/healthz", headers={"X-Request-ID": "bad id\r\nx"})
+    assert re.fullmatch(r"[0-9a-f]{32}", forged.headers["x-request-id"])
+    body = client.get("/metrics").text
+    # Labelled by the template, never by the raw path.
+    line = re.search(
+        r'paperfeed_http_request_duration_seconds_count\{method="GET",'
+        r'route="/papers/\{paper_id(?::\w+)?\}",status="200"\} (\d+)',
+        body,
+    )
+    assert line is not None and int(float(line.group(1))) >= 3
+    assert "2501.00042" not in body
+    assert re.search(r'route="/papers/\{paper_id(:\w+)?\}",status="404"', body)
+
+
+def test_json_log_lines_carry_the_request_id() -> None:
+    token = request_id.set("req-7")
+    try:
+        record = logging.LogRecord(
+            "paperfeed.x", logging.INFO, __file__, 1, "hi %s", ("there",), None
+        )
+        record.route = "/papers/{paper_id}"
+        line = json.loads(JsonFormatter().format(record))
+    finally:
+        request_id.reset(token)
+    assert line["msg"] == "hi there"
+    assert line["request_id"] == "req-7"
+    assert line["route"] == "/papers/{paper_id}"
+    assert line["level"] == "info"
+
+
+@pytest.mark.slow
+def test_serve_with_two_workers(settings: Settings, db: Database, tmp_path: Path) -> None:
+    ingest(db, [make_paper(f"2501.{i:05d}") for i in range(5)])
+    port = _closed_port()
+    metrics_dir = tmp_path / "metrics"
+    metrics_dir.mkdir()
+    env = {
+        **os.environ,
+        "PAPERFEED_DATABASE_URL": settings.database_url_resolved,
+        "PAPERFEED_DATA_DIR": str(settings.data_dir),
+        "PAPERFEED_SECRET_KEY": settings.secret_key,
+        "PAPERFEED_LOG_LEVEL": "WARNING",
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "paperfeed", "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+
+        def up() -> bool:
+            try:
+                return httpx.get(f"{base}/readyz", timeout=60).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        wait_for(up, what="the server to be ready")
+        for i in range(30):
+            # A new connection each time, so both workers' accept loops get a share.
+            with httpx.Client(timeout=60) as http:
+                assert http.get(f"{base}/papers/2501.{i % 5:05d}").status_code == 200
+        body = httpx.get(f"{base}/metrics", timeout=60).text
+    finally:
+        server.terminate()
+        server.wait(60)
+    count = re.search(
+        r'paperfeed_http_request_duration_seconds_count\{method="GET",'
+        r'route="/papers/\{paper_id(?::\w+)?\}",status="200"\} (\d+)',
+        body,
+    )
+    # Merged over the worker processes: every request is counted once.
+    assert count is not None and int(float(count.group(1))) == 30
+    worker_pids = {p.name.rsplit("_", 1)[-1] for p in metrics_dir.glob("histogram_*.db")}
+    assert len(worker_pids) >= 1
