@@ -284,3 +284,18 @@ def test_harvest_job_moves_its_watermark_and_reruns_cleanly(
     assert again["from"] == "2025-01-03" and again["inserted"] == 0
     assert fixture_server.requests_to(OAI)[-2].query["from"] == "2025-01-03"
     assert _counts(db)[0] == 6
+
+
+@pytest.mark.redis
+def test_ingest_job_queues_embedding_in_scale_mode(
+    settings: Settings, db: Database, slice_file: Path, redis_queue: RedisQueue
+) -> None:
+    from rq import Queue
+
+    redis_queue.configure(settings)
+    queue = Queue(settings.job_queue, connection=redis_queue.redis)
+    jobs.execute(settings, db, jobs.JobSpec("ingest", {"path": str(slice_file)}))
+    assert [j.args[0] for j in queue.jobs] == ["embed"]
+    # Nothing new on the second run: no embedding to do.
+    jobs.execute(settings, db, jobs.JobSpec("ingest", {"path": str(slice_file)}))
+    assert len(queue.jobs) == 1
