@@ -300,6 +300,12 @@ class PgLexicalIndex:
 
 # ---------------------------------------------------------------- dense
 
+# The same graph parameters as the hnswlib sidecar (index/vectors.py), so both
+# backends trade recall for speed alike.
+HNSW_M = 16
+HNSW_EF_CONSTRUCTION = 100
+HNSW_EF_SEARCH = 64
+
 
 def _vector_literal(vector: np.ndarray) -> str:
     return "[" + ",".join(f"{x:.7g}" for x in np.asarray(vector, dtype=np.float32).ravel()) + "]"
@@ -312,7 +318,8 @@ def ensure_hnsw_index(db: Database, dim: int) -> None:
         conn.execute(
             text(
                 f"CREATE INDEX IF NOT EXISTS ix_embeddings_hnsw_{dim} ON embeddings "
-                f"USING hnsw ((embedding::vector({dim})) vector_ip_ops) WHERE dim = {dim}"
+                f"USING hnsw ((embedding::vector({dim})) vector_ip_ops) "
+                f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION}) WHERE dim = {dim}"
             )
         )
 
@@ -448,7 +455,8 @@ class PgVectorIndex:
         with self.db.begin() as conn:
             # Filtered searches keep walking the graph until k rows pass the filter.
             conn.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
-            conn.execute(text(f"SET LOCAL hnsw.ef_search = {max(40, min(1000, int(k)))}"))
+            ef = max(HNSW_EF_SEARCH, min(1000, int(k)))
+            conn.execute(text(f"SET LOCAL hnsw.ef_search = {ef}"))
             stmt = text(sql)
             if "exclude" in params:
                 stmt = stmt.bindparams(bindparam("exclude", expanding=False))
