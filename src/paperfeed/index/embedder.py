@@ -36,8 +36,8 @@ class EmbedderUnavailable(RuntimeError):
 def document_text(title: str | None, abstract: str | None) -> str:
     """The text a paper is embedded from: title, then abstract.
 
-    Chosen on scifact-dev (bench/embed.py): the title carries the topic in
-    few tokens, so it goes first and survives truncation.
+    The title carries the topic in few tokens, so it goes first and survives
+    truncation (the 256-token limit was chosen on scifact-dev, bench/embed.py).
     """
     title = " ".join((title or "").split())
     abstract = " ".join((abstract or "").split())
