@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -78,13 +79,14 @@ def test_document_text_puts_the_title_first() -> None:
     assert document_text(None, "Only abstract") == "Only abstract"
 
 
-def test_unknown_models_fail_clearly() -> None:
+def test_unknown_models_fail_clearly(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(EmbedderUnavailable, match="unknown packaged model"):
         load_embedder("packaged:nope")
-    # Without the sentence-transformers extra, or with a model that is not
-    # there (no network here), the error names the model.
-    with pytest.raises(EmbedderUnavailable, match="no-such-model-dir"):
-        load_embedder("/nonexistent/no-such-model-dir")
+    # Without the optional extra, a sentence-transformers model name says what
+    # to install (None in sys.modules makes the import fail, as uninstalled).
+    monkeypatch.setitem(sys.modules, "sentence_transformers", None)
+    with pytest.raises(EmbedderUnavailable, match=r"my/model.*sentence-transformers\]"):
+        load_embedder("my/model")
 
 
 # ---------------------------------------------------------------- vector index

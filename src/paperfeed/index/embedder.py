@@ -176,7 +176,9 @@ class SentenceTransformerEmbedder(Embedder):
                 "pip install 'paperfeed[sentence-transformers]'"
             ) from exc
         try:
-            self._model: Any = SentenceTransformer(name, device="cpu")
+            # local_files_only: a hub name loads only from the local cache;
+            # nothing is ever downloaded at run time.
+            self._model: Any = SentenceTransformer(name, device="cpu", local_files_only=True)
         except Exception as exc:  # the library raises OSError, ValueError, HTTP errors...
             raise EmbedderUnavailable(f"cannot load embedding model {name!r}: {exc}") from exc
         self._model.max_seq_length = max_tokens
