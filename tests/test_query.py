@@ -127,6 +127,8 @@ def test_repairs() -> None:
         must=(Term("graph", "title"), Term("networks", "title"))
     )
     assert parse("foo:bar").root == Term("foo:bar")  # not a field: plain text
+    assert parse("(H2A)-histone").root == Clauses(should=(Term("H2A"), Term("-histone")))
+    assert parse("a (-b)").root == Clauses(should=(Term("a"), Clauses(must_not=(Term("b"),))))
 
 
 def test_free_text_for_dense_side() -> None:

@@ -207,6 +207,15 @@ def _embedder(settings: Settings) -> Any | None:
     return get_embedder(settings)
 
 
+def _dense_text(text: str) -> str:
+    """What search() embeds for a query: its free text (no operators, fields
+    that are not text, or exclusions); the raw text if it cannot be parsed."""
+    try:
+        return parse(text).free_text or text
+    except QueryError:
+        return text
+
+
 def dense_run(
     data: BeirData,
     settings: Settings,
@@ -236,7 +245,7 @@ def dense_run(
             cached.parent.mkdir(parents=True, exist_ok=True)
             np.save(cached, matrix)
     qids = list(data.queries)
-    qmat = np.asarray(embedder.embed_queries([data.queries[q] for q in qids]), dtype=np.float32)
+    qmat = np.asarray(embedder.embed_queries([_dense_text(data.queries[q]) for q in qids]))
     scores = qmat @ matrix.T
     run: dict[str, Ranked] = {}
     for row, qid in enumerate(qids):

@@ -137,8 +137,15 @@ def _lex(text: str) -> list[_Tok]:
             end = n if end < 0 else end
             tokens.append(_Tok("phrase", text[i + 1 : end]))
             i = end + 1
-        elif c in "-+" and i + 1 < n and not text[i + 1].isspace() and text[i + 1] not in "-+":
-            # A prefix only at the start of a clause: "x-ray" stays one word.
+        elif (
+            c in "-+"
+            and (i == 0 or text[i - 1].isspace() or text[i - 1] == "(")
+            and i + 1 < n
+            and not text[i + 1].isspace()
+            and text[i + 1] not in "-+"
+        ):
+            # A prefix only at the start of a clause: "x-ray" and "(H2A)-histone"
+            # are words, not exclusions.
             tokens.append(_Tok(c))
             i += 1
         else:
@@ -316,10 +323,15 @@ def parse(raw: str) -> ParsedQuery:
             f"query is too long: {len(raw):,} characters (at most {MAX_QUERY_CHARS:,})"
         )
     text = clean(raw)
-    root = _Parser(_lex(text)).sequence(None, closing=False)
+    tokens = _lex(text)
+    root = _Parser(tokens).sequence(None, closing=False)
     terms: list[Term] = []
     _collect_terms(root, terms)
-    free = " ".join(t.text for t in terms if t.field in (None, "title", "abstract"))
+    if root is not None and all(t.kind in ("word", "phrase", "(", ")") for t in tokens):
+        # Plain words: the dense model reads the query as typed, punctuation too.
+        free = " ".join(text.split())
+    else:
+        free = " ".join(t.text for t in terms if t.field in (None, "title", "abstract"))
     return ParsedQuery(raw=raw, root=root, free_text=free, terms=terms)
 
 
