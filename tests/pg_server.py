@@ -53,8 +53,9 @@ def pg_bin_dir(version: int = 16) -> Path:
 class PostgresServer:
     """One PostgreSQL server process on a private Unix socket."""
 
-    def __init__(self, *, version: int = 16, run_as: str = "nobody") -> None:
+    def __init__(self, *, version: int = 16, run_as: str = "nobody", durable: bool = False) -> None:
         self.bin = pg_bin_dir(version)
+        self.durable = durable  # benchmarks: fsync on, as a real server would run
         self.run_as = run_as if os.geteuid() == 0 else None
         self.root: Path | None = None
         self.process: subprocess.Popen[bytes] | None = None
@@ -119,6 +120,11 @@ class PostgresServer:
             cwd=self.root,
             **user_kwargs,
         )
+        durability = (
+            []
+            if self.durable
+            else ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+        )
         log = open(self.root / "server.log", "ab")  # noqa: SIM115 (kept open for the server's life)
         self.process = subprocess.Popen(
             [
@@ -129,12 +135,7 @@ class PostgresServer:
                 str(self.root),
                 "-c",
                 "listen_addresses=",
-                "-c",
-                "fsync=off",
-                "-c",
-                "synchronous_commit=off",
-                "-c",
-                "full_page_writes=off",
+                *durability,
                 "-c",
                 "max_connections=300",
                 "-c",
@@ -225,7 +226,10 @@ class PostgresServer:
 
 if __name__ == "__main__":
     # `python -m tests.pg_server`: a server for manual runs and benchmarks, until Ctrl-C.
-    with PostgresServer() as server:
+    # `python -m tests.pg_server [--durable]`: --durable keeps fsync on (benchmarks).
+    import sys
+
+    with PostgresServer(durable="--durable" in sys.argv) as server:
         print(server.url("postgres"), flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             signal.pause()

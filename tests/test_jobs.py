@@ -19,6 +19,7 @@ from paperfeed.db.tables import paper_versions, papers
 from paperfeed.ingest.jsonl import read_jsonl
 from paperfeed.models import Paper
 from tests.conftest import ARXIV_CS
+from tests.fixture_server import FixtureServer
 from tests.helpers import real_records, write_jsonl
 from tests.smtp_server import SMTPServer
 from tests.workers import RedisQueue, WorkerProcess, wait_for
@@ -267,3 +268,34 @@ def test_worker_killed_mid_digest_sends_each_email_once(
     with db.connect() as conn:
         logs = digest_store.logs(conn)
     assert len(logs) == 8 and {r["status"] for r in logs} == {"sent"}
+
+
+def test_harvest_job_moves_its_watermark_and_reruns_cleanly(
+    fixture_server: FixtureServer, settings: Settings, db: Database
+) -> None:
+    """The periodic arXiv harvest as a job: first run harvests the set from the
+    start and records where it stopped; the next run starts there."""
+    from tests.test_oai_pmh import OAI, _serve_two_pages
+
+    _serve_two_pages(fixture_server)
+    first = jobs.execute(settings, db, jobs.JobSpec("harvest", {"set": "cs"}))
+    assert (first["from"], first["inserted"], first["next_from"]) == (None, 6, "2025-01-03")
+    again = jobs.execute(settings, db, jobs.JobSpec("harvest", {"set": "cs"}))
+    assert again["from"] == "2025-01-03" and again["inserted"] == 0
+    assert fixture_server.requests_to(OAI)[-2].query["from"] == "2025-01-03"
+    assert _counts(db)[0] == 6
+
+
+@pytest.mark.redis
+def test_ingest_job_queues_embedding_in_scale_mode(
+    settings: Settings, db: Database, slice_file: Path, redis_queue: RedisQueue
+) -> None:
+    from rq import Queue
+
+    redis_queue.configure(settings)
+    queue = Queue(settings.job_queue, connection=redis_queue.redis)
+    jobs.execute(settings, db, jobs.JobSpec("ingest", {"path": str(slice_file)}))
+    assert [j.args[0] for j in queue.jobs] == ["embed"]
+    # Nothing new on the second run: no embedding to do.
+    jobs.execute(settings, db, jobs.JobSpec("ingest", {"path": str(slice_file)}))
+    assert len(queue.jobs) == 1

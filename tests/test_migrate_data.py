@@ -52,6 +52,7 @@ def _fill(db: Database, tmp_path: Path) -> None:
             for i in ids
         ],
         t.meta: [{"key": "k", "value": "v"}],
+        t.rate_limit_events: [{"bucket": "ip", "key": "127.0.0.1", "created_at": STAMP}],
         t.readers: [
             {
                 "email": f"r{n}@example.org",

@@ -23,6 +23,7 @@ from paperfeed.ingest.pipeline import ingest
 from paperfeed.logs import JsonFormatter, request_id
 from paperfeed.web.app import create_app
 from tests.helpers import make_paper
+from tests.smtp_server import SMTPServer
 from tests.workers import wait_for
 
 
@@ -139,3 +140,86 @@ def test_serve_with_two_workers(settings: Settings, db: Database, tmp_path: Path
     assert count is not None and int(float(count.group(1))) == 30
     worker_pids = {p.name.rsplit("_", 1)[-1] for p in metrics_dir.glob("histogram_*.db")}
     assert len(worker_pids) >= 1
+
+
+class _Server:
+    """One ``paperfeed serve`` process on its own port."""
+
+    def __init__(self, env: dict[str, str], workers: int = 1) -> None:
+        self.port = _closed_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        command = [sys.executable, "-m", "paperfeed", "serve", "--port", str(self.port)]
+        self.process = subprocess.Popen(
+            [*command, "--workers", str(workers)], env=env, stdout=subprocess.DEVNULL
+        )
+
+    def wait_ready(self) -> None:
+        def up() -> bool:
+            try:
+                return httpx.get(f"{self.base}/readyz", timeout=60).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        wait_for(up, what=f"the server on port {self.port}")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(60)
+
+
+@pytest.mark.slow
+def test_sessions_and_sign_in_limits_hold_across_servers(
+    settings: Settings, db: Database, smtp_server: SMTPServer
+) -> None:
+    """Two server processes on one database (as behind a load balancer): a
+    session made on one is valid on the other, and the sign-in rate limit
+    counts requests made to both."""
+    from paperfeed import readers as core
+    from tests.readers_helpers import csrf_from, token_from_link
+
+    env = {
+        **os.environ,
+        "PAPERFEED_DATABASE_URL": settings.database_url_resolved,
+        "PAPERFEED_DATA_DIR": str(settings.data_dir),
+        "PAPERFEED_SECRET_KEY": settings.secret_key,
+        "PAPERFEED_LOG_LEVEL": "WARNING",
+        "PAPERFEED_SMTP_HOST": "127.0.0.1",
+        "PAPERFEED_SMTP_PORT": str(smtp_server.port),
+        "PAPERFEED_DIGEST_SCHEDULER": "false",
+        "PAPERFEED_CONFIG": str(settings.data_dir / "absent.toml"),
+    }
+    one, two = _Server(env), _Server(env)
+    try:
+        one.wait_ready()
+        two.wait_ready()
+        with httpx.Client(timeout=60) as browser:
+            # Signed in through server one...
+            token = token_from_link(core.create_magic_link(settings, db, "ada@example.org"))
+            page = browser.get(f"{one.base}/signin/verify", params={"token": token})
+            done = browser.post(
+                f"{one.base}/signin/verify",
+                data={"token": token, "csrf_token": csrf_from(page.text)},
+            )
+            assert done.status_code in (200, 303), done.text[:300]
+            me_one = browser.get(f"{one.base}/api/me")
+            # ... and server two knows the session (the cookie is signed, not stored).
+            me_two = browser.get(f"{two.base}/api/me")
+            assert me_one.status_code == me_two.status_code == 200
+            assert me_two.json()["id"] == me_one.json()["id"]
+        limit = settings.signin_limit_per_address
+        statuses = []
+        with httpx.Client(timeout=60) as stranger:
+            for i in range(limit + 1):
+                server = (one, two)[i % 2]
+                form = stranger.get(f"{server.base}/signin")
+                answer = stranger.post(
+                    f"{server.base}/signin",
+                    data={"email": "bob@example.org", "csrf_token": csrf_from(form.text)},
+                )
+                statuses.append(answer.status_code)
+        # The limit is shared: the requests spread over both servers hit it once.
+        assert statuses[:limit] == [303] * limit  # accepted: on to "check your email"
+        assert statuses[limit] == 429
+    finally:
+        one.stop()
+        two.stop()

@@ -102,6 +102,8 @@ class WorkerProcess:
             "PAPERFEED_JOB_QUEUE": settings.job_queue,
             "PAPERFEED_JOB_LEASE_SECONDS": str(settings.job_lease_seconds),
             "PAPERFEED_LOG_LEVEL": "WARNING",
+            # No model loading in these workers unless a test asks for it.
+            "PAPERFEED_EMBED_AFTER_INGEST": "false",
             "PAPERFEED_CONFIG": str(settings.data_dir / "absent.toml"),
             **(env or {}),
         }

@@ -419,6 +419,13 @@ class EmbeddedScheduler:
 # ---------------------------------------------------------------- built-in handlers
 
 
+def _embed_next(ctx: JobContext, changed: int) -> None:
+    """In scale mode, new or changed papers get their vectors from an embed job
+    on the queue (embedded mode has the serve process's background embedder)."""
+    if changed and ctx.settings.redis_url and ctx.settings.embed_after_ingest:
+        RedisRunner(ctx.settings).submit(JobSpec("embed"))
+
+
 @job("ingest")
 def ingest_file_job(ctx: JobContext) -> dict[str, Any]:
     """Ingest a local file: args ``path``, ``format`` (jsonl | hf-page), optional
@@ -439,6 +446,7 @@ def ingest_file_job(ctx: JobContext) -> dict[str, Any]:
     for outcome in ("inserted", "updated", "unchanged"):
         metrics.PAPERS_INGESTED.labels(outcome).inc(getattr(report, outcome))
     metrics.PAPERS_INGESTED.labels("skipped").inc(len(report.skipped))
+    _embed_next(ctx, report.inserted + report.updated)
     return {
         "read": report.read,
         "inserted": report.inserted,
@@ -473,6 +481,7 @@ def harvest_job(ctx: JobContext) -> dict[str, Any]:
             set_meta(conn, harvest.watermark_key, harvest.next_from.isoformat())
     for outcome in ("inserted", "updated", "unchanged"):
         metrics.PAPERS_INGESTED.labels(outcome).inc(getattr(report, outcome))
+    _embed_next(ctx, report.inserted + report.updated)
     return {
         "from": stored,
         "read": report.read,

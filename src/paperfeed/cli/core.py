@@ -58,6 +58,13 @@ def serve(
         from paperfeed.index.embedding import EmbedWorker
 
         EmbedWorker(db, settings).start()
+    if settings.schedule and not settings.redis_url:
+        # Embedded mode runs the periodic jobs (PAPERFEED_SCHEDULE) in this
+        # process, once however many web workers there are; with Redis, the
+        # `paperfeed worker` processes do.
+        from paperfeed.jobs import EmbeddedScheduler, InProcessRunner
+
+        EmbeddedScheduler(settings, InProcessRunner(settings, db)).start()
     settings.secret()  # create the key file once, so every worker signs with the same key
     if workers > 1 and not os.environ.get(MULTIPROC_ENV):
         # Each worker keeps its metrics in files here; /metrics merges them.

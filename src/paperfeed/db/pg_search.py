@@ -243,35 +243,43 @@ class PgLexicalIndex:
         with self.db.connect() as conn:
             return {r.id for r in conn.execute(stmt)}
 
-    def snippet_html(self, query: PgQuery | None, text_: str, max_chars: int = 260) -> str:
-        """ts_headline's fragment, HTML-escaped here with the matches in <b>."""
-        body = clean(text_).replace(_MARK_OPEN, " ").replace(_MARK_CLOSE, " ")
-        if query is not None and query.tsq is not None and body:
-            # Escaped before ts_headline, whose parser would drop "<tags>" from the
-            # text; the markers (private-use characters) pass html.escape untouched.
-            options = f"StartSel={_MARK_OPEN}, StopSel={_MARK_CLOSE}, MaxWords=40, MinWords=20"
-            with self.db.connect() as conn:
-                fragment = conn.execute(
-                    select(
-                        func.ts_headline(
-                            cast(literal(TEXT_CONFIG), REGCONFIG),
-                            literal(html.escape(body, quote=False)),
-                            query.tsq,
-                            literal(options),
-                        )
-                    )
-                ).scalar_one()
-            if _MARK_OPEN in fragment:
-                return str(fragment).replace(_MARK_OPEN, "<b>").replace(_MARK_CLOSE, "</b>")
-        if len(body) > max_chars:
-            body = body[: max_chars - 1].rsplit(" ", 1)[0] + "…"
-        return html.escape(body, quote=False)
-
     def snippets_html(
         self, query: PgQuery | None, texts: Sequence[str], max_chars: int = 260
     ) -> list[str]:
-        """snippet_html for each text (LexicalIndex's batch interface, which search uses)."""
-        return [self.snippet_html(query, text_, max_chars) for text_ in texts]
+        """For each text, ts_headline's fragment with the query's terms in <b>;
+        without a match, the text's beginning. Escaped here (one query per page)."""
+        bodies = [clean(t).replace(_MARK_OPEN, " ").replace(_MARK_CLOSE, " ") for t in texts]
+        fragments: list[str | None] = [None] * len(bodies)
+        tsq = query.tsq if query is not None else None
+        if tsq is not None and any(bodies):
+            # Escaped before ts_headline, whose parser would drop "<tags>" from the
+            # text; the markers (private-use characters) pass html.escape untouched.
+            options = f"StartSel={_MARK_OPEN}, StopSel={_MARK_CLOSE}, MaxWords=40, MinWords=20"
+            item = func.unnest(array([literal(html.escape(b, quote=False)) for b in bodies]))
+            doc = item.table_valued("body", with_ordinality="n").render_derived(name="doc")
+            stmt = select(
+                doc.c.n,
+                func.ts_headline(
+                    cast(literal(TEXT_CONFIG), REGCONFIG), doc.c.body, tsq, literal(options)
+                ),
+            )
+            with self.db.connect() as conn:
+                for n, fragment in conn.execute(stmt):
+                    if fragment and _MARK_OPEN in fragment:
+                        fragments[int(n) - 1] = (
+                            str(fragment).replace(_MARK_OPEN, "<b>").replace(_MARK_CLOSE, "</b>")
+                        )
+        out = []
+        for body, fragment in zip(bodies, fragments, strict=True):
+            if fragment is None:
+                if len(body) > max_chars:
+                    body = body[: max_chars - 1].rsplit(" ", 1)[0] + "…"
+                fragment = html.escape(body, quote=False)
+            out.append(fragment)
+        return out
+
+    def snippet_html(self, query: PgQuery | None, text_: str, max_chars: int = 260) -> str:
+        return self.snippets_html(query, [text_], max_chars)[0]
 
     # Writing: the generated column is always current, so the outbox needs no work.
     def sync(self, db: Database | None = None, *, batch: int = 20000) -> int:
@@ -292,6 +300,12 @@ class PgLexicalIndex:
 
 # ---------------------------------------------------------------- dense
 
+# The same graph parameters as the hnswlib sidecar (index/vectors.py), so both
+# backends trade recall for speed alike.
+HNSW_M = 16
+HNSW_EF_CONSTRUCTION = 100
+HNSW_EF_SEARCH = 64
+
 
 def _vector_literal(vector: np.ndarray) -> str:
     return "[" + ",".join(f"{x:.7g}" for x in np.asarray(vector, dtype=np.float32).ravel()) + "]"
@@ -304,7 +318,8 @@ def ensure_hnsw_index(db: Database, dim: int) -> None:
         conn.execute(
             text(
                 f"CREATE INDEX IF NOT EXISTS ix_embeddings_hnsw_{dim} ON embeddings "
-                f"USING hnsw ((embedding::vector({dim})) vector_ip_ops) WHERE dim = {dim}"
+                f"USING hnsw ((embedding::vector({dim})) vector_ip_ops) "
+                f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION}) WHERE dim = {dim}"
             )
         )
 
@@ -440,7 +455,8 @@ class PgVectorIndex:
         with self.db.begin() as conn:
             # Filtered searches keep walking the graph until k rows pass the filter.
             conn.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
-            conn.execute(text(f"SET LOCAL hnsw.ef_search = {max(40, min(1000, int(k)))}"))
+            ef = max(HNSW_EF_SEARCH, min(1000, int(k)))
+            conn.execute(text(f"SET LOCAL hnsw.ef_search = {ef}"))
             stmt = text(sql)
             if "exclude" in params:
                 stmt = stmt.bindparams(bindparam("exclude", expanding=False))

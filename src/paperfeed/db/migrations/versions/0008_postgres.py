@@ -73,7 +73,8 @@ def upgrade() -> None:
     )
     op.execute(
         "CREATE INDEX IF NOT EXISTS ix_embeddings_hnsw_384 ON embeddings "
-        "USING hnsw ((embedding::vector(384)) vector_ip_ops) WHERE dim = 384"
+        "USING hnsw ((embedding::vector(384)) vector_ip_ops) "
+        "WITH (m = 16, ef_construction = 100) WHERE dim = 384"
     )
 
 
