@@ -66,6 +66,10 @@ def _fill(db: Database, tmp_path: Path) -> None:
         t.login_tokens: [
             {"id": "tok", "email": "r0@example.org", "created_at": STAMP, "expires_at": STAMP}
         ],
+        t.rate_limit_events: [
+            {"bucket": "email", "key": "r0@example.org", "created_at": STAMP},
+            {"bucket": "ip", "key": "127.0.0.1", "created_at": STAMP},
+        ],
         t.api_tokens: [
             {"reader_id": 1, "name": "cli", "token_hash": "x" * 64, "created_at": STAMP}
         ],
