@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from itertools import islice
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,14 +23,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture
@@ -62,21 +55,20 @@ def server(settings: Settings, db: Database) -> Iterator[str]:
     sock.close()
 
 
-def test_search_open_hit_and_see_similar_papers(server: str, db: Database) -> None:
+def test_search_open_hit_and_see_similar_papers(server: str, db: Database, chromium: Any) -> None:
     if not CHROMIUM.exists():
         pytest.skip("Debian chromium is not installed")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     from paperfeed.db import papers as paper_store
 
     first = next(read_jsonl(ARXIV_CS))
     words = " ".join(first.title.split()[:6])
     ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        page = browser.new_page()
+    # The session's browser (tests/browser.py): a second sync_playwright() in the
+    # same thread fails while the readers' browser tests keep theirs open.
+    page = chromium.new_page()
+    try:
         page.goto(server + "/")
         box = page.get_by_role("searchbox", name="Search papers")
         box.fill(words)
@@ -104,4 +96,5 @@ def test_search_open_hit_and_see_similar_papers(server: str, db: Database) -> No
         similar.first.click()
         page.wait_for_url("**/papers/*")
         assert page.url.removeprefix(server) == hrefs[0]
-        browser.close()
+    finally:
+        page.close()
