@@ -39,7 +39,9 @@ c = Controller(Count(), hostname="127.0.0.1", port=port); c.start()
 print(port, flush=True)
 sys.stdin.read()  # until the parent closes our stdin
 c.stop()
-print(Count.n, flush=True)
+import resource
+r = resource.getrusage(resource.RUSAGE_SELF)
+print(Count.n, round(r.ru_utime + r.ru_stime, 1), flush=True)
 """
 
 
@@ -70,8 +72,9 @@ def setup(workdir: Path, data: Path, subscribers: int) -> dict[str, object]:
     ingest_seconds = time.perf_counter() - started
 
     # The busiest weekday and its ISO week, so both digests have full lists.
-    from paperfeed.db.tables import papers
     from sqlalchemy import func, select
+
+    from paperfeed.db.tables import papers
 
     with db.connect() as conn:
         per_day = Counter(
@@ -85,7 +88,9 @@ def setup(workdir: Path, data: Path, subscribers: int) -> dict[str, object]:
     from datetime import date
 
     day = next(
-        date.fromisoformat(d) for d, _ in per_day.most_common() if date.fromisoformat(d).weekday() < 5
+        date.fromisoformat(d)
+        for d, _ in per_day.most_common()
+        if date.fromisoformat(d).weekday() < 5
     )
     year, week, _ = day.isocalendar()
 
@@ -128,6 +133,7 @@ def send(workdir: Path, port: int, periods: list[str]) -> dict[str, object]:
     started = time.perf_counter()
     report = runner.run(settings, db, periods=periods, personal=None)  # type: ignore[arg-type]
     seconds = time.perf_counter() - started
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     db.dispose()
     return {
         "seconds": round(seconds, 2),
@@ -135,7 +141,8 @@ def send(workdir: Path, port: int, periods: list[str]) -> dict[str, object]:
         "claimed": report.claimed,
         "skipped": report.skipped,
         "deferred": report.deferred,
-        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
+        "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),
     }
 
 
@@ -179,14 +186,17 @@ def main() -> None:
         result = child("_send", str(workdir), str(port), ",".join(periods))
     finally:
         sink.stdin.close()
-        received = int(sink.stdout.readline() or 0)
+        received_text, sink_cpu = (sink.stdout.readline() or "0 0").split()
+        received = int(received_text)
         sink.wait()
     result["received_by_sink"] = received
+    result["sink_cpu_seconds"] = float(sink_cpu)
     print(json.dumps(result))
     print(
         f"digest send: {result['sent']} digests for {args.subscribers} subscribers over "
         f"{prepared['papers']} papers in {result['seconds']} s "
         f"({float(result['sent']) / float(result['seconds']):.0f}/s), "  # type: ignore[arg-type]
+        f"CPU {result['cpu_seconds']} s (sink {sink_cpu} s), "
         f"peak RSS {result['peak_rss_mib']} MiB; sink received {received}"
     )
     if os.environ.get("KEEP_BENCH_DIR") is None and args.workdir is None:

@@ -11,19 +11,21 @@ machine and say so next to the figures.
 
 from __future__ import annotations
 
-import argparse
-import statistics
 import sys
-import tempfile
-import time
-from collections import Counter
 from pathlib import Path
 
-import httpx
-
+# bench/ holds http.py, which would shadow the standard library's http package.
 REPO = Path(__file__).resolve().parent.parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != REPO / "bench"]
 sys.path.insert(0, str(REPO))
 
+import argparse  # noqa: E402
+import statistics  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from collections import Counter  # noqa: E402
+
+import httpx  # noqa: E402
 from tests.browser import LiveServer  # noqa: E402
 from tests.conftest import ARXIV_CS  # noqa: E402
 from tests.helpers import real_records  # noqa: E402

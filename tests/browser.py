@@ -8,7 +8,8 @@ Fixtures (registered in conftest.py):
 - ``chromium``: one headless browser per test session.
 - ``browser_page``: a fresh context and page on the live server; JavaScript
   dialogs are recorded in ``page.dialogs`` (a list) and dismissed, so a test can
-  assert that no XSS payload fired.
+  assert that no XSS payload fired; console errors (such as Content-Security-Policy
+  violations) are collected in ``page.console_errors``.
 Screenshots go to ``ARTIFACTS`` (test-artifacts/, gitignored).
 """
 
@@ -104,6 +105,14 @@ def browser_page(chromium: Any, live_server: LiveServer) -> Iterator[Any]:
 
     page.on("dialog", on_dialog)
     page.dialogs = dialogs
+    # Console errors, e.g. a script or style the Content-Security-Policy blocked.
+    page.console_errors = []
+    page.on(
+        "console",
+        lambda message: (
+            page.console_errors.append(message.text) if message.type == "error" else None
+        ),
+    )
     yield page
     context.close()
 

@@ -394,7 +394,7 @@ def test_sender_killed_mid_send_then_rerun_no_duplicates_none_missing(
         stderr=subprocess.PIPE,
     )
     try:
-        assert inbox.held.wait(timeout=120), "the sender never reached the 4th message"
+        assert inbox.held.wait(timeout=600), "the sender never reached the 4th message"
         sender.send_signal(signal.SIGKILL)
         sender.wait()
     finally:
@@ -454,7 +454,7 @@ def test_two_embedded_schedulers_send_each_digest_once(
         ):
             schedulers = [one.app.state.digest_scheduler, two.app.state.digest_scheduler]
             for scheduler in schedulers:
-                assert scheduler.ran.wait(timeout=120)
+                assert scheduler.ran.wait(timeout=600)
             # Later runs of either (as the interval passes) find nothing left to send.
             for scheduler in schedulers:
                 scheduler.run_once()

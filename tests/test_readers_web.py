@@ -97,7 +97,7 @@ def test_actions_from_the_list_page_redirect_back(
     page = client.get(f"/papers/date/{DAY}").text
     card = page[page.index(f'id="paper-{target}"') :]
     assert f'action="/papers/{target}/unvote"' in card[:3000]
-    assert '<span class="vote-count">2</span>' in card[:3000]
+    assert '<span class="upvote-count">2</span>' in card[:3000]
     # Save, hide and undo, from the paper page.
     for action in ("save", "hide", "unhide"):
         response = client.post(

@@ -65,10 +65,11 @@ def test_search_open_hit_and_see_similar_papers(server: str, db: Database, chrom
     first = next(read_jsonl(ARXIV_CS))
     words = " ".join(first.title.split()[:6])
     ARTIFACTS.mkdir(exist_ok=True)
-    # The session's browser (tests/browser.py): a second sync_playwright() in the
-    # same thread fails while the readers' browser tests keep theirs open.
-    page = chromium.new_page()
+    # The session's shared browser (tests/browser.py): a second sync_playwright
+    # in the same thread would fail while the shared one is running.
+    context = chromium.new_context()
     try:
+        page = context.new_page()
         page.goto(server + "/")
         box = page.get_by_role("searchbox", name="Search papers")
         box.fill(words)
@@ -97,4 +98,4 @@ def test_search_open_hit_and_see_similar_papers(server: str, db: Database, chrom
         page.wait_for_url("**/papers/*")
         assert page.url.removeprefix(server) == hrefs[0]
     finally:
-        page.close()
+        context.close()

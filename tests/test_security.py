@@ -378,3 +378,78 @@ def test_sign_out_everywhere_ends_copied_session_cookies(
     sign_in(laptop, settings, db, "alice@example.org")  # a new sign-in works again
     assert laptop.get("/api/me").status_code == 200
     assert stolen.get("/api/me").status_code == 401
+
+
+# Unsafe routes outside /api/ that take no session CSRF token, and why. A new
+# form route fails test_every_form_route_checks_csrf until it is protected (or
+# deliberately listed here).
+CSRF_EXEMPT = {
+    # Capability links from emails: the token in the URL is the credential.
+    "/digest/confirm/{token}": "token in the URL",
+    "/unsubscribe/{token}": "RFC 8058 one-click unsubscribe, token in the URL",
+    "/digest/manage/{token}": "token in the URL",
+    # Anonymous; a forged request only mails a confirmation link to the typed address.
+    "/digest/subscribe": "anonymous double opt-in",
+}
+
+
+def _depends_on(dependant: Any, call: Any) -> bool:
+    return any(d.call is call or _depends_on(d, call) for d in dependant.dependencies)
+
+
+def _api_routes(routes: Any) -> Any:
+    """Every APIRoute, looking inside included routers (newer FastAPI keeps them nested)."""
+    from fastapi.routing import APIRoute
+
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        elif hasattr(route, "original_router"):
+            yield from _api_routes(route.original_router.routes)
+
+
+def test_every_form_route_checks_csrf(client: TestClient):
+    from paperfeed.web.auth import api_reader, verify_csrf
+
+    unprotected = []
+    checked = set()
+    for route in _api_routes(client.app.routes):
+        checked.add(route.path)
+        if not route.methods - {"GET", "HEAD", "OPTIONS"}:
+            continue
+        if route.path.startswith("/api/"):
+            # JSON: a session caller must send X-CSRF-Token (api_reader); bearer
+            # tokens and anonymous endpoints carry no ambient credentials.
+            assert not _depends_on(route.dependant, verify_csrf), route.path
+            continue
+        if route.path in CSRF_EXEMPT:
+            continue
+        if not (
+            _depends_on(route.dependant, verify_csrf) or _depends_on(route.dependant, api_reader)
+        ):
+            unprotected.append((sorted(route.methods), route.path))
+    assert {"/library/collect", "/signin", "/api/collections", "/digest/subscribe"} <= checked
+    assert unprotected == []
+
+
+def test_sign_in_when_the_mail_server_is_down(client: TestClient, settings: Settings):
+    from tests.smtp_server import free_port
+
+    settings.smtp_host, settings.smtp_port = "127.0.0.1", free_port()  # nothing listens
+    csrf = page_csrf(client)
+    response = client.post("/signin", data={"email": "a@example.org", "csrf_token": csrf})
+    assert response.status_code == 503
+    assert "could not be sent right now" in response.text
+
+
+def test_security_headers(client: TestClient):
+    page = client.get("/signin")
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self';" in policy and "frame-ancestors 'none'" in policy
+    assert "unsafe-inline" not in policy.split("script-src")[1].split(";")[0]
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert page.headers["referrer-policy"] == "same-origin"  # magic-link tokens stay here
+    assert "content-security-policy" in client.get("/api/me").headers
+    # Swagger UI boots from an inline script: /docs goes without the policy.
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "content-security-policy" not in docs.headers

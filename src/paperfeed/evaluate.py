@@ -169,6 +169,33 @@ def fused_run(
     return {q: fuse(lex.get(q, []), dense.get(q, []), fusion)[:DEPTH] for q in lex}
 
 
+def fts5_baseline_run(data: BeirData) -> dict[str, Ranked]:
+    """The plain baseline: SQLite FTS5 with the porter tokenizer and its default
+    BM25 over title and text, words OR-ed (what the issue's reference used)."""
+    import re
+    import sqlite3
+
+    con = sqlite3.connect(":memory:")
+    con.execute("CREATE VIRTUAL TABLE d USING fts5(id UNINDEXED, title, text, tokenize=porter)")
+    con.executemany(
+        "INSERT INTO d VALUES (?, ?, ?)",
+        [(i, doc["title"], doc["text"]) for i, doc in data.corpus.items()],
+    )
+    run: dict[str, Ranked] = {}
+    for qid, text in data.queries.items():
+        words = re.findall(r"\w+", text)
+        if not words:
+            run[qid] = []
+            continue
+        match = " OR ".join(f'"{w}"' for w in words)
+        rows = con.execute(
+            "SELECT id, bm25(d) FROM d WHERE d MATCH ? ORDER BY bm25(d) LIMIT ?", (match, DEPTH)
+        ).fetchall()
+        run[qid] = [(doc_id, -score) for doc_id, score in rows]  # FTS5's bm25 is negated
+    con.close()
+    return run
+
+
 # ---------------------------------------------------------------- dense side
 
 
@@ -281,6 +308,9 @@ def run_eval(
             systems["lexical AND"] = evaluate_run(
                 data.qrels, lexical_run(index, data.queries, default_and=True)
             )
+        baseline = fts5_baseline_run(data) if tune else {}
+        if tune:
+            systems["baseline: FTS5 porter BM25"] = evaluate_run(data.qrels, baseline)
         embedder = _embedder(settings) if dense else None
         if dense and embedder is None:
             say("[yellow]no embedder installed: dense and hybrid skipped[/]")
@@ -296,6 +326,13 @@ def run_eval(
             )
             report["default_fusion"] = DEFAULT_FUSION.__dict__
             if tune:
+                for name, fusion in (
+                    ("rrf (k=60)", Fusion("rrf", "zscore", 0.5, 60)),
+                    ("min-max 0.5", Fusion("convex", "minmax", 0.5)),
+                ):
+                    systems[f"baseline: FTS5 + dense, {name}"] = evaluate_run(
+                        data.qrels, fused_run(baseline, den, fusion)
+                    )
                 report["tuning"] = _cross_validate(data, lex, den)
     return report
 

@@ -160,10 +160,18 @@ Ranker = Callable[[UserDay, np.ndarray], np.ndarray]
 class TfidfSVMBaseline:
     """arxiv-sanity-lite's per-tag SVM (compute.py + serve.py), author-blind."""
 
-    def __init__(self, corpus: Corpus) -> None:
+    def __init__(self, corpus: Corpus, cache_dir: Path | None = None) -> None:
+        from scipy import sparse
         from sklearn.feature_extraction.text import TfidfVectorizer
 
         self.corpus = corpus
+        # Fitting 1-2 grams over the corpus is the slow part of a run; keep the
+        # matrix (keyed by the corpus text) so a second run skips it.
+        digest = hashlib.sha256("\n".join(corpus.texts()).encode()).hexdigest()[:16]
+        cache = cache_dir / f"tfidf-{digest}.npz" if cache_dir else None
+        if cache is not None and cache.exists():
+            self.x = sparse.load_npz(cache).tocsr()
+            return
         vectorizer = TfidfVectorizer(
             input="content",
             encoding="utf-8",
@@ -183,6 +191,9 @@ class TfidfSVMBaseline:
             min_df=5,
         )
         self.x = vectorizer.fit_transform(corpus.texts()).tocsr()
+        if cache is not None:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            sparse.save_npz(cache, self.x)
 
     def __call__(self, user: UserDay, feed: np.ndarray) -> np.ndarray:
         from sklearn.svm import LinearSVC
@@ -304,6 +315,7 @@ class PersonalModelRanker:
         self.vectors = vectors
         self.background = background
         self.params = params
+        self.texts = corpus.texts()
 
     def _of(self, rows: Sequence[int] | np.ndarray) -> np.ndarray:
         return self.vectors[[self.position[int(r)] for r in rows]]
@@ -316,8 +328,15 @@ class PersonalModelRanker:
             int(r) for r in self.background if self.corpus.days[r] < user.day and r not in library
         ]
         positives = self._of(user.library)
-        model = fit(positives, positives[:0], self._of(bg), **self.params)
-        scores, _ = model.score(self._of(feed))
+        texts = self.texts
+        model = fit(
+            positives,
+            positives[:0],
+            self._of(bg),
+            texts=[texts[r] for r in [*user.library, *bg]],
+            **self.params,
+        )
+        scores, _ = model.score(self._of(feed), [texts[int(r)] for r in feed])
         return scores
 
 
@@ -374,7 +393,7 @@ def run(
     log(f"fitting the baseline's tf-idf ({time.perf_counter() - started:.0f} s)")
     rankers: dict[str, Ranker] = {
         "paperfeed": PersonalModelRanker(corpus, rows, matrix, background),
-        "arxiv-sanity-lite": TfidfSVMBaseline(corpus),
+        "arxiv-sanity-lite": TfidfSVMBaseline(corpus, cache_dir),
     }
     for name, params in (extra or {}).items():
         rankers[name] = PersonalModelRanker(corpus, rows, matrix, background, **params)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import smtplib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -46,6 +47,10 @@ class Forbidden(ReaderError):
 
 class InvalidLink(ReaderError):
     pass
+
+
+class MailUnavailable(ReaderError):
+    """The SMTP server did not take the sign-in email."""
 
 
 class SourceUnavailable(ReaderError):
@@ -168,7 +173,13 @@ def request_sign_in(
             "to sign in, ignore this email.\n"
         ),
     )
-    mail.send_message(settings, message)
+    try:
+        mail.send_message(settings, message)
+    except (OSError, smtplib.SMTPException) as exc:
+        # Same for every address (no enumeration); the link row simply expires.
+        raise MailUnavailable(
+            "The sign-in email could not be sent right now. Please try again in a few minutes."
+        ) from exc
 
 
 def complete_sign_in(

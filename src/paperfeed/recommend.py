@@ -4,12 +4,13 @@ In the way of arxiv-sanity-lite's per-tag SVM and Scholar Inbox's per-user
 classifier: the reader's saves and upvotes are positives, hides are explicit
 negatives, and a fixed random sample of other papers stands in for "everything
 else" (the reader did not pick them; most are not for them). A logistic
-regression with balanced classes separates the two, and each candidate's score
-adds its cosine to the nearest positive, so one saved paper about a rare topic
-still pulls its close neighbours up even when the linear boundary is dominated
-by a large library. The mix (C, the weight of the nearest-positive term) was
-chosen on the author-blind feed benchmark (``paperfeed eval-feed``,
-docs/feed-eval.md), on held-out readers and days.
+regression with balanced classes separates the two on the embeddings, and each
+candidate's score adds its cosine to the nearest positive, so one saved paper
+about a rare topic still pulls its close neighbours up even when the linear
+boundary is dominated by a large library. A tf-idf (1-2 gram) LinearSVC on the
+same examples adds the words: its standardized score is summed with the
+embedding model's. Each part was kept because it helped on the author-blind
+feed benchmark (``paperfeed eval-feed``, docs/feed-eval.md).
 
 Every pick explains itself with its nearest positive ("because you saved X").
 Models are cached per signal set: the cache key is a hash of the reader's
@@ -42,30 +43,69 @@ C = 1.0
 NEAREST_WEIGHT = 1.0
 BACKGROUND_SIZE = 750
 HIDE_WEIGHT = 3.0
-PARAMS_VERSION = "lr-nn-1"
+TEXT_WEIGHT = 1.0
+TEXT_C = 0.1
+PARAMS_VERSION = "lr-nn-tfidf-1"
 
 
 class RecommendError(ValueError):
     """Bad input to a recommendation (unknown ids, bad dates...)."""
 
 
+def _standardized(values: np.ndarray) -> np.ndarray:
+    spread = float(values.std())
+    return (values - values.mean()) / (spread if spread > 0 else 1.0)
+
+
 @dataclass(frozen=True)
 class LinearModel:
-    """w·x + b on unit vectors, plus the positives it explains picks with."""
+    """w·x + b on unit vectors, plus the positives it explains picks with, and
+    optionally a tf-idf SVM over the same examples whose (standardized) score
+    is added: the feed benchmark showed words and embeddings complement each
+    other (rare terms a reader uses vs. topics phrased differently)."""
 
     weights: np.ndarray
     bias: float
     positives: np.ndarray  # (n, dim) unit vectors
     nearest_weight: float
+    text_model: Any = None  # (TfidfVectorizer, LinearSVC) or None
+    text_weight: float = TEXT_WEIGHT
 
-    def score(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, index of each row's nearest positive)."""
+    def score(
+        self, x: np.ndarray, texts: Sequence[str] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, index of each row's nearest positive). Scores compare only
+        within one call: the text part is standardized over the rows given."""
         if len(x) == 0:
             return np.zeros(0), np.zeros(0, dtype=np.int64)
         sims = x @ self.positives.T
         nearest = sims.argmax(axis=1)
-        linear = x @ self.weights + self.bias
-        return linear + self.nearest_weight * sims.max(axis=1), nearest
+        dense = x @ self.weights + self.bias + self.nearest_weight * sims.max(axis=1)
+        if self.text_model is None or texts is None or len(x) < 2:
+            return dense, nearest
+        vectorizer, svm = self.text_model
+        words = svm.decision_function(vectorizer.transform(list(texts)))
+        return _standardized(dense) + self.text_weight * _standardized(words), nearest
+
+
+def fit_text_model(texts: Sequence[str], labels: np.ndarray, *, c: float = TEXT_C) -> Any:
+    """tf-idf of 1-2 grams over the training texts, and a balanced LinearSVC."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.svm import LinearSVC
+
+    vectorizer = TfidfVectorizer(
+        strip_accents="unicode",
+        lowercase=True,
+        stop_words="english",
+        token_pattern=r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b",  # noqa: S106
+        ngram_range=(1, 2),
+        sublinear_tf=True,
+        max_features=20000,
+    )
+    x = vectorizer.fit_transform(list(texts))
+    svm = LinearSVC(class_weight="balanced", C=c, max_iter=10000, tol=1e-6)
+    svm.fit(x, labels)
+    return vectorizer, svm
 
 
 def fit(
@@ -76,8 +116,11 @@ def fit(
     c: float = C,
     nearest_weight: float = NEAREST_WEIGHT,
     hide_weight: float = HIDE_WEIGHT,
+    texts: Sequence[str] | None = None,
 ) -> LinearModel:
-    """Train on unit vectors: positives vs explicit negatives and background."""
+    """Train on unit vectors: positives vs explicit negatives and background.
+    ``texts`` (title + abstract of every row, in the same order: positives,
+    negatives, background) adds the tf-idf part."""
     from sklearn.linear_model import LogisticRegression
 
     if len(positives) == 0:
@@ -92,8 +135,17 @@ def fit(
     weight[len(positives) : len(positives) + len(negatives)] = hide_weight
     clf = LogisticRegression(C=c, class_weight="balanced", max_iter=1000)
     clf.fit(x, y, sample_weight=weight)
+    text_model = None
+    if texts is not None:
+        if len(texts) != len(x):
+            raise ValueError(f"{len(texts)} texts for {len(x)} training rows")
+        text_model = fit_text_model(texts, y)
     return LinearModel(
-        clf.coef_[0].astype(np.float32), float(clf.intercept_[0]), positives, nearest_weight
+        clf.coef_[0].astype(np.float32),
+        float(clf.intercept_[0]),
+        positives,
+        nearest_weight,
+        text_model,
     )
 
 
@@ -153,12 +205,18 @@ def model_for(settings: Settings, db: Database, signals: Signals) -> tuple[Linea
         all_ids = sorted(vector_store.vector_ids(conn, model_id))
         sample = _background_ids(all_ids, {*signals.positives, *signals.negatives}, key)
         background = vector_store.get_vectors(conn, model_id, sample)
+        negative_ids = [n for n in signals.negatives if n in vectors]
+        background_ids = list(background)
+        text_of = {
+            t.id: f"{t.title}. {t.abstract}"
+            for t in vector_store.paper_texts(conn, [*positive_ids, *negative_ids, *background_ids])
+        }
+    dim = len(vectors[positive_ids[0]])
     model = fit(
         np.vstack([vectors[p] for p in positive_ids]),
-        _stack(
-            [vectors[n] for n in signals.negatives if n in vectors], len(vectors[positive_ids[0]])
-        ),
-        _stack(list(background.values()), len(vectors[positive_ids[0]])),
+        _stack([vectors[n] for n in negative_ids], dim),
+        _stack([background[b] for b in background_ids], dim),
+        texts=[text_of.get(i, "") for i in [*positive_ids, *negative_ids, *background_ids]],
     )
     with _cache_lock:
         training_count += 1
@@ -222,8 +280,11 @@ def rank(
     *,
     limit: int = 20,
     exclude: set[str] | None = None,
+    vectors: dict[str, np.ndarray] | None = None,
 ) -> list[Pick]:
-    """Score candidates with the model for these signals, best first."""
+    """Score candidates with the model for these signals, best first.
+    ``vectors`` may hold the candidates' vectors already (a digest run loads
+    a period's once for all its readers)."""
     from paperfeed.index.embedder import current_model_id
 
     exclude = {*(exclude or ()), *signals.positives, *signals.negatives}
@@ -233,15 +294,16 @@ def rank(
     model, positive_ids = model_for(settings, db, signals)
     model_id = current_model_id(settings)
     with db.connect() as conn:
-        vectors: dict[str, np.ndarray] = {}
-        ids = [r["id"] for r in rows]
-        for start in range(0, len(ids), 5000):
-            vectors.update(vector_store.get_vectors(conn, model_id, ids[start : start + 5000]))
+        if vectors is None:
+            vectors = candidate_vectors(conn, model_id, [r["id"] for r in rows])
         titles = {p["id"]: p["title"] for p in paper_store.get_papers(conn, positive_ids).values()}
     rows = [r for r in rows if r["id"] in vectors]  # not embedded yet: cannot be scored
     if not rows:
         return []
-    scores, nearest = model.score(np.vstack([vectors[r["id"]] for r in rows]))
+    scores, nearest = model.score(
+        np.vstack([vectors[r["id"]] for r in rows]),
+        [f"{r['title']}. {r.get('abstract') or ''}" for r in rows],
+    )
     kinds = dict(signals.kinds)
     order = np.lexsort(([r["id"] for r in rows], -scores))[:limit]
     picks = []
@@ -260,6 +322,13 @@ def rank(
             )
         )
     return picks
+
+
+def candidate_vectors(conn: Any, model_id: str, ids: Sequence[str]) -> dict[str, np.ndarray]:
+    found: dict[str, np.ndarray] = {}
+    for start in range(0, len(ids), 5000):
+        found.update(vector_store.get_vectors(conn, model_id, ids[start : start + 5000]))
+    return found
 
 
 def cold_start(
@@ -396,14 +465,31 @@ def digest_picker(settings: Settings, db: Database) -> Any:
     """The digest composer's PersonalPicker: the reader's picks among a period's
     papers, each with its explanation as the note."""
 
+    from paperfeed.index.embedder import current_model_id
+
+    loaded: dict[tuple[str, ...], dict[str, np.ndarray]] = {}
+
     def pick(
         reader_id: int, candidate_rows: Sequence[dict[str, Any]], limit: int, exclude: set[str]
     ) -> list[tuple[str, str]]:
         signals, _ = reader_signals(db, reader_id)
         if not signals.positives:
             return []
+        key = tuple(r["id"] for r in candidate_rows)
+        if key not in loaded:  # one period's vectors, loaded once per run
+            loaded.clear()
+            with db.connect() as conn:
+                loaded[key] = candidate_vectors(conn, current_model_id(settings), key)
         try:
-            picks = rank(settings, db, signals, candidate_rows, limit=limit, exclude=exclude)
+            picks = rank(
+                settings,
+                db,
+                signals,
+                candidate_rows,
+                limit=limit,
+                exclude=exclude,
+                vectors=loaded[key],
+            )
         except RecommendError:
             return []
         return [(p.paper_id, p.reason) for p in picks]

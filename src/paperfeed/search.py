@@ -52,7 +52,7 @@ DenseSearch = Callable[[str, int], Ranked]
 class Fusion:
     method: Literal["convex", "rrf"] = "convex"
     normalization: Literal["minmax", "zscore"] = "zscore"
-    lexical_weight: float = 0.5  # convex: alpha on BM25, 1 - alpha on dense
+    lexical_weight: float = 0.6  # convex: alpha on BM25, 1 - alpha on dense
     rrf_k: int = 60
     depth: int = 100  # candidates taken from each side
 

@@ -19,7 +19,8 @@ import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
-from email.message import EmailMessage
+from email.message import Message
+from email.utils import getaddresses
 from types import TracebackType
 
 from paperfeed.config import Settings
@@ -119,12 +120,19 @@ class BatchMailer:
             delay = self.base_delay * (2**attempt)
             self.sleep(delay + random.uniform(0, self.base_delay))
 
-    def send(self, message: EmailMessage) -> SendResult:
+    def send(self, message: Message) -> SendResult:
+        sender = getaddresses([str(message["From"])])[0][1]
+        recipients = [addr for _, addr in getaddresses([str(message["To"])])]
+        # Once, not once per retry. SMTP wants CRLF (smtplib leaves bytes
+        # alone); headers stay unfolded (all far below SMTP's 998), which
+        # saves the policy's costly refolding.
+        policy = message.policy.clone(linesep="\r\n", max_line_length=None)
+        raw = message.as_bytes(policy=policy)
         last = SendResult(TRANSIENT, None, "not attempted", 0)
         for attempt in range(self.attempts):
             try:
                 client = self._connection()
-                client.send_message(message)
+                client.sendmail(sender, recipients, raw)
                 return SendResult(SENT, 250, "", attempt + 1)
             except smtplib.SMTPRecipientsRefused as exc:
                 code, resp = next(iter(exc.recipients.values()), (550, b"refused"))

@@ -105,6 +105,7 @@ def claim_period(
     *,
     personal: composer.PersonalPicker | None,
     dry_run: bool = False,
+    owner: str | None = None,
 ) -> None:
     with db.connect() as conn:
         due = digest_store.due_subscriptions(conn, period.frequency, period.key)
@@ -146,6 +147,8 @@ def claim_period(
                 report.previews.append({"email": sub["email"], "papers": n})
             continue
         with db.begin() as conn:
+            if owner is not None and not digest_store.acquire_lock(conn, owner, LEASE):
+                raise SenderBusy("lost the digest sender lock; stopping")  # lease renewed
             for sub, content in composed:
                 ids = composer.paper_ids(content)
                 if not ids:
@@ -275,7 +278,7 @@ def run(
             raise SenderBusy(f"another digest sender is running ({holder})")
     try:
         for period in chosen:
-            claim_period(settings, db, period, report, personal=picker)
+            claim_period(settings, db, period, report, personal=picker, owner=owner)
         send_pending(settings, db, report, owner=owner, mailer_factory=mailer_factory)
     finally:
         with db.begin() as conn:

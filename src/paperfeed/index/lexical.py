@@ -200,9 +200,12 @@ class LexicalIndex:
 
     # ------------------------------------------------------------ writing
 
-    def _writer(self) -> tantivy.IndexWriter | None:
+    def _writer(self, *, bulk: bool = False) -> tantivy.IndexWriter | None:
+        # Incremental batches are small; a rebuild gets both cores and a bigger
+        # buffer (fewer, larger segments), still far below the 2 GiB RSS budget.
+        heap, threads = (256_000_000, 2) if bulk else (64_000_000, 1)
         try:
-            return self.index.writer(heap_size=64_000_000, num_threads=1)
+            return self.index.writer(heap_size=heap, num_threads=threads)
         except ValueError as exc:  # LockBusy: another process is indexing right now
             log.info("lexical index busy, leaving the queue to its writer: %s", exc)
             return None
@@ -229,7 +232,7 @@ class LexicalIndex:
             with db.connect() as conn:
                 if not queue.has_pending(conn):
                     return 0
-            writer = self._writer()
+            writer = self._writer(bulk=batch > 5000)
             if writer is None:
                 return 0
             total = 0
@@ -259,6 +262,7 @@ class LexicalIndex:
         by another process or a web form become searchable within seconds."""
         if time.monotonic() - self._last_sync_check >= every_seconds:
             self.sync(db)
+            self.index.reload()  # and see what other processes committed
 
     # ------------------------------------------------------------ reading
 

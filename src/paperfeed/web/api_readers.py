@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from paperfeed import readers as core
 from paperfeed.db import Database
 from paperfeed.readers import Reader
-from paperfeed.web.auth import APIAuthError, _settings, api_reader, bearer_scheme, current_reader
+from paperfeed.web.auth import _settings, api_reader, bearer_scheme, current_reader
 
 router = APIRouter(prefix="/api", tags=["readers"])
 
@@ -381,6 +381,3 @@ def my_submissions(request: Request, reader: Reader = Depends(api_reader)) -> li
         _brief({**p, "added_at": p["submitted_at"]})
         for p in core.list_submissions(_db(request), reader)
     ]
-
-
-__all__ = ["router", "APIAuthError"]
