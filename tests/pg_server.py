@@ -225,11 +225,15 @@ class PostgresServer:
 
 
 if __name__ == "__main__":
-    # `python -m tests.pg_server`: a server for manual runs and benchmarks, until Ctrl-C.
-    # `python -m tests.pg_server [--durable]`: --durable keeps fsync on (benchmarks).
+    # `python -m tests.pg_server [--durable]`: a server for manual runs and
+    # benchmarks until SIGINT or SIGTERM (--durable keeps fsync on).
     import sys
 
+    def _stop(signum: int, frame: object) -> None:
+        raise SystemExit(0)  # unwinds the with-block: the server stops, its files go
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)  # also when started in the background
     with PostgresServer(durable="--durable" in sys.argv) as server:
         print(server.url("postgres"), flush=True)
-        with contextlib.suppress(KeyboardInterrupt):
-            signal.pause()
+        signal.pause()
