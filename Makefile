@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 SHARED ?= ../shared
-# The offline demo: a slice of real arXiv papers plus the two saved HF pages.
+# The offline demo: a slice of real arXiv papers, one real daily listing, and the two saved HF pages.
 DEMO_DIR ?= demo-data
 DEMO_PAPERS ?= 5000
 HOST ?= 127.0.0.1
@@ -23,6 +23,7 @@ install-test: $(BIN)/python
 
 demo: install
 	PAPERFEED_DATA_DIR=$(DEMO_DIR) $(BIN)/paperfeed ingest jsonl $(SHARED)/data/arxiv-cs-2025.jsonl.gz --limit $(DEMO_PAPERS)
+	PAPERFEED_DATA_DIR=$(DEMO_DIR) $(BIN)/paperfeed ingest jsonl $(SHARED)/fixtures/daily_arxiv_listing/2026-07-01.jsonl
 	PAPERFEED_DATA_DIR=$(DEMO_DIR) $(BIN)/paperfeed ingest hf-page $(SHARED)/fixtures/hf_papers_pages/*.txt --year 2025
 	PAPERFEED_DATA_DIR=$(DEMO_DIR) $(BIN)/paperfeed serve --host $(HOST) --port $(PORT)
 
