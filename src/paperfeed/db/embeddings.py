@@ -189,13 +189,12 @@ def vector_ids(conn: Connection, model: str) -> set[str]:
     return {r[0] for r in rows}
 
 
-def count_vectors(conn: Connection, model: str) -> int:
-    return int(
-        conn.execute(
-            select(func.count()).select_from(embeddings).where(embeddings.c.model == model)
-        ).scalar()
-        or 0
-    )
+def count_vectors(conn: Connection, model: str, *, until: datetime | None = None) -> int:
+    """How many vectors ``model`` has (written at or before ``until``, if given)."""
+    query = select(func.count()).select_from(embeddings).where(embeddings.c.model == model)
+    if until is not None:
+        query = query.where(embeddings.c.created_at <= until)
+    return int(conn.execute(query).scalar() or 0)
 
 
 def latest_vector_time(conn: Connection, model: str) -> datetime | None:
