@@ -18,7 +18,7 @@ import feedparser
 import httpx
 
 from paperfeed.config import Settings
-from paperfeed.ingest.arxiv_meta import estimated_listing_date, is_withdrawn
+from paperfeed.ingest.arxiv_meta import arxiv_paper
 from paperfeed.ingest.http import BadBody, FetchError, PoliteClient
 from paperfeed.models import Paper, Skipped, Version, clean_text, split_arxiv_id
 
@@ -89,7 +89,7 @@ def paper_from_entry(entry: Any, *, where: str) -> Paper | Skipped:
         (link.get("title") or link.get("rel")): link.get("href") for link in entry.get("links", [])
     }
     comment = clean_text(entry.get("arxiv_comment")) or None
-    return Paper(
+    return arxiv_paper(
         id=arxiv_id,
         title=title,
         abstract=abstract,
@@ -99,13 +99,11 @@ def paper_from_entry(entry: Any, *, where: str) -> Paper | Skipped:
         versions=versions,
         published=published,
         updated=updated,
-        listing_date=estimated_listing_date(published),
         comment=comment,
         journal_ref=clean_text(entry.get("arxiv_journal_ref")) or None,
         doi=clean_text(entry.get("arxiv_doi")) or None,
         abs_url=_unversioned(links.get("alternate")) or None,
         pdf_url=_unversioned(links.get("pdf")) or None,
-        withdrawn=is_withdrawn(comment, abstract),
         source=SOURCE,
     )
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pylatexenc.latex2text import LatexNodes2Text
 
-from paperfeed.models import Version
+from paperfeed.models import Paper, Version
 
 # arXiv marks a withdrawal in the comment ("This paper has been withdrawn by
 # the author") and, for old withdrawals, in the abstract; new-style withdrawals
@@ -124,3 +125,12 @@ def split_authors(text: str) -> list[str]:
         text = stripped
     names = (_ET_AL.sub("", latex_to_text(p)).strip() for p in _AUTHOR_SEPARATOR.split(text))
     return [" ".join(n.split()) for n in names if n]
+
+
+def arxiv_paper(*, withdrawn: bool = False, **fields: Any) -> Paper:
+    """A Paper from arXiv metadata (API, OAI-PMH or snapshot), with the fields
+    every arXiv source derives the same way: the listing date estimated from
+    the v1 date, and the withdrawn flag from the comment or abstract."""
+    fields.setdefault("listing_date", estimated_listing_date(fields.get("published")))
+    withdrawn = withdrawn or is_withdrawn(fields.get("comment"), fields.get("abstract"))
+    return Paper(withdrawn=withdrawn, **fields)

@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from paperfeed.ingest.arxiv_meta import (
+    arxiv_paper,
     author_name,
-    estimated_listing_date,
-    is_withdrawn,
     split_authors,
     versions_from_history,
 )
@@ -82,7 +81,7 @@ def paper_from_snapshot(record: dict[str, Any]) -> Paper:
     updated = versions[-1].created
     if updated is None and record.get("update_date"):
         updated = datetime.fromisoformat(str(record["update_date"])).replace(tzinfo=UTC)
-    return Paper(
+    return arxiv_paper(
         id=arxiv_id,
         title=title,
         abstract=abstract,
@@ -91,11 +90,9 @@ def paper_from_snapshot(record: dict[str, Any]) -> Paper:
         versions=versions,
         published=published,
         updated=updated,
-        listing_date=estimated_listing_date(published),
         comment=comment,
         journal_ref=clean_text(record.get("journal-ref")) or None,
         doi=clean_text(record.get("doi")) or None,
-        withdrawn=is_withdrawn(comment, abstract),
         source=SOURCE,
     )
 

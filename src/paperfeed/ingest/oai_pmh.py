@@ -29,9 +29,8 @@ from defusedxml import ElementTree
 
 from paperfeed.config import Settings
 from paperfeed.ingest.arxiv_meta import (
+    arxiv_paper,
     author_name,
-    estimated_listing_date,
-    is_withdrawn,
     latex_to_text,
     parse_version_date,
     split_authors,
@@ -93,7 +92,7 @@ def _paper_from_raw(meta: Element, where: str, identifier: str) -> Paper | Skipp
     # New-style withdrawals replace the paper with an empty last version.
     last_size = history[-1][2] if history else ""
     emptied = last_size.rstrip("kb").strip() == "0"
-    return Paper(
+    return arxiv_paper(
         id=arxiv_id,
         title=title,
         abstract=abstract,
@@ -102,11 +101,10 @@ def _paper_from_raw(meta: Element, where: str, identifier: str) -> Paper | Skipp
         versions=versions,
         published=versions[0].created,
         updated=versions[-1].created,
-        listing_date=estimated_listing_date(versions[0].created),
         comment=comment,
         journal_ref=_text(meta, f"{n}journal-ref") or None,
         doi=_text(meta, f"{n}doi") or None,
-        withdrawn=emptied or is_withdrawn(comment, abstract),
+        withdrawn=emptied,
         source=SOURCE,
     )
 
@@ -132,7 +130,7 @@ def _paper_from_arxiv(meta: Element, where: str, identifier: str) -> Paper | Ski
         return Skipped(where, problem)
     comment = _text(meta, f"{n}comments") or None
     # This format has no version numbers: only that v1 was created then.
-    return Paper(
+    return arxiv_paper(
         id=arxiv_id,
         title=title,
         abstract=abstract,
@@ -141,11 +139,9 @@ def _paper_from_arxiv(meta: Element, where: str, identifier: str) -> Paper | Ski
         versions=[Version(1, created)],
         published=created,
         updated=_date(_text(meta, f"{n}updated")) or created,
-        listing_date=estimated_listing_date(created),
         comment=comment,
         journal_ref=_text(meta, f"{n}journal-ref") or None,
         doi=_text(meta, f"{n}doi") or None,
-        withdrawn=is_withdrawn(comment, abstract),
         source=SOURCE,
     )
 
