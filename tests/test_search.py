@@ -289,6 +289,16 @@ def test_snippet_escapes_html(settings: Settings, db: Database, client: TestClie
     assert "<i>widgets</i>" not in page.text
 
 
+def test_snippets_can_be_skipped(corpus, papers) -> None:
+    settings, db = corpus
+    title = next(iter(papers.values()))["title"]
+    with_snippets = search(db, settings, SearchRequest(query=title))
+    without = search(db, settings, SearchRequest(query=title, snippets=False))
+    assert [h.id for h in without.hits] == [h.id for h in with_snippets.hits]
+    assert any(h.snippet for h in with_snippets.hits)
+    assert all(h.snippet == "" for h in without.hits)
+
+
 def test_missing_vectors_fall_back_to_lexical(settings: Settings, db: Database) -> None:
     ingest(db, [make_paper("2501.00001", title="Graph rewiring for message passing")])
     res = search(db, settings, SearchRequest(query="rewiring"))

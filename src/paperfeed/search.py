@@ -175,6 +175,9 @@ class SearchRequest:
     page: int = 1
     per_page: int = 20
     mode: str = "hybrid"
+    # Snippets are most of a search's CPU time; callers that do not show them
+    # (the HF-compatible API) turn them off.
+    snippets: bool = True
 
     def validate(self) -> None:
         if self.sort not in SORTS:
@@ -324,21 +327,27 @@ def search(db: Database, settings: Settings, request: SearchRequest) -> SearchRe
             ranked = sorted(ranked, key=lambda kv: (-votes.get(kv[0], 0), -kv[1]))
         page_hits = ranked[start : start + request.per_page]
 
-    hits = _hydrate(db, lexical, page_hits, highlight)
+    hits = _hydrate(db, lexical, page_hits, highlight, with_snippets=request.snippets)
     mode = "hybrid" if used_dense and request.mode == "hybrid" else request.mode
     if request.mode == "hybrid" and not used_dense:
         mode = "lexical"
     return SearchResults(request, hits, total, mode, notes)
 
 
-def _hydrate(db: Database, lexical: Any, ranked: Ranked, highlight: Any) -> list[SearchHit]:
+def _hydrate(
+    db: Database, lexical: Any, ranked: Ranked, highlight: Any, *, with_snippets: bool = True
+) -> list[SearchHit]:
     ids = [i for i, _ in ranked]
     with db.connect() as conn:
         rows = paper_store.get_papers(conn, ids)
         votes = search_store.upvote_counts(conn, ids)
     # Papers removed since they were indexed, or hidden by a curator, drop out.
     shown = [(i, s) for i, s in ranked if i in rows and not rows[i]["hidden"]]
-    snippets = lexical.snippets_html(highlight, [rows[i]["abstract"] or "" for i, _ in shown])
+    snippets = (
+        lexical.snippets_html(highlight, [rows[i]["abstract"] or "" for i, _ in shown])
+        if with_snippets
+        else [""] * len(shown)
+    )
     hits: list[SearchHit] = []
     for (paper_id, score), snippet in zip(shown, snippets, strict=True):
         row = rows[paper_id]

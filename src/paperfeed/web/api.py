@@ -266,7 +266,7 @@ def search_papers_with_upvotes(
     """Run the one search function and load the hits as full paper rows."""
     db = database(request)
     try:
-        wanted = SearchRequest(query=query, sort=sort, per_page=limit)
+        wanted = SearchRequest(query=query, sort=sort, per_page=limit, snippets=False)
         results = search(db, settings_of(request), wanted)
     except QueryError as exc:
         raise HTTPException(400, str(exc)) from exc

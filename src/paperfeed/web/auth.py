@@ -246,9 +246,7 @@ class SecurityHeaders:
                 headers.append((b"x-content-type-options", b"nosniff"))
                 headers.append((b"referrer-policy", b"same-origin"))
                 if not exempt:
-                    headers.append(
-                        (b"content-security-policy", CONTENT_SECURITY_POLICY.encode())
-                    )
+                    headers.append((b"content-security-policy", CONTENT_SECURITY_POLICY.encode()))
                 message = {**message, "headers": headers}
             await send(message)
 
