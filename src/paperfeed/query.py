@@ -116,6 +116,11 @@ def clean(text: str) -> str:
     """NFKC (so combining marks join their letters, as in the index) and no
     control characters (NUL, bidi overrides and the like become spaces)."""
     text = unicodedata.normalize("NFKC", text)
+    # Fast path (C speed): isprintable() is False for every character of the
+    # categories below, so printable text, which almost every stored abstract
+    # is, has nothing to replace. Snippets call this on every hit's abstract.
+    if text.isprintable():
+        return text
     return "".join(
         " " if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp") else c
         for c in text
