@@ -9,17 +9,20 @@ DEMO_PAPERS ?= 5000
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo install install-test test lint typecheck bench vendor
+# constraints.txt pins every dependency to the versions the suite last passed
+# with (refresh: `make constraints`), so a new upstream release cannot break
+# CI or the demo overnight; pyproject.toml keeps the ranges that should work.
+.PHONY: constraints demo install install-test test lint typecheck bench vendor
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
 install: $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[search]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[search]'
 
 install-test: $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
 
 demo: install
 	PAPERFEED_DATA_DIR=$(DEMO_DIR) $(BIN)/paperfeed ingest jsonl $(SHARED)/data/arxiv-cs-2025.jsonl.gz --limit $(DEMO_PAPERS)
@@ -59,3 +62,7 @@ vendor:
 	cp .vendor-tmp/package/swagger-ui-bundle.js .vendor-tmp/package/swagger-ui.css .vendor-tmp/package/favicon-32x32.png .vendor-tmp/package/LICENSE $(SWAGGER_DIR)/
 	echo "swagger-ui-dist $(SWAGGER_UI_VERSION) from npm (make vendor)" > $(SWAGGER_DIR)/VERSION
 	rm -rf .vendor-tmp
+
+constraints: install-test
+	{ echo "# Versions the test suite last passed with; see `make constraints`."; \
+	  $(BIN)/pip freeze --exclude-editable; } > constraints.txt
