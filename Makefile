@@ -64,5 +64,5 @@ vendor:
 	rm -rf .vendor-tmp
 
 constraints: install-test
-	{ echo "# Versions the test suite last passed with; see `make constraints`."; \
+	{ echo '# Versions the test suite last passed with; see `make constraints`.'; \
 	  $(BIN)/pip freeze --exclude-editable; } > constraints.txt
