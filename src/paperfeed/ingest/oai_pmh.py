@@ -65,14 +65,22 @@ def _text(element: Element | None, tag: str) -> str:
     return clean_text(child.text) if child is not None and child.text else ""
 
 
-def _paper_from_raw(meta: Element, where: str, identifier: str) -> Paper | Skipped:
-    n = RAW
+def _record_id(meta: Element, n: str, where: str, identifier: str) -> tuple[str, str] | Skipped:
+    """The record's arXiv id and a 'where' that names it, or why it has none."""
     raw_id = _text(meta, f"{n}id")
     try:
         arxiv_id, _ = split_arxiv_id(raw_id)
     except ValueError:
         return Skipped(f"{where} ({identifier})", f"record has no arXiv id (id {raw_id!r})")
-    where = f"{where} record {arxiv_id}"
+    return arxiv_id, f"{where} record {arxiv_id}"
+
+
+def _paper_from_raw(meta: Element, where: str, identifier: str) -> Paper | Skipped:
+    n = RAW
+    found = _record_id(meta, n, where, identifier)
+    if isinstance(found, Skipped):
+        return found
+    arxiv_id, where = found
     history = [
         (v.get("version", ""), _text(v, f"{n}date"), _text(v, f"{n}size"))
         for v in meta.findall(f"{n}version")
@@ -111,12 +119,10 @@ def _paper_from_raw(meta: Element, where: str, identifier: str) -> Paper | Skipp
 
 def _paper_from_arxiv(meta: Element, where: str, identifier: str) -> Paper | Skipped:
     n = ARXIV
-    raw_id = _text(meta, f"{n}id")
-    try:
-        arxiv_id, _ = split_arxiv_id(raw_id)
-    except ValueError:
-        return Skipped(f"{where} ({identifier})", f"record has no arXiv id (id {raw_id!r})")
-    where = f"{where} record {arxiv_id}"
+    found = _record_id(meta, n, where, identifier)
+    if isinstance(found, Skipped):
+        return found
+    arxiv_id, where = found
     authors = [
         author_name(_text(a, f"{n}keyname"), _text(a, f"{n}forenames"), _text(a, f"{n}suffix"))
         for a in meta.iter(f"{n}author")
