@@ -14,9 +14,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# bench/ holds http.py, which would shadow the standard library's http package.
 REPO = Path(__file__).resolve().parent.parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != REPO / "bench"]
 sys.path.insert(0, str(REPO))
 
 import argparse  # noqa: E402

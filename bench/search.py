@@ -41,7 +41,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / "cache"
 CORPUS = HERE.parent.parent / "shared" / "data" / "arxiv-cs-2025.jsonl.gz"
-sys.path.append(str(HERE))  # after the stdlib: bench/http.py must not shadow http
+sys.path.append(str(HERE))
 
 from corpus_vectors import load_cache  # noqa: E402
 from paperfeed.config import Settings  # noqa: E402

@@ -1,8 +1,8 @@
 """HTTP benchmark: the list pages and /api/papers/search over loopback, with the
 74,728 real papers in SQLite, against a real uvicorn server (2 workers).
 
-    .venv/bin/python bench/http.py                 # builds the database once, then measures
-    .venv/bin/python bench/http.py --requests 500  # more samples
+    .venv/bin/python bench/http_load.py                 # builds the database once, then measures
+    .venv/bin/python bench/http_load.py --requests 500  # more samples
 
 What it does, all bounded and on 127.0.0.1 only:
 1. Builds (once; reused afterwards) a SQLite database with every paper of
@@ -22,28 +22,23 @@ requests/s figure is a lower bound.
 
 from __future__ import annotations
 
+import argparse
+import gzip
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
 import sys
+import threading
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-# Run as a script, this file's folder comes first on sys.path, and this file
-# (http.py) would shadow the standard library's http package.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-
-import argparse  # noqa: E402
-import gzip  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import random  # noqa: E402
-import socket  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Sequence  # noqa: E402
-from datetime import UTC, datetime, timedelta  # noqa: E402
-
-import httpx  # noqa: E402
-from sqlalchemy import func, select  # noqa: E402
+import httpx
+from sqlalchemy import func, select
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
