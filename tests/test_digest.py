@@ -490,6 +490,46 @@ def test_signed_in_reader_subscribes_from_the_account_with_csrf(
     assert manage.status_code == 303 and manage.headers["location"].startswith("/digest/manage/")
 
 
+def test_anonymous_subscribe_form_needs_its_csrf_token(
+    settings: Settings, db: Database, smtp_server: SMTPServer, client: TestClient
+) -> None:
+    from tests.readers_helpers import csrf_from
+
+    inbox = smtp_server.inbox
+    page = client.get("/digest")
+    assert page.status_code == 200
+    token = csrf_from(page.text)
+    # A cross-site post carries the visitor's cookie but cannot read the token.
+    for forged in ({}, {"csrf_token": ""}, {"csrf_token": token[:-2] + "xx"}):
+        response = client.post("/digest/subscribe", data={"email": "eve@example.org", **forged})
+        assert response.status_code == 403 and "Nothing was changed" in response.text
+    # A token from another visitor's session does not fit this one.
+    with TestClient(client.app) as other:
+        theirs = csrf_from(other.get("/digest").text)
+    response = client.post(
+        "/digest/subscribe", data={"email": "eve@example.org", "csrf_token": theirs}
+    )
+    assert response.status_code == 403
+    with db.connect() as conn:
+        assert digest_store.get_subscription_by_email(conn, "eve@example.org") is None
+    assert inbox.messages == []
+
+    # With the token: the same answer for a new address and a subscribed one.
+    answers = []
+    for email in ("eve@example.org", "eve@example.org", "Eve@Example.org"):
+        response = client.post(
+            "/digest/subscribe", data={"email": email, "frequency": "weekly", "csrf_token": token}
+        )
+        assert response.status_code == 200
+        answers.append(response.text)
+    assert answers[0] == answers[1] == answers[2] and "Check your inbox" in answers[0]
+    # Not yet confirmed: each request mails a fresh link (the latest one works).
+    assert len(inbox.to("eve@example.org")) == 3
+    with db.connect() as conn:
+        sub = digest_store.get_subscription_by_email(conn, "eve@example.org")
+    assert sub["frequency"] == "weekly" and sub["confirmed_at"] is None
+
+
 # ---------------------------------------------------------------- CLI
 
 

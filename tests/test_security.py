@@ -388,8 +388,6 @@ CSRF_EXEMPT = {
     "/digest/confirm/{token}": "token in the URL",
     "/unsubscribe/{token}": "RFC 8058 one-click unsubscribe, token in the URL",
     "/digest/manage/{token}": "token in the URL",
-    # Anonymous; a forged request only mails a confirmation link to the typed address.
-    "/digest/subscribe": "anonymous double opt-in",
 }
 
 

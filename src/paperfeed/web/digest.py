@@ -91,10 +91,14 @@ def subscribe_page(request: Request) -> Response:
     return _page(request, "subscribe.html", {})
 
 
-@router.post("/digest/subscribe", response_class=HTMLResponse)
+@router.post(
+    "/digest/subscribe", response_class=HTMLResponse, dependencies=[Depends(verify_csrf)]
+)
 async def subscribe_form(request: Request) -> Response:
-    # Anonymous and harmless to forge: it only mails a confirmation link to the
-    # address typed in, which the attacker could ask for themselves.
+    # The visitor is usually anonymous: the CSRF token is the one every form
+    # here uses, kept in the signed session cookie that SessionMiddleware sets
+    # for anonymous visitors too (see web/auth.py). The check runs before the
+    # address is looked at, so a refusal says nothing about who is subscribed.
     form = await request.form()
     body = SubscribeBody(
         email=str(form.get("email", ""))[:320], frequency=str(form.get("frequency", "daily"))
