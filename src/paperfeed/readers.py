@@ -551,17 +551,67 @@ def curated_papers(db: Database, reader: Reader) -> list[dict[str, Any]]:
         return store.curated_papers(conn)
 
 
-def grant_role(db: Database, email: str, role: str) -> Reader:
-    """Give an existing or new reader a role (the CLI's `users grant`)."""
+CLI_ACTOR = "command line"
+
+
+def grant_role(db: Database, email: str, role: str, *, by: Reader | None = None) -> Reader:
+    """Give an existing or new reader a role: the CLI's `users grant` (``by``
+    None) and the admins' roles page. The change and its audit row commit
+    together; an admin cannot change their own role, so the last admin stays."""
     if role not in ROLES:
         raise ReaderError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
+    if by is not None and not by.is_admin:
+        raise Forbidden("Only admins can grant or revoke roles.")
     email = normalize_email(email)
+    now = utcnow()
     with db.begin() as conn:
-        store.get_or_create_reader(conn, email, utcnow())
-        store.set_role(conn, email, role)
-        row = store.get_reader_by_email(conn, email)
-    assert row is not None
-    return Reader.from_row(row)
+        existing = store.get_reader_by_email(conn, email)
+        row = store.get_or_create_reader(conn, email, now)
+        return _set_role(conn, row["id"], role, by, created=existing is None, now=now)
+
+
+def set_reader_role(db: Database, by: Reader, reader_id: int, role: str) -> Reader:
+    """An admin sets a reader's role by id (grant curator/admin, or revoke to reader)."""
+    if not by.is_admin:
+        raise Forbidden("Only admins can grant or revoke roles.")
+    if role not in ROLES:
+        raise ReaderError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
+    with db.begin() as conn:
+        return _set_role(conn, reader_id, role, by, created=False, now=utcnow())
+
+
+def _set_role(
+    conn: Any, reader_id: int, role: str, by: Reader | None, *, created: bool, now: datetime
+) -> Reader:
+    if by is not None and by.id == reader_id:
+        raise ReaderError(
+            "You cannot change your own role; another admin can (so there is always one)."
+        )
+    row = store.lock_reader(conn, reader_id)
+    if row is None:
+        raise NotFound(f"no reader {reader_id}")
+    if row["role"] != role:
+        store.set_role_by_id(conn, reader_id, role)
+        store.record_role_change(
+            conn,
+            reader_id=reader_id,
+            email=row["email"],
+            old_role=None if created else row["role"],
+            new_role=role,
+            changed_by_id=by.id if by else None,
+            changed_by=by.email if by else CLI_ACTOR,
+            now=now,
+        )
+    return Reader.from_row({**row, "role": role})
+
+
+def role_overview(db: Database, by: Reader) -> tuple[list[Reader], list[dict[str, Any]]]:
+    """For the admins' roles page: curators and admins, and the latest role changes."""
+    if not by.is_admin:
+        raise Forbidden("Only admins can see and change roles.")
+    with db.connect() as conn:
+        privileged = [Reader.from_row(r) for r in store.readers_with_roles(conn, ROLES[1:])]
+        return privileged, store.role_changes_log(conn)
 
 
 def list_readers(db: Database) -> list[Reader]:

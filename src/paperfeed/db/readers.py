@@ -24,6 +24,7 @@ from paperfeed.db.tables import (
     papers,
     rate_limit_events,
     readers,
+    role_changes,
     saved_searches,
     saves,
     submissions,
@@ -67,6 +68,58 @@ def get_or_create_reader(conn: Connection, email: str, now: datetime) -> dict[st
 def set_role(conn: Connection, email: str, role: str) -> bool:
     result = conn.execute(update(readers).where(readers.c.email == email).values(role=role))
     return result.rowcount == 1
+
+
+def lock_reader(conn: Connection, reader_id: int) -> dict[str, Any] | None:
+    """The reader's row, locked until the transaction ends (PostgreSQL; SQLite
+    writers are serialized anyway), so a role change records the role it replaced."""
+    row = conn.execute(select(readers).where(readers.c.id == reader_id).with_for_update()).first()
+    return dict(row._mapping) if row else None
+
+
+def set_role_by_id(conn: Connection, reader_id: int, role: str) -> bool:
+    result = conn.execute(update(readers).where(readers.c.id == reader_id).values(role=role))
+    return result.rowcount == 1
+
+
+def record_role_change(
+    conn: Connection,
+    *,
+    reader_id: int,
+    email: str,
+    old_role: str | None,
+    new_role: str,
+    changed_by_id: int | None,
+    changed_by: str,
+    now: datetime,
+) -> None:
+    conn.execute(
+        insert(role_changes).values(
+            reader_id=reader_id,
+            email=email,
+            old_role=old_role,
+            new_role=new_role,
+            changed_by_id=changed_by_id,
+            changed_by=changed_by,
+            changed_at=now,
+        )
+    )
+
+
+def role_changes_log(conn: Connection, limit: int = 100) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        select(role_changes)
+        .order_by(role_changes.c.changed_at.desc(), role_changes.c.id.desc())
+        .limit(limit)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+def readers_with_roles(conn: Connection, roles: Sequence[str]) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        select(readers).where(readers.c.role.in_(list(roles))).order_by(readers.c.email)
+    )
+    return [dict(r._mapping) for r in rows]
 
 
 def bump_session_epoch(conn: Connection, reader_id: int) -> None:

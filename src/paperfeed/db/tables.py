@@ -137,6 +137,21 @@ readers = Table(
     Column("session_epoch", Integer, nullable=False, default=0, server_default="0"),
 )
 
+# The audit trail of role changes (web admin page and `paperfeed users grant`).
+# Emails are copied, not only ids, so the trail still reads after an account goes.
+role_changes = Table(
+    "role_changes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("reader_id", Integer, ForeignKey("readers.id", ondelete="SET NULL")),
+    Column("email", String(320), nullable=False),
+    Column("old_role", String(20)),  # None: the account was created by the grant
+    Column("new_role", String(20), nullable=False),
+    Column("changed_by_id", Integer, ForeignKey("readers.id", ondelete="SET NULL")),
+    Column("changed_by", String(320), nullable=False),  # an admin's email, or "command line"
+    Column("changed_at", UTC_DATETIME, nullable=False, index=True),
+)
+
 # Magic links: the signed token carries this id; using it marks it used.
 login_tokens = Table(
     "login_tokens",

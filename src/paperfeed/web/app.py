@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from paperfeed.config import Settings, get_settings
 from paperfeed.db import Database
-from paperfeed.web import api, auth, digest, feeds, ops, pages
+from paperfeed.web import admin, api, auth, digest, feeds, ops, pages
 from paperfeed.web import recommend as recommend_routes
 from paperfeed.web import search as search_routes
 
@@ -51,6 +51,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.include_router(api.router)
     app.include_router(api.docs_router)
     app.include_router(feeds.router)
+    app.include_router(admin.router)
     auth.install(app, settings)  # sessions, CSRF, readers' pages and API
     app.include_router(ops.router)
     app.add_middleware(ops.RequestContext)

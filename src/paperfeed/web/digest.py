@@ -91,9 +91,7 @@ def subscribe_page(request: Request) -> Response:
     return _page(request, "subscribe.html", {})
 
 
-@router.post(
-    "/digest/subscribe", response_class=HTMLResponse, dependencies=[Depends(verify_csrf)]
-)
+@router.post("/digest/subscribe", response_class=HTMLResponse, dependencies=[Depends(verify_csrf)])
 async def subscribe_form(request: Request) -> Response:
     # The visitor is usually anonymous: the CSRF token is the one every form
     # here uses, kept in the signed session cookie that SessionMiddleware sets
