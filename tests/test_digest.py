@@ -530,6 +530,72 @@ def test_anonymous_subscribe_form_needs_its_csrf_token(
     assert sub["frequency"] == "weekly" and sub["confirmed_at"] is None
 
 
+SEARCH_PAPERS = [
+    # (id, day, title, abstract, categories)
+    ("2506.20001", MONDAY, "Graph neural networks for molecules", "We train models.", ["cs.LG"]),
+    ("2506.20002", MONDAY, "Neural ranking over a citation graph", "Graph and neural.", ["cs.IR"]),
+    ("2506.20003", MONDAY, "Transformer parsing", "A transformer for syntax.", ["cs.CL"]),
+    ("2506.20004", MONDAY, "Transformer vision", "A transformer for images.", ["cs.CV"]),
+    ("2506.20005", MONDAY, "Diffusion for text", "Diffusion language models.", ["cs.CL"]),
+    ("2506.20006", MONDAY, "Diffusion for pictures", "Diffusion on image data.", ["cs.CV"]),
+    ("2506.20007", TUESDAY, "Graph neural networks, day two", "Tuesday's graph paper.", ["cs.LG"]),
+    ("2506.20008", TUESDAY, "Transformer parsing again", "Another transformer.", ["cs.CL"]),
+]
+# In this order: a paper appears once per digest, under the first search it matches.
+SAVED_QUERIES = {
+    "exclusion": "diffusion -image",
+    "phrase": '"graph neural"',
+    "category": "cat:cs.CL transformer",
+}
+
+
+def test_saved_search_section_is_the_sites_search_limited_to_the_period(
+    mail_settings: Settings, db: Database, smtp_server: SMTPServer
+) -> None:
+    from paperfeed import readers as core
+    from paperfeed.ingest import pipeline
+    from paperfeed.search import SearchRequest, search
+
+    pipeline.ingest(
+        db,
+        [
+            make_paper(pid, title=title, abstract=abstract, categories=cats, listing_date=day)
+            for pid, day, title, abstract, cats in SEARCH_PAPERS
+        ],
+    )
+    reader = core.grant_role(db, "sam@example.org", "reader")
+    for name, query in SAVED_QUERIES.items():
+        core.create_saved_search(db, reader, name, query)
+    subs.subscribe_reader(db, reader.id, reader.email, {"trending_count": 0})
+
+    report = runner.run(mail_settings, db, periods=[MONDAY.isoformat()], personal=None)
+    assert report.sent == 1
+    with db.connect() as conn:
+        [log] = digest_store.logs(conn)
+    sections = {
+        s["title"].split("\u201c")[1].rstrip("\u201d"): [i["id"] for i in s["items"]]
+        for s in log["content"]["sections"]
+    }
+    # What the search page finds for the same query and days, in the same
+    # order, less the papers an earlier section of the digest already holds.
+    taken: set[str] = set()
+    for name, query in SAVED_QUERIES.items():
+        wanted = SearchRequest(query=query, since=MONDAY, until=MONDAY)
+        found = [h.id for h in search(db, mail_settings, wanted).hits if h.id not in taken]
+        assert sections[name] == found, name
+        taken.update(found)
+    # And what that means: an exclusion excludes, a phrase is a phrase (not
+    # both words anywhere), a category is required while bare words only rank
+    # (2506.20005 is cs.CL too, but already listed), and Tuesday's papers wait.
+    assert sections == {
+        "exclusion": ["2506.20005"],
+        "phrase": ["2506.20001"],
+        "category": ["2506.20003"],
+    }
+    [message] = smtp_server.inbox.to("sam@example.org")
+    assert "Graph neural networks for molecules" in text_part(message)
+
+
 # ---------------------------------------------------------------- CLI
 
 

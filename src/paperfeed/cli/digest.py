@@ -109,6 +109,7 @@ def preview(
         period_papers,
         already_sent=already,
         saved_searches=searches,
+        search_matches=composer.period_search(settings, db, period_papers),
         personal=runner.default_personal_picker(settings, db),
     )
     with db.connect() as conn:

@@ -1,7 +1,7 @@
 """What goes into one reader's digest.
 
 Sections, in order: personal picks (signed-in readers with signals), matches
-for the reader's saved searches, and the period's trending papers (filtered by
+for the reader's saved searches (the site's search, limited to the period), and the period's trending papers (filtered by
 the subscription's topics). A paper appears once per digest and is sent to a
 reader at most once ever: papers in ``sent_papers`` are left out.
 
@@ -12,7 +12,6 @@ digests costs little more than looking up sets.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
@@ -20,10 +19,10 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from paperfeed.config import Settings
+from paperfeed.db import Database
 from paperfeed.db import digests as digest_store
 from paperfeed.digest.schedule import Period
-
-_WORD = re.compile(r"[\w+#.-]+", re.UNICODE)
 
 # (reader id, the period's papers, limit, exclude) -> [(paper id, note)]
 PersonalPicker = Callable[[int, Sequence[dict[str, Any]], int, set[str]], list[tuple[str, str]]]
@@ -99,30 +98,38 @@ def _topic_filter(topics: dict[str, Any] | None) -> Callable[[dict[str, Any], st
     return keep
 
 
-def query_terms(query: str) -> list[str]:
-    return [t for t in _WORD.findall(query.lower()) if len(t) > 1]
+# A saved search's query -> the period's matching paper ids, best first.
+SearchMatcher = Callable[[str], list[str]]
 
 
-def match_saved_search(
-    period_papers: PeriodPapers, query: str, limit: int, exclude: set[str]
-) -> list[str]:
-    """Papers of the period whose title or abstract holds every term of the
-    query, in trending order. (A full-text engine ranks better; this keeps the
-    digest independent of a sidecar index that may be rebuilding.)"""
-    terms = query_terms(query)
-    if not terms:
-        return []
-    found = []
-    for paper in period_papers.papers:
-        pid = paper["id"]
-        if pid in exclude:
-            continue
-        text = period_papers.text[pid]
-        if all(t in text for t in terms):
-            found.append(pid)
-            if len(found) >= limit:
-                break
-    return found
+def period_search(settings: Settings, db: Database, period_papers: PeriodPapers) -> SearchMatcher:
+    """Saved searches run through ``paperfeed.search.search`` (one search, with
+    its query language, ranking and filters, everywhere), limited to the
+    period's listing days, and kept to the period's visible papers. Each
+    distinct query runs once per period, however many readers saved it."""
+    from paperfeed.search import MAX_PER_PAGE, QueryError, SearchRequest, search
+
+    period = period_papers.period
+    visible = set(period_papers.ids)
+    found: dict[str, list[str]] = {}
+
+    def match(query: str) -> list[str]:
+        if query not in found:
+            wanted = SearchRequest(
+                query=query,
+                since=period.start,
+                until=period.end,
+                per_page=MAX_PER_PAGE,
+                snippets=False,
+            )
+            try:
+                hits = search(db, settings, wanted).hits
+            except QueryError:  # only a query over the length limit; it matches nothing
+                hits = []
+            found[query] = [h.id for h in hits if h.id in visible]
+        return found[query]
+
+    return match
 
 
 def compose(
@@ -131,6 +138,7 @@ def compose(
     *,
     already_sent: set[str],
     saved_searches: list[dict[str, Any]] | None = None,
+    search_matches: SearchMatcher | None = None,
     personal: PersonalPicker | None = None,
 ) -> dict[str, Any]:
     """The frozen content of one digest: {"period", "sections": [{key, title,
@@ -151,11 +159,10 @@ def compose(
                 }
             )
 
-    if subscription["include_saved_searches"] and saved_searches:
+    if subscription["include_saved_searches"] and saved_searches and search_matches:
         for search in saved_searches:
-            ids = match_saved_search(
-                period_papers, search["query"], subscription["search_count"], taken
-            )
+            ids = [pid for pid in search_matches(search["query"]) if pid not in taken]
+            ids = ids[: subscription["search_count"]]
             if ids:
                 taken.update(ids)
                 sections.append(

@@ -119,6 +119,7 @@ def claim_period(
         # Nothing listed (yet) for this period: claim nothing, so a run after the
         # next ingest still sends it.
         return
+    search_matches = composer.period_search(settings, db, period_papers)
     for start in range(0, len(due), CLAIM_BATCH):
         batch = due[start : start + CLAIM_BATCH]
         # Compose outside the write transaction: personal picks may embed a
@@ -136,6 +137,7 @@ def claim_period(
                     period_papers,
                     already_sent=already[sub["id"]],
                     saved_searches=searches.get(sub["reader_id"]) if sub["reader_id"] else None,
+                    search_matches=search_matches,
                     personal=personal,
                 ),
             )
