@@ -1,8 +1,8 @@
 """What goes into one reader's digest.
 
 Sections, in order: personal picks (signed-in readers with signals), matches
-for the reader's saved searches (the site's search, limited to the period), and the period's trending papers (filtered by
-the subscription's topics). A paper appears once per digest and is sent to a
+for the reader's saved searches (the site's search, limited to the period),
+and the period's trending papers (filtered by the subscription's topics). A paper appears once per digest and is sent to a
 reader at most once ever: papers in ``sent_papers`` are left out.
 
 Work shared by every subscriber of a period (the candidate papers, their
