@@ -2,8 +2,9 @@
 
 Sections, in order: personal picks (signed-in readers with signals), matches
 for the reader's saved searches (the site's search, limited to the period),
-and the period's trending papers (filtered by the subscription's topics). A paper appears once per digest and is sent to a
-reader at most once ever: papers in ``sent_papers`` are left out.
+and the period's trending papers (filtered by the subscription's topics). A
+paper appears once per digest and is sent to a reader at most once ever:
+papers in ``sent_papers`` are left out.
 
 Work shared by every subscriber of a period (the candidate papers, their
 lower-cased text) is done once in ``PeriodPapers``, so composing ten thousand
