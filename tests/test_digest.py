@@ -530,6 +530,42 @@ def test_anonymous_subscribe_form_needs_its_csrf_token(
     assert sub["frequency"] == "weekly" and sub["confirmed_at"] is None
 
 
+def test_subscribe_requests_are_rate_limited_and_mail_failures_named(
+    settings: Settings, db: Database, smtp_server: SMTPServer, client: TestClient
+) -> None:
+    from tests.readers_helpers import csrf_from
+    from tests.smtp_server import free_port
+
+    settings.signin_limit_per_address = 2
+    token = csrf_from(client.get("/digest").text)
+
+    def form(email: str) -> int:
+        data = {"email": email, "csrf_token": token}
+        return client.post("/digest/subscribe", data=data).status_code
+
+    assert [form("flood@example.org") for _ in range(3)] == [200, 200, 429]
+    api = client.post("/api/digest/subscribe", json={"email": "FLOOD@example.org"})
+    assert api.status_code == 429 and "Too many subscription requests" in api.json()["detail"]
+    assert int(api.headers["Retry-After"]) > 0
+    assert len(smtp_server.inbox.to("flood@example.org")) == 2
+    assert form("other@example.org") == 200  # per address (the IP limit is higher)
+    # Sign-in links keep their own count.
+    assert (
+        client.post(
+            "/signin",
+            data={"email": "flood@example.org", "csrf_token": token},
+            follow_redirects=False,
+        ).status_code
+        == 303
+    )
+
+    settings.smtp_port = free_port()  # nothing listens there now
+    down = client.post("/digest/subscribe", data={"email": "new@example.org", "csrf_token": token})
+    assert down.status_code == 503 and "could not be sent right now" in down.text
+    api = client.post("/api/digest/subscribe", json={"email": "new2@example.org"})
+    assert api.status_code == 503
+
+
 SEARCH_PAPERS = [
     # (id, day, title, abstract, categories)
     ("2506.20001", MONDAY, "Graph neural networks for molecules", "We train models.", ["cs.LG"]),

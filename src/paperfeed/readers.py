@@ -114,24 +114,40 @@ def _link_serializer(settings: Settings) -> URLSafeSerializer:
     return URLSafeSerializer(settings.secret(), salt="paperfeed.magic-link")
 
 
+# Emails sent on an anonymous request, each counted in its own buckets:
+# purpose -> (bucket per address, bucket per IP, what the reader asked for).
+RATE_BUCKETS = {
+    "sign-in": ("email", "ip", "sign-in"),
+    "subscribe": ("sub-email", "sub-ip", "subscription"),
+}
+
+
 def check_sign_in_rate(
-    settings: Settings, db: Database, email: str, ip: str, now: datetime | None = None
+    settings: Settings,
+    db: Database,
+    email: str,
+    ip: str,
+    now: datetime | None = None,
+    *,
+    purpose: str = "sign-in",
 ) -> None:
-    """Count this sign-in request against the address and the IP, or raise
+    """Count this request for an email (a sign-in link, or a digest
+    confirmation: ``purpose``) against the address and the IP, or raise
     RateLimited. Stored in the database so all web workers share the counts."""
     now = now or utcnow()
     window = timedelta(minutes=settings.signin_limit_window_minutes)
     since = now - window
+    email_bucket, ip_bucket, label = RATE_BUCKETS[purpose]
     limits = (
-        ("email", email, settings.signin_limit_per_address, "this address"),
-        ("ip", ip, settings.signin_limit_per_ip, "your network address"),
+        (email_bucket, email, settings.signin_limit_per_address, "this address"),
+        (ip_bucket, ip, settings.signin_limit_per_ip, "your network address"),
     )
     with db.begin() as conn:
         for bucket, key, limit, what in limits:
             if store.count_events(conn, bucket, key, since) >= limit:
                 minutes = settings.signin_limit_window_minutes
                 raise RateLimited(
-                    f"Too many sign-in requests for {what}: at most {limit} every "
+                    f"Too many {label} requests for {what}: at most {limit} every "
                     f"{minutes} minutes. Please wait and try again.",
                     retry_after_seconds=int(window.total_seconds()),
                 )

@@ -10,12 +10,14 @@ because mail clients POST "List-Unsubscribe=One-Click" there themselves.
 
 from __future__ import annotations
 
+import smtplib
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
+from paperfeed import readers as core
 from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.db import digests as digest_store
@@ -25,7 +27,7 @@ from paperfeed.digest import render, tokens
 from paperfeed.digest import subscriptions as subs
 from paperfeed.digest.schedule import parse_period
 from paperfeed.readers import Reader
-from paperfeed.web.auth import require_reader, verify_csrf
+from paperfeed.web.auth import client_ip, require_reader, verify_csrf
 from paperfeed.web.templating import templates
 
 router = APIRouter()
@@ -72,9 +74,24 @@ ACCEPTED = (
 
 
 def _subscribe(request: Request, body: SubscribeBody) -> None:
-    # The same answer whether or not the address is already subscribed, so the
-    # form cannot be used to find out who reads what.
-    subs.subscribe(_settings(request), _db(request), body.email, preferences=body.preferences())
+    """Ask for a subscription. The same answer whether or not the address is
+    already subscribed, so the form cannot be used to find out who reads what.
+    Confirmation emails count against the same per-address and per-IP limits
+    as sign-in links (their own buckets): the form cannot flood an inbox.
+    Raises RateLimited (429) or MailUnavailable (503), both ReaderErrors that
+    web.auth turns into a page or a JSON error."""
+    settings, db = _settings(request), _db(request)
+    address = subs.normalize_email(body.email)
+    subs.clean_preferences(body.preferences())  # bad input is a 422, not counted
+    core.check_sign_in_rate(settings, db, address, client_ip(request), purpose="subscribe")
+    try:
+        subs.subscribe(settings, db, address, preferences=body.preferences())
+    except (OSError, smtplib.SMTPException) as exc:
+        # The row waits unconfirmed; asking again mails a fresh link.
+        raise core.MailUnavailable(
+            "The confirmation email could not be sent right now. "
+            "Please try again in a few minutes."
+        ) from exc
 
 
 @router.post("/api/digest/subscribe", status_code=202)
