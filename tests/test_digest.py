@@ -566,6 +566,33 @@ def test_subscribe_requests_are_rate_limited_and_mail_failures_named(
     assert api.status_code == 503
 
 
+def test_subscribing_a_subscribed_address_looks_the_same_and_changes_nothing(
+    settings: Settings, db: Database, smtp_server: SMTPServer, client: TestClient
+) -> None:
+    from tests.readers_helpers import csrf_from
+    from tests.smtp_server import free_port
+
+    confirmed(settings, db, "kim@example.org", frequency="daily")
+    token = csrf_from(client.get("/digest").text)
+
+    def ask(email: str) -> tuple[int, str]:
+        data = {"email": email, "frequency": "weekly", "csrf_token": token}
+        response = client.post("/digest/subscribe", data=data)
+        return response.status_code, response.text
+
+    assert ask("kim@example.org") == ask("new@example.org")
+    [note] = smtp_server.inbox.to("kim@example.org")
+    assert "already" in str(note["Subject"])
+    [manage] = re.findall(r"http://\S+(/digest/manage/\S+)", note.get_content())
+    assert client.get(manage).status_code == 200
+    with db.connect() as conn:
+        sub = digest_store.get_subscription_by_email(conn, "kim@example.org")
+    assert sub["frequency"] == "daily" and digest_store.is_active(sub)  # untouched
+    # With the mail server down, both get the same error too.
+    settings.smtp_port = free_port()
+    assert ask("kim@example.org")[0] == ask("new2@example.org")[0] == 503
+
+
 SEARCH_PAPERS = [
     # (id, day, title, abstract, categories)
     ("2506.20001", MONDAY, "Graph neural networks for molecules", "We train models.", ["cs.LG"]),

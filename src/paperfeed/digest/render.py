@@ -178,3 +178,20 @@ def confirmation_message(settings: Settings, *, to: str, confirm_url: str) -> Em
     message.set_content(env.get_template("confirm.txt").render(context))
     message.add_alternative(env.get_template("confirm.html").render(context), subtype="html")
     return message
+
+
+def already_subscribed_message(settings: Settings, *, to: str, manage_url: str) -> EmailMessage:
+    """The answer to a subscribe request for an address that already gets
+    digests. Mailing it (rather than nothing) keeps the web answer and its
+    timing the same for every address: the form reveals no subscriber."""
+    message = EmailMessage()
+    message["From"] = settings.mail_from
+    message["To"] = to
+    message["Subject"] = f"You already get the {settings.site_name} digest"
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(
+        f"Someone (we hope you) asked to receive {settings.site_name} paper digests at "
+        "this address, which already gets them. Nothing has changed.\n\n"
+        f"Change what you receive, or unsubscribe, here:\n{manage_url}\n"
+    )
+    return message

@@ -90,8 +90,10 @@ def subscribe(
     preferences: dict[str, Any] | None = None,
     send: bool = True,
 ) -> dict[str, Any]:
-    """Ask for a subscription; a confirmation email goes out unless the address
-    is already subscribed. Returns the subscription row."""
+    """Ask for a subscription: a confirmation email goes out, or, if the
+    address is already subscribed, a note saying so with its settings link
+    (the same work either way, so nothing tells the two apart). Returns the
+    subscription row."""
     address = normalize_email(email)
     prefs = clean_preferences(preferences or {})
     nonce = secrets.token_urlsafe(24)
@@ -99,10 +101,18 @@ def subscribe(
         sub, needs_confirmation = digest_store.request_subscription(
             conn, address, nonce=nonce, reader_id=reader_id, preferences=prefs
         )
-    if needs_confirmation and send:
-        message = render.confirmation_message(
-            settings, to=address, confirm_url=confirm_url(settings, sub["id"], nonce)
-        )
+    if send:
+        if needs_confirmation:
+            message = render.confirmation_message(
+                settings, to=address, confirm_url=confirm_url(settings, sub["id"], nonce)
+            )
+        else:  # already subscribed: say so to the address, and only to it
+            manage = tokens.make(settings, tokens.MANAGE, sub["id"])
+            message = render.already_subscribed_message(
+                settings,
+                to=address,
+                manage_url=f"{settings.base_url.rstrip('/')}/digest/manage/{manage}",
+            )
         send_message(settings, message)
     return sub
 
