@@ -63,6 +63,17 @@ def _fill(db: Database, tmp_path: Path) -> None:
             }
             for n in range(3)
         ],
+        t.role_changes: [
+            {
+                "reader_id": 2,
+                "email": "r1@example.org",
+                "old_role": "reader",
+                "new_role": "curator",
+                "changed_by_id": 1,
+                "changed_by": "r0@example.org",
+                "changed_at": STAMP,
+            }
+        ],
         t.login_tokens: [
             {"id": "tok", "email": "r0@example.org", "created_at": STAMP, "expires_at": STAMP}
         ],
