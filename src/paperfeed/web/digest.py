@@ -89,8 +89,7 @@ def _subscribe(request: Request, body: SubscribeBody) -> None:
     except (OSError, smtplib.SMTPException) as exc:
         # The row waits unconfirmed; asking again mails a fresh link.
         raise core.MailUnavailable(
-            "The confirmation email could not be sent right now. "
-            "Please try again in a few minutes."
+            "The confirmation email could not be sent right now. Please try again in a few minutes."
         ) from exc
 
 
