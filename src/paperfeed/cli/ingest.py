@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from paperfeed.cli.app import app, console, open_database
@@ -56,20 +57,21 @@ def run_ingest(
             index_after_ingest(db, settings)
 
         def on_skip(skipped: Skipped) -> None:
-            progress.console.print(f"[yellow]skipped[/] {skipped}")
+            # soft_wrap: a skipped record's file:line stays on one line, whole
+            progress.console.print(f"[yellow]skipped[/] {escape(str(skipped))}", soft_wrap=True)
 
         try:
             report = ingest(db, records, on_progress=on_progress, on_skip=on_skip)
         except SourceFormatError as exc:
             progress.stop()
-            console.print(f"[red]error:[/] {exc}")
+            console.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
             console.print("nothing was written.")
             raise typer.Exit(2) from exc
         except FetchError as exc:
             # Batches stored before the failure stay (each is complete); a
             # re-run skips them as unchanged and fetches the rest.
             progress.stop()
-            console.print(f"[red]error:[/] {exc}")
+            console.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
             console.print("papers fetched before the error were kept; re-run to continue.")
             raise typer.Exit(1) from exc
     console.print(report.summary())
