@@ -23,6 +23,7 @@ from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.db import papers as paper_store
 from paperfeed.db import search as search_store
+from paperfeed.db import trending as trending_store
 from paperfeed.index.lexical import (
     DEFAULT_WEIGHTS,
     FieldWeights,
@@ -208,6 +209,9 @@ class SearchHit:
     upvotes: int
     abs_url: str | None
     pdf_url: str | None
+    # The full papers row (plus ``votes`` and ``upvotes``), so that the JSON
+    # API need not read it again.
+    paper: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -340,7 +344,8 @@ def _hydrate(
     ids = [i for i, _ in ranked]
     with db.connect() as conn:
         rows = paper_store.get_papers(conn, ids)
-        votes = search_store.upvote_counts(conn, ids)
+        # Imported upvotes are in the rows already: one query for the votes.
+        votes = trending_store.vote_counts(conn, ids)
     # Papers removed since they were indexed, or hidden by a curator, drop out.
     shown = [(i, s) for i, s in ranked if i in rows and not rows[i]["hidden"]]
     snippets = (
@@ -351,6 +356,8 @@ def _hydrate(
     hits: list[SearchHit] = []
     for (paper_id, score), snippet in zip(shown, snippets, strict=True):
         row = rows[paper_id]
+        row["votes"] = votes.get(paper_id, 0)
+        row["upvotes"] = row["votes"] + int(row["imported_upvotes"] or 0)
         hits.append(
             SearchHit(
                 id=paper_id,
@@ -360,9 +367,10 @@ def _hydrate(
                 score=score,
                 listing_date=row["listing_date"],
                 categories=list(row["categories"] or []),
-                upvotes=votes.get(paper_id, 0),
+                upvotes=row["upvotes"],
                 abs_url=row["abs_url"],
                 pdf_url=row["pdf_url"],
+                paper=row,
             )
         )
     return hits
