@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
+from paperfeed import metrics
 from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.db import papers as paper_store
@@ -262,6 +265,39 @@ class SearchResults:
         }
 
 
+class QueryVectorCache:
+    """The vectors of recent queries, per worker process: embedding a query
+    is most of a search's CPU time (~4 ms of ONNX), and real traffic repeats
+    its popular queries (paging, feeds, the same topic from many readers).
+    Keyed by the embedder object, so another model or token limit misses."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[int, str], Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, embedder: Any, text: str) -> Any:
+        key = (id(embedder), text)
+        with self._lock:
+            vector = self._items.get(key)
+            if vector is not None:
+                self._items.move_to_end(key)
+        if vector is not None:
+            metrics.QUERY_VECTOR_CACHE.labels("hit").inc()
+            return vector
+        metrics.QUERY_VECTOR_CACHE.labels("miss").inc()
+        vector = embedder.embed_queries([text])[0]
+        vector.setflags(write=False)  # shared between requests
+        with self._lock:
+            self._items[key] = vector
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return vector
+
+
+_query_vectors = QueryVectorCache()
+
+
 def dense_search_for(db: Database, settings: Settings) -> DenseSearch | None:
     """The dense retriever over this database's vectors, or None when there are
     none (the embedding extra is not installed, or nothing is embedded yet)."""
@@ -280,7 +316,7 @@ def dense_search_for(db: Database, settings: Settings) -> DenseSearch | None:
         return None
 
     def run(text: str, k: int) -> Ranked:
-        vector = embedder.embed_queries([text])[0]
+        vector = _query_vectors.get(embedder, text)
         return [(str(i), float(s)) for i, s in index.search(vector, k)]
 
     return run
