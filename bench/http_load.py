@@ -99,16 +99,23 @@ def corpus_vectors(records: list[dict[str, Any]]) -> tuple[np.ndarray, float]:
         ids, cached = cache.load_cache(128)
         cached = np.asarray(cached, dtype=np.float32)
     except FileNotFoundError:
-        started = time.perf_counter()
-        embedder = load_embedder(PACKAGED_MINILM, max_tokens=128)
         head = records[:SOURCE_VECTORS]
-        cached = embedder.embed_documents([document_text(r["title"], r["abstract"]) for r in head])
         ids = [r["id"] for r in head]
-        print(
-            f"embedded {len(head)} papers as vector sources in "
-            f"{time.perf_counter() - started:.0f} s",
-            file=sys.stderr,
-        )
+        saved = HERE / "cache" / f"http-source-vectors-{SOURCE_VECTORS}.npy"
+        if saved.is_file():  # kept for the next build (PostgreSQL builds every run)
+            cached = np.load(saved)
+        else:
+            started = time.perf_counter()
+            embedder = load_embedder(PACKAGED_MINILM, max_tokens=128)
+            texts = [document_text(r["title"], r["abstract"]) for r in head]
+            cached = embedder.embed_documents(texts)
+            saved.parent.mkdir(parents=True, exist_ok=True)
+            np.save(saved, cached)
+            print(
+                f"embedded {len(head)} papers as vector sources in "
+                f"{time.perf_counter() - started:.0f} s",
+                file=sys.stderr,
+            )
     vectors, real_share = load_module("search").vectors_for(records, ids, cached)
     return vectors, float(real_share)
 
