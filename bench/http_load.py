@@ -437,6 +437,12 @@ def measure(args: argparse.Namespace, work: Path, database_url: str) -> None:
             f"{args.workers}, {args.backend}; wrk, {args.seconds:g} s per row"
         )
         print(f"load average at start: {os.getloadavg()}")
+        # Background work (index refresh polls, the embedding poll) costs CPU
+        # with no requests at all; rows with few requests/s carry more of it.
+        idle_before, idle_started = tree_cpu_seconds(pid), time.perf_counter()
+        time.sleep(10)
+        idle = (tree_cpu_seconds(pid) - idle_before) / (time.perf_counter() - idle_started)
+        print(f"server CPU with no requests: {idle * 1000:.0f} ms per second (included below)")
         print("\nLatency: one connection, sequential requests")
         print(HEADER)
         for name, paths in lists.items():
