@@ -437,17 +437,17 @@ def measure(args: argparse.Namespace, work: Path, database_url: str) -> None:
             f"{args.workers}, {args.backend}; wrk, {args.seconds:g} s per row"
         )
         print(f"load average at start: {os.getloadavg()}")
+        # Every worker compiles the templates and opens its connections on
+        # its first pages: warm them all before measuring.
+        every_list = [path for paths in lists.values() for path in paths]
+        check_paths(url, every_list)
+        run_wrk(url, every_list, seconds=5, connections=4 * args.workers, server_pid=pid)
         # Background work (index refresh polls, the embedding poll) costs CPU
         # with no requests at all; rows with few requests/s carry more of it.
         idle_before, idle_started = tree_cpu_seconds(pid), time.perf_counter()
         time.sleep(10)
         idle = (tree_cpu_seconds(pid) - idle_before) / (time.perf_counter() - idle_started)
         print(f"server CPU with no requests: {idle * 1000:.0f} ms per second (included below)")
-        # Every worker compiles the templates and opens its connections on
-        # its first pages: warm them all before measuring.
-        every_list = [path for paths in lists.values() for path in paths]
-        check_paths(url, every_list)
-        run_wrk(url, every_list, seconds=5, connections=4 * args.workers, server_pid=pid)
         print("\nLatency: one connection, sequential requests")
         print(HEADER)
         for name, paths in lists.items():
