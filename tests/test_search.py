@@ -322,3 +322,30 @@ def test_cli_search(cli_env: Settings, tmp_path: Path) -> None:
     assert result.exit_code == 2 and "too long" in result.output
     result = runner.invoke(app, ["search", "a", "--since", "soon"])
     assert result.exit_code != 0 and "--since must be a date" in result.output
+
+
+def test_query_vector_cache_embeds_a_repeated_query_once() -> None:
+    import numpy as np
+
+    from paperfeed.search import QueryVectorCache
+
+    class CountingEmbedder:
+        def __init__(self) -> None:
+            self.calls: list[str] = []
+
+        def embed_queries(self, texts: list[str]) -> np.ndarray:
+            self.calls += texts
+            return np.array([[float(len(t)), 1.0] for t in texts], dtype=np.float32)
+
+    cache, embedder = QueryVectorCache(size=2), CountingEmbedder()
+    first = cache.get(embedder, "graph neural networks")
+    again = cache.get(embedder, "graph neural networks")
+    assert again is first and embedder.calls == ["graph neural networks"]
+    assert not first.flags.writeable  # shared between requests: nobody may change it
+    cache.get(embedder, "diffusion")
+    cache.get(embedder, "transformers")  # the oldest ("graph ...") goes
+    cache.get(embedder, "graph neural networks")
+    assert embedder.calls.count("graph neural networks") == 2
+    other = CountingEmbedder()  # another model never gets this one's vectors
+    cache.get(other, "diffusion")
+    assert other.calls == ["diffusion"]

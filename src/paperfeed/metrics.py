@@ -44,6 +44,11 @@ PAPERS_INGESTED = Counter(
     ["outcome"],
 )
 PAPERS_EMBEDDED = Counter("paperfeed_papers_embedded_total", "Papers embedded into vectors.")
+QUERY_VECTOR_CACHE = Counter(
+    "paperfeed_query_vector_cache_total",
+    "Search queries whose vector came from the per-worker cache (hit) or the model (miss).",
+    ["result"],
+)
 
 
 def render() -> tuple[bytes, str]:

@@ -14,15 +14,19 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
+from paperfeed import metrics
 from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.db import papers as paper_store
 from paperfeed.db import search as search_store
+from paperfeed.db import trending as trending_store
 from paperfeed.index.lexical import (
     DEFAULT_WEIGHTS,
     FieldWeights,
@@ -208,6 +212,9 @@ class SearchHit:
     upvotes: int
     abs_url: str | None
     pdf_url: str | None
+    # The full papers row (plus ``votes`` and ``upvotes``), so that the JSON
+    # API need not read it again.
+    paper: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -258,6 +265,39 @@ class SearchResults:
         }
 
 
+class QueryVectorCache:
+    """The vectors of recent queries, per worker process: embedding a query
+    is most of a search's CPU time (~4 ms of ONNX), and real traffic repeats
+    its popular queries (paging, feeds, the same topic from many readers).
+    Keyed by the embedder object, so another model or token limit misses."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[int, str], Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, embedder: Any, text: str) -> Any:
+        key = (id(embedder), text)
+        with self._lock:
+            vector = self._items.get(key)
+            if vector is not None:
+                self._items.move_to_end(key)
+        if vector is not None:
+            metrics.QUERY_VECTOR_CACHE.labels("hit").inc()
+            return vector
+        metrics.QUERY_VECTOR_CACHE.labels("miss").inc()
+        vector = embedder.embed_queries([text])[0]
+        vector.setflags(write=False)  # shared between requests
+        with self._lock:
+            self._items[key] = vector
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return vector
+
+
+_query_vectors = QueryVectorCache()
+
+
 def dense_search_for(db: Database, settings: Settings) -> DenseSearch | None:
     """The dense retriever over this database's vectors, or None when there are
     none (the embedding extra is not installed, or nothing is embedded yet)."""
@@ -276,7 +316,7 @@ def dense_search_for(db: Database, settings: Settings) -> DenseSearch | None:
         return None
 
     def run(text: str, k: int) -> Ranked:
-        vector = embedder.embed_queries([text])[0]
+        vector = _query_vectors.get(embedder, text)
         return [(str(i), float(s)) for i, s in index.search(vector, k)]
 
     return run
@@ -340,7 +380,8 @@ def _hydrate(
     ids = [i for i, _ in ranked]
     with db.connect() as conn:
         rows = paper_store.get_papers(conn, ids)
-        votes = search_store.upvote_counts(conn, ids)
+        # Imported upvotes are in the rows already: one query for the votes.
+        votes = trending_store.vote_counts(conn, ids)
     # Papers removed since they were indexed, or hidden by a curator, drop out.
     shown = [(i, s) for i, s in ranked if i in rows and not rows[i]["hidden"]]
     snippets = (
@@ -351,6 +392,8 @@ def _hydrate(
     hits: list[SearchHit] = []
     for (paper_id, score), snippet in zip(shown, snippets, strict=True):
         row = rows[paper_id]
+        row["votes"] = votes.get(paper_id, 0)
+        row["upvotes"] = row["votes"] + int(row["imported_upvotes"] or 0)
         hits.append(
             SearchHit(
                 id=paper_id,
@@ -360,9 +403,10 @@ def _hydrate(
                 score=score,
                 listing_date=row["listing_date"],
                 categories=list(row["categories"] or []),
-                upvotes=votes.get(paper_id, 0),
+                upvotes=row["upvotes"],
                 abs_url=row["abs_url"],
                 pdf_url=row["pdf_url"],
+                paper=row,
             )
         )
     return hits

@@ -12,6 +12,10 @@ from paperfeed.cli.app import app, console, open_database
 from paperfeed.config import get_settings
 from paperfeed.db import papers as paper_store
 
+# How long `serve` lets a web worker go without answering the supervisor's
+# health ping before replacing it (uvicorn's timeout_worker_healthcheck).
+WORKER_HEALTHCHECK_SECONDS = 60
+
 
 @app.command()
 def stats() -> None:
@@ -81,4 +85,9 @@ def serve(
         workers=workers,
         log_config=None,  # our JSON logs (paperfeed.logs), not uvicorn's format
         access_log=False,  # paperfeed.access logs each request with its id
+        # uvicorn kills a worker that does not answer its health ping in time
+        # (5 s by default) and starts another; on a busy machine a worker still
+        # importing the app takes longer than that, so the default restarted
+        # workers forever and the server never served (seen at load ~20 on 2 cores).
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
     )

@@ -43,10 +43,14 @@ def embed_pending(
     """
     embedder = get_embedder(settings)
     model = embedder.model_id
-    with db.connect() as conn:
-        total = vector_store.count_pending(conn, model)
-    if limit is not None:
-        total = min(total, limit)
+    total = 0
+    if progress:
+        # Only for the progress bar: the count scans every paper, and the
+        # background worker polls this every few seconds.
+        with db.connect() as conn:
+            total = vector_store.count_pending(conn, model)
+        if limit is not None:
+            total = min(total, limit)
     done = 0
     if progress:
         progress(done, total)

@@ -24,7 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from paperfeed import trending
 from paperfeed.query import QueryError
@@ -208,6 +208,19 @@ def hf_daily_item(paper: dict[str, Any]) -> HFDailyPaper:
     )
 
 
+_DAILY_LIST = TypeAdapter(list[HFDailyPaper])
+
+
+def daily_json(items: list[HFDailyPaper]) -> Response:
+    """The items as JSON, as ``response_model=list[HFDailyPaper]`` with
+    ``exclude_none`` would write them, but serialized once by pydantic-core:
+    FastAPI's response-model path validates the models it was just given a
+    second time and walks them in Python (most of a search request's time
+    after the search itself)."""
+    body = _DAILY_LIST.dump_json(items, by_alias=True, exclude_none=True)
+    return Response(body, media_type="application/json")
+
+
 # ---------------------------------------------------------------- routes
 
 
@@ -241,7 +254,7 @@ def daily_papers(
     p: Annotated[int, Query(ge=0, le=100_000, description="Page, from 0")] = 0,
     limit: Annotated[int, Query(ge=1, le=trending.MAX_LIMIT, description="Papers per page")] = 50,
     submitter: Annotated[str | None, Query(max_length=200)] = None,
-) -> list[HFDailyPaper]:
+) -> Response:
     """Papers listed on a day, in an ISO week or in a month (all papers when no
     period is given), sorted by trending score or newest first; curator-hidden
     papers never appear."""
@@ -257,7 +270,7 @@ def daily_papers(
             limit=limit,
             submitter=submitter,
         )
-    return [hf_daily_item(paper) for paper in listing.papers]
+    return daily_json([hf_daily_item(paper) for paper in listing.papers])
 
 
 def search_papers_with_upvotes(
@@ -270,8 +283,8 @@ def search_papers_with_upvotes(
         results = search(db, settings_of(request), wanted)
     except QueryError as exc:
         raise HTTPException(400, str(exc)) from exc
-    with db.connect() as conn:
-        return trending.papers_with_upvotes(conn, [hit.id for hit in results.hits])
+    # The hits carry their full rows with upvotes: no second read.
+    return [hit.paper for hit in results.hits]
 
 
 # Before /papers/{id}: "search" is a valid-looking paper id.
@@ -285,10 +298,12 @@ def search_papers(
     request: Request,
     q: Annotated[str, Query(max_length=1000, description="A search query")] = "",
     limit: Annotated[int, Query(ge=1, le=trending.MAX_LIMIT, description="How many")] = 50,
-) -> list[HFDailyPaper]:
+) -> Response:
     """Hybrid keyword + semantic search, best match first; the query language
     is the search page's (phrases, fields, exclusions)."""
-    return [hf_daily_item(p) for p in search_papers_with_upvotes(request, q, limit=limit)]
+    return daily_json(
+        [hf_daily_item(p) for p in search_papers_with_upvotes(request, q, limit=limit)]
+    )
 
 
 @router.get(
