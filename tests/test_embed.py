@@ -395,11 +395,12 @@ def test_index_graph_skips_dead_and_rescores_from_the_table(
     settings: Settings, db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """On the graph path: a replaced vector answers with its new value, a
-    removed paper is never returned (even one deleted from the table since
-    the last sync), scores are the exact float32 ones, and a graph mostly
-    made of dead labels is rebuilt by the next sync."""
+    removed paper is never returned; with re-scoring on, neither is one
+    deleted from the table since the last sync, and scores are the exact
+    float32 ones; a graph mostly made of dead labels is rebuilt by sync."""
     monkeypatch.setattr(vectors_module, "EXACT_MAX_INDEX", 0)
     monkeypatch.setattr(vectors_module, "EXACT_MAX_CANDIDATES", 0)
+    monkeypatch.setattr(vectors_module, "RESCORE_GRAPH", True)
     stored = _seed(db, 200, model=MODEL)
     index = VectorIndex.open(settings, db, model_id=MODEL)
     ids = list(stored)
