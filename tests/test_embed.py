@@ -163,7 +163,7 @@ def test_index_persists_and_reopens(settings: Settings, db: Database) -> None:
     index = VectorIndex.open(settings, db, model_id=MODEL)
     index.save()
     files = {p.name for p in Path(settings.index_dir).iterdir()}
-    assert "vectors.json" in files and any(f.endswith(".hnsw") for f in files)
+    assert "vectors.json" in files and any(f.endswith(".faiss") for f in files)
     reopened = VectorIndex.open(settings, model_id=MODEL)  # no database: the file alone
     assert len(reopened) == 50
     some = list(stored)[7]
@@ -200,7 +200,7 @@ def test_index_catches_up_after_a_crash(settings: Settings, db: Database) -> Non
 
     # A lost sidecar (deleted files) or a half-written one is rebuilt from the table.
     reopened.save()
-    for path in Path(settings.index_dir).glob("vectors-*.hnsw"):
+    for path in Path(settings.index_dir).glob("vectors-*.faiss"):
         path.write_bytes(b"truncated")
     rebuilt = VectorIndex.open(settings, db, model_id=MODEL)
     assert [p for p, _ in rebuilt.search(query, 10)] == _exact_top(stored, query, 10)
@@ -244,7 +244,7 @@ def test_index_reuses_deleted_slots(settings: Settings, db: Database) -> None:
 def real_slice(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Settings, Database]]:
-    """200 real papers, embedded once for the module's tests (hnswlib sidecar on
+    """200 real papers, embedded once for the module's tests (faiss sidecar on
     SQLite, pgvector on PostgreSQL)."""
     tmp = tmp_path_factory.mktemp("real")
     url = f"sqlite:///{tmp / 'paperfeed.db'}"
@@ -389,3 +389,47 @@ def test_long_lived_index_sees_vectors_written_elsewhere(settings: Settings, db:
     assert index.refresh_if_due(db, every=0) == 1
     assert index.search(vector, 1)[0][0] == "2503.00001"
     assert len(index) == len(stored) + 1
+
+
+def test_index_graph_skips_dead_and_rescores_from_the_table(
+    settings: Settings, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the graph path: a replaced vector answers with its new value, a
+    removed paper is never returned; with re-scoring on, neither is one
+    deleted from the table since the last sync, and scores are the exact
+    float32 ones; a graph mostly made of dead labels is rebuilt by sync."""
+    monkeypatch.setattr(vectors_module, "EXACT_MAX_INDEX", 0)
+    monkeypatch.setattr(vectors_module, "EXACT_MAX_CANDIDATES", 0)
+    monkeypatch.setattr(vectors_module, "RESCORE_GRAPH", True)
+    stored = _seed(db, 200, model=MODEL)
+    index = VectorIndex.open(settings, db, model_id=MODEL)
+    ids = list(stored)
+    # Re-embed one paper: it moves (a new label), its old vector is dead.
+    moved = ids[0]
+    with db.begin() as conn:
+        content_hash = paper_store.get_papers(conn, [moved])[moved]["content_hash"]
+        vector_store.store_vectors(conn, MODEL, [(moved, content_hash, stored[ids[1]])])
+    index.add([moved], stored[ids[1]][None, :], [content_hash])
+    assert index._dead == 1
+    assert len(index) == 200
+    got = [pid for pid, _ in index.search(stored[ids[1]], 2)]
+    assert set(got) == {moved, ids[1]}
+    # Removed from the index: never returned.
+    index.remove(ids[2:12])
+    for pid in ids[2:12]:
+        assert pid not in {p for p, _ in index.search(stored[pid], 20)}
+    # Deleted from the table, not yet synced: re-scoring drops it.
+    gone = ids[50]
+    with db.begin() as conn:
+        conn.execute(delete(papers_table).where(papers_table.c.id == gone))
+    hits = index.search(stored[gone], 10)
+    assert gone not in {p for p, _ in hits}
+    # Exact scores from the table, not the 8-bit ones.
+    pid, score = hits[0]
+    assert score == pytest.approx(float(stored[pid] @ stored[gone]), abs=1e-6)
+    # Dead labels past the share: the next sync rebuilds from the table.
+    index.remove(ids[100:180])
+    index.sync(db)
+    assert len(index) == 199 and index._dead == 0
+    assert gone not in index and moved in index
+    assert index.search(stored[ids[150]], 1)[0][0] == ids[150]

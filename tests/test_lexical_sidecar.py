@@ -163,6 +163,42 @@ def test_rebuild_lexical(settings: Settings, db: Database) -> None:
     assert len(hits(LexicalIndex.open(settings, db), "bandit")) == 3
 
 
+def test_rebuild_adds_a_paper_requeued_meanwhile_once(
+    settings: Settings, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rebuild skips the per-document delete, except for a paper it meets a
+    second time (an ingest re-queued it during the rebuild): no duplicate."""
+    ingest(db, [make_paper(f"2501.0003{i}", title=f"Sparse coding {i}") for i in range(6)])
+    real_pending = queue.pending
+    calls: list[str] = []
+
+    def requeue_then_pending(conn, limit=2000):  # type: ignore[no-untyped-def]
+        rows = real_pending(conn, limit=limit)
+        if not calls and rows:
+            # Before the rebuild reads its first batch: an ingest will update a
+            # paper of that batch once it is indexed (re-queued with a later stamp).
+            calls.append(rows[0][0])
+        elif len(calls) == 1:
+            calls.append("updated")
+            ingest(db, [make_paper(calls[0], title="Sparse coding revisited")])
+            rows = real_pending(conn, limit=limit)
+        return rows
+
+    monkeypatch.setattr(queue, "pending", requeue_then_pending)
+    monkeypatch.setattr(
+        lexical.LexicalIndex,
+        "sync",
+        lambda self, db, batch=5000, rebuild=False, _sync=lexical.LexicalIndex.sync: _sync(
+            self, db, batch=2 if rebuild else batch, rebuild=rebuild
+        ),
+    )
+    assert rebuild_lexical(db, settings) == 6
+    index = LexicalIndex.open(settings, db)
+    assert index.num_docs == 6
+    assert hits(index, "revisited") == calls[:1]
+    assert len(hits(index, "sparse")) == 6
+
+
 def test_cli_ingest_makes_papers_searchable_at_once(cli_env: Settings, tmp_path) -> None:
     from typer.testing import CliRunner
 

@@ -499,7 +499,7 @@ def embed_job(ctx: JobContext) -> dict[str, Any]:
 
     done = embed_pending(ctx.db, ctx.settings, limit=ctx.args.get("limit"))
     index = get_vector_index(ctx.settings, ctx.db)
-    index.sync(ctx.db)  # SQLite: the hnswlib sidecar; PostgreSQL: the pgvector column
+    index.sync(ctx.db)  # SQLite: the faiss sidecar; PostgreSQL: the pgvector column
     index.save()
     metrics.PAPERS_EMBEDDED.inc(done)
     return {"embedded": done}

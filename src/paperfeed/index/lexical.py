@@ -201,9 +201,10 @@ class LexicalIndex:
     # ------------------------------------------------------------ writing
 
     def _writer(self, *, bulk: bool = False) -> tantivy.IndexWriter | None:
-        # Incremental batches are small; a rebuild gets both cores and a bigger
-        # buffer (fewer, larger segments), still far below the 2 GiB RSS budget.
-        heap, threads = (256_000_000, 2) if bulk else (64_000_000, 1)
+        # Incremental batches are small; a rebuild gets both cores and a big
+        # buffer (fewer, larger segments, fewer merges). Only the building
+        # process holds it, not the searching one.
+        heap, threads = (1_000_000_000, 2) if bulk else (64_000_000, 1)
         try:
             return self.index.writer(heap_size=heap, num_threads=threads)
         except ValueError as exc:  # LockBusy: another process is indexing right now
@@ -225,26 +226,40 @@ class LexicalIndex:
         self.index.reload()
         return count
 
-    def sync(self, db: Database, *, batch: int = 5000) -> int:
-        """Index what the queue holds; returns the number of papers (re)indexed or removed."""
+    def sync(self, db: Database, *, batch: int = 5000, rebuild: bool = False) -> int:
+        """Index what the queue holds; returns the number of papers (re)indexed or removed.
+
+        ``rebuild``: the index was just wiped and every paper queued. Papers are
+        then added without the delete that makes a re-add idempotent (a delete
+        per document costs a term lookup in every segment at commit), except a
+        paper seen twice (re-queued by a concurrent ingest), and tantivy commits
+        once per ``batch``, not per queue read.
+        """
         with self._sync_lock:
             self._last_sync_check = time.monotonic()
             with db.connect() as conn:
                 if not queue.has_pending(conn):
                     return 0
-            writer = self._writer(bulk=batch > 5000)
+            writer = self._writer(bulk=rebuild or batch > 5000)
             if writer is None:
                 return 0
             total = 0
+            seen: set[str] = set()
             try:
                 while True:
                     with db.connect() as conn:
                         rows = queue.pending(conn, limit=batch)
                         if not rows:
                             break
-                        found = paper_store.get_papers(conn, [paper_id for paper_id, _ in rows])
+                        found: dict[str, dict[str, Any]] = {}
+                        ids = [paper_id for paper_id, _ in rows]
+                        for start in range(0, len(ids), 10_000):
+                            found.update(paper_store.get_papers(conn, ids[start : start + 10_000]))
                     for paper_id, _ in rows:
-                        writer.delete_documents_by_term("id", paper_id)
+                        if not rebuild or paper_id in seen:
+                            writer.delete_documents_by_term("id", paper_id)
+                        if rebuild:
+                            seen.add(paper_id)
                         paper = found.get(paper_id)
                         if paper is not None:
                             writer.add_document(document_for(paper))
@@ -377,7 +392,7 @@ def _rebuild_at(path: Path, db: Database) -> LexicalIndex:
         shutil.rmtree(path)
     index = LexicalIndex(path)
     (path / FORMAT_FILE).write_text(json.dumps({"format": FORMAT_VERSION, "engine": "tantivy"}))
-    index.sync(db, batch=20000)
+    index.sync(db, batch=100_000, rebuild=True)
     return index
 
 

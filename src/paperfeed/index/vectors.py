@@ -1,4 +1,4 @@
-"""The vector sidecar: an HNSW index (hnswlib) beside the SQLite file.
+"""The vector sidecar: an HNSW graph over 8-bit vectors (faiss) beside the SQLite file.
 
 The ``embeddings`` table is the truth; this file is a cache of it for fast
 nearest-neighbour search, and can always be rebuilt from it. So:
@@ -12,10 +12,21 @@ nearest-neighbour search, and can always be rebuilt from it. So:
   costs a rebuild, never a wrong answer.
 * The index records the model that built it; a different model rebuilds it.
 
-Labels are integers that hnswlib needs; ``_ids[label]`` is the paper id
-("" once deleted). A re-embedded paper keeps its label and its vector is
-replaced in place; a removed paper's label is marked deleted, and its slot is
-reused by the next add.
+Why 8-bit: float32 vectors of a million papers are 1.5 GB, which with the
+graph, the keyword index and the process itself does not fit the 2 GiB target
+(docs/benchmarks.md). faiss's ``IndexHNSWSQ`` keeps one byte per dimension
+(per-dimension ranges learnt from the vectors), a quarter of the memory. The
+graph ranks candidates with those approximate vectors; when the index knows
+its database, the exact path (small index, narrow filter) re-scores its
+candidates with the float32 vectors from the ``embeddings`` table, so scores
+are exact there and papers removed from the table are dropped even before the
+next sync; the graph path does so only with RESCORE_GRAPH (costly, see there).
+
+Labels are the row numbers faiss assigns (0, 1, 2, ...); ``_ids[label]`` is
+the paper id, "" once dead. faiss's HNSW cannot delete or replace a vector, so
+a removed paper's label is marked dead (searches skip it through an id
+selector) and a re-embedded paper gets a new label. When dead labels pass a
+quarter of the graph, the next ``sync`` rebuilds it from the table.
 """
 
 from __future__ import annotations
@@ -37,14 +48,29 @@ from paperfeed.db import embeddings as vector_store
 from paperfeed.index.embedder import current_model_id
 
 META_FILE = "vectors.json"
-FORMAT = 1
-# Graph parameters. With M=16 / ef_construction=100, recall@10 against exact
-# search on the 75k corpus was 0.84 at ef=64 and 0.91 at ef=128 (real query
-# vectors, bench/search.py); searching costs well under a millisecond either
-# way, so ef=128 (and at least the number of results asked for).
+FORMAT = 2  # 1 was the hnswlib float32 graph
+# Graph parameters (as before with hnswlib, and as pgvector in db/pg_search.py).
+# Recall@10 against exact search is in docs/benchmarks.md (Latency).
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 100
 HNSW_EF_SEARCH = 128
+# With a database, the candidates (RESCORE_FACTOR x as many as asked for) are
+# re-scored exactly from the float32 vectors in the table: always for the
+# exact path (small index, narrow filter), and for the graph path only if
+# RESCORE_GRAPH. Off by default: at 100k papers reading 200 vectors per query
+# cost more than the rest of the dense search (~6 of 8 ms CPU-profiled) and
+# moved recall@10 from 0.880 to 0.886 (docs/benchmarks.md).
+RESCORE_FACTOR = 2
+RESCORE_GRAPH = False
+# The 8-bit ranges are learnt from up to this many vectors (a sample of the
+# first batch). While the index holds fewer, it is rebuilt (retrained) each
+# time it doubles, so ranges learnt on the first few papers do not clip the
+# vectors of the many that follow.
+TRAIN_SAMPLE = 50_000
+# Dead labels (removed or re-embedded papers) above this share: rebuild.
+COMPACT_SHARE = 0.25
+# Vectors a bulk build hands to faiss at once (faiss inserts a batch on all cores).
+BUILD_BATCH = 50_000
 # Below these sizes a brute-force dot product is exact and about as fast.
 EXACT_MAX_INDEX = 5_000
 EXACT_MAX_CANDIDATES = 20_000
@@ -60,6 +86,28 @@ def _hash64(content_hash: str) -> int:
     return int(content_hash[:15].ljust(15, "0"), 16)
 
 
+def _faiss() -> Any:
+    # Imported on first use (the CLI starts faster), and as Any: faiss's
+    # bundled type stubs leave out most of its SWIG classes.
+    import faiss
+
+    return faiss
+
+
+def _new_graph(dim: int, sample: np.ndarray) -> Any:
+    faiss = _faiss()
+
+    graph = faiss.IndexHNSWSQ(
+        dim, faiss.ScalarQuantizer.QT_8bit, HNSW_M, faiss.METRIC_INNER_PRODUCT
+    )
+    # Widen the learnt per-dimension ranges by 20 % of their span: vectors
+    # added later, outside the sample's range, are clipped less.
+    faiss.downcast_index(graph.storage).sq.rangestat_arg = 0.2
+    graph.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    graph.train(np.ascontiguousarray(sample[:TRAIN_SAMPLE], dtype=np.float32))
+    return graph
+
+
 class VectorIndex:
     """Nearest-neighbour search over paper vectors of one model."""
 
@@ -67,15 +115,16 @@ class VectorIndex:
         self.directory = directory
         self.model_id = model_id
         self.dim = dim
-        self._hnsw: Any = None
+        self._graph: Any = None
         self._ids: list[str] = []
         self._labels: dict[str, int] = {}
         self._hashes = np.zeros(0, dtype=np.int64)
-        self._free: list[int] = []  # deleted labels, whose slots hnswlib can reuse
+        self._trained_on = 0  # how many vectors the 8-bit ranges were learnt from
         self._generation = 0
         self._synced_at: datetime | None = None
-        self._exact_cache: tuple[np.ndarray, np.ndarray] | None = None
+        self._alive_bitmap: np.ndarray | None = None  # packed; None when nothing is dead
         self._dirty = False
+        self._db: Database | None = None  # for exact re-scoring, once known
         self._lock = threading.RLock()
         self._last_check = time.monotonic()
 
@@ -106,40 +155,36 @@ class VectorIndex:
             return  # nothing saved yet, or unreadable: sync rebuilds
         if meta.get("format") != FORMAT or meta.get("model") != self.model_id:
             return
-        graph = self.directory / str(meta["index_file"])
-        import hnswlib
-
+        faiss = _faiss()
         try:
-            hnsw = hnswlib.Index(space="ip", dim=int(meta["dim"]))
-            hnsw.load_index(
-                str(graph), max_elements=int(meta["max_elements"]), allow_replace_deleted=True
-            )
+            graph = faiss.read_index(str(self.directory / str(meta["index_file"])))
         except (RuntimeError, OSError, KeyError, ValueError):
             return
         ids: list[str] = meta["ids"]
-        if hnsw.element_count != len(ids):
+        if graph.ntotal != len(ids) or graph.d != int(meta["dim"]):
             return  # graph and mapping disagree: rebuild rather than guess
         self.dim = int(meta["dim"])
-        self._hnsw = hnsw
-        self._hnsw.set_ef(HNSW_EF_SEARCH)
+        self._graph = graph
         self._ids = ids
         self._labels = {pid: label for label, pid in enumerate(ids) if pid}
-        self._free = [label for label, pid in enumerate(ids) if not pid]
         self._hashes = np.array([int(h, 16) for h in meta["hashes"]], dtype=np.int64)
+        self._trained_on = int(meta["trained_on"])
         self._generation = int(meta["generation"])
         synced = meta.get("synced_at")
         self._synced_at = datetime.fromisoformat(synced) if synced else None
+        self._alive_bitmap = None
 
     def save(self) -> None:
         """Write the graph to a new file, then atomically point the metadata at it."""
+        faiss = _faiss()
         with self._lock:
-            if self._hnsw is None or not self._dirty:
+            if self._graph is None or not self._dirty:
                 return
             self.directory.mkdir(parents=True, exist_ok=True)
             generation = self._generation + 1
-            index_file = f"vectors-{generation}.hnsw"
+            index_file = f"vectors-{generation}.faiss"
             graph = self.directory / index_file
-            self._hnsw.save_index(str(graph))
+            faiss.write_index(self._graph, str(graph))
             _fsync(graph)
             meta = {
                 "format": FORMAT,
@@ -147,7 +192,7 @@ class VectorIndex:
                 "dim": self.dim,
                 "generation": generation,
                 "index_file": index_file,
-                "max_elements": self._hnsw.get_max_elements(),
+                "trained_on": self._trained_on,
                 "synced_at": self._synced_at.isoformat() if self._synced_at else None,
                 "ids": self._ids,
                 "hashes": [format(int(h), "x") for h in self._hashes],
@@ -158,10 +203,11 @@ class VectorIndex:
             os.replace(tmp, self.meta_path)
             self._generation = generation
             self._dirty = False
-            # Only now is the old graph unreferenced.
-            for old in self.directory.glob("vectors-*.hnsw"):
-                if old.name != index_file:
-                    old.unlink(missing_ok=True)
+            # Only now is the old graph unreferenced (.hnsw: the hnswlib format).
+            for pattern in ("vectors-*.faiss", "vectors-*.hnsw"):
+                for old in self.directory.glob(pattern):
+                    if old.name != index_file:
+                        old.unlink(missing_ok=True)
 
     # ------------------------------------------------------------ changes
 
@@ -171,29 +217,14 @@ class VectorIndex:
     def __contains__(self, paper_id: object) -> bool:
         return paper_id in self._labels
 
-    def _ensure(self, dim: int, extra: int) -> None:
-        import hnswlib
-
-        if self._hnsw is None:
-            self.dim = dim
-            self._hnsw = hnswlib.Index(space="ip", dim=dim)
-            self._hnsw.init_index(
-                max_elements=max(1024, extra),
-                M=HNSW_M,
-                ef_construction=HNSW_EF_CONSTRUCTION,
-                allow_replace_deleted=True,
-            )
-            self._hnsw.set_ef(HNSW_EF_SEARCH)
-        elif dim != self.dim:
-            raise ValueError(
-                f"vectors of dimension {dim} added to an index of dimension {self.dim}"
-            )
-        needed = self._hnsw.element_count + extra
-        capacity = self._hnsw.get_max_elements()
-        if needed > capacity:
-            # Grow by 10 %: rarely enough for a stream of small adds, while a
-            # 1.6 GB graph (1M papers) does not get 50 % of idle headroom.
-            self._hnsw.resize_index(max(needed, capacity + max(1024, capacity // 10)))
+    def _reset(self) -> None:
+        self._graph = None
+        self.dim = None
+        self._ids, self._labels = [], {}
+        self._hashes = np.zeros(0, dtype=np.int64)
+        self._trained_on = 0
+        self._alive_bitmap = None
+        self._dirty = True
 
     def add(
         self,
@@ -209,41 +240,35 @@ class VectorIndex:
             raise ValueError(f"expected {len(ids)} vectors, got shape {vectors.shape}")
         hashes = content_hashes or [""] * len(ids)
         with self._lock:
+            if self._graph is None:
+                self.dim = vectors.shape[1]
+                self._graph = _new_graph(self.dim, vectors)
+                self._trained_on = min(len(vectors), TRAIN_SAMPLE)
+            elif vectors.shape[1] != self.dim:
+                raise ValueError(
+                    f"vectors of dimension {vectors.shape[1]} added to an index of "
+                    f"dimension {self.dim}"
+                )
             # Last one wins when a batch names a paper twice.
             latest = {pid: row for row, pid in enumerate(ids)}
+            replaced = [pid for pid in latest if pid in self._labels]
+            if replaced:
+                self.remove(replaced)  # faiss cannot replace in place: a new label
             rows = list(latest.values())
-            new_count = sum(1 for pid in latest if pid not in self._labels)
-            self._ensure(vectors.shape[1], new_count)
-            labels = np.empty(len(rows), dtype=np.int64)
-            reuse = np.zeros(len(rows), dtype=bool)
-            for i, row in enumerate(rows):
-                pid = ids[row]
-                label = self._labels.get(pid)
-                if label is None:
-                    if self._free:
-                        label = self._free.pop()
-                        reuse[i] = True
-                        self._ids[label] = pid
-                    else:
-                        label = len(self._ids)
-                        self._ids.append(pid)
-                    self._labels[pid] = label
-                labels[i] = label
-            if len(self._hashes) < len(self._ids):
-                grown = np.zeros(len(self._ids), dtype=np.int64)
-                grown[: len(self._hashes)] = self._hashes
-                self._hashes = grown
-            for i, row in enumerate(rows):
-                self._hashes[labels[i]] = _hash64(hashes[row]) if hashes[row] else 0
-            data = vectors[rows]
-            # Reused labels were marked deleted: hnswlib refuses a plain add on
-            # them but puts them back (in the slot of some deleted element)
-            # with replace_deleted.
-            if reuse.any():
-                self._hnsw.add_items(data[reuse], labels[reuse], replace_deleted=True)
-            if (~reuse).any():
-                self._hnsw.add_items(data[~reuse], labels[~reuse])
-            self._exact_cache = None
+            first = len(self._ids)
+            self._ids.extend(latest)
+            self._labels.update((pid, first + k) for k, pid in enumerate(latest))
+            self._hashes = np.concatenate(
+                [
+                    self._hashes,
+                    np.array(
+                        [_hash64(hashes[row]) if hashes[row] else 0 for row in rows],
+                        dtype=np.int64,
+                    ),
+                ]
+            )
+            self._graph.add(vectors[rows])
+            self._alive_bitmap = None  # recomputed on the next search
             self._dirty = True
 
     def remove(self, ids: Iterable[str]) -> None:
@@ -252,32 +277,51 @@ class VectorIndex:
                 label = self._labels.pop(pid, None)
                 if label is None:
                     continue
-                self._hnsw.mark_deleted(label)
                 self._ids[label] = ""
                 self._hashes[label] = 0
-                self._free.append(label)
-                self._exact_cache = None
+                self._alive_bitmap = None
                 self._dirty = True
+
+    @property
+    def _dead(self) -> int:
+        return len(self._ids) - len(self._labels)
+
+    def _selector_bitmap(self) -> np.ndarray | None:
+        """The live labels as the packed bitmap faiss's IDSelectorBitmap reads;
+        None when every label is live (no selector: faster)."""
+        if self._dead == 0:
+            return None
+        if self._alive_bitmap is None:
+            alive = np.fromiter((bool(pid) for pid in self._ids), dtype=bool, count=len(self._ids))
+            self._alive_bitmap = np.packbits(alive, bitorder="little")
+        return self._alive_bitmap
 
     def sync(self, db: Database) -> int:
         """Catch up with the ``embeddings`` table; returns how many papers changed.
 
-        Reads the keys of vectors written since the last sync (with a window
-        for late commits) and fetches only the vectors it lacks; then, if the
-        counts still disagree, walks all keys: after a crash, a deleted sidecar,
-        or papers removed from the database.
+        An empty index loads every vector in large batches (a bulk build).
+        Otherwise it reads the keys of vectors written since the last sync
+        (with a window for late commits) and fetches only the vectors it
+        lacks; then, if the counts still disagree, walks all keys: after a
+        crash, a deleted sidecar, or papers removed from the database. An
+        index mostly made of dead labels, or trained on too few vectors, is
+        rebuilt from the table.
         """
         changed = 0
         with self._lock, db.connect() as conn:
-            if self._hnsw is None and self.dim is None:
-                total = vector_store.count_vectors(conn, self.model_id)
-                if total:  # building from scratch: allocate the graph once
-                    first = vector_store.get_vectors(
-                        conn,
-                        self.model_id,
-                        [next(iter(vector_store.iter_vector_keys(conn, self.model_id)))[0][0]],
-                    )
-                    self._ensure(len(next(iter(first.values()))), total)
+            self._db = db
+            if self._graph is not None and (
+                self._dead > COMPACT_SHARE * len(self._ids)
+                or (
+                    self._trained_on < TRAIN_SAMPLE
+                    and vector_store.count_vectors(conn, self.model_id) >= 2 * self._trained_on
+                )
+            ):
+                self._reset()
+            if self._graph is None:
+                self._reset()
+                self._synced_at = None
+                return self._bulk_load(conn)
             since = self._synced_at - CATCH_UP_WINDOW if self._synced_at else None
             changed += self._apply(
                 conn, vector_store.iter_vector_keys(conn, self.model_id, since=since)
@@ -296,6 +340,35 @@ class VectorIndex:
                 self.remove(gone)
                 changed += len(gone)
         return changed
+
+    def _bulk_load(self, conn: Any) -> int:
+        """Every vector of the model into an empty index, BUILD_BATCH at a time."""
+        ids: list[str] = []
+        hashes: list[str] = []
+        rows: list[np.ndarray] = []
+        total = 0
+
+        def flush() -> None:
+            self.add(ids, np.stack(rows), hashes)
+            ids.clear()
+            hashes.clear()
+            rows.clear()
+
+        for batch in vector_store.iter_vectors(conn, self.model_id):
+            for item in batch:
+                ids.append(item.paper_id)
+                hashes.append(item.content_hash)
+                rows.append(item.vector)
+                if self._synced_at is None or item.created_at > self._synced_at:
+                    self._synced_at = item.created_at
+            if len(ids) >= BUILD_BATCH:
+                total += len(ids)
+                flush()
+        if ids:
+            total += len(ids)
+            flush()
+        self._dirty = True
+        return total
 
     def refresh_if_due(self, db: Database, every: float = REFRESH_SECONDS) -> int:
         """Sync when another process (``paperfeed embed --watch``, a worker) has
@@ -342,12 +415,17 @@ class VectorIndex:
     # ------------------------------------------------------------ search
 
     def vectors_of(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
-        """Indexed vectors of these papers (absent ones are left out)."""
+        """Vectors of these papers (absent ones are left out): exact from the
+        table when the index knows its database, else the 8-bit approximation."""
         with self._lock:
             found = [(pid, self._labels[pid]) for pid in ids if pid in self._labels]
             if not found:
                 return {}
-            data = self._hnsw.get_items([label for _, label in found], return_type="numpy")
+            if self._db is not None:
+                with self._db.connect() as conn:
+                    return vector_store.get_vectors(conn, self.model_id, [p for p, _ in found])
+            labels = np.array([label for _, label in found], dtype=np.int64)
+            data = self._graph.reconstruct_batch(labels)
             return {pid: np.asarray(data[i], dtype=np.float32) for i, (pid, _) in enumerate(found)}
 
     def search(
@@ -361,32 +439,60 @@ class VectorIndex:
         """The ``k`` nearest papers as (paper_id, cosine similarity), best first.
 
         ``allowed_ids`` restricts the result (a filter); when it allows few
-        papers, or the index is small, the search is an exact dot product.
+        papers, or the index is small, the search is a dot product over all of
+        them. Either way the best candidates are re-scored exactly from the
+        table when the index knows its database.
         """
-        query = np.asarray(vector, dtype=np.float32).reshape(-1)
+        query = np.ascontiguousarray(np.asarray(vector, dtype=np.float32).reshape(-1))
         excluded = set(exclude)
         with self._lock:
-            if self._hnsw is None or not self._labels or k <= 0:
+            if self._graph is None or not self._labels or k <= 0:
                 return []
+            rescore = self._db is not None
+            want = k * RESCORE_FACTOR if rescore else k
             if allowed_ids is not None:
                 allowed = [self._labels[p] for p in set(allowed_ids) if p in self._labels]
                 allowed = [a for a in allowed if self._ids[a] not in excluded]
                 if len(allowed) <= EXACT_MAX_CANDIDATES:
-                    return self._exact(query, k, np.array(allowed, dtype=np.int64))
-                allowed_set = set(allowed)
-                return self._approximate(query, k, allowed_set.__contains__, excluded)
-            if len(self._labels) <= EXACT_MAX_INDEX:
+                    found = self._exact(query, want, np.array(allowed, dtype=np.int64))
+                else:
+                    rescore = rescore and RESCORE_GRAPH
+                    want = want if rescore else k
+                    mask = np.zeros(len(self._ids), dtype=bool)
+                    mask[allowed] = True
+                    found = self._approximate(
+                        query, want, np.packbits(mask, bitorder="little"), excluded
+                    )
+            elif len(self._labels) <= EXACT_MAX_INDEX:
                 labels = np.array(
                     [lb for pid, lb in self._labels.items() if pid not in excluded],
                     dtype=np.int64,
                 )
-                return self._exact(query, k, labels)
-            return self._approximate(query, k, None, excluded)
+                found = self._exact(query, want, labels)
+            else:
+                rescore = rescore and RESCORE_GRAPH
+                want = want if rescore else k
+                found = self._approximate(query, want, self._selector_bitmap(), excluded)
+            db = self._db
+        if rescore and db is not None and found:
+            found = self._rescore(db, query, [pid for pid, _ in found])
+        return found[:k]
+
+    def _rescore(self, db: Database, query: np.ndarray, ids: list[str]) -> list[tuple[str, float]]:
+        with db.connect() as conn:
+            exact = vector_store.get_vectors(conn, self.model_id, ids)
+        # A paper gone from the table since the last sync is gone from the answer.
+        kept = [pid for pid in ids if pid in exact]
+        if not kept:
+            return []
+        scores = np.stack([exact[pid] for pid in kept]) @ query
+        order = np.argsort(-scores, kind="stable")
+        return [(kept[i], float(scores[i])) for i in order]
 
     def _exact(self, query: np.ndarray, k: int, labels: np.ndarray) -> list[tuple[str, float]]:
         if labels.size == 0:
             return []
-        matrix = self._hnsw.get_items(labels, return_type="numpy").astype(np.float32, copy=False)
+        matrix = self._graph.reconstruct_batch(labels)
         scores = matrix @ query
         top = min(k, scores.size)
         best = np.argpartition(-scores, top - 1)[:top]
@@ -394,16 +500,22 @@ class VectorIndex:
         return [(self._ids[int(labels[i])], float(scores[i])) for i in best]
 
     def _approximate(
-        self, query: np.ndarray, k: int, accept: Any, excluded: set[str]
+        self, query: np.ndarray, k: int, bitmap: np.ndarray | None, excluded: set[str]
     ) -> list[tuple[str, float]]:
+        faiss = _faiss()
         want = min(k + len(excluded), len(self._labels))
-        self._hnsw.set_ef(max(HNSW_EF_SEARCH, want))
-        labels, distances = self._hnsw.knn_query(query, k=want, num_threads=1, filter=accept)
+        params = faiss.SearchParametersHNSW(efSearch=max(HNSW_EF_SEARCH, want))
+        if bitmap is not None:
+            selector = faiss.IDSelectorBitmap(len(self._ids), faiss.swig_ptr(bitmap))
+            params.sel = selector  # (selector stays referenced until the search returns)
+        scores, labels = self._graph.search(query.reshape(1, -1), want, params=params)
         out: list[tuple[str, float]] = []
-        for label, distance in zip(labels[0], distances[0], strict=True):
+        for label, score in zip(labels[0], scores[0], strict=True):
+            if label < 0:
+                continue  # fewer than ``want`` reachable
             pid = self._ids[int(label)]
             if pid and pid not in excluded:
-                out.append((pid, 1.0 - float(distance)))  # ip space: distance = 1 - dot
+                out.append((pid, float(score)))
         return out[:k]
 
 
