@@ -13,13 +13,15 @@ password is wrong would be a disaster.
 
 from __future__ import annotations
 
+import functools
 import random
+import re
 import smtplib
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
-from email.generator import NLCRE, BytesGenerator
+from email.generator import BytesGenerator
 from email.message import Message
 from email.utils import getaddresses
 from io import BytesIO
@@ -53,19 +55,33 @@ def _text(resp: bytes | str) -> str:
     return resp.decode("utf-8", "replace") if isinstance(resp, bytes) else str(resp)
 
 
+_NEWLINE = re.compile(r"\r\n|\r|\n")  # as email.generator.NLCRE
+
+
+@functools.lru_cache(maxsize=64)
+def _sender_address(from_header: str) -> str:
+    # Every digest has the same From: parse it once, not once per message.
+    return getaddresses([from_header])[0][1]
+
+
 class _FlatGenerator(BytesGenerator):
     """``BytesGenerator`` without the work our messages never need.
 
-    Sending 10,000 digests spent about a third of its CPU here (bench/digest.py,
-    cProfile): every header went through ``Header`` folding although ours are
-    short ASCII lines, and every 76-character base64 line was a separate
-    write. Same bytes out (tests/test_digest_send_fast.py compares them with
+    Flattening was the largest item of the sender's CPU under cProfile
+    (bench/digest.py): every header went through ``Header`` folding although
+    ours are short ASCII lines, and every 76-character base64 line was a
+    separate write. Same bytes out (tests/test_digest_send_fast.py compares them with
     ``Message.as_bytes``); a header that is not plain short ASCII still takes
     the policy's folding.
     """
 
+    # The generator's internals (``_fp``, which it swaps per MIME part, and
+    # ``_NL``) are not in the type stubs, hence the ignores below.
+
     def _write_headers(self, msg: Message) -> None:
-        linesep = self.policy.linesep
+        policy = self.policy
+        assert policy is not None  # flatten() always sets one
+        linesep = policy.linesep
         for name, value in msg.raw_items():
             if (
                 isinstance(value, str)
@@ -74,14 +90,14 @@ class _FlatGenerator(BytesGenerator):
                 and "\r" not in value
                 and len(name) + len(value) < 900  # far below SMTP's 998
             ):
-                self._fp.write(f"{name}: {value}{linesep}".encode("ascii"))
+                self._fp.write(f"{name}: {value}{linesep}".encode("ascii"))  # type: ignore[attr-defined]
             else:
-                self._fp.write(self.policy.fold_binary(name, value))
-        self.write(self._NL)
+                self._fp.write(policy.fold_binary(name, value))  # type: ignore[attr-defined]
+        self.write(self._NL)  # type: ignore[attr-defined]
 
     def _write_lines(self, lines: str) -> None:
         if lines:
-            self.write(NLCRE.sub(self._NL, lines))
+            self.write(_NEWLINE.sub(self._NL, lines))  # type: ignore[attr-defined]
 
 
 def message_bytes(message: Message) -> bytes:
@@ -163,7 +179,7 @@ class BatchMailer:
             self.sleep(delay + random.uniform(0, self.base_delay))
 
     def send(self, message: Message) -> SendResult:
-        sender = getaddresses([str(message["From"])])[0][1]
+        sender = _sender_address(str(message["From"]))
         recipients = [addr for _, addr in getaddresses([str(message["To"])])]
         raw = message_bytes(message)  # once, not once per retry
         last = SendResult(TRANSIENT, None, "not attempted", 0)
