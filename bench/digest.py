@@ -1,7 +1,8 @@
 """Compose and send digests for N subscribers over the real corpus to a local
 SMTP sink (aiosmtpd on 127.0.0.1, in its own process so it does not share our
-GIL). Prints the time of the measured run (compose + claim + render + send)
-and its peak RSS; setup (ingest, subscriptions) is timed separately.
+GIL). Prints the time of the measured run (compose + claim + render + send),
+its CPU time (user + sys), its peak RSS and the load average around it;
+setup (ingest, subscriptions) is timed separately.
 
     nice -n 10 .venv/bin/python bench/digest.py [--subscribers 10000]
 
@@ -183,7 +184,9 @@ def main() -> None:
     try:
         periods = prepared["periods"]
         assert isinstance(periods, list)
+        load_before = os.getloadavg()[0]
         result = child("_send", str(workdir), str(port), ",".join(periods))
+        result["load_average"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
     finally:
         sink.stdin.close()
         received_text, sink_cpu = (sink.stdout.readline() or "0 0").split()
@@ -197,7 +200,9 @@ def main() -> None:
         f"{prepared['papers']} papers in {result['seconds']} s "
         f"({float(result['sent']) / float(result['seconds']):.0f}/s), "  # type: ignore[arg-type]
         f"CPU {result['cpu_seconds']} s (sink {sink_cpu} s), "
-        f"peak RSS {result['peak_rss_mib']} MiB; sink received {received}"
+        f"peak RSS {result['peak_rss_mib']} MiB; sink received {received}; "
+        f"1-min load average {result['load_average'][0]} before, "  # type: ignore[index]
+        f"{result['load_average'][1]} after ({os.cpu_count()} CPUs)"  # type: ignore[index]
     )
     if os.environ.get("KEEP_BENCH_DIR") is None and args.workdir is None:
         import shutil

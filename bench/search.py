@@ -56,7 +56,7 @@ from paperfeed.db import Database  # noqa: E402
 from paperfeed.db import embeddings as vector_store  # noqa: E402
 from paperfeed.db import papers as paper_store  # noqa: E402
 from paperfeed.index.embedder import current_model_id  # noqa: E402
-from paperfeed.models import Paper  # noqa: E402
+from paperfeed.models import Paper, text_hash  # noqa: E402
 
 MAX_TOKENS = 128
 # --backend postgres: the corpus lives in this database (passed on to the query
@@ -193,7 +193,7 @@ def store(db: Database, settings: Settings, papers: list[Paper], vectors: np.nda
     ingest(db, papers, batch_size=5000)
     with db.begin() as conn:
         hashes = {
-            r["id"]: r["content_hash"]
+            r["id"]: r["text_hash"]
             for r in paper_store.get_papers(conn, [p.id for p in papers]).values()
         }
         vector_store.store_vectors(
@@ -235,6 +235,7 @@ def bulk_load(db: Database, settings: Settings, papers: list[Paper], vectors: np
                 "hidden": False,
                 "title_key": p.title.lower()[:500],
                 "content_hash": digest.hexdigest()[:32],
+                "text_hash": text_hash(p.title, p.abstract),
                 "created_at": stamp,
                 "modified_at": stamp,
             }
@@ -244,7 +245,7 @@ def bulk_load(db: Database, settings: Settings, papers: list[Paper], vectors: np
         vector_store.store_vectors(
             conn,
             current_model_id(settings),
-            [(r["id"], r["content_hash"], vectors[k]) for k, r in enumerate(rows)],
+            [(r["id"], r["text_hash"], vectors[k]) for k, r in enumerate(rows)],
         )
 
 

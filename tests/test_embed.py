@@ -105,7 +105,7 @@ def _seed(
     ingest(db, [make_paper(i) for i in ids])
     vectors = _unit(np.random.default_rng(seed), n, dim)
     with db.begin() as conn:
-        hashes = {r["id"]: r["content_hash"] for r in paper_store.get_papers(conn, ids).values()}
+        hashes = {r["id"]: r["text_hash"] for r in paper_store.get_papers(conn, ids).values()}
         vector_store.store_vectors(
             conn, model, [(i, hashes[i], vectors[k]) for k, i in enumerate(ids)]
         )
@@ -183,7 +183,7 @@ def test_index_catches_up_after_a_crash(settings: Settings, db: Database) -> Non
     new_vectors = _unit(rng, 6)
     with db.begin() as conn:
         rows = paper_store.get_papers(conn, [changed] + [f"2502.{i:05d}" for i in range(5)])
-        items = [(pid, rows[pid]["content_hash"], new_vectors[k]) for k, pid in enumerate(rows)]
+        items = [(pid, rows[pid]["text_hash"], new_vectors[k]) for k, pid in enumerate(rows)]
         vector_store.store_vectors(conn, MODEL, items)
         conn.execute(delete(papers_table).where(papers_table.c.id == gone))  # cascades
     for pid, _, vector in items:
@@ -383,7 +383,7 @@ def test_long_lived_index_sees_vectors_written_elsewhere(settings: Settings, db:
     ingest(db, [make_paper("2503.00001")])
     vector = _unit(np.random.default_rng(9), 1)[0]
     with db.begin() as conn:
-        content_hash = paper_store.get_papers(conn, ["2503.00001"])["2503.00001"]["content_hash"]
+        content_hash = paper_store.get_papers(conn, ["2503.00001"])["2503.00001"]["text_hash"]
         vector_store.store_vectors(conn, MODEL, [("2503.00001", content_hash, vector)])
     assert index.refresh_if_due(db, every=3600) == 0  # not due yet
     assert index.refresh_if_due(db, every=0) == 1

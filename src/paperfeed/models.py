@@ -25,6 +25,30 @@ ARXIV_ID_IN_TEXT_RE = re.compile(
 )
 
 
+def document_text(title: str | None, abstract: str | None) -> str:
+    """The text a paper is embedded from: title, then abstract.
+
+    The title carries the topic in few tokens, so it goes first and survives
+    truncation (the 256-token limit was chosen on scifact-dev, bench/embed.py).
+    """
+    title = " ".join((title or "").split())
+    abstract = " ".join((abstract or "").split())
+    if title and abstract:
+        return f"{title}. {abstract}"
+    return title or abstract
+
+
+def text_hash(title: str | None, abstract: str | None) -> str:
+    """Hash of exactly the text a paper's vector is built from (``document_text``).
+
+    Embedding staleness compares this, not ``Paper.content_hash``: an upvote,
+    a new DOI or a listing date changes the stored row but not the vector, and
+    must not cost a re-embed. The model id is not in it: a vector row is keyed
+    by (paper, model), so another model's vector is a different row anyway.
+    """
+    return hashlib.sha256(document_text(title, abstract).encode()).hexdigest()[:32]
+
+
 def split_arxiv_id(raw: str) -> tuple[str, int | None]:
     """'2301.01234v3' -> ('2301.01234', 3). Accepts abs/pdf URLs and 'arXiv:' prefixes.
 

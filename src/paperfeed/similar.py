@@ -38,9 +38,9 @@ def paper_vectors(
             vector_store.store_vectors(
                 conn,
                 embedder.model_id,
-                [(t.id, t.content_hash, vectors[i]) for i, t in enumerate(texts)],
+                [(t.id, t.text_hash, vectors[i]) for i, t in enumerate(texts)],
             )
-        index.add([t.id for t in texts], vectors, [t.content_hash for t in texts])
+        index.add([t.id for t in texts], vectors, [t.text_hash for t in texts])
         found.update({t.id: vectors[i] for i, t in enumerate(texts)})
     return found
 

@@ -1,10 +1,12 @@
 """Stored paper vectors: one row per (paper, model) in the ``embeddings`` table.
 
 A vector is float32 little-endian bytes. Each row records the paper's
-``content_hash`` at embedding time; a paper whose hash has moved on (new
-version, edited abstract) is *stale* and gets re-embedded. A vector is current
-only for the model id that built it, so changing the model makes every paper
-pending again (``paperfeed reindex``).
+``text_hash`` (of the title and abstract it embedded, ``models.text_hash``) in
+its ``content_hash`` column; a paper whose text hash has moved on (new
+version, edited abstract) is *stale* and gets re-embedded. Other changes to a
+paper (upvotes, DOI, listing date) leave the text hash, and so the vector,
+alone. A vector is current only for the model id that built it, so changing
+the model makes every paper pending again (``paperfeed reindex``).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ class PaperText:
     id: str
     title: str
     abstract: str
-    content_hash: str
+    text_hash: str  # papers.text_hash: what to store beside its vector
 
 
 def _upsert(conn: Connection) -> Any:
@@ -53,7 +55,10 @@ def store_vectors(
     model: str,
     items: Sequence[tuple[str, str, np.ndarray]],
 ) -> None:
-    """Insert or replace (paper_id, content_hash, vector) rows for ``model``."""
+    """Insert or replace (paper_id, text_hash, vector) rows for ``model``.
+
+    The hash must be the paper's ``text_hash`` when its text was read, so a
+    later edit of the text makes the row stale again."""
     if not items:
         return
     stamp = datetime.now(UTC)
@@ -63,10 +68,10 @@ def store_vectors(
             "model": model,
             "dim": int(vector.shape[0]),
             "vector": vector_to_bytes(vector),
-            "content_hash": content_hash,
+            "content_hash": text_hash,
             "created_at": stamp,
         }
-        for paper_id, content_hash, vector in items
+        for paper_id, text_hash, vector in items
     ]
     stmt = _upsert(conn)
     stmt = stmt.on_conflict_do_update(
@@ -77,7 +82,7 @@ def store_vectors(
 
 
 def _pending_condition(model: str) -> Any:
-    return or_(embeddings.c.paper_id.is_(None), embeddings.c.content_hash != papers.c.content_hash)
+    return or_(embeddings.c.paper_id.is_(None), embeddings.c.content_hash != papers.c.text_hash)
 
 
 def _pending_join(model: str) -> Any:
@@ -89,7 +94,7 @@ def _pending_join(model: str) -> Any:
 def pending_papers(conn: Connection, model: str, *, limit: int | None = None) -> list[PaperText]:
     """Papers with no vector for ``model`` yet, or whose vector is stale."""
     query = (
-        select(papers.c.id, papers.c.title, papers.c.abstract, papers.c.content_hash)
+        select(papers.c.id, papers.c.title, papers.c.abstract, papers.c.text_hash)
         .select_from(_pending_join(model))
         .where(_pending_condition(model))
         .order_by(papers.c.id)
@@ -97,8 +102,7 @@ def pending_papers(conn: Connection, model: str, *, limit: int | None = None) ->
     if limit is not None:
         query = query.limit(limit)
     return [
-        PaperText(r.id, r.title or "", r.abstract or "", r.content_hash)
-        for r in conn.execute(query)
+        PaperText(r.id, r.title or "", r.abstract or "", r.text_hash) for r in conn.execute(query)
     ]
 
 
@@ -111,11 +115,11 @@ def paper_texts(conn: Connection, paper_ids: Sequence[str]) -> list[PaperText]:
     if not paper_ids:
         return []
     rows = conn.execute(
-        select(papers.c.id, papers.c.title, papers.c.abstract, papers.c.content_hash).where(
+        select(papers.c.id, papers.c.title, papers.c.abstract, papers.c.text_hash).where(
             papers.c.id.in_(list(paper_ids))
         )
     )
-    return [PaperText(r.id, r.title or "", r.abstract or "", r.content_hash) for r in rows]
+    return [PaperText(r.id, r.title or "", r.abstract or "", r.text_hash) for r in rows]
 
 
 def get_vectors(conn: Connection, model: str, paper_ids: Sequence[str]) -> dict[str, np.ndarray]:
@@ -168,7 +172,7 @@ def iter_vectors(
 def iter_vector_keys(
     conn: Connection, model: str, *, since: datetime | None = None, batch_size: int = 20000
 ) -> Iterator[list[tuple[str, str, datetime]]]:
-    """(paper_id, content_hash, created_at) of ``model``'s vectors, without the
+    """(paper_id, text hash, created_at) of ``model``'s vectors, without the
     vectors: what a catch-up reads first, to fetch only the vectors it lacks."""
     query = select(embeddings.c.paper_id, embeddings.c.content_hash, embeddings.c.created_at).where(
         embeddings.c.model == model

@@ -21,7 +21,7 @@ from paperfeed.db.tables import (
     submissions,
     votes,
 )
-from paperfeed.models import Paper, normalize_title
+from paperfeed.models import Paper, normalize_title, text_hash
 
 
 def now() -> datetime:
@@ -100,13 +100,14 @@ def _merged_row(paper: Paper, existing: Row[Any] | None, stamp: datetime) -> dic
         "modified_at": stamp,
     }
     if existing is None:
+        row["text_hash"] = text_hash(paper.title, paper.abstract)
         row["created_at"] = stamp
         return row
     old = existing._mapping
     incoming_is_older = paper.latest_version < (old["latest_version"] or 0)
     poorer = incoming_is_older or source_rank(paper.source) < source_rank(old["source"])
     for key, value in list(row.items()):
-        if key in ("content_hash", "modified_at", "id", "sources"):
+        if key in ("content_hash", "text_hash", "modified_at", "id", "sources"):
             continue
         keep_old = poorer and key not in COMMUNITY_FIELDS
         value_missing = value in (None, "", [], 0) and old[key] not in (None, "", [])
@@ -116,6 +117,8 @@ def _merged_row(paper: Paper, existing: Row[Any] | None, stamp: datetime) -> dic
         # A paper is listed once: the first day it appeared.
         row["listing_date"] = min(old["listing_date"], row["listing_date"])
     row["imported_upvotes"] = max(paper.upvotes or 0, old["imported_upvotes"] or 0)
+    # Of the merged title and abstract (a poorer source may not have replaced them).
+    row["text_hash"] = text_hash(row["title"], row["abstract"])
     row["sources"] = sorted({*(old["sources"] or [old["source"]]), paper.source})
     return row
 

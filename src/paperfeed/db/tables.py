@@ -70,6 +70,9 @@ papers = Table(
     # normalize_title(title): finds the same paper across sources with and without ids.
     Column("title_key", String(500), nullable=False, index=True),
     Column("content_hash", String(64), nullable=False),
+    # models.text_hash(title, abstract): what a vector is built from. Embedding
+    # staleness compares this, so an upvote never costs a re-embed (0009).
+    Column("text_hash", String(64), nullable=False, server_default=""),
     Column("created_at", UTC_DATETIME, nullable=False),
     Column("modified_at", UTC_DATETIME, nullable=False),
 )
@@ -107,7 +110,9 @@ embeddings = Table(
     Column("model", String(200), primary_key=True),
     Column("dim", Integer, nullable=False),
     Column("vector", LargeBinary, nullable=False),  # float32, little-endian, L2-normalized
-    Column("content_hash", String(64), nullable=False),  # of the paper text it embeds
+    # papers.text_hash of the text this vector embeds (before 0009 it held
+    # papers.content_hash, which moved on every upvote); the column keeps its name.
+    Column("content_hash", String(64), nullable=False),
     Column("created_at", UTC_DATETIME, nullable=False),
     # The vector sidecar catches up by "written since"; without this index that
     # is a full scan of a million rows on every open.

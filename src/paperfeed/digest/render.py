@@ -4,13 +4,15 @@ need for one-click unsubscribe (RFC 8058) and threading."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import secrets
 from dataclasses import dataclass
 from email.header import Header
 from email.message import EmailMessage, Message
 from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
+from email.mime.nonmultipart import MIMENonMultipart
 from email.utils import format_datetime, parseaddr
 from pathlib import Path
 from typing import Any
@@ -151,7 +153,10 @@ def digest_message(
     policy re-parses and refolds every header and was most of the CPU time of
     sending ten thousand digests (bench/digest.py); these headers need none of
     it (ASCII except the subject, which Header encodes)."""
-    message = MIMEMultipart("alternative")
+    # Our own boundary: left to the email package, it is checked against the
+    # body with a freshly compiled regex per message. "=_" never occurs in
+    # base64 text or in the parts' ASCII headers, so this one cannot collide.
+    message = MIMEMultipart("alternative", boundary=f"=_paperfeed_{secrets.token_hex(12)}")
     message["From"] = settings.mail_from
     message["To"] = to
     message["Subject"] = Header(subject, "utf-8").encode() if not subject.isascii() else subject
@@ -163,9 +168,20 @@ def digest_message(
     message["List-Unsubscribe"] = f"<{links.unsubscribe}>, <{links.unsubscribe_mailto}>"
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message["Auto-Submitted"] = "auto-generated"
-    message.attach(MIMEText(text, "plain", "utf-8"))
-    message.attach(MIMEText(html, "html", "utf-8"))
+    message.attach(_utf8_part(text, "plain"))
+    message.attach(_utf8_part(html, "html"))
     return message
+
+
+def _utf8_part(body: str, subtype: str) -> Message:
+    """What ``MIMEText(body, subtype, "utf-8")`` builds, byte for byte, with the
+    base64 done by ``base64.encodebytes`` (C, one call) instead of the email
+    package's line-by-line Python loop (about 5% of the sender's CPU under
+    cProfile)."""
+    part = MIMENonMultipart("text", subtype, charset="utf-8")
+    part["Content-Transfer-Encoding"] = "base64"
+    part.set_payload(base64.encodebytes(body.encode("utf-8")).decode("ascii"))
+    return part
 
 
 def confirmation_message(settings: Settings, *, to: str, confirm_url: str) -> EmailMessage:

@@ -23,6 +23,9 @@ import numpy as np
 
 from paperfeed.config import Settings
 
+# Re-exported: callers import the embedded text from here, next to the models.
+from paperfeed.models import document_text as document_text
+
 PACKAGED_PREFIX = "packaged:"
 PACKAGED_MINILM = "packaged:all-MiniLM-L6-v2-int8"
 # onnxruntime threads per session: the issue's target is 2 cores.
@@ -31,19 +34,6 @@ ONNX_THREADS = 2
 
 class EmbedderUnavailable(RuntimeError):
     """The configured model cannot be loaded (missing package or file)."""
-
-
-def document_text(title: str | None, abstract: str | None) -> str:
-    """The text a paper is embedded from: title, then abstract.
-
-    The title carries the topic in few tokens, so it goes first and survives
-    truncation (the 256-token limit was chosen on scifact-dev, bench/embed.py).
-    """
-    title = " ".join((title or "").split())
-    abstract = " ".join((abstract or "").split())
-    if title and abstract:
-        return f"{title}. {abstract}"
-    return title or abstract
 
 
 class Embedder(ABC):

@@ -63,7 +63,7 @@ def embed_pending(
         vectors = embedder.embed_documents([document_text(p.title, p.abstract) for p in batch])
         with db.begin() as conn:
             vector_store.store_vectors(
-                conn, model, [(p.id, p.content_hash, vectors[i]) for i, p in enumerate(batch)]
+                conn, model, [(p.id, p.text_hash, vectors[i]) for i, p in enumerate(batch)]
             )
         done += len(batch)
         if progress:

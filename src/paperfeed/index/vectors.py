@@ -82,7 +82,8 @@ REFRESH_SECONDS = 5.0
 
 
 def _hash64(content_hash: str) -> int:
-    """A content hash squeezed into an int64, so a million of them fit in 8 MB."""
+    """A vector's hash (embeddings.content_hash, which holds papers.text_hash since
+    0009) squeezed into an int64, so a million of them fit in 8 MB."""
     return int(content_hash[:15].ljust(15, "0"), 16)
 
 
