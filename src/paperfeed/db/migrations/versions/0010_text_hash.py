@@ -1,7 +1,7 @@
 """papers.text_hash: embedding staleness by the embedded text only
 
-Revision ID: 0009_text_hash
-Revises: 0008
+Revision ID: 0010_text_hash
+Revises: 0009_web
 
 Before this, a vector was stale when ``papers.content_hash`` (a hash of every
 stored field) moved on, so an upvote or a new DOI re-embedded the paper.
@@ -21,8 +21,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0009_text_hash"
-down_revision: str | None = "0008"
+revision: str = "0010_text_hash"
+down_revision: str | None = "0009_web"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
