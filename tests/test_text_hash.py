@@ -113,7 +113,7 @@ def empty_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> s
 
 def test_migration_backfills_text_hash_and_keeps_current_vectors(empty_url: str) -> None:
     cfg = alembic_config(empty_url)
-    command.upgrade(cfg, "0008")
+    command.upgrade(cfg, "0009_web")
     engine = make_engine(empty_url)
     stamp = datetime(2025, 1, 1, tzinfo=UTC)
     with engine.begin() as conn:
@@ -165,7 +165,7 @@ def test_migration_backfills_text_hash_and_keeps_current_vectors(empty_url: str)
         }
         # p1's vector was current and stays so; p2's was stale and stays stale.
         assert [p.id for p in vector_store.pending_papers(conn, "m")] == ["p2"]
-    command.downgrade(cfg, "0008")
+    command.downgrade(cfg, "0009_web")
     with engine.connect() as conn:
         assert "text_hash" not in {c["name"] for c in sa.inspect(conn).get_columns("papers")}
         stored = dict(conn.execute(sa.text("SELECT paper_id, content_hash FROM embeddings")).all())
