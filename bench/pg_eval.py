@@ -2,7 +2,7 @@
 
     nice -n 10 .venv/bin/python bench/pg_eval.py ../shared/data/scifact-dev \\
         --database-url postgresql+psycopg://postgres@/pf_eval?host=/tmp/pfpg-... \\
-        [--cache-dir /tmp/pf-eval-cache]
+        [--cache-dir /tmp/pf-eval-cache] [--no-dense]
 
 Loads the BEIR corpus into the given (empty) PostgreSQL database as papers,
 then scores lexical search (paperfeed.search.rank over PgLexicalIndex, the
@@ -87,6 +87,7 @@ def main() -> None:
     parser.add_argument("--split")
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--cache-dir", type=Path)
+    parser.add_argument("--no-dense", action="store_true", help="Lexical only (no embedding).")
     args = parser.parse_args()
     data = load_beir(args.dataset, args.split)
     settings = Settings(database_url=args.database_url)
@@ -111,7 +112,7 @@ def main() -> None:
             )
         )
     pg_search.PRUNE_BUDGET = default_budget
-    embedder = _embedder(settings)
+    embedder = None if args.no_dense else _embedder(settings)
     if embedder is not None:
         den = dense_run(data, settings, embedder, cache_dir=args.cache_dir, progress=print)
         for name, lex in runs.items():
