@@ -185,3 +185,20 @@ def test_bulk_sync_fills_then_builds_the_index(
     found = [i for i, _ in index.search(vectors[7], 5)]
     assert found[0] == ids[7]
     assert len(set(found) & set(exact)) >= 4
+
+
+def test_stale_stats_are_served_while_refreshed_in_the_background(
+    corpus: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    before = pg_search.term_stats(corpus, refresh=True)
+    monkeypatch.setattr(pg_search, "STATS_TTL", 0.0)
+    assert pg_search.term_stats(corpus) is before  # stale, served at once
+    while pg_search._refreshing:
+        time.sleep(0.01)
+    monkeypatch.setattr(pg_search, "STATS_TTL", 600.0)  # no further refresh
+    after = pg_search.term_stats(corpus)
+    assert after is not before
+    assert after.fetched_at > before.fetched_at
+    assert after.df == before.df

@@ -27,7 +27,7 @@ import re
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -215,30 +215,53 @@ class TermStats:
 
 _stats: dict[str, TermStats] = {}
 _stats_lock = threading.Lock()
+_refreshing: set[str] = set()
 
 
 def term_stats(db: Database, *, refresh: bool = False) -> TermStats:
     """This database's lexeme frequencies, from ts_stat over a sample of papers
-    (all of them when few), recomputed every STATS_TTL seconds."""
+    (all of them when few). Computed on first use; when older than STATS_TTL,
+    served as they are while a background thread recomputes them (seconds at
+    75k papers: no search should wait for that)."""
     key = db.engine.url.render_as_string(hide_password=True)
     cached = _stats.get(key)
-    now = time.monotonic()
-    if cached is not None and not refresh and now - cached.fetched_at < STATS_TTL:
-        return cached
-    with _stats_lock, db.connect() as conn:
+    if cached is None or refresh:
+        _stats[key] = _compute_stats(db)
+        return _stats[key]
+    if time.monotonic() - cached.fetched_at >= STATS_TTL:
+        with _stats_lock:
+            start = key not in _refreshing
+            _refreshing.add(key)
+        if start:
+            threading.Thread(target=_refresh_stats, args=(db, key), daemon=True).start()
+    return cached
+
+
+def _refresh_stats(db: Database, key: str) -> None:
+    try:
+        _stats[key] = _compute_stats(db)
+    except Exception:  # noqa: BLE001 (a failed refresh keeps the old stats; retried later)
+        _stats[key] = replace(_stats[key], fetched_at=time.monotonic())
+    finally:
+        with _stats_lock:
+            _refreshing.discard(key)
+
+
+def _compute_stats(db: Database) -> TermStats:
+    with db.connect() as conn:
         papers_n = int(conn.execute(select(func.count()).select_from(papers)).scalar_one())
         source = "SELECT search_vector FROM papers"
         if papers_n > STATS_SAMPLE_ROWS:
             percent = 100.0 * STATS_SAMPLE_ROWS / papers_n
             source += f" TABLESAMPLE SYSTEM ({percent:.6f}) REPEATABLE (7)"
-        sampled = int(conn.execute(text(f"SELECT count(*) FROM ({source}) AS s")).scalar_one())  # noqa: S608 (no user text)
+        sampled = int(
+            conn.execute(text(f"SELECT count(*) FROM ({source}) AS s")).scalar_one()  # noqa: S608 (no user text)
+        )
         df = {
             str(r.word): int(r.ndoc)
             for r in conn.execute(text("SELECT word, ndoc FROM ts_stat(:q)"), {"q": source})
         }
-    stats = TermStats(papers_n, sampled, df, now)
-    _stats[key] = stats
-    return stats
+    return TermStats(papers_n, sampled, df, time.monotonic())
 
 
 def prune_terms(estimates: Sequence[float], budget: float) -> list[int] | None:
