@@ -30,6 +30,7 @@ machine):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import hashlib
 import json
@@ -436,6 +437,29 @@ def make_queries(directory: Path, count: int, seed: int = 42) -> list[str]:
     return queries
 
 
+def _pg_server_cpu(db: Database) -> float | None:
+    """CPU seconds (user + sys) of the PostgreSQL server's processes so far:
+    the postmaster's children (backends, checkpointer, ...) found through
+    this connection's backend pid. None on SQLite or when /proc is unreadable."""
+    if db.backend != "postgresql":
+        return None
+    from sqlalchemy import text
+
+    with db.connect() as conn:
+        backend = int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+    try:
+        postmaster = int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        total = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                if int(fields[1]) == postmaster or stat.parent.name == str(postmaster):
+                    total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def run_queries(directory: Path, count: int) -> dict[str, float]:
     """In this process: open the corpus, run the queries, report latency and RSS."""
     from paperfeed.search import SearchRequest, search
@@ -449,6 +473,7 @@ def run_queries(directory: Path, count: int) -> dict[str, float]:
     for q in queries[:20]:
         search(db, settings, SearchRequest(query=q))
     times, cpu, modes = [], [], {}
+    server_before = _pg_server_cpu(db)
     for q in queries:
         t, c = time.perf_counter(), time.process_time()
         result = search(db, settings, SearchRequest(query=q))
@@ -458,6 +483,7 @@ def run_queries(directory: Path, count: int) -> dict[str, float]:
         # an idle machine would roughly take.
         cpu.append((time.process_time() - c) * 1000)
         modes[result.mode] = modes.get(result.mode, 0) + 1
+    server_after = _pg_server_cpu(db)
     times.sort()
     cpu.sort()
 
@@ -476,6 +502,13 @@ def run_queries(directory: Path, count: int) -> dict[str, float]:
         "open_seconds": round(open_seconds, 2),
         "peak_rss_mib": round(peak_rss_mib()),
         "modes": json.dumps(modes),
+        # PostgreSQL: the server's CPU per query (mean), beside this process's.
+        "pg_server_cpu_mean_ms": (
+            round((server_after - server_before) / len(times) * 1000, 2)
+            if server_before is not None and server_after is not None
+            else None
+        ),
+        "loadavg": Path("/proc/loadavg").read_text().split()[:3],
     }
 
 

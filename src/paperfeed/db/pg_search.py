@@ -27,7 +27,7 @@ import re
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -167,6 +167,120 @@ def render_node(node: Node | None) -> PgQuery | None:
     )
 
 
+# ---------------------------------------------------------------- pruning
+#
+# ts_rank has no top-k pruning: it scores every matching row, and a query of
+# many optional words matches most of the corpus (68k of 75k papers for a
+# 12-word title: 13 s). So a ranked search first ranks only the papers that
+# match the query's rarest terms, as many of them as fit PRUNE_BUDGET
+# estimated rows, and widens to every match only when that leaves fewer
+# results than asked for. A paper matching none of the rare terms matches only
+# common ones, which is what a BM25 ranking (idf) puts last anyway; the result
+# is always a subset of the query's matches, so its semantics (fields,
+# phrases, exclusions, AND/OR) are unchanged. Term frequencies come from
+# ts_stat over a sample of the papers, kept per database for STATS_TTL seconds.
+
+PRUNE_BUDGET = 2000  # estimated rows ranked before widening
+COUNT_CAP = 1000  # matches counted exactly; beyond, the total is estimated
+STATS_SAMPLE_ROWS = 20000
+STATS_TTL = 600.0
+_LEXEME = re.compile(r"'((?:[^']|'')*)'")
+
+
+@dataclass(frozen=True)
+class TermStats:
+    """Document frequencies of lexemes, as fractions of the papers."""
+
+    papers: int
+    sampled: int
+    df: dict[str, int]
+    fetched_at: float
+
+    def share(self, lexeme: str) -> float:
+        # A lexeme absent from the sample is rarer than one sampled paper.
+        return max(self.df.get(lexeme, 0), 0.5) / max(1, self.sampled)
+
+    def estimate(self, tsquery_text: str) -> float:
+        """Estimated matches of one rendered term: per OR branch, its rarest
+        lexeme (a phrase matches no more than its rarest word); branches add up."""
+        # The stats do not know weights: the same words in two branches (the
+        # body's and the authors' labels) count once.
+        branches = {
+            frozenset(w.replace("''", "'") for w in _LEXEME.findall(b))
+            for b in tsquery_text.split("|")
+        }
+        total = sum(min(self.share(w) for w in words) for words in branches if words)
+        return min(1.0, total) * self.papers
+
+
+_stats: dict[str, TermStats] = {}
+_stats_lock = threading.Lock()
+_refreshing: set[str] = set()
+
+
+def term_stats(db: Database, *, refresh: bool = False) -> TermStats:
+    """This database's lexeme frequencies, from ts_stat over a sample of papers
+    (all of them when few). Computed on first use; when older than STATS_TTL,
+    served as they are while a background thread recomputes them (seconds at
+    75k papers: no search should wait for that)."""
+    key = db.engine.url.render_as_string(hide_password=True)
+    cached = _stats.get(key)
+    if cached is None or refresh:
+        _stats[key] = _compute_stats(db)
+        return _stats[key]
+    if time.monotonic() - cached.fetched_at >= STATS_TTL:
+        with _stats_lock:
+            start = key not in _refreshing
+            _refreshing.add(key)
+        if start:
+            threading.Thread(target=_refresh_stats, args=(db, key), daemon=True).start()
+    return cached
+
+
+def _refresh_stats(db: Database, key: str) -> None:
+    try:
+        _stats[key] = _compute_stats(db)
+    except Exception:  # noqa: BLE001 (a failed refresh keeps the old stats; retried later)
+        _stats[key] = replace(_stats[key], fetched_at=time.monotonic())
+    finally:
+        with _stats_lock:
+            _refreshing.discard(key)
+
+
+def _compute_stats(db: Database) -> TermStats:
+    with db.connect() as conn:
+        papers_n = int(conn.execute(select(func.count()).select_from(papers)).scalar_one())
+        source = "SELECT search_vector FROM papers"
+        if papers_n > STATS_SAMPLE_ROWS:
+            percent = 100.0 * STATS_SAMPLE_ROWS / papers_n
+            source += f" TABLESAMPLE SYSTEM ({percent:.6f}) REPEATABLE (7)"
+        sampled = int(
+            conn.execute(text(f"SELECT count(*) FROM ({source}) AS s")).scalar_one()  # noqa: S608 (no user text)
+        )
+        df = {
+            str(r.word): int(r.ndoc)
+            for r in conn.execute(text("SELECT word, ndoc FROM ts_stat(:q)"), {"q": source})
+        }
+    return TermStats(papers_n, sampled, df, time.monotonic())
+
+
+def prune_terms(estimates: Sequence[float], budget: float) -> list[int] | None:
+    """Indexes of the rarest terms whose estimated matches fit ``budget`` (at
+    least the rarest one), or None when ranking them all costs little more."""
+    order = sorted(range(len(estimates)), key=lambda i: estimates[i])
+    chosen: list[int] = []
+    spent = 0.0
+    for i in order:
+        if chosen and spent + estimates[i] > budget:
+            break
+        chosen.append(i)
+        spent += estimates[i]
+    everything = sum(estimates)
+    if len(chosen) == len(estimates) or spent > everything / 2:
+        return None
+    return chosen
+
+
 _MARK_OPEN, _MARK_CLOSE = "\ue000", "\ue001"  # private-use: query text never has them
 
 
@@ -209,9 +323,59 @@ class PgLexicalIndex:
             return int(conn.execute(select(func.count()).select_from(papers)).scalar_one())
 
     def search(
-        self, query: PgQuery, *, limit: int, offset: int = 0, by_date: bool = False
+        self,
+        query: PgQuery,
+        *,
+        limit: int,
+        offset: int = 0,
+        by_date: bool = False,
+        budget: float | None = None,
     ) -> tuple[list[tuple[str, float]], int]:
-        """(paper id, score) best first (or newest first), and the match count."""
+        """(paper id, score) best first (or newest first), and the match count
+        (exact up to COUNT_CAP, estimated from term frequencies beyond)."""
+        budget = PRUNE_BUDGET if budget is None else budget
+        need = limit + offset
+        with self.db.connect() as conn:
+            texts: list[str] = []
+            if query.terms:
+                texts = [
+                    str(t or "")
+                    for t in conn.execute(select(*[cast(t, Text) for t in query.terms])).one()
+                ]
+            hits: list[tuple[str, float]] | None = None
+            if not by_date and query.tsq is not None and len(query.terms) > 1:
+                stats = term_stats(self.db)
+                chosen = prune_terms([stats.estimate(t) for t in texts], budget)
+                if chosen is not None:
+                    rare = or_(*[SEARCH_VECTOR.op("@@")(query.terms[i]) for i in chosen])
+                    hits = self._ranked(conn, query, and_(query.cond, rare), need)
+                    if len(hits) < need:
+                        hits = None  # too few among the rare terms: rank every match
+            if hits is None:
+                hits = self._ranked(conn, query, query.cond, need, by_date=by_date)
+            counted = conn.execute(
+                select(func.count()).select_from(
+                    select(papers.c.id).where(query.cond).limit(COUNT_CAP).subquery()
+                )
+            ).scalar_one()
+            total = int(counted)
+            if total >= COUNT_CAP and texts:
+                stats = term_stats(self.db)
+                missed = 1.0
+                for t in texts:
+                    missed *= 1.0 - stats.estimate(t) / max(1, stats.papers)
+                total = max(total, round(stats.papers * (1.0 - missed)))
+        return hits[offset:], total
+
+    def _ranked(
+        self,
+        conn: Any,
+        query: PgQuery,
+        cond: ColumnElement[bool],
+        limit: int,
+        *,
+        by_date: bool = False,
+    ) -> list[tuple[str, float]]:
         score: ColumnElement[Any] = (
             func.ts_rank(
                 literal_column("'{0.1, 0.8, 0.8, 1.0}'::float4[]"), SEARCH_VECTOR, query.tsq, 1
@@ -224,17 +388,8 @@ class PgLexicalIndex:
             if by_date
             else [score.desc(), papers.c.id]
         )
-        stmt = (
-            select(papers.c.id, score.label("score"))
-            .where(query.cond)
-            .order_by(*order)
-            .limit(limit)
-            .offset(offset)
-        )
-        with self.db.connect() as conn:
-            hits = [(r.id, float(r.score)) for r in conn.execute(stmt)]
-            total = conn.execute(select(func.count()).select_from(papers).where(query.cond))
-            return hits, int(total.scalar_one())
+        stmt = select(papers.c.id, score.label("score")).where(cond).order_by(*order).limit(limit)
+        return [(r.id, float(r.score)) for r in conn.execute(stmt)]
 
     def matching(self, ids: Sequence[str], query: PgQuery) -> set[str]:
         if not ids:
@@ -305,23 +460,63 @@ class PgLexicalIndex:
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 100
 HNSW_EF_SEARCH = 64
+# A sync with this many vectors missing, and at least BULK_SHARE of the rows of
+# their dimension, drops the HNSW index, fills the column, then builds the
+# index in one pass: inserting row by row into a live graph took 965 s for 75k
+# vectors here, a build after the fill a fraction of that.
+BULK_MIN_ROWS = 5000
+BULK_SHARE = 0.25
+BUILD_MEMORY = "1GB"  # maintenance_work_mem for the build: the graph is built in memory
 
 
 def _vector_literal(vector: np.ndarray) -> str:
-    return "[" + ",".join(f"{x:.7g}" for x in np.asarray(vector, dtype=np.float32).ravel()) + "]"
+    values = np.asarray(vector, dtype=np.float32).ravel().tolist()
+    return ("[" + ",".join(["%.7g"] * len(values)) + "]") % tuple(values)
+
+
+def hnsw_index_name(dim: int) -> str:
+    return f"ix_embeddings_hnsw_{int(dim)}"
 
 
 def ensure_hnsw_index(db: Database, dim: int) -> None:
     """The HNSW index for vectors of ``dim`` dimensions (inner product), once."""
     dim = int(dim)
     with db.begin() as conn:
+        conn.execute(text(f"SET LOCAL maintenance_work_mem = '{BUILD_MEMORY}'"))
         conn.execute(
             text(
-                f"CREATE INDEX IF NOT EXISTS ix_embeddings_hnsw_{dim} ON embeddings "
+                f"CREATE INDEX IF NOT EXISTS {hnsw_index_name(dim)} ON embeddings "
                 f"USING hnsw ((embedding::vector({dim})) vector_ip_ops) "
                 f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION}) WHERE dim = {dim}"
             )
         )
+
+
+def drop_hnsw_index(db: Database, dim: int) -> None:
+    """Before a bulk fill: searches meanwhile scan exactly (slower, still right)."""
+    with db.begin() as conn:
+        conn.execute(text(f"DROP INDEX IF EXISTS {hnsw_index_name(dim)}"))
+
+
+def _dims_to_rebuild(db: Database) -> list[int]:
+    """Dimensions whose missing vectors are a bulk load (see BULK_MIN_ROWS)."""
+    with db.connect() as conn:
+        # The common case (every few seconds, nothing missing) costs one probe
+        # of the partial index on unsynced rows, not a count of the table.
+        if (
+            conn.execute(text("SELECT 1 FROM embeddings WHERE embedding IS NULL LIMIT 1")).first()
+            is None
+        ):
+            return []
+        rows = conn.execute(
+            text(
+                "SELECT dim, count(*) FILTER (WHERE embedding IS NULL) AS missing, "
+                "count(*) AS total FROM embeddings GROUP BY dim"
+            )
+        ).all()
+    return [
+        int(r.dim) for r in rows if r.missing >= BULK_MIN_ROWS and r.missing >= BULK_SHARE * r.total
+    ]
 
 
 class PgVectorIndex:
@@ -372,6 +567,9 @@ class PgVectorIndex:
         with self._lock:
             self._synced_at = time.monotonic()
             dims: set[int] = set()
+            rebuild = _dims_to_rebuild(db)
+            for dim in rebuild:
+                drop_hnsw_index(db, dim)
             while True:
                 with db.begin() as conn:
                     rows = conn.execute(
@@ -383,23 +581,23 @@ class PgVectorIndex:
                     ).all()
                     if not rows:
                         break
+                    # One statement per batch (not one UPDATE per row).
                     conn.execute(
                         text(
-                            "UPDATE embeddings SET embedding = CAST(:v AS vector) "
-                            "WHERE paper_id = :p AND model = :m"
+                            "UPDATE embeddings AS e SET embedding = CAST(u.v AS vector) "
+                            "FROM unnest(CAST(:p AS text[]), CAST(:m AS text[]), "
+                            "CAST(:v AS text[])) AS u(p, m, v) "
+                            "WHERE e.paper_id = u.p AND e.model = u.m"
                         ),
-                        [
-                            {
-                                "v": _vector_literal(bytes_to_vector(r.vector, r.dim)),
-                                "p": r.paper_id,
-                                "m": r.model,
-                            }
-                            for r in rows
-                        ],
+                        {
+                            "p": [r.paper_id for r in rows],
+                            "m": [r.model for r in rows],
+                            "v": [_vector_literal(bytes_to_vector(r.vector, r.dim)) for r in rows],
+                        },
                     )
                 dims.update(int(r.dim) for r in rows)
                 total += len(rows)
-            for dim in dims:
+            for dim in dims | set(rebuild):
                 ensure_hnsw_index(db, dim)
         if total:
             self._count = None

@@ -1,0 +1,125 @@
+"""Search quality on PostgreSQL: `paperfeed eval`'s measures for the tsvector side.
+
+    nice -n 10 .venv/bin/python bench/pg_eval.py ../shared/data/scifact-dev \\
+        --database-url postgresql+psycopg://postgres@/pf_eval?host=/tmp/pfpg-... \\
+        [--cache-dir /tmp/pf-eval-cache] [--no-dense]
+
+Loads the BEIR corpus into the given (empty) PostgreSQL database as papers,
+then scores lexical search (paperfeed.search.rank over PgLexicalIndex, the
+same path a search takes) with candidate pruning at its default budget and
+with none (every match ranked), and the default hybrid fusion of each with the
+exact dense run (the packaged MiniLM, as `paperfeed eval`). Prints one JSON
+line per system and the per-query CPU time of the lexical runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from paperfeed.config import Settings
+from paperfeed.db import Database, pg_search
+from paperfeed.db.tables import papers
+from paperfeed.evaluate import (
+    DEPTH,
+    _embedder,
+    dense_run,
+    evaluate_run,
+    fused_run,
+    load_beir,
+)
+from paperfeed.index.lexical import Filters
+from paperfeed.query import QueryError, parse
+from paperfeed.search import DEFAULT_FUSION, Ranked, rank
+
+
+def load(db: Database, corpus: dict[str, dict[str, str]]) -> None:
+    stamp = datetime.now(UTC)
+    rows = [
+        {
+            "id": doc_id,
+            "title": d["title"],
+            "abstract": d["text"],
+            "authors": [],
+            "primary_category": "",
+            "categories": [],
+            "latest_version": 1,
+            "listing_date": date(2025, 1, 1),
+            "source": "beir",
+            "imported_upvotes": 0,
+            "withdrawn": False,
+            "featured": False,
+            "hidden": False,
+            "title_key": d["title"].lower()[:500],
+            "content_hash": doc_id,
+            "created_at": stamp,
+            "modified_at": stamp,
+        }
+        for doc_id, d in corpus.items()
+    ]
+    with db.begin() as conn:
+        conn.execute(papers.delete())
+        for s in range(0, len(rows), 2000):
+            conn.execute(papers.insert(), rows[s : s + 2000])
+
+
+def lexical_run(
+    index: pg_search.PgLexicalIndex, queries: dict[str, str]
+) -> tuple[dict[str, Ranked], float]:
+    run: dict[str, Ranked] = {}
+    started = time.process_time()
+    for qid, text in queries.items():
+        try:
+            parsed = parse(text)
+        except QueryError:
+            run[qid] = []
+            continue
+        run[qid] = rank(index, parsed, Filters(), dense=None, mode="lexical", depth=DEPTH).ranked
+    return run, (time.process_time() - started) / max(1, len(queries)) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("dataset", type=Path)
+    parser.add_argument("--split")
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--cache-dir", type=Path)
+    parser.add_argument("--no-dense", action="store_true", help="Lexical only (no embedding).")
+    args = parser.parse_args()
+    data = load_beir(args.dataset, args.split)
+    settings = Settings(database_url=args.database_url)
+    db = Database(settings.database_url_resolved)
+    load(db, data.corpus)
+    pg_search.term_stats(db, refresh=True)
+    print(f"{data.name} {data.split}: {len(data.corpus):,} documents, {len(data.queries)} queries")
+    index = pg_search.PgLexicalIndex(db)
+    runs: dict[str, dict[str, Ranked]] = {}
+    default_budget = pg_search.PRUNE_BUDGET
+    for name, budget in (("pruned", default_budget), ("unpruned", float("inf"))):
+        pg_search.PRUNE_BUDGET = budget
+        runs[name], cpu_ms = lexical_run(index, data.queries)
+        figures = evaluate_run(data.qrels, runs[name])
+        print(
+            json.dumps(
+                {
+                    "system": f"pg lexical {name} (budget {budget})",
+                    **figures,
+                    "client_cpu_ms_per_query": round(cpu_ms, 2),
+                }
+            )
+        )
+    pg_search.PRUNE_BUDGET = default_budget
+    embedder = None if args.no_dense else _embedder(settings)
+    if embedder is not None:
+        den = dense_run(data, settings, embedder, cache_dir=args.cache_dir, progress=print)
+        for name, lex in runs.items():
+            figures = evaluate_run(data.qrels, fused_run(lex, den, DEFAULT_FUSION))
+            print(json.dumps({"system": f"pg hybrid {name}", **figures}))
+    db.dispose()
+
+
+if __name__ == "__main__":
+    main()
