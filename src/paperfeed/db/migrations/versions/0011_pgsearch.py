@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0009_pgsearch"
-down_revision: str | None = "0008"
+revision: str = "0011_pgsearch"
+down_revision: str | None = "0010_text_hash"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
