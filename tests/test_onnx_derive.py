@@ -10,6 +10,8 @@ import onnx
 import pytest
 
 from paperfeed.config import Settings
+from paperfeed.db import Database
+from paperfeed.db import embeddings as vector_store
 from paperfeed.index import onnx_derive
 from paperfeed.index.embedder import (
     PACKAGED_MINILM,
@@ -20,7 +22,10 @@ from paperfeed.index.embedder import (
     load_embedder,
     packaged_minilm_files,
 )
+from paperfeed.index.embedding import embed_pending
 from paperfeed.index.onnx_derive import DerivationError, cached_int8, derive_int8, derived_path
+from paperfeed.ingest.pipeline import ingest
+from tests.helpers import make_paper
 
 TEXTS = [
     "Graph neural networks for molecule property prediction.",
@@ -117,3 +122,18 @@ def test_an_onnx_directory_is_a_model(derived: Path, tmp_path: Path) -> None:
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     with pytest.raises(EmbedderUnavailable, match="must hold model.onnx and tokenizer.json"):
         load_embedder(f"onnx:{tmp_path / 'nothing-here'}")
+
+
+def test_switching_to_the_derived_model_re_embeds(
+    derived: Path, settings: Settings, db: Database
+) -> None:
+    ingest(db, [make_paper("2501.00001"), make_paper("2501.00002")])
+    shipped = settings.model_copy(update={"embed_model": PACKAGED_MINILM})
+    assert embed_pending(db, shipped) == 2
+    assert embed_pending(db, shipped) == 0
+    fast = settings.model_copy(
+        update={"embed_model": PACKAGED_MINILM_QINT8, "model_cache_dir": derived.parent}
+    )
+    assert embed_pending(db, fast) == 2  # a new model id: every paper is pending again
+    with db.connect() as conn:
+        assert vector_store.count_pending(conn, current_model_id(fast)) == 0
