@@ -209,11 +209,15 @@ class TorchMiniLM:
 
 
 def dense_scores(
-    name: str, make: Callable[[], object], corpus: dict[str, str], queries: dict[str, str]
+    dataset: str,
+    name: str,
+    make: Callable[[], object],
+    corpus: dict[str, str],
+    queries: dict[str, str],
 ) -> tuple[np.ndarray, np.ndarray, float | None]:
     # The derived model's matrices carry its recipe's name, so a new recipe re-embeds.
     tag = name.replace("qint8", f"qint8.{DERIVATION}")
-    cached = CACHE / f"scifact-{tag}-{len(corpus)}.npy"
+    cached = CACHE / f"{dataset}-{tag}-{len(corpus)}.npy"
     model = make()
     rate_ = None
     if cached.is_file():
@@ -267,7 +271,7 @@ def quality(root: Path, max_docs: int | None, token_limits: list[int], use_torch
                 f"| {mrr:.4f} | |"
             )
     for name, make in configs:
-        docs, q, docs_rate = dense_scores(name, make, corpus, queries)
+        docs, q, docs_rate = dense_scores(root.name, name, make, corpus, queries)
         matrices[name] = docs
         scores = q @ docs.T
         run = {}
@@ -287,7 +291,7 @@ def quality(root: Path, max_docs: int | None, token_limits: list[int], use_torch
         reference = matrices.get(f"float32-{tokens}")
         if reference is None or kind == "float32":
             # Without torch, compare with the float32 matrix a --torch run cached.
-            path = CACHE / f"scifact-float32-{tokens}-{len(corpus)}.npy"
+            path = CACHE / f"{root.name}-float32-{tokens}-{len(corpus)}.npy"
             reference = np.load(path) if kind != "float32" and path.is_file() else None
         if reference is not None:
             cos = (a * reference).sum(axis=1)
