@@ -154,7 +154,7 @@ def build_database(work: Path, database_url: str) -> dict[str, Any]:
         with db.begin() as conn:
             hashes = dict(
                 conn.execute(
-                    select(papers.c.id, papers.c.content_hash).where(
+                    select(papers.c.id, papers.c.text_hash).where(
                         papers.c.id.in_([r["id"] for r in chunk])
                     )
                 ).all()

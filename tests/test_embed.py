@@ -417,7 +417,7 @@ def test_index_graph_skips_dead_and_rescores_from_the_table(
     # Re-embed one paper: it moves (a new label), its old vector is dead.
     moved = ids[0]
     with db.begin() as conn:
-        content_hash = paper_store.get_papers(conn, [moved])[moved]["content_hash"]
+        content_hash = paper_store.get_papers(conn, [moved])[moved]["text_hash"]
         vector_store.store_vectors(conn, MODEL, [(moved, content_hash, stored[ids[1]])])
     index.add([moved], stored[ids[1]][None, :], [content_hash])
     assert index._dead == 1

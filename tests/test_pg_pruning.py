@@ -165,7 +165,7 @@ def test_bulk_sync_fills_then_builds_the_index(
     with corpus.begin() as conn:
         rows = conn.execute(text("SELECT id FROM papers ORDER BY id")).all()
         ids = [r.id for r in rows]
-        hashes = {i: p["content_hash"] for i, p in paper_store.get_papers(conn, ids).items()}
+        hashes = {i: p["text_hash"] for i, p in paper_store.get_papers(conn, ids).items()}
         vectors = rng.standard_normal((len(ids), 8)).astype(np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
         vector_store.store_vectors(
