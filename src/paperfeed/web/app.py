@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -18,9 +19,34 @@ from paperfeed.web import search as search_routes
 STATIC_DIR = Path(__file__).parent / "static"
 
 
+_frozen = False
+
+
+def _freeze_startup_objects() -> None:
+    """Take what a worker built at start-up out of the cyclic garbage collector.
+
+    Imports, routes and templates leave ~200k long-lived objects; a full
+    collection walked them all (~120 ms here) about every 60 requests, and
+    those pauses were the whole p99 of the list pages. Frozen objects are
+    never scanned again. Once per process: they live as long as it does.
+    """
+    global _frozen
+    if not _frozen:
+        gc.collect()
+        gc.freeze()
+        # With the start-up objects out of the count, CPython's "a quarter of
+        # the long-lived objects are new" rule let full collections (still
+        # ~40 ms here) run every ~25 requests; a tenth as often keeps them
+        # out of the p99. Young generations are collected as usual.
+        young, middle, _ = gc.get_threshold()
+        gc.set_threshold(young, middle, 100)
+        _frozen = True
+
+
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Background work of the embedded mode, opt-out through settings."""
+    _freeze_startup_objects()
     scheduler = None
     if app.state.settings.digest_scheduler:
         from paperfeed.digest.scheduler import DigestScheduler
