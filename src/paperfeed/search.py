@@ -21,12 +21,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
-from paperfeed import metrics
+from paperfeed import metrics, trending
 from paperfeed.config import Settings
 from paperfeed.db import Database
-from paperfeed.db import papers as paper_store
 from paperfeed.db import search as search_store
-from paperfeed.db import trending as trending_store
 from paperfeed.index.lexical import (
     DEFAULT_WEIGHTS,
     FieldWeights,
@@ -379,9 +377,8 @@ def _hydrate(
 ) -> list[SearchHit]:
     ids = [i for i, _ in ranked]
     with db.connect() as conn:
-        rows = paper_store.get_papers(conn, ids)
-        # Imported upvotes are in the rows already: one query for the votes.
-        votes = trending_store.vote_counts(conn, ids)
+        # Full rows with ``votes`` and ``upvotes``, as the list pages read them.
+        rows = {row["id"]: row for row in trending.papers_with_upvotes(conn, ids)}
     # Papers removed since they were indexed, or hidden by a curator, drop out.
     shown = [(i, s) for i, s in ranked if i in rows and not rows[i]["hidden"]]
     snippets = (
@@ -392,8 +389,6 @@ def _hydrate(
     hits: list[SearchHit] = []
     for (paper_id, score), snippet in zip(shown, snippets, strict=True):
         row = rows[paper_id]
-        row["votes"] = votes.get(paper_id, 0)
-        row["upvotes"] = row["votes"] + int(row["imported_upvotes"] or 0)
         hits.append(
             SearchHit(
                 id=paper_id,

@@ -455,7 +455,7 @@ class PgLexicalIndex:
 
 # ---------------------------------------------------------------- dense
 
-# The same graph parameters as the hnswlib sidecar (index/vectors.py), so both
+# The same graph parameters as the faiss sidecar (index/vectors.py), so both
 # backends trade recall for speed alike.
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 100
@@ -520,7 +520,7 @@ def _dims_to_rebuild(db: Database) -> list[int]:
 
 
 class PgVectorIndex:
-    """Dense search on pgvector (same methods as the hnswlib VectorIndex)."""
+    """Dense search on pgvector (same methods as the SQLite VectorIndex)."""
 
     def __init__(self, db: Database, model_id: str) -> None:
         self.db = db
