@@ -17,6 +17,7 @@ import math
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
@@ -134,6 +135,11 @@ def rank(
 ) -> Ranking:
     """Relevance ranking of one query: the part ``paperfeed eval`` measures."""
     depth = depth or fusion.depth
+    # The dense side (query embedding + ANN) starts first, on another thread,
+    # and runs while this one does the BM25 search: onnxruntime, faiss and
+    # tantivy all release the GIL, so on two cores the two overlap.
+    want_dense = mode != "lexical" and dense is not None and bool(parsed.free_text.strip())
+    pending = _start_dense(dense, parsed.free_text, depth) if want_dense else None
     # The index builds its own query objects (tantivy, or SQL on PostgreSQL).
     text_query = lexical.render(parsed.root, weights)
     filt = lexical.filter_query(filters)
@@ -147,8 +153,8 @@ def rank(
                 lexical.combine(None, filt), limit=depth, by_date=True
             )
     dense_hits: Ranked = []
-    if mode != "lexical" and dense is not None and parsed.free_text.strip():
-        dense_hits = dense(parsed.free_text, depth)
+    if pending is not None:
+        dense_hits = pending.result()
         required = lexical.render(constraint(parsed.root), weights)
         if dense_hits and (required is not None or filt is not None):
             allowed = lexical.matching([i for i, _ in dense_hits], lexical.combine(required, filt))
@@ -161,6 +167,32 @@ def rank(
             ranked = dense_hits  # nothing searchable by words (emoji, punctuation)
     extra = len({i for i, _ in dense_hits} - {i for i, _ in lex_hits})
     return Ranking(ranked, lex_total + extra, bool(dense_hits), text_query)
+
+
+# Run the dense side beside the lexical one (False: one after the other, as
+# before; the results are the same, tests/test_search.py checks it).
+PARALLEL_DENSE = True
+# A few threads per process: each search holds one for the length of its
+# query embedding and ANN search; more concurrent searches than this queue.
+_DENSE_THREADS = 4
+_dense_pool: ThreadPoolExecutor | None = None
+_dense_pool_lock = threading.Lock()
+
+
+def _start_dense(dense: DenseSearch | None, text: str, k: int) -> Future[Ranked]:
+    assert dense is not None
+    if not PARALLEL_DENSE:
+        done: Future[Ranked] = Future()
+        try:
+            done.set_result(dense(text, k))
+        except BaseException as exc:  # raised again by .result(), as the pool would
+            done.set_exception(exc)
+        return done
+    global _dense_pool
+    with _dense_pool_lock:
+        if _dense_pool is None:
+            _dense_pool = ThreadPoolExecutor(_DENSE_THREADS, thread_name_prefix="pf-dense")
+    return _dense_pool.submit(dense, text, k)
 
 
 # ---------------------------------------------------------------- the request
