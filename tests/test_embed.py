@@ -66,6 +66,18 @@ def test_embedder_batches_do_not_change_vectors(settings: Settings) -> None:
     np.testing.assert_array_equal(alone[0], embedder.embed_documents(["short"])[0])
 
 
+def test_a_single_query_gets_its_document_vector(settings: Settings) -> None:
+    """One query runs on a one-thread session of the same model (cheaper for a
+    few tokens); its vector is exactly the one the batch session gives."""
+    embedder = get_embedder(settings)
+    texts = ["graph neural networks", "Sparse attention kernels for long-context language models"]
+    for text in texts:
+        np.testing.assert_array_equal(
+            embedder.embed_queries([text])[0], embedder.embed_documents([text])[0]
+        )
+    np.testing.assert_array_equal(embedder.embed_queries(texts), embedder.embed_documents(texts))
+
+
 def test_close_texts_score_higher_than_unrelated(settings: Settings) -> None:
     embedder = get_embedder(settings)
     query = embedder.embed_query("image classification with convolutional neural networks")
