@@ -22,7 +22,8 @@ build reports ingest, vector storage, keyword- and vector-index build times,
 and HNSW recall@10 against exact search.
 
 Only the query phase, on an already built corpus (what to re-run on a quiet
-machine):
+machine); --phases adds each part's CPU time per query (embedding, ANN, BM25,
+rows, snippets), --serial runs the dense side after BM25 as before session 3:
 
     nice -n 10 .venv/bin/python bench/search.py _query bench/cache/search-synthetic-1000000
 """
@@ -40,6 +41,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -460,10 +462,73 @@ def _pg_server_cpu(db: Database) -> float | None:
         return None
 
 
-def run_queries(directory: Path, count: int) -> dict[str, float]:
-    """In this process: open the corpus, run the queries, report latency and RSS."""
+class PhaseClock:
+    """Thread CPU time per query spent in each part of a search: the query
+    embedding and the ANN search (on the dense worker thread), tantivy, the
+    page's SQLite rows and the snippets. Wraps the functions in place."""
+
+    def __init__(self) -> None:
+        from paperfeed import search as search_module
+        from paperfeed import trending
+        from paperfeed.index import lexical, vectors
+
+        self.spent: dict[str, float] = {}
+        self.per_query: list[dict[str, float]] = []
+        self._lock = threading.Lock()
+        self._wrap(search_module.QueryVectorCache, "get", "embedding")
+        self._wrap(vectors.VectorIndex, "search", "ann")
+        self._wrap(lexical.LexicalIndex, "search", "bm25")
+        self._wrap(lexical.LexicalIndex, "snippets_html", "snippets")
+        self._wrap(trending, "papers_with_upvotes", "rows")
+
+    def _wrap(self, owner: object, name: str, label: str) -> None:
+        original = getattr(owner, name)
+
+        def timed(*args, **kwargs):  # type: ignore[no-untyped-def]
+            started = time.thread_time()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                with self._lock:
+                    self.spent[label] = self.spent.get(label, 0.0) + time.thread_time() - started
+
+        setattr(owner, name, timed)
+
+    def next_query(self) -> None:
+        with self._lock:
+            self.per_query.append({k: v * 1000 for k, v in self.spent.items()})
+            self.spent.clear()
+
+    def summary(self, cpu: list[float]) -> dict[str, float]:
+        rows = self.per_query
+        out: dict[str, float] = {}
+        for label in ("embedding", "ann", "bm25", "rows", "snippets"):
+            values = sorted(r.get(label, 0.0) for r in rows)
+            out[f"{label}_cpu_p50_ms"] = round(statistics.median(values), 2)
+            p99 = values[min(len(values) - 1, int(0.99 * len(values)))]
+            out[f"{label}_cpu_p99_ms"] = round(p99, 2)
+        # With the dense side beside BM25, an idle 2-core machine's wall time
+        # is about the CPU time minus the shorter of the two sides.
+        overlap = sorted(
+            c - min(r.get("embedding", 0.0) + r.get("ann", 0.0), r.get("bm25", 0.0))
+            for c, r in zip(cpu, rows, strict=False)
+        )
+        out["idle_estimate_p50_ms"] = round(statistics.median(overlap), 2)
+        return out
+
+
+def run_queries(
+    directory: Path, count: int, *, serial: bool = False, phases: bool = False
+) -> dict[str, float]:
+    """In this process: open the corpus, run the queries, report latency and RSS.
+
+    ``serial``: the dense side after the lexical one, as before session 3
+    (same results). ``phases``: add each part's thread CPU time per query."""
+    from paperfeed import search as search_module
     from paperfeed.search import SearchRequest, search
 
+    search_module.PARALLEL_DENSE = not serial
+    clock = PhaseClock() if phases else None
     settings = settings_for(directory)
     db = Database(settings.database_url_resolved)
     queries = make_queries(directory, count)
@@ -473,6 +538,8 @@ def run_queries(directory: Path, count: int) -> dict[str, float]:
     for q in queries[:20]:
         search(db, settings, SearchRequest(query=q))
     times, cpu, modes = [], [], {}
+    if clock is not None:
+        clock.spent.clear()  # not the warm-up's
     server_before = _pg_server_cpu(db)
     for q in queries:
         t, c = time.perf_counter(), time.process_time()
@@ -483,6 +550,11 @@ def run_queries(directory: Path, count: int) -> dict[str, float]:
         # an idle machine would roughly take.
         cpu.append((time.process_time() - c) * 1000)
         modes[result.mode] = modes.get(result.mode, 0) + 1
+        if clock is not None:
+            clock.next_query()
+    by_phase = clock.summary(cpu) if clock is not None else {}
+    if serial:
+        by_phase.pop("idle_estimate_p50_ms", None)  # nothing overlaps
     server_after = _pg_server_cpu(db)
     times.sort()
     cpu.sort()
@@ -509,6 +581,8 @@ def run_queries(directory: Path, count: int) -> dict[str, float]:
             else None
         ),
         "loadavg": Path("/proc/loadavg").read_text().split()[:3],
+        "dense_beside_lexical": not serial,
+        **by_phase,
     }
 
 
@@ -570,6 +644,12 @@ def main() -> None:
     parser.add_argument("--backend", default="sqlite", choices=["sqlite", "postgres"])
     parser.add_argument("--database-url", help="--backend postgres: an empty database")
     parser.add_argument("--store-only", action="store_true", help="build: stop after the rows")
+    parser.add_argument(
+        "--serial", action="store_true", help="_query: dense side after BM25 (before session 3)"
+    )
+    parser.add_argument(
+        "--phases", action="store_true", help="_query: thread CPU per part of the search"
+    )
     args = parser.parse_args()
     if args.store_only:
         global STORE_ONLY
@@ -580,7 +660,10 @@ def main() -> None:
             parser.error("--backend postgres needs --database-url")
         DATABASE_URL = os.environ["PAPERFEED_BENCH_DATABASE_URL"] = args.database_url
     if args.command == "_query":
-        print(json.dumps(run_queries(Path(args.directory), args.queries)))
+        result = run_queries(
+            Path(args.directory), args.queries, serial=args.serial, phases=args.phases
+        )
+        print(json.dumps(result))
         return
     if args.command == "_writer":
         d = Path(args.directory)
