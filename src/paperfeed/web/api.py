@@ -32,6 +32,7 @@ from paperfeed.query import QueryError
 from paperfeed.search import SearchRequest, search
 from paperfeed.trending import Period, PeriodError
 from paperfeed.web import convertors as _convertors  # noqa: F401  (registers {x:paper_id})
+from paperfeed.web.compute import run_cpu_bound
 from paperfeed.web.pages import database, settings_of
 
 # ---------------------------------------------------------------- errors
@@ -329,14 +330,19 @@ def search_papers_with_upvotes(
     response_model_exclude_none=True,
     summary="Search papers (Hugging Face–compatible)",
 )
-def search_papers(
+async def search_papers(
     request: Request,
     q: Annotated[str, Query(max_length=1000, description="A search query")] = "",
     limit: Annotated[int, Query(ge=1, le=trending.MAX_LIMIT, description="How many")] = 50,
 ) -> Response:
     """Hybrid keyword + semantic search, best match first; the query language
     is the search page's (phrases, fields, exclusions)."""
-    return daily_json(search_papers_with_upvotes(request, q, limit=limit))
+
+    def work() -> Response:
+        return daily_json(search_papers_with_upvotes(request, q, limit=limit))
+
+    # One search at a time per worker (paperfeed.web.compute says why).
+    return await run_cpu_bound(work)
 
 
 @router.get(
