@@ -207,3 +207,36 @@ def test_hand_built_shapes_match_the_documented_models(
         assert "submittedOnDailyAt" not in one
         assert one["publishedAt"] == "2025-03-21T01:02:03.000Z"
     assert ("submittedOnDailyBy" in one) == bool(submitted_by)
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/daily_papers?date=2025-03-18", "/api/papers/search?q=paper"]
+)
+def test_etag_and_304_for_anonymous_gets_private_when_signed_in(
+    client: TestClient, listed: Database, path: str
+) -> None:
+    first = client.get(path)
+    assert first.status_code == 200 and first.json()
+    etag = first.headers["etag"]
+    assert re.fullmatch(r'"[0-9a-f]{32}"', etag)
+    assert first.headers["cache-control"] == "public, max-age=60"
+    assert "Cookie" in first.headers["vary"] and "Authorization" in first.headers["vary"]
+
+    again = client.get(path, headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b""
+    assert again.headers["etag"] == etag
+    assert client.get(path, headers={"If-None-Match": f'"other", W/{etag}'}).status_code == 304
+    stale = client.get(path, headers={"If-None-Match": '"0123"'})
+    assert stale.status_code == 200 and stale.content == first.content
+
+    # Credentials: never a shared cache.
+    signed = client.get(path, headers={"Authorization": "Bearer whatever"})
+    assert signed.headers["cache-control"] == "private, no-cache"
+    client.cookies.set("paperfeed_session", "x")
+    assert client.get(path).headers["cache-control"] == "private, no-cache"
+    client.cookies.clear()
+
+    # A vote changes the upvotes in the body, so the tag changes with it.
+    vote(listed, "2503.00001", at=datetime.now(UTC))
+    changed = client.get(path, headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["etag"] != etag

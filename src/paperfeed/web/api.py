@@ -248,13 +248,40 @@ def _published(paper: dict[str, Any]) -> str:
     )
 
 
-def daily_json(papers: list[dict[str, Any]]) -> Response:
+# Anonymous answers may sit in shared caches briefly (votes move a list within
+# minutes); answers to a request that carries credentials never do.
+PUBLIC_CACHE_CONTROL = "public, max-age=60"
+PRIVATE_CACHE_CONTROL = "private, no-cache"
+
+
+def daily_json(papers: list[dict[str, Any]], request: Request | None = None) -> Response:
     """The papers as a JSON list of daily-paper items, as
     ``response_model=list[HFDailyPaper]`` with ``exclude_none`` would write
     them, without FastAPI's response-model pass (which validated freshly built
-    models a second time and walked them in Python)."""
+    models a second time and walked them in Python). With the request: an
+    ETag and Cache-Control, and 304 for a matching If-None-Match."""
     body = to_json([hf_daily_dict(paper) for paper in papers])
-    return Response(body, media_type="application/json")
+    if request is None:
+        return Response(body, media_type="application/json")
+    return conditional_json(request, body)
+
+
+def conditional_json(request: Request, body: bytes) -> Response:
+    """A JSON body with a strong ETag (a hash of the bytes, so it changes when
+    anything in it does). The work is done either way: a 304 only saves the
+    client the transfer. Signed-in or token requests get a private,
+    always-revalidate policy: nothing of theirs goes into a shared cache."""
+    etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
+    anonymous = "authorization" not in request.headers and "cookie" not in request.headers
+    headers = {
+        "ETag": etag,
+        "Cache-Control": PUBLIC_CACHE_CONTROL if anonymous else PRIVATE_CACHE_CONTROL,
+        "Vary": "Authorization, Cookie",
+    }
+    wanted = request.headers.get("if-none-match", "")
+    if wanted == "*" or etag in (tag.strip().removeprefix("W/") for tag in wanted.split(",")):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
 
 
 # ---------------------------------------------------------------- routes
@@ -306,7 +333,7 @@ def daily_papers(
             limit=limit,
             submitter=submitter,
         )
-    return daily_json(listing.papers)
+    return daily_json(listing.papers, request)
 
 
 def search_papers_with_upvotes(
@@ -339,7 +366,7 @@ async def search_papers(
     is the search page's (phrases, fields, exclusions)."""
 
     def work() -> Response:
-        return daily_json(search_papers_with_upvotes(request, q, limit=limit))
+        return daily_json(search_papers_with_upvotes(request, q, limit=limit), request)
 
     # One search at a time per worker (paperfeed.web.compute says why).
     return await run_cpu_bound(work)
