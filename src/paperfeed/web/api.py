@@ -32,7 +32,6 @@ from paperfeed.query import QueryError
 from paperfeed.search import SearchRequest, search
 from paperfeed.trending import Period, PeriodError
 from paperfeed.web import convertors as _convertors  # noqa: F401  (registers {x:paper_id})
-from paperfeed.web.compute import run_cpu_bound
 from paperfeed.web.pages import database, settings_of
 
 # ---------------------------------------------------------------- errors
@@ -357,19 +356,14 @@ def search_papers_with_upvotes(
     response_model_exclude_none=True,
     summary="Search papers (Hugging Face–compatible)",
 )
-async def search_papers(
+def search_papers(
     request: Request,
     q: Annotated[str, Query(max_length=1000, description="A search query")] = "",
     limit: Annotated[int, Query(ge=1, le=trending.MAX_LIMIT, description="How many")] = 50,
 ) -> Response:
     """Hybrid keyword + semantic search, best match first; the query language
     is the search page's (phrases, fields, exclusions)."""
-
-    def work() -> Response:
-        return daily_json(search_papers_with_upvotes(request, q, limit=limit), request)
-
-    # One search at a time per worker (paperfeed.web.compute says why).
-    return await run_cpu_bound(work)
+    return daily_json(search_papers_with_upvotes(request, q, limit=limit), request)
 
 
 @router.get(

@@ -20,7 +20,6 @@ from paperfeed.db import Database
 from paperfeed.db import papers as paper_store
 from paperfeed.query import QueryError
 from paperfeed.search import MAX_PER_PAGE, SearchRequest, SearchResults, search
-from paperfeed.web.compute import run_cpu_bound
 from paperfeed.web.templating import templates
 
 log = logging.getLogger(__name__)
@@ -67,21 +66,16 @@ def request_from(params: Any, *, per_page: int = 20) -> SearchRequest:
 
 
 @router.get("/api/search")
-async def api_search(request: Request) -> Response:
+def api_search(request: Request) -> Response:
     """Search papers. Parameters: q, category (repeatable), author (repeatable),
     since, until (YYYY-MM-DD, on the listing date), sort (relevance|date|upvotes),
     mode (hybrid|lexical|dense), page, per_page."""
     db, settings = _state(request)
-
-    def work() -> Response:
-        try:
-            results = search(db, settings, request_from(request.query_params))
-        except QueryError as exc:
-            return JSONResponse({"error": "bad_query", "detail": str(exc)}, status_code=400)
-        return JSONResponse(results.as_json())
-
-    # One search at a time per worker (paperfeed.web.compute says why).
-    return await run_cpu_bound(work)
+    try:
+        results = search(db, settings, request_from(request.query_params))
+    except QueryError as exc:
+        return JSONResponse({"error": "bad_query", "detail": str(exc)}, status_code=400)
+    return JSONResponse(results.as_json())
 
 
 def _page_link(request: Request, page: int) -> str:
