@@ -311,6 +311,14 @@ def tree_cpu_seconds(pid: int) -> float:
     return total
 
 
+def idle_cpu(pid: int, seconds: float = 10) -> float:
+    """CPU seconds per second the server spends with no requests (index
+    refresh polls, the embedding poll)."""
+    before, started = tree_cpu_seconds(pid), time.perf_counter()
+    time.sleep(seconds)
+    return (tree_cpu_seconds(pid) - before) / (time.perf_counter() - started)
+
+
 # ---------------------------------------------------------------- load
 
 
@@ -444,13 +452,11 @@ def measure(args: argparse.Namespace, work: Path, database_url: str) -> None:
         run_wrk(url, every_list, seconds=5, connections=4 * args.workers, server_pid=pid)
         # Background work (index refresh polls, the embedding poll) costs CPU
         # with no requests at all; rows with few requests/s carry more of it.
-        idle_before, idle_started = tree_cpu_seconds(pid), time.perf_counter()
-        time.sleep(10)
-        idle = (tree_cpu_seconds(pid) - idle_before) / (time.perf_counter() - idle_started)
+        idle = idle_cpu(pid)
         print(f"server CPU with no requests: {idle * 1000:.0f} ms per second (included below)")
         print("\nLatency: one connection, sequential requests")
         print(HEADER)
-        for name, paths in lists.items():
+        for name, paths in lists.items() if not args.search_only else ():
             check_paths(url, paths)
             stats = run_wrk(url, paths, seconds=args.seconds, connections=1, server_pid=pid)
             print(row(name, stats), flush=True)
@@ -471,15 +477,28 @@ def measure(args: argparse.Namespace, work: Path, database_url: str) -> None:
             if warmed["server_cpu_ms"] > 0.8 * previous:
                 break
             previous = warmed["server_cpu_ms"]
+        # Background CPU again, now that every worker has its model and
+        # indexes loaded: the search row's figure net of it is the requests' own.
+        idle = idle_cpu(pid)
         cache_before = query_vector_cache(url)
         stats = run_wrk(
             url, search_paths, seconds=args.seconds, connections=args.connections, server_pid=pid
         )
         print(row(f"search API, {len(queries)} queries", stats), flush=True)
+        own = stats["server_cpu_ms"] - idle * 1000 / max(stats["rps"], 1e-9)
+        cores = os.cpu_count() or 1
+        print(
+            f"  server CPU with no requests just before: {idle * 1000:.0f} ms per second; "
+            f"net of it: {own:.2f} ms per request, i.e. at most "
+            f"{cores * 1000 / own:.0f} requests/s from {cores} idle cores"
+        )
         hits, misses = (a - b for a, b in zip(query_vector_cache(url), cache_before, strict=True))
         print(f"  query-vector cache during this row: {hits:.0f} hits, {misses:.0f} misses")
         if stats["requests"] > len(queries):
             print(f"  (note: {stats['requests']} requests > {len(queries)} queries: some repeat)")
+        if args.search_only:
+            print(f"\nload average at the end: {os.getloadavg()}")
+            return
         stats = run_wrk(
             url,
             lists["day, trending"],
@@ -501,6 +520,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16, help="for the throughput rows")
     parser.add_argument("--queries", type=int, default=20_000, help="distinct search queries")
     parser.add_argument("--limit", type=int, default=20, help="hits per search request")
+    parser.add_argument(
+        "--search-only", action="store_true", help="only the search API row (quicker reruns)"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")

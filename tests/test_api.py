@@ -160,3 +160,83 @@ def test_openapi_documents_the_api(client: TestClient) -> None:
     assert "http" not in "".join(sources) and 'validatorUrl": null' in docs.text
     for source in sources:
         assert client.get(source).status_code == 200, source
+
+
+@pytest.mark.parametrize("submitted_by", [None, "akhaliq"])
+@pytest.mark.parametrize("with_dates", [True, False])
+def test_hand_built_shapes_match_the_documented_models(
+    submitted_by: str | None, with_dates: bool
+) -> None:
+    """The API builds its items as dicts (cheaper than the pydantic models);
+    they must be exactly what the documented models validate and serialize to."""
+    from pydantic import TypeAdapter
+
+    from paperfeed.web.api import HFDailyPaper, HFPaper, hf_daily_dict, hf_paper_dict
+
+    paper: dict[str, Any] = {
+        "id": "2503.00100",
+        "title": "Ünïcode <b>title</b>",
+        "abstract": "An abstract.",
+        "authors": ["Ada Lovelace", "Alan Turing"],
+        "submitted_by": submitted_by,
+        "imported_upvotes": 3,
+        "upvotes": 5,
+        "published": datetime(2025, 3, 19, 17, 8, 18, 123999) if with_dates else None,
+        "listing_date": date(2025, 3, 20) if with_dates else None,
+        "featured_date": None,
+        "created_at": datetime(2025, 3, 21, 1, 2, 3, tzinfo=UTC),
+    }
+    items = TypeAdapter(list[HFDailyPaper])
+    shaped = [hf_daily_dict(paper)]
+    assert (
+        items.dump_python(
+            items.validate_python(shaped), by_alias=True, exclude_none=True, mode="json"
+        )
+        == shaped
+    )
+    # Same keys in the same order as the models write them.
+    assert items.dump_json(items.validate_python(shaped), by_alias=True, exclude_none=True) == (
+        json.dumps(shaped, ensure_ascii=False, separators=(",", ":")).encode()
+    )
+    one = hf_paper_dict(paper)
+    assert HFPaper.model_validate(one).model_dump(by_alias=True, exclude_none=True) == one
+    if with_dates:
+        assert one["publishedAt"] == "2025-03-19T17:08:18.123Z"  # truncated to ms, as HF
+        assert one["submittedOnDailyAt"] == "2025-03-20T00:00:00.000Z"
+    else:
+        assert "submittedOnDailyAt" not in one
+        assert one["publishedAt"] == "2025-03-21T01:02:03.000Z"
+    assert ("submittedOnDailyBy" in one) == bool(submitted_by)
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/daily_papers?date=2025-03-18", "/api/papers/search?q=paper"]
+)
+def test_etag_and_304_for_anonymous_gets_private_when_signed_in(
+    client: TestClient, listed: Database, path: str
+) -> None:
+    first = client.get(path)
+    assert first.status_code == 200 and first.json()
+    etag = first.headers["etag"]
+    assert re.fullmatch(r'"[0-9a-f]{32}"', etag)
+    assert first.headers["cache-control"] == "public, max-age=60"
+    assert "Cookie" in first.headers["vary"] and "Authorization" in first.headers["vary"]
+
+    again = client.get(path, headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b""
+    assert again.headers["etag"] == etag
+    assert client.get(path, headers={"If-None-Match": f'"other", W/{etag}'}).status_code == 304
+    stale = client.get(path, headers={"If-None-Match": '"0123"'})
+    assert stale.status_code == 200 and stale.content == first.content
+
+    # Credentials: never a shared cache.
+    signed = client.get(path, headers={"Authorization": "Bearer whatever"})
+    assert signed.headers["cache-control"] == "private, no-cache"
+    client.cookies.set("paperfeed_session", "x")
+    assert client.get(path).headers["cache-control"] == "private, no-cache"
+    client.cookies.clear()
+
+    # A vote changes the upvotes in the body, so the tag changes with it.
+    vote(listed, "2503.00001", at=datetime.now(UTC))
+    changed = client.get(path, headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["etag"] != etag
