@@ -2,6 +2,7 @@
 int8-quantized here) vs float32 (torch).
 
     nice -n 10 .venv/bin/python bench/embed.py [--texts 400] [--docs 1500] [--torch]
+        [--tokens 256,224] [--models qint8]  (qint8 alone skips the shipped file)
 
 Prints, with the load average and CPU time of every figure:
   * load time (the first run also derives the int8 model: see onnx_derive);
@@ -308,12 +309,21 @@ def main() -> None:
     parser.add_argument("--scifact", type=Path, default=SHARED / "scifact-dev")
     parser.add_argument("--skip-quality", action="store_true")
     parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument(
+        "--models",
+        default=",".join(MODELS),
+        help="which packaged models: int8 (the file as shipped), qint8 (derived, the default)",
+    )
     parser.add_argument("--torch", action="store_true", help="also run float32 torch")
     parser.add_argument(
         "--docs", type=int, default=1500, help="subsample scifact's corpus (judged docs kept)"
     )
     args = parser.parse_args()
     token_limits = [int(t) for t in args.tokens.split(",")]
+    chosen = args.models.split(",")
+    for name in list(MODELS):
+        if name not in chosen:
+            del MODELS[name]
     print(f"python {sys.version.split()[0]}, {THREADS} onnxruntime threads, load {load()}")
     if not args.skip_speed:
         speed(args.texts, token_limits)

@@ -53,7 +53,11 @@ def test_embedder_batches_do_not_change_vectors(settings: Settings) -> None:
 
     Exactly with the shipped float32-compute file; nearly with the int8 default,
     whose activations share one quantization scale per batch (padding included),
-    so a short text batched with a long one moves a little (cosine ~0.99)."""
+    so a short text batched with a long one moves a little: cosine 0.989 with
+    the FFN down-projections float (fused-qint8-v1), 0.978 with every MatMul
+    int8 (attn-qint8-v2, the default since session 3, whose scifact nDCG@10
+    still equals float32's: docs/benchmarks.md). The product's length-sorted
+    batches keep batchmates alike, and queries are embedded alone."""
     texts = ["short", "a much longer text about transformers and attention " * 6, "mid length text"]
     shipped = load_embedder(PACKAGED_MINILM)
     together = shipped.embed_documents(texts)
@@ -62,7 +66,7 @@ def test_embedder_batches_do_not_change_vectors(settings: Settings) -> None:
     embedder = get_embedder(settings)
     together = embedder.embed_documents(texts)
     alone = np.stack([embedder.embed_documents([t])[0] for t in texts])
-    assert ((together * alone).sum(axis=1) > 0.98).all()
+    assert ((together * alone).sum(axis=1) > 0.97).all()
     np.testing.assert_array_equal(alone[0], embedder.embed_documents(["short"])[0])
 
 

@@ -7,6 +7,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -120,3 +121,37 @@ def test_bad_datasets_are_named(tmp_path: Path) -> None:
         load_beir(root)
     with pytest.raises(EvalError, match="no qrels"):
         load_beir(tmp_path / "nowhere")
+
+
+class _ConstantEmbedder:
+    """Every text gets the same vector; the vector and the id are chosen per test."""
+
+    def __init__(self, model_id: str, value: float) -> None:
+        self.model_id = model_id
+        self.value = value
+        self.calls = 0
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray:
+        self.calls += 1
+        return np.full((len(texts), 4), self.value, dtype=np.float32)
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        return np.full((len(texts), 4), 0.5, dtype=np.float32)
+
+
+def test_dense_eval_cache_is_keyed_by_model_id(tmp_path: Path, settings: Settings) -> None:
+    """The corpus matrix cache must not serve one truncation's (or recipe's)
+    vectors to another: the configured model name alone is the same for both."""
+    from paperfeed.evaluate import dense_run
+
+    data = load_beir(write_beir(tmp_path / "tiny"))
+    cache = tmp_path / "cache"
+    first = _ConstantEmbedder("packaged:m@256", 1.0)
+    dense_run(data, settings, first, cache_dir=cache, progress=lambda _: None)
+    again = _ConstantEmbedder("packaged:m@256", 1.0)
+    dense_run(data, settings, again, cache_dir=cache, progress=lambda _: None)
+    assert (first.calls, again.calls) == (1, 0)  # same id: reused
+    other = _ConstantEmbedder("packaged:m@128", 2.0)
+    run = dense_run(data, settings, other, cache_dir=cache, progress=lambda _: None)
+    assert other.calls == 1  # another id: embedded afresh
+    assert run["q1"][0][1] == pytest.approx(4 * 0.5 * 2.0)

@@ -230,7 +230,9 @@ def dense_run(
     from paperfeed.index.embedder import document_text  # the product's text for a paper
 
     texts = [document_text(d["title"], d["text"]) for d in data.corpus.values()]
-    model = getattr(embedder, "model_name", settings.embed_model)
+    # The model id names the model, its truncation and (derived model) recipe:
+    # any of them changes the vectors, so the cache key must see them all.
+    model = getattr(embedder, "model_id", settings.embed_model)
     key = hashlib.sha256(("\n".join(ids) + "\x00".join(texts) + str(model)).encode()).hexdigest()[
         :16
     ]

@@ -260,9 +260,7 @@ def load_embedder(
         return OnnxEmbedder(
             model_path,
             tokenizer_path,
-            # The id records the truncation too: vectors cut at 128 and at 256
-            # tokens differ, and `paperfeed reindex` must notice a change.
-            model_id=f"{model}@{max_tokens}",
+            model_id=_packaged_model_id(model, max_tokens),
             max_tokens=max_tokens,
             batch_size=batch_size,
         )
@@ -303,10 +301,24 @@ def get_embedder(settings: Settings) -> Embedder:
         return embedder
 
 
+def _packaged_model_id(model: str, max_tokens: int) -> str:
+    """The id vectors of a packaged model are stored under.
+
+    It records the truncation (vectors cut at 128 and at 256 tokens differ) and,
+    for the derived model, the derivation recipe (a new recipe gives different
+    vectors), so that a change of either makes every paper pending again and
+    `paperfeed reindex` / the background embedder re-embed."""
+    if model == PACKAGED_MINILM_QINT8:
+        from paperfeed.index.onnx_derive import DERIVATION
+
+        return f"{model}.{DERIVATION}@{max_tokens}"
+    return f"{model}@{max_tokens}"
+
+
 def current_model_id(settings: Settings) -> str:
     """The model id vectors are stored under, without loading the model."""
     if settings.embed_model.startswith(PACKAGED_PREFIX):
-        return f"{settings.embed_model}@{settings.embed_max_tokens}"
+        return _packaged_model_id(settings.embed_model, settings.embed_max_tokens)
     directory = _onnx_dir(settings.embed_model)
     if directory is not None:
         return f"{ONNX_DIR_PREFIX}{directory}@{settings.embed_max_tokens}"
