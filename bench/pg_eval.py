@@ -98,20 +98,23 @@ def main() -> None:
     index = pg_search.PgLexicalIndex(db)
     runs: dict[str, dict[str, Ranked]] = {}
     default_budget = pg_search.PRUNE_BUDGET
+    cap = pg_search.CANDIDATE_CAP
     for name, budget in (("pruned", default_budget), ("unpruned", float("inf"))):
         pg_search.PRUNE_BUDGET = budget
+        pg_search.CANDIDATE_CAP = cap if name == "pruned" else float("inf")
         runs[name], cpu_ms = lexical_run(index, data.queries)
         figures = evaluate_run(data.qrels, runs[name])
         print(
             json.dumps(
                 {
-                    "system": f"pg lexical {name} (budget {budget})",
+                    "system": f"pg lexical {name} (budget {budget}, cap {pg_search.CANDIDATE_CAP})",
                     **figures,
                     "client_cpu_ms_per_query": round(cpu_ms, 2),
                 }
             )
         )
     pg_search.PRUNE_BUDGET = default_budget
+    pg_search.CANDIDATE_CAP = cap
     embedder = None if args.no_dense else _embedder(settings)
     if embedder is not None:
         den = dense_run(data, settings, embedder, cache_dir=args.cache_dir, progress=print)
