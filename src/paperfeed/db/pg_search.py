@@ -35,6 +35,7 @@ import numpy as np
 from sqlalchemy import (
     ColumnElement,
     Float,
+    String,
     Text,
     and_,
     bindparam,
@@ -51,6 +52,7 @@ from sqlalchemy import (
     text,
     true,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import REGCONFIG, TSQUERY, array
 
 from paperfeed.db import index_queue as queue
@@ -85,17 +87,50 @@ class PgQuery:
         built as a flat array: a long query must not nest SQL expressions deeply."""
         if not self.terms:
             return None
-        wrapped = [literal("(") + func.nullif(cast(t, Text), "") + literal(")") for t in self.terms]
-        return cast(func.array_to_string(array(wrapped), " | "), TSQUERY)
+        # Constants only (no bound parameters), so the planner folds it once.
+        wrapped = [
+            literal_column("'('", Text)
+            + func.nullif(cast(t, Text), literal_column("''", Text))
+            + literal_column("')'", Text)
+            for t in self.terms
+        ]
+        return cast(func.array_to_string(array(wrapped), literal_column("' | '", Text)), TSQUERY)
+
+
+_DIALECT = postgresql.dialect()
+_QUOTE = String().literal_processor(_DIALECT)
+
+
+def _sql_string(value: str) -> str:
+    """``value`` as an SQL string literal (quotes doubled, by SQLAlchemy's own
+    PostgreSQL literal rendering). Query words go into the SQL text, not a bound
+    parameter: a literal is a constant at parse time, so the planner folds the
+    immutable phraseto_tsquery(...) around it once per query. With a parameter
+    (or a regconfig cast from text, which is only stable) it ran for every row
+    a query looked at: 300 us a row for a 12-word title, most of a slow query."""
+    assert _QUOTE is not None
+    return str(_QUOTE(value.replace("\x00", "")))
+
+
+def _const_tsquery(tsquery_text: str) -> ColumnElement[Any]:
+    return literal_column(f"{_sql_string(tsquery_text)}::tsquery", TSQUERY)
 
 
 def _tsquery(config: str, words: str, labels: str) -> ColumnElement[Any]:
     """``words`` as a phrase, parsed by PostgreSQL's own parser (as the indexed
     text was: hyphenated words, numbers, stop words all line up), then limited
     to one field's weights by labelling each lexeme ('graph' -> 'graph':A)."""
-    parsed = cast(func.phraseto_tsquery(cast(literal(config), REGCONFIG), literal(words)), Text)
+    parsed = cast(
+        func.phraseto_tsquery(
+            literal_column(f"{_sql_string(config)}::regconfig"), literal_column(_sql_string(words))
+        ),
+        Text,
+    )
     labelled = func.regexp_replace(
-        parsed, literal("'(?:[^']|'')*'"), literal("\\&:" + labels), literal("g")
+        parsed,
+        literal_column(_sql_string("'(?:[^']|'')*'")),
+        literal_column(_sql_string("\\&:" + labels)),
+        literal_column("'g'"),
     )
     return cast(labelled, TSQUERY)
 
@@ -327,12 +362,10 @@ def _bm25(
     title: list[ColumnElement[Any]] = []
     for text_, field, matches in zip(texts, fields, estimates, strict=True):
         idf = round(_idf(stats.papers, matches), 6)
-        body.append(case((SEARCH_VECTOR.op("@@")(cast(literal(text_), TSQUERY)), idf), else_=0.0))
+        body.append(case((SEARCH_VECTOR.op("@@")(_const_tsquery(text_)), idf), else_=0.0))
         if not field and title_boost > 0:
             in_title = _LABELS.sub(r"\1:A", text_)
-            title.append(
-                case((SEARCH_VECTOR.op("@@")(cast(literal(in_title), TSQUERY)), idf), else_=0.0)
-            )
+            title.append(case((SEARCH_VECTOR.op("@@")(_const_tsquery(in_title)), idf), else_=0.0))
     if not body:
         return literal(0.0)
     length_norm = BM25_K1 * (1.0 - BM25_B) + (BM25_K1 * BM25_B / stats.avg_length) * cast(
@@ -442,7 +475,7 @@ class PgLexicalIndex:
                 every = "(" + ") & (".join(texts) + ")"
                 hits, found = self._scored(
                     conn,
-                    and_(query.cond, SEARCH_VECTOR.op("@@")(cast(literal(every), TSQUERY))),
+                    and_(query.cond, SEARCH_VECTOR.op("@@")(_const_tsquery(every))),
                     score,
                     need,
                 )
@@ -452,7 +485,7 @@ class PgLexicalIndex:
                 cond = query.cond
                 if chosen is not None:
                     rare = "(" + ") | (".join(texts[i] for i in chosen) + ")"
-                    cond = and_(cond, SEARCH_VECTOR.op("@@")(cast(literal(rare), TSQUERY)))
+                    cond = and_(cond, SEARCH_VECTOR.op("@@")(_const_tsquery(rare)))
                 hits, found = self._scored(conn, cond, score, need)
                 if chosen is None or step >= WIDEN_LIMIT:
                     break
@@ -572,6 +605,7 @@ HNSW_EF_SEARCH = 64
 # vectors here, a build after the fill a fraction of that.
 BULK_MIN_ROWS = 5000
 BULK_SHARE = 0.25
+COUNT_TTL = 300.0  # seconds a vector count is reused
 BULK_BATCH = 50000  # rows per COPY + UPDATE transaction in a bulk fill
 BUILD_MEMORY = "1GB"  # maintenance_work_mem for the build: the graph is built in memory
 
@@ -671,8 +705,11 @@ class PgVectorIndex:
 
     def __len__(self) -> int:
         # Asked on every search: cached for a few seconds (a count over 1M rows is not free).
+        # Cached for COUNT_TTL seconds (5 while there are none, so the first
+        # vectors show up quickly): counting scans the table (seconds at 1M).
         now = time.monotonic()
-        if self._count is None or now - self._count[0] > 5:
+        ttl = 5.0 if self._count is None or self._count[1] == 0 else COUNT_TTL
+        if self._count is None or now - self._count[0] > ttl:
             self.sync_if_due()
             with self.db.connect() as conn:
                 n = conn.execute(
@@ -773,15 +810,22 @@ class PgVectorIndex:
         if allowed_ids is not None:
             where.append("paper_id = ANY(:allowed)")
             params["allowed"] = list(allowed_ids)
+        filtered = len(where) > 3  # an exclusion or an allow-list
         sql = (
             f"SELECT paper_id, -({distance}) AS score FROM embeddings "  # noqa: S608 (dim is an int)
             f"WHERE {' AND '.join(where)} ORDER BY {distance} LIMIT :k"
         )
         with self.db.begin() as conn:
-            # Filtered searches keep walking the graph until k rows pass the filter.
-            conn.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
+            # One round trip for both settings. Filtered searches keep walking the
+            # graph until k rows pass the filter.
             ef = max(HNSW_EF_SEARCH, min(1000, int(k)))
-            conn.execute(text(f"SET LOCAL hnsw.ef_search = {ef}"))
+            conn.execute(
+                text(
+                    "SELECT set_config('hnsw.ef_search', :ef, true), "
+                    "set_config('hnsw.iterative_scan', :scan, true)"
+                ),
+                {"ef": str(ef), "scan": "relaxed_order" if filtered else "off"},
+            )
             stmt = text(sql)
             if "exclude" in params:
                 stmt = stmt.bindparams(bindparam("exclude", expanding=False))
