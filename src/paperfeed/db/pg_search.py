@@ -607,7 +607,11 @@ BULK_MIN_ROWS = 5000
 BULK_SHARE = 0.25
 COUNT_TTL = 300.0  # seconds a vector count is reused
 BULK_BATCH = 50000  # rows per COPY + UPDATE transaction in a bulk fill
-BUILD_MEMORY = "1GB"  # maintenance_work_mem for the build: the graph is built in memory
+# maintenance_work_mem for a build: pgvector builds the graph in memory and
+# falls back to a much slower on-disk phase when it does not fit. Sized to the
+# vectors (~4 bytes a dimension plus the neighbour lists), within these bounds.
+BUILD_MEMORY_MIN_MB = 1024
+BUILD_MEMORY_MAX_MB = 4096
 
 
 def _vector_literal(vector: np.ndarray) -> str:
@@ -623,7 +627,12 @@ def ensure_hnsw_index(db: Database, dim: int) -> None:
     """The HNSW index for vectors of ``dim`` dimensions (inner product), once."""
     dim = int(dim)
     with db.begin() as conn:
-        conn.execute(text(f"SET LOCAL maintenance_work_mem = '{BUILD_MEMORY}'"))
+        rows = conn.execute(
+            text("SELECT count(*) FROM embeddings WHERE dim = :d"), {"d": dim}
+        ).scalar_one()
+        need_mb = int(rows * (4 * dim + 8 * 2 * HNSW_M * 3) * 1.3 / 2**20)
+        memory = min(BUILD_MEMORY_MAX_MB, max(BUILD_MEMORY_MIN_MB, need_mb))
+        conn.execute(text(f"SET LOCAL maintenance_work_mem = '{memory}MB'"))
         conn.execute(
             text(
                 f"CREATE INDEX IF NOT EXISTS {hnsw_index_name(dim)} ON embeddings "
