@@ -88,6 +88,8 @@ def main() -> None:
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--cache-dir", type=Path)
     parser.add_argument("--no-dense", action="store_true", help="Lexical only (no embedding).")
+    parser.add_argument("--cap", type=float, help="pg_search.CANDIDATE_CAP for the pruned run")
+    parser.add_argument("--budget", type=float, help="pg_search.PRUNE_BUDGET for the pruned run")
     args = parser.parse_args()
     data = load_beir(args.dataset, args.split)
     settings = Settings(database_url=args.database_url)
@@ -99,6 +101,10 @@ def main() -> None:
     runs: dict[str, dict[str, Ranked]] = {}
     default_budget = pg_search.PRUNE_BUDGET
     cap = pg_search.CANDIDATE_CAP
+    if args.cap:
+        pg_search.CANDIDATE_CAP = cap = args.cap
+    if args.budget:
+        pg_search.PRUNE_BUDGET = default_budget = args.budget
     for name, budget in (("pruned", default_budget), ("unpruned", float("inf"))):
         pg_search.PRUNE_BUDGET = budget
         pg_search.CANDIDATE_CAP = cap if name == "pruned" else float("inf")

@@ -231,7 +231,7 @@ COUNT_CAP = 1000  # unscored (by date) searches: matches counted exactly; beyond
 # (a 3-word query of common words matches a third of the corpus). The rarest-
 # terms condition makes the scored ones the likely best; the total is exact
 # when every match was scored.
-CANDIDATE_CAP: float = 4000
+CANDIDATE_CAP: float = 2000
 STATS_SAMPLE_ROWS = 20000
 STATS_TTL = 600.0
 _LEXEME = re.compile(r"'((?:[^']|'')*)'")
