@@ -455,8 +455,9 @@ class PgLexicalIndex:
         by_date: bool = False,
         budget: float | None = None,
     ) -> tuple[list[tuple[str, float]], int]:
-        """(paper id, score) best first (or newest first), and the match count
-        (exact up to COUNT_CAP, estimated from term frequencies beyond)."""
+        """(paper id, score) best first (or newest first), and the match count:
+        exact when every match was scored (newest first: counted up to
+        COUNT_CAP), estimated from term frequencies otherwise."""
         budget = PRUNE_BUDGET if budget is None else budget
         need = limit + offset
         with self.db.connect() as conn:
@@ -501,7 +502,11 @@ class PgLexicalIndex:
                 if chosen is not None:
                     rare = "(" + ") | (".join(texts[i] for i in chosen) + ")"
                     cond = and_(cond, SEARCH_VECTOR.op("@@")(_const_tsquery(rare)))
-                hits, found = self._scored(conn, cond, score, need)
+                wider, found = self._scored(conn, cond, score, need)
+                # A capped wider pass may miss what a narrower one found: keep both.
+                best = dict(hits)
+                best.update(wider)
+                hits = sorted(best.items(), key=lambda h: (-h[1], h[0]))[:need]
                 if chosen is None or step >= WIDEN_LIMIT:
                     break
                 step *= WIDEN_FACTOR  # too few among the rarest terms: take more terms
