@@ -88,6 +88,8 @@ def main() -> None:
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--cache-dir", type=Path)
     parser.add_argument("--no-dense", action="store_true", help="Lexical only (no embedding).")
+    parser.add_argument("--cap", type=float, help="pg_search.CANDIDATE_CAP for the pruned run")
+    parser.add_argument("--budget", type=float, help="pg_search.PRUNE_BUDGET for the pruned run")
     args = parser.parse_args()
     data = load_beir(args.dataset, args.split)
     settings = Settings(database_url=args.database_url)
@@ -98,20 +100,27 @@ def main() -> None:
     index = pg_search.PgLexicalIndex(db)
     runs: dict[str, dict[str, Ranked]] = {}
     default_budget = pg_search.PRUNE_BUDGET
+    cap = pg_search.CANDIDATE_CAP
+    if args.cap:
+        pg_search.CANDIDATE_CAP = cap = args.cap
+    if args.budget:
+        pg_search.PRUNE_BUDGET = default_budget = args.budget
     for name, budget in (("pruned", default_budget), ("unpruned", float("inf"))):
         pg_search.PRUNE_BUDGET = budget
+        pg_search.CANDIDATE_CAP = cap if name == "pruned" else float("inf")
         runs[name], cpu_ms = lexical_run(index, data.queries)
         figures = evaluate_run(data.qrels, runs[name])
         print(
             json.dumps(
                 {
-                    "system": f"pg lexical {name} (budget {budget})",
+                    "system": f"pg lexical {name} (budget {budget}, cap {pg_search.CANDIDATE_CAP})",
                     **figures,
                     "client_cpu_ms_per_query": round(cpu_ms, 2),
                 }
             )
         )
     pg_search.PRUNE_BUDGET = default_budget
+    pg_search.CANDIDATE_CAP = cap
     embedder = None if args.no_dense else _embedder(settings)
     if embedder is not None:
         den = dense_run(data, settings, embedder, cache_dir=args.cache_dir, progress=print)

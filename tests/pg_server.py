@@ -53,9 +53,17 @@ def pg_bin_dir(version: int = 16) -> Path:
 class PostgresServer:
     """One PostgreSQL server process on a private Unix socket."""
 
-    def __init__(self, *, version: int = 16, run_as: str = "nobody", durable: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        version: int = 16,
+        run_as: str = "nobody",
+        durable: bool = False,
+        settings: dict[str, str] | None = None,
+    ) -> None:
         self.bin = pg_bin_dir(version)
         self.durable = durable  # benchmarks: fsync on, as a real server would run
+        self.settings = dict(settings or {})  # extra `-c name=value`, after the defaults
         self.run_as = run_as if os.geteuid() == 0 else None
         self.root: Path | None = None
         self.process: subprocess.Popen[bytes] | None = None
@@ -142,6 +150,7 @@ class PostgresServer:
                 "shared_buffers=128MB",
                 "-c",
                 "maintenance_work_mem=256MB",
+                *[arg for k, v in self.settings.items() for arg in ("-c", f"{k}={v}")],
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -224,9 +233,28 @@ class PostgresServer:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
 
 
+# `--bench`: settings for the benchmarks' server, sized for this project's
+# machines (2 cores, 24 GiB) and a 1M-paper corpus. A search is a few short
+# queries: JIT compilation would cost more than it saves (it kicks in on the
+# planner's cost estimate of a ranking over many matches). The HNSW build keeps
+# its graph in maintenance_work_mem (pg_search.BUILD_MEMORY raises it per build)
+# and may use a parallel worker.
+BENCH_SETTINGS = {
+    "shared_buffers": "2GB",
+    "effective_cache_size": "8GB",
+    "work_mem": "32MB",
+    "maintenance_work_mem": "1GB",
+    "max_parallel_maintenance_workers": "1",
+    "jit": "off",
+    "random_page_cost": "1.1",
+    "checkpoint_timeout": "15min",
+    "max_wal_size": "8GB",
+}
+
 if __name__ == "__main__":
-    # `python -m tests.pg_server [--durable]`: a server for manual runs and
-    # benchmarks until SIGINT or SIGTERM (--durable keeps fsync on).
+    # `python -m tests.pg_server [--durable] [--bench]`: a server for manual runs
+    # and benchmarks until SIGINT or SIGTERM (--durable keeps fsync on; --bench
+    # applies BENCH_SETTINGS).
     import sys
 
     def _stop(signum: int, frame: object) -> None:
@@ -234,6 +262,9 @@ if __name__ == "__main__":
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)  # also when started in the background
-    with PostgresServer(durable="--durable" in sys.argv) as server:
+    with PostgresServer(
+        durable="--durable" in sys.argv,
+        settings=BENCH_SETTINGS if "--bench" in sys.argv else None,
+    ) as server:
         print(server.url("postgres"), flush=True)
         signal.pause()

@@ -202,3 +202,29 @@ def test_stale_stats_are_served_while_refreshed_in_the_background(
     assert after is not before
     assert after.fetched_at > before.fetched_at
     assert after.df == before.df
+
+
+def test_common_words_rank_papers_with_all_of_them_first(
+    corpus: Database, records: list[dict]
+) -> None:
+    # Every word is common (budget 5): the papers matching all of them are
+    # scored first, and with enough of them the search stops there.
+    hits = run(corpus, "learning model data", budget=5, limit=5)
+    assert len(hits) == 5
+    by_id = {r["id"]: r for r in records}
+    for paper_id in hits:
+        body = f"{by_id[paper_id]['title']} {by_id[paper_id]['abstract']}".lower()
+        assert all(stem in body for stem in ("learn", "model", "data")), paper_id
+
+
+def test_candidate_cap_bounds_the_rows_scored(
+    corpus: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index = pg_search.PgLexicalIndex(corpus)
+    rendered = index.render(parse("learning").root)
+    _hits, exact = index.search(rendered, limit=5)
+    monkeypatch.setattr(pg_search, "CANDIDATE_CAP", 25)
+    capped_hits, estimated = index.search(rendered, limit=50)
+    assert exact > 25
+    assert len(capped_hits) == 25  # no more rows than the cap were scored
+    assert abs(estimated - exact) <= 0.5 * exact  # beyond the cap, estimated

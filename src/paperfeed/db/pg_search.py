@@ -23,6 +23,7 @@ same code on both backends: this module only supplies the candidate lists.
 from __future__ import annotations
 
 import html
+import math
 import re
 import threading
 import time
@@ -33,6 +34,8 @@ from typing import Any
 import numpy as np
 from sqlalchemy import (
     ColumnElement,
+    Float,
+    String,
     Text,
     and_,
     bindparam,
@@ -48,6 +51,7 @@ from sqlalchemy import (
     text,
     true,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import REGCONFIG, TSQUERY, array
 
 from paperfeed.db import index_queue as queue
@@ -72,6 +76,9 @@ class PgQuery:
 
     cond: ColumnElement[bool]
     terms: tuple[ColumnElement[Any], ...] = ()
+    # Per term: its field ("" for unfielded words), for the title boost.
+    fields: tuple[str, ...] = ()
+    title_boost: float = 0.25  # FieldWeights.title's default
 
     @property
     def tsq(self) -> ColumnElement[Any] | None:
@@ -79,17 +86,50 @@ class PgQuery:
         built as a flat array: a long query must not nest SQL expressions deeply."""
         if not self.terms:
             return None
-        wrapped = [literal("(") + func.nullif(cast(t, Text), "") + literal(")") for t in self.terms]
-        return cast(func.array_to_string(array(wrapped), " | "), TSQUERY)
+        # Constants only (no bound parameters), so the planner folds it once.
+        wrapped = [
+            literal_column("'('", Text)
+            + func.nullif(cast(t, Text), literal_column("''", Text))
+            + literal_column("')'", Text)
+            for t in self.terms
+        ]
+        return cast(func.array_to_string(array(wrapped), literal_column("' | '", Text)), TSQUERY)
+
+
+_DIALECT = postgresql.dialect()
+_QUOTE = String().literal_processor(_DIALECT)
+
+
+def _sql_string(value: str) -> str:
+    """``value`` as an SQL string literal (quotes doubled, by SQLAlchemy's own
+    PostgreSQL literal rendering). Query words go into the SQL text, not a bound
+    parameter: a literal is a constant at parse time, so the planner folds the
+    immutable phraseto_tsquery(...) around it once per query. With a parameter
+    (or a regconfig cast from text, which is only stable) it ran for every row
+    a query looked at: 300 us a row for a 12-word title, most of a slow query."""
+    assert _QUOTE is not None
+    return str(_QUOTE(value.replace("\x00", "")))
+
+
+def _const_tsquery(tsquery_text: str) -> ColumnElement[Any]:
+    return literal_column(f"{_sql_string(tsquery_text)}::tsquery", TSQUERY)
 
 
 def _tsquery(config: str, words: str, labels: str) -> ColumnElement[Any]:
     """``words`` as a phrase, parsed by PostgreSQL's own parser (as the indexed
     text was: hyphenated words, numbers, stop words all line up), then limited
     to one field's weights by labelling each lexeme ('graph' -> 'graph':A)."""
-    parsed = cast(func.phraseto_tsquery(cast(literal(config), REGCONFIG), literal(words)), Text)
+    parsed = cast(
+        func.phraseto_tsquery(
+            literal_column(f"{_sql_string(config)}::regconfig"), literal_column(_sql_string(words))
+        ),
+        Text,
+    )
     labelled = func.regexp_replace(
-        parsed, literal("'(?:[^']|'')*'"), literal("\\&:" + labels), literal("g")
+        parsed,
+        literal_column(_sql_string("'(?:[^']|'')*'")),
+        literal_column(_sql_string("\\&:" + labels)),
+        literal_column("'g'"),
     )
     return cast(labelled, TSQUERY)
 
@@ -124,7 +164,7 @@ def _term(term: Term) -> PgQuery | None:
         tsq = _tsquery(TEXT_CONFIG, words, "AB")  # the body: title and abstract, as tantivy's
     else:
         tsq = _tsquery(TEXT_CONFIG, words, "AB").op("||")(_tsquery(NAME_CONFIG, words, "C"))
-    return PgQuery(SEARCH_VECTOR.op("@@")(tsq), (tsq,))
+    return PgQuery(SEARCH_VECTOR.op("@@")(tsq), (tsq,), (term.field or "",))
 
 
 def _bool(must: list[PgQuery], should: list[PgQuery], must_not: list[PgQuery]) -> PgQuery | None:
@@ -136,7 +176,11 @@ def _bool(must: list[PgQuery], should: list[PgQuery], must_not: list[PgQuery]) -
     if should and not must:
         conds.append(or_(*[q.cond for q in should]))
     conds += [not_(q.cond) for q in must_not]
-    return PgQuery(and_(true(), *conds), tuple(t for q in must + should for t in q.terms))
+    return PgQuery(
+        and_(true(), *conds),
+        tuple(t for q in must + should for t in q.terms),
+        tuple(f for q in must + should for f in q.fields),
+    )
 
 
 def render_node(node: Node | None) -> PgQuery | None:
@@ -181,7 +225,12 @@ def render_node(node: Node | None) -> PgQuery | None:
 # ts_stat over a sample of the papers, kept per database for STATS_TTL seconds.
 
 PRUNE_BUDGET = 2000  # estimated rows ranked before widening
-COUNT_CAP = 1000  # matches counted exactly; beyond, the total is estimated
+COUNT_CAP = 1000  # unscored (by date) searches: matches counted exactly; beyond, estimated
+# Matches scored per pass at most: bounds a query's cost whatever it matches
+# (a 3-word query of common words matches a third of the corpus). The rarest-
+# terms condition makes the scored ones the likely best; the total is exact
+# when every match was scored.
+CANDIDATE_CAP: float = 2000
 STATS_SAMPLE_ROWS = 20000
 STATS_TTL = 600.0
 _LEXEME = re.compile(r"'((?:[^']|'')*)'")
@@ -195,6 +244,7 @@ class TermStats:
     sampled: int
     df: dict[str, int]
     fetched_at: float
+    avg_length: float = 100.0  # mean lexemes per paper (BM25's average length)
 
     def share(self, lexeme: str) -> float:
         # A lexeme absent from the sample is rarer than one sampled paper.
@@ -215,6 +265,7 @@ class TermStats:
 
 _stats: dict[str, TermStats] = {}
 _stats_lock = threading.Lock()
+_first_lock = threading.Lock()
 _refreshing: set[str] = set()
 
 
@@ -226,8 +277,14 @@ def term_stats(db: Database, *, refresh: bool = False) -> TermStats:
     key = db.engine.url.render_as_string(hide_password=True)
     cached = _stats.get(key)
     if cached is None or refresh:
-        _stats[key] = _compute_stats(db)
-        return _stats[key]
+        # One thread computes, the others wait for it: a cold web worker's first
+        # burst of searches each ran ts_stat over the sample at once (27 s
+        # requests under 16 connections).
+        with _first_lock:
+            cached = None if refresh else _stats.get(key)
+            if cached is None:
+                cached = _stats[key] = _compute_stats(db)
+        return cached
     if time.monotonic() - cached.fetched_at >= STATS_TTL:
         with _stats_lock:
             start = key not in _refreshing
@@ -254,14 +311,16 @@ def _compute_stats(db: Database) -> TermStats:
         if papers_n > STATS_SAMPLE_ROWS:
             percent = 100.0 * STATS_SAMPLE_ROWS / papers_n
             source += f" TABLESAMPLE SYSTEM ({percent:.6f}) REPEATABLE (7)"
-        sampled = int(
-            conn.execute(text(f"SELECT count(*) FROM ({source}) AS s")).scalar_one()  # noqa: S608 (no user text)
-        )
+        sampled_row = conn.execute(
+            text(f"SELECT count(*), avg(length(search_vector)) FROM ({source}) AS s")  # noqa: S608 (no user text)
+        ).one()
+        sampled = int(sampled_row[0])
+        avg_length = float(sampled_row[1] or 100.0)
         df = {
             str(r.word): int(r.ndoc)
             for r in conn.execute(text("SELECT word, ndoc FROM ts_stat(:q)"), {"q": source})
         }
-    return TermStats(papers_n, sampled, df, time.monotonic())
+    return TermStats(papers_n, sampled, df, time.monotonic(), max(1.0, avg_length))
 
 
 def prune_terms(estimates: Sequence[float], budget: float) -> list[int] | None:
@@ -281,6 +340,73 @@ def prune_terms(estimates: Sequence[float], budget: float) -> list[int] | None:
     return chosen
 
 
+# Scoring: BM25 (k1 1.2, b 0.75, as tantivy's) with each term's frequency in a
+# paper taken as 1: the tsvector tells whether a term matches (one binary search
+# per term) but counting its occurrences means unnesting every candidate's
+# vector. idf comes from the sampled document frequencies; a paper's length is
+# its number of distinct lexemes. Unfielded words also score a title match,
+# boosted by FieldWeights.title, as the tantivy side does.
+BM25_K1 = 1.2
+BM25_B = 0.75
+WIDEN_FACTOR = 8
+WIDEN_LIMIT = 200_000  # estimated rows: past this, every term takes part
+_LABELS = re.compile(r"('(?:[^']|'')*'):[A-D]+")
+
+
+def _idf(papers_n: int, matches: float) -> float:
+    return math.log(1.0 + (papers_n - matches + 0.5) / (matches + 0.5))
+
+
+def _bm25(
+    texts: Sequence[str],
+    fields: Sequence[str],
+    estimates: Sequence[float],
+    stats: TermStats,
+    title_boost: float,
+) -> ColumnElement[Any]:
+    """The score as one SQL expression, written as text: every part is a
+    constant (numbers, quoted tsquery literals), and SQLAlchemy compiling a
+    tree of CASE/ts_rank nodes per term cost ~0.5 ms a term of client CPU."""
+    v = "papers.search_vector"
+    k1, b = BM25_K1, BM25_B
+    # BM25's k1 * (1 - b + b * length / average), length = the paper's lexemes.
+    norm = f"({k1 * (1.0 - b)!r} + {k1 * b / stats.avg_length!r} * length({v}))"
+    body: list[str] = []
+    title: list[str] = []
+    for text_, field, matches in zip(texts, fields, estimates, strict=True):
+        weight = round(_idf(stats.papers, matches) * (k1 + 1.0), 6)
+        match = f"{v} @@ {_sql_string(text_)}::tsquery"
+        first = text_.split(" | ")[0]
+        if "<->" in first:
+            tf = "1.0"  # a phrase: its frequency is not cheap to get; taken as 1
+        else:
+            # ts_rank of one lexeme with all weights 1 and no normalisation is
+            # sum_{k<=tf} 1/k^2 / (pi^2/6), so 1/((pi^2/6)(1 - rank)) - 0.5 is
+            # the term frequency to within ~5% (exact at tf 1 and 2, 3.02 at 3).
+            unlabelled = _LABELS.sub(r"\1", first)
+            lexeme = f"{_sql_string(unlabelled)}::tsquery"
+            rank = f"least(ts_rank('{{1,1,1,1}}'::float4[], {v}, {lexeme}, 0), 0.99)"
+            tf = f"greatest(1.0 / (1.644934 * (1.0 - {rank})) - 0.5, 1.0)"
+        # idf * tf * (k1 + 1) / (tf + norm), written with tf once.
+        body.append(f"CASE WHEN {match} THEN {weight!r} / (1.0 + {norm} / {tf}) ELSE 0 END")
+        if not field and title_boost > 0:
+            title_only = _LABELS.sub(r"\1:A", text_)
+            in_title = f"{v} @@ {_sql_string(title_only)}::tsquery"
+            idf = round(_idf(stats.papers, matches) * title_boost, 6)
+            title.append(f"CASE WHEN {in_title} THEN {idf!r} ELSE 0 END")
+    if not body:
+        return literal(0.0)
+    return literal_column(f"({' + '.join(body + title)})", Float)
+
+
+def _estimate(stats: TermStats, estimates: Sequence[float]) -> int:
+    """Papers matching any of the terms, if they were independent."""
+    missed = 1.0
+    for e in estimates:
+        missed *= 1.0 - e / max(1, stats.papers)
+    return round(stats.papers * (1.0 - missed))
+
+
 _MARK_OPEN, _MARK_CLOSE = "\ue000", "\ue001"  # private-use: query text never has them
 
 
@@ -292,7 +418,10 @@ class PgLexicalIndex:
 
     # Query building: search.py asks the index for its own query objects.
     def render(self, node: Node | None, weights: Any = None) -> PgQuery | None:
-        return render_node(node)
+        rendered = render_node(node)
+        if rendered is not None and weights is not None:
+            rendered = replace(rendered, title_boost=float(weights.title))
+        return rendered
 
     def filter_query(self, filters: Any) -> PgQuery | None:
         conds: list[ColumnElement[bool]] = []
@@ -314,7 +443,9 @@ class PgLexicalIndex:
 
     def combine(self, scoring: PgQuery | None, *filters: PgQuery | None) -> PgQuery:
         conds = [q.cond for q in (scoring, *filters) if q is not None]
-        return PgQuery(and_(true(), *conds), scoring.terms if scoring is not None else ())
+        if scoring is None:
+            return PgQuery(and_(true(), *conds))
+        return replace(scoring, cond=and_(true(), *conds))
 
     # Reading.
     @property
@@ -331,65 +462,100 @@ class PgLexicalIndex:
         by_date: bool = False,
         budget: float | None = None,
     ) -> tuple[list[tuple[str, float]], int]:
-        """(paper id, score) best first (or newest first), and the match count
-        (exact up to COUNT_CAP, estimated from term frequencies beyond)."""
+        """(paper id, score) best first (or newest first), and the match count:
+        exact when every match was scored (newest first: counted up to
+        COUNT_CAP), estimated from term frequencies otherwise."""
         budget = PRUNE_BUDGET if budget is None else budget
         need = limit + offset
         with self.db.connect() as conn:
-            texts: list[str] = []
-            if query.terms:
-                texts = [
-                    str(t or "")
-                    for t in conn.execute(select(*[cast(t, Text) for t in query.terms])).one()
-                ]
-            hits: list[tuple[str, float]] | None = None
-            if not by_date and query.tsq is not None and len(query.terms) > 1:
-                stats = term_stats(self.db)
-                chosen = prune_terms([stats.estimate(t) for t in texts], budget)
-                if chosen is not None:
-                    rare = or_(*[SEARCH_VECTOR.op("@@")(query.terms[i]) for i in chosen])
-                    hits = self._ranked(conn, query, and_(query.cond, rare), need)
-                    if len(hits) < need:
-                        hits = None  # too few among the rare terms: rank every match
-            if hits is None:
-                hits = self._ranked(conn, query, query.cond, need, by_date=by_date)
-            counted = conn.execute(
-                select(func.count()).select_from(
-                    select(papers.c.id).where(query.cond).limit(COUNT_CAP).subquery()
+            if by_date or not query.terms:
+                newest = self._by_date(conn, query, need, by_date=by_date)
+                counted = conn.execute(
+                    select(func.count()).select_from(
+                        select(papers.c.id).where(query.cond).limit(COUNT_CAP).subquery()
+                    )
+                ).scalar_one()
+                total = int(counted)
+                if total >= COUNT_CAP and query.terms:
+                    total = max(total, self._estimate_total(conn, query))
+                return newest[offset:], total
+            rendered = conn.execute(select(*[cast(t, Text) for t in query.terms])).one()
+            # A term of stop words only renders empty: it matches nothing.
+            scoring = [(str(t), f) for t, f in zip(rendered, query.fields, strict=True) if t]
+            if not scoring:
+                return [], 0
+            texts = [t for t, _ in scoring]
+            stats = term_stats(self.db)
+            estimates = [stats.estimate(t) for t in texts]
+            score = _bm25(texts, [f for _, f in scoring], estimates, stats, query.title_boost)
+            step = budget
+            hits: list[tuple[str, float]] = []
+            found = 0
+            chosen: list[int] | None = None
+            if len(texts) > 1 and min(estimates) > step:
+                # Only common terms: the papers matching all of them first (GIN
+                # intersects the posting lists), the best under BM25 anyway.
+                every = "(" + ") & (".join(texts) + ")"
+                hits, found = self._scored(
+                    conn,
+                    and_(query.cond, SEARCH_VECTOR.op("@@")(_const_tsquery(every))),
+                    score,
+                    need,
                 )
-            ).scalar_one()
-            total = int(counted)
-            if total >= COUNT_CAP and texts:
-                stats = term_stats(self.db)
-                missed = 1.0
-                for t in texts:
-                    missed *= 1.0 - stats.estimate(t) / max(1, stats.papers)
-                total = max(total, round(stats.papers * (1.0 - missed)))
+                chosen = []
+            while len(hits) < need:
+                chosen = prune_terms(estimates, step)
+                cond = query.cond
+                if chosen is not None:
+                    rare = "(" + ") | (".join(texts[i] for i in chosen) + ")"
+                    cond = and_(cond, SEARCH_VECTOR.op("@@")(_const_tsquery(rare)))
+                wider, found = self._scored(conn, cond, score, need)
+                # A capped wider pass may miss what a narrower one found: keep both.
+                best = dict(hits)
+                best.update(wider)
+                hits = sorted(best.items(), key=lambda h: (-h[1], h[0]))[:need]
+                if chosen is None or step >= WIDEN_LIMIT:
+                    break
+                step *= WIDEN_FACTOR  # too few among the rarest terms: take more terms
+            if chosen is None and found < CANDIDATE_CAP:
+                total = found  # every match was scored: the count is exact
+            else:
+                total = max(found, _estimate(stats, estimates))
         return hits[offset:], total
 
-    def _ranked(
-        self,
-        conn: Any,
-        query: PgQuery,
-        cond: ColumnElement[bool],
-        limit: int,
-        *,
-        by_date: bool = False,
+    def _scored(
+        self, conn: Any, cond: ColumnElement[bool], score: ColumnElement[Any], limit: int
+    ) -> tuple[list[tuple[str, float]], int]:
+        """The best ``limit`` of at most CANDIDATE_CAP matches of ``cond``, and
+        how many matches were scored."""
+        inner_stmt = select(papers.c.id.label("id"), score.label("score")).where(cond)
+        if math.isfinite(CANDIDATE_CAP):
+            inner_stmt = inner_stmt.limit(int(CANDIDATE_CAP))
+        inner = inner_stmt.subquery("candidates")
+        stmt = (
+            select(inner.c.id, inner.c.score, func.count().over().label("found"))
+            .order_by(inner.c.score.desc(), inner.c.id)
+            .limit(limit)
+        )
+        rows = conn.execute(stmt).all()
+        return [(r.id, float(r.score)) for r in rows], int(rows[0].found) if rows else 0
+
+    def _estimate_total(self, conn: Any, query: PgQuery) -> int:
+        texts = [
+            str(t or "") for t in conn.execute(select(*[cast(t, Text) for t in query.terms])).one()
+        ]
+        stats = term_stats(self.db)
+        return _estimate(stats, [stats.estimate(t) for t in texts])
+
+    def _by_date(
+        self, conn: Any, query: PgQuery, limit: int, *, by_date: bool
     ) -> list[tuple[str, float]]:
-        score: ColumnElement[Any] = (
-            func.ts_rank(
-                literal_column("'{0.1, 0.8, 0.8, 1.0}'::float4[]"), SEARCH_VECTOR, query.tsq, 1
-            )
-            if query.tsq is not None
-            else literal(0.0)
-        )
+        """Newest first (or, with nothing to score, by id), score 0."""
         order = (
-            [papers.c.listing_date.desc().nulls_last(), papers.c.id]
-            if by_date
-            else [score.desc(), papers.c.id]
+            [papers.c.listing_date.desc().nulls_last(), papers.c.id] if by_date else [papers.c.id]
         )
-        stmt = select(papers.c.id, score.label("score")).where(cond).order_by(*order).limit(limit)
-        return [(r.id, float(r.score)) for r in conn.execute(stmt)]
+        stmt = select(papers.c.id).where(query.cond).order_by(*order).limit(limit)
+        return [(r.id, 0.0) for r in conn.execute(stmt)]
 
     def matching(self, ids: Sequence[str], query: PgQuery) -> set[str]:
         if not ids:
@@ -466,7 +632,13 @@ HNSW_EF_SEARCH = 64
 # vectors here, a build after the fill a fraction of that.
 BULK_MIN_ROWS = 5000
 BULK_SHARE = 0.25
-BUILD_MEMORY = "1GB"  # maintenance_work_mem for the build: the graph is built in memory
+COUNT_TTL = 300.0  # seconds a vector count is reused
+BULK_BATCH = 50000  # rows per COPY + UPDATE transaction in a bulk fill
+# maintenance_work_mem for a build: pgvector builds the graph in memory and
+# falls back to a much slower on-disk phase when it does not fit. Sized to the
+# vectors (~4 bytes a dimension plus the neighbour lists), within these bounds.
+BUILD_MEMORY_MIN_MB = 1024
+BUILD_MEMORY_MAX_MB = 4096
 
 
 def _vector_literal(vector: np.ndarray) -> str:
@@ -482,7 +654,12 @@ def ensure_hnsw_index(db: Database, dim: int) -> None:
     """The HNSW index for vectors of ``dim`` dimensions (inner product), once."""
     dim = int(dim)
     with db.begin() as conn:
-        conn.execute(text(f"SET LOCAL maintenance_work_mem = '{BUILD_MEMORY}'"))
+        rows = conn.execute(
+            text("SELECT count(*) FROM embeddings WHERE dim = :d"), {"d": dim}
+        ).scalar_one()
+        need_mb = int(rows * (4 * dim + 8 * 2 * HNSW_M * 3) * 1.3 / 2**20)
+        memory = min(BUILD_MEMORY_MAX_MB, max(BUILD_MEMORY_MIN_MB, need_mb))
+        conn.execute(text(f"SET LOCAL maintenance_work_mem = '{memory}MB'"))
         conn.execute(
             text(
                 f"CREATE INDEX IF NOT EXISTS {hnsw_index_name(dim)} ON embeddings "
@@ -519,6 +696,39 @@ def _dims_to_rebuild(db: Database) -> list[int]:
     ]
 
 
+def _write_vectors(conn: Any, rows: Sequence[Any]) -> None:
+    """Set ``embedding`` for ``rows`` (paper_id, model, dim, vector bytes): the
+    vectors go in by binary COPY into a temporary table (pgvector's own binary
+    format, no text to format or parse: that was most of a 75k fill's CPU),
+    then one UPDATE joins it."""
+    from pgvector.psycopg import register_vector
+
+    raw = conn.connection.driver_connection
+    register_vector(raw)
+    conn.execute(
+        text(
+            "CREATE TEMPORARY TABLE IF NOT EXISTS pf_vectors_in "
+            "(paper_id text, model text, embedding vector) ON COMMIT DELETE ROWS"
+        )
+    )
+    with (
+        raw.cursor() as cur,
+        cur.copy(
+            "COPY pf_vectors_in (paper_id, model, embedding) FROM STDIN WITH (FORMAT BINARY)"
+        ) as copy,
+    ):
+        copy.set_types(["text", "text", "vector"])
+        for r in rows:
+            copy.write_row((r.paper_id, r.model, bytes_to_vector(r.vector, r.dim)))
+    conn.execute(
+        text(
+            "UPDATE embeddings AS e SET embedding = u.embedding FROM pf_vectors_in AS u "
+            "WHERE e.paper_id = u.paper_id AND e.model = u.model"
+        )
+    )
+    conn.execute(text("TRUNCATE pf_vectors_in"))
+
+
 class PgVectorIndex:
     """Dense search on pgvector (same methods as the SQLite VectorIndex)."""
 
@@ -528,11 +738,20 @@ class PgVectorIndex:
         self._count: tuple[float, int] | None = None
         self._synced_at = 0.0
         self._lock = threading.Lock()
+        self._count_lock = threading.Lock()
 
     def __len__(self) -> int:
-        # Asked on every search: cached for a few seconds (a count over 1M rows is not free).
+        # Cached for COUNT_TTL seconds (5 while there are none, so the first
+        # vectors show up quickly): counting scans the table (seconds at 1M).
         now = time.monotonic()
-        if self._count is None or now - self._count[0] > 5:
+        ttl = 5.0 if self._count is None or self._count[1] == 0 else COUNT_TTL
+        if self._count is None or now - self._count[0] > ttl:
+            with self._count_lock:  # one count at a time (concurrent requests)
+                return self._recount(now, ttl)
+        return self._count[1]
+
+    def _recount(self, now: float, ttl: float) -> int:
+        if self._count is None or now - self._count[0] > ttl:
             self.sync_if_due()
             with self.db.connect() as conn:
                 n = conn.execute(
@@ -577,24 +796,11 @@ class PgVectorIndex:
                             "SELECT paper_id, model, dim, vector FROM embeddings "
                             "WHERE embedding IS NULL LIMIT :n FOR UPDATE SKIP LOCKED"
                         ),
-                        {"n": batch},
+                        {"n": batch if not rebuild else max(batch, BULK_BATCH)},
                     ).all()
                     if not rows:
                         break
-                    # One statement per batch (not one UPDATE per row).
-                    conn.execute(
-                        text(
-                            "UPDATE embeddings AS e SET embedding = CAST(u.v AS vector) "
-                            "FROM unnest(CAST(:p AS text[]), CAST(:m AS text[]), "
-                            "CAST(:v AS text[])) AS u(p, m, v) "
-                            "WHERE e.paper_id = u.p AND e.model = u.m"
-                        ),
-                        {
-                            "p": [r.paper_id for r in rows],
-                            "m": [r.model for r in rows],
-                            "v": [_vector_literal(bytes_to_vector(r.vector, r.dim)) for r in rows],
-                        },
-                    )
+                    _write_vectors(conn, rows)
                 dims.update(int(r.dim) for r in rows)
                 total += len(rows)
             for dim in dims | set(rebuild):
@@ -646,15 +852,22 @@ class PgVectorIndex:
         if allowed_ids is not None:
             where.append("paper_id = ANY(:allowed)")
             params["allowed"] = list(allowed_ids)
+        filtered = len(where) > 3  # an exclusion or an allow-list
         sql = (
             f"SELECT paper_id, -({distance}) AS score FROM embeddings "  # noqa: S608 (dim is an int)
             f"WHERE {' AND '.join(where)} ORDER BY {distance} LIMIT :k"
         )
         with self.db.begin() as conn:
-            # Filtered searches keep walking the graph until k rows pass the filter.
-            conn.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
+            # One round trip for both settings. Filtered searches keep walking the
+            # graph until k rows pass the filter.
             ef = max(HNSW_EF_SEARCH, min(1000, int(k)))
-            conn.execute(text(f"SET LOCAL hnsw.ef_search = {ef}"))
+            conn.execute(
+                text(
+                    "SELECT set_config('hnsw.ef_search', :ef, true), "
+                    "set_config('hnsw.iterative_scan', :scan, true)"
+                ),
+                {"ef": str(ef), "scan": "relaxed_order" if filtered else "off"},
+            )
             stmt = text(sql)
             if "exclude" in params:
                 stmt = stmt.bindparams(bindparam("exclude", expanding=False))
