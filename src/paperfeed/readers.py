@@ -25,6 +25,7 @@ from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.db import papers as paper_store
 from paperfeed.db import readers as store
+from paperfeed.db import trending as trending_store
 
 ROLES = ("reader", "curator", "admin")
 API_TOKEN_PREFIX = "pf_"  # noqa: S105 (a prefix, not a secret)
@@ -300,13 +301,12 @@ def paper_states(
 ) -> dict[str, dict[str, Any]]:
     """For each paper: upvotes (imported + Paperfeed votes) and the reader's flags."""
     with db.connect() as conn:
-        counts = store.vote_counts(conn, paper_ids)
-        imported = store.imported_upvotes(conn, paper_ids)
+        upvotes = trending_store.upvote_counts(conn, paper_ids)
         flags = store.flags_for(conn, reader.id, paper_ids) if reader else {}
     return {
         p: {
             "paper_id": p,
-            "upvotes": counts.get(p, 0) + imported.get(p, 0),
+            "upvotes": upvotes.get(p, 0),
             "upvoted": "vote" in flags.get(p, set()),
             "saved": "save" in flags.get(p, set()),
             "hidden": "hide" in flags.get(p, set()),

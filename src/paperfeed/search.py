@@ -25,7 +25,7 @@ from typing import Any, Literal
 from paperfeed import metrics, trending
 from paperfeed.config import Settings
 from paperfeed.db import Database
-from paperfeed.db import search as search_store
+from paperfeed.db import trending as trending_store
 from paperfeed.index.lexical import (
     DEFAULT_WEIGHTS,
     FieldWeights,
@@ -393,7 +393,7 @@ def search(db: Database, settings: Settings, request: SearchRequest) -> SearchRe
         )
         if request.sort == "upvotes":
             with db.connect() as conn:
-                votes = search_store.upvote_counts(conn, [i for i, _ in ranked])
+                votes = trending_store.upvote_counts(conn, [i for i, _ in ranked])
             ranked = sorted(ranked, key=lambda kv: (-votes.get(kv[0], 0), -kv[1]))
         page_hits = ranked[start : start + request.per_page]
 

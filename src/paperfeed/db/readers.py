@@ -299,29 +299,6 @@ def flags_for(conn: Connection, reader_id: int, paper_ids: Sequence[str]) -> dic
     return found
 
 
-def vote_counts(conn: Connection, paper_ids: Sequence[str]) -> dict[str, int]:
-    """Paperfeed readers' votes per paper (imported upvotes are on the paper row)."""
-    if not paper_ids:
-        return {}
-    rows = conn.execute(
-        select(votes.c.paper_id, func.count())
-        .where(votes.c.paper_id.in_(list(paper_ids)))
-        .group_by(votes.c.paper_id)
-    )
-    counts = {p: 0 for p in paper_ids}
-    counts.update({p: int(n) for p, n in rows})
-    return counts
-
-
-def imported_upvotes(conn: Connection, paper_ids: Sequence[str]) -> dict[str, int]:
-    if not paper_ids:
-        return {}
-    rows = conn.execute(
-        select(papers.c.id, papers.c.imported_upvotes).where(papers.c.id.in_(list(paper_ids)))
-    )
-    return {p: int(n or 0) for p, n in rows}
-
-
 def flagged_papers(
     conn: Connection, kind: str, reader_id: int, *, limit: int = 200, offset: int = 0
 ) -> list[dict[str, Any]]:

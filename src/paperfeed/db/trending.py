@@ -179,6 +179,23 @@ def vote_counts(conn: Connection, ids: Sequence[str]) -> dict[str, int]:
     return {paper_id: int(n) for paper_id, n in rows}
 
 
+def upvote_counts(conn: Connection, ids: Sequence[str]) -> dict[str, int]:
+    """Upvotes per paper, the figure every page shows: the upvotes imported
+    from the source (Hugging Face) plus Paperfeed readers' votes; 0 for a known
+    paper with none, unknown ids absent."""
+    if not ids:
+        return {}
+    counts = {
+        row.id: int(row.imported_upvotes or 0)
+        for row in conn.execute(
+            select(papers.c.id, papers.c.imported_upvotes).where(papers.c.id.in_(list(ids)))
+        )
+    }
+    for paper_id, n in vote_counts(conn, ids).items():
+        counts[paper_id] = counts.get(paper_id, 0) + n
+    return counts
+
+
 def vote_times_for(conn: Connection, paper_id: str) -> list[datetime]:
     return list(
         conn.execute(select(votes.c.created_at).where(votes.c.paper_id == paper_id)).scalars()
