@@ -24,16 +24,14 @@ from paperfeed.config import Settings
 from paperfeed.db import Database, pg_search
 from paperfeed.db.tables import papers
 from paperfeed.evaluate import (
-    DEPTH,
     _embedder,
     dense_run,
     evaluate_run,
     fused_run,
+    lexical_run,
     load_beir,
 )
-from paperfeed.index.lexical import Filters
-from paperfeed.query import QueryError, parse
-from paperfeed.search import DEFAULT_FUSION, Ranked, rank
+from paperfeed.search import DEFAULT_FUSION, Ranked
 
 
 def load(db: Database, corpus: dict[str, dict[str, str]]) -> None:
@@ -66,18 +64,12 @@ def load(db: Database, corpus: dict[str, dict[str, str]]) -> None:
             conn.execute(papers.insert(), rows[s : s + 2000])
 
 
-def lexical_run(
+def timed_lexical_run(
     index: pg_search.PgLexicalIndex, queries: dict[str, str]
 ) -> tuple[dict[str, Ranked], float]:
-    run: dict[str, Ranked] = {}
+    """paperfeed eval's lexical run over PostgreSQL, and its client CPU ms per query."""
     started = time.process_time()
-    for qid, text in queries.items():
-        try:
-            parsed = parse(text)
-        except QueryError:
-            run[qid] = []
-            continue
-        run[qid] = rank(index, parsed, Filters(), dense=None, mode="lexical", depth=DEPTH).ranked
+    run = lexical_run(index, queries)
     return run, (time.process_time() - started) / max(1, len(queries)) * 1000
 
 
@@ -108,7 +100,7 @@ def main() -> None:
     for name, budget in (("pruned", default_budget), ("unpruned", float("inf"))):
         pg_search.PRUNE_BUDGET = budget
         pg_search.CANDIDATE_CAP = cap if name == "pruned" else float("inf")
-        runs[name], cpu_ms = lexical_run(index, data.queries)
+        runs[name], cpu_ms = timed_lexical_run(index, data.queries)
         figures = evaluate_run(data.qrels, runs[name])
         print(
             json.dumps(

@@ -142,7 +142,7 @@ def _all_required(node: Node | None) -> Node | None:
 
 
 def lexical_run(
-    index: LexicalIndex,
+    index: LexicalIndex | Any,  # or PostgreSQL's PgLexicalIndex (bench/pg_eval.py)
     queries: dict[str, str],
     weights: FieldWeights = DEFAULT_WEIGHTS,
     *,
