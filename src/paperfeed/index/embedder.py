@@ -109,11 +109,14 @@ class OnnxEmbedder(Embedder):
     ) -> None:
         from tokenizers import Tokenizer
 
+        self._model_path = model_path
         self._session = self._new_session(model_path, threads)
         # One search query (~20 tokens) is too small to split over threads: a
         # one-thread session embeds it with ~10 % less CPU, and search runs it
-        # beside the BM25 search on the other core (paperfeed.search).
-        self._query_session = self._new_session(model_path, 1) if threads > 1 else self._session
+        # beside the BM25 search on the other core (paperfeed.search). Made on
+        # the first query, so processes that only embed papers never load it.
+        self._query_session: Any = None if threads > 1 else self._session
+        self._query_session_lock = threading.Lock()
         self._inputs = {i.name for i in self._session.get_inputs()}
         self._tokenizer = Tokenizer.from_file(str(tokenizer_path))
         self._tokenizer.enable_truncation(max_length=max_tokens)
@@ -143,7 +146,13 @@ class OnnxEmbedder(Embedder):
         if len(texts) != 1:
             return self.embed_documents(texts)
         ids = self._tokenizer.encode(texts[0]).ids
-        return self._run([ids], self._query_session)
+        return self._run([ids], self._single_query_session())
+
+    def _single_query_session(self) -> Any:
+        with self._query_session_lock:
+            if self._query_session is None:
+                self._query_session = self._new_session(self._model_path, 1)
+            return self._query_session
 
     def _run(self, ids: list[list[int]], session: Any = None) -> np.ndarray:
         width = max(len(x) for x in ids)
