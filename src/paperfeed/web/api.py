@@ -233,10 +233,6 @@ def hf_paper(paper: dict[str, Any]) -> HFPaper:
     return HFPaper.model_validate(hf_paper_dict(paper))
 
 
-def hf_daily_item(paper: dict[str, Any]) -> HFDailyPaper:
-    return HFDailyPaper.model_validate(hf_daily_dict(paper))
-
-
 def _published(paper: dict[str, Any]) -> str:
     return (
         _iso(paper.get("published"))
