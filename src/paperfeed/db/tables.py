@@ -327,3 +327,6 @@ Index("ix_papers_listing_hidden", papers.c.listing_date, papers.c.hidden)
 Index("ix_send_log_period_status", send_log.c.period, send_log.c.status)
 # The trending lists' "newest" order (migration 0006).
 Index("ix_papers_newest", papers.c.listing_date, papers.c.published, papers.c.id)
+# The indexer reads the queue oldest first in batches (index_queue.pending);
+# without this, each batch of a 1M-paper rebuild sorted the whole queue.
+Index("ix_index_queue_queued_at", index_queue.c.queued_at, index_queue.c.paper_id)
