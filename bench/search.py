@@ -417,15 +417,26 @@ def recall(index, settings: Settings, db: Database, n: int = 300) -> dict[str, f
 def make_queries(directory: Path, count: int, seed: int = 42) -> list[str]:
     settings = settings_for(directory)
     db = Database(settings.database_url_resolved, auto_migrate=False)
-    from sqlalchemy import func, select
+    from sqlalchemy import select
 
     from paperfeed.db.tables import papers
 
+    # Drawn by a seeded generator from the sorted ids, not SQL random(), so
+    # every run (and both backends) gets the same queries for the same corpus.
     rng = random.Random(seed)
     with db.connect() as conn:
-        rows = conn.execute(
-            select(papers.c.title, papers.c.abstract).order_by(func.random()).limit(count)
-        ).all()
+        ids = sorted(conn.execute(select(papers.c.id)).scalars())
+        chosen = rng.sample(ids, min(count, len(ids)))
+        found = {
+            row.id: (row.title, row.abstract)
+            for start in range(0, len(chosen), 500)
+            for row in conn.execute(
+                select(papers.c.id, papers.c.title, papers.c.abstract).where(
+                    papers.c.id.in_(chosen[start : start + 500])
+                )
+            )
+        }
+    rows = [found[paper_id] for paper_id in chosen]
     queries = []
     for i, (title, abstract) in enumerate(rows):
         if i % 2 == 0:
