@@ -78,7 +78,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         database_url=database_url,
         secret_key="test-secret-key-not-for-production",
         arxiv_delay_seconds=0.0,
-        digest_scheduler=False,  # tests that want it start it themselves
+        digest_scheduler=False,  # no digest entry in background_jobs unless a test asks
     )
 
 

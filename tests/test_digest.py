@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 from fastapi.testclient import TestClient
 
+from paperfeed import jobs
 from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.db import digests as digest_store
@@ -25,6 +26,7 @@ from paperfeed.digest import runner, tokens
 from paperfeed.digest import subscriptions as subs
 from tests.helpers import make_paper
 from tests.smtp_server import SMTPServer
+from tests.workers import wait_for
 
 MONDAY = date(2025, 6, 2)
 TUESDAY = date(2025, 6, 3)
@@ -426,13 +428,19 @@ def test_sender_killed_mid_send_then_rerun_no_duplicates_none_missing(
 # ---------------------------------------------------------------- embedded mode
 
 
-def test_two_embedded_schedulers_send_each_digest_once(
+def _serve_digest_scheduler(settings: Settings, db: Database) -> jobs.Scheduler:
+    """The digest entry of ``paperfeed serve``'s background jobs, on its own."""
+    entries = [e for e in jobs.background_jobs(settings, db) if e.name == "digest"]
+    assert [e.every_seconds for e in entries] == [settings.digest_check_interval_seconds]
+    return jobs.Scheduler(settings, db, entries)
+
+
+def test_two_servers_send_each_digest_once(
     mail_settings: Settings, db: Database, smtp_server: SMTPServer
 ) -> None:
     from datetime import UTC, datetime
 
     from paperfeed.digest.schedule import current_period
-    from paperfeed.web.app import create_app
 
     today = current_period("daily", datetime.now(UTC).date()).start
     seed_papers(db, today, prefix="2611.0")
@@ -443,25 +451,58 @@ def test_two_embedded_schedulers_send_each_digest_once(
         update={"digest_scheduler": True, "digest_check_interval_seconds": 3600.0}
     )
     # Two servers on the same database, as two `paperfeed serve` processes would be.
-    first_db, second_db = (
-        Database(config.database_url_resolved),
-        Database(config.database_url_resolved),
-    )
+    databases = [Database(config.database_url_resolved) for _ in range(2)]
+    schedulers = [_serve_digest_scheduler(config, database) for database in databases]
     try:
-        with (
-            TestClient(create_app(config, first_db)) as one,
-            TestClient(create_app(config, second_db)) as two,
-        ):
-            schedulers = [one.app.state.digest_scheduler, two.app.state.digest_scheduler]
-            for scheduler in schedulers:
-                assert scheduler.ran.wait(timeout=600)
-            # Later runs of either (as the interval passes) find nothing left to send.
-            for scheduler in schedulers:
-                scheduler.run_once()
+        for scheduler in schedulers:
+            scheduler.start()  # each runs its digest entry at once
+        for scheduler in schedulers:
+            wait_for(lambda s=scheduler: s.status["digest"].runs >= 1, what="a digest run")
+        # Later runs of either (as the interval passes) find nothing left to send.
+        for scheduler in schedulers:
+            scheduler.wake("digest")
+        for scheduler in schedulers:
+            wait_for(lambda s=scheduler: s.status["digest"].runs >= 2, what="another run")
     finally:
-        first_db.dispose()
-        second_db.dispose()
+        for scheduler in schedulers:
+            scheduler.stop()
+        for database in databases:
+            database.dispose()
+    assert [s.status["digest"].failures for s in schedulers] == [0, 0]
     assert smtp_server.inbox.count_by_recipient() == dict.fromkeys(emails, 1)
+
+
+def test_serve_skips_its_run_while_another_sender_holds_the_lease(
+    mail_settings: Settings, db: Database, smtp_server: SMTPServer
+) -> None:
+    from datetime import UTC, datetime
+
+    from paperfeed.digest.schedule import current_period
+
+    seed_papers(db, current_period("daily", datetime.now(UTC).date()).start, prefix="2612.0")
+    confirmed(mail_settings, db, "busy@example.org")
+    other = f"{os.uname().nodename}:{os.getpid()}:cron"  # a live holder: a cron run, say
+    with db.begin() as conn:
+        assert digest_store.acquire_lock(conn, other, runner.LEASE)
+    # A queued digest job (scale mode, `paperfeed jobs run digest`) fails, to be retried.
+    with pytest.raises(runner.SenderBusy):
+        jobs.execute(mail_settings, db, jobs.JobSpec("digest"))
+    mail_settings.digest_scheduler = True
+    scheduler = _serve_digest_scheduler(mail_settings, db)
+    status = scheduler.status["digest"]
+    scheduler.start()
+    try:
+        wait_for(lambda: status.runs >= 1, what="the skipped run")
+        assert status.failures == 0 and status.last_result is not None
+        assert "skipped" in status.last_result and smtp_server.inbox.messages == []
+        with db.begin() as conn:
+            digest_store.release_lock(conn, other)
+        scheduler.wake("digest")
+        wait_for(lambda: status.runs >= 2, what="the run after the lease was freed")
+    finally:
+        scheduler.stop()
+    assert status.last_result["sent"] == 1 and status.failures == 0
+    assert smtp_server.inbox.count_by_recipient() == {"busy@example.org": 1}
 
 
 def test_signed_in_reader_subscribes_from_the_account_with_csrf(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from sqlalchemy import delete
 from typer.testing import CliRunner
 
+from paperfeed import jobs
 from paperfeed.cli import app
 from paperfeed.config import Settings
 from paperfeed.db import Database
@@ -25,13 +27,14 @@ from paperfeed.index.embedder import (
     get_embedder,
     load_embedder,
 )
-from paperfeed.index.embedding import EmbedWorker, embed_pending
+from paperfeed.index.embedding import embed_pending
 from paperfeed.index.vectors import VectorIndex
 from paperfeed.ingest.jsonl import read_jsonl
 from paperfeed.ingest.pipeline import ingest
 from paperfeed.similar import more_like_these, similar_papers
 from tests.conftest import ARXIV_CS, PG_TEMPLATE
 from tests.helpers import make_paper, real_records, write_jsonl
+from tests.workers import wait_for
 
 # ---------------------------------------------------------------- embedder
 
@@ -381,23 +384,64 @@ def test_embed_command_on_a_tiny_database(cli_env: Settings, tmp_path: Path) -> 
     db.dispose()
 
 
-def test_background_worker_embeds_new_papers(settings: Settings, db: Database) -> None:
+SERVE_EMBEDS = "serve embeds on SQLite only; PostgreSQL embeds through queued jobs"
+
+
+def _serve_embed_entry(settings: Settings, db: Database) -> jobs.Periodic:
+    """The embed entry of ``paperfeed serve``, with its period moved years away:
+    in these tests only the start and wake-ups can run it."""
+    entries = {entry.name: entry for entry in jobs.background_jobs(settings, db)}
+    assert entries["embed"].every_seconds == jobs.EMBED_EVERY_SECONDS
+    return dataclasses.replace(entries["embed"], every_seconds=1e9)
+
+
+@pytest.mark.sqlite_only(SERVE_EMBEDS)
+def test_serve_embeds_new_papers_and_keeps_its_index_in_step(
+    settings: Settings, db: Database
+) -> None:
     ingest(db, [make_paper("2501.00001"), make_paper("2501.00002")])
-    worker = EmbedWorker(db, settings, interval=0.05)
-    assert worker.run_once() == 2
-    ingest(db, [make_paper("2501.00003", abstract="Brand new work on sparse attention.")])
-    worker.start()
+    scheduler = jobs.Scheduler(settings, db, [_serve_embed_entry(settings, db)])
+    status = scheduler.status["embed"]
+    scheduler.start()
     try:
-        worker.wake()
-        for _ in range(600):  # waits for the thread; not a speed check
-            if worker.embedded >= 3:
-                break
-            worker._stop.wait(0.1)
+        wait_for(lambda: status.runs >= 1, what="the first embed run")
+        assert status.last_result is not None and status.last_result["embedded"] == 2
+        served = vectors_module.get_vector_index(settings, db)  # what searches use
+        ingest(db, [make_paper("2501.00003", abstract="Brand new work on sparse attention.")])
+        scheduler.wake("embed")
+        wait_for(lambda: status.runs >= 2, what="the embed run after the wake-up")
     finally:
-        worker.stop()
-    assert worker.embedded == 3 and worker.last_error is None
-    index = vectors_module.get_vector_index(settings, db)
-    assert "2501.00003" in index
+        scheduler.stop()
+    assert status.last_result["embedded"] == 1 and status.failures == 0
+    assert "2501.00003" in served  # synced by the job, not by a later refresh
+    assert "2501.00003" in VectorIndex.open(settings, db)  # and saved
+
+
+@pytest.mark.sqlite_only(SERVE_EMBEDS)
+def test_an_in_process_ingest_job_wakes_the_embedder(
+    settings: Settings, db: Database, tmp_path: Path
+) -> None:
+    path = write_jsonl(tmp_path / "new.jsonl", list(real_records(ARXIV_CS, 20)))
+    scheduler = jobs.Scheduler(settings, db, [_serve_embed_entry(settings, db)])
+    status = scheduler.status["embed"]
+    scheduler.start()
+    try:
+        wait_for(lambda: status.runs >= 1, what="the first embed run")
+        assert status.last_result == {"embedded": 0, **_times(status.last_result)}
+        # As a PAPERFEED_SCHEDULE ingest entry runs: on the scheduler's runner.
+        ingested = scheduler.runner.submit(jobs.JobSpec("ingest", {"path": str(path)}))
+        inserted = scheduler.runner.result(ingested)["inserted"]
+        assert inserted > 0
+        wait_for(lambda: status.runs >= 2, what="the embed run the ingest asked for")
+    finally:
+        scheduler.stop()
+    assert status.last_result["embedded"] == inserted
+
+
+def _times(result: dict | None) -> dict:
+    """The bookkeeping fields ``execute`` adds to every result."""
+    assert result is not None
+    return {key: result[key] for key in ("started", "finished", "pid")}
 
 
 def test_long_lived_index_sees_vectors_written_elsewhere(settings: Settings, db: Database) -> None:

@@ -145,25 +145,104 @@ def test_same_job_never_runs_twice_at_once(
     assert a2["started"] >= a1["finished"]  # the copy ran only after the first ended
 
 
-def test_embedded_schedule_submits_once_per_period(settings: Settings, db: Database) -> None:
-    submitted: list[jobs.JobSpec] = []
+# ---------------------------------------------------------------- the serve scheduler
 
-    class Recorder(jobs.InProcessRunner):
-        def submit(self, spec: jobs.JobSpec, *, job_id: str | None = None) -> str:
-            submitted.append(spec)
-            return "x"
 
-    settings.schedule = [{"kind": "ingest", "every_minutes": 60, "args": {"path": "/x"}}]
-    runner = Recorder(settings, db)
-    scheduler = jobs.EmbeddedScheduler(settings, runner)
+def test_background_jobs_lists_what_serve_runs(settings: Settings, db: Database) -> None:
+    settings.schedule = [{"kind": "harvest", "every_minutes": 60, "args": {"set": "cs"}}]
+    settings.digest_scheduler = True
+    settings.digest_check_interval_seconds = 120.0
+    embed = {"embed": jobs.EMBED_EVERY_SECONDS} if db.backend == "sqlite" else {}
+
+    def listed() -> dict[str, tuple[str, float]]:
+        return {e.name: (e.spec.kind, e.every_seconds) for e in jobs.background_jobs(settings, db)}
+
+    assert listed() == {
+        "digest": ("digest", 120.0),
+        **{name: ("embed", every) for name, every in embed.items()},
+        "schedule[0]": ("harvest", 3600.0),
+    }
+    settings.digest_scheduler = False  # cron sends
+    assert "digest" not in listed()
+    settings.redis_url = "redis://127.0.0.1:1/0"  # scale mode: the workers run the schedule
+    assert listed() == {name: ("embed", every) for name, every in embed.items()}
+
+
+@pytest.fixture
+def counter() -> Iterator[list[str]]:
+    """A job kind that records its runs and fails the first time it is asked to."""
+    runs: list[str] = []
+
+    def count(ctx: jobs.JobContext) -> dict[str, Any]:
+        runs.append(str(ctx.args["name"]))
+        if ctx.args.get("fail_first") and len(runs) == 1:
+            raise RuntimeError("first run breaks")
+        return {"runs": len(runs)}
+
+    jobs.job("test-count")(count)
+    yield runs
+    jobs._HANDLERS.pop("test-count", None)
+
+
+def test_scheduler_runs_an_entry_once_per_period(
+    settings: Settings, db: Database, counter: list[str]
+) -> None:
+    entry = jobs.Periodic(jobs.JobSpec("test-count", {"name": "a"}), 3600.0, name="hourly")
+    scheduler = jobs.Scheduler(settings, db, [entry])
+    status = scheduler.status["hourly"]
     try:
         hour = 3600.0 * 500_000
-        scheduler.tick(hour + 10)
-        scheduler.tick(hour + 1800)  # same hour: nothing new
-        scheduler.tick(hour + 3600 + 5)  # next hour
+        assert scheduler.tick(hour + 10) == ["hourly"]
+        wait_for(lambda: status.runs == 1, what="the first run")
+        assert scheduler.tick(hour + 1800) == []  # same hour: nothing new
+        assert scheduler.tick(hour + 3600 + 5) == ["hourly"]  # next hour
+        wait_for(lambda: status.runs == 2, what="the second run")
     finally:
-        runner.shutdown()
-    assert [s.args for s in submitted] == [{"path": "/x"}, {"path": "/x"}]
+        scheduler.stop()
+    assert counter == ["a", "a"]
+    assert status.last_result is not None and status.last_result["runs"] == 2
+
+
+def test_scheduler_never_overlaps_an_entry_and_keeps_its_wake_up(
+    settings: Settings, db: Database, gate: _Gate
+) -> None:
+    entry = jobs.Periodic(jobs.JobSpec("test-gate", {"name": "a"}), 60.0, name="gated")
+    scheduler = jobs.Scheduler(settings, db, [entry])
+    status = scheduler.status["gated"]
+    try:
+        minute = 60.0 * 30_000_000
+        assert scheduler.tick(minute) == ["gated"]
+        assert gate.entered.acquire(timeout=60)
+        scheduler.wake("test-gate")
+        assert scheduler.tick(minute + 1) == []  # woken, but its run is still going
+        assert scheduler.tick(minute + 61) == []  # a new period: still going
+        gate.release.set()
+        wait_for(lambda: status.runs == 1, what="the held run to end")
+        assert scheduler.tick(minute + 62) == ["gated"]  # one run for both, not a queue
+        wait_for(lambda: status.runs == 2, what="the second run")
+        assert scheduler.tick(minute + 63) == []
+    finally:
+        gate.release.set()
+        scheduler.stop()
+    assert gate.overlaps == []
+
+
+def test_a_failed_run_is_kept_to_itself_and_the_next_one_runs(
+    settings: Settings, db: Database, counter: list[str]
+) -> None:
+    spec = jobs.JobSpec("test-count", {"name": "flaky", "fail_first": True})
+    scheduler = jobs.Scheduler(settings, db, [jobs.Periodic(spec, 1e9, name="flaky")])
+    status = scheduler.status["flaky"]
+    scheduler.start()  # the real thread: it runs the entry at start, then when woken
+    try:
+        wait_for(lambda: status.runs == 1, what="the failing run")
+        assert (status.failures, status.last_error) == (1, "RuntimeError: first run breaks")
+        scheduler.wake("test-count")
+        wait_for(lambda: status.runs == 2, what="the run after the failure")
+    finally:
+        scheduler.stop()
+    assert status.failures == 1 and status.last_error is None
+    assert status.last_result is not None and status.last_result["runs"] == 2
 
 
 # ---------------------------------------------------------------- Redis queue

@@ -223,3 +223,57 @@ def test_sessions_and_sign_in_limits_hold_across_servers(
     finally:
         one.stop()
         two.stop()
+
+
+@pytest.mark.slow
+@pytest.mark.sqlite_only("serve embeds on SQLite only; PostgreSQL embeds through queued jobs")
+def test_serve_embeds_new_papers_and_sends_digests_in_the_background(
+    settings: Settings, db: Database, smtp_server: SMTPServer
+) -> None:
+    """`paperfeed serve`'s background jobs, end to end: a paper stored while the
+    server runs gets its vector and shows up in the served pages' similar
+    papers, and the due digest is mailed, with no command run by hand."""
+    from datetime import UTC, datetime
+
+    from paperfeed.db import embeddings as vector_store
+    from paperfeed.digest.schedule import current_period
+    from paperfeed.index.embedder import current_model_id
+    from tests.test_digest import confirmed, seed_papers
+
+    settings.base_url = "https://papers.example.org"
+    seed_papers(db, current_period("daily", datetime.now(UTC).date()).start, prefix="2613.0")
+    confirmed(settings, db, "background@example.org")
+    env = {
+        **os.environ,
+        "PAPERFEED_DATABASE_URL": settings.database_url_resolved,
+        "PAPERFEED_DATA_DIR": str(settings.data_dir),
+        "PAPERFEED_SECRET_KEY": settings.secret_key,
+        "PAPERFEED_LOG_LEVEL": "WARNING",
+        "PAPERFEED_BASE_URL": settings.base_url,
+        "PAPERFEED_SMTP_HOST": "127.0.0.1",
+        "PAPERFEED_SMTP_PORT": str(smtp_server.port),
+        "PAPERFEED_DIGEST_SCHEDULER": "true",
+        "PAPERFEED_CONFIG": str(settings.data_dir / "absent.toml"),
+    }
+    server = _Server(env)
+    try:
+        server.wait_ready()
+        wait_for(lambda: smtp_server.inbox.messages, what="the digest from the server")
+        newcomer = "2613.05555"  # not among the seeded ids
+        ingest(db, [make_paper(newcomer, title="Paper 1 on a day, revisited")])
+        model = current_model_id(settings)
+
+        def all_embedded() -> bool:
+            with db.connect() as conn:
+                return vector_store.count_pending(conn, model) == 0
+
+        wait_for(all_embedded, what="the server to embed every paper")
+
+        def suggested() -> bool:
+            page = httpx.get(f"{server.base}/papers/2613.00001", timeout=60)
+            return page.status_code == 200 and f"/papers/{newcomer}" in page.text
+
+        wait_for(suggested, what="the new paper among the served similar papers")
+    finally:
+        server.stop()
+    assert smtp_server.inbox.count_by_recipient() == {"background@example.org": 1}

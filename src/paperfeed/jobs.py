@@ -7,6 +7,11 @@ One function runs a job, whatever carried it there: ``execute(settings, db, spec
 - Scale mode (``redis_url`` set): an RQ queue in Redis, served by
   ``paperfeed worker`` processes (``run_worker``), on any number of machines.
 
+What a ``paperfeed serve`` process runs in the background, and how often, is
+one list, ``background_jobs``: digest sending, embedding new papers (SQLite)
+and, in embedded mode, the PAPERFEED_SCHEDULE entries. One ``Scheduler``
+thread starts them on the in-process runner.
+
 Guarantees, in both modes:
 
 - A job never runs twice at once. ``execute`` holds a lock named by the job's
@@ -29,6 +34,7 @@ returns a small JSON-able dict (its result, logged and kept by RQ).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -67,12 +73,22 @@ class JobSpec:
         return f"{self.kind}:{hashlib.sha256(canonical.encode()).hexdigest()[:20]}"
 
 
+def _no_wake(kind: str) -> None:
+    pass
+
+
 @dataclass
 class JobContext:
     settings: Settings
     db: Database
     spec: JobSpec
     job_id: str
+    # Set when the process is stopping: a long handler ends early at a safe point
+    # (its effects are resumable), so shutting down does not wait for all of it.
+    stop: threading.Event = field(default_factory=threading.Event)
+    # Ask this process's scheduler to run its periodic jobs of a kind now
+    # (an in-process ingest wakes the embedder); a no-op elsewhere.
+    wake: Callable[[str], None] = _no_wake
 
     @property
     def args(self) -> dict[str, Any]:
@@ -116,24 +132,39 @@ def lock_dir(settings: Settings) -> Path:
     return settings.index_dir.parent / "locks"
 
 
-def execute(settings: Settings, db: Database, spec: JobSpec, *, job_id: str = "") -> dict[str, Any]:
-    """Run one job now, in this thread, under its lock. Every mode ends here."""
+def execute(
+    settings: Settings,
+    db: Database,
+    spec: JobSpec,
+    *,
+    job_id: str = "",
+    stop: threading.Event | None = None,
+    wake: Callable[[str], None] = _no_wake,
+    log_level: int = logging.INFO,
+) -> dict[str, Any]:
+    """Run one job now, in this thread, under its lock. Every mode ends here.
+
+    ``log_level`` is that of the started/succeeded lines (a job run every few
+    seconds logs them at DEBUG); a failure is always logged as an error."""
     handler = handler_for(spec.kind)
     job_id = job_id or uuid.uuid4().hex
     token = job_id_var.set(job_id)
     try:
 
         def waiting() -> None:
-            log.info("job waiting for lock", extra={"kind": spec.kind, "key": spec.key})
+            log.log(log_level, "job waiting for lock", extra={"kind": spec.kind, "key": spec.key})
 
         with named_lock(db, spec.key, lock_dir=lock_dir(settings), on_wait=waiting):
             metrics.JOBS.labels(spec.kind, "started").inc()
-            log.info(
-                "job started", extra={"kind": spec.kind, "key": spec.key, "job_args": spec.args}
+            log.log(
+                log_level,
+                "job started",
+                extra={"kind": spec.kind, "key": spec.key, "job_args": spec.args},
             )
             started = time.time()
+            context = JobContext(settings, db, spec, job_id, stop or threading.Event(), wake)
             try:
-                result = handler(JobContext(settings, db, spec, job_id)) or {}
+                result = handler(context) or {}
             except Exception:
                 metrics.JOBS.labels(spec.kind, "failed").inc()
                 log.exception("job failed", extra={"kind": spec.kind, "key": spec.key})
@@ -142,7 +173,9 @@ def execute(settings: Settings, db: Database, spec: JobSpec, *, job_id: str = ""
         metrics.JOBS.labels(spec.kind, "succeeded").inc()
         metrics.JOB_SECONDS.labels(spec.kind).observe(finished - started)
         result = {**result, "started": started, "finished": finished, "pid": os.getpid()}
-        log.info("job succeeded", extra={"kind": spec.kind, "key": spec.key, "result": result})
+        log.log(
+            log_level, "job succeeded", extra={"kind": spec.kind, "key": spec.key, "result": result}
+        )
         return result
     finally:
         job_id_var.reset(token)
@@ -158,27 +191,52 @@ class Runner(Protocol):
 class InProcessRunner:
     """Embedded mode: jobs run in a small thread pool of this process."""
 
-    def __init__(self, settings: Settings, db: Database, *, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        *,
+        threads: int | None = None,
+        wake: Callable[[str], None] = _no_wake,
+    ) -> None:
         self.settings = settings
         self.db = db
+        self.wake = wake
+        self.stopping = threading.Event()  # the jobs' ``ctx.stop``
         self._pool = ThreadPoolExecutor(
             max_workers=threads or settings.job_threads, thread_name_prefix="paperfeed-job"
         )
         self.futures: dict[str, Future[dict[str, Any]]] = {}
 
+    def start(
+        self, spec: JobSpec, *, job_id: str | None = None, log_level: int = logging.INFO
+    ) -> Future[dict[str, Any]]:
+        """Run ``spec`` in the pool; the caller keeps the future (the scheduler)."""
+        handler_for(spec.kind)  # fail now, not in the thread, on an unknown kind
+        return self._pool.submit(
+            execute,
+            self.settings,
+            self.db,
+            spec,
+            job_id=job_id or uuid.uuid4().hex,
+            stop=self.stopping,
+            wake=self.wake,
+            log_level=log_level,
+        )
+
     def submit(self, spec: JobSpec, *, job_id: str | None = None) -> str:
         job_id = job_id or uuid.uuid4().hex
-        handler_for(spec.kind)  # fail now, not in the thread, on an unknown kind
-        self.futures[job_id] = self._pool.submit(
-            execute, self.settings, self.db, spec, job_id=job_id
-        )
+        self.futures[job_id] = self.start(spec, job_id=job_id)
         return job_id
 
     def result(self, job_id: str, timeout: float | None = None) -> dict[str, Any]:
         return self.futures[job_id].result(timeout)
 
     def shutdown(self, *, wait: bool = True) -> None:
-        self._pool.shutdown(wait=wait)
+        """Tell running jobs to stop at their next safe point, drop queued ones,
+        and (``wait``) let the running ones end."""
+        self.stopping.set()
+        self._pool.shutdown(wait=wait, cancel_futures=True)
 
 
 class RedisRunner:
@@ -299,8 +357,12 @@ def reclaim_abandoned(queue: Any) -> None:
 
 @dataclass
 class Periodic:
+    """A job run once per period: in slot ``int(now // every_seconds)``."""
+
     spec: JobSpec
     every_seconds: float
+    name: str = ""  # what the embedded scheduler reports it as
+    log_level: int = logging.INFO  # of its started/succeeded lines (see ``execute``)
 
 
 def periodic_jobs(settings: Settings) -> list[Periodic]:
@@ -317,8 +379,50 @@ def periodic_jobs(settings: Settings) -> list[Periodic]:
         args = entry.get("args") or {}
         if not isinstance(args, dict):
             raise ValueError(f"{where}: 'args' must be an object")
-        result.append(Periodic(JobSpec(str(entry["kind"]), args), minutes * 60))
+        result.append(Periodic(JobSpec(str(entry["kind"]), args), minutes * 60, name=where))
     return result
+
+
+# How long a new paper waits for its vector in embedded mode when nothing wakes
+# the embedder (an ingest in another process, e.g. the CLI, cannot).
+EMBED_EVERY_SECONDS = 10.0
+
+
+def background_jobs(settings: Settings, db: Database) -> list[Periodic]:
+    """What a ``paperfeed serve`` process runs in the background, and how often.
+
+    - ``digest``: send the due digests, every ``digest_check_interval_seconds``,
+      unless ``digest_scheduler`` is off (cron runs ``paperfeed digest send``).
+      In both modes, as before: the sender lease keeps several servers, workers
+      or cron from sending at once, and the send log from sending twice.
+    - ``embed`` (SQLite): vectors for new papers, every EMBED_EVERY_SECONDS and
+      when an in-process ingest wakes it; it syncs and saves this process's
+      vector index when it embedded something. PostgreSQL deployments embed
+      through queued jobs (``embed_after_ingest``) or the schedule.
+    - PAPERFEED_SCHEDULE, in embedded mode only: with Redis the ``paperfeed
+      worker`` processes run it (``run_worker``).
+    """
+    entries = []
+    if settings.digest_scheduler:
+        entries.append(
+            Periodic(
+                JobSpec("digest", {"when_busy": "skip"}),
+                settings.digest_check_interval_seconds,
+                name="digest",
+            )
+        )
+    if db.backend == "sqlite":
+        entries.append(
+            Periodic(
+                JobSpec("embed", {"sync": "when-embedded"}),
+                EMBED_EVERY_SECONDS,
+                name="embed",
+                log_level=logging.DEBUG,  # every 10 s; PAPERS_EMBEDDED counts the work
+            )
+        )
+    if not settings.redis_url:
+        entries.extend(periodic_jobs(settings))
+    return entries
 
 
 def due_slot(periodic: Periodic, now: float) -> int:
@@ -377,53 +481,126 @@ def run_worker(
         keeper.join()
 
 
-class EmbeddedScheduler:
-    """The schedule in embedded mode: a thread of the web server submitting to
-    the in-process runner. One process owns the SQLite file, so it keeps the
-    last slot in memory."""
+@dataclass
+class RunStatus:
+    """What the scheduler saw of one periodic entry's runs."""
 
-    def __init__(self, settings: Settings, runner: InProcessRunner) -> None:
-        self.schedule = periodic_jobs(settings)
-        self.runner = runner
+    runs: int = 0
+    failures: int = 0
+    last_result: dict[str, Any] | None = None
+    last_error: str | None = None
+
+
+class Scheduler:
+    """The background work of a ``paperfeed serve`` process: one thread that
+    starts each periodic entry on an in-process runner once per period, or
+    sooner when woken (``wake(kind)``).
+
+    - An entry never has two runs in flight: a run that outlasts its period is
+      followed by one more run, not by a queue of them.
+    - The runner has a thread per entry, so a long run (a first embedding of
+      the whole corpus) never delays another entry (the digest).
+    - A failed run is logged by ``execute`` and counted here; the entry runs
+      again next period. Nothing a job raises reaches the server.
+    - One process owns its slots: two servers on one database each run the
+      schedule; the job locks, sender lease and idempotent effects make that safe.
+    """
+
+    def __init__(self, settings: Settings, db: Database, entries: list[Periodic]) -> None:
+        names = [entry.name or entry.spec.key for entry in entries]
+        if len(set(names)) != len(names):
+            raise ValueError(f"periodic entries need distinct names: {names}")
+        self.entries = dict(zip(names, entries, strict=True))
+        self.status = {name: RunStatus() for name in names}
+        self.runner = InProcessRunner(settings, db, threads=max(1, len(entries)), wake=self.wake)
+        self._lock = threading.Lock()
+        self._last_slot: dict[str, int] = {}
+        self._running: dict[str, Future[dict[str, Any]]] = {}
+        self._woken: set[str] = set()
+        self._changed = threading.Event()  # a wake-up or a finished run: look again
         self._stop = threading.Event()
-        self._last: dict[str, int] = {}
         self._thread = threading.Thread(target=self._loop, name="paperfeed-schedule", daemon=True)
 
     def start(self) -> None:
-        if self.schedule:
+        if self.entries:
             self._thread.start()
 
     def stop(self) -> None:
+        """Stop starting runs, ask running ones to stop early, and wait for them."""
         self._stop.set()
+        self._changed.set()
         if self._thread.is_alive():
             self._thread.join()
+        self.runner.shutdown(wait=True)
+
+    def wake(self, kind: str) -> None:
+        """Run the entries of ``kind`` now (or as soon as their current run ends)."""
+        with self._lock:
+            self._woken.update(name for name, e in self.entries.items() if e.spec.kind == kind)
+        self._changed.set()
 
     def tick(self, now: float) -> list[str]:
-        submitted = []
-        for periodic in self.schedule:
-            slot = due_slot(periodic, now)
-            if self._last.get(periodic.spec.key) != slot:
-                self._last[periodic.spec.key] = slot
-                submitted.append(self.runner.submit(periodic.spec))
-        return submitted
+        """Start what is due at ``now``; returns the names of the entries started."""
+        started = []
+        for name, entry in self.entries.items():
+            slot = due_slot(entry, now)
+            with self._lock:
+                if name in self._running:
+                    continue  # the period (or a wake-up) is honoured when it ends
+                if self._last_slot.get(name) == slot and name not in self._woken:
+                    continue
+                self._last_slot[name] = slot
+                self._woken.discard(name)
+                future = self.runner.start(entry.spec, log_level=entry.log_level)
+                self._running[name] = future
+            future.add_done_callback(functools.partial(self._finished, name))
+            started.append(name)
+        return started
+
+    def _finished(self, name: str, future: Future[dict[str, Any]]) -> None:
+        status = self.status[name]
+        if not future.cancelled():
+            error = future.exception()
+            status.runs += 1
+            if error is None:
+                status.last_result, status.last_error = future.result(), None
+            else:  # execute logged it with its traceback
+                status.failures += 1
+                status.last_error = f"{type(error).__name__}: {error}"
+        with self._lock:
+            self._running.pop(name, None)
+        self._changed.set()
+
+    def _seconds_to_next_slot(self, now: float) -> float:
+        return min(
+            (due_slot(entry, now) + 1) * entry.every_seconds - now
+            for entry in self.entries.values()
+        )
 
     def _loop(self) -> None:
         while not self._stop.is_set():
+            self._changed.clear()  # before looking, so a wake-up meanwhile is kept
             try:
                 self.tick(time.time())
             except Exception:
                 log.warning("schedule tick failed", exc_info=True)
-            self._stop.wait(10)
+            # Capped, so a wall clock that jumps is noticed within a minute.
+            self._changed.wait(min(60.0, max(0.01, self._seconds_to_next_slot(time.time()))))
 
 
 # ---------------------------------------------------------------- built-in handlers
 
 
 def _embed_next(ctx: JobContext, changed: int) -> None:
-    """In scale mode, new or changed papers get their vectors from an embed job
-    on the queue (embedded mode has the serve process's background embedder)."""
-    if changed and ctx.settings.redis_url and ctx.settings.embed_after_ingest:
+    """New or changed papers get their vectors next: in scale mode from an embed
+    job on the queue, in embedded mode by waking this process's embed entry
+    (``background_jobs``; a no-op in a process without a scheduler)."""
+    if not (changed and ctx.settings.embed_after_ingest):
+        return
+    if ctx.settings.redis_url:
         RedisRunner(ctx.settings).submit(JobSpec("embed"))
+    else:
+        ctx.wake("embed")
 
 
 @job("ingest")
@@ -493,33 +670,46 @@ def harvest_job(ctx: JobContext) -> dict[str, Any]:
 
 @job("embed")
 def embed_job(ctx: JobContext) -> dict[str, Any]:
-    """Embed every paper that has no current vector (the outbox makes it resumable)."""
+    """Embed every paper that has no current vector (the outbox makes it resumable),
+    then sync and save the vector index. Args: optional ``limit``; ``sync``
+    "when-embedded" skips the index when nothing was embedded (the serve
+    process's 10 s poll, which would otherwise open the whole index at start)."""
     from paperfeed.index.embedding import embed_pending
     from paperfeed.index.vectors import get_vector_index
 
-    done = embed_pending(ctx.db, ctx.settings, limit=ctx.args.get("limit"))
-    index = get_vector_index(ctx.settings, ctx.db)
-    index.sync(ctx.db)  # SQLite: the faiss sidecar; PostgreSQL: the pgvector column
-    index.save()
+    done = embed_pending(ctx.db, ctx.settings, limit=ctx.args.get("limit"), stop=ctx.stop)
     metrics.PAPERS_EMBEDDED.inc(done)
+    if done or ctx.args.get("sync", "always") != "when-embedded":
+        index = get_vector_index(ctx.settings, ctx.db)
+        index.sync(ctx.db)  # SQLite: the faiss sidecar; PostgreSQL: the pgvector column
+        index.save()
     return {"embedded": done}
 
 
 @job("digest")
 def digest_job(ctx: JobContext) -> dict[str, Any]:
     """Claim and send the due digests (args: optional ``periods``, ``today``).
-    The send log makes a re-run after a crash send only what was not sent."""
+    The send log makes a re-run after a crash send only what was not sent.
+    ``when_busy`` "skip": another sender holding the lease is a run with nothing
+    to do, not a failure (the serve process's periodic run; a queued job fails
+    and is retried)."""
     from datetime import date
 
-    from paperfeed.digest.runner import run
+    from paperfeed.digest.runner import SenderBusy, run
 
     today = ctx.args.get("today")
-    report = run(
-        ctx.settings,
-        ctx.db,
-        periods=ctx.args.get("periods"),
-        today=date.fromisoformat(today) if today else None,
-    )
+    try:
+        report = run(
+            ctx.settings,
+            ctx.db,
+            periods=ctx.args.get("periods"),
+            today=date.fromisoformat(today) if today else None,
+        )
+    except SenderBusy as exc:
+        if ctx.args.get("when_busy") != "skip":
+            raise
+        log.info("digest run skipped: %s", exc)
+        return {"skipped": str(exc)}
     return {
         "periods": report.periods,
         "claimed": report.claimed,

@@ -52,23 +52,22 @@ def serve(
 
     import uvicorn
 
+    from paperfeed import jobs
     from paperfeed.metrics import MULTIPROC_ENV
 
     settings = get_settings()
     db = open_database(settings)  # migrate once, before the workers start
-    if db.backend == "sqlite":
-        # Embedded mode: vectors are computed in this process, in the background,
-        # so ingest never waits for the model (PostgreSQL runs it as a job).
-        from paperfeed.index.embedding import EmbedWorker
-
-        EmbedWorker(db, settings).start()
-    if settings.schedule and not settings.redis_url:
-        # Embedded mode runs the periodic jobs (PAPERFEED_SCHEDULE) in this
-        # process, once however many web workers there are; with Redis, the
-        # `paperfeed worker` processes do.
-        from paperfeed.jobs import EmbeddedScheduler, InProcessRunner
-
-        EmbeddedScheduler(settings, InProcessRunner(settings, db)).start()
+    try:
+        background = jobs.background_jobs(settings, db)
+    except ValueError as exc:
+        console.print(f"[red]error:[/] PAPERFEED_SCHEDULE: {exc}")
+        raise typer.Exit(2) from exc
+    # One scheduler in this process, however many web workers there are: with
+    # --workers 1 the server runs here too, so the embed job syncs the very
+    # vector index that searches use; other workers' indexes catch up from the
+    # table on their own (VectorIndex.refresh_if_due).
+    scheduler = jobs.Scheduler(settings, db, background)
+    scheduler.start()
     settings.secret()  # create the key file once, so every worker signs with the same key
     if workers > 1 and not os.environ.get(MULTIPROC_ENV):
         # Each worker keeps its metrics in files here; /metrics merges them.
@@ -77,17 +76,20 @@ def serve(
         f"Paperfeed on http://{host}:{port}/ with {workers} worker(s) "
         f"(database {make_url(settings.database_url_resolved).render_as_string()})"
     )
-    uvicorn.run(
-        "paperfeed.web.ops:create_served_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_config=None,  # our JSON logs (paperfeed.logs), not uvicorn's format
-        access_log=False,  # paperfeed.access logs each request with its id
-        # uvicorn kills a worker that does not answer its health ping in time
-        # (5 s by default) and starts another; on a busy machine a worker still
-        # importing the app takes longer than that, so the default restarted
-        # workers forever and the server never served (seen at load ~20 on 2 cores).
-        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
-    )
+    try:
+        uvicorn.run(
+            "paperfeed.web.ops:create_served_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_config=None,  # our JSON logs (paperfeed.logs), not uvicorn's format
+            access_log=False,  # paperfeed.access logs each request with its id
+            # uvicorn kills a worker that does not answer its health ping in time
+            # (5 s by default) and starts another; on a busy machine a worker still
+            # importing the app takes longer than that, so the default restarted
+            # workers forever and the server never served (seen at load ~20 on 2 cores).
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
+        )
+    finally:
+        scheduler.stop()  # after the server: running jobs end at a safe point

@@ -45,20 +45,10 @@ def _freeze_startup_objects() -> None:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Background work of the embedded mode, opt-out through settings."""
+    # Background work (digests, embedding, the schedule) is not per worker:
+    # `paperfeed serve` runs it once (jobs.background_jobs).
     _freeze_startup_objects()
-    scheduler = None
-    if app.state.settings.digest_scheduler:
-        from paperfeed.digest.scheduler import DigestScheduler
-
-        scheduler = DigestScheduler(app.state.settings, app.state.db)
-        app.state.digest_scheduler = scheduler
-        scheduler.start()
-    try:
-        yield
-    finally:
-        if scheduler is not None:
-            scheduler.stop()
+    yield
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
