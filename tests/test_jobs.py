@@ -162,6 +162,9 @@ def test_background_jobs_lists_what_serve_runs(settings: Settings, db: Database)
         **{name: ("embed", every) for name, every in embed.items()},
         "schedule[0]": ("harvest", 3600.0),
     }
+    settings.digest_check_interval_seconds = 0.0
+    with pytest.raises(ValueError, match="digest_check_interval_seconds"):
+        listed()
     settings.digest_scheduler = False  # cron sends
     assert "digest" not in listed()
     settings.redis_url = "redis://127.0.0.1:1/0"  # scale mode: the workers run the schedule

@@ -404,6 +404,8 @@ def background_jobs(settings: Settings, db: Database) -> list[Periodic]:
     """
     entries = []
     if settings.digest_scheduler:
+        if settings.digest_check_interval_seconds <= 0:
+            raise ValueError("digest_check_interval_seconds must be a positive number")
         entries.append(
             Periodic(
                 JobSpec("digest", {"when_busy": "skip"}),

@@ -60,7 +60,7 @@ def serve(
     try:
         background = jobs.background_jobs(settings, db)
     except ValueError as exc:
-        console.print(f"[red]error:[/] PAPERFEED_SCHEDULE: {exc}")
+        console.print(f"[red]error:[/] background jobs: {exc}")
         raise typer.Exit(2) from exc
     # One scheduler in this process, however many web workers there are: with
     # --workers 1 the server runs here too, so the embed job syncs the very
