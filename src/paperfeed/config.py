@@ -113,7 +113,8 @@ class Settings(BaseSettings):
     job_lease_seconds: int = 60
     job_retries: int = 3
     job_timeout_seconds: int = 6 * 3600
-    # Scale mode: an ingest or harvest job that stored papers queues an embed job.
+    # An ingest or harvest job that stored papers asks for their vectors: in scale
+    # mode it queues an embed job, in `serve` (embedded) it wakes the embed job.
     embed_after_ingest: bool = True
     # Periodic jobs, e.g. [{"kind": "harvest", "every_minutes": 60, "args": {}}]
     # (PAPERFEED_SCHEDULE as JSON). Run by the workers, or by `serve` when embedded.
