@@ -56,13 +56,19 @@ def abstracts() -> list[str]:
 
 
 def test_derived_model_computes_in_int8(derived: Path) -> None:
-    ops = collections.Counter(node.op_type for node in onnx.load(str(derived)).graph.node)
-    # One fused, int8 attention per layer (Q/K/V projection in int8)...
-    assert ops["QAttention"] == 6
+    model = onnx.load(str(derived))
+    ops = collections.Counter(node.op_type for node in model.graph.node)
+    # One unmasked MultiHeadAttention per layer (onnxruntime's flash kernel)...
+    assert ops["MultiHeadAttention"] == 6
+    mha = [n for n in model.graph.node if n.op_type == "MultiHeadAttention"]
+    assert all(len(n.input) == 4 for n in mha)  # q, k, v, bias: no key padding mask
+    assert "attention_mask" not in {i.name for i in model.graph.input}
     # ...none of the export's unfused attention left (its mask and NaN guard)...
-    assert not {"Softmax", "IsNaN", "Where", "Transpose", "Attention"} & set(ops)
-    # ...and 6 layers x (attention output, FFN up, FFN down) int8 MatMuls.
-    assert ops["MatMulInteger"] == 18
+    assert not {"Softmax", "IsNaN", "Where", "Transpose", "Attention", "QAttention"} & set(ops)
+    # ...and 6 layers x (Q, K, V, attention output, FFN up, FFN down) int8 MatMuls,
+    # Q/K/V sharing one activation quantization.
+    assert ops["MatMulInteger"] == 36
+    assert ops["DynamicQuantizeLinear"] == 24
     assert ops["MatMul"] == 0
     assert ops["SkipLayerNormalization"] == 12  # fused residual + LayerNorm
     assert ops["BiasGelu"] == 6
@@ -83,6 +89,36 @@ def test_attention_rewrite_is_exact(tmp_path: Path, abstracts: list[str]) -> Non
     fused = OnnxEmbedder(tmp_path / "attn.onnx", tokenizer, model_id="a").embed_documents(texts)
     plain = OnnxEmbedder(source, tokenizer, model_id="s").embed_documents(texts)
     np.testing.assert_allclose((fused * plain).sum(axis=1), 1.0, atol=1e-4)
+
+
+def test_unmasked_attention_is_exact_without_padding(tmp_path: Path, abstracts: list[str]) -> None:
+    """Q/K/V MatMuls + MultiHeadAttention without a mask compute what the
+    masked Attention does when nothing is padded: before quantization the
+    vectors agree with the source model's to float rounding. The model has no
+    attention_mask input, so the embedder batches texts of one length only
+    and the vectors do not depend on what else is in the call."""
+    source, tokenizer = packaged_minilm_files()
+    onnx_derive._fold_constants(source, tmp_path / "folded.onnx")
+    onnx_derive._fuse_attention(tmp_path / "folded.onnx", tmp_path / "attn.onnx")
+    onnx_derive._fuse(tmp_path / "attn.onnx", tmp_path / "fused.onnx")
+    assert onnx_derive._unmask_attention(tmp_path / "fused.onnx", tmp_path / "mha.onnx") == 6
+    unmasked = OnnxEmbedder(tmp_path / "mha.onnx", tokenizer, model_id="u", batch_size=4)
+    texts = ["short", "short", *abstracts[:15], "another short one"]
+    lengths = [len(ids) for ids in unmasked._tokenizer.encode_batch(texts)]
+    batches = unmasked._batches(lengths)
+    # Every text once; each batch of one length, at most batch_size texts.
+    assert sorted(i for b in batches for i in b) == list(range(len(texts)))
+    assert all(len({lengths[i] for i in b}) == 1 and len(b) <= 4 for b in batches)
+    assert any(len(b) > 1 for b in batches)  # equal lengths do share a batch
+    vectors = unmasked.embed_documents(texts)
+    plain = OnnxEmbedder(source, tokenizer, model_id="s").embed_documents(texts)
+    np.testing.assert_allclose((vectors * plain).sum(axis=1), 1.0, atol=1e-4)
+    # The same text alone gives the same vector (no batchmates' padding).
+    np.testing.assert_allclose(unmasked.embed_query(texts[5]), vectors[5], atol=1e-5)
+    with pytest.raises(ValueError, match="cannot take padding"):
+        unmasked._run([[101, 102], [101, 7592, 102]])
+    with pytest.raises(DerivationError, match="no Attention node"):
+        onnx_derive._unmask_attention(tmp_path / "folded.onnx", tmp_path / "none.onnx")
 
 
 def test_attention_rewrite_refuses_other_graphs(tmp_path: Path) -> None:

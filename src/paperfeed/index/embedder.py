@@ -17,6 +17,7 @@ Vectors are float32, L2-normalized, so a dot product is the cosine.
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -161,7 +162,11 @@ class OnnxEmbedder(Embedder):
         for row, tokens in enumerate(ids):
             input_ids[row, : len(tokens)] = tokens
             mask[row, : len(tokens)] = 1
-        feeds = {"input_ids": input_ids, "attention_mask": mask}
+        feeds = {"input_ids": input_ids}
+        if "attention_mask" in self._inputs:
+            feeds["attention_mask"] = mask
+        elif width * len(ids) != int(mask.sum()):
+            raise ValueError("a model without an attention mask input cannot take padding")
         if "token_type_ids" in self._inputs:
             feeds["token_type_ids"] = np.zeros_like(input_ids)
         hidden = (session or self._session).run(None, feeds)[0]
@@ -174,14 +179,30 @@ class OnnxEmbedder(Embedder):
             return np.zeros((0, self.dim), dtype=np.float32)
         encodings = self._tokenizer.encode_batch(list(texts))
         ids = [e.ids for e in encodings]
-        # Length-sorted batches: each batch pads to its own longest text, so
-        # short abstracts do not pay for long ones.
-        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         out = np.empty((len(ids), self.dim), dtype=np.float32)
-        for start in range(0, len(order), self.batch_size):
-            chunk = order[start : start + self.batch_size]
+        for chunk in self._batches([len(x) for x in ids]):
             out[chunk] = self._run([ids[i] for i in chunk])
         return out
+
+    def _batches(self, lengths: list[int]) -> list[list[int]]:
+        """Indices of the texts to run together, at most ``batch_size`` each.
+
+        Length-sorted: each batch pads to its own longest text, so short
+        abstracts do not pay for long ones. A model without an attention mask
+        input (the derived default: its attention runs unmasked, see
+        onnx_derive) cannot skip padding, so its batches hold texts of one
+        length only; most abstracts reach the token cap, and a batch of one
+        text still fills the matrix kernels."""
+        order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+        if "attention_mask" in self._inputs:
+            groups = [order]
+        else:
+            groups = [list(g) for _, g in itertools.groupby(order, key=lambda i: lengths[i])]
+        return [
+            group[start : start + self.batch_size]
+            for group in groups
+            for start in range(0, len(group), self.batch_size)
+        ]
 
 
 class SentenceTransformerEmbedder(Embedder):

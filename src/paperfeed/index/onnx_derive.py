@@ -21,13 +21,24 @@ onnxruntime (no torch), once per machine, cached on disk:
    scale 1/sqrt(head size) (the export's two Mul by head_size**-0.25);
 3. onnxruntime's transformer optimizer fuses LayerNorm+residual
    (SkipLayerNormalization) and bias+GELU (BiasGelu);
-4. ``quantize_dynamic`` turns ``Attention`` into ``QAttention`` (int8 Q/K/V
-   projection) and the MatMuls with a constant weight into int8 x uint8
-   (weights quantized once with a scale per output channel, activations per
-   batch at run time). With ``KEEP_FFN_OUTPUT_FLOAT`` each layer's FFN
-   down-projection (whose GELU input has outliers) would stay float32; the
-   eval in docs/benchmarks.md showed all-int8 keeps nDCG@10 within the
-   allowed 0.01, so everything is int8.
+4. each ``Attention`` becomes three Q/K/V MatMuls and one
+   ``com.microsoft.MultiHeadAttention`` without a mask, and the model loses
+   its ``attention_mask`` input (``_unmask_attention``). Without a mask,
+   onnxruntime's CPU MultiHeadAttention runs its flash-attention kernel
+   (scores and softmax block by block in cache); QAttention, and
+   MultiHeadAttention with a key padding mask, materialize every score
+   matrix. The price: the model cannot skip padding, so the embedder feeds it
+   batches of texts of one token length (``OnnxEmbedder`` does this for any
+   model without an ``attention_mask`` input); a single query never has any.
+   Q, K and V stay three MatMuls rather than one and a Split: the CPU kernel
+   takes no packed QKV, and a Split copy cost more than it saved;
+5. ``quantize_dynamic`` turns the MatMuls with a constant weight into int8 x
+   uint8 (weights quantized once with a scale per output channel, activations
+   per batch at run time; Q, K and V share one activation quantization). With
+   ``KEEP_FFN_OUTPUT_FLOAT`` each layer's FFN down-projection (whose GELU
+   input has outliers) would stay float32; the eval in docs/benchmarks.md
+   showed all-int8 keeps nDCG@10 within the allowed 0.01, so everything is
+   int8. The attention products (scores, context) stay float32.
 
 The steps are deterministic (same input and library versions give the same
 bytes), and the cache file name carries the recipe (``DERIVATION``), the
@@ -53,7 +64,7 @@ MINILM_HIDDEN = 384
 # Bump when the recipe below changes: it names the cached file and is part of
 # the model id that vectors are stored under (embedder.current_model_id), so a
 # new recipe re-derives and re-embeds.
-DERIVATION = "attn-qint8-v2"
+DERIVATION = "mha-qint8-v3"
 KEEP_FFN_OUTPUT_FLOAT = False
 
 
@@ -200,6 +211,70 @@ def _live_nodes(nodes: list[Any], graph: Any) -> list[Any]:
     return live[::-1]
 
 
+def _unmask_attention(source: Path, dest: Path, num_heads: int = MINILM_HEADS) -> int:
+    """Replace each ``Attention`` node by Q/K/V MatMuls + an unmasked
+    ``MultiHeadAttention``, and drop the model's ``attention_mask`` input.
+
+    Exact for inputs without padding (the mask was all ones). Returns how many
+    nodes were replaced."""
+    import numpy as np
+    import onnx
+    from onnx import helper, numpy_helper
+
+    model = onnx.load(str(source))
+    graph = model.graph
+    weights = {init.name: init for init in graph.initializer}
+    nodes, replaced = [], 0
+    for node in graph.node:
+        if node.op_type != "Attention" or node.domain != "com.microsoft":
+            nodes.append(node)
+            continue
+        hidden, qkv_w = node.input[0], numpy_helper.to_array(weights[node.input[1]])
+        if qkv_w.shape[1] % 3:
+            raise DerivationError(f"{node.name}: Q/K/V weight of shape {qkv_w.shape}")
+        width = qkv_w.shape[1] // 3
+        projected = []
+        for i, part in enumerate("qkv"):
+            name = f"{node.name}.{part}"
+            graph.initializer.append(
+                numpy_helper.from_array(
+                    np.ascontiguousarray(qkv_w[:, i * width : (i + 1) * width]), f"{name}.weight"
+                )
+            )
+            nodes.append(helper.make_node("MatMul", [hidden, f"{name}.weight"], [name], name=name))
+            projected.append(name)
+        # The concatenated bias is MultiHeadAttention's ``bias`` input (it
+        # adds it while laying Q/K/V out per head); no key_padding_mask.
+        nodes.append(
+            helper.make_node(
+                "MultiHeadAttention",
+                [*projected, node.input[2]],
+                list(node.output),
+                name=f"{node.name}.mha",
+                domain="com.microsoft",
+                num_heads=num_heads,
+            )
+        )
+        replaced += 1
+    if not replaced:
+        raise DerivationError(f"no Attention node in {source}")
+    live = _live_nodes(nodes, graph)
+    del graph.node[:]
+    graph.node.extend(live)
+    read = {i for node in live for i in node.input}
+    if "attention_mask" in read:
+        raise DerivationError("attention_mask is still read outside the attention")
+    inputs = [i for i in graph.input if i.name != "attention_mask"]
+    del graph.input[:]
+    graph.input.extend(inputs)
+    kept = [init for init in graph.initializer if init.name in read]
+    del graph.initializer[:]
+    graph.initializer.extend(kept)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(dest))
+    return replaced
+
+
 def _fuse(source: Path, dest: Path) -> None:
     from onnxruntime.transformers import optimizer
 
@@ -258,9 +333,7 @@ def _quantize(source: Path, dest: Path) -> None:
             # vectors, against 0.994 per-channel).
             per_channel=True,
             weight_type=QuantType.QInt8,
-            # Attention -> QAttention: its Q/K/V projection in int8 (the
-            # score and context products inside it stay float).
-            op_types_to_quantize=["MatMul", "Attention"],
+            op_types_to_quantize=["MatMul"],
             # Weight MatMuls only.
             extra_options={"MatMulConstBOnly": True},
             nodes_to_exclude=_ffn_output_matmuls(source) if KEEP_FFN_OUTPUT_FLOAT else [],
@@ -283,7 +356,8 @@ def derive_int8(source: Path, dest: Path) -> Path:
             _fold_constants(source, work / "folded.onnx")
             _fuse_attention(work / "folded.onnx", work / "attention.onnx")
             _fuse(work / "attention.onnx", work / "fused.onnx")
-            _quantize(work / "fused.onnx", work / "int8.onnx")
+            _unmask_attention(work / "fused.onnx", work / "unmasked.onnx")
+            _quantize(work / "unmasked.onnx", work / "int8.onnx")
         except DerivationError:
             raise
         except Exception as exc:  # onnx/onnxruntime raise many kinds
