@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, exists, func, or_, select
 
 from paperfeed.db.papers import _as_date
 from paperfeed.db.tables import hides, papers, votes
@@ -203,15 +203,22 @@ def newest_ids(conn: Connection, where: ListFilter, *, offset: int, limit: int) 
     return list(conn.execute(query).scalars())
 
 
+# Built once, with the ids as an expanding parameter (see db.papers.get_papers).
+_VOTE_COUNTS = (
+    select(votes.c.paper_id, func.count())
+    .where(votes.c.paper_id.in_(bindparam("ids", expanding=True)))
+    .group_by(votes.c.paper_id)
+)
+_IMPORTED_UPVOTES = select(papers.c.id, papers.c.imported_upvotes).where(
+    papers.c.id.in_(bindparam("ids", expanding=True))
+)
+
+
 def vote_counts(conn: Connection, ids: Sequence[str]) -> dict[str, int]:
     """Readers' votes per paper (papers with none are absent)."""
     if not ids:
         return {}
-    rows = conn.execute(
-        select(votes.c.paper_id, func.count())
-        .where(votes.c.paper_id.in_(list(ids)))
-        .group_by(votes.c.paper_id)
-    )
+    rows = conn.execute(_VOTE_COUNTS, {"ids": list(ids)})
     return {paper_id: int(n) for paper_id, n in rows}
 
 
@@ -223,9 +230,7 @@ def upvote_counts(conn: Connection, ids: Sequence[str]) -> dict[str, int]:
         return {}
     counts = {
         row.id: int(row.imported_upvotes or 0)
-        for row in conn.execute(
-            select(papers.c.id, papers.c.imported_upvotes).where(papers.c.id.in_(list(ids)))
-        )
+        for row in conn.execute(_IMPORTED_UPVOTES, {"ids": list(ids)})
     }
     for paper_id, n in vote_counts(conn, ids).items():
         counts[paper_id] = counts.get(paper_id, 0) + n
