@@ -303,3 +303,45 @@ def test_cli_prints_the_same_list(cli_env: object, db: Database) -> None:
     assert table.exit_code == 0 and "2506.00001" in table.output
     bad = runner.invoke(app, ["trending", "--week", "2025-W53"])
     assert bad.exit_code == 2 and "weeks 01 to 52" in bad.output
+
+
+def test_a_list_read_again_on_one_connection_sees_every_new_vote(db: Database) -> None:
+    # On SQLite a pooled connection keeps the candidates of the lists it
+    # scored (db.trending.scoring_candidates) until the database changes:
+    # a vote committed elsewhere, or written through the connection itself,
+    # must show at once.
+    from paperfeed.db import trending as trending_store
+    from paperfeed.db.tables import votes
+
+    add_papers(db, [(f"2506.{n:05d}", DAY) for n in range(1, 4)])
+    week = parse_week("2025-W24")
+    where = trending_store.ListFilter(start=week.start, end=week.end)
+
+    def ids(conn: object) -> list[str]:
+        page = list_papers(conn, week, half_life_hours=H, now=NOW)  # type: ignore[arg-type]
+        return [p["id"] for p in page.papers]
+
+    vote(db, "2506.00001", at=hours_ago(5))
+    with db.connect() as reader:
+        first = ids(reader)
+        assert first[0] == "2506.00001"
+        if db.backend == "sqlite":  # the cache is in effect: the same candidates
+            kept = trending_store.scoring_candidates(reader, where)
+            assert trending_store.scoring_candidates(reader, where) is kept
+        # Another connection commits two fresher votes.
+        votes_for(db, "2506.00003", 2, at=hours_ago(1))
+        assert ids(reader)[0] == "2506.00003"
+    voters = [add_reader(db) for _ in range(3)]
+    with db.begin() as writer:
+        assert ids(writer)[0] == "2506.00003"
+        # The connection's own (uncommitted) write.
+        for reader_id in voters:
+            writer.execute(
+                votes.insert().values(
+                    reader_id=reader_id, paper_id="2506.00002", created_at=hours_ago(0.5)
+                )
+            )
+        assert ids(writer)[0] == "2506.00002"
+    set_paper(db, "2506.00002", hidden=True)
+    with db.connect() as reader:
+        assert ids(reader)[0] == "2506.00003" and "2506.00002" not in ids(reader)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, delete, func, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from paperfeed.db.tables import (
@@ -309,11 +309,17 @@ def get_paper(conn: Connection, paper_id: str) -> dict[str, Any] | None:
     return result
 
 
+# Built once: constructing ``select(...).where(id.in_(ids))`` per call coerced
+# every id and rebuilt the cache key, ~half the CPU of reading 20 rows (a
+# search request's hits); an expanding bind parameter takes the ids as data.
+_PAPERS_BY_ID = select(papers).where(papers.c.id.in_(bindparam("ids", expanding=True)))
+
+
 def get_papers(conn: Connection, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     """Papers by id, in one query; unknown ids are absent."""
     if not ids:
         return {}
-    rows = conn.execute(select(papers).where(papers.c.id.in_(list(ids))))
+    rows = conn.execute(_PAPERS_BY_ID, {"ids": list(ids)})
     return {r.id: dict(r._mapping) for r in rows}
 
 
