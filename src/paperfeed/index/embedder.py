@@ -105,7 +105,7 @@ class OnnxEmbedder(Embedder):
         *,
         model_id: str,
         max_tokens: int = 256,
-        batch_size: int = 32,
+        batch_size: int = 8,  # as settings.embed_batch_size (config.py says why)
         threads: int = ONNX_THREADS,
     ) -> None:
         from tokenizers import Tokenizer
@@ -264,7 +264,7 @@ def load_embedder(
     model: str,
     *,
     max_tokens: int = 256,
-    batch_size: int = 32,
+    batch_size: int = 8,  # as settings.embed_batch_size (config.py says why)
     cache_dir: Path | None = None,
 ) -> Embedder:
     """Build an embedder for a model spec (no caching; see get_embedder).
