@@ -127,7 +127,7 @@ def speed(n_texts: int, token_limits: list[int]) -> None:
             e = load_embedder(spec, max_tokens=max_tokens)
             e.embed_documents(texts[:8])  # warm up
             shown = rate(lambda e=e: e.embed_documents(texts), len(texts))
-            print(f"  {name:5s} {max_tokens} tokens, length-sorted, 2 threads: {shown}", flush=True)
+            print(f"  {name:5s} {max_tokens} tokens, length-sorted, default: {shown}", flush=True)
     # Variants of the default (qint8 at 256 tokens).
     e = load_embedder(PACKAGED_MINILM_QINT8)
     assert isinstance(e, OnnxEmbedder)
@@ -136,7 +136,7 @@ def speed(n_texts: int, token_limits: list[int]) -> None:
         for s in range(0, len(texts), e.batch_size):
             e.embed_documents(texts[s : s + e.batch_size])  # one batch: padded to its longest
 
-    print(f"  qint8 256 tokens, arrival order, 2 threads:    {rate(arrival_order, len(texts))}")
+    print(f"  qint8 256 tokens, arrival order, a call a batch: {rate(arrival_order, len(texts))}")
     source, tokenizer = packaged_minilm_files()
     model = cached_int8(source, _settings().model_cache_dir)
     singles = [

@@ -271,6 +271,12 @@ def test_jobs_through_redis_worker(
     assert _counts(db) == _expected(slice_file)
 
 
+# Short, so a killed worker's job is taken over quickly; not shorter, because
+# a live worker renews at half of it and at 2 s a loaded machine (load ~13)
+# let a live worker's lease lapse, so the other worker took its job too.
+KILL_TEST_LEASE = 6
+
+
 @pytest.mark.redis
 @pytest.mark.slow
 def test_worker_killed_mid_ingest_loses_and_duplicates_nothing(
@@ -279,7 +285,7 @@ def test_worker_killed_mid_ingest_loses_and_duplicates_nothing(
     path = write_jsonl(tmp_path / "big.jsonl", list(real_records(ARXIV_CS, 4000)))
     expected = _expected(path)
     redis_queue.configure(settings)
-    settings.job_lease_seconds = 2
+    settings.job_lease_seconds = KILL_TEST_LEASE
     spec = jobs.JobSpec("ingest", {"path": str(path), "batch_size": 40})
     job_id = jobs.RedisRunner(settings).submit(spec)
     with (
@@ -317,7 +323,7 @@ def test_worker_killed_mid_digest_sends_each_email_once(
     for address in emails:
         confirmed(settings, db, address)
     redis_queue.configure(settings)
-    settings.job_lease_seconds = 2
+    settings.job_lease_seconds = KILL_TEST_LEASE
     inbox = smtp_server.inbox
     inbox.hold_at = 4  # the server holds the 4th message, unanswered, while we kill
     job_id = jobs.RedisRunner(settings).submit(

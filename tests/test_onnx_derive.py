@@ -116,7 +116,12 @@ def test_unmasked_attention_is_exact_without_padding(tmp_path: Path, abstracts: 
     # The same text alone gives the same vector (no batchmates' padding).
     np.testing.assert_allclose(unmasked.embed_query(texts[5]), vectors[5], atol=1e-5)
     with pytest.raises(ValueError, match="cannot take padding"):
-        unmasked._run([[101, 102], [101, 7592, 102]])
+        unmasked._run([[101, 102], [101, 7592, 102]], unmasked._session)
+    # Batches spread over two one-thread sessions (the default) give exactly
+    # the vectors of one session running them in turn.
+    assert len(unmasked._sessions) == 2
+    single = OnnxEmbedder(tmp_path / "mha.onnx", tokenizer, model_id="1", batch_size=4, threads=1)
+    np.testing.assert_array_equal(single.embed_documents(texts), vectors)
     with pytest.raises(DerivationError, match="no Attention node"):
         onnx_derive._unmask_attention(tmp_path / "folded.onnx", tmp_path / "none.onnx")
 

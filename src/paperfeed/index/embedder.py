@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
+import queue
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -110,14 +112,15 @@ class OnnxEmbedder(Embedder):
     ) -> None:
         from tokenizers import Tokenizer
 
-        self._model_path = model_path
-        self._session = self._new_session(model_path, threads)
-        # One search query (~20 tokens) is too small to split over threads: a
-        # one-thread session embeds it with ~10 % less CPU, and search runs it
-        # beside the BM25 search on the other core (paperfeed.search). Made on
-        # the first query, so processes that only embed papers never load it.
-        self._query_session: Any = None if threads > 1 else self._session
-        self._query_session_lock = threading.Lock()
+        # ``threads`` one-thread sessions rather than one session of ``threads``
+        # threads: documents go batch by batch to whichever session is free, so
+        # the cores never wait for each other inside an operator (quiet
+        # bench/embed.py, 600 abstracts at 256 tokens: 70.0 against 61.2/s),
+        # and one search query (~20 tokens, too small to split) runs on a
+        # session of its own thread, beside the BM25 search on the other core
+        # (paperfeed.search). onnxruntime allows concurrent runs of a session.
+        self._sessions = [self._new_session(model_path, 1) for _ in range(max(1, threads))]
+        self._session = self._sessions[0]
         self._inputs = {i.name for i in self._session.get_inputs()}
         self._tokenizer = Tokenizer.from_file(str(tokenizer_path))
         self._tokenizer.enable_truncation(max_length=max_tokens)
@@ -147,15 +150,9 @@ class OnnxEmbedder(Embedder):
         if len(texts) != 1:
             return self.embed_documents(texts)
         ids = self._tokenizer.encode(texts[0]).ids
-        return self._run([ids], self._single_query_session())
+        return self._run([ids], self._session)
 
-    def _single_query_session(self) -> Any:
-        with self._query_session_lock:
-            if self._query_session is None:
-                self._query_session = self._new_session(self._model_path, 1)
-            return self._query_session
-
-    def _run(self, ids: list[list[int]], session: Any = None) -> np.ndarray:
+    def _run(self, ids: list[list[int]], session: Any) -> np.ndarray:
         width = max(len(x) for x in ids)
         input_ids = np.zeros((len(ids), width), dtype=np.int64)
         mask = np.zeros((len(ids), width), dtype=np.int64)
@@ -169,7 +166,7 @@ class OnnxEmbedder(Embedder):
             raise ValueError("a model without an attention mask input cannot take padding")
         if "token_type_ids" in self._inputs:
             feeds["token_type_ids"] = np.zeros_like(input_ids)
-        hidden = (session or self._session).run(None, feeds)[0]
+        hidden = session.run(None, feeds)[0]
         weights = mask[..., None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
         return _normalize(pooled)
@@ -180,8 +177,24 @@ class OnnxEmbedder(Embedder):
         encodings = self._tokenizer.encode_batch(list(texts))
         ids = [e.ids for e in encodings]
         out = np.empty((len(ids), self.dim), dtype=np.float32)
-        for chunk in self._batches([len(x) for x in ids]):
-            out[chunk] = self._run([ids[i] for i in chunk])
+        batches = self._batches([len(x) for x in ids])
+        if len(self._sessions) == 1 or len(batches) == 1:
+            for chunk in batches:
+                out[chunk] = self._run([ids[i] for i in chunk], self._session)
+            return out
+        free: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        for session in self._sessions:
+            free.put(session)
+
+        def run(chunk: list[int]) -> None:
+            session = free.get()  # as many workers as sessions: never waits
+            try:
+                out[chunk] = self._run([ids[i] for i in chunk], session)
+            finally:
+                free.put(session)
+
+        with ThreadPoolExecutor(len(self._sessions), thread_name_prefix="pf-embed") as pool:
+            list(pool.map(run, batches))  # (re-raises a batch's error)
         return out
 
     def _batches(self, lengths: list[int]) -> list[list[int]]:
