@@ -47,7 +47,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from paperfeed import metrics
 from paperfeed.config import Settings, get_settings
@@ -184,10 +184,6 @@ def execute(
 # ---------------------------------------------------------------- runners
 
 
-class Runner(Protocol):
-    def submit(self, spec: JobSpec, *, job_id: str | None = None) -> str: ...
-
-
 class InProcessRunner:
     """Embedded mode: jobs run in a small thread pool of this process."""
 
@@ -266,13 +262,6 @@ class RedisRunner:
             failure_ttl=30 * 86400,
         )
         return str(queued.id)
-
-
-def runner_for(settings: Settings, db: Database) -> Runner:
-    """The runner of this deployment: Redis when configured, else in-process."""
-    if settings.redis_url:
-        return RedisRunner(settings)
-    return InProcessRunner(settings, db)
 
 
 # ---------------------------------------------------------------- the worker process
