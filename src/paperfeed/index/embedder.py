@@ -115,11 +115,11 @@ class OnnxEmbedder(Embedder):
         # ``threads`` one-thread sessions rather than one session of ``threads``
         # threads: documents go batch by batch to whichever session is free, so
         # the cores never wait for each other inside an operator (quiet
-        # bench/embed.py, 600 abstracts at 256 tokens: 70.0 against 61.2/s),
+        # bench/embed.py, 600 abstracts at 256 tokens: 65.5 against 61.2/s),
         # and one search query (~20 tokens, too small to split) runs on a
         # session of its own thread, beside the BM25 search on the other core
         # (paperfeed.search). onnxruntime allows concurrent runs of a session.
-        self._sessions = [self._new_session(model_path, 1) for _ in range(max(1, threads))]
+        self._sessions = [self._new_session(model_path) for _ in range(max(1, threads))]
         self._session = self._sessions[0]
         self._inputs = {i.name for i in self._session.get_inputs()}
         self._tokenizer = Tokenizer.from_file(str(tokenizer_path))
@@ -131,17 +131,15 @@ class OnnxEmbedder(Embedder):
         self.dim = int(self._session.get_outputs()[0].shape[-1] or 384)
 
     @staticmethod
-    def _new_session(model_path: Path, threads: int) -> Any:
+    def _new_session(model_path: Path) -> Any:
+        """A one-thread session: it runs on the calling thread, so there is no
+        pool of its own whose idle threads could spin or sleep."""
         import onnxruntime as ort
 
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
+        options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # Idle worker threads sleep instead of spinning: on a shared 2-core box
-        # (the web server, ingest, the lexical index) spinning steals the cores
-        # the other thread of this very session needs.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         return ort.InferenceSession(
             str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
         )
