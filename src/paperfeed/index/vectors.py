@@ -31,10 +31,13 @@ quarter of the graph, the next ``sync`` rebuilds it from the table.
 
 from __future__ import annotations
 
+import atexit
 import json
+import logging
 import os
 import threading
 import time
+from array import array
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -46,6 +49,8 @@ from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.db import embeddings as vector_store
 from paperfeed.index.embedder import current_model_id
+
+logger = logging.getLogger(__name__)
 
 META_FILE = "vectors.json"
 FORMAT = 2  # 1 was the hnswlib float32 graph
@@ -79,6 +84,12 @@ EXACT_MAX_CANDIDATES = 20_000
 CATCH_UP_WINDOW = timedelta(minutes=2)
 # How often a long-lived process looks for vectors written by other processes.
 REFRESH_SECONDS = 5.0
+# An incremental sync adds this many vectors per hold of the index lock, so a
+# search waits for at most one chunk (~30 ms at 1M papers), never for a whole
+# catch-up: a bulk ingest next to a busy server had requests wait 2.5 s for
+# 4,500 inserts (docs/benchmarks.md, "1M under concurrent ingest").
+CATCH_UP_CHUNK = 32
+CHUNK_PAUSE = 0.0005
 
 
 def _hash64(content_hash: str) -> int:
@@ -119,15 +130,26 @@ class VectorIndex:
         self._graph: Any = None
         self._ids: list[str] = []
         self._labels: dict[str, int] = {}
-        self._hashes = np.zeros(0, dtype=np.int64)
+        # array("q"), not numpy: appends are amortized, where a numpy
+        # concatenate per catch-up chunk copied all 8 MB of a 1M index.
+        self._hashes = array("q")
+        self._dead_labels: list[int] = []
         self._trained_on = 0  # how many vectors the 8-bit ranges were learnt from
         self._generation = 0
         self._synced_at: datetime | None = None
         self._alive_bitmap: np.ndarray | None = None  # packed; None when nothing is dead
         self._dirty = False
         self._db: Database | None = None  # for exact re-scoring, once known
+        # _lock guards the graph and its mappings: searches hold it briefly,
+        # and so does each chunk of a sync. _sync_lock makes syncs and saves
+        # take turns (always taken before _lock), so a save never writes a
+        # half-applied catch-up and two catch-ups never add the same vectors.
         self._lock = threading.RLock()
+        self._sync_lock = threading.RLock()
         self._last_check = time.monotonic()
+        self._follower: threading.Thread | None = None
+        self._follower_lock = threading.Lock()
+        self._stopping = threading.Event()
 
     # ------------------------------------------------------------ open / save
 
@@ -168,7 +190,8 @@ class VectorIndex:
         self._graph = graph
         self._ids = ids
         self._labels = {pid: label for label, pid in enumerate(ids) if pid}
-        self._hashes = np.array([int(h, 16) for h in meta["hashes"]], dtype=np.int64)
+        self._hashes = array("q", (int(h, 16) for h in meta["hashes"]))
+        self._dead_labels = [label for label, pid in enumerate(ids) if not pid]
         self._trained_on = int(meta["trained_on"])
         self._generation = int(meta["generation"])
         synced = meta.get("synced_at")
@@ -178,7 +201,7 @@ class VectorIndex:
     def save(self) -> None:
         """Write the graph to a new file, then atomically point the metadata at it."""
         faiss = _faiss()
-        with self._lock:
+        with self._sync_lock, self._lock:
             if self._graph is None or not self._dirty:
                 return
             self.directory.mkdir(parents=True, exist_ok=True)
@@ -222,7 +245,8 @@ class VectorIndex:
         self._graph = None
         self.dim = None
         self._ids, self._labels = [], {}
-        self._hashes = np.zeros(0, dtype=np.int64)
+        self._hashes = array("q")
+        self._dead_labels = []
         self._trained_on = 0
         self._alive_bitmap = None
         self._dirty = True
@@ -259,15 +283,7 @@ class VectorIndex:
             first = len(self._ids)
             self._ids.extend(latest)
             self._labels.update((pid, first + k) for k, pid in enumerate(latest))
-            self._hashes = np.concatenate(
-                [
-                    self._hashes,
-                    np.array(
-                        [_hash64(hashes[row]) if hashes[row] else 0 for row in rows],
-                        dtype=np.int64,
-                    ),
-                ]
-            )
+            self._hashes.extend(_hash64(hashes[row]) if hashes[row] else 0 for row in rows)
             self._graph.add(vectors[rows])
             self._alive_bitmap = None  # recomputed on the next search
             self._dirty = True
@@ -280,6 +296,7 @@ class VectorIndex:
                     continue
                 self._ids[label] = ""
                 self._hashes[label] = 0
+                self._dead_labels.append(label)
                 self._alive_bitmap = None
                 self._dirty = True
 
@@ -293,7 +310,10 @@ class VectorIndex:
         if self._dead == 0:
             return None
         if self._alive_bitmap is None:
-            alive = np.fromiter((bool(pid) for pid in self._ids), dtype=bool, count=len(self._ids))
+            # From the dead labels, not a walk over every id: after each chunk
+            # of a catch-up this runs again (~1 ms at 1M, where a walk took ~60).
+            alive = np.ones(len(self._ids), dtype=bool)
+            alive[np.array(self._dead_labels, dtype=np.int64)] = False
             self._alive_bitmap = np.packbits(alive, bitorder="little")
         return self._alive_bitmap
 
@@ -303,30 +323,34 @@ class VectorIndex:
         An empty index loads every vector in large batches (a bulk build).
         Otherwise it reads the keys of vectors written since the last sync
         (with a window for late commits) and fetches only the vectors it
-        lacks; then, if the counts still disagree, walks all keys: after a
-        crash, a deleted sidecar, or papers removed from the database. An
+        lacks, adding them CATCH_UP_CHUNK at a time so that searches go on
+        in between; then, if the counts still disagree, walks all keys: after
+        a crash, a deleted sidecar, or papers removed from the database. An
         index mostly made of dead labels, or trained on too few vectors, is
-        rebuilt from the table.
+        rebuilt from the table (searches wait for that rare rebuild).
         """
         changed = 0
-        with self._lock, db.connect() as conn:
+        with self._sync_lock, db.connect() as conn:
             self._db = db
-            if self._graph is not None and (
-                self._dead > COMPACT_SHARE * len(self._ids)
-                or (
-                    self._trained_on < TRAIN_SAMPLE
-                    and vector_store.count_vectors(conn, self.model_id) >= 2 * self._trained_on
-                )
-            ):
-                self._reset()
-            if self._graph is None:
-                self._reset()
-                self._synced_at = None
-                return self._bulk_load(conn)
+            with self._lock:
+                if self._graph is not None and (
+                    self._dead > COMPACT_SHARE * len(self._ids)
+                    or (
+                        self._trained_on < TRAIN_SAMPLE
+                        and vector_store.count_vectors(conn, self.model_id) >= 2 * self._trained_on
+                    )
+                ):
+                    self._reset()
+                if self._graph is None:
+                    self._reset()
+                    self._synced_at = None
+                    return self._bulk_load(conn)
             since = self._synced_at - CATCH_UP_WINDOW if self._synced_at else None
             changed += self._apply(
                 conn, vector_store.iter_vector_keys(conn, self.model_id, since=since)
             )
+            if self._stopping.is_set():
+                return changed
             # Compare with the rows this index has seen (written up to
             # synced_at): vectors a concurrent writer commits meanwhile are
             # for the next sync, and must not trigger a full walk every time.
@@ -337,8 +361,9 @@ class VectorIndex:
                     in_db.update(k[0] for k in keys)
                     if since is not None:
                         changed += self._apply(conn, [keys])
-                gone = [pid for pid in self._labels if pid not in in_db]
-                self.remove(gone)
+                with self._lock:
+                    gone = [pid for pid in self._labels if pid not in in_db]
+                    self.remove(gone)
                 changed += len(gone)
         return changed
 
@@ -385,30 +410,76 @@ class VectorIndex:
             return 0
         return self.sync(db)
 
+    def refresh_in_background(self, db: Database, every: float = REFRESH_SECONDS) -> None:
+        """``refresh_if_due`` on a background thread, for the request path: a
+        search never waits for a catch-up, only for one chunk of it at most.
+        One catch-up at a time; its thread ends when it is done."""
+        now = time.monotonic()
+        if now - self._last_check < every or self._stopping.is_set():
+            return
+        with self._follower_lock:
+            if now - self._last_check < every or (
+                self._follower is not None and self._follower.is_alive()
+            ):
+                return
+            self._last_check = now
+            self._follower = threading.Thread(
+                target=self._follow, args=(db,), name="vector-catch-up", daemon=True
+            )
+            self._follower.start()
+
+    def _follow(self, db: Database) -> None:
+        # One OpenMP thread for faiss's inserts from here (the setting is per
+        # calling thread): the other core is the searches'.
+        _faiss().omp_set_num_threads(1)
+        try:
+            self.refresh_if_due(db, every=0)
+        except Exception:
+            # A failed catch-up is retried at the next look; searches go on
+            # with what the index has.
+            logger.exception("vector index catch-up failed")
+
+    def stop(self) -> None:
+        """Stop a background catch-up between two chunks and wait for it. Run at
+        exit: a daemon thread still inside faiss while the interpreter tears
+        the index down would crash the process."""
+        self._stopping.set()
+        follower = self._follower
+        if follower is not None:
+            follower.join()
+
     def _apply(self, conn: Any, batches: Iterable[list[tuple[str, str, datetime]]]) -> int:
         changed = 0
         for keys in batches:
             wanted: dict[str, str] = {}
+            latest = self._synced_at
             for paper_id, content_hash, created_at in keys:
                 label = self._labels.get(paper_id)
                 if label is None or self._hashes[label] != _hash64(content_hash):
                     wanted[paper_id] = content_hash
-                if self._synced_at is None or created_at > self._synced_at:
-                    self._synced_at = created_at
-            if not wanted:
-                continue
+                if latest is None or created_at > latest:
+                    latest = created_at
             ids = list(wanted)
             for start in range(0, len(ids), 2000):
+                if self._stopping.is_set():
+                    return changed  # _synced_at not moved: the rest is for the next sync
                 chunk = ids[start : start + 2000]
                 found = vector_store.get_vectors(conn, self.model_id, chunk)
                 present = [pid for pid in chunk if pid in found]  # deleted meanwhile: skip
-                if present:
+                for first in range(0, len(present), CATCH_UP_CHUNK):
+                    part = present[first : first + CATCH_UP_CHUNK]
                     self.add(
-                        present,
-                        np.stack([found[pid] for pid in present]),
-                        [wanted[pid] for pid in present],
+                        part, np.stack([found[pid] for pid in part]), [wanted[pid] for pid in part]
                     )
-                    changed += len(present)
+                    changed += len(part)
+                    if self._stopping.is_set():
+                        return changed
+                    # Let a waiting search take the lock before the next chunk:
+                    # a released lock is not handed over, and this thread would
+                    # usually win it back at once.
+                    time.sleep(CHUNK_PAUSE)
+            # Only now: a save in between must not claim vectors not yet added.
+            self._synced_at = latest
         if changed:
             self._dirty = True
         return changed
@@ -552,5 +623,15 @@ def get_vector_index(settings: Settings, db: Database) -> VectorIndex:
         if index is None:
             index = VectorIndex.open(settings, db)
             _open_indexes[key] = index
-    index.refresh_if_due(db)
+    index.refresh_in_background(db)
     return index
+
+
+@atexit.register
+def _stop_catch_ups() -> None:
+    # atexit runs before the interpreter tears objects down: a catch-up still
+    # inside faiss then would crash the process on its way out.
+    with _open_lock:
+        indexes = list(_open_indexes.values())
+    for index in indexes:
+        index.stop()
