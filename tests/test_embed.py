@@ -511,9 +511,9 @@ def test_catch_up_runs_in_the_background_and_lets_searches_in_between_chunks(
             searched_between.extend(found)
 
     monkeypatch.setattr(VectorIndex, "add", add_then_search)
-    index._last_check -= vectors_module.REFRESH_SECONDS  # due now
+    index._background.last_start -= vectors_module.REFRESH_SECONDS  # due now
     index.refresh_in_background(db)
-    follower = index._follower
+    follower = index._background.thread
     assert follower is not None and follower.name == "vector-catch-up"
     follower.join(timeout=60)
     assert not follower.is_alive()
@@ -522,7 +522,7 @@ def test_catch_up_runs_in_the_background_and_lets_searches_in_between_chunks(
     assert all(pid in index for pid in new_ids) and len(index) == 14
     assert index.search(new_vectors[5], 1)[0][0] == "2503.00005"
     index.refresh_in_background(db)  # not due again yet: no new thread
-    assert index._follower is follower
+    assert index._background.thread is follower
 
 
 def test_a_stopped_catch_up_leaves_the_rest_for_the_next_sync(
@@ -540,7 +540,7 @@ def test_a_stopped_catch_up_leaves_the_rest_for_the_next_sync(
 
     def add_then_stop(self: VectorIndex, ids, vectors, hashes=None) -> None:  # type: ignore[no-untyped-def]
         original_add(self, ids, vectors, hashes)
-        self._stopping.set()  # as stop() does, from the exit handler
+        self._background._stopping.set()  # as stop() does, from the exit handler
 
     monkeypatch.setattr(VectorIndex, "add", add_then_stop)
     synced_before = index._synced_at

@@ -4,7 +4,9 @@ between the two commits, re-ingest, merges, and format-version rebuilds."""
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -59,6 +61,33 @@ def test_ingest_then_open_catches_up(settings: Settings, db: Database) -> None:
     assert json.loads((lexical_path(settings) / FORMAT_FILE).read_text())["format"] == (
         lexical.FORMAT_VERSION
     )
+
+
+def test_later_looks_catch_up_on_a_background_thread(
+    settings: Settings, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the first open, a due look starts the catch-up on a thread and
+    returns: a request never waits for a commit and its merges."""
+    index = LexicalIndex.open(settings, db)
+    ingest(db, [make_paper("2501.00005", title="Spectral graph sparsification")])
+    release = threading.Event()
+    original_sync = LexicalIndex.sync
+
+    def slow_sync(self: LexicalIndex, db: Database, **kwargs: Any) -> int:
+        release.wait(timeout=60)  # a deadlock guard, not a speed limit
+        return original_sync(self, db, **kwargs)
+
+    monkeypatch.setattr(LexicalIndex, "sync", slow_sync)
+    index._background.last_start -= lexical.SYNC_EVERY_SECONDS  # due now
+    assert LexicalIndex.open(settings, db) is index  # returned with the sync still blocked
+    catch_up = index._background.thread
+    assert catch_up is not None and catch_up.is_alive()
+    assert hits(index, "sparsification") == []  # not indexed yet
+    release.set()
+    catch_up.join(timeout=60)
+    assert not catch_up.is_alive()
+    assert hits(index, "sparsification") == ["2501.00005"]
+    assert pending(db) == 0
 
 
 def test_crash_between_sidecar_commit_and_queue_delete(

@@ -31,9 +31,7 @@ quarter of the graph, the next ``sync`` rebuilds it from the table.
 
 from __future__ import annotations
 
-import atexit
 import json
-import logging
 import os
 import threading
 import time
@@ -48,9 +46,8 @@ import numpy as np
 from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.db import embeddings as vector_store
+from paperfeed.index.catch_up import BackgroundCatchUp
 from paperfeed.index.embedder import current_model_id
-
-logger = logging.getLogger(__name__)
 
 META_FILE = "vectors.json"
 FORMAT = 2  # 1 was the hnswlib float32 graph
@@ -147,9 +144,7 @@ class VectorIndex:
         self._lock = threading.RLock()
         self._sync_lock = threading.RLock()
         self._last_check = time.monotonic()
-        self._follower: threading.Thread | None = None
-        self._follower_lock = threading.Lock()
-        self._stopping = threading.Event()
+        self._background = BackgroundCatchUp("vector-catch-up", REFRESH_SECONDS)
 
     # ------------------------------------------------------------ open / save
 
@@ -349,7 +344,7 @@ class VectorIndex:
             changed += self._apply(
                 conn, vector_store.iter_vector_keys(conn, self.model_id, since=since)
             )
-            if self._stopping.is_set():
+            if self._background.stopping:
                 return changed
             # Compare with the rows this index has seen (written up to
             # synced_at): vectors a concurrent writer commits meanwhile are
@@ -410,43 +405,16 @@ class VectorIndex:
             return 0
         return self.sync(db)
 
-    def refresh_in_background(self, db: Database, every: float = REFRESH_SECONDS) -> None:
+    def refresh_in_background(self, db: Database) -> None:
         """``refresh_if_due`` on a background thread, for the request path: a
-        search never waits for a catch-up, only for one chunk of it at most.
-        One catch-up at a time; its thread ends when it is done."""
-        now = time.monotonic()
-        if now - self._last_check < every or self._stopping.is_set():
-            return
-        with self._follower_lock:
-            if now - self._last_check < every or (
-                self._follower is not None and self._follower.is_alive()
-            ):
-                return
-            self._last_check = now
-            self._follower = threading.Thread(
-                target=self._follow, args=(db,), name="vector-catch-up", daemon=True
-            )
-            self._follower.start()
+        search never waits for a catch-up, only for one chunk of it at most."""
+        self._background.start_if_due(lambda: self._follow(db))
 
     def _follow(self, db: Database) -> None:
         # One OpenMP thread for faiss's inserts from here (the setting is per
         # calling thread): the other core is the searches'.
         _faiss().omp_set_num_threads(1)
-        try:
-            self.refresh_if_due(db, every=0)
-        except Exception:
-            # A failed catch-up is retried at the next look; searches go on
-            # with what the index has.
-            logger.exception("vector index catch-up failed")
-
-    def stop(self) -> None:
-        """Stop a background catch-up between two chunks and wait for it. Run at
-        exit: a daemon thread still inside faiss while the interpreter tears
-        the index down would crash the process."""
-        self._stopping.set()
-        follower = self._follower
-        if follower is not None:
-            follower.join()
+        self.refresh_if_due(db, every=0)
 
     def _apply(self, conn: Any, batches: Iterable[list[tuple[str, str, datetime]]]) -> int:
         changed = 0
@@ -461,7 +429,7 @@ class VectorIndex:
                     latest = created_at
             ids = list(wanted)
             for start in range(0, len(ids), 2000):
-                if self._stopping.is_set():
+                if self._background.stopping:
                     return changed  # _synced_at not moved: the rest is for the next sync
                 chunk = ids[start : start + 2000]
                 found = vector_store.get_vectors(conn, self.model_id, chunk)
@@ -472,7 +440,7 @@ class VectorIndex:
                         part, np.stack([found[pid] for pid in part]), [wanted[pid] for pid in part]
                     )
                     changed += len(part)
-                    if self._stopping.is_set():
+                    if self._background.stopping:
                         return changed
                     # Let a waiting search take the lock before the next chunk:
                     # a released lock is not handed over, and this thread would
@@ -625,13 +593,3 @@ def get_vector_index(settings: Settings, db: Database) -> VectorIndex:
             _open_indexes[key] = index
     index.refresh_in_background(db)
     return index
-
-
-@atexit.register
-def _stop_catch_ups() -> None:
-    # atexit runs before the interpreter tears objects down: a catch-up still
-    # inside faiss then would crash the process on its way out.
-    with _open_lock:
-        indexes = list(_open_indexes.values())
-    for index in indexes:
-        index.stop()
