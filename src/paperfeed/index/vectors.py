@@ -82,10 +82,10 @@ CATCH_UP_WINDOW = timedelta(minutes=2)
 # How often a long-lived process looks for vectors written by other processes.
 REFRESH_SECONDS = 5.0
 # An incremental sync adds this many vectors per hold of the index lock, so a
-# search waits for at most one chunk (~30 ms at 1M papers), never for a whole
+# search waits for at most one chunk (~8 ms at 1.1M papers), never for a whole
 # catch-up: a bulk ingest next to a busy server had requests wait 2.5 s for
 # 4,500 inserts (docs/benchmarks.md, "1M under concurrent ingest").
-CATCH_UP_CHUNK = 32
+CATCH_UP_CHUNK = 8
 CHUNK_PAUSE = 0.0005
 
 
