@@ -13,7 +13,9 @@ an interrupted build resumes by phase: rows, keyword index, vector index;
              vector is the normalized mix of the two source papers' real vectors
              plus Gaussian noise, so terms and vectors keep the corpus's shape
   ingest     the synthetic corpus while a second process ingests new papers
-             (papers, vectors, keyword index) as fast as it can
+             (papers, vectors, keyword index) as fast as it can, or at
+             --writer-rate papers/s (65/s: what the default embedder makes
+             on this machine, the rate vectors of new papers arrive at)
 
 Queries (1,000 by default) are titles and 2-5 word phrases drawn from the
 corpus, run through ``paperfeed.search.search`` in hybrid mode (query
@@ -597,9 +599,10 @@ def run_queries(
     }
 
 
-def writer(directory: Path, stop_file: Path, report: Path) -> None:
+def writer(directory: Path, stop_file: Path, report: Path, rate: float = 0.0) -> None:
     """Concurrent ingest: new synthetic papers, their vectors and the keyword
-    index, batch after batch, until ``stop_file`` appears."""
+    index, batch after batch, until ``stop_file`` appears. ``rate``: at most
+    that many papers a second (one batch a second); 0, as fast as it goes."""
     from paperfeed.index.lexical import index_after_ingest
 
     settings = settings_for(directory)
@@ -617,27 +620,39 @@ def writer(directory: Path, stop_file: Path, report: Path) -> None:
         earlier = count_papers(conn) - json.loads((directory / "built.json").read_text())["papers"]
     start = 5_000_000 + max(0, earlier)
     total, started = 0, time.perf_counter()
+    batch = max(1, round(rate)) if rate else 200
     while not stop_file.exists():
-        papers, vecs = synth.batch(start + total, 200)
+        papers, vecs = synth.batch(start + total, batch)
         store(db, settings, papers, vecs)
         index_after_ingest(db, settings)
         total += len(papers)
+        if rate:
+            time.sleep(max(0.0, started + total / rate - time.perf_counter()))
     seconds = time.perf_counter() - started
     report.write_text(json.dumps({"ingested": total, "papers_per_s": round(total / seconds, 1)}))
     db.dispose()
 
 
-def measure(directory: Path, count: int, *, with_writer: bool) -> dict:
+def measure(
+    directory: Path,
+    count: int,
+    *,
+    with_writer: bool,
+    writer_rate: float = 0.0,
+    phases: bool = False,
+) -> dict:
     writer_proc = None
     stop_file = directory / "stop-writer"
     report = directory / "writer.json"
     stop_file.unlink(missing_ok=True)
     if with_writer:
         cmd = [sys.executable, __file__, "_writer", str(directory)]
+        cmd += ["--writer-rate", str(writer_rate)]
         writer_proc = subprocess.Popen(cmd)  # noqa: S603
         time.sleep(5)
     out = subprocess.run(  # noqa: S603
-        [sys.executable, __file__, "_query", str(directory), "--queries", str(count)],
+        [sys.executable, __file__, "_query", str(directory), "--queries", str(count)]
+        + (["--phases"] if phases else []),
         check=True,
         capture_output=True,
         text=True,
@@ -666,6 +681,12 @@ def main() -> None:
         "--serial", action="store_true", help="_query: dense side after BM25 (before session 3)"
     )
     parser.add_argument(
+        "--writer-rate",
+        type=float,
+        default=0.0,
+        help="ingest: papers/s the writer holds to (default: as fast as it goes)",
+    )
+    parser.add_argument(
         "--phases", action="store_true", help="_query: thread CPU per part of the search"
     )
     args = parser.parse_args()
@@ -685,7 +706,7 @@ def main() -> None:
         return
     if args.command == "_writer":
         d = Path(args.directory)
-        writer(d, d / "stop-writer", d / "writer.json")
+        writer(d, d / "stop-writer", d / "writer.json", args.writer_rate)
         return
     print(f"python {sys.version.split()[0]}, pid {os.getpid()}, 2 cores shared with other work")
     wanted = ["real", "synthetic", "ingest"] if args.command == "all" else [args.command]
@@ -696,7 +717,13 @@ def main() -> None:
             return
         built = json.loads((directory / "built.json").read_text())
         print(f"[{corpus}] build: {json.dumps(built)}", flush=True)
-        result = measure(directory, args.queries, with_writer=name == "ingest")
+        result = measure(
+            directory,
+            args.queries,
+            with_writer=name == "ingest",
+            writer_rate=args.writer_rate,
+            phases=args.phases,
+        )
         print(f"[{name}] search: {json.dumps(result)}", flush=True)
 
 
