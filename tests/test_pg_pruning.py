@@ -187,6 +187,52 @@ def test_bulk_sync_fills_then_builds_the_index(
     assert len(set(found) & set(exact)) >= 4
 
 
+def test_later_vector_fills_run_on_a_background_thread(
+    corpus: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first look fills in place; later ones start on a thread and the
+    search goes on without waiting for the COPY, UPDATE and HNSW inserts."""
+    import threading
+
+    from paperfeed.db import embeddings as vector_store
+    from paperfeed.db import papers as paper_store
+
+    model = "test-background-fill"
+    rng = np.random.default_rng(5)
+    vectors = rng.standard_normal((4, 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    with corpus.begin() as conn:
+        ids = [r.id for r in conn.execute(text("SELECT id FROM papers ORDER BY id LIMIT 4"))]
+        hashes = {i: p["text_hash"] for i, p in paper_store.get_papers(conn, ids).items()}
+
+    def store(k: int) -> None:
+        with corpus.begin() as conn:
+            vector_store.store_vectors(conn, model, [(ids[k], hashes[ids[k]], vectors[k])])
+
+    for k in range(3):
+        store(k)
+    index = pg_search.PgVectorIndex(corpus, model)
+    assert index.search(vectors[0], 1)[0][0] == ids[0]  # first look: filled in place
+    store(3)
+    release = threading.Event()
+    original_sync = pg_search.PgVectorIndex.sync
+
+    def slow_sync(self: pg_search.PgVectorIndex, *args: object, **kwargs: object) -> int:
+        release.wait(timeout=60)  # a deadlock guard, not a speed limit
+        return original_sync(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pg_search.PgVectorIndex, "sync", slow_sync)
+    index._background.last_start -= pg_search.SYNC_EVERY_SECONDS  # due now
+    before = [i for i, _ in index.search(vectors[3], 4)]  # returns with the fill blocked
+    fill = index._background.thread
+    assert fill is not None and fill.is_alive()
+    assert ids[3] not in before
+    release.set()
+    fill.join(timeout=60)
+    assert not fill.is_alive()
+    assert index.search(vectors[3], 1)[0][0] == ids[3]
+
+
 def test_stale_stats_are_served_while_refreshed_in_the_background(
     corpus: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:

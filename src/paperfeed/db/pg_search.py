@@ -58,6 +58,7 @@ from paperfeed.db import index_queue as queue
 from paperfeed.db.embeddings import bytes_to_vector
 from paperfeed.db.engine import Database
 from paperfeed.db.tables import embeddings, papers
+from paperfeed.index.catch_up import BackgroundCatchUp
 from paperfeed.query import And, Clauses, Node, Not, Or, Term, clean
 
 SEARCH_VECTOR: ColumnElement[Any] = literal_column("papers.search_vector")
@@ -633,6 +634,7 @@ HNSW_EF_SEARCH = 64
 BULK_MIN_ROWS = 5000
 BULK_SHARE = 0.25
 COUNT_TTL = 300.0  # seconds a vector count is reused
+SYNC_EVERY_SECONDS = 5.0  # how often a long-lived process looks for unfilled vectors
 BULK_BATCH = 50000  # rows per COPY + UPDATE transaction in a bulk fill
 # maintenance_work_mem for a build: pgvector builds the graph in memory and
 # falls back to a much slower on-disk phase when it does not fit. Sized to the
@@ -739,6 +741,7 @@ class PgVectorIndex:
         self._synced_at = 0.0
         self._lock = threading.Lock()
         self._count_lock = threading.Lock()
+        self._background = BackgroundCatchUp("pgvector-fill", SYNC_EVERY_SECONDS)
 
     def __len__(self) -> int:
         # Cached for COUNT_TTL seconds (5 while there are none, so the first
@@ -774,9 +777,15 @@ class PgVectorIndex:
             ).first()
         return row is not None
 
-    def sync_if_due(self, every_seconds: float = 5.0) -> None:
-        if time.monotonic() - self._synced_at >= every_seconds:
+    def sync_if_due(self) -> None:
+        """Fill in vectors that other processes stored without filling (a
+        worker fills its own): the first look in a process runs here, later
+        ones every few seconds on a background thread, so no request waits
+        for a COPY, an UPDATE and their HNSW inserts."""
+        if not self._synced_at:
             self.sync(self.db)
+        else:
+            self._background.start_if_due(lambda: self.sync(self.db))
 
     def sync(self, db: Database | None = None, *, batch: int = 2000) -> int:
         """Fill ``embedding`` from the portable ``vector`` bytes where it is missing
