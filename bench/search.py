@@ -15,7 +15,9 @@ an interrupted build resumes by phase: rows, keyword index, vector index;
   ingest     the synthetic corpus while a second process ingests new papers
              (papers, vectors, keyword index) as fast as it can, or at
              --writer-rate papers/s (65/s: what the default embedder makes
-             on this machine, the rate vectors of new papers arrive at)
+             on this machine, the rate vectors of new papers arrive at).
+             Its papers stay: the corpus grows by each run's (~50k at full
+             speed), so measure "synthetic" first or rebuild after
 
 Queries (1,000 by default) are titles and 2-5 word phrases drawn from the
 corpus, run through ``paperfeed.search.search`` in hybrid mode (query
