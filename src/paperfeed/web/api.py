@@ -156,6 +156,18 @@ def _object_id(*parts: str) -> str:
     return hashlib.sha1("\x1f".join(parts).encode(), usedforsecurity=False).hexdigest()[:24]
 
 
+def _author_ids(paper_id: str, names: list[str]) -> list[str]:
+    """``_object_id(paper_id, str(i), name)`` for each author, with the common
+    prefix hashed once (a search response hashes ~120 authors)."""
+    prefix = hashlib.sha1(f"{paper_id}\x1f".encode(), usedforsecurity=False)
+    out = []
+    for i, name in enumerate(names):
+        h = prefix.copy()
+        h.update(f"{i}\x1f{name}".encode())
+        out.append(h.hexdigest()[:24])
+    return out
+
+
 def _iso(value: datetime | date | None) -> str | None:
     if value is None:
         return None
@@ -170,16 +182,18 @@ def _iso(value: datetime | date | None) -> str | None:
 # against them and serialize to the same JSON.
 
 
-def hf_paper_dict(paper: dict[str, Any]) -> dict[str, Any]:
-    """A paper in HFPaper's shape (by alias, None fields left out)."""
+def hf_paper_dict(paper: dict[str, Any], published: str | None = None) -> dict[str, Any]:
+    """A paper in HFPaper's shape (by alias, None fields left out).
+    ``published``: ``_published(paper)`` when the caller has it already."""
     paper_id = paper["id"]
+    names = paper.get("authors") or []
     shaped: dict[str, Any] = {
         "id": paper_id,
         "authors": [
-            {"_id": _object_id(paper_id, str(i), name), "name": name, "hidden": False}
-            for i, name in enumerate(paper.get("authors") or [])
+            {"_id": object_id, "name": name, "hidden": False}
+            for object_id, name in zip(_author_ids(paper_id, names), names, strict=True)
         ],
-        "publishedAt": _published(paper),
+        "publishedAt": published or _published(paper),
     }
     on_daily = _iso(paper.get("featured_date") or paper.get("listing_date"))
     if on_daily is not None:
@@ -202,9 +216,10 @@ def hf_paper_dict(paper: dict[str, Any]) -> dict[str, Any]:
 
 def hf_daily_dict(paper: dict[str, Any]) -> dict[str, Any]:
     """A daily-papers item in HFDailyPaper's shape (by alias, None fields left out)."""
+    published = _published(paper)
     shaped: dict[str, Any] = {
-        "paper": hf_paper_dict(paper),
-        "publishedAt": _published(paper),
+        "paper": hf_paper_dict(paper, published),
+        "publishedAt": published,
         "title": paper["title"],
         "summary": paper.get("abstract") or "",
         "mediaUrls": [],
