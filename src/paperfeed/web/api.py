@@ -14,11 +14,15 @@ Errors are HF's too: ``{"error": "..."}`` with an ``X-Error-Message`` header;
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import weakref
 from collections.abc import Callable, Coroutine
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
+import anyio
+import anyio.to_thread
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -375,14 +379,40 @@ def search_papers_with_upvotes(
     response_model_exclude_none=True,
     summary="Search papers (Hugging Face–compatible)",
 )
-def search_papers(
+async def search_papers(
     request: Request,
     q: Annotated[str, Query(max_length=1000, description="A search query")] = "",
     limit: Annotated[int, Query(ge=1, le=trending.MAX_LIMIT, description="How many")] = 50,
 ) -> Response:
     """Hybrid keyword + semantic search, best match first; the query language
     is the search page's (phrases, fields, exclusions)."""
-    return daily_json(search_papers_with_upvotes(request, q, limit=limit), request)
+
+    def run() -> Response:
+        return daily_json(search_papers_with_upvotes(request, q, limit=limit), request)
+
+    return await anyio.to_thread.run_sync(run, limiter=_search_limiter())
+
+
+# Searches are CPU-bound (their native parts release the GIL, but a worker has
+# two cores at most): more of them at once in one process only take turns at
+# the GIL, each turn a thread wake-up. So two run at a time per worker and the
+# rest wait their turn here, holding no thread; other routes keep anyio's
+# default pool. bench/http_load.py, interleaved runs at load 3-6: 2 at a time
+# 302-373 requests/s against 242-327 with the default 40 threads
+# (docs/benchmarks.md, HTTP, session 5).
+SEARCHES_AT_ONCE = 2
+_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _search_limiter() -> anyio.CapacityLimiter:
+    """This event loop's limiter (one per loop: its waits belong to the loop)."""
+    loop = asyncio.get_running_loop()
+    limiter = _limiters.get(loop)
+    if limiter is None:
+        limiter = _limiters[loop] = anyio.CapacityLimiter(SEARCHES_AT_ONCE)
+    return limiter
 
 
 @router.get(
