@@ -398,7 +398,7 @@ async def search_papers(
 # the GIL, each turn a thread wake-up. So two run at a time per worker and the
 # rest wait their turn here, holding no thread; other routes keep anyio's
 # default pool. bench/http_load.py, interleaved runs at load 3-6: 2 at a time
-# 302-373 requests/s against 242-327 with the default 40 threads
+# 312-359 requests/s against 268-296 with the default 40 threads
 # (docs/benchmarks.md, HTTP, session 5).
 SEARCHES_AT_ONCE = 2
 _limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
