@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -240,3 +241,35 @@ def test_etag_and_304_for_anonymous_gets_private_when_signed_in(
     vote(listed, "2503.00001", at=datetime.now(UTC))
     changed = client.get(path, headers={"If-None-Match": etag})
     assert changed.status_code == 200 and changed.headers["etag"] != etag
+
+
+def test_search_api_runs_two_searches_at_a_time(
+    client: TestClient, listed: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Concurrent search requests beyond api.SEARCHES_AT_ONCE wait for a turn
+    (holding no thread) and are all answered."""
+    import threading
+    import time
+
+    from paperfeed.web import api
+
+    running, peak, lock = 0, 0, threading.Lock()
+    real = api.search_papers_with_upvotes
+
+    def counted(*args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+        nonlocal running, peak
+        with lock:
+            running += 1
+            peak = max(peak, running)
+        try:
+            time.sleep(0.05)  # long enough for the requests to pile up
+            return real(*args, **kwargs)
+        finally:
+            with lock:
+                running -= 1
+
+    monkeypatch.setattr(api, "search_papers_with_upvotes", counted)
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(lambda i: client.get(f"/api/papers/search?q=paper+{i}"), range(6)))
+    assert all(a.status_code == 200 for a in answers)
+    assert peak == api.SEARCHES_AT_ONCE

@@ -77,3 +77,58 @@ def test_slug_paper_is_merged_into_its_arxiv_twin(db: Database) -> None:
     assert report.inserted == 0
     with db.connect() as conn:
         assert paper_store.count_papers(conn) == 1
+
+
+def test_get_papers_reads_what_sqlalchemy_reads(db: Database) -> None:
+    """On SQLite get_papers reads through the sqlite3 cursor: the rows must be
+    what SQLAlchemy's column types give (values and types), on every column."""
+    from sqlalchemy import update
+
+    from paperfeed.db.tables import papers, readers, votes
+    from paperfeed.db.trending import _VOTE_COUNTS, vote_counts
+
+    ingest(
+        db,
+        [
+            make_paper(
+                "2501.00001",
+                versions=[Version(1, datetime(2025, 1, 2, 3, 4, 5, 6789, tzinfo=UTC))],
+                listing_date=date(2025, 1, 3),
+                upvotes=4,
+                comment="ICML",
+            ),
+            make_paper("2501.00002", authors=[], categories=[], doi=None),
+            make_paper("2501.00003", title="Ünïcode “quotes” and 'single' ones"),
+        ],
+    )
+    now = datetime.now(UTC)
+    with db.begin() as conn:
+        conn.execute(
+            update(papers)
+            .where(papers.c.id == "2501.00002")
+            .values(hidden=True, featured_date=date(2025, 2, 1), sources=None)
+        )
+        conn.execute(
+            readers.insert(), [{"email": f"r{i}@example.org", "created_at": now} for i in range(3)]
+        )
+        reader_ids = list(conn.execute(select(readers.c.id)).scalars())
+        conn.execute(
+            votes.insert(),
+            [{"reader_id": r, "paper_id": "2501.00001", "created_at": now} for r in reader_ids]
+            + [{"reader_id": reader_ids[0], "paper_id": "2501.00003", "created_at": now}],
+        )
+    ids = ["2501.00003", "2501.00001", "2501.00002", "nope", "2501.00001"]
+    with db.connect() as conn:
+        fast = paper_store.get_papers(conn, ids)
+        counts = vote_counts(conn, ids)
+        reference = {
+            r.id: dict(r._mapping) for r in conn.execute(paper_store._PAPERS_BY_ID, {"ids": ids})
+        }
+        reference_counts = {pid: int(n) for pid, n in conn.execute(_VOTE_COUNTS, {"ids": ids})}
+    assert set(fast) == {"2501.00001", "2501.00002", "2501.00003"}
+    assert fast == reference
+    for paper_id, row in fast.items():
+        assert list(row) == list(reference[paper_id])  # same keys, same order
+        for key, value in row.items():
+            assert type(value) is type(reference[paper_id][key]), key
+    assert counts == reference_counts == {"2501.00001": 3, "2501.00003": 1}

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
+from operator import itemgetter
 from typing import Any, Literal
 
 from paperfeed import metrics, trending
@@ -73,7 +74,7 @@ def normalize(scores: Sequence[float], how: str) -> list[float]:
         return [(s - low) / span if span > 0 else 1.0 for s in scores]
     if how == "zscore":
         mean = sum(scores) / len(scores)
-        sd = math.sqrt(sum((s - mean) ** 2 for s in scores) / len(scores))
+        sd = math.sqrt(sum([(s - mean) ** 2 for s in scores]) / len(scores))
         return [(s - mean) / sd if sd > 0 else 0.0 for s in scores]
     raise ValueError(f"unknown normalization {how!r} (minmax or zscore)")
 
@@ -84,7 +85,15 @@ def rrf(lists: Sequence[Ranked], weights: Sequence[float], k: int = 60) -> Ranke
     for ranked, weight in zip(lists, weights, strict=True):
         for rank, (paper_id, _score) in enumerate(ranked, start=1):
             fused[paper_id] = fused.get(paper_id, 0.0) + weight / (k + rank)
-    return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
+    return _best_first(fused)
+
+
+def _best_first(scores: dict[str, float]) -> Ranked:
+    """Highest score first, ties by id: the order of sorting on (-score, id),
+    in two C-level sorts (the search API runs this on every request)."""
+    ranked = sorted(scores.items())  # by id (ids are unique)
+    ranked.sort(key=itemgetter(1), reverse=True)  # stable: equal scores keep id order
+    return ranked
 
 
 def convex(lexical: Ranked, dense: Ranked, alpha: float, how: str) -> Ranked:
@@ -94,10 +103,12 @@ def convex(lexical: Ranked, dense: Ranked, alpha: float, how: str) -> Ranked:
     den = dict(zip([i for i, _ in dense], normalize([s for _, s in dense], how), strict=True))
     lex_floor = min(lex.values(), default=0.0)
     den_floor = min(den.values(), default=0.0)
-    fused = {
-        i: alpha * lex.get(i, lex_floor) + (1 - alpha) * den.get(i, den_floor) for i in {*lex, *den}
-    }
-    return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
+    beta = 1 - alpha
+    fused = {i: alpha * s + beta * den.get(i, den_floor) for i, s in lex.items()}
+    for i, s in den.items():
+        if i not in fused:
+            fused[i] = alpha * lex_floor + beta * s
+    return _best_first(fused)
 
 
 def fuse(lexical: Ranked, dense: Ranked, fusion: Fusion = DEFAULT_FUSION) -> Ranked:

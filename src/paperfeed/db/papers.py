@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, bindparam, delete, func, select, update
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Connection,
+    Date,
+    DateTime,
+    Row,
+    and_,
+    bindparam,
+    delete,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from paperfeed.db.tables import (
@@ -319,8 +333,62 @@ def get_papers(conn: Connection, ids: Sequence[str]) -> dict[str, dict[str, Any]
     """Papers by id, in one query; unknown ids are absent."""
     if not ids:
         return {}
+    if conn.dialect.name == "sqlite":
+        return _get_papers_sqlite(conn, ids)
     rows = conn.execute(_PAPERS_BY_ID, {"ids": list(ids)})
     return {r.id: dict(r._mapping) for r in rows}
+
+
+# On SQLite, the same read straight through the connection's sqlite3 cursor,
+# one constant statement (sqlite3 keeps it prepared) with the ids as one JSON
+# parameter. SQLAlchemy's execution and row processing were most of the cost
+# of reading a search request's 20 hits: 0.67 -> 0.36 ms with the vote counts
+# (in-process, 400 sets of 20 ids). The converters give what SQLAlchemy's
+# column types give on SQLite, naive datetimes included (tests/test_store.py
+# compares the two paths).
+def _sqlite_converter(column: Any) -> Callable[[Any], Any] | None:
+    kind = column.type
+    if isinstance(kind, JSON):
+        return json.loads
+    if isinstance(kind, DateTime):
+        return datetime.fromisoformat
+    if isinstance(kind, Date):
+        return date.fromisoformat
+    if isinstance(kind, Boolean):
+        return bool
+    return None
+
+
+_PAPER_COLUMNS = tuple(c.name for c in papers.columns)
+_PAPER_CONVERTERS = tuple(
+    (i, f) for i, c in enumerate(papers.columns) if (f := _sqlite_converter(c)) is not None
+)
+# (The column names are the table's own, not input.)
+_SQLITE_PAPERS_BY_ID = (
+    "SELECT " + ", ".join(f'"{name}"' for name in _PAPER_COLUMNS)  # noqa: S608
+    + " FROM papers WHERE id IN (SELECT value FROM json_each(?))"
+)  # fmt: skip
+
+
+def _get_papers_sqlite(conn: Connection, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    cursor = sqlite_cursor(conn)
+    try:
+        cursor.execute(_SQLITE_PAPERS_BY_ID, (json.dumps(list(ids)),))
+        found = {}
+        for raw in cursor:
+            values = list(raw)
+            for i, convert in _PAPER_CONVERTERS:
+                if values[i] is not None:
+                    values[i] = convert(values[i])
+            found[values[0]] = dict(zip(_PAPER_COLUMNS, values, strict=True))
+        return found
+    finally:
+        cursor.close()
+
+
+def sqlite_cursor(conn: Connection) -> Any:
+    """A cursor of the sqlite3 connection under ``conn`` (same transaction)."""
+    return conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
 
 
 def papers_listed_on(

@@ -10,6 +10,7 @@ from an index, so a month of 5,000 papers costs one small query plus one page.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, bindparam, exists, func, or_, select
 
-from paperfeed.db.papers import _as_date
+from paperfeed.db.papers import _as_date, sqlite_cursor
 from paperfeed.db.tables import hides, papers, votes
 
 
@@ -218,8 +219,21 @@ def vote_counts(conn: Connection, ids: Sequence[str]) -> dict[str, int]:
     """Readers' votes per paper (papers with none are absent)."""
     if not ids:
         return {}
+    if conn.dialect.name == "sqlite":  # as db.papers.get_papers, for the same reason
+        cursor = sqlite_cursor(conn)
+        try:
+            cursor.execute(_SQLITE_VOTE_COUNTS, (json.dumps(list(ids)),))
+            return {paper_id: int(n) for paper_id, n in cursor}
+        finally:
+            cursor.close()
     rows = conn.execute(_VOTE_COUNTS, {"ids": list(ids)})
     return {paper_id: int(n) for paper_id, n in rows}
+
+
+_SQLITE_VOTE_COUNTS = (
+    "SELECT paper_id, count(*) FROM votes"
+    " WHERE paper_id IN (SELECT value FROM json_each(?)) GROUP BY paper_id"
+)
 
 
 def upvote_counts(conn: Connection, ids: Sequence[str]) -> dict[str, int]:

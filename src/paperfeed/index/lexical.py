@@ -180,7 +180,11 @@ class LexicalIndex:
         """The index of this database, caught up with the queue (checked at most
         every two seconds, so searches stay cheap). One per process."""
         path = lexical_path(settings)
-        key = str(path.resolve())
+        # Resolving the path (an lstat per component) cost more than the rest
+        # of this lookup; each spelling of it is resolved once per process.
+        key = _RESOLVED.get(str(path))
+        if key is None:
+            key = _RESOLVED[str(path)] = str(path.resolve())
         with _OPEN_LOCK:
             index = _OPEN.get(key)
             if index is None:
@@ -374,6 +378,7 @@ def _shorten(text: str, max_chars: int) -> str:
 # ---------------------------------------------------------------- opening and rebuilding
 
 _OPEN: dict[str, LexicalIndex] = {}
+_RESOLVED: dict[str, str] = {}  # index path as given -> as resolved (the key of _OPEN)
 _OPEN_LOCK = threading.Lock()
 
 

@@ -549,13 +549,15 @@ class VectorIndex:
             selector = faiss.IDSelectorBitmap(len(self._ids), faiss.swig_ptr(bitmap))
             params.sel = selector  # (selector stays referenced until the search returns)
         scores, labels = self._graph.search(query.reshape(1, -1), want, params=params)
+        ids = self._ids
         out: list[tuple[str, float]] = []
-        for label, score in zip(labels[0], scores[0], strict=True):
+        # (Python ints and floats first: indexing per numpy scalar costs more.)
+        for label, score in zip(labels[0].tolist(), scores[0].tolist(), strict=True):
             if label < 0:
                 continue  # fewer than ``want`` reachable
-            pid = self._ids[int(label)]
+            pid = ids[label]
             if pid and pid not in excluded:
-                out.append((pid, float(score)))
+                out.append((pid, score))
         return out[:k]
 
 

@@ -14,11 +14,15 @@ Errors are HF's too: ``{"error": "..."}`` with an ``X-Error-Message`` header;
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import weakref
 from collections.abc import Callable, Coroutine
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
+import anyio
+import anyio.to_thread
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -156,10 +160,28 @@ def _object_id(*parts: str) -> str:
     return hashlib.sha1("\x1f".join(parts).encode(), usedforsecurity=False).hexdigest()[:24]
 
 
+def _author_ids(paper_id: str, names: list[str]) -> list[str]:
+    """``_object_id(paper_id, str(i), name)`` for each author, with the common
+    prefix hashed once (a search response hashes ~120 authors)."""
+    prefix = hashlib.sha1(f"{paper_id}\x1f".encode(), usedforsecurity=False)
+    out = []
+    for i, name in enumerate(names):
+        h = prefix.copy()
+        h.update(f"{i}\x1f{name}".encode())
+        out.append(h.hexdigest()[:24])
+    return out
+
+
 def _iso(value: datetime | date | None) -> str | None:
     if value is None:
         return None
     # "2025-03-04T05:06:07.089Z", HF's form (isoformat: a third of strftime's cost).
+    # The two common cases first, as as_utc would give them: a day is midnight
+    # UTC, and SQLite's naive datetimes are UTC.
+    if type(value) is date:
+        return value.isoformat() + "T00:00:00.000Z"
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.isoformat(timespec="milliseconds") + "Z"
     return trending.as_utc(value).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -170,16 +192,18 @@ def _iso(value: datetime | date | None) -> str | None:
 # against them and serialize to the same JSON.
 
 
-def hf_paper_dict(paper: dict[str, Any]) -> dict[str, Any]:
-    """A paper in HFPaper's shape (by alias, None fields left out)."""
+def hf_paper_dict(paper: dict[str, Any], published: str | None = None) -> dict[str, Any]:
+    """A paper in HFPaper's shape (by alias, None fields left out).
+    ``published``: ``_published(paper)`` when the caller has it already."""
     paper_id = paper["id"]
+    names = paper.get("authors") or []
     shaped: dict[str, Any] = {
         "id": paper_id,
         "authors": [
-            {"_id": _object_id(paper_id, str(i), name), "name": name, "hidden": False}
-            for i, name in enumerate(paper.get("authors") or [])
+            {"_id": object_id, "name": name, "hidden": False}
+            for object_id, name in zip(_author_ids(paper_id, names), names, strict=True)
         ],
-        "publishedAt": _published(paper),
+        "publishedAt": published or _published(paper),
     }
     on_daily = _iso(paper.get("featured_date") or paper.get("listing_date"))
     if on_daily is not None:
@@ -202,9 +226,10 @@ def hf_paper_dict(paper: dict[str, Any]) -> dict[str, Any]:
 
 def hf_daily_dict(paper: dict[str, Any]) -> dict[str, Any]:
     """A daily-papers item in HFDailyPaper's shape (by alias, None fields left out)."""
+    published = _published(paper)
     shaped: dict[str, Any] = {
-        "paper": hf_paper_dict(paper),
-        "publishedAt": _published(paper),
+        "paper": hf_paper_dict(paper, published),
+        "publishedAt": published,
         "title": paper["title"],
         "summary": paper.get("abstract") or "",
         "mediaUrls": [],
@@ -266,7 +291,9 @@ def conditional_json(request: Request, body: bytes) -> Response:
     anything in it does). The work is done either way: a 304 only saves the
     client the transfer. Signed-in or token requests get a private,
     always-revalidate policy: nothing of theirs goes into a shared cache."""
-    etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
+    # SHA-256 (hardware-accelerated where the CPU has SHA extensions) cut to
+    # 128 bits: half blake2b's cost on a search response's ~45 kB.
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     anonymous = "authorization" not in request.headers and "cookie" not in request.headers
     headers = {
         "ETag": etag,
@@ -352,14 +379,40 @@ def search_papers_with_upvotes(
     response_model_exclude_none=True,
     summary="Search papers (Hugging Face–compatible)",
 )
-def search_papers(
+async def search_papers(
     request: Request,
     q: Annotated[str, Query(max_length=1000, description="A search query")] = "",
     limit: Annotated[int, Query(ge=1, le=trending.MAX_LIMIT, description="How many")] = 50,
 ) -> Response:
     """Hybrid keyword + semantic search, best match first; the query language
     is the search page's (phrases, fields, exclusions)."""
-    return daily_json(search_papers_with_upvotes(request, q, limit=limit), request)
+
+    def run() -> Response:
+        return daily_json(search_papers_with_upvotes(request, q, limit=limit), request)
+
+    return await anyio.to_thread.run_sync(run, limiter=_search_limiter())
+
+
+# Searches are CPU-bound (their native parts release the GIL, but a worker has
+# two cores at most): more of them at once in one process only take turns at
+# the GIL, each turn a thread wake-up. So two run at a time per worker and the
+# rest wait their turn here, holding no thread; other routes keep anyio's
+# default pool. bench/http_load.py, interleaved runs at load 3-6: 2 at a time
+# 312-359 requests/s against 268-296 with the default 40 threads
+# (docs/benchmarks.md, HTTP, session 5).
+SEARCHES_AT_ONCE = 2
+_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _search_limiter() -> anyio.CapacityLimiter:
+    """This event loop's limiter (one per loop: its waits belong to the loop)."""
+    loop = asyncio.get_running_loop()
+    limiter = _limiters.get(loop)
+    if limiter is None:
+        limiter = _limiters[loop] = anyio.CapacityLimiter(SEARCHES_AT_ONCE)
+    return limiter
 
 
 @router.get(
