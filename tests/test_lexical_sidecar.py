@@ -90,6 +90,24 @@ def test_later_looks_catch_up_on_a_background_thread(
     assert pending(db) == 0
 
 
+def test_a_stopped_sync_leaves_the_rest_queued(settings: Settings, db: Database) -> None:
+    """A catch-up asked to stop (at exit) ends between batches; what it did not
+    index stays in the queue for the next look."""
+    index = LexicalIndex.open(settings, db)
+    ingest(db, [make_paper(f"2501.0010{i}", title=f"Matroid bandits {i}") for i in range(5)])
+    batches: list[int] = []
+
+    def stop_after_one() -> bool:
+        batches.append(pending(db))
+        return len(batches) > 1
+
+    assert index.sync(db, batch=2, stop=stop_after_one) == 2
+    assert pending(db) == 3
+    assert len(hits(index, "matroid")) == 2
+    assert index.sync(db) == 3
+    assert len(hits(index, "matroid")) == 5
+
+
 def test_crash_between_sidecar_commit_and_queue_delete(
     settings: Settings, db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:

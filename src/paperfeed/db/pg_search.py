@@ -27,7 +27,7 @@ import math
 import re
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -785,11 +785,21 @@ class PgVectorIndex:
         if not self._synced_at:
             self.sync(self.db)
         else:
-            self._background.start_if_due(lambda: self.sync(self.db))
+            self._background.start_if_due(
+                lambda: self.sync(self.db, stop=lambda: self._background.stopping)
+            )
 
-    def sync(self, db: Database | None = None, *, batch: int = 2000) -> int:
+    def sync(
+        self,
+        db: Database | None = None,
+        *,
+        batch: int = 2000,
+        stop: Callable[[], bool] | None = None,
+    ) -> int:
         """Fill ``embedding`` from the portable ``vector`` bytes where it is missing
-        (new or re-embedded rows: a trigger clears it when ``vector`` changes)."""
+        (new or re-embedded rows: a trigger clears it when ``vector`` changes).
+        ``stop``: checked before each batch (a background fill asked to stop at
+        exit); the HNSW index is still (re)built for what was filled."""
         db = db or self.db
         total = 0
         with self._lock:
@@ -798,7 +808,7 @@ class PgVectorIndex:
             rebuild = _dims_to_rebuild(db)
             for dim in rebuild:
                 drop_hnsw_index(db, dim)
-            while True:
+            while not (stop and stop()):
                 with db.begin() as conn:
                     rows = conn.execute(
                         text(

@@ -23,7 +23,7 @@ import logging
 import shutil
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -234,8 +234,18 @@ class LexicalIndex:
         self.index.reload()
         return count
 
-    def sync(self, db: Database, *, batch: int = 5000, rebuild: bool = False) -> int:
+    def sync(
+        self,
+        db: Database,
+        *,
+        batch: int = 5000,
+        rebuild: bool = False,
+        stop: Callable[[], bool] | None = None,
+    ) -> int:
         """Index what the queue holds; returns the number of papers (re)indexed or removed.
+
+        ``stop``: checked before each batch; when true, the rest stays queued
+        (a background catch-up asked to stop at exit).
 
         ``rebuild``: the index was just wiped and every paper queued. Papers are
         then added without the delete that makes a re-add idempotent (a delete
@@ -254,7 +264,7 @@ class LexicalIndex:
             total = 0
             seen: set[str] = set()
             try:
-                while True:
+                while not (stop and stop()):
                     with db.connect() as conn:
                         rows = queue.pending(conn, limit=batch)
                         if not rows:
@@ -292,7 +302,7 @@ class LexicalIndex:
             self._background.start_if_due(lambda: self._catch_up(db))
 
     def _catch_up(self, db: Database) -> None:
-        self.sync(db)
+        self.sync(db, stop=lambda: self._background.stopping)
         self.index.reload()  # and see what other processes committed
 
     # ------------------------------------------------------------ reading
