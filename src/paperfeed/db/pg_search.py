@@ -738,7 +738,7 @@ class PgVectorIndex:
         self.db = db
         self.model_id = model_id
         self._count: tuple[float, int] | None = None
-        self._synced_at = 0.0
+        self._synced_once = False  # the first look fills inline (sync_if_due)
         self._lock = threading.Lock()
         self._count_lock = threading.Lock()
         self._background = BackgroundCatchUp("pgvector-fill", SYNC_EVERY_SECONDS)
@@ -782,7 +782,7 @@ class PgVectorIndex:
         worker fills its own): the first look in a process runs here, later
         ones every few seconds on a background thread, so no request waits
         for a COPY, an UPDATE and their HNSW inserts."""
-        if not self._synced_at:
+        if not self._synced_once:
             self.sync(self.db)
         else:
             self._background.start_if_due(
@@ -803,7 +803,7 @@ class PgVectorIndex:
         db = db or self.db
         total = 0
         with self._lock:
-            self._synced_at = time.monotonic()
+            self._synced_once = True
             dims: set[int] = set()
             rebuild = _dims_to_rebuild(db)
             for dim in rebuild:

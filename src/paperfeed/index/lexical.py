@@ -22,7 +22,6 @@ import json
 import logging
 import shutil
 import threading
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -170,7 +169,7 @@ class LexicalIndex:
         for name, analyzer in ANALYZERS.items():
             self.index.register_tokenizer(name, analyzer)
         self._sync_lock = threading.Lock()
-        self._last_sync_check = 0.0
+        self._synced_once = False  # the first look runs inline (sync_if_due)
         self._background = BackgroundCatchUp("lexical-catch-up", SYNC_EVERY_SECONDS)
 
     # ------------------------------------------------------------ opening
@@ -254,7 +253,7 @@ class LexicalIndex:
         once per ``batch``, not per queue read.
         """
         with self._sync_lock:
-            self._last_sync_check = time.monotonic()
+            self._synced_once = True
             with db.connect() as conn:
                 if not queue.has_pending(conn):
                     return 0
@@ -296,7 +295,7 @@ class LexicalIndex:
         a process runs here (an index opened is an index caught up); later ones
         run on a background thread, so no request waits for a commit and its
         merges (~1 s at 1M papers next to a bulk ingest)."""
-        if not self._last_sync_check:
+        if not self._synced_once:
             self._catch_up(db)
         else:
             self._background.start_if_due(lambda: self._catch_up(db))
