@@ -29,6 +29,12 @@ from paperfeed.query import parse
 from tests.helpers import make_paper
 
 
+@pytest.fixture(params=[0, 2], ids=["shards-auto", "shards-2"])
+def settings(settings: Settings, request: pytest.FixtureRequest) -> Settings:
+    """Every consistency test on one shard (what a small corpus gets) and on two."""
+    return settings.model_copy(update={"lexical_shards": request.param})
+
+
 @pytest.fixture(autouse=True)
 def fresh_process() -> Iterator[None]:
     """Each test starts like a new process: no index held open."""

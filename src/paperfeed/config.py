@@ -82,6 +82,14 @@ class Settings(BaseSettings):
     # cache, shared by every data_dir of this user.
     model_cache_dir: Path = Field(default_factory=lambda: default_cache_dir() / "models")
 
+    # The keyword index in shards, searched in parallel. 0: chosen when the
+    # index is built, one shard below 100,000 papers and two from there
+    # (index.lexical.SHARDED_FROM_PAPERS: BM25 in a shard uses that shard's
+    # term statistics, which a small corpus cannot spare); a number pins it,
+    # and an index built with another count is rebuilt on open.
+    # `paperfeed reindex` chooses again.
+    lexical_shards: int = Field(default=0, ge=0, le=8)
+
     submission_max_age_days: int = 14
     # Sign-in emails allowed per address and per client IP within the window.
     signin_limit_per_address: int = 5

@@ -29,7 +29,13 @@ from rich.console import Console
 from rich.table import Table
 
 from paperfeed.config import Settings
-from paperfeed.index.lexical import DEFAULT_WEIGHTS, FieldWeights, Filters, LexicalIndex
+from paperfeed.index.lexical import (
+    DEFAULT_WEIGHTS,
+    FieldWeights,
+    Filters,
+    LexicalIndex,
+    shards_for,
+)
 from paperfeed.query import And, Clauses, Node, Or, QueryError, parse
 from paperfeed.search import DEFAULT_FUSION, Fusion, Ranked, fuse, rank
 
@@ -291,11 +297,14 @@ def run_eval(
         "split": data.split,
         "documents": len(data.corpus),
         "queries": len(data.queries),
+        # As many keyword shards as the product would build for this corpus
+        # (PAPERFEED_LEXICAL_SHARDS=2 measures what splitting costs in quality).
+        "lexical_shards": shards_for(len(data.corpus), settings.lexical_shards),
         "systems": {},
     }
     systems: dict[str, dict[str, float]] = report["systems"]
     with tempfile.TemporaryDirectory(prefix="paperfeed-eval-") as tmp:
-        index = LexicalIndex(Path(tmp) / "lexical")
+        index = LexicalIndex(Path(tmp) / "lexical", report["lexical_shards"])
         started = time.perf_counter()
         index.add(
             {
@@ -376,6 +385,7 @@ def print_report(report: dict[str, Any]) -> None:
     table = Table(
         title=f"{report['dataset']} ({report['split']}): {report['queries']} queries, "
         f"{report['documents']:,} documents"
+        + (f", {report['lexical_shards']} keyword shards" if report["lexical_shards"] > 1 else "")
     )
     table.add_column("system")
     for m in MEASURES:

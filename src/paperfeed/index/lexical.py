@@ -12,8 +12,20 @@ between leaves the rows queued, and the next ``sync`` (run after every ingest
 batch and when the index is opened) re-indexes them; re-indexing is
 idempotent because every add is preceded by a delete of the same id.
 
-The sidecar records its format version; opening an index of another format
-(or none at all) rebuilds it through the same queue.
+The sidecar records its format version and shard count; opening an index of
+another format (or none at all, or another pinned shard count) rebuilds it
+through the same queue.
+
+Shards: a large index is split in two by a hash of the paper id, and a
+search runs on both at once (one on the calling thread, one on a pool
+thread; tantivy releases the GIL). tantivy-py searches the segments of one
+index one after the other and collects every match (no block-max WAND
+through its MultiCollector), so at a million papers a long query of common
+words cost ~40 ms of BM25 on one core; two shards halve that on two cores.
+Each shard scores with its own term statistics, as Elasticsearch's shards
+do: at 500,000 papers a shard's idf is the corpus's, but a small corpus
+would rank by noise, so an index is split only when built with
+``SHARDED_FROM_PAPERS`` or more (docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -22,7 +34,9 @@ import json
 import logging
 import shutil
 import threading
+import zlib
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -41,8 +55,14 @@ log = logging.getLogger(__name__)
 
 # Bump when the schema or the analyzers change: opening an index with another
 # format rebuilds it.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: shard directories (shard-0, shard-1, ...)
 FORMAT_FILE = "paperfeed-lexical.json"
+# An index built (or rebuilt) with this many papers or more gets two shards
+# when ``settings.lexical_shards`` is 0 (automatic).
+SHARDED_FROM_PAPERS = 100_000
+AUTO_SHARDS = 2  # one per core of the machine the targets are set for
+# Search the shards at once (False: one after the other, same results).
+PARALLEL_SHARDS = True
 # How often a long-lived process looks for papers queued by other processes.
 SYNC_EVERY_SECONDS = 2.0
 
@@ -156,18 +176,32 @@ class Filters:
         return not (self.since or self.until or self.categories or self.authors)
 
 
-class LexicalIndex:
-    """One tantivy index directory (or an in-memory one, for eval and tests)."""
+Hits = list[tuple[str, float]]  # (paper id, score) best first
 
-    def __init__(self, path: Path | None) -> None:
+
+def shard_of(paper_id: str, shards: int) -> int:
+    """The shard a paper lives in: stable across processes and runs (crc32, not hash())."""
+    return zlib.crc32(paper_id.encode("utf-8")) % shards if shards > 1 else 0
+
+
+class LexicalIndex:
+    """One tantivy index per shard, in ``path/shard-N`` (or in memory, for eval and tests)."""
+
+    def __init__(self, path: Path | None, shards: int = 1) -> None:
+        if shards < 1:
+            raise ValueError(f"a lexical index needs at least one shard, not {shards}")
         self.path = path
-        if path is not None:
-            path.mkdir(parents=True, exist_ok=True)
-            self.index = tantivy.Index(SCHEMA, path=str(path), reuse=True)
-        else:
-            self.index = tantivy.Index(SCHEMA)
-        for name, analyzer in ANALYZERS.items():
-            self.index.register_tokenizer(name, analyzer)
+        self.shards: list[tantivy.Index] = []
+        for number in range(shards):
+            if path is not None:
+                directory = path / f"shard-{number}"
+                directory.mkdir(parents=True, exist_ok=True)
+                shard = tantivy.Index(SCHEMA, path=str(directory), reuse=True)
+            else:
+                shard = tantivy.Index(SCHEMA)
+            for name, analyzer in ANALYZERS.items():
+                shard.register_tokenizer(name, analyzer)
+            self.shards.append(shard)
         self._sync_lock = threading.Lock()
         self._synced_once = False  # the first look runs inline (sync_if_due)
         self._background = BackgroundCatchUp("lexical-catch-up", SYNC_EVERY_SECONDS)
@@ -187,7 +221,7 @@ class LexicalIndex:
         with _OPEN_LOCK:
             index = _OPEN.get(key)
             if index is None:
-                index = _open_checked(path, db)
+                index = _open_checked(path, db, settings.lexical_shards)
                 _OPEN[key] = index
         index.sync_if_due(db)
         return index
@@ -207,30 +241,46 @@ class LexicalIndex:
 
     # ------------------------------------------------------------ writing
 
-    def _writer(self, *, bulk: bool = False) -> tantivy.IndexWriter | None:
-        # Incremental batches are small; a rebuild gets both cores and a big
-        # buffer (fewer, larger segments, fewer merges). Only the building
-        # process holds it, not the searching one.
-        heap, threads = (1_000_000_000, 2) if bulk else (64_000_000, 1)
+    def _writers(self, *, bulk: bool = False) -> list[tantivy.IndexWriter] | None:
+        """A writer per shard, or None when another process holds any of them.
+
+        Incremental batches are small; a rebuild gets both cores and a big
+        buffer (fewer, larger segments, fewer merges), shared by the shards.
+        Only the building process holds it, not the searching one."""
+        count = len(self.shards)
+        if bulk:
+            heap, threads = 1_000_000_000 // count, max(1, 2 // count)
+        else:
+            heap, threads = max(32_000_000, 64_000_000 // count), 1
+        writers: list[tantivy.IndexWriter] = []
         try:
-            return self.index.writer(heap_size=heap, num_threads=threads)
+            for shard in self.shards:
+                writers.append(shard.writer(heap_size=heap, num_threads=threads))
         except ValueError as exc:  # LockBusy: another process is indexing right now
             log.info("lexical index busy, leaving the queue to its writer: %s", exc)
+            writers.clear()  # dropping a writer releases its shard's lock
             return None
+        return writers
+
+    def _reload(self) -> None:
+        for shard in self.shards:
+            shard.reload()
 
     def add(self, papers: Iterable[dict[str, Any]]) -> int:
         """Index papers directly (eval and tests); the database path uses ``sync``."""
-        writer = self._writer()
-        if writer is None:
+        writers = self._writers()
+        if writers is None:
             raise RuntimeError("the lexical index is locked by another writer")
         count = 0
         for paper in papers:
+            writer = writers[shard_of(paper["id"], len(writers))]
             writer.delete_documents_by_term("id", paper["id"])
             writer.add_document(document_for(paper))
             count += 1
-        writer.commit()
-        writer.wait_merging_threads()
-        self.index.reload()
+        for writer in writers:
+            writer.commit()
+            writer.wait_merging_threads()
+        self._reload()
         return count
 
     def sync(
@@ -251,14 +301,18 @@ class LexicalIndex:
         per document costs a term lookup in every segment at commit), except a
         paper seen twice (re-queued by a concurrent ingest), and tantivy commits
         once per ``batch``, not per queue read.
+
+        Every shard commits before the queue rows go: a crash between two
+        shards' commits leaves the rows queued, and the next sync deletes and
+        re-adds those papers in both.
         """
         with self._sync_lock:
             self._synced_once = True
             with db.connect() as conn:
                 if not queue.has_pending(conn):
                     return 0
-            writer = self._writer(bulk=rebuild or batch > 5000)
-            if writer is None:
+            writers = self._writers(bulk=rebuild or batch > 5000)
+            if writers is None:
                 return 0
             total = 0
             seen: set[str] = set()
@@ -273,6 +327,7 @@ class LexicalIndex:
                         for start in range(0, len(ids), 10_000):
                             found.update(paper_store.get_papers(conn, ids[start : start + 10_000]))
                     for paper_id, _ in rows:
+                        writer = writers[shard_of(paper_id, len(writers))]
                         if not rebuild or paper_id in seen:
                             writer.delete_documents_by_term("id", paper_id)
                         if rebuild:
@@ -280,13 +335,15 @@ class LexicalIndex:
                         paper = found.get(paper_id)
                         if paper is not None:
                             writer.add_document(document_for(paper))
-                    writer.commit()  # the sidecar first ...
+                    for writer in writers:
+                        writer.commit()  # the sidecar first ...
                     with db.begin() as conn:
                         queue.done(conn, rows)  # ... then the outbox
                     total += len(rows)
             finally:
-                writer.wait_merging_threads()
-            self.index.reload()
+                for writer in writers:
+                    writer.wait_merging_threads()
+            self._reload()
             return total
 
     def sync_if_due(self, db: Database) -> None:
@@ -302,13 +359,13 @@ class LexicalIndex:
 
     def _catch_up(self, db: Database) -> None:
         self.sync(db, stop=lambda: self._background.stopping)
-        self.index.reload()  # and see what other processes committed
+        self._reload()  # and see what other processes committed
 
     # ------------------------------------------------------------ reading
 
     @property
     def num_docs(self) -> int:
-        return int(self.index.searcher().num_docs)
+        return sum(int(shard.searcher().num_docs) for shard in self.shards)
 
     def search(
         self,
@@ -317,35 +374,42 @@ class LexicalIndex:
         limit: int,
         offset: int = 0,
         by_date: bool = False,
-    ) -> tuple[list[tuple[str, float]], int]:
+    ) -> tuple[Hits, int]:
         """(paper id, BM25 score) best first (or newest first), and the match count."""
-        searcher = self.index.searcher()
-        if by_date:
-            result = searcher.search(
-                query,
-                limit=limit,
-                offset=offset,
-                count=True,
-                order_by_field="day",
-                order=tantivy.Order.Desc,
-            )
+        if len(self.shards) == 1:
+            return _search_shard(self.shards[0], query, limit, offset, by_date)
+        # Each shard's best offset + limit, merged; ties keep shard order.
+        wanted = offset + limit
+        if PARALLEL_SHARDS:
+            pool = _shard_pool()
+            pending = [
+                pool.submit(_search_shard, shard, query, wanted, 0, by_date)
+                for shard in self.shards[1:]
+            ]
+            results = [_search_shard(self.shards[0], query, wanted, 0, by_date)]
+            results += [future.result() for future in pending]
         else:
-            result = searcher.search(query, limit=limit, offset=offset, count=True)
-        hits = [(searcher.doc(address)["id"][0], float(score)) for score, address in result.hits]
-        return hits, int(getattr(result, "count", 0) or 0)  # (missing from the type stubs)
+            results = [_search_shard(shard, query, wanted, 0, by_date) for shard in self.shards]
+        merged = [hit for hits, _ in results for hit in hits]
+        merged.sort(key=_score_of, reverse=True)  # stable
+        return merged[offset:wanted], sum(count for _, count in results)
 
     def matching(self, ids: Sequence[str], query: tantivy.Query) -> set[str]:
         """Which of ``ids`` satisfy ``query`` (checks dense hits against filters)."""
-        if not ids:
-            return set()
-        restricted = tantivy.Query.boolean_query(
-            [
-                (tantivy.Occur.Must, tantivy.Query.term_set_query(SCHEMA, "id", list(ids))),
-                (tantivy.Occur.Must, query),
-            ]
-        )
-        hits, _ = self.search(restricted, limit=len(ids))
-        return {paper_id for paper_id, _ in hits}
+        by_shard: dict[int, list[str]] = {}
+        for paper_id in ids:
+            by_shard.setdefault(shard_of(paper_id, len(self.shards)), []).append(paper_id)
+        found: set[str] = set()
+        for number, wanted in by_shard.items():
+            restricted = tantivy.Query.boolean_query(
+                [
+                    (tantivy.Occur.Must, tantivy.Query.term_set_query(SCHEMA, "id", wanted)),
+                    (tantivy.Occur.Must, query),
+                ]
+            )
+            hits, _ = _search_shard(self.shards[number], restricted, len(wanted), 0, False)
+            found.update(paper_id for paper_id, _ in hits)
+        return found
 
     def snippets_html(
         self, query: tantivy.Query | None, texts: Sequence[str], max_chars: int = 260
@@ -355,8 +419,9 @@ class LexicalIndex:
         the text's beginning, escaped here."""
         generator = None
         if query is not None:
+            # The first shard's term statistics weigh the fragments: a shard's are the corpus's.
             generator = tantivy.SnippetGenerator.create(
-                self.index.searcher(), query, SCHEMA, "body"
+                self.shards[0].searcher(), query, SCHEMA, "body"
             )
             generator.set_max_num_chars(max_chars)
         out = []
@@ -369,6 +434,43 @@ class LexicalIndex:
                 html = str(generator.snippet_from_doc(doc).to_html())
             out.append(html or _escape(_shorten(text, max_chars)))
         return out
+
+
+def _search_shard(
+    shard: tantivy.Index, query: tantivy.Query, limit: int, offset: int, by_date: bool
+) -> tuple[Hits, int]:
+    searcher = shard.searcher()
+    if by_date:
+        result = searcher.search(
+            query,
+            limit=limit,
+            offset=offset,
+            count=True,
+            order_by_field="day",
+            order=tantivy.Order.Desc,
+        )
+    else:
+        result = searcher.search(query, limit=limit, offset=offset, count=True)
+    hits = [(searcher.doc(address)["id"][0], float(score)) for score, address in result.hits]
+    return hits, int(getattr(result, "count", 0) or 0)  # (missing from the type stubs)
+
+
+def _score_of(hit: tuple[str, float]) -> float:
+    return hit[1]  # the BM25 score, or with by_date the listing day (yyyymmdd)
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _shard_pool() -> ThreadPoolExecutor:
+    # A few threads per process: each search holds one per extra shard for the
+    # length of that shard's BM25; more concurrent searches than this queue.
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(4, thread_name_prefix="pf-lexical")
+    return _pool
 
 
 def _escape(text: str) -> str:
@@ -395,40 +497,66 @@ def lexical_path(settings: Settings) -> Path:
     return settings.index_dir / "lexical"
 
 
-def _read_format(path: Path) -> int | None:
+def _read_format(path: Path) -> tuple[int, int] | None:
+    """(format version, shard count) of the index at ``path``, or None."""
     try:
-        return int(json.loads((path / FORMAT_FILE).read_text())["format"])
-    except (OSError, ValueError, KeyError, TypeError):
+        recorded = json.loads((path / FORMAT_FILE).read_text())
+        return int(recorded["format"]), int(recorded.get("shards", 1))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
 
-def _open_checked(path: Path, db: Database) -> LexicalIndex:
-    if _read_format(path) != FORMAT_VERSION:
-        return _rebuild_at(path, db)
-    return LexicalIndex(path)
+def shards_for(papers: int, setting: int = 0) -> int:
+    """How many shards an index built over ``papers`` papers gets."""
+    if setting > 0:
+        return setting
+    return AUTO_SHARDS if papers >= SHARDED_FROM_PAPERS else 1
 
 
-def _rebuild_at(path: Path, db: Database) -> LexicalIndex:
+def _open_checked(path: Path, db: Database, shards_setting: int = 0) -> LexicalIndex:
+    recorded = _read_format(path)
+    if recorded is None or recorded[0] != FORMAT_VERSION:
+        return _rebuild_at(path, db, shards_setting)
+    if shards_setting and recorded[1] != shards_setting:
+        log.info("lexical index has %d shards, settings ask for %d", recorded[1], shards_setting)
+        return _rebuild_at(path, db, shards_setting)
+    index = LexicalIndex(path, recorded[1])
+    if not shards_setting and shards_for(index.num_docs) > len(index.shards):
+        # A built index keeps its shard count (a split is a rebuild); say how.
+        log.warning(
+            "the keyword index holds %d papers in %d shard(s): `paperfeed reindex --no-vectors`"
+            " splits it in %d for faster searches",
+            index.num_docs,
+            len(index.shards),
+            shards_for(index.num_docs),
+        )
+    return index
+
+
+def _rebuild_at(path: Path, db: Database, shards_setting: int = 0) -> LexicalIndex:
     # Queue every paper first (committed), then wipe: a crash after the wipe
     # leaves the queue full, and the next open finishes the job.
     with db.begin() as conn:
         queued = queue.requeue_all(conn)
-    log.info("rebuilding the lexical index at %s (%d papers)", path, queued)
+    shards = shards_for(queued, shards_setting)
+    log.info("rebuilding the lexical index at %s (%d papers, %d shards)", path, queued, shards)
     if path.exists():
         shutil.rmtree(path)
-    index = LexicalIndex(path)
-    (path / FORMAT_FILE).write_text(json.dumps({"format": FORMAT_VERSION, "engine": "tantivy"}))
+    index = LexicalIndex(path, shards)
+    (path / FORMAT_FILE).write_text(
+        json.dumps({"format": FORMAT_VERSION, "engine": "tantivy", "shards": shards})
+    )
     index.sync(db, batch=100_000, rebuild=True)
     return index
 
 
 def rebuild_lexical(db: Database, settings: Settings) -> int:
-    """Rebuild this database's lexical index from scratch (``paperfeed reindex``).
-    Returns the number of documents indexed."""
+    """Rebuild this database's lexical index from scratch (``paperfeed reindex``),
+    choosing its shard count again. Returns the number of documents indexed."""
     path = lexical_path(settings)
     with _OPEN_LOCK:
         _OPEN.pop(str(path.resolve()), None)
-        index = _rebuild_at(path, db)
+        index = _rebuild_at(path, db, settings.lexical_shards)
         _OPEN[str(path.resolve())] = index
     return index.num_docs
 
