@@ -47,6 +47,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -288,8 +289,9 @@ def build(name: str, size: int) -> Path:
         return _build_pg(name, directory, done, settings, db, figures)
     if "lexical_build_seconds" not in figures:
         started = time.perf_counter()
-        LexicalIndex.open(settings, db)  # builds from the queue
+        lexical_index = LexicalIndex.open(settings, db)  # builds from the queue
         figures["lexical_build_seconds"] = time.perf_counter() - started
+        figures["lexical_shards"] = len(lexical_index.shards)
         progress.write_text(json.dumps(figures, indent=1))
     print(f"[{name}] keyword index built in {figures['lexical_build_seconds']:.0f}s", flush=True)
 
@@ -492,20 +494,25 @@ class PhaseClock:
         self._lock = threading.Lock()
         self._wrap(search_module.QueryVectorCache, "get", "embedding")
         self._wrap(vectors.VectorIndex, "search", "ann")
-        self._wrap(lexical.LexicalIndex, "search", "bm25")
+        # tantivy's CPU on every thread (a sharded index searches its shards at
+        # once), and the wall time of the whole keyword search.
+        self._wrap(lexical, "_top_docs", "bm25")
+        self._wrap(lexical.LexicalIndex, "search", "bm25_wall", clock=time.perf_counter)
         self._wrap(lexical.LexicalIndex, "snippets_html", "snippets")
         self._wrap(trending, "papers_with_upvotes", "rows")
 
-    def _wrap(self, owner: object, name: str, label: str) -> None:
+    def _wrap(
+        self, owner: object, name: str, label: str, clock: Callable[[], float] = time.thread_time
+    ) -> None:
         original = getattr(owner, name)
 
         def timed(*args, **kwargs):  # type: ignore[no-untyped-def]
-            started = time.thread_time()
+            started = clock()
             try:
                 return original(*args, **kwargs)
             finally:
                 with self._lock:
-                    self.spent[label] = self.spent.get(label, 0.0) + time.thread_time() - started
+                    self.spent[label] = self.spent.get(label, 0.0) + clock() - started
 
         setattr(owner, name, timed)
 
@@ -517,7 +524,7 @@ class PhaseClock:
     def summary(self, cpu: list[float]) -> dict[str, float]:
         rows = self.per_query
         out: dict[str, float] = {}
-        for label in ("embedding", "ann", "bm25", "rows", "snippets"):
+        for label in ("embedding", "ann", "bm25", "bm25_wall", "rows", "snippets"):
             values = sorted(r.get(label, 0.0) for r in rows)
             out[f"{label}_cpu_p50_ms"] = round(statistics.median(values), 2)
             p99 = values[min(len(values) - 1, int(0.99 * len(values)))]
@@ -597,6 +604,9 @@ def run_queries(
         ),
         "loadavg": Path("/proc/loadavg").read_text().split()[:3],
         "dense_beside_lexical": not serial,
+        "lexical_shards": len(search_module.open_lexical(settings, db).shards)
+        if db.backend != "postgresql"
+        else None,
         **by_phase,
     }
 

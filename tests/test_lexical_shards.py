@@ -84,7 +84,8 @@ def test_sharded_search_is_the_merge_of_its_shards_best_first() -> None:
     assert scores == sorted(scores, reverse=True)
     # Each shard's own ranking survives the merge (the order within a shard is its order).
     for number, shard in enumerate(sharded.shards):
-        own, _ = lexical._search_shard(shard, query("graph networks"), 100, 0, False)
+        searcher, top, _ = lexical._top_docs(shard, query("graph networks"), 100, 0, False)
+        own = lexical._with_ids(searcher, top)
         assert [i for i, _ in hits if shard_of(i, 2) == number] == [i for i, _ in own]
     # Pages are slices of the merged ranking.
     page, page_total = sharded.search(query("graph networks"), limit=7, offset=14)
@@ -95,13 +96,13 @@ def test_parallel_and_serial_shard_searches_agree(monkeypatch: pytest.MonkeyPatc
     index = LexicalIndex(None, shards=2)
     index.add(corpus(30))
     threads: list[str] = []
-    real = lexical._search_shard
+    real = lexical._top_docs
 
     def recording(*args, **kwargs):  # type: ignore[no-untyped-def]
         threads.append(threading.current_thread().name)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(lexical, "_search_shard", recording)
+    monkeypatch.setattr(lexical, "_top_docs", recording)
     parallel = index.search(query("graph token3"), limit=20)
     assert len(threads) == 2 and any(name.startswith("pf-lexical") for name in threads)
     monkeypatch.setattr(lexical, "PARALLEL_SHARDS", False)

@@ -39,6 +39,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -377,22 +378,32 @@ class LexicalIndex:
     ) -> tuple[Hits, int]:
         """(paper id, BM25 score) best first (or newest first), and the match count."""
         if len(self.shards) == 1:
-            return _search_shard(self.shards[0], query, limit, offset, by_date)
-        # Each shard's best offset + limit, merged; ties keep shard order.
+            searcher, top, count = _top_docs(self.shards[0], query, limit, offset, by_date)
+            return _with_ids(searcher, top), count
+        # Each shard's best offset + limit, merged; ties keep shard order. Only
+        # the merged page's ids are read from the doc stores.
         wanted = offset + limit
         if PARALLEL_SHARDS:
             pool = _shard_pool()
             pending = [
-                pool.submit(_search_shard, shard, query, wanted, 0, by_date)
+                pool.submit(_top_docs, shard, query, wanted, 0, by_date)
                 for shard in self.shards[1:]
             ]
-            results = [_search_shard(self.shards[0], query, wanted, 0, by_date)]
+            results = [_top_docs(self.shards[0], query, wanted, 0, by_date)]
             results += [future.result() for future in pending]
         else:
-            results = [_search_shard(shard, query, wanted, 0, by_date) for shard in self.shards]
-        merged = [hit for hits, _ in results for hit in hits]
-        merged.sort(key=_score_of, reverse=True)  # stable
-        return merged[offset:wanted], sum(count for _, count in results)
+            results = [_top_docs(shard, query, wanted, 0, by_date) for shard in self.shards]
+        merged = [
+            (score, number, address)
+            for number, (_, top, _) in enumerate(results)
+            for score, address in top
+        ]
+        merged.sort(key=itemgetter(0), reverse=True)  # stable: shard order on ties
+        hits = [
+            (results[number][0].doc(address)["id"][0], score)
+            for score, number, address in merged[offset:wanted]
+        ]
+        return hits, sum(count for _, _, count in results)
 
     def matching(self, ids: Sequence[str], query: tantivy.Query) -> set[str]:
         """Which of ``ids`` satisfy ``query`` (checks dense hits against filters)."""
@@ -407,8 +418,8 @@ class LexicalIndex:
                     (tantivy.Occur.Must, query),
                 ]
             )
-            hits, _ = _search_shard(self.shards[number], restricted, len(wanted), 0, False)
-            found.update(paper_id for paper_id, _ in hits)
+            searcher, top, _ = _top_docs(self.shards[number], restricted, len(wanted), 0, False)
+            found.update(paper_id for paper_id, _ in _with_ids(searcher, top))
         return found
 
     def snippets_html(
@@ -436,9 +447,12 @@ class LexicalIndex:
         return out
 
 
-def _search_shard(
+def _top_docs(
     shard: tantivy.Index, query: tantivy.Query, limit: int, offset: int, by_date: bool
-) -> tuple[Hits, int]:
+) -> tuple[tantivy.Searcher, list[tuple[float, tantivy.DocAddress]], int]:
+    """One shard's best matches as (score, address) with its searcher (the
+    addresses mean something only to it), and its match count. With
+    ``by_date`` the score is the listing day (yyyymmdd)."""
     searcher = shard.searcher()
     if by_date:
         result = searcher.search(
@@ -451,12 +465,12 @@ def _search_shard(
         )
     else:
         result = searcher.search(query, limit=limit, offset=offset, count=True)
-    hits = [(searcher.doc(address)["id"][0], float(score)) for score, address in result.hits]
-    return hits, int(getattr(result, "count", 0) or 0)  # (missing from the type stubs)
+    top = [(float(score), address) for score, address in result.hits]
+    return searcher, top, int(getattr(result, "count", 0) or 0)  # (missing from the type stubs)
 
 
-def _score_of(hit: tuple[str, float]) -> float:
-    return hit[1]  # the BM25 score, or with by_date the listing day (yyyymmdd)
+def _with_ids(searcher: tantivy.Searcher, top: list[tuple[float, tantivy.DocAddress]]) -> Hits:
+    return [(searcher.doc(address)["id"][0], score) for score, address in top]
 
 
 _pool: ThreadPoolExecutor | None = None
