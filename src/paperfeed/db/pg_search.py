@@ -27,7 +27,8 @@ import math
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -53,6 +54,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import REGCONFIG, TSQUERY, array
+from sqlalchemy.engine import Connection
 
 from paperfeed.db import index_queue as queue
 from paperfeed.db.embeddings import bytes_to_vector
@@ -411,6 +413,19 @@ def _estimate(stats: TermStats, estimates: Sequence[float]) -> int:
 _MARK_OPEN, _MARK_CLOSE = "\ue000", "\ue001"  # private-use: query text never has them
 
 
+@contextmanager
+def _uncached(db: Database) -> Iterator[Connection]:
+    """A connection whose statements SQLAlchemy does not keep compiled.
+
+    A search's SQL carries its words as literals (see ``_sql_string``), so it
+    never comes again: caching it only filled the engine's compiled cache with
+    500 statements, ~600k objects the garbage collector walked in every full
+    collection. At 1M papers that was 300+ ms of client CPU in ~1 % of the
+    searches, the whole p99 (docs/benchmarks.md, session 6)."""
+    with db.connect() as conn:
+        yield conn.execution_options(compiled_cache=None)
+
+
 class PgLexicalIndex:
     """The lexical side of search on PostgreSQL (same methods as LexicalIndex)."""
 
@@ -468,7 +483,7 @@ class PgLexicalIndex:
         COUNT_CAP), estimated from term frequencies otherwise."""
         budget = PRUNE_BUDGET if budget is None else budget
         need = limit + offset
-        with self.db.connect() as conn:
+        with _uncached(self.db) as conn:
             if by_date or not query.terms:
                 newest = self._by_date(conn, query, need, by_date=by_date)
                 counted = conn.execute(
@@ -562,7 +577,7 @@ class PgLexicalIndex:
         if not ids:
             return set()
         stmt = select(papers.c.id).where(papers.c.id.in_(list(ids)), query.cond)
-        with self.db.connect() as conn:
+        with _uncached(self.db) as conn:
             return {r.id for r in conn.execute(stmt)}
 
     def snippets_html(
@@ -585,7 +600,7 @@ class PgLexicalIndex:
                     cast(literal(TEXT_CONFIG), REGCONFIG), doc.c.body, tsq, literal(options)
                 ),
             )
-            with self.db.connect() as conn:
+            with _uncached(self.db) as conn:
                 for n, fragment in conn.execute(stmt):
                     if fragment and _MARK_OPEN in fragment:
                         fragments[int(n) - 1] = (
