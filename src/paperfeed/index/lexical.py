@@ -535,14 +535,15 @@ def _open_checked(path: Path, db: Database, shards_setting: int = 0) -> LexicalI
         log.info("lexical index has %d shards, settings ask for %d", recorded[1], shards_setting)
         return _rebuild_at(path, db, shards_setting)
     index = LexicalIndex(path, recorded[1])
-    if not shards_setting and shards_for(index.num_docs) > len(index.shards):
+    wanted = shards_for(index.num_docs) if not shards_setting else recorded[1]
+    if wanted > len(index.shards):
         # A built index keeps its shard count (a split is a rebuild); say how.
         log.warning(
             "the keyword index holds %d papers in %d shard(s): `paperfeed reindex --no-vectors`"
             " splits it in %d for faster searches",
             index.num_docs,
             len(index.shards),
-            shards_for(index.num_docs),
+            wanted,
         )
     return index
 
