@@ -292,3 +292,33 @@ def test_searches_leave_no_compiled_statements_behind(corpus: Database, records)
         index.matching([paper_id for paper_id, _ in hits], rendered)
         index.snippets_html(rendered, ["a text to highlight " + title])
     assert len(cache) - before < 5  # not one entry (or three) per search
+
+
+def test_words_are_parsed_once_per_process(corpus: Database) -> None:
+    """PostgreSQL parses each term's words into a tsquery in one round trip;
+    a search rendering the same words again (the dense side's constraint, the
+    next search) reuses them and sends nothing."""
+    from sqlalchemy import event
+
+    index = pg_search.PgLexicalIndex(corpus)
+    sent: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        sent.append(statement)
+
+    query = parse('title:"zqx parsed once" wordsforcachetest author:Kmeansky')
+    event.listen(corpus.engine, "before_cursor_execute", record)
+    try:
+        first = index.render(query.root)
+        parses = len(sent)
+        second = index.render(query.root)
+    finally:
+        event.remove(corpus.engine, "before_cursor_execute", record)
+    assert parses == 1 and "phraseto_tsquery" in sent[0]
+    assert len(sent) == parses  # the second render sent no statement
+    assert first == second
+    assert first is not None and first.terms == (
+        "'zqx':A <-> 'pars':A",  # "once" is a stop word
+        "'kmeansky':C",
+        "'wordsforcachetest':AB | 'wordsforcachetest':C",
+    )

@@ -60,6 +60,8 @@ ABUSE = [
     "title:title:title:x",
     '\\" \\\\ \\',
     "%s %d {0} ${x} `rm -rf` ; DROP TABLE papers; --",
+    "cat:100%' OR 1=1 -- author:O'Brien%",  # quotes and % in every kind of term
+    "title:'graph':A & ! | <-> 'x':*",  # tsquery syntax as words
     "<script>alert(1)</script>",
     "😀🚀 transformers 🤗",
     "😀",

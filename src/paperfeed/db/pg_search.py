@@ -8,8 +8,10 @@ Backend-specific by design (the only module with PostgreSQL-only SQL for search)
   engineer's query AST (paperfeed.query) is rendered to SQL here, so the query
   language is the same on both backends: fields (title:, abstract:, author:,
   cat:), phrases, exclusions, AND/OR. A field becomes a weight restriction
-  (``'graph':A``); a phrase the ``<->`` operator. Words are quoted lexemes in
-  a bound parameter, so no user text is ever parsed as tsquery syntax.
+  (``'graph':A``); a phrase the ``<->`` operator. PostgreSQL's own parser turns
+  each term's words into a tsquery (one round trip per query, see
+  ``_parse_terms``); the SQL then carries those tsqueries as quoted constants,
+  so no user text is ever parsed as tsquery syntax or SQL.
 - Dense: ``embeddings.embedding``, a pgvector column filled from the portable
   float32 ``vector`` column, with an HNSW index per dimension (an expression
   index on ``embedding::vector(dim)``, partial on ``dim``), searched by inner
@@ -18,6 +20,13 @@ Backend-specific by design (the only module with PostgreSQL-only SQL for search)
 ``PgLexicalIndex`` and ``PgVectorIndex`` offer the methods search.py and
 similar.py call on the SQLite sidecars, so ranking and hybrid fusion run the
 same code on both backends: this module only supplies the candidate lists.
+
+Why the lexical SQL is written as text, not built with SQLAlchemy: its words
+are constants (below), so every statement is new; building and compiling a
+SQLAlchemy tree for it cost about half of a search's client CPU, and caching
+the compiled forms filled memory the garbage collector then walked
+(docs/benchmarks.md, sessions 6 and 7). Every value in it goes through
+``_sql_string`` or is a number.
 """
 
 from __future__ import annotations
@@ -30,30 +39,12 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from datetime import date
 from typing import Any
 
 import numpy as np
-from sqlalchemy import (
-    ColumnElement,
-    Float,
-    String,
-    Text,
-    and_,
-    bindparam,
-    cast,
-    exists,
-    false,
-    func,
-    literal,
-    literal_column,
-    not_,
-    or_,
-    select,
-    text,
-    true,
-)
+from sqlalchemy import String, bindparam, func, select, text
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects.postgresql import REGCONFIG, TSQUERY, array
 from sqlalchemy.engine import Connection
 
 from paperfeed.db import index_queue as queue
@@ -63,9 +54,8 @@ from paperfeed.db.tables import embeddings, papers
 from paperfeed.index.catch_up import BackgroundCatchUp
 from paperfeed.query import And, Clauses, Node, Not, Or, Term, clean
 
-SEARCH_VECTOR: ColumnElement[Any] = literal_column("papers.search_vector")
+SEARCH_VECTOR = "papers.search_vector"
 _WORD = re.compile(r"\w+")
-# Weights of the tsvector labels; ts_rank wants them in [0, 1] as {D, C, B, A}.
 TEXT_CONFIG = "english"
 NAME_CONFIG = "simple"
 
@@ -77,26 +67,19 @@ NAME_CONFIG = "simple"
 class PgQuery:
     """A rendered query: which papers match, and the positive terms that score them."""
 
-    cond: ColumnElement[bool]
-    terms: tuple[ColumnElement[Any], ...] = ()
+    cond: str  # SQL: a condition on a row of papers
+    # Per positive term: its tsquery as text ("" when its words have no lexemes,
+    # stop words only: such a term matches nothing and scores nothing).
+    terms: tuple[str, ...] = ()
     # Per term: its field ("" for unfielded words), for the title boost.
     fields: tuple[str, ...] = ()
     title_boost: float = 0.25  # FieldWeights.title's default
 
     @property
-    def tsq(self) -> ColumnElement[Any] | None:
-        """One tsquery OR-ing the positive terms (for ts_rank and ts_headline),
-        built as a flat array: a long query must not nest SQL expressions deeply."""
-        if not self.terms:
-            return None
-        # Constants only (no bound parameters), so the planner folds it once.
-        wrapped = [
-            literal_column("'('", Text)
-            + func.nullif(cast(t, Text), literal_column("''", Text))
-            + literal_column("')'", Text)
-            for t in self.terms
-        ]
-        return cast(func.array_to_string(array(wrapped), literal_column("' | '", Text)), TSQUERY)
+    def tsquery_text(self) -> str | None:
+        """One tsquery OR-ing the positive terms (for ts_headline)."""
+        parts = [f"({t})" for t in self.terms if t]
+        return " | ".join(parts) or None
 
 
 _DIALECT = postgresql.dialect()
@@ -106,68 +89,156 @@ _QUOTE = String().literal_processor(_DIALECT)
 def _sql_string(value: str) -> str:
     """``value`` as an SQL string literal (quotes doubled, by SQLAlchemy's own
     PostgreSQL literal rendering). Query words go into the SQL text, not a bound
-    parameter: a literal is a constant at parse time, so the planner folds the
-    immutable phraseto_tsquery(...) around it once per query. With a parameter
-    (or a regconfig cast from text, which is only stable) it ran for every row
-    a query looked at: 300 us a row for a 12-word title, most of a slow query."""
+    parameter: a literal is a constant at parse time, so the planner folds
+    what is computed from it once per query. With a parameter (or a regconfig
+    cast from text, which is only stable) it ran for every row a query looked
+    at: 300 us a row for a 12-word title, most of a slow query."""
     assert _QUOTE is not None
     return str(_QUOTE(value.replace("\x00", "")))
 
 
-def _const_tsquery(tsquery_text: str) -> ColumnElement[Any]:
-    return literal_column(f"{_sql_string(tsquery_text)}::tsquery", TSQUERY)
+def _matches(tsquery_text: str) -> str:
+    """SQL: the paper matches this tsquery (a term of stop words matches none)."""
+    if not tsquery_text:
+        return "FALSE"
+    return f"{SEARCH_VECTOR} @@ {_sql_string(tsquery_text)}::tsquery"
 
 
-def _tsquery(config: str, words: str, labels: str) -> ColumnElement[Any]:
-    """``words`` as a phrase, parsed by PostgreSQL's own parser (as the indexed
-    text was: hyphenated words, numbers, stop words all line up), then limited
-    to one field's weights by labelling each lexeme ('graph' -> 'graph':A)."""
-    parsed = cast(
-        func.phraseto_tsquery(
-            literal_column(f"{_sql_string(config)}::regconfig"), literal_column(_sql_string(words))
-        ),
-        Text,
-    )
-    labelled = func.regexp_replace(
-        parsed,
-        literal_column(_sql_string("'(?:[^']|'')*'")),
-        literal_column(_sql_string("\\&:" + labels)),
-        literal_column("'g'"),
-    )
-    return cast(labelled, TSQUERY)
+def _all(conds: Iterable[str]) -> str:
+    return "(" + " AND ".join(["TRUE", *conds]) + ")"
 
 
-def _categories_match(values: Sequence[str]) -> ColumnElement[bool]:
+def _any(conds: Iterable[str]) -> str:
+    return "(" + " OR ".join(["FALSE", *conds]) + ")"
+
+
+def _fetch(conn: Connection, sql: str) -> list[Any]:
+    """Run one statement of this module's literal SQL. No bound parameters:
+    every value is already quoted in it, so a "%" in a query word is doubled
+    for the driver's placeholder syntax and reaches PostgreSQL as itself."""
+    return list(conn.exec_driver_sql(sql.replace("%", "%%"), ()).all())
+
+
+def _categories_match(values: Sequence[str]) -> str:
     """Any of the paper's categories, or their archive ("cs" for "cs.LG"), is in ``values``."""
-    item = func.json_array_elements_text(papers.c.categories).table_valued("value").alias("cat")
-    return exists(
-        select(literal(1))
-        .select_from(item)
-        .where(
-            or_(
-                func.lower(item.c.value).in_(list(values)),
-                func.lower(func.split_part(item.c.value, ".", 1)).in_(list(values)),
-            )
-        )
+    listed = ", ".join(_sql_string(v) for v in values)
+    return (
+        "EXISTS (SELECT 1 FROM json_array_elements_text(papers.categories) AS cat(value) "  # noqa: S608 (quoted)
+        f"WHERE lower(cat.value) IN ({listed}) "
+        f"OR lower(split_part(cat.value, '.', 1)) IN ({listed}))"
     )
 
 
-def _term(term: Term) -> PgQuery | None:
-    if term.field == "cat":
-        value = term.text.strip().lower()
-        return PgQuery(_categories_match([value])) if value else None
-    if not _WORD.search(term.text):
-        return None
-    words = clean(term.text)
-    if term.field == "author":
-        tsq = _tsquery(NAME_CONFIG, words, "C")
-    elif term.field == "title":
-        tsq = _tsquery(TEXT_CONFIG, words, "A")
-    elif term.field == "abstract":
-        tsq = _tsquery(TEXT_CONFIG, words, "AB")  # the body: title and abstract, as tantivy's
+# How each kind of term is parsed: (configuration, weight labels) per branch.
+# The body is title and abstract (A, B), as tantivy's; authors are C.
+_BRANCHES: dict[str, tuple[tuple[str, str], ...]] = {
+    "author": ((NAME_CONFIG, "C"),),
+    "title": ((TEXT_CONFIG, "A"),),
+    "abstract": ((TEXT_CONFIG, "AB"),),
+    "": ((TEXT_CONFIG, "AB"), (NAME_CONFIG, "C")),
+}
+# Parsed terms kept per process: words recur across searches (and a search
+# renders its query twice, for the dense side's constraint).
+_PARSED_LIMIT = 20000
+_LEXEME_SQL = _sql_string("'(?:[^']|'')*'")  # a quoted lexeme in tsquery text
+# Keyed by database too: another server may have other text search dictionaries.
+_parsed: dict[tuple[str, str, str], str] = {}
+
+
+def _parse_terms(db: Database, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """(field, words) -> the tsquery text of ``words`` as a phrase, parsed by
+    PostgreSQL's own parser (as the indexed text was: hyphenated words, numbers,
+    stop words all line up), each lexeme labelled with the field's weights
+    ('graph' -> 'graph':A); an unfielded term ORs the body's and the authors'.
+    One round trip for all the terms not parsed before."""
+    found: dict[tuple[str, str], str] = {}
+    missing: list[tuple[str, str]] = []
+    for key in dict.fromkeys(keys):
+        known = _parsed.get((db.url, *key))
+        if known is None:
+            missing.append(key)
+        else:
+            found[key] = known
+    if missing:
+        selects = []
+        for n, (field, words) in enumerate(missing):
+            branches = [
+                "regexp_replace(phraseto_tsquery("
+                f"{_sql_string(config)}::regconfig, {_sql_string(words)})::text, "
+                f"{_LEXEME_SQL}, {_sql_string(chr(92) + '&:' + labels)}, 'g')::tsquery"
+                for config, labels in _BRANCHES[field]
+            ]
+            selects.append(f"SELECT {n} AS n, ({' || '.join(branches)})::text AS q")
+        with _uncached(db) as conn:
+            rows = _fetch(conn, " UNION ALL ".join(selects))
+        if len(_parsed) + len(missing) > _PARSED_LIMIT:
+            _parsed.clear()  # rarely: a plain bound, not an LRU
+        for row in rows:
+            key = missing[int(row[0])]
+            found[key] = _parsed[(db.url, *key)] = str(row[1] or "")
+    return found
+
+
+def _text_terms(node: Node | None) -> Iterator[tuple[str, str]]:
+    """The (field, words) of every term of ``node`` that PostgreSQL parses."""
+    if node is None:
+        return
+    if isinstance(node, Term):
+        if node.field != "cat" and _WORD.search(node.text):
+            yield (node.field or "", clean(node.text))
+    elif isinstance(node, Not):
+        yield from _text_terms(node.child)
+    elif isinstance(node, And | Or):
+        for child in node.children:
+            yield from _text_terms(child)
     else:
-        tsq = _tsquery(TEXT_CONFIG, words, "AB").op("||")(_tsquery(NAME_CONFIG, words, "C"))
-    return PgQuery(SEARCH_VECTOR.op("@@")(tsq), (tsq,), (term.field or "",))
+        assert isinstance(node, Clauses)
+        for child in (*node.must, *node.should, *node.must_not):
+            yield from _text_terms(child)
+
+
+class _Renderer:
+    """The query AST as SQL, with every term's tsquery already parsed."""
+
+    def __init__(self, parsed: dict[tuple[str, str], str]) -> None:
+        self.parsed = parsed
+
+    def term(self, term: Term) -> PgQuery | None:
+        if term.field == "cat":
+            value = term.text.strip().lower()
+            return PgQuery(_categories_match([value])) if value else None
+        if not _WORD.search(term.text):
+            return None
+        field = term.field or ""
+        tsq = self.parsed[(field, clean(term.text))]
+        return PgQuery(_matches(tsq), (tsq,), (field,))
+
+    def node(self, node: Node | None) -> PgQuery | None:
+        if node is None:
+            return None
+        if isinstance(node, Term):
+            return self.term(node)
+        if isinstance(node, Not):
+            inner = self.node(node.child)
+            return _bool([], [], [inner]) if inner is not None else None
+        if isinstance(node, And):
+            must: list[PgQuery] = []
+            must_not: list[PgQuery] = []
+            for child in node.children:
+                if isinstance(child, Not):
+                    if (q := self.node(child.child)) is not None:
+                        must_not.append(q)
+                elif (q := self.node(child)) is not None:
+                    must.append(q)
+            return _bool(must, [], must_not)
+        if isinstance(node, Or):
+            return _bool([], [q for c in node.children if (q := self.node(c)) is not None], [])
+        assert isinstance(node, Clauses)
+        return _bool(
+            [q for c in node.must if (q := self.node(c)) is not None],
+            [q for c in node.should if (q := self.node(c)) is not None],
+            [q for c in node.must_not if (q := self.node(c)) is not None],
+        )
 
 
 def _bool(must: list[PgQuery], should: list[PgQuery], must_not: list[PgQuery]) -> PgQuery | None:
@@ -177,41 +248,18 @@ def _bool(must: list[PgQuery], should: list[PgQuery], must_not: list[PgQuery]) -
         return None
     conds = [q.cond for q in must]
     if should and not must:
-        conds.append(or_(*[q.cond for q in should]))
-    conds += [not_(q.cond) for q in must_not]
+        conds.append(_any(q.cond for q in should))
+    conds += [f"NOT ({q.cond})" for q in must_not]
     return PgQuery(
-        and_(true(), *conds),
+        _all(conds),
         tuple(t for q in must + should for t in q.terms),
         tuple(f for q in must + should for f in q.fields),
     )
 
 
-def render_node(node: Node | None) -> PgQuery | None:
-    if node is None:
-        return None
-    if isinstance(node, Term):
-        return _term(node)
-    if isinstance(node, Not):
-        inner = render_node(node.child)
-        return _bool([], [], [inner]) if inner is not None else None
-    if isinstance(node, And):
-        must: list[PgQuery] = []
-        must_not: list[PgQuery] = []
-        for child in node.children:
-            if isinstance(child, Not):
-                if (q := render_node(child.child)) is not None:
-                    must_not.append(q)
-            elif (q := render_node(child)) is not None:
-                must.append(q)
-        return _bool(must, [], must_not)
-    if isinstance(node, Or):
-        return _bool([], [q for c in node.children if (q := render_node(c)) is not None], [])
-    assert isinstance(node, Clauses)
-    return _bool(
-        [q for c in node.must if (q := render_node(c)) is not None],
-        [q for c in node.should if (q := render_node(c)) is not None],
-        [q for c in node.must_not if (q := render_node(c)) is not None],
-    )
+def render_node(db: Database, node: Node | None) -> PgQuery | None:
+    """``node`` as SQL for this database (one round trip to parse new words)."""
+    return _Renderer(_parse_terms(db, _text_terms(node))).node(node)
 
 
 # ---------------------------------------------------------------- pruning
@@ -366,7 +414,7 @@ def _bm25(
     estimates: Sequence[float],
     stats: TermStats,
     title_boost: float,
-) -> ColumnElement[Any]:
+) -> str:
     """The score as one SQL expression, written as text: every part is a
     constant (numbers, quoted tsquery literals), and SQLAlchemy compiling a
     tree of CASE/ts_rank nodes per term cost ~0.5 ms a term of client CPU."""
@@ -398,8 +446,8 @@ def _bm25(
             idf = round(_idf(stats.papers, matches) * title_boost, 6)
             title.append(f"CASE WHEN {in_title} THEN {idf!r} ELSE 0 END")
     if not body:
-        return literal(0.0)
-    return literal_column(f"({' + '.join(body + title)})", Float)
+        return "0.0"
+    return f"({' + '.join(body + title)})"
 
 
 def _estimate(stats: TermStats, estimates: Sequence[float]) -> int:
@@ -426,6 +474,10 @@ def _uncached(db: Database) -> Iterator[Connection]:
         yield conn.execution_options(compiled_cache=None)
 
 
+def _date_literal(value: date) -> str:
+    return f"{_sql_string(value.isoformat())}::date"
+
+
 class PgLexicalIndex:
     """The lexical side of search on PostgreSQL (same methods as LexicalIndex)."""
 
@@ -434,34 +486,33 @@ class PgLexicalIndex:
 
     # Query building: search.py asks the index for its own query objects.
     def render(self, node: Node | None, weights: Any = None) -> PgQuery | None:
-        rendered = render_node(node)
+        rendered = render_node(self.db, node)
         if rendered is not None and weights is not None:
             rendered = replace(rendered, title_boost=float(weights.title))
         return rendered
 
     def filter_query(self, filters: Any) -> PgQuery | None:
-        conds: list[ColumnElement[bool]] = []
+        conds: list[str] = []
         if filters.since:
-            conds.append(papers.c.listing_date >= filters.since)
+            conds.append(f"papers.listing_date >= {_date_literal(filters.since)}")
         if filters.until:
-            conds.append(papers.c.listing_date <= filters.until)
+            conds.append(f"papers.listing_date <= {_date_literal(filters.until)}")
         cats = [c.strip().lower() for c in filters.categories if c.strip()]
         if cats:
             conds.append(_categories_match(cats))
-        for author in filters.authors:
-            # An author with no letters matches none, as on the tantivy side.
-            conds.append(
-                SEARCH_VECTOR.op("@@")(_tsquery(NAME_CONFIG, clean(author), "C"))
-                if _WORD.search(author)
-                else false()
-            )
-        return PgQuery(and_(*conds)) if conds else None
+        # An author with no letters matches none, as on the tantivy side.
+        authors = [("author", clean(a)) for a in filters.authors if _WORD.search(a)]
+        parsed = _parse_terms(self.db, authors)
+        conds += [_matches(parsed[key]) for key in authors]
+        if len(authors) < len(filters.authors):
+            conds.append("FALSE")
+        return PgQuery(_all(conds)) if conds else None
 
     def combine(self, scoring: PgQuery | None, *filters: PgQuery | None) -> PgQuery:
         conds = [q.cond for q in (scoring, *filters) if q is not None]
         if scoring is None:
-            return PgQuery(and_(true(), *conds))
-        return replace(scoring, cond=and_(true(), *conds))
+            return PgQuery(_all(conds))
+        return replace(scoring, cond=_all(conds))
 
     # Reading.
     @property
@@ -486,18 +537,19 @@ class PgLexicalIndex:
         with _uncached(self.db) as conn:
             if by_date or not query.terms:
                 newest = self._by_date(conn, query, need, by_date=by_date)
-                counted = conn.execute(
-                    select(func.count()).select_from(
-                        select(papers.c.id).where(query.cond).limit(COUNT_CAP).subquery()
-                    )
-                ).scalar_one()
+                counted = _fetch(
+                    conn,
+                    "SELECT count(*) FROM (SELECT 1 FROM papers "  # noqa: S608 (quoted, see _fetch)
+                    f"WHERE {query.cond} LIMIT {int(COUNT_CAP)}) AS m",
+                )[0][0]
                 total = int(counted)
                 if total >= COUNT_CAP and query.terms:
-                    total = max(total, self._estimate_total(conn, query))
+                    stats = term_stats(self.db)
+                    estimates = [stats.estimate(t) for t in query.terms]
+                    total = max(total, _estimate(stats, estimates))
                 return newest[offset:], total
-            rendered = conn.execute(select(*[cast(t, Text) for t in query.terms])).one()
             # A term of stop words only renders empty: it matches nothing.
-            scoring = [(str(t), f) for t, f in zip(rendered, query.fields, strict=True) if t]
+            scoring = [(t, f) for t, f in zip(query.terms, query.fields, strict=True) if t]
             if not scoring:
                 return [], 0
             texts = [t for t, _ in scoring]
@@ -511,20 +563,15 @@ class PgLexicalIndex:
             if len(texts) > 1 and min(estimates) > step:
                 # Only common terms: the papers matching all of them first (GIN
                 # intersects the posting lists), the best under BM25 anyway.
-                every = "(" + ") & (".join(texts) + ")"
-                hits, found = self._scored(
-                    conn,
-                    and_(query.cond, SEARCH_VECTOR.op("@@")(_const_tsquery(every))),
-                    score,
-                    need,
-                )
+                every = _matches("(" + ") & (".join(texts) + ")")
+                hits, found = self._scored(conn, _all([query.cond, every]), score, need)
                 chosen = []
             while len(hits) < need:
                 chosen = prune_terms(estimates, step)
                 cond = query.cond
                 if chosen is not None:
-                    rare = "(" + ") | (".join(texts[i] for i in chosen) + ")"
-                    cond = and_(cond, SEARCH_VECTOR.op("@@")(_const_tsquery(rare)))
+                    rare = _matches("(" + ") | (".join(texts[i] for i in chosen) + ")")
+                    cond = _all([cond, rare])
                 wider, found = self._scored(conn, cond, score, need)
                 # A capped wider pass may miss what a narrower one found: keep both.
                 best = dict(hits)
@@ -540,45 +587,42 @@ class PgLexicalIndex:
         return hits[offset:], total
 
     def _scored(
-        self, conn: Any, cond: ColumnElement[bool], score: ColumnElement[Any], limit: int
+        self, conn: Connection, cond: str, score: str, limit: int
     ) -> tuple[list[tuple[str, float]], int]:
         """The best ``limit`` of at most CANDIDATE_CAP matches of ``cond``, and
         how many matches were scored."""
-        inner_stmt = select(papers.c.id.label("id"), score.label("score")).where(cond)
-        if math.isfinite(CANDIDATE_CAP):
-            inner_stmt = inner_stmt.limit(int(CANDIDATE_CAP))
-        inner = inner_stmt.subquery("candidates")
-        stmt = (
-            select(inner.c.id, inner.c.score, func.count().over().label("found"))
-            .order_by(inner.c.score.desc(), inner.c.id)
-            .limit(limit)
+        cap = f" LIMIT {int(CANDIDATE_CAP)}" if math.isfinite(CANDIDATE_CAP) else ""
+        rows = _fetch(
+            conn,
+            "SELECT c.id, c.score, count(*) OVER () AS found FROM ("  # noqa: S608 (quoted, see _fetch)
+            f"SELECT papers.id AS id, {score} AS score FROM papers WHERE {cond}{cap}"
+            f") AS c ORDER BY c.score DESC, c.id LIMIT {int(limit)}",
         )
-        rows = conn.execute(stmt).all()
         return [(r.id, float(r.score)) for r in rows], int(rows[0].found) if rows else 0
 
-    def _estimate_total(self, conn: Any, query: PgQuery) -> int:
-        texts = [
-            str(t or "") for t in conn.execute(select(*[cast(t, Text) for t in query.terms])).one()
-        ]
-        stats = term_stats(self.db)
-        return _estimate(stats, [stats.estimate(t) for t in texts])
-
     def _by_date(
-        self, conn: Any, query: PgQuery, limit: int, *, by_date: bool
+        self, conn: Connection, query: PgQuery, limit: int, *, by_date: bool
     ) -> list[tuple[str, float]]:
         """Newest first (or, with nothing to score, by id), score 0."""
-        order = (
-            [papers.c.listing_date.desc().nulls_last(), papers.c.id] if by_date else [papers.c.id]
+        order = "papers.listing_date DESC NULLS LAST, papers.id" if by_date else "papers.id"
+        rows = _fetch(
+            conn,
+            f"SELECT papers.id FROM papers WHERE {query.cond} "  # noqa: S608 (quoted, see _fetch)
+            f"ORDER BY {order} LIMIT {int(limit)}",
         )
-        stmt = select(papers.c.id).where(query.cond).order_by(*order).limit(limit)
-        return [(r.id, 0.0) for r in conn.execute(stmt)]
+        return [(r.id, 0.0) for r in rows]
 
     def matching(self, ids: Sequence[str], query: PgQuery) -> set[str]:
         if not ids:
             return set()
-        stmt = select(papers.c.id).where(papers.c.id.in_(list(ids)), query.cond)
+        listed = ", ".join(_sql_string(i) for i in ids)
         with _uncached(self.db) as conn:
-            return {r.id for r in conn.execute(stmt)}
+            rows = _fetch(
+                conn,
+                f"SELECT papers.id FROM papers WHERE papers.id IN ({listed}) "  # noqa: S608 (quoted)
+                f"AND {query.cond}",
+            )
+        return {r.id for r in rows}
 
     def snippets_html(
         self, query: PgQuery | None, texts: Sequence[str], max_chars: int = 260
@@ -587,25 +631,25 @@ class PgLexicalIndex:
         without a match, the text's beginning. Escaped here (one query per page)."""
         bodies = [clean(t).replace(_MARK_OPEN, " ").replace(_MARK_CLOSE, " ") for t in texts]
         fragments: list[str | None] = [None] * len(bodies)
-        tsq = query.tsq if query is not None else None
+        tsq = query.tsquery_text if query is not None else None
         if tsq is not None and any(bodies):
             # Escaped before ts_headline, whose parser would drop "<tags>" from the
             # text; the markers (private-use characters) pass html.escape untouched.
             options = f"StartSel={_MARK_OPEN}, StopSel={_MARK_CLOSE}, MaxWords=40, MinWords=20"
-            item = func.unnest(array([literal(html.escape(b, quote=False)) for b in bodies]))
-            doc = item.table_valued("body", with_ordinality="n").render_derived(name="doc")
-            stmt = select(
-                doc.c.n,
-                func.ts_headline(
-                    cast(literal(TEXT_CONFIG), REGCONFIG), doc.c.body, tsq, literal(options)
-                ),
-            )
+            listed = ", ".join(_sql_string(html.escape(b, quote=False)) for b in bodies)
             with _uncached(self.db) as conn:
-                for n, fragment in conn.execute(stmt):
-                    if fragment and _MARK_OPEN in fragment:
-                        fragments[int(n) - 1] = (
-                            str(fragment).replace(_MARK_OPEN, "<b>").replace(_MARK_CLOSE, "</b>")
-                        )
+                rows = _fetch(
+                    conn,
+                    f"SELECT doc.n, ts_headline({_sql_string(TEXT_CONFIG)}::regconfig, doc.body, "  # noqa: S608
+                    f"{_sql_string(tsq)}::tsquery, {_sql_string(options)}) "
+                    f"FROM unnest(ARRAY[{listed}]::text[]) WITH ORDINALITY AS doc(body, n)",
+                )
+            for row in rows:
+                n, fragment = int(row[0]), row[1]
+                if fragment and _MARK_OPEN in fragment:
+                    fragments[n - 1] = (
+                        str(fragment).replace(_MARK_OPEN, "<b>").replace(_MARK_CLOSE, "</b>")
+                    )
         out = []
         for body, fragment in zip(bodies, fragments, strict=True):
             if fragment is None:
