@@ -11,11 +11,14 @@ from sqlalchemy import inspect
 from paperfeed.db import Database
 from paperfeed.db.tables import metadata
 
-# Objects only PostgreSQL has, created by its own migrations (0003, 0008) and
-# read through SQL in db/pg_search.py and db/embeddings.py, not declared in
+# Objects only PostgreSQL has, created by its own migrations (0003, 0008, 0013)
+# and read through SQL in db/pg_search.py and db/embeddings.py, not declared in
 # tables.py: the pgvector column and its HNSW index, the full-text column and
-# its GIN index, and the partial index of vectors not yet in the HNSW index.
+# its GIN index, the partial index of vectors not yet in the HNSW index, and
+# the impact-ordered posting table its triggers keep.
 POSTGRESQL_ONLY = {
+    "lexical_postings",
+    "ix_lexical_postings",
     "embedding",
     "ix_embeddings_hnsw_384",
     "ix_embeddings_unsynced",
@@ -27,6 +30,8 @@ POSTGRESQL_ONLY = {
 def _name(diff: tuple) -> str:
     kind = diff[0]
     if kind in ("add_index", "remove_index"):
+        return str(diff[1].name)
+    if kind in ("add_table", "remove_table"):
         return str(diff[1].name)
     if kind in ("add_column", "remove_column"):
         return str(diff[3].name)

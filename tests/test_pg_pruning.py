@@ -1,6 +1,8 @@
-"""PostgreSQL search: candidate pruning (rank the rarest terms' matches first)
-keeps the query's semantics and stays close to ranking every match; the
-bulk vector sync builds the HNSW index after filling the column."""
+"""PostgreSQL search: the impact-ordered posting lists (migration 0013) stay
+in step with the papers and rank like scoring every match; candidate pruning
+(rank the rarest terms' matches first, where the lists' leaders hold too few
+matches) keeps the query's semantics and stays close to ranking every match;
+the bulk vector sync builds the HNSW index after filling the column."""
 
 from __future__ import annotations
 
@@ -47,9 +49,20 @@ def records() -> list[dict]:
     return list(real_records(ARXIV_CS, SLICE))
 
 
-def run(db: Database, query: str, budget: float, limit: int = 10) -> list[str]:
+@pytest.fixture
+def rare_terms_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Candidate pruning by rare terms alone: as on a schema before the posting
+    table, and as a search falls back to when the lists' leaders fall short."""
+    monkeypatch.setattr(pg_search.PgLexicalIndex, "_has_postings", lambda self, conn: False)
+
+
+def run(
+    db: Database, query: str, budget: float, limit: int = 10, filters: Filters | None = None
+) -> list[str]:
     index = pg_search.PgLexicalIndex(db)
-    rendered = index.combine(index.render(parse(query).root), index.filter_query(Filters()))
+    rendered = index.combine(
+        index.render(parse(query).root), index.filter_query(filters or Filters())
+    )
     hits, _total = index.search(rendered, limit=limit, budget=budget)
     return [i for i, _ in hits]
 
@@ -88,6 +101,7 @@ def test_stats_count_documents_not_occurrences(corpus: Database) -> None:
     assert stats.df["learn"] == learn > 0
 
 
+@pytest.mark.usefixtures("rare_terms_only")
 def test_title_queries_find_the_paper_first_and_agree_with_full_ranking(
     corpus: Database, records: list[dict]
 ) -> None:
@@ -104,6 +118,7 @@ def test_title_queries_find_the_paper_first_and_agree_with_full_ranking(
     assert pruned_any, "the budget never pruned: the test would not see a change"
 
 
+@pytest.mark.usefixtures("rare_terms_only")
 def test_too_few_rare_matches_widen_to_every_match(corpus: Database) -> None:
     # "of" and "learning" match most papers; a made-up rare word none:
     # the pruned pass finds too few, so the search ranks every match.
@@ -111,6 +126,7 @@ def test_too_few_rare_matches_widen_to_every_match(corpus: Database) -> None:
     assert run(corpus, query, budget=5, limit=50) == run(corpus, query, budget=UNPRUNED, limit=50)
 
 
+@pytest.mark.parametrize("path", ["postings", "rare terms"])
 @pytest.mark.parametrize(
     "query",
     [
@@ -121,8 +137,16 @@ def test_too_few_rare_matches_widen_to_every_match(corpus: Database) -> None:
     ],
 )
 def test_pruned_results_keep_the_query_semantics(
-    corpus: Database, records: list[dict], query: str
+    corpus: Database,
+    records: list[dict],
+    query: str,
+    path: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    if path == "rare terms":
+        monkeypatch.setattr(pg_search.PgLexicalIndex, "_has_postings", lambda self, conn: False)
+    else:  # short lists: candidates matching only some of the words are read too
+        monkeypatch.setattr(pg_search, "POSTINGS_PER_TERM", 30)
     by_id = {r["id"]: r for r in records}
     pruned = run(corpus, query, budget=5, limit=20)
     full = set(run(corpus, query, budget=UNPRUNED, limit=SLICE))
@@ -141,6 +165,7 @@ def test_pruned_results_keep_the_query_semantics(
             assert {"diffusion", "transformer"} & words(body) or "transformers" in words(body)
 
 
+@pytest.mark.usefixtures("rare_terms_only")
 def test_total_is_exact_below_the_cap_and_estimated_above(
     corpus: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -250,6 +275,7 @@ def test_stale_stats_are_served_while_refreshed_in_the_background(
     assert after.df == before.df
 
 
+@pytest.mark.usefixtures("rare_terms_only")
 def test_common_words_rank_papers_with_all_of_them_first(
     corpus: Database, records: list[dict]
 ) -> None:
@@ -263,6 +289,7 @@ def test_common_words_rank_papers_with_all_of_them_first(
         assert all(stem in body for stem in ("learn", "model", "data")), paper_id
 
 
+@pytest.mark.usefixtures("rare_terms_only")
 def test_candidate_cap_bounds_the_rows_scored(
     corpus: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -322,3 +349,160 @@ def test_words_are_parsed_once_per_process(corpus: Database) -> None:
         "'kmeansky':C",
         "'wordsforcachetest':AB | 'wordsforcachetest':C",
     )
+
+
+# The impact-ordered posting lists (migration 0013).
+POSTINGS_DRIFT = """
+SELECT (SELECT count(*) FROM lexical_postings) AS stored,
+       (SELECT count(*) FROM papers, paperfeed_postings(papers.search_vector, papers.id))
+         AS expected,
+       (SELECT count(*) FROM (
+          SELECT lexeme, impact, paper_id FROM lexical_postings
+          EXCEPT ALL
+          SELECT p.* FROM papers, paperfeed_postings(papers.search_vector, papers.id) AS p
+        ) AS d) AS stale
+"""
+
+
+def _postings_drift(db: Database) -> tuple[int, int, int]:
+    with db.connect() as conn:
+        row = conn.execute(text(POSTINGS_DRIFT)).one()
+    return int(row.stored), int(row.expected), int(row.stale)
+
+
+def _postings_of(db: Database, paper_id: str) -> set[str]:
+    with db.connect() as conn:
+        rows = conn.execute(
+            text("SELECT lexeme FROM lexical_postings WHERE paper_id = :p"), {"p": paper_id}
+        )
+        return {r.lexeme for r in rows}
+
+
+def test_postings_follow_every_write(pg_server) -> None:
+    """Triggers keep one row per (lexeme, paper), with its impact, through bulk
+    inserts, new versions that change the words, updates that do not, merges
+    and deletes: the table always equals the papers' recomputed postings."""
+    from datetime import UTC, datetime
+
+    from paperfeed.models import Version, slug_for
+    from tests.helpers import make_paper
+
+    name = pg_server.create_database(template=PG_TEMPLATE)
+    db = Database(pg_server.url(name))
+    try:
+        ingest(db, islice(read_jsonl(ARXIV_CS), 60))
+        stored, expected, stale = _postings_drift(db)
+        assert stored == expected > 60 and stale == 0
+
+        v1 = datetime(2025, 1, 2, tzinfo=UTC)
+        v2 = datetime(2025, 3, 4, tzinfo=UTC)
+        ingest(db, [make_paper("2501.00001", title="Quokka census", versions=[Version(1, v1)])])
+        assert "quokka" in _postings_of(db, "2501.00001")
+        ingest(
+            db,
+            [
+                make_paper(
+                    "2501.00001",
+                    title="Wombat census",
+                    versions=[Version(1, v1), Version(2, v2)],
+                )
+            ],
+        )
+        words = _postings_of(db, "2501.00001")
+        assert "wombat" in words and "quokka" not in words
+        assert _postings_drift(db)[2] == 0
+
+        with db.begin() as conn:  # no word changes: the postings stay as they are
+            conn.execute(text("UPDATE papers SET imported_upvotes = 5"))
+        stored_after, expected_after, stale_after = _postings_drift(db)
+        assert stored_after == expected_after and stale_after == 0
+
+        # A slug paper merged into its arXiv twin is deleted with its postings.
+        title = "Harnessing Explanations: LLM-to-LM Interpreter"
+        ingest(db, [make_paper(slug_for(title), title=title, authors=[])])
+        assert _postings_of(db, slug_for(title))
+        ingest(db, [make_paper("2305.19523", title=title)])
+        assert _postings_of(db, slug_for(title)) == set()
+
+        with db.begin() as conn:
+            conn.execute(text("DELETE FROM papers WHERE id = '2501.00001'"))
+        assert _postings_of(db, "2501.00001") == set()
+        stored, expected, stale = _postings_drift(db)
+        assert stored == expected and stale == 0
+    finally:
+        db.dispose()
+        pg_server.drop_database(name)
+
+
+def test_postings_rank_like_scoring_every_match(
+    corpus: Database, records: list[dict], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At this size every list is read to its end: the best sums, scored
+    exactly, are the best matches. Nothing else is scored."""
+
+    def no_fallback(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the search fell back to rare-term pruning")
+
+    queries = [r["title"] for r in records[::40]] + ["learning", "graph neural network"]
+    full = {q: run(corpus, q, budget=UNPRUNED) for q in queries}
+    monkeypatch.setattr(pg_search.PgLexicalIndex, "_scored", no_fallback)
+    for query in queries:
+        assert run(corpus, query, budget=pg_search.PRUNE_BUDGET) == full[query], query
+
+
+def test_short_lists_still_find_the_best(
+    corpus: Database, records: list[dict], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading only the top of each list: a title still finds its own paper
+    first, and most of the exact top ten."""
+    monkeypatch.setattr(pg_search, "POSTINGS_PER_TERM", 25)
+    monkeypatch.setattr(pg_search, "RESCORED", 20)
+    overlaps = []
+    for record in records[::20]:
+        full = run(corpus, record["title"], budget=UNPRUNED)
+        led = run(corpus, record["title"], budget=pg_search.PRUNE_BUDGET)
+        assert led[0] == full[0] == record["id"]
+        overlaps.append(len(set(led) & set(full)) / len(full))
+    assert sum(overlaps) / len(overlaps) >= 0.7
+
+
+def test_a_selective_filter_falls_back_to_every_match(
+    corpus: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A filter that the lists' leaders rarely pass leaves too few of them:
+    the search falls back and still returns the exact best of the filtered."""
+    with corpus.connect() as conn:
+        rare = conn.execute(
+            text(
+                "SELECT c FROM papers, jsonb_array_elements_text(categories::jsonb) AS c "
+                "GROUP BY c HAVING count(*) BETWEEN 3 AND 15 ORDER BY count(*), c LIMIT 1"
+            )
+        ).scalar_one()
+    filters = Filters(categories=[rare])
+    full = run(corpus, "learning model", budget=UNPRUNED, limit=10, filters=filters)
+    assert full
+    monkeypatch.setattr(pg_search, "POSTINGS_PER_TERM", 5)
+    monkeypatch.setattr(pg_search, "RESCORED", 5)
+    calls = []
+    original = pg_search.PgLexicalIndex._scored
+
+    def spy(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(args)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(pg_search.PgLexicalIndex, "_scored", spy)
+    led = run(corpus, "learning model", budget=pg_search.PRUNE_BUDGET, limit=10, filters=filters)
+    assert led == full
+    assert calls, "the leaders sufficed: the test would not see the fallback"
+
+
+def test_postings_total_is_exact_when_every_match_was_scored(corpus: Database) -> None:
+    index = pg_search.PgLexicalIndex(corpus)
+    rendered = index.render(parse("graph").root)
+    hits, total = index.search(rendered, limit=5)
+    with corpus.connect() as conn:
+        sql = f"SELECT count(*) FROM papers WHERE {rendered.cond}"  # noqa: S608
+        matches = pg_search._fetch(conn, sql)[0][0]
+    assert 5 < matches < pg_search.RESCORED  # every match among the leaders
+    assert len(hits) == 5
+    assert total == matches

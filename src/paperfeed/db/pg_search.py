@@ -450,6 +450,30 @@ def _bm25(
     return f"({' + '.join(body + title)})"
 
 
+# The impact-ordered candidates (migration 0013): how far down each term's
+# posting list a search reads, and how many of the best sums it scores
+# exactly (at least twice the results asked for). Measured at 75k papers
+# against an unpruned ranking (docs/benchmarks.md, session 8).
+POSTINGS_PER_TERM = 2000
+RESCORED = 200
+
+
+@dataclass(frozen=True)
+class _Ranked:
+    hits: list[tuple[str, float]]  # best first
+    found: int  # matches scored
+    complete: bool  # every match was scored: the hits are all of them
+
+
+def _best(
+    hits: list[tuple[str, float]], more: list[tuple[str, float]], limit: int
+) -> list[tuple[str, float]]:
+    """The best ``limit`` of two rankings by the same score, each paper once."""
+    merged = dict(hits)
+    merged.update(more)
+    return sorted(merged.items(), key=lambda h: (-h[1], h[0]))[:limit]
+
+
 def _estimate(stats: TermStats, estimates: Sequence[float]) -> int:
     """Papers matching any of the terms, if they were independent."""
     missed = 1.0
@@ -483,6 +507,7 @@ class PgLexicalIndex:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._postings: bool | None = None  # the table of migration 0013, once looked up
 
     # Query building: search.py asks the index for its own query objects.
     def render(self, node: Node | None, weights: Any = None) -> PgQuery | None:
@@ -556,15 +581,27 @@ class PgLexicalIndex:
             stats = term_stats(self.db)
             estimates = [stats.estimate(t) for t in texts]
             score = _bm25(texts, [f for _, f in scoring], estimates, stats, query.title_boost)
+            # An unbounded budget asks for every match ranked (the tests' reference).
+            led = (
+                None
+                if math.isinf(budget)
+                else self._from_postings(conn, query.cond, texts, estimates, stats, score, need)
+            )
+            if led is not None and (led.complete or len(led.hits) >= need):
+                total = led.found if led.complete else _estimate(stats, estimates)
+                return led.hits[offset:], max(total, led.found)
+            # Too few among the lists' leaders (a selective filter, a phrase or an
+            # exclusion): the papers matching the rarest terms, as many as fit.
             step = budget
-            hits: list[tuple[str, float]] = []
+            hits: list[tuple[str, float]] = led.hits if led is not None else []
             found = 0
             chosen: list[int] | None = None
             if len(texts) > 1 and min(estimates) > step:
                 # Only common terms: the papers matching all of them first (GIN
                 # intersects the posting lists), the best under BM25 anyway.
                 every = _matches("(" + ") & (".join(texts) + ")")
-                hits, found = self._scored(conn, _all([query.cond, every]), score, need)
+                both, found = self._scored(conn, _all([query.cond, every]), score, need)
+                hits = _best(hits, both, need)
                 chosen = []
             while len(hits) < need:
                 chosen = prune_terms(estimates, step)
@@ -574,9 +611,7 @@ class PgLexicalIndex:
                     cond = _all([cond, rare])
                 wider, found = self._scored(conn, cond, score, need)
                 # A capped wider pass may miss what a narrower one found: keep both.
-                best = dict(hits)
-                best.update(wider)
-                hits = sorted(best.items(), key=lambda h: (-h[1], h[0]))[:need]
+                hits = _best(hits, wider, need)
                 if chosen is None or step >= WIDEN_LIMIT:
                     break
                 step *= WIDEN_FACTOR  # too few among the rarest terms: take more terms
@@ -585,6 +620,68 @@ class PgLexicalIndex:
             else:
                 total = max(found, _estimate(stats, estimates))
         return hits[offset:], total
+
+    def _from_postings(
+        self,
+        conn: Connection,
+        cond: str,
+        texts: Sequence[str],
+        estimates: Sequence[float],
+        stats: TermStats,
+        score: str,
+        need: int,
+    ) -> _Ranked | None:
+        """The best ``need`` matches of ``cond`` among the papers that lead its
+        terms' impact-ordered posting lists (migration 0013): the top
+        POSTINGS_PER_TERM of each term's list, summed with the terms' idf, and
+        the best RESCORED of those scored exactly. None when the database has
+        no posting table (an older schema: the caller prunes by rare terms)."""
+        if not self._has_postings(conn):
+            return None
+        lists: list[str] = []
+        for text_, matches in zip(texts, estimates, strict=True):
+            idf = round(_idf(stats.papers, matches), 6)
+            # A term's branches (body, authors) may stem its words apart; each
+            # branch's rarest lexeme lists every paper the branch matches
+            # (a phrase matches no more than its rarest word).
+            lexemes = {
+                min(words, key=stats.share)
+                for branch in text_.split(" | ")
+                if (words := [w.replace("''", "'") for w in _LEXEME.findall(branch)])
+            }
+            lists += [
+                f"(SELECT {len(lists) + n} AS list, paper_id, {idf!r} * impact AS w "  # noqa: S608
+                f"FROM lexical_postings WHERE lexeme = {_sql_string(lexeme)} "
+                f"ORDER BY impact DESC LIMIT {int(POSTINGS_PER_TERM)})"
+                for n, lexeme in enumerate(sorted(lexemes))
+            ]
+        rescored = max(RESCORED, 2 * need)
+        rows = _fetch(
+            conn,
+            f"WITH top AS MATERIALIZED ({' UNION ALL '.join(lists)}), "  # noqa: S608 (quoted)
+            "candidates AS MATERIALIZED (SELECT paper_id FROM top GROUP BY paper_id "
+            f"ORDER BY sum(w) DESC, paper_id LIMIT {int(rescored)}) "
+            # The first row says whether every list was read to its end and every
+            # paper in them was scored: then the matches are exactly the rows.
+            "SELECT NULL AS id, NULL AS score, "
+            "(SELECT coalesce(max(c), 0) FROM (SELECT count(*) AS c FROM top GROUP BY list) AS l) "
+            f"< {int(POSTINGS_PER_TERM)} "
+            f"AND (SELECT count(*) FROM candidates) < {int(rescored)} AS complete, "
+            "NULL AS found UNION ALL (SELECT papers.id, "
+            f"{score}, NULL, count(*) OVER () FROM papers "
+            f"WHERE papers.id IN (SELECT paper_id FROM candidates) AND {cond} "
+            f"ORDER BY 2 DESC, 1 LIMIT {int(need)})",
+        )
+        complete = any(r.id is None and r.complete for r in rows)
+        hits = [(r.id, float(r.score)) for r in rows if r.id is not None]
+        found = max((int(r.found) for r in rows if r.id is not None), default=0)
+        return _Ranked(hits, found, complete)
+
+    def _has_postings(self, conn: Connection) -> bool:
+        if self._postings is None:
+            found = _fetch(conn, "SELECT to_regclass('lexical_postings') IS NOT NULL")
+            self._postings = bool(found[0][0])
+        return self._postings
 
     def _scored(
         self, conn: Connection, cond: str, score: str, limit: int
