@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import DateTime, Table, insert, select
+from sqlalchemy import DateTime, Table, insert, select, text
 from typer.testing import CliRunner
 
 from paperfeed.cli import app
-from paperfeed.db import Database
+from paperfeed.db import Database, pg_search
 from paperfeed.db import tables as t
 from paperfeed.ingest.jsonl import read_jsonl
 from paperfeed.ingest.pipeline import ingest
@@ -162,6 +162,14 @@ def test_migrate_data_round_trip(tmp_path: Path, pg_url: str, pg_server: Postgre
     assert "MISMATCH" not in result.output
     target = Database(pg_url)
     assert _dump(target) == original
+    # The keyword posting table was deferred during the copy and built once.
+    with target.connect() as conn:
+        assert not pg_search.postings_stale(conn)
+        stored = conn.execute(text("SELECT count(*) FROM lexical_postings")).scalar_one()
+        expected = conn.execute(
+            text("SELECT count(*) FROM papers, paperfeed_postings(search_vector, id)")
+        ).scalar_one()
+    assert stored == expected > 0
     # Sequences moved past the copied ids: a new reader gets a fresh id.
     with target.begin() as conn:
         new_id = conn.execute(

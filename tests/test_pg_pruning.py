@@ -506,3 +506,173 @@ def test_postings_total_is_exact_when_every_match_was_scored(corpus: Database) -
     assert 5 < matches < pg_search.RESCORED  # every match among the leaders
     assert len(hits) == 5
     assert total == matches
+
+
+def _stale(db: Database) -> bool:
+    with db.connect() as conn:
+        return pg_search.postings_stale(conn)
+
+
+def test_deferred_writes_mark_the_postings_stale_until_one_rebuild(pg_server) -> None:
+    """A bulk load's transactions leave the posting table alone and mark it
+    stale with their papers; searches then skip it (and still find the new
+    papers); one rebuild makes it equal the papers' postings again."""
+    from paperfeed.db import papers as paper_store
+    from tests.helpers import make_paper
+
+    name = pg_server.create_database(template=PG_TEMPLATE)
+    db = Database(pg_server.url(name))
+    try:
+        ingest(db, islice(read_jsonl(ARXIV_CS), 40))
+        assert not _stale(db)
+        assert pg_search.rebuild_postings(db) is False  # nothing deferred: nothing done
+        with db.begin() as conn:
+            pg_search.defer_postings(conn)
+            paper_store.upsert_papers(conn, [make_paper("2501.00002", title="Quokka census")])
+            conn.execute(text("DELETE FROM papers WHERE id = (SELECT min(id) FROM papers)"))
+        assert _stale(db)
+        assert _postings_of(db, "2501.00002") == set()
+        assert _postings_drift(db)[2] > 0  # the deleted paper's rows are still there
+
+        # Read, the stale table would say "no match" (its lists have no quokka).
+        index = pg_search.PgLexicalIndex(db)
+        hits, total = index.search(index.render(parse("quokka").root), limit=5)
+        assert [i for i, _ in hits] == ["2501.00002"] and total == 1
+
+        # A transaction without the setting keeps the table as before.
+        with db.begin() as conn:
+            paper_store.upsert_papers(conn, [make_paper("2501.00003", title="Wombat census")])
+        assert "wombat" in _postings_of(db, "2501.00003")
+
+        assert pg_search.rebuild_postings(db) is True
+        assert not _stale(db)
+        stored, expected, stale = _postings_drift(db)
+        assert stored == expected > 40 and stale == 0
+        assert "quokka" in _postings_of(db, "2501.00002")
+        assert pg_search.rebuild_postings(db) is False
+        # The rebuilt table is the one the triggers keep from now on.
+        with db.begin() as conn:
+            conn.execute(text("DELETE FROM papers WHERE id = '2501.00002'"))
+        assert _postings_of(db, "2501.00002") == set()
+        assert _postings_drift(db)[2] == 0
+        with db.connect() as conn:
+            names = {
+                r[0]
+                for r in conn.execute(
+                    text("SELECT indexname FROM pg_indexes WHERE tablename = 'lexical_postings'")
+                )
+            }
+        assert names == {"ix_lexical_postings"}
+    finally:
+        db.dispose()
+        pg_server.drop_database(name)
+
+
+def test_a_large_ingest_defers_the_postings_and_rebuilds_them_at_the_end(
+    pg_server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past DEFER_POSTINGS_AFTER papers a run's batches defer the table (it is
+    stale while they run) and the run rebuilds it once, at its end."""
+    from paperfeed.ingest import pipeline
+
+    monkeypatch.setattr(pipeline, "DEFER_POSTINGS_AFTER", 20)
+    rebuilds = []
+    original = pg_search.rebuild_postings
+
+    def counted(db: Database, **kwargs: bool) -> bool:
+        rebuilds.append(original(db, **kwargs))
+        return rebuilds[-1]
+
+    monkeypatch.setattr(pipeline, "rebuild_postings", counted)
+    name = pg_server.create_database(template=PG_TEMPLATE)
+    db = Database(pg_server.url(name))
+    try:
+        seen: list[tuple[int, bool]] = []
+        report = ingest(
+            db,
+            islice(read_jsonl(ARXIV_CS), 50),
+            batch_size=10,
+            on_progress=lambda r: seen.append((r.read, _stale(db))),
+        )
+        assert report.inserted == 50
+        assert seen[:2] == [(10, False), (20, False)]  # below the threshold: kept row by row
+        assert (30, True) in seen and (50, True) in seen
+        assert rebuilds == [True]
+        assert not _stale(db)
+        stored, expected, stale = _postings_drift(db)
+        assert stored == expected and stale == 0
+    finally:
+        db.dispose()
+        pg_server.drop_database(name)
+
+
+def test_a_failed_large_ingest_still_rebuilds_what_it_stored(
+    pg_server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from paperfeed.ingest import pipeline
+
+    monkeypatch.setattr(pipeline, "DEFER_POSTINGS_AFTER", 5)
+
+    def records_then_crash() -> Iterator:
+        yield from islice(read_jsonl(ARXIV_CS), 30)
+        raise OSError("disk gone")
+
+    name = pg_server.create_database(template=PG_TEMPLATE)
+    db = Database(pg_server.url(name))
+    try:
+        with pytest.raises(OSError, match="disk gone"):
+            ingest(db, records_then_crash(), batch_size=10)
+        assert not _stale(db)
+        stored, expected, stale = _postings_drift(db)
+        assert expected > 0 and stored == expected and stale == 0
+    finally:
+        db.dispose()
+        pg_server.drop_database(name)
+
+
+def test_reindex_on_postgresql_rebuilds_the_posting_table(pg_server, tmp_path) -> None:
+    from paperfeed.index.lexical import rebuild_lexical
+
+    name = pg_server.create_database(template=PG_TEMPLATE)
+    settings = Settings(
+        data_dir=tmp_path,
+        database_url=pg_server.url(name),
+        secret_key="test-secret-key-not-for-production",
+    )
+    db = Database(settings.database_url_resolved)
+    try:
+        ingest(db, islice(read_jsonl(ARXIV_CS), 20))
+        with db.begin() as conn:
+            conn.execute(text("DELETE FROM lexical_postings"))  # however it got lost
+        assert rebuild_lexical(db, settings) == 20
+        stored, expected, stale = _postings_drift(db)
+        assert stored == expected > 0 and stale == 0
+        assert not (settings.index_dir / "lexical").exists()  # no tantivy sidecar on PostgreSQL
+    finally:
+        db.dispose()
+        pg_server.drop_database(name)
+
+
+def test_downgrading_past_0014_rebuilds_a_stale_table(pg_server) -> None:
+    """0013's searches do not know the stale mark: the downgrade rebuilds first."""
+    from alembic import command
+
+    from paperfeed.db import papers as paper_store
+    from paperfeed.db.engine import alembic_config
+    from tests.helpers import make_paper
+
+    name = pg_server.create_database(template=PG_TEMPLATE)
+    db = Database(pg_server.url(name))
+    try:
+        ingest(db, islice(read_jsonl(ARXIV_CS), 10))
+        with db.begin() as conn:
+            pg_search.defer_postings(conn)
+            paper_store.upsert_papers(conn, [make_paper("2501.00002", title="Quokka census")])
+        assert _stale(db)
+        command.downgrade(alembic_config(pg_server.url(name)), "0013_pg_postings")
+        assert not _stale(db)
+        assert "quokka" in _postings_of(db, "2501.00002")
+        assert _postings_drift(db)[2] == 0
+    finally:
+        db.dispose()
+        pg_server.drop_database(name)

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import DateTime, Integer, Table, func, select, text
 
 from paperfeed.db.engine import Database
+from paperfeed.db.pg_search import defer_postings, rebuild_postings
 from paperfeed.db.tables import metadata
 
 DEFAULT_BATCH_SIZE = 5000
@@ -97,6 +98,7 @@ def copy_instance(
     tables = metadata.sorted_tables
     if wipe_target:
         with target.begin() as conn:
+            defer_postings(conn)
             for table in reversed(tables):
                 conn.execute(table.delete())
     nonempty = [t.name for t in tables if count_rows(target, t)]
@@ -118,9 +120,11 @@ def copy_instance(
                 # One transaction per batch: memory stays flat on big tables;
                 # an interrupted copy is redone with wipe_target.
                 with target.begin() as write:
+                    defer_postings(write)  # rebuilt once, below
                     write.execute(table.insert(), rows)
                 copied += len(rows)
                 if on_progress:
                     on_progress(table.name, copied, totals[table.name])
     _reset_sequences(target)
+    rebuild_postings(target)
     return [TableCount(t.name, totals[t.name], count_rows(target, t)) for t in tables]

@@ -16,10 +16,15 @@ from sqlalchemy import Connection
 from paperfeed.db import Database
 from paperfeed.db import papers as paper_store
 from paperfeed.db.locks import paper_write_lock
+from paperfeed.db.pg_search import defer_postings, rebuild_postings
 from paperfeed.ingest.http import FetchError
 from paperfeed.models import Paper, Skipped, SourceFormatError, is_arxiv_id, normalize_title
 
 DEFAULT_BATCH_SIZE = 2000
+# Past this many papers in one run, PostgreSQL's keyword posting table is
+# deferred and rebuilt once at the end (migration 0014): row-by-row upkeep
+# costs more than a rebuild for a load this size (docs/benchmarks.md, session 10).
+DEFER_POSTINGS_AFTER = 50_000
 
 
 @dataclass
@@ -82,9 +87,10 @@ def ingest(
     started = time.perf_counter()
     batch: list[Paper] = []
     first_batch = True
+    deferred = False  # a batch deferred the posting table: rebuild it at the end
 
     def flush() -> None:
-        nonlocal first_batch
+        nonlocal first_batch, deferred
         if first_batch and not batch and report.skipped:
             raise SourceFormatError(
                 f"no usable record in the first {len(report.skipped)}; "
@@ -94,6 +100,9 @@ def ingest(
         if batch:
             with db.begin() as conn:
                 paper_write_lock(conn)
+                if report.read > DEFER_POSTINGS_AFTER:
+                    defer_postings(conn)
+                    deferred = True
                 slugs_to_merge = resolve_duplicates(conn, batch)
                 counts = paper_store.upsert_papers(conn, batch)
                 for slug, arxiv_id in slugs_to_merge:
@@ -117,12 +126,18 @@ def ingest(
             batch.append(record)
             if len(batch) >= batch_size:
                 flush()
+        flush()
     except FetchError:
         # A network source gave up midway: what it fetched is complete and
         # worth keeping (unlike a file in the wrong format, which writes nothing).
         if batch:
             flush()
         raise
-    flush()
+    finally:
+        # Also after an error: what was stored is searchable at its best again.
+        # (A run killed outright leaves the table marked stale; searches skip
+        # it until the next bulk run or `paperfeed reindex` rebuilds it.)
+        if deferred:
+            rebuild_postings(db)
     report.seconds = time.perf_counter() - started
     return report
