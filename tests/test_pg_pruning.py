@@ -595,7 +595,7 @@ def test_a_large_ingest_defers_the_postings_and_rebuilds_them_at_the_end(
             on_progress=lambda r: seen.append((r.read, _stale(db))),
         )
         assert report.inserted == 50
-        assert seen[:2] == [(10, False), (20, False)]  # below the threshold: kept row by row
+        assert seen[:2] == [(10, False), (20, False)]  # up to the threshold: row by row
         assert (30, True) in seen and (50, True) in seen
         assert rebuilds == [True]
         assert not _stale(db)

@@ -472,6 +472,15 @@ def defer_postings(conn: Connection) -> None:
         conn.exec_driver_sql("SELECT set_config('paperfeed.postings', 'deferred', true)")
 
 
+def estimated_papers(conn: Connection) -> int:
+    """The planner's estimate of the papers stored (no count of the table;
+    0 before the first ANALYZE, and on SQLite, where nothing is deferred)."""
+    if conn.dialect.name != "postgresql":
+        return 0
+    found = _fetch(conn, "SELECT reltuples FROM pg_class WHERE oid = 'papers'::regclass")
+    return max(0, int(found[0][0])) if found else 0
+
+
 def postings_stale(conn: Connection) -> bool:
     if conn.dialect.name != "postgresql":
         return False

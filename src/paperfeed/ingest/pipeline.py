@@ -16,15 +16,17 @@ from sqlalchemy import Connection
 from paperfeed.db import Database
 from paperfeed.db import papers as paper_store
 from paperfeed.db.locks import paper_write_lock
-from paperfeed.db.pg_search import defer_postings, rebuild_postings
+from paperfeed.db.pg_search import defer_postings, estimated_papers, rebuild_postings
 from paperfeed.ingest.http import FetchError
 from paperfeed.models import Paper, Skipped, SourceFormatError, is_arxiv_id, normalize_title
 
 DEFAULT_BATCH_SIZE = 2000
-# Past this many papers in one run, PostgreSQL's keyword posting table is
-# deferred and rebuilt once at the end (migration 0014): row-by-row upkeep
-# costs more than a rebuild for a load this size (docs/benchmarks.md, session 10).
-DEFER_POSTINGS_AFTER = 50_000
+# Past this many papers in one run, and a third of those already stored,
+# PostgreSQL's keyword posting table is deferred and rebuilt once at the end
+# (migration 0014). Measured at 75k (docs/benchmarks.md, session 10): the
+# triggers' upkeep cost ~0.66 ms a paper stored, a rebuild ~0.23 ms a paper
+# in the table, so a rebuild pays once a run stores a third of the corpus.
+DEFER_POSTINGS_AFTER = 10_000
 
 
 @dataclass
@@ -88,9 +90,10 @@ def ingest(
     batch: list[Paper] = []
     first_batch = True
     deferred = False  # a batch deferred the posting table: rebuild it at the end
+    defer_after: int | None = None  # papers stored before deferring, once looked up
 
     def flush() -> None:
-        nonlocal first_batch, deferred
+        nonlocal first_batch, deferred, defer_after
         if first_batch and not batch and report.skipped:
             raise SourceFormatError(
                 f"no usable record in the first {len(report.skipped)}; "
@@ -101,8 +104,11 @@ def ingest(
             with db.begin() as conn:
                 paper_write_lock(conn)
                 if report.read > DEFER_POSTINGS_AFTER:
-                    defer_postings(conn)
-                    deferred = True
+                    if defer_after is None:
+                        defer_after = max(DEFER_POSTINGS_AFTER, estimated_papers(conn) // 3)
+                    if report.read > defer_after:
+                        defer_postings(conn)
+                        deferred = True
                 slugs_to_merge = resolve_duplicates(conn, batch)
                 counts = paper_store.upsert_papers(conn, batch)
                 for slug, arxiv_id in slugs_to_merge:
