@@ -44,6 +44,16 @@ def corpus(pg_server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Data
     pg_server.drop_database(name)
 
 
+@pytest.fixture
+def fresh_db(pg_server) -> Iterator[Database]:
+    """An empty migrated database of its own (the posting tests write)."""
+    name = pg_server.create_database(template=PG_TEMPLATE)
+    db = Database(pg_server.url(name))
+    yield db
+    db.dispose()
+    pg_server.drop_database(name)
+
+
 @pytest.fixture(scope="module")
 def records() -> list[dict]:
     return list(real_records(ARXIV_CS, SLICE))
@@ -378,60 +388,55 @@ def _postings_of(db: Database, paper_id: str) -> set[str]:
         return {r.lexeme for r in rows}
 
 
-def test_postings_follow_every_write(pg_server) -> None:
+def test_postings_follow_every_write(fresh_db: Database) -> None:
     """Triggers keep one row per (lexeme, paper), with its impact, through bulk
     inserts, new versions that change the words, updates that do not, merges
     and deletes: the table always equals the papers' recomputed postings."""
+    db = fresh_db
     from datetime import UTC, datetime
 
     from paperfeed.models import Version, slug_for
     from tests.helpers import make_paper
 
-    name = pg_server.create_database(template=PG_TEMPLATE)
-    db = Database(pg_server.url(name))
-    try:
-        ingest(db, islice(read_jsonl(ARXIV_CS), 60))
-        stored, expected, stale = _postings_drift(db)
-        assert stored == expected > 60 and stale == 0
+    ingest(db, islice(read_jsonl(ARXIV_CS), 60))
+    stored, expected, stale = _postings_drift(db)
+    assert stored == expected > 60 and stale == 0
 
-        v1 = datetime(2025, 1, 2, tzinfo=UTC)
-        v2 = datetime(2025, 3, 4, tzinfo=UTC)
-        ingest(db, [make_paper("2501.00001", title="Quokka census", versions=[Version(1, v1)])])
-        assert "quokka" in _postings_of(db, "2501.00001")
-        ingest(
-            db,
-            [
-                make_paper(
-                    "2501.00001",
-                    title="Wombat census",
-                    versions=[Version(1, v1), Version(2, v2)],
-                )
-            ],
-        )
-        words = _postings_of(db, "2501.00001")
-        assert "wombat" in words and "quokka" not in words
-        assert _postings_drift(db)[2] == 0
+    v1 = datetime(2025, 1, 2, tzinfo=UTC)
+    v2 = datetime(2025, 3, 4, tzinfo=UTC)
+    ingest(db, [make_paper("2501.00001", title="Quokka census", versions=[Version(1, v1)])])
+    assert "quokka" in _postings_of(db, "2501.00001")
+    ingest(
+        db,
+        [
+            make_paper(
+                "2501.00001",
+                title="Wombat census",
+                versions=[Version(1, v1), Version(2, v2)],
+            )
+        ],
+    )
+    words = _postings_of(db, "2501.00001")
+    assert "wombat" in words and "quokka" not in words
+    assert _postings_drift(db)[2] == 0
 
-        with db.begin() as conn:  # no word changes: the postings stay as they are
-            conn.execute(text("UPDATE papers SET imported_upvotes = 5"))
-        stored_after, expected_after, stale_after = _postings_drift(db)
-        assert stored_after == expected_after and stale_after == 0
+    with db.begin() as conn:  # no word changes: the postings stay as they are
+        conn.execute(text("UPDATE papers SET imported_upvotes = 5"))
+    stored_after, expected_after, stale_after = _postings_drift(db)
+    assert stored_after == expected_after and stale_after == 0
 
-        # A slug paper merged into its arXiv twin is deleted with its postings.
-        title = "Harnessing Explanations: LLM-to-LM Interpreter"
-        ingest(db, [make_paper(slug_for(title), title=title, authors=[])])
-        assert _postings_of(db, slug_for(title))
-        ingest(db, [make_paper("2305.19523", title=title)])
-        assert _postings_of(db, slug_for(title)) == set()
+    # A slug paper merged into its arXiv twin is deleted with its postings.
+    title = "Harnessing Explanations: LLM-to-LM Interpreter"
+    ingest(db, [make_paper(slug_for(title), title=title, authors=[])])
+    assert _postings_of(db, slug_for(title))
+    ingest(db, [make_paper("2305.19523", title=title)])
+    assert _postings_of(db, slug_for(title)) == set()
 
-        with db.begin() as conn:
-            conn.execute(text("DELETE FROM papers WHERE id = '2501.00001'"))
-        assert _postings_of(db, "2501.00001") == set()
-        stored, expected, stale = _postings_drift(db)
-        assert stored == expected and stale == 0
-    finally:
-        db.dispose()
-        pg_server.drop_database(name)
+    with db.begin() as conn:
+        conn.execute(text("DELETE FROM papers WHERE id = '2501.00001'"))
+    assert _postings_of(db, "2501.00001") == set()
+    stored, expected, stale = _postings_drift(db)
+    assert stored == expected and stale == 0
 
 
 def test_postings_rank_like_scoring_every_match(
@@ -513,66 +518,62 @@ def _stale(db: Database) -> bool:
         return pg_search.postings_stale(conn)
 
 
-def test_deferred_writes_mark_the_postings_stale_until_one_rebuild(pg_server) -> None:
+def test_deferred_writes_mark_the_postings_stale_until_one_rebuild(fresh_db: Database) -> None:
     """A bulk load's transactions leave the posting table alone and mark it
     stale with their papers; searches then skip it (and still find the new
     papers); one rebuild makes it equal the papers' postings again."""
+    db = fresh_db
     from paperfeed.db import papers as paper_store
     from tests.helpers import make_paper
 
-    name = pg_server.create_database(template=PG_TEMPLATE)
-    db = Database(pg_server.url(name))
-    try:
-        ingest(db, islice(read_jsonl(ARXIV_CS), 40))
-        assert not _stale(db)
-        assert pg_search.rebuild_postings(db) is False  # nothing deferred: nothing done
-        with db.begin() as conn:
-            pg_search.defer_postings(conn)
-            paper_store.upsert_papers(conn, [make_paper("2501.00002", title="Quokka census")])
-            conn.execute(text("DELETE FROM papers WHERE id = (SELECT min(id) FROM papers)"))
-        assert _stale(db)
-        assert _postings_of(db, "2501.00002") == set()
-        assert _postings_drift(db)[2] > 0  # the deleted paper's rows are still there
+    ingest(db, islice(read_jsonl(ARXIV_CS), 40))
+    assert not _stale(db)
+    assert pg_search.rebuild_postings(db) is False  # nothing deferred: nothing done
+    with db.begin() as conn:
+        pg_search.defer_postings(conn)
+        paper_store.upsert_papers(conn, [make_paper("2501.00002", title="Quokka census")])
+        conn.execute(text("DELETE FROM papers WHERE id = (SELECT min(id) FROM papers)"))
+    assert _stale(db)
+    assert _postings_of(db, "2501.00002") == set()
+    assert _postings_drift(db)[2] > 0  # the deleted paper's rows are still there
 
-        # Read, the stale table would say "no match" (its lists have no quokka).
-        index = pg_search.PgLexicalIndex(db)
-        hits, total = index.search(index.render(parse("quokka").root), limit=5)
-        assert [i for i, _ in hits] == ["2501.00002"] and total == 1
+    # Read, the stale table would say "no match" (its lists have no quokka).
+    index = pg_search.PgLexicalIndex(db)
+    hits, total = index.search(index.render(parse("quokka").root), limit=5)
+    assert [i for i, _ in hits] == ["2501.00002"] and total == 1
 
-        # A transaction without the setting keeps the table as before.
-        with db.begin() as conn:
-            paper_store.upsert_papers(conn, [make_paper("2501.00003", title="Wombat census")])
-        assert "wombat" in _postings_of(db, "2501.00003")
+    # A transaction without the setting keeps the table as before.
+    with db.begin() as conn:
+        paper_store.upsert_papers(conn, [make_paper("2501.00003", title="Wombat census")])
+    assert "wombat" in _postings_of(db, "2501.00003")
 
-        assert pg_search.rebuild_postings(db) is True
-        assert not _stale(db)
-        stored, expected, stale = _postings_drift(db)
-        assert stored == expected > 40 and stale == 0
-        assert "quokka" in _postings_of(db, "2501.00002")
-        assert pg_search.rebuild_postings(db) is False
-        # The rebuilt table is the one the triggers keep from now on.
-        with db.begin() as conn:
-            conn.execute(text("DELETE FROM papers WHERE id = '2501.00002'"))
-        assert _postings_of(db, "2501.00002") == set()
-        assert _postings_drift(db)[2] == 0
-        with db.connect() as conn:
-            names = {
-                r[0]
-                for r in conn.execute(
-                    text("SELECT indexname FROM pg_indexes WHERE tablename = 'lexical_postings'")
-                )
-            }
-        assert names == {"ix_lexical_postings"}
-    finally:
-        db.dispose()
-        pg_server.drop_database(name)
+    assert pg_search.rebuild_postings(db) is True
+    assert not _stale(db)
+    stored, expected, stale = _postings_drift(db)
+    assert stored == expected > 40 and stale == 0
+    assert "quokka" in _postings_of(db, "2501.00002")
+    assert pg_search.rebuild_postings(db) is False
+    # The rebuilt table is the one the triggers keep from now on.
+    with db.begin() as conn:
+        conn.execute(text("DELETE FROM papers WHERE id = '2501.00002'"))
+    assert _postings_of(db, "2501.00002") == set()
+    assert _postings_drift(db)[2] == 0
+    with db.connect() as conn:
+        names = {
+            r[0]
+            for r in conn.execute(
+                text("SELECT indexname FROM pg_indexes WHERE tablename = 'lexical_postings'")
+            )
+        }
+    assert names == {"ix_lexical_postings"}
 
 
 def test_a_large_ingest_defers_the_postings_and_rebuilds_them_at_the_end(
-    pg_server, monkeypatch: pytest.MonkeyPatch
+    fresh_db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Past DEFER_POSTINGS_AFTER papers a run's batches defer the table (it is
     stale while they run) and the run rebuilds it once, at its end."""
+    db = fresh_db
     from paperfeed.ingest import pipeline
 
     monkeypatch.setattr(pipeline, "DEFER_POSTINGS_AFTER", 20)
@@ -584,31 +585,26 @@ def test_a_large_ingest_defers_the_postings_and_rebuilds_them_at_the_end(
         return rebuilds[-1]
 
     monkeypatch.setattr(pipeline, "rebuild_postings", counted)
-    name = pg_server.create_database(template=PG_TEMPLATE)
-    db = Database(pg_server.url(name))
-    try:
-        seen: list[tuple[int, bool]] = []
-        report = ingest(
-            db,
-            islice(read_jsonl(ARXIV_CS), 50),
-            batch_size=10,
-            on_progress=lambda r: seen.append((r.read, _stale(db))),
-        )
-        assert report.inserted == 50
-        assert seen[:2] == [(10, False), (20, False)]  # up to the threshold: row by row
-        assert (30, True) in seen and (50, True) in seen
-        assert rebuilds == [True]
-        assert not _stale(db)
-        stored, expected, stale = _postings_drift(db)
-        assert stored == expected and stale == 0
-    finally:
-        db.dispose()
-        pg_server.drop_database(name)
+    seen: list[tuple[int, bool]] = []
+    report = ingest(
+        db,
+        islice(read_jsonl(ARXIV_CS), 50),
+        batch_size=10,
+        on_progress=lambda r: seen.append((r.read, _stale(db))),
+    )
+    assert report.inserted == 50
+    assert seen[:2] == [(10, False), (20, False)]  # up to the threshold: row by row
+    assert (30, True) in seen and (50, True) in seen
+    assert rebuilds == [True]
+    assert not _stale(db)
+    stored, expected, stale = _postings_drift(db)
+    assert stored == expected and stale == 0
 
 
 def test_a_failed_large_ingest_still_rebuilds_what_it_stored(
-    pg_server, monkeypatch: pytest.MonkeyPatch
+    fresh_db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    db = fresh_db
     from paperfeed.ingest import pipeline
 
     monkeypatch.setattr(pipeline, "DEFER_POSTINGS_AFTER", 5)
@@ -617,17 +613,11 @@ def test_a_failed_large_ingest_still_rebuilds_what_it_stored(
         yield from islice(read_jsonl(ARXIV_CS), 30)
         raise OSError("disk gone")
 
-    name = pg_server.create_database(template=PG_TEMPLATE)
-    db = Database(pg_server.url(name))
-    try:
-        with pytest.raises(OSError, match="disk gone"):
-            ingest(db, records_then_crash(), batch_size=10)
-        assert not _stale(db)
-        stored, expected, stale = _postings_drift(db)
-        assert expected > 0 and stored == expected and stale == 0
-    finally:
-        db.dispose()
-        pg_server.drop_database(name)
+    with pytest.raises(OSError, match="disk gone"):
+        ingest(db, records_then_crash(), batch_size=10)
+    assert not _stale(db)
+    stored, expected, stale = _postings_drift(db)
+    assert expected > 0 and stored == expected and stale == 0
 
 
 def test_reindex_on_postgresql_rebuilds_the_posting_table(pg_server, tmp_path) -> None:
@@ -653,26 +643,23 @@ def test_reindex_on_postgresql_rebuilds_the_posting_table(pg_server, tmp_path) -
         pg_server.drop_database(name)
 
 
-def test_downgrading_past_0014_rebuilds_a_stale_table(pg_server) -> None:
+def test_downgrading_past_0014_rebuilds_a_stale_table(fresh_db: Database) -> None:
     """0013's searches do not know the stale mark: the downgrade rebuilds first."""
+    db = fresh_db
     from alembic import command
 
     from paperfeed.db import papers as paper_store
     from paperfeed.db.engine import alembic_config
     from tests.helpers import make_paper
 
-    name = pg_server.create_database(template=PG_TEMPLATE)
-    db = Database(pg_server.url(name))
-    try:
-        ingest(db, islice(read_jsonl(ARXIV_CS), 10))
-        with db.begin() as conn:
-            pg_search.defer_postings(conn)
-            paper_store.upsert_papers(conn, [make_paper("2501.00002", title="Quokka census")])
-        assert _stale(db)
-        command.downgrade(alembic_config(pg_server.url(name)), "0013_pg_postings")
-        assert not _stale(db)
-        assert "quokka" in _postings_of(db, "2501.00002")
-        assert _postings_drift(db)[2] == 0
-    finally:
-        db.dispose()
-        pg_server.drop_database(name)
+    ingest(db, islice(read_jsonl(ARXIV_CS), 10))
+    with db.begin() as conn:
+        pg_search.defer_postings(conn)
+        paper_store.upsert_papers(conn, [make_paper("2501.00002", title="Quokka census")])
+    assert _stale(db)
+    command.downgrade(
+        alembic_config(db.engine.url.render_as_string(hide_password=False)), "0013_pg_postings"
+    )
+    assert not _stale(db)
+    assert "quokka" in _postings_of(db, "2501.00002")
+    assert _postings_drift(db)[2] == 0
