@@ -620,27 +620,31 @@ def test_a_failed_large_ingest_still_rebuilds_what_it_stored(
     assert expected > 0 and stored == expected and stale == 0
 
 
-def test_reindex_on_postgresql_rebuilds_the_posting_table(pg_server, tmp_path) -> None:
-    from paperfeed.index.lexical import rebuild_lexical
+def test_reindex_on_postgresql_rebuilds_the_posting_table(
+    fresh_db: Database, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
 
-    name = pg_server.create_database(template=PG_TEMPLATE)
-    settings = Settings(
-        data_dir=tmp_path,
-        database_url=pg_server.url(name),
-        secret_key="test-secret-key-not-for-production",
-    )
-    db = Database(settings.database_url_resolved)
+    from paperfeed.cli import app
+    from paperfeed.config import get_settings
+
+    db = fresh_db
+    monkeypatch.setenv("PAPERFEED_DATABASE_URL", db.engine.url.render_as_string(False))
+    monkeypatch.setenv("PAPERFEED_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("PAPERFEED_SECRET_KEY", "test-secret-key-not-for-production")
+    get_settings.cache_clear()
     try:
         ingest(db, islice(read_jsonl(ARXIV_CS), 20))
         with db.begin() as conn:
             conn.execute(text("DELETE FROM lexical_postings"))  # however it got lost
-        assert rebuild_lexical(db, settings) == 20
+        result = CliRunner().invoke(app, ["reindex", "--no-vectors"])
+        assert result.exit_code == 0, result.output
+        assert "keyword postings rebuilt: 20 papers" in result.output
         stored, expected, stale = _postings_drift(db)
         assert stored == expected > 0 and stale == 0
-        assert not (settings.index_dir / "lexical").exists()  # no tantivy sidecar on PostgreSQL
+        assert not (get_settings().index_dir / "lexical").exists()  # no tantivy sidecar
     finally:
-        db.dispose()
-        pg_server.drop_database(name)
+        get_settings.cache_clear()
 
 
 def test_downgrading_past_0014_rebuilds_a_stale_table(fresh_db: Database) -> None:

@@ -101,7 +101,14 @@ def reindex_command(
     """Re-embed every paper with the configured model and rebuild the vector index."""
     settings = get_settings()
     db = open_database(settings)
-    if lexical:
+    if lexical and db.backend == "postgresql":
+        # The tsvector column is always current; its posting table (migration
+        # 0013) is what can be stale or lost. No tantivy sidecar on PostgreSQL.
+        from paperfeed.db.pg_search import PgLexicalIndex, rebuild_postings
+
+        rebuild_postings(db, force=True)
+        console.print(f"keyword postings rebuilt: {PgLexicalIndex(db).num_docs:,} papers")
+    elif lexical:
         from paperfeed.index.lexical import rebuild_lexical
 
         console.print(f"keyword index rebuilt: {rebuild_lexical(db, settings):,} papers")

@@ -567,14 +567,7 @@ def _rebuild_at(path: Path, db: Database, shards_setting: int = 0) -> LexicalInd
 
 def rebuild_lexical(db: Database, settings: Settings) -> int:
     """Rebuild this database's lexical index from scratch (``paperfeed reindex``),
-    choosing its shard count again. Returns the number of documents indexed.
-    On PostgreSQL the tsvector column is always current: its posting table
-    (migration 0013) is what is rebuilt."""
-    if db.backend == "postgresql":
-        from paperfeed.db.pg_search import PgLexicalIndex, rebuild_postings
-
-        rebuild_postings(db, force=True)
-        return PgLexicalIndex(db).num_docs
+    choosing its shard count again. Returns the number of documents indexed."""
     path = lexical_path(settings)
     with _OPEN_LOCK:
         _OPEN.pop(str(path.resolve()), None)
