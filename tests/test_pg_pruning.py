@@ -388,6 +388,25 @@ def _postings_of(db: Database, paper_id: str) -> set[str]:
         return {r.lexeme for r in rows}
 
 
+def _visibility(db: Database) -> tuple[int, int, list[str]]:
+    """The posting table's pages, those VACUUM marked all-visible (the pages an
+    index-only scan of its lists skips), and its storage options."""
+    with db.connect() as conn:
+        row = conn.execute(
+            text(
+                "SELECT relpages, relallvisible, coalesce(reloptions, '{}') AS options "
+                "FROM pg_class WHERE oid = 'lexical_postings'::regclass"
+            )
+        ).one()
+    return int(row.relpages), int(row.relallvisible), sorted(row.options)
+
+
+AUTOVACUUM_OPTIONS = [
+    "autovacuum_vacuum_insert_scale_factor=0.02",
+    "autovacuum_vacuum_scale_factor=0.05",
+]
+
+
 def test_postings_follow_every_write(fresh_db: Database) -> None:
     """Triggers keep one row per (lexeme, paper), with its impact, through bulk
     inserts, new versions that change the words, updates that do not, merges
@@ -547,10 +566,16 @@ def test_deferred_writes_mark_the_postings_stale_until_one_rebuild(fresh_db: Dat
         paper_store.upsert_papers(conn, [make_paper("2501.00003", title="Wombat census")])
     assert "wombat" in _postings_of(db, "2501.00003")
 
+    assert _visibility(db)[2] == AUTOVACUUM_OPTIONS  # migration 0015
     assert pg_search.rebuild_postings(db) is True
     assert not _stale(db)
     stored, expected, stale = _postings_drift(db)
     assert stored == expected > 40 and stale == 0
+    # Vacuumed once built, so searches' index-only scans skip the heap; and
+    # created with the options that keep autovacuum doing so.
+    pages, visible, options = _visibility(db)
+    assert pages > 0 and visible == pages
+    assert options == AUTOVACUUM_OPTIONS
     assert "quokka" in _postings_of(db, "2501.00002")
     assert pg_search.rebuild_postings(db) is False
     # The rebuilt table is the one the triggers keep from now on.
