@@ -645,6 +645,32 @@ def test_a_failed_large_ingest_still_rebuilds_what_it_stored(
     assert expected > 0 and stored == expected and stale == 0
 
 
+def test_the_next_ingest_rebuilds_a_table_a_killed_run_left_stale(fresh_db: Database) -> None:
+    """A bulk run killed before its rebuild leaves the mark set; any later run,
+    however small, finds it and rebuilds (and a run that finds it clear does not)."""
+    db = fresh_db
+    from paperfeed.db import papers as paper_store
+    from tests.helpers import make_paper
+
+    records = list(islice(read_jsonl(ARXIV_CS), 12))
+    ingest(db, records[:10])
+    with db.begin() as conn:  # the killed run's last committed batch
+        pg_search.defer_postings(conn)
+        paper_store.upsert_papers(conn, [make_paper("2501.00002", title="Quokka census")])
+    assert _stale(db)
+    ingest(db, records[10:11])
+    assert not _stale(db)
+    assert "quokka" in _postings_of(db, "2501.00002")
+    stored, expected, stale = _postings_drift(db)
+    assert stored == expected > 0 and stale == 0
+    pages, visible, _ = _visibility(db)
+    assert visible == pages  # rebuilt, so vacuumed
+    with db.begin() as conn:
+        conn.execute(text("INSERT INTO lexical_postings VALUES ('zzz', 1.0, 'nowhere')"))
+    ingest(db, records[11:12])  # not stale: left as it is
+    assert _postings_drift(db)[2] == 1
+
+
 def test_reindex_on_postgresql_rebuilds_the_posting_table(
     fresh_db: Database, tmp_path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

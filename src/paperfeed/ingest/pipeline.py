@@ -141,9 +141,12 @@ def ingest(
         raise
     finally:
         # Also after an error: what was stored is searchable at its best again.
-        # (A run killed outright leaves the table marked stale; searches skip
-        # it until the next bulk run or `paperfeed reindex` rebuilds it.)
         if deferred:
             rebuild_postings(db)
+    if not deferred:
+        # A run killed outright left the table marked stale (searches skip it,
+        # ranking by rare terms): the next run, of any size, rebuilds it, as
+        # `paperfeed reindex` does. Not stale: one look at the mark.
+        rebuild_postings(db)
     report.seconds = time.perf_counter() - started
     return report
