@@ -153,8 +153,13 @@ def test_derived_vectors_match_float32_on_real_abstracts(
     fast = OnnxEmbedder(derived, tokenizer, model_id="fast").embed_documents(abstracts)
     slow = OnnxEmbedder(source, tokenizer, model_id="slow").embed_documents(abstracts)
     cosines = (fast * slow).sum(axis=1)
-    assert cosines.min() >= 0.99, cosines
-    assert cosines.mean() >= 0.993, cosines.mean()
+    # The bounds hold on every CPU these tests ran on. onnxruntime's int8 GEMM
+    # kernels differ by instruction set: an Intel Xeon with AVX-512 VNNI gave
+    # min >= 0.99 and mean >= 0.993; an AMD EPYC (Zen 3, AVX2 only) gives
+    # min 0.989 and mean 0.993 here. Per-tensor weight scales, the mistake
+    # this guards against, gave a mean of 0.935.
+    assert cosines.min() >= 0.985, cosines
+    assert cosines.mean() >= 0.99, cosines.mean()
     # Each abstract's nearest float32 vector is its own.
     assert list((fast @ slow.T).argmax(axis=1)) == list(range(len(abstracts)))
 
@@ -167,7 +172,9 @@ def test_derived_vectors_match_the_source_model(derived: Path) -> None:
     fast = np.stack([fast_model.embed_query(t) for t in TEXTS])
     slow = np.stack([slow_model.embed_query(t) for t in TEXTS])
     cosines = (fast * slow).sum(axis=1)
-    assert cosines.min() > 0.99, cosines
+    # A short text has the least to average its quantization error over: the
+    # six-word title gives 0.985 on an AVX2-only AMD EPYC (above 0.99 with VNNI).
+    assert cosines.min() > 0.98, cosines
     # In one batch, a short text padded to a long one's length shares its
     # batch's activation scale (dynamic quantization): close, not as close.
     # The product's length-sorted batches keep batchmates alike.
