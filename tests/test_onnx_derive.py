@@ -173,7 +173,7 @@ def test_derived_vectors_match_the_source_model(derived: Path) -> None:
     slow = np.stack([slow_model.embed_query(t) for t in TEXTS])
     cosines = (fast * slow).sum(axis=1)
     # A short text has the least to average its quantization error over: the
-    # six-word title gives 0.985 on an AVX2-only AMD EPYC (above 0.99 with VNNI).
+    # five-word title gives 0.985 on an AVX2-only AMD EPYC (above 0.99 with VNNI).
     assert cosines.min() > 0.98, cosines
     # In one batch, a short text padded to a long one's length shares its
     # batch's activation scale (dynamic quantization): close, not as close.
