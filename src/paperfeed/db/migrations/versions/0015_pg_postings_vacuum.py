@@ -4,8 +4,8 @@ A search reads the top of each term's posting list with an index-only scan of
 ``ix_lexical_postings``, which skips the heap only for pages the visibility
 map marks all-visible. Rows just inserted are not, until a VACUUM: a freshly
 built or rebuilt table made every posting read visit the heap, and at 75k
-papers that doubled a keyword search's database time (median 24 ms against
-13 ms after one VACUUM; docs/benchmarks.md, session 11). PostgreSQL's default
+papers a keyword search took half again as long (median 24.4 ms against
+14.4-15.7 ms once vacuumed; docs/benchmarks.md, session 11). PostgreSQL's default
 autovacuum waits for 20 % of a table's rows to change, ~1.7M posting rows at
 75k papers. This migration lowers that to 2 % for inserts and 5 % for dead
 rows; ``pg_search.rebuild_postings`` creates its table with the same options
