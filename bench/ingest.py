@@ -3,6 +3,12 @@ then the same file again (every paper unchanged). Embeddings are not involved.
 
     python bench/ingest.py                       # fresh SQLite file in a temp dir
     python bench/ingest.py --database-url postgresql+psycopg://... --backend postgres
+    python bench/ingest.py --synthetic 1000000 [--backend postgres ...]
+
+--synthetic N ingests N papers of bench/search.py's synthetic corpus (made
+from the real ones), written once as JSON lines to
+bench/cache/synthetic-<N>.jsonl.gz, so the same reader, parser and pipeline
+run as for the real file.
 
 Prints papers/s for both passes. The target (issue 2) is >= 5,000 papers/s for
 the first pass on the 2-core machine.
@@ -11,6 +17,8 @@ the first pass on the 2-core machine.
 from __future__ import annotations
 
 import argparse
+import gzip
+import json
 import os
 import platform
 import sqlite3
@@ -24,7 +32,40 @@ from paperfeed.db import papers as paper_store
 from paperfeed.ingest.jsonl import read_jsonl
 from paperfeed.ingest.pipeline import IngestReport, ingest
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared/data/arxiv-cs-2025.jsonl.gz"
+HERE = Path(__file__).resolve().parent
+DEFAULT_DATA = HERE.parent.parent / "shared/data/arxiv-cs-2025.jsonl.gz"
+
+
+def synthetic_file(size: int) -> Path:
+    """bench/search.py's synthetic corpus of ``size`` papers as JSON lines in
+    the arxiv-cs-2025 format, written once (to a temp name, then renamed)."""
+    path = HERE / "cache" / f"synthetic-{size}.jsonl.gz"
+    if path.is_file():
+        return path
+    sys.path.append(str(HERE))
+    import numpy as np
+
+    from search import Synthetic, real_records
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    started = time.perf_counter()
+    synth = Synthetic(real_records(), np.empty((0, 0), dtype=np.float32))  # text only
+    with gzip.open(partial, "wt", encoding="utf-8", compresslevel=1) as out:
+        for i in range(size):
+            paper = synth.paper(i)[0]
+            record = {
+                "id": paper.id,
+                "title": paper.title,
+                "abstract": paper.abstract,
+                "authors": paper.authors,
+                "categories": paper.categories,
+                "listing_date": paper.listing_date.isoformat() if paper.listing_date else None,
+            }
+            out.write(json.dumps(record) + "\n")
+    partial.rename(path)
+    print(f"wrote     {path} ({size:,} papers) in {time.perf_counter() - started:.0f}s")
+    return path
 
 
 def run(db: Database, data: Path) -> tuple[IngestReport, float]:
@@ -42,9 +83,14 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--database-url", help="default: a fresh SQLite file in a temp dir")
     parser.add_argument("--backend", default="sqlite", choices=["sqlite", "postgres"])
+    parser.add_argument(
+        "--synthetic", type=int, metavar="N", help="ingest N synthetic papers instead of --data"
+    )
     args = parser.parse_args()
     if args.backend == "postgres" and not args.database_url:
         parser.error("--backend postgres needs --database-url")
+    if args.synthetic:
+        args.data = synthetic_file(args.synthetic)
 
     with tempfile.TemporaryDirectory(prefix="paperfeed-bench-") as tmp:
         url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"

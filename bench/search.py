@@ -133,8 +133,29 @@ class Synthetic:
     def __init__(self, records: list[dict], vectors: np.ndarray, seed: int = 0) -> None:
         self.records, self.vectors, self.seed = records, vectors, seed
 
-    def batch(self, start: int, count: int) -> tuple[list[Paper], np.ndarray]:
+    def paper(self, i: int) -> tuple[Paper, int, int, float]:
+        """Paper ``i``, its two source records and the first one's share of it."""
         n = len(self.records)
+        rng = random.Random(self.seed * 1_000_003 + i)
+        ia, ib = i % n, rng.randrange(n)
+        a, b = self.records[ia], self.records[ib]
+        wa, wb = a["abstract"].split(), b["abstract"].split()
+        cut_a = rng.randint(max(1, len(wa) // 3), max(1, len(wa)))
+        cut_b = rng.randint(0, len(wb) // 2)
+        abstract = perturb(wa[:cut_a] + wb[cut_b:][: max(0, len(wa) - cut_a)], rng, 0.1)
+        title = perturb(a["title"].split(), rng, 0.15)
+        paper = Paper(
+            id=synthetic_id(i),
+            title=" ".join(title),
+            abstract=" ".join(abstract),
+            authors=list(a["authors"]),
+            categories=list(a["categories"]),
+            listing_date=date(2025, 1, 1) + timedelta(days=i % 540),
+            source="bench",
+        )
+        return paper, ia, ib, cut_a / max(1, len(wa))
+
+    def batch(self, start: int, count: int) -> tuple[list[Paper], np.ndarray]:
         papers, rows = [], []
         noise = (
             np.random.default_rng(self.seed * 7919 + start)
@@ -142,30 +163,12 @@ class Synthetic:
             .astype(np.float32)
         )
         for k, i in enumerate(range(start, start + count)):
-            rng = random.Random(self.seed * 1_000_003 + i)
-            ia, ib = i % n, rng.randrange(n)
-            a, b = self.records[ia], self.records[ib]
-            wa, wb = a["abstract"].split(), b["abstract"].split()
-            cut_a = rng.randint(max(1, len(wa) // 3), max(1, len(wa)))
-            cut_b = rng.randint(0, len(wb) // 2)
-            abstract = perturb(wa[:cut_a] + wb[cut_b:][: max(0, len(wa) - cut_a)], rng, 0.1)
-            title = perturb(a["title"].split(), rng, 0.15)
-            share = cut_a / max(1, len(wa))
+            paper, ia, ib, share = self.paper(i)
             v = share * self.vectors[ia] + (1 - share) * self.vectors[ib]
             # noise of norm ~0.35: cosine to the mix ~0.94, like a reworded abstract
             v = v / np.linalg.norm(v) + noise[k] * (0.35 / np.sqrt(len(v)))
             rows.append(v / np.linalg.norm(v))
-            papers.append(
-                Paper(
-                    id=synthetic_id(i),
-                    title=" ".join(title),
-                    abstract=" ".join(abstract),
-                    authors=list(a["authors"]),
-                    categories=list(a["categories"]),
-                    listing_date=date(2025, 1, 1) + timedelta(days=i % 540),
-                    source="bench",
-                )
-            )
+            papers.append(paper)
         return papers, np.stack(rows).astype(np.float32)
 
 
