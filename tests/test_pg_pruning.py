@@ -490,6 +490,37 @@ def test_short_lists_still_find_the_best(
     assert sum(overlaps) / len(overlaps) >= 0.7
 
 
+def test_leaders_that_fail_the_query_make_room_for_the_next(
+    corpus: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A filter that most of a list's leaders fail: the next best sums are
+    looked up in their place, so the search needs no fallback (before, it
+    scored only the best RESCORED sums and fell back when too few passed)."""
+    monkeypatch.setattr(pg_search, "RESCORED", 10)  # 20 scored for 10 results
+    with corpus.connect() as conn:
+        leaders = conn.execute(
+            text(
+                "SELECT l.paper_id, p.listing_date FROM lexical_postings AS l "
+                "JOIN papers AS p ON p.id = l.paper_id WHERE l.lexeme = 'learn' "
+                "ORDER BY l.impact DESC, l.paper_id"
+            )
+        ).all()
+    days = sorted({day for _, day in leaders})
+    # The latest days that hold at least 30 of the list: too few of its best 20.
+    since = next(d for d in reversed(days) if sum(day >= d for _, day in leaders) >= 30)
+    assert sum(day >= since for _, day in leaders[:20]) < 10, "the leaders pass: pick another day"
+    filters = Filters(since=since)
+    full = run(corpus, "learning", budget=UNPRUNED, limit=10, filters=filters)
+
+    def no_fallback(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the search fell back to rare-term pruning")
+
+    monkeypatch.setattr(pg_search.PgLexicalIndex, "_scored", no_fallback)
+    led = run(corpus, "learning", budget=pg_search.PRUNE_BUDGET, limit=10, filters=filters)
+    assert len(led) == 10
+    assert len(set(led) & set(full)) >= 8
+
+
 def test_a_selective_filter_falls_back_to_every_match(
     corpus: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
