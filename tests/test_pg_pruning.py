@@ -89,6 +89,58 @@ def test_prune_terms_picks_the_rarest_within_budget() -> None:
     assert pg_search.prune_terms([5, 6], budget=50) is None
 
 
+def test_list_depths_share_the_budget_among_the_long_lists() -> None:
+    depths = pg_search.list_depths
+    # Within the budget: every list read to the usual depth.
+    assert depths([100, 5000, 3000], depth=2000, budget=16000) == [2000, 2000, 2000]
+    # Over it: the short lists whole, the long ones share what is left.
+    assert depths([300, 9000, 9000, 9000, 9000, 9000], depth=2000, budget=8300) == [
+        2000,
+        1600,
+        1600,
+        1600,
+        1600,
+        1600,
+    ]
+    # Never below the floor, however many long lists share the budget.
+    floor = pg_search.POSTINGS_MIN_DEPTH
+    assert set(depths([50_000.0] * 40, depth=2000, budget=16000)) == {floor}
+
+
+def test_a_long_query_reads_no_more_than_the_budget(
+    corpus: Database, records: list[dict], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Many long lists: together they are read to the budget, not each to its
+    depth, and the title still finds its paper first."""
+    record = max(records[:100], key=lambda r: len(r["title"].split()))
+    original = pg_search._fetch
+
+    def postings_read() -> int:
+        """Postings the search's lists gave (its SQL's first CTE, counted)."""
+        read: list[int] = []
+
+        def spy(conn, sql):  # type: ignore[no-untyped-def]
+            if found := re.match(r"WITH top AS MATERIALIZED \((.*?)\), candidates AS", sql):
+                read.append(original(conn, f"SELECT count(*) FROM ({found[1]}) AS t")[0][0])
+            return original(conn, sql)
+
+        monkeypatch.setattr(pg_search, "_fetch", spy)
+        hits = run(corpus, record["title"], budget=pg_search.PRUNE_BUDGET)
+        monkeypatch.setattr(pg_search, "_fetch", original)
+        assert hits[0] == record["id"]
+        assert len(read) == 1
+        return read[0]
+
+    monkeypatch.setattr(pg_search, "POSTINGS_PER_TERM", 100)
+    unbounded = postings_read()
+    budget, floor = 60, 5
+    monkeypatch.setattr(pg_search, "POSTINGS_BUDGET", budget)
+    monkeypatch.setattr(pg_search, "POSTINGS_MIN_DEPTH", floor)
+    bound = budget + floor * 2 * len(record["title"].split())  # two branches a word at most
+    assert unbounded > bound, "the lists are short: the test would not see the budget"
+    assert 0 < postings_read() <= bound
+
+
 def test_estimate_takes_a_phrase_by_its_rarest_word_and_adds_branches() -> None:
     stats = pg_search.TermStats(
         papers=1000, sampled=100, df={"graph": 50, "neural": 10}, fetched_at=0

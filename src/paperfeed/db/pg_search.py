@@ -461,6 +461,30 @@ RESCORED = 200
 # puts a lexeme of 6,000 papers at 1M under 4,000 by chance about never).
 TRUNCATED_SHARE = 3.0
 LOOKED_UP = 8  # leaders looked up at most, in RESCORED: those failing the query make room
+# Postings read in all: a long title's many long lists share it (list_depths).
+# At 1M papers, 1,000 bench queries: keyword p99 25.5-30.7 -> 19.3-24.5 ms,
+# top 10 as without it 0.995 (0.974 for titles of 10+ words); 12,000 gave
+# 0.985 / 0.944, 8,000 0.954 / 0.887 (docs/benchmarks.md, session 12).
+POSTINGS_BUDGET = 16000
+POSTINGS_MIN_DEPTH = 500
+
+
+def list_depths(lengths: Sequence[float], depth: int, budget: int) -> list[int]:
+    """How far down each posting list a search reads, given the lists'
+    estimated lengths: ``depth``, unless the lists hold more than ``budget``
+    postings in all; then the short ones are read whole and the long ones
+    share what they leave, equally, but at least POSTINGS_MIN_DEPTH each."""
+    out = [depth] * len(lengths)
+    left = float(budget)
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    for k, i in enumerate(order):
+        share = left / (len(order) - k)
+        wanted = min(lengths[i], depth)
+        if wanted > share:
+            out[i] = max(POSTINGS_MIN_DEPTH, min(depth, int(share)))
+            wanted = out[i]
+        left -= wanted
+    return out
 
 
 # A bulk load defers the posting table and rebuilds it once (migration 0014):
@@ -733,7 +757,7 @@ class PgLexicalIndex:
         # the one-time check makes every list empty, and the caller prunes.
         stale = f"EXISTS (SELECT 1 FROM meta WHERE key = {_sql_string(POSTINGS_STALE_KEY)})"  # noqa: S608
         lists: list[str] = []  # (list number, lexeme, idf) rows of a VALUES list
-        longest = 0.0  # the longest list's estimated length
+        lengths: list[float] = []  # each list's estimated length
         for text_, matches in zip(texts, estimates, strict=True):
             idf = round(_idf(stats.papers, matches), 6)
             # A term's branches (body, authors) may stem its words apart; each
@@ -744,22 +768,27 @@ class PgLexicalIndex:
                 for branch in text_.split(" | ")
                 if (words := [w.replace("''", "'") for w in _LEXEME.findall(branch)])
             }
-            lists += [
-                f"({len(lists) + n}, {_sql_string(lexeme)}, {idf!r}::float8)"
-                for n, lexeme in enumerate(sorted(lexemes))
-            ]
-            longest = max([longest, *(stats.share(x) * stats.papers for x in lexemes)])
+            for lexeme in sorted(lexemes):
+                lists.append(f"({len(lists)}, {_sql_string(lexeme)}, {idf!r}::float8)")
+                lengths.append(stats.share(lexeme) * stats.papers)
+        longest = max(lengths, default=0.0)
+        depths = list_depths(lengths, POSTINGS_PER_TERM, POSTINGS_BUDGET)
         rescored = max(RESCORED, 2 * need)
         looked = LOOKED_UP * rescored
-        # The lists as one LATERAL join over a VALUES list, not one UNION branch
-        # per lexeme: the planner then plans one index scan, not sixteen for a
-        # sixteen-word title (at 1M papers, keyword p99 42.5 -> 36.1 ms).
-        top = (
+        # The lists as a LATERAL join over a VALUES list (one per depth read),
+        # not one UNION branch per lexeme: the planner then plans one index scan,
+        # not sixteen for a sixteen-word title (at 1M papers, keyword p99 42.5
+        # -> 36.1 ms).
+        by_depth: dict[int, list[str]] = {}
+        for row, depth in zip(lists, depths, strict=True):
+            by_depth.setdefault(depth, []).append(row)
+        top = " UNION ALL ".join(
             "SELECT t.list, l.paper_id, t.idf * l.impact AS w "  # noqa: S608 (quoted)
-            f"FROM (VALUES {', '.join(lists)}) AS t(list, lexeme, idf) "
+            f"FROM (VALUES {', '.join(rows)}) AS t(list, lexeme, idf) "
             "CROSS JOIN LATERAL (SELECT paper_id, impact FROM lexical_postings "
-            f"WHERE lexeme = t.lexeme ORDER BY impact DESC LIMIT {int(POSTINGS_PER_TERM)}) AS l "
+            f"WHERE lexeme = t.lexeme ORDER BY impact DESC LIMIT {int(depth)}) AS l "
             f"WHERE NOT {stale}"
+            for depth, rows in by_depth.items()
         )
         # The best sums that match the whole query, looked up best first: a
         # list's leaders may fail it (a filter, a phrase, a NOT, or an author
@@ -777,7 +806,10 @@ class PgLexicalIndex:
         # paper in them was looked up: then the matches are exactly the rows.
         # When a list is surely longer than what is read of it, that is known
         # without counting the lists again (a second pass over all their rows).
-        if longest >= TRUNCATED_SHARE * POSTINGS_PER_TERM:
+        if (
+            longest >= TRUNCATED_SHARE * POSTINGS_PER_TERM
+            or min(depths, default=0) < POSTINGS_PER_TERM
+        ):
             read_all = "FALSE"
         else:
             read_all = (
