@@ -268,6 +268,16 @@ def test_bulk_sync_fills_then_builds_the_index(
         ).scalar_one()
     assert "ix_embeddings_hnsw_8" in names
     assert missing == 0
+    # The fill's dead rows were vacuumed away by the sync (an autovacuum would
+    # set last_autovacuum instead), before the HNSW index existed.
+    with corpus.connect() as conn:
+        vacuumed = conn.execute(
+            text(
+                "SELECT last_vacuum IS NOT NULL AS done, n_dead_tup AS dead "
+                "FROM pg_stat_user_tables WHERE relname = 'embeddings'"
+            )
+        ).one()
+    assert vacuumed.done and vacuumed.dead == 0
     exact = [ids[j] for j in np.argsort(-(vectors @ vectors[7]))[:5]]
     found = [i for i, _ in index.search(vectors[7], 5)]
     assert found[0] == ids[7]

@@ -559,17 +559,19 @@ def rebuild_postings(db: Database, *, force: bool = False) -> bool:
         conn.exec_driver_sql(
             f"DELETE FROM meta WHERE key = {_sql_string(POSTINGS_STALE_KEY)}"  # noqa: S608
         )
-    vacuum_postings(db)
+    # Until its pages are marked all-visible, every posting a search reads is
+    # also read from the heap (at 75k papers, keyword searches on a rebuilt
+    # table took half again as long until vacuumed).
+    vacuum(db, "lexical_postings")
     return True
 
 
-def vacuum_postings(db: Database) -> None:
-    """VACUUM (ANALYZE) the posting table, outside any transaction: until its
-    pages are marked all-visible, every posting a search reads is also read
-    from the heap (at 75k papers, keyword searches on a rebuilt table took
-    half again as long until vacuumed)."""
+def vacuum(db: Database, table: str) -> None:
+    """VACUUM (ANALYZE) ``table`` (a name of ours, not user input), outside any
+    transaction: after a bulk write, so that neither the first searches nor
+    the autovacuum that would follow pay for it."""
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql("VACUUM (ANALYZE) lexical_postings")
+        conn.exec_driver_sql(f"VACUUM (ANALYZE) {table}")
 
 
 @dataclass(frozen=True)
@@ -1134,6 +1136,13 @@ class PgVectorIndex:
                     _write_vectors(conn, rows)
                 dims.update(int(r.dim) for r in rows)
                 total += len(rows)
+            if rebuild and total:
+                # The fill's UPDATEs left a dead row per vector. Vacuumed now,
+                # before the index exists, not by an autovacuum after, which
+                # must also scan the whole HNSW graph: at 1M papers one ran
+                # through the first searches after a build (their p99 188 ms,
+                # 55 in the next run; docs/benchmarks.md, session 12).
+                vacuum(db, "embeddings")
             for dim in dims | set(rebuild):
                 ensure_hnsw_index(db, dim)
         if total:
