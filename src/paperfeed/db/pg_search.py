@@ -794,9 +794,10 @@ class PgLexicalIndex:
         )
         # The best sums that match the whole query, looked up best first: a
         # list's leaders may fail it (a filter, a phrase, a NOT, or an author
-        # branch whose lexeme the title or abstract has too: 'are' from "are"
-        # also stems "ARE"), and the next best take their place. When too few
-        # of the best ``looked`` match, the caller falls back.
+        # branch whose lexeme is also a stem in titles and abstracts: the
+        # 'simple' configuration keeps "are" and "by" for names, and the
+        # table does not know fields), and the next best take their place.
+        # When too few of the best ``looked`` match, the caller falls back.
         candidates = (
             "SELECT p.id, p.score FROM (SELECT paper_id, sum(w) AS s FROM top "  # noqa: S608
             f"GROUP BY paper_id ORDER BY s DESC, paper_id LIMIT {int(looked)}) AS g "
