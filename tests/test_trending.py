@@ -306,10 +306,10 @@ def test_cli_prints_the_same_list(cli_env: object, db: Database) -> None:
 
 
 def test_a_list_read_again_on_one_connection_sees_every_new_vote(db: Database) -> None:
-    # On SQLite a pooled connection keeps the candidates of the lists it
-    # scored (db.trending.scoring_candidates) until the database changes:
-    # a vote committed elsewhere, or written through the connection itself,
-    # must show at once.
+    # A pooled connection keeps the candidates of the lists it scored
+    # (db.trending.scoring_candidates) until the database changes: a vote
+    # committed elsewhere, or written through the connection itself, must
+    # show at once.
     from paperfeed.db import trending as trending_store
     from paperfeed.db.tables import votes
 
@@ -325,22 +325,24 @@ def test_a_list_read_again_on_one_connection_sees_every_new_vote(db: Database) -
     with db.connect() as reader:
         first = ids(reader)
         assert first[0] == "2506.00001"
-        if db.backend == "sqlite":  # the cache is in effect: the same candidates
-            kept = trending_store.scoring_candidates(reader, where)
-            assert trending_store.scoring_candidates(reader, where) is kept
+        # The cache is in effect: the same candidates.
+        kept = trending_store.scoring_candidates(reader, where)
+        assert trending_store.scoring_candidates(reader, where) is kept
         # Another connection commits two fresher votes.
         votes_for(db, "2506.00003", 2, at=hours_ago(1))
         assert ids(reader)[0] == "2506.00003"
     voters = [add_reader(db) for _ in range(3)]
     with db.begin() as writer:
         assert ids(writer)[0] == "2506.00003"
-        # The connection's own (uncommitted) write.
-        for reader_id in voters:
+        # The connection's own (uncommitted) writes: one, read, then two more.
+        for n, reader_id in enumerate(voters):
             writer.execute(
                 votes.insert().values(
                     reader_id=reader_id, paper_id="2506.00002", created_at=hours_ago(0.5)
                 )
             )
+            if n == 0:
+                assert ids(writer)[0] == "2506.00003"  # one fresh vote is not yet two
         assert ids(writer)[0] == "2506.00002"
     set_paper(db, "2506.00002", hidden=True)
     with db.connect() as reader:

@@ -91,32 +91,39 @@ class Candidate:
 
 
 # Scoring a list reads every vote on its papers: ~2,000 rows for the latest
-# week of the 75k-paper benchmark, most of that page's cost. On SQLite the
-# candidates are kept per pooled connection and reused while the database is
-# unchanged. The key is exact, not a time-to-live: ``PRAGMA data_version``
+# week of the 75k-paper benchmark, most of that page's cost. The candidates
+# are kept per pooled connection and reused while the database is unchanged.
+# The key is exact, not a time-to-live. On SQLite: ``PRAGMA data_version``
 # changes whenever another connection (any process) commits, and the
-# connection's own ``total_changes`` whenever it writes itself. Only the
-# candidates are kept: the scores are computed for each request's ``now``.
+# connection's own ``total_changes`` whenever it writes itself. On PostgreSQL:
+# the statement's snapshot (``pg_current_snapshot()``), which decides what a
+# read sees: another commit anywhere in the cluster changes it; and a
+# transaction that has written itself does not cache at all (its later writes
+# leave its snapshot as it was). Only the candidates are kept: the scores are
+# computed for each request's ``now``.
 _CANDIDATES_KEY = "paperfeed.trending_candidates"
 _CANDIDATES_PER_CONNECTION = 32  # lists (period and filter) kept per connection
 
 
-def _sqlite_version_key(conn: Connection) -> tuple[int, int] | None:
-    """What changes whenever this SQLite connection could read other data, or
-    None on other backends (no cache there)."""
-    if conn.dialect.name != "sqlite":
-        return None
-    version = conn.exec_driver_sql("PRAGMA data_version").scalar()
-    return int(version or 0), int(conn.connection.driver_connection.total_changes)  # type: ignore[union-attr]
+def _data_version_key(conn: Connection) -> tuple[int, int] | str | None:
+    """What changes whenever this connection could read other data, or None
+    when its reads must not be cached (a PostgreSQL transaction that wrote)."""
+    if conn.dialect.name == "sqlite":
+        version = conn.exec_driver_sql("PRAGMA data_version").scalar()
+        return int(version or 0), int(conn.connection.driver_connection.total_changes)  # type: ignore[union-attr]
+    row = conn.exec_driver_sql(
+        "SELECT pg_current_snapshot()::text, pg_current_xact_id_if_assigned() IS NULL"
+    ).one()
+    return str(row[0]) if row[1] else None
 
 
 def scoring_candidates(conn: Connection, where: ListFilter) -> tuple[Candidate, ...]:
     """Every paper in the list that has votes, imported upvotes or is featured,
     with the times of its votes (a shared, immutable tuple: do not change it)."""
-    key = _sqlite_version_key(conn)
+    key = _data_version_key(conn)
     if key is None:
         return _read_candidates(conn, where)
-    cache: dict[ListFilter, tuple[tuple[int, int], tuple[Candidate, ...]]]
+    cache: dict[ListFilter, tuple[tuple[int, int] | str, tuple[Candidate, ...]]]
     cache = conn.connection.info.setdefault(_CANDIDATES_KEY, {})
     hit = cache.get(where)
     if hit is not None and hit[0] == key:
