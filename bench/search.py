@@ -376,7 +376,7 @@ def _recall_pg(index, settings: Settings, db: Database, n: int = 300) -> dict[st
 
     model = current_model_id(settings)
     ids, matrix = [], []
-    with db.connect() as conn:
+    with db.begin() as conn:  # streamed: a server-side cursor needs a transaction
         for batch in vector_store.iter_vectors(conn, model):
             ids += [b.paper_id for b in batch]
             matrix.append(np.stack([b.vector for b in batch]))
@@ -399,7 +399,7 @@ def recall(index, settings: Settings, db: Database, n: int = 300) -> dict[str, f
 
     model = current_model_id(settings)
     ids, matrix = [], []
-    with db.connect() as conn:
+    with db.begin() as conn:  # streamed: a server-side cursor needs a transaction
         for batch in vector_store.iter_vectors(conn, model):
             ids += [b.paper_id for b in batch]
             matrix.append(np.stack([b.vector for b in batch]))

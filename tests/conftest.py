@@ -46,6 +46,17 @@ def pg_server() -> Iterator[PostgresServer]:
         yield server
 
 
+@pytest.fixture
+def pg_db(pg_server: PostgresServer) -> Iterator[Database]:
+    """An empty migrated PostgreSQL database of its own, for the tests of what
+    only the PostgreSQL backend has (posting lists, pgvector, sessions)."""
+    name = pg_server.create_database(template=PG_TEMPLATE)
+    db = Database(pg_server.url(name))
+    yield db
+    db.dispose()
+    pg_server.drop_database(name)
+
+
 @pytest.fixture(
     params=[
         pytest.param("sqlite", id="sqlite"),

@@ -44,16 +44,6 @@ def corpus(pg_server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Data
     pg_server.drop_database(name)
 
 
-@pytest.fixture
-def fresh_db(pg_server) -> Iterator[Database]:
-    """An empty migrated database of its own (the posting tests write)."""
-    name = pg_server.create_database(template=PG_TEMPLATE)
-    db = Database(pg_server.url(name))
-    yield db
-    db.dispose()
-    pg_server.drop_database(name)
-
-
 @pytest.fixture(scope="module")
 def records() -> list[dict]:
     return list(real_records(ARXIV_CS, SLICE))
@@ -472,11 +462,11 @@ AUTOVACUUM_OPTIONS = [
 ]
 
 
-def test_postings_follow_every_write(fresh_db: Database) -> None:
+def test_postings_follow_every_write(pg_db: Database) -> None:
     """Triggers keep one row per (lexeme, paper), with its impact, through bulk
     inserts, new versions that change the words, updates that do not, merges
     and deletes: the table always equals the papers' recomputed postings."""
-    db = fresh_db
+    db = pg_db
     from datetime import UTC, datetime
 
     from paperfeed.models import Version, slug_for
@@ -633,11 +623,11 @@ def _stale(db: Database) -> bool:
         return pg_search.postings_stale(conn)
 
 
-def test_deferred_writes_mark_the_postings_stale_until_one_rebuild(fresh_db: Database) -> None:
+def test_deferred_writes_mark_the_postings_stale_until_one_rebuild(pg_db: Database) -> None:
     """A bulk load's transactions leave the posting table alone and mark it
     stale with their papers; searches then skip it (and still find the new
     papers); one rebuild makes it equal the papers' postings again."""
-    db = fresh_db
+    db = pg_db
     from paperfeed.db import papers as paper_store
     from tests.helpers import make_paper
 
@@ -690,11 +680,11 @@ def test_deferred_writes_mark_the_postings_stale_until_one_rebuild(fresh_db: Dat
 
 
 def test_a_large_ingest_defers_the_postings_and_rebuilds_them_at_the_end(
-    fresh_db: Database, monkeypatch: pytest.MonkeyPatch
+    pg_db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Past DEFER_POSTINGS_AFTER papers a run's batches defer the table (it is
     stale while they run) and the run rebuilds it once, at its end."""
-    db = fresh_db
+    db = pg_db
     from paperfeed.ingest import pipeline
 
     monkeypatch.setattr(pipeline, "DEFER_POSTINGS_AFTER", 20)
@@ -723,9 +713,9 @@ def test_a_large_ingest_defers_the_postings_and_rebuilds_them_at_the_end(
 
 
 def test_a_failed_large_ingest_still_rebuilds_what_it_stored(
-    fresh_db: Database, monkeypatch: pytest.MonkeyPatch
+    pg_db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    db = fresh_db
+    db = pg_db
     from paperfeed.ingest import pipeline
 
     monkeypatch.setattr(pipeline, "DEFER_POSTINGS_AFTER", 5)
@@ -741,10 +731,10 @@ def test_a_failed_large_ingest_still_rebuilds_what_it_stored(
     assert expected > 0 and stored == expected and stale == 0
 
 
-def test_the_next_ingest_rebuilds_a_table_a_killed_run_left_stale(fresh_db: Database) -> None:
+def test_the_next_ingest_rebuilds_a_table_a_killed_run_left_stale(pg_db: Database) -> None:
     """A bulk run killed before its rebuild leaves the mark set; any later run,
     however small, finds it and rebuilds (and a run that finds it clear does not)."""
-    db = fresh_db
+    db = pg_db
     from paperfeed.db import papers as paper_store
     from tests.helpers import make_paper
 
@@ -768,14 +758,14 @@ def test_the_next_ingest_rebuilds_a_table_a_killed_run_left_stale(fresh_db: Data
 
 
 def test_reindex_on_postgresql_rebuilds_the_posting_table(
-    fresh_db: Database, tmp_path, monkeypatch: pytest.MonkeyPatch
+    pg_db: Database, tmp_path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from typer.testing import CliRunner
 
     from paperfeed.cli import app
     from paperfeed.config import get_settings
 
-    db = fresh_db
+    db = pg_db
     monkeypatch.setenv("PAPERFEED_DATABASE_URL", db.engine.url.render_as_string(False))
     monkeypatch.setenv("PAPERFEED_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("PAPERFEED_SECRET_KEY", "test-secret-key-not-for-production")
@@ -794,9 +784,9 @@ def test_reindex_on_postgresql_rebuilds_the_posting_table(
         get_settings.cache_clear()
 
 
-def test_downgrading_past_0014_rebuilds_a_stale_table(fresh_db: Database) -> None:
+def test_downgrading_past_0014_rebuilds_a_stale_table(pg_db: Database) -> None:
     """0013's searches do not know the stale mark: the downgrade rebuilds first."""
-    db = fresh_db
+    db = pg_db
     from alembic import command
 
     from paperfeed.db import papers as paper_store

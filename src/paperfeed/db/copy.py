@@ -111,7 +111,9 @@ def copy_instance(
         if on_progress:
             on_progress(table.name, 0, totals[table.name])
         order = list(table.primary_key.columns) or list(table.columns)
-        with source.connect() as read:
+        # A transaction, not a plain read connection: the rows are streamed
+        # through a server-side cursor, which lives only inside one.
+        with source.begin() as read:
             result = read.execution_options(stream_results=True, yield_per=batch_size).execute(
                 select(table).order_by(*order)
             )

@@ -150,7 +150,9 @@ def iter_vectors(
     batch_size: int = 5000,
 ) -> Iterator[list[StoredVector]]:
     """All vectors of ``model`` (optionally only those written after ``since``),
-    in batches, so a million vectors never sit in memory as Python rows at once."""
+    in batches, so a million vectors never sit in memory as Python rows at once.
+    Streamed through a server-side cursor: on PostgreSQL ``conn`` must be in a
+    transaction (``Database.begin()``), as ``Database.connect()``'s reads are not."""
     query = select(
         embeddings.c.paper_id,
         embeddings.c.content_hash,
@@ -173,7 +175,8 @@ def iter_vector_keys(
     conn: Connection, model: str, *, since: datetime | None = None, batch_size: int = 20000
 ) -> Iterator[list[tuple[str, str, datetime]]]:
     """(paper_id, text hash, created_at) of ``model``'s vectors, without the
-    vectors: what a catch-up reads first, to fetch only the vectors it lacks."""
+    vectors: what a catch-up reads first, to fetch only the vectors it lacks.
+    Streamed, as ``iter_vectors``: ``conn`` from ``Database.begin()``."""
     query = select(embeddings.c.paper_id, embeddings.c.content_hash, embeddings.c.created_at).where(
         embeddings.c.model == model
     )

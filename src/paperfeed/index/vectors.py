@@ -325,7 +325,9 @@ class VectorIndex:
         rebuilt from the table (searches wait for that rare rebuild).
         """
         changed = 0
-        with self._sync_lock, db.connect() as conn:
+        # begin(), not connect(): the keys and vectors are streamed through a
+        # server-side cursor, which on PostgreSQL lives only in a transaction.
+        with self._sync_lock, db.begin() as conn:
             self._db = db
             with self._lock:
                 if self._graph is not None and (
