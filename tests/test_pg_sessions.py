@@ -1,16 +1,23 @@
-"""PostgreSQL round trips: reads run without a transaction of their own
-(docs/benchmarks.md, session 14)."""
+"""PostgreSQL round trips: reads run without a transaction of their own, and
+pgvector's search settings are sent once per pooled connection, not with
+every search (docs/benchmarks.md, session 14)."""
 
 from __future__ import annotations
 
+import numpy as np
 import psycopg
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
-from paperfeed.db import Database
+from paperfeed.db import Database, pg_search
+from paperfeed.db import embeddings as vector_store
+from paperfeed.db import papers as paper_store
 from paperfeed.db.tables import meta
+from paperfeed.ingest.pipeline import ingest
+from tests.helpers import make_paper
 
 pytestmark = pytest.mark.postgres
+MODEL = "test-model@16"
 
 
 def _status(conn) -> psycopg.pq.TransactionStatus:  # type: ignore[no-untyped-def]
@@ -42,3 +49,61 @@ def test_a_failed_write_block_still_rolls_back_whole(pg_db: Database) -> None:
     with pg_db.connect() as conn:
         rows = conn.execute(text("SELECT count(*) FROM meta WHERE key = 'half-written'"))
         assert rows.scalar_one() == 0
+
+
+def _seed(db: Database, n: int, dim: int = 16) -> dict[str, np.ndarray]:
+    ids = [f"2501.{i:05d}" for i in range(n)]
+    ingest(db, [make_paper(i) for i in ids])
+    rng = np.random.default_rng(11)
+    vectors = rng.standard_normal((n, dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    with db.begin() as conn:
+        hashes = {r["id"]: r["text_hash"] for r in paper_store.get_papers(conn, ids).values()}
+        vector_store.store_vectors(
+            conn, MODEL, [(i, hashes[i], vectors[k]) for k, i in enumerate(ids)]
+        )
+    return dict(zip(ids, vectors, strict=True))
+
+
+def test_vector_search_settings_go_once_per_connection(pg_db: Database) -> None:
+    """The first search on a connection sets ef_search and iterative_scan for
+    its session; the same search again sends only itself; a filtered search
+    switches the scan on, and the next unfiltered one off again, so each
+    search runs with its own settings whatever the previous one left."""
+    stored = _seed(pg_db, 60)
+    index = pg_search.PgVectorIndex(pg_db, MODEL)
+    query = stored["2501.00007"]
+    exact = sorted(stored, key=lambda i: -float(stored[i] @ query))
+    index.search(query, 5)  # the first look also fills the pgvector column
+    sent: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        sent.append(statement)
+
+    def settings_now() -> tuple[str, str]:
+        with pg_db.connect() as conn:  # single-threaded: the pool's one connection
+            ef = conn.execute(text("SHOW hnsw.ef_search")).scalar_one()
+            scan = conn.execute(text("SHOW hnsw.iterative_scan")).scalar_one()
+        return str(ef), str(scan)
+
+    event.listen(pg_db.engine, "before_cursor_execute", record)
+    try:
+        hits = index.search(query, 5)
+        assert [s for s in sent if "set_config" in s] == []
+        assert [i for i, _ in hits] == exact[:5]
+        assert settings_now() == (str(pg_search.HNSW_EF_SEARCH), "off")
+
+        allowed = exact[10:30]
+        sent.clear()
+        filtered = index.search(query, 5, allowed_ids=allowed)
+        assert len([s for s in sent if "set_config" in s]) == 1
+        assert [i for i, _ in filtered] == exact[10:15]
+        assert settings_now() == (str(pg_search.HNSW_EF_SEARCH), "relaxed_order")
+
+        sent.clear()
+        deep = index.search(query, 300)  # ef_search follows k past the default
+        assert len([s for s in sent if "set_config" in s]) == 1
+        assert [i for i, _ in deep][:5] == exact[:5] and len(deep) == len(stored)
+        assert settings_now() == ("300", "off")
+    finally:
+        event.remove(pg_db.engine, "before_cursor_execute", record)

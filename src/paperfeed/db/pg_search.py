@@ -1060,6 +1060,31 @@ def _write_vectors(conn: Any, rows: Sequence[Any]) -> None:
     conn.execute(text("TRUNCATE pf_vectors_in"))
 
 
+_HNSW_SESSION_KEY = "paperfeed.hnsw_session"
+
+
+def _hnsw_session(conn: Connection, ef_search: int, iterative_scan: str) -> None:
+    """pgvector's search settings for this pooled connection's session, sent
+    only when they differ from what it was last given (the connection's
+    ``info`` lives as long as the server session). A search's settings were
+    ``set_config(..., true)`` in a transaction of their own before: BEGIN, the
+    settings and COMMIT, three round trips on every request for the same two
+    values. Only this module's vector searches read these settings, and each
+    sets its own, so what one leaves in the session misleads none."""
+    wanted = (int(ef_search), iterative_scan)
+    info = conn.info
+    if info.get(_HNSW_SESSION_KEY) == wanted:
+        return
+    conn.execute(
+        text(
+            "SELECT set_config('hnsw.ef_search', :ef, false), "
+            "set_config('hnsw.iterative_scan', :scan, false)"
+        ),
+        {"ef": str(wanted[0]), "scan": iterative_scan},
+    )
+    info[_HNSW_SESSION_KEY] = wanted
+
+
 class PgVectorIndex:
     """Dense search on pgvector (same methods as the SQLite VectorIndex)."""
 
@@ -1212,17 +1237,10 @@ class PgVectorIndex:
             f"SELECT paper_id, -({distance}) AS score FROM embeddings "  # noqa: S608 (dim is an int)
             f"WHERE {' AND '.join(where)} ORDER BY {distance} LIMIT :k"
         )
-        with self.db.begin() as conn:
-            # One round trip for both settings. Filtered searches keep walking the
-            # graph until k rows pass the filter.
+        with self.db.connect() as conn:
+            # Filtered searches keep walking the graph until k rows pass the filter.
             ef = max(HNSW_EF_SEARCH, min(1000, int(k)))
-            conn.execute(
-                text(
-                    "SELECT set_config('hnsw.ef_search', :ef, true), "
-                    "set_config('hnsw.iterative_scan', :scan, true)"
-                ),
-                {"ef": str(ef), "scan": "relaxed_order" if filtered else "off"},
-            )
+            _hnsw_session(conn, ef, "relaxed_order" if filtered else "off")
             stmt = text(sql)
             if "exclude" in params:
                 stmt = stmt.bindparams(bindparam("exclude", expanding=False))
