@@ -9,8 +9,11 @@ One command: it builds the database the first time (reused afterwards), starts
 the server, measures, prints the figures and stops everything it started.
 The load generator is ``wrk`` (Debian: ``apt-get install wrk``) with
 bench/http_load.lua, a few percent of a core, so nearly all the CPU goes to
-the server; every figure comes with the server's CPU time per request (user +
-system of all its processes, from /proc) and the load average.
+the server; every figure comes with the CPU time per request (user + system,
+from /proc) of the server's processes, of PostgreSQL's when it runs on this
+machine (before session 14 only the server's were counted, so the ceiling
+printed for PostgreSQL left out the database's share of the same two cores),
+and of the whole machine, and with the load average.
 
 1. Build (once, under bench/results/http/<backend>/; delete it to rebuild):
    every paper of ../shared/data/arxiv-cs-2025.jsonl.gz through the ingest
@@ -311,22 +314,71 @@ def tree_cpu_seconds(pid: int) -> float:
     return total
 
 
-def idle_cpu(pid: int, seconds: float = 10) -> float:
-    """CPU seconds per second the server spends with no requests (index
-    refresh polls, the embedding poll)."""
-    before, started = tree_cpu_seconds(pid), time.perf_counter()
-    time.sleep(seconds)
-    return (tree_cpu_seconds(pid) - before) / (time.perf_counter() - started)
+def postgres_pid(database_url: str) -> int | None:
+    """The PostgreSQL postmaster serving ``database_url`` when it runs on this
+    machine (a Unix socket or loopback), else None. Its process tree (every
+    backend, autovacuum, the WAL writer) is what the requests cost the
+    database: on one machine it shares the cores with the web workers, so a
+    requests/s ceiling from the workers' CPU alone would be wrong."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    host = url.query.get("host") or url.host or ""
+    if isinstance(host, tuple):
+        host = host[0]
+    if host and not str(host).startswith("/") and host not in ("127.0.0.1", "localhost", "::1"):
+        return None
+    plain = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(plain) as conn:
+        backend = conn.execute("SELECT pg_backend_pid()").fetchone()
+    assert backend is not None
+    status = Path(f"/proc/{backend[0]}/status").read_text()
+    parent = int(next(line.split()[1] for line in status.splitlines() if line.startswith("PPid:")))
+    if Path(f"/proc/{parent}/comm").read_text().strip() != "postgres":
+        return None
+    return parent
+
+
+class CpuMeter:
+    """CPU seconds of the web server's process tree, of PostgreSQL's (when it
+    runs here) and of the whole machine (all cores' busy time, /proc/stat)."""
+
+    def __init__(self, server_pid: int, database_pid: int | None) -> None:
+        self.server_pid = server_pid
+        self.database_pid = database_pid
+
+    @staticmethod
+    def machine_seconds() -> float:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+        busy = sum(int(v) for i, v in enumerate(fields) if i not in (3, 4))  # not idle, iowait
+        return busy / os.sysconf("SC_CLK_TCK")
+
+    def read(self) -> dict[str, float]:
+        return {
+            "server": tree_cpu_seconds(self.server_pid),
+            "database": tree_cpu_seconds(self.database_pid) if self.database_pid else 0.0,
+            "machine": self.machine_seconds(),
+        }
+
+    def idle(self, seconds: float = 10) -> dict[str, float]:
+        """CPU seconds per second spent with no requests (index refresh polls,
+        the embedding poll, autovacuum, other work on the machine)."""
+        before, started = self.read(), time.perf_counter()
+        time.sleep(seconds)
+        after, elapsed = self.read(), time.perf_counter() - started
+        return {k: (after[k] - before[k]) / elapsed for k in before}
 
 
 # ---------------------------------------------------------------- load
 
 
 def run_wrk(
-    url: str, paths: Sequence[str], *, seconds: float, connections: int, server_pid: int
+    url: str, paths: Sequence[str], *, seconds: float, connections: int, meter: CpuMeter
 ) -> dict[str, Any]:
     """wrk over ``paths`` (rotating); returns its JSON summary plus requests/s,
-    server CPU ms per request and wrk's own CPU seconds."""
+    the server's, PostgreSQL's and the machine's CPU ms per request, and wrk's
+    own CPU seconds."""
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as handle:
         handle.write("\n".join(paths) + "\n")
         paths_file = handle.name
@@ -336,7 +388,7 @@ def run_wrk(
         "-s", str(HERE / "http_load.lua"), url,
     ]  # fmt: skip
     try:
-        cpu_before = tree_cpu_seconds(server_pid)
+        cpu_before = meter.read()
         wrk_before = os.times()
         done = subprocess.run(
             command,
@@ -346,7 +398,7 @@ def run_wrk(
             timeout=seconds + 120,
         )
         wrk_after = os.times()
-        cpu = tree_cpu_seconds(server_pid) - cpu_before
+        cpu_after = meter.read()
     finally:
         os.unlink(paths_file)
     if done.returncode != 0:
@@ -354,7 +406,8 @@ def run_wrk(
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     requests = max(1, summary["requests"])
     summary["rps"] = summary["requests"] / (summary["duration_us"] / 1e6)
-    summary["server_cpu_ms"] = cpu * 1000 / requests
+    for key in ("server", "database", "machine"):
+        summary[f"{key}_cpu_ms"] = (cpu_after[key] - cpu_before[key]) * 1000 / requests
     summary["wrk_cpu_s"] = (wrk_after.children_user - wrk_before.children_user) + (
         wrk_after.children_system - wrk_before.children_system
     )
@@ -406,14 +459,18 @@ def check_paths(url: str, paths: Sequence[str]) -> None:
 def row(name: str, s: dict[str, Any]) -> str:
     return (
         f"{name:<34} {s['p50_ms']:7.1f} {s['p95_ms']:7.1f} {s['p99_ms']:7.1f} {s['rps']:8.1f} "
-        f"{s['server_cpu_ms']:9.2f} {s['requests']:8d} {s['errors']:6d} {s['wrk_cpu_s']:6.1f}"
+        f"{s['server_cpu_ms']:9.2f} {s['database_cpu_ms']:8.2f} {s['machine_cpu_ms']:8.2f} "
+        f"{s['requests']:8d} {s['errors']:6d} {s['wrk_cpu_s']:6.1f}"
     )
 
 
+# CPU ms per request: the web server's processes ("srv"), PostgreSQL's when it
+# runs on this machine ("db"; 0 for SQLite, in the server's processes), and
+# every core's busy time ("machine": srv + db + wrk + anything else running).
 HEADER = (
     f"{'':<34} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'req/s':>8} "
-    f"{'srv CPU':>9} {'requests':>8} {'errors':>6} {'wrk s':>6}\n"
-    f"{'':<34} {'':>7} {'':>7} {'':>7} {'':>8} {'ms/req':>9}"
+    f"{'srv CPU':>9} {'db CPU':>8} {'machine':>8} {'requests':>8} {'errors':>6} {'wrk s':>6}\n"
+    f"{'':<34} {'':>7} {'':>7} {'':>7} {'':>8} {'ms/req':>9} {'ms/req':>8} {'ms/req':>8}"
 )
 
 
@@ -438,7 +495,9 @@ def measure(args: argparse.Namespace, work: Path, database_url: str) -> None:
     search_paths = [
         str(httpx.URL("/api/papers/search", params={"q": q, "limit": args.limit})) for q in queries
     ]
+    database_pid = postgres_pid(database_url) if args.backend == "postgres" else None
     with paperfeed_server(work, database_url, args.workers) as (pid, url):
+        meter = CpuMeter(pid, database_pid)
         print(
             f"\n{built['papers']:,} papers, {built['votes']:,} votes, vectors for all "
             f"({built['real_vector_share']:.1%} their own); paperfeed serve --workers "
@@ -449,16 +508,22 @@ def measure(args: argparse.Namespace, work: Path, database_url: str) -> None:
         # its first pages: warm them all before measuring.
         every_list = [path for paths in lists.values() for path in paths]
         check_paths(url, every_list)
-        run_wrk(url, every_list, seconds=5, connections=4 * args.workers, server_pid=pid)
+        run_wrk(url, every_list, seconds=5, connections=4 * args.workers, meter=meter)
         # Background work (index refresh polls, the embedding poll) costs CPU
         # with no requests at all; rows with few requests/s carry more of it.
-        idle = idle_cpu(pid)
-        print(f"server CPU with no requests: {idle * 1000:.0f} ms per second (included below)")
+        idle = meter.idle()
+        print(
+            f"CPU with no requests, ms per second (included below): server "
+            f"{idle['server'] * 1000:.0f}, PostgreSQL {idle['database'] * 1000:.0f}, "
+            f"machine {idle['machine'] * 1000:.0f}"
+        )
+        if args.backend == "postgres" and database_pid is None:
+            print("PostgreSQL is not on this machine: its CPU is not measured (db CPU 0)")
         print("\nLatency: one connection, sequential requests")
         print(HEADER)
         for name, paths in lists.items() if not args.search_only else ():
             check_paths(url, paths)
-            stats = run_wrk(url, paths, seconds=args.seconds, connections=1, server_pid=pid)
+            stats = run_wrk(url, paths, seconds=args.seconds, connections=1, meter=meter)
             print(row(name, stats), flush=True)
 
         print(f"\nThroughput: {args.connections} connections")
@@ -473,24 +538,30 @@ def measure(args: argparse.Namespace, work: Path, database_url: str) -> None:
         # index (seconds of CPU): warm until the CPU per request stops falling.
         previous = float("inf")
         for _ in range(10):
-            warmed = run_wrk(url, warm, seconds=3, connections=args.connections, server_pid=pid)
+            warmed = run_wrk(url, warm, seconds=3, connections=args.connections, meter=meter)
             if warmed["server_cpu_ms"] > 0.8 * previous:
                 break
             previous = warmed["server_cpu_ms"]
         # Background CPU again, now that every worker has its model and
         # indexes loaded: the search row's figure net of it is the requests' own.
-        idle = idle_cpu(pid)
+        idle = meter.idle()
         cache_before = query_vector_cache(url)
         stats = run_wrk(
-            url, search_paths, seconds=args.seconds, connections=args.connections, server_pid=pid
+            url, search_paths, seconds=args.seconds, connections=args.connections, meter=meter
         )
         print(row(f"search API, {len(queries)} queries", stats), flush=True)
-        own = stats["server_cpu_ms"] - idle * 1000 / max(stats["rps"], 1e-9)
+        # Net of the background CPU measured just before: the requests' own.
+        own = {
+            key: stats[f"{key}_cpu_ms"] - idle[key] * 1000 / max(stats["rps"], 1e-9)
+            for key in ("server", "database")
+        }
+        both = own["server"] + own["database"]
         cores = os.cpu_count() or 1
         print(
-            f"  server CPU with no requests just before: {idle * 1000:.0f} ms per second; "
-            f"net of it: {own:.2f} ms per request, i.e. at most "
-            f"{cores * 1000 / own:.0f} requests/s from {cores} idle cores"
+            f"  net of the CPU with no requests just before: server {own['server']:.2f} + "
+            f"PostgreSQL {own['database']:.2f} = {both:.2f} ms per request, i.e. at most "
+            f"{cores * 1000 / both:.0f} requests/s from {cores} idle cores "
+            f"(the server's processes alone: {cores * 1000 / own['server']:.0f})"
         )
         hits, misses = (a - b for a, b in zip(query_vector_cache(url), cache_before, strict=True))
         print(f"  query-vector cache during this row: {hits:.0f} hits, {misses:.0f} misses")
@@ -504,7 +575,7 @@ def measure(args: argparse.Namespace, work: Path, database_url: str) -> None:
             lists["day, trending"],
             seconds=args.seconds,
             connections=args.connections,
-            server_pid=pid,
+            meter=meter,
         )
         print(row("day list page (10 days)", stats), flush=True)
         print(f"\nload average at the end: {os.getloadavg()}")
