@@ -299,14 +299,15 @@ def paperfeed_server(work: Path, database_url: str, workers: int) -> Iterator[tu
 def tree_cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process and its descendants (Linux /proc):
     what the requests cost the server, which waiting for a busy core does not
-    inflate. Descendants that exited are not counted; the workers live on."""
+    inflate. Descendants that exited count once their parent has reaped them
+    (cutime, cstime): PostgreSQL's backends come and go with the connections."""
     ticks = os.sysconf("SC_CLK_TCK")
     total, todo = 0.0, [pid]
     while todo:
         current = todo.pop()
         try:
             fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / ticks
+            total += sum(int(v) for v in fields[11:15]) / ticks
             children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
         except (FileNotFoundError, ProcessLookupError):
             continue
