@@ -80,8 +80,9 @@ def test_slug_paper_is_merged_into_its_arxiv_twin(db: Database) -> None:
 
 
 def test_get_papers_reads_what_sqlalchemy_reads(db: Database) -> None:
-    """On SQLite get_papers reads through the sqlite3 cursor: the rows must be
-    what SQLAlchemy's column types give (values and types), on every column."""
+    """get_papers and vote_counts read through the driver's own cursor (sqlite3,
+    psycopg): the rows must be what SQLAlchemy's column types give (values and
+    types), on every column, on both backends."""
     from sqlalchemy import update
 
     from paperfeed.db.tables import papers, readers, votes

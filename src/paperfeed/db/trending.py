@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, bindparam, exists, func, or_, select
 
-from paperfeed.db.papers import _as_date, sqlite_cursor
+from paperfeed.db.papers import _as_date, driver_cursor
 from paperfeed.db.tables import hides, papers, votes
 
 
@@ -227,12 +227,16 @@ def vote_counts(conn: Connection, ids: Sequence[str]) -> dict[str, int]:
     if not ids:
         return {}
     if conn.dialect.name == "sqlite":  # as db.papers.get_papers, for the same reason
-        cursor = sqlite_cursor(conn)
+        cursor = driver_cursor(conn)
         try:
             cursor.execute(_SQLITE_VOTE_COUNTS, (json.dumps(list(ids)),))
             return {paper_id: int(n) for paper_id, n in cursor}
         finally:
             cursor.close()
+    if conn.dialect.name == "postgresql":
+        with driver_cursor(conn) as cursor:
+            cursor.execute(_POSTGRESQL_VOTE_COUNTS, (list(ids),))
+            return {paper_id: int(n) for paper_id, n in cursor}
     rows = conn.execute(_VOTE_COUNTS, {"ids": list(ids)})
     return {paper_id: int(n) for paper_id, n in rows}
 
@@ -240,6 +244,9 @@ def vote_counts(conn: Connection, ids: Sequence[str]) -> dict[str, int]:
 _SQLITE_VOTE_COUNTS = (
     "SELECT paper_id, count(*) FROM votes"
     " WHERE paper_id IN (SELECT value FROM json_each(?)) GROUP BY paper_id"
+)
+_POSTGRESQL_VOTE_COUNTS = (
+    "SELECT paper_id, count(*) FROM votes WHERE paper_id = ANY(%s) GROUP BY paper_id"
 )
 
 
