@@ -89,13 +89,9 @@ class Database:
         session 14). A read-only block loses nothing by it: under READ
         COMMITTED every statement takes its own snapshot anyway."""
         with self.engine.connect() as conn:
-            if self._autocommit_reads:
+            if self.backend == "postgresql":
                 conn = conn.execution_options(isolation_level="AUTOCOMMIT")
             yield conn
-
-    @property
-    def _autocommit_reads(self) -> bool:
-        return self.engine.dialect.name == "postgresql"
 
     def dispose(self) -> None:
         self.engine.dispose()
