@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from paperfeed.models import Paper
 
 
@@ -35,3 +37,28 @@ def real_records(path: Path, count: int) -> Iterator[dict[str, Any]]:
 def write_jsonl(path: Path, records: list[Any]) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     return path
+
+
+def unit_vectors(rng: np.random.Generator, n: int, dim: int = 16) -> np.ndarray:
+    """``n`` random unit vectors of ``dim`` dimensions."""
+    v = rng.standard_normal((n, dim)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def seed_papers_with_vectors(
+    db: Any, n: int, *, model: str, dim: int = 16, seed: int = 0
+) -> dict[str, np.ndarray]:
+    """n papers in the database, each with a random unit vector stored for ``model``."""
+    from paperfeed.db import embeddings as vector_store
+    from paperfeed.db import papers as paper_store
+    from paperfeed.ingest.pipeline import ingest
+
+    ids = [f"2501.{i:05d}" for i in range(n)]
+    ingest(db, [make_paper(i) for i in ids])
+    vectors = unit_vectors(np.random.default_rng(seed), n, dim)
+    with db.begin() as conn:
+        hashes = {r["id"]: r["text_hash"] for r in paper_store.get_papers(conn, ids).values()}
+        vector_store.store_vectors(
+            conn, model, [(i, hashes[i], vectors[k]) for k, i in enumerate(ids)]
+        )
+    return dict(zip(ids, vectors, strict=True))

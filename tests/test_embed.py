@@ -35,7 +35,13 @@ from paperfeed.ingest.jsonl import read_jsonl
 from paperfeed.ingest.pipeline import ingest
 from paperfeed.similar import more_like_these, similar_papers
 from tests.conftest import ARXIV_CS, PG_TEMPLATE
-from tests.helpers import make_paper, real_records, write_jsonl
+from tests.helpers import (
+    make_paper,
+    real_records,
+    seed_papers_with_vectors,
+    unit_vectors,
+    write_jsonl,
+)
 from tests.workers import wait_for
 
 # ---------------------------------------------------------------- embedder
@@ -129,26 +135,6 @@ def test_unknown_models_fail_clearly(monkeypatch: pytest.MonkeyPatch) -> None:
 # ---------------------------------------------------------------- vector index
 
 
-def _unit(rng: np.random.Generator, n: int, dim: int = 16) -> np.ndarray:
-    v = rng.standard_normal((n, dim)).astype(np.float32)
-    return v / np.linalg.norm(v, axis=1, keepdims=True)
-
-
-def _seed(
-    db: Database, n: int, *, model: str, dim: int = 16, seed: int = 0
-) -> dict[str, np.ndarray]:
-    """n papers in the database, each with a random unit vector stored for ``model``."""
-    ids = [f"2501.{i:05d}" for i in range(n)]
-    ingest(db, [make_paper(i) for i in ids])
-    vectors = _unit(np.random.default_rng(seed), n, dim)
-    with db.begin() as conn:
-        hashes = {r["id"]: r["text_hash"] for r in paper_store.get_papers(conn, ids).values()}
-        vector_store.store_vectors(
-            conn, model, [(i, hashes[i], vectors[k]) for k, i in enumerate(ids)]
-        )
-    return dict(zip(ids, vectors, strict=True))
-
-
 def _exact_top(stored: dict[str, np.ndarray], query: np.ndarray, k: int) -> list[str]:
     ids = list(stored)
     scores = np.stack([stored[i] for i in ids]) @ query
@@ -159,10 +145,10 @@ MODEL = "test-model@16"
 
 
 def test_index_search_matches_exact_search(settings: Settings, db: Database) -> None:
-    stored = _seed(db, 300, model=MODEL)
+    stored = seed_papers_with_vectors(db, 300, model=MODEL)
     index = VectorIndex.open(settings, db, model_id=MODEL)
     assert len(index) == 300
-    query = _unit(np.random.default_rng(7), 1)[0]
+    query = unit_vectors(np.random.default_rng(7), 1)[0]
     hits = index.search(query, 10)
     assert [pid for pid, _ in hits] == _exact_top(stored, query, 10)
     assert hits[0][1] == pytest.approx(float(stored[hits[0][0]] @ query), abs=1e-5)
@@ -179,11 +165,11 @@ def test_hnsw_path_finds_nearest(
     """With exact search switched off, the graph answers, including with a filter."""
     monkeypatch.setattr(vectors_module, "EXACT_MAX_INDEX", 0)
     monkeypatch.setattr(vectors_module, "EXACT_MAX_CANDIDATES", 0)
-    stored = _seed(db, 500, model=MODEL)
+    stored = seed_papers_with_vectors(db, 500, model=MODEL)
     index = VectorIndex.open(settings, db, model_id=MODEL)
     rng = np.random.default_rng(3)
     overlap = 0
-    for query in _unit(rng, 20):
+    for query in unit_vectors(rng, 20):
         got = [pid for pid, _ in index.search(query, 10)]
         overlap += len(set(got) & set(_exact_top(stored, query, 10)))
     assert overlap / 200 >= 0.9
@@ -196,7 +182,7 @@ def test_hnsw_path_finds_nearest(
 
 
 def test_index_persists_and_reopens(settings: Settings, db: Database) -> None:
-    stored = _seed(db, 50, model=MODEL)
+    stored = seed_papers_with_vectors(db, 50, model=MODEL)
     index = VectorIndex.open(settings, db, model_id=MODEL)
     index.save()
     files = {p.name for p in Path(settings.index_dir).iterdir()}
@@ -208,7 +194,7 @@ def test_index_persists_and_reopens(settings: Settings, db: Database) -> None:
 
 
 def test_index_catches_up_after_a_crash(settings: Settings, db: Database) -> None:
-    stored = _seed(db, 40, model=MODEL)
+    stored = seed_papers_with_vectors(db, 40, model=MODEL)
     index = VectorIndex.open(settings, db, model_id=MODEL)
     index.save()
     # After the save, the database moves on while the sidecar is not saved
@@ -217,7 +203,7 @@ def test_index_catches_up_after_a_crash(settings: Settings, db: Database) -> Non
     changed, gone = "2501.00003", "2501.00004"
     ingest(db, [make_paper(changed, abstract="A rewritten abstract.")])
     ingest(db, [make_paper(f"2502.{i:05d}") for i in range(5)])
-    new_vectors = _unit(rng, 6)
+    new_vectors = unit_vectors(rng, 6)
     with db.begin() as conn:
         rows = paper_store.get_papers(conn, [changed] + [f"2502.{i:05d}" for i in range(5)])
         items = [(pid, rows[pid]["text_hash"], new_vectors[k]) for k, pid in enumerate(rows)]
@@ -232,7 +218,7 @@ def test_index_catches_up_after_a_crash(settings: Settings, db: Database) -> Non
     assert gone not in reopened
     for pid in (changed, "2502.00004"):
         assert reopened.search(stored[pid], 1)[0][0] == pid
-    query = _unit(rng, 1)[0]
+    query = unit_vectors(rng, 1)[0]
     assert [p for p, _ in reopened.search(query, 10)] == _exact_top(stored, query, 10)
 
     # A lost sidecar (deleted files) or a half-written one is rebuilt from the table.
@@ -248,7 +234,7 @@ def test_index_catches_up_after_a_crash(settings: Settings, db: Database) -> Non
 
 
 def test_index_built_by_another_model_is_rebuilt(settings: Settings, db: Database) -> None:
-    _seed(db, 10, model=MODEL)
+    seed_papers_with_vectors(db, 10, model=MODEL)
     first = VectorIndex.open(settings, db, model_id=MODEL)
     first.save()
     other = VectorIndex.open(settings, db, model_id="other-model@16")
@@ -257,7 +243,7 @@ def test_index_built_by_another_model_is_rebuilt(settings: Settings, db: Databas
 
 def test_index_reuses_deleted_slots(settings: Settings, db: Database) -> None:
     index = VectorIndex(Path(settings.index_dir), MODEL)
-    vectors = _unit(np.random.default_rng(1), 30)
+    vectors = unit_vectors(np.random.default_rng(1), 30)
     index.add([f"p{i}" for i in range(20)], vectors[:20])
     index.remove([f"p{i}" for i in range(10)])
     index.add([f"q{i}" for i in range(10)], vectors[20:])
@@ -455,11 +441,11 @@ def _times(result: dict | None) -> dict:
 def test_long_lived_index_sees_vectors_written_elsewhere(settings: Settings, db: Database) -> None:
     """A web process's index picks up vectors that another process (``embed
     --watch``, a worker) stored after it was opened."""
-    stored = _seed(db, 5, model=MODEL)
+    stored = seed_papers_with_vectors(db, 5, model=MODEL)
     index = VectorIndex.open(settings, db, model_id=MODEL)
     assert index.refresh_if_due(db, every=0) == 0  # nothing new
     ingest(db, [make_paper("2503.00001")])
-    vector = _unit(np.random.default_rng(9), 1)[0]
+    vector = unit_vectors(np.random.default_rng(9), 1)[0]
     with db.begin() as conn:
         content_hash = paper_store.get_papers(conn, ["2503.00001"])["2503.00001"]["text_hash"]
         vector_store.store_vectors(conn, MODEL, [("2503.00001", content_hash, vector)])
@@ -487,10 +473,10 @@ def test_catch_up_runs_in_the_background_and_lets_searches_in_between_chunks(
     inside a request took 2.5 s)."""
     # 8 + 6: fewer than twice what the 8-bit ranges were learnt from, so this
     # is a catch-up, not a retraining rebuild.
-    _seed(db, 8, model=MODEL)
+    seed_papers_with_vectors(db, 8, model=MODEL)
     index = VectorIndex.open(settings, db, model_id=MODEL)
     new_ids = [f"2503.{i:05d}" for i in range(6)]
-    new_vectors = _unit(np.random.default_rng(21), 6)
+    new_vectors = unit_vectors(np.random.default_rng(21), 6)
     _store_new(db, new_ids, new_vectors)
     monkeypatch.setattr(vectors_module, "CATCH_UP_CHUNK", 2)
     chunks: list[int] = []
@@ -530,11 +516,11 @@ def test_a_stopped_catch_up_leaves_the_rest_for_the_next_sync(
 ) -> None:
     """stop() (run at exit) ends a catch-up between two chunks; what it did not
     add, and a save made after it, do not hide the rest from the next open."""
-    _seed(db, 5, model=MODEL)
+    seed_papers_with_vectors(db, 5, model=MODEL)
     index = VectorIndex.open(settings, db, model_id=MODEL)
     index.save()
     new_ids = [f"2503.{i:05d}" for i in range(4)]  # 9 < 2 x 5: a catch-up
-    _store_new(db, new_ids, _unit(np.random.default_rng(22), 4))
+    _store_new(db, new_ids, unit_vectors(np.random.default_rng(22), 4))
     monkeypatch.setattr(vectors_module, "CATCH_UP_CHUNK", 2)
     original_add = VectorIndex.add
 
@@ -562,7 +548,7 @@ def test_index_graph_skips_dead_and_rescores_from_the_table(
     monkeypatch.setattr(vectors_module, "EXACT_MAX_INDEX", 0)
     monkeypatch.setattr(vectors_module, "EXACT_MAX_CANDIDATES", 0)
     monkeypatch.setattr(vectors_module, "RESCORE_GRAPH", True)
-    stored = _seed(db, 200, model=MODEL)
+    stored = seed_papers_with_vectors(db, 200, model=MODEL)
     index = VectorIndex.open(settings, db, model_id=MODEL)
     ids = list(stored)
     # Re-embed one paper: it moves (a new label), its old vector is dead.

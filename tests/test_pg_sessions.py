@@ -4,17 +4,13 @@ every search (docs/benchmarks.md, session 14)."""
 
 from __future__ import annotations
 
-import numpy as np
 import psycopg
 import pytest
 from sqlalchemy import event, text
 
 from paperfeed.db import Database, pg_search
-from paperfeed.db import embeddings as vector_store
-from paperfeed.db import papers as paper_store
 from paperfeed.db.tables import meta
-from paperfeed.ingest.pipeline import ingest
-from tests.helpers import make_paper
+from tests.helpers import seed_papers_with_vectors
 
 pytestmark = pytest.mark.postgres
 MODEL = "test-model@16"
@@ -51,26 +47,12 @@ def test_a_failed_write_block_still_rolls_back_whole(pg_db: Database) -> None:
         assert rows.scalar_one() == 0
 
 
-def _seed(db: Database, n: int, dim: int = 16) -> dict[str, np.ndarray]:
-    ids = [f"2501.{i:05d}" for i in range(n)]
-    ingest(db, [make_paper(i) for i in ids])
-    rng = np.random.default_rng(11)
-    vectors = rng.standard_normal((n, dim)).astype(np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    with db.begin() as conn:
-        hashes = {r["id"]: r["text_hash"] for r in paper_store.get_papers(conn, ids).values()}
-        vector_store.store_vectors(
-            conn, MODEL, [(i, hashes[i], vectors[k]) for k, i in enumerate(ids)]
-        )
-    return dict(zip(ids, vectors, strict=True))
-
-
 def test_vector_search_settings_go_once_per_connection(pg_db: Database) -> None:
     """The first search on a connection sets ef_search and iterative_scan for
     its session; the same search again sends only itself; a filtered search
     switches the scan on, and the next unfiltered one off again, so each
     search runs with its own settings whatever the previous one left."""
-    stored = _seed(pg_db, 60)
+    stored = seed_papers_with_vectors(pg_db, 60, model=MODEL, seed=11)
     index = pg_search.PgVectorIndex(pg_db, MODEL)
     query = stored["2501.00007"]
     exact = sorted(stored, key=lambda i: -float(stored[i] @ query))
