@@ -9,7 +9,7 @@ with the browser session, which must then send the session's CSRF token in an
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials
@@ -90,13 +90,23 @@ class CollectionWithPapers(CollectionOut):
     papers: list[PaperBrief]
 
 
+TokenScope = Literal["read", "write", "tokens"]  # readers.TOKEN_SCOPES
+
+
 class TokenIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
+    scopes: list[TokenScope] = Field(
+        default=["read", "write"],
+        min_length=1,
+        description="read: your data; write: change it; tokens: manage API tokens. "
+        "A token can only make tokens with scopes it has itself.",
+    )
 
 
 class TokenOut(BaseModel):
     id: int
     name: str
+    scopes: list[TokenScope]
     created_at: datetime
     last_used_at: datetime | None = None
     revoked_at: datetime | None = None
@@ -105,6 +115,7 @@ class TokenOut(BaseModel):
 class NewToken(BaseModel):
     id: int
     name: str
+    scopes: list[TokenScope]
     token: str = Field(description="Shown only in this response; Paperfeed keeps only a hash")
 
 
@@ -321,8 +332,9 @@ def list_tokens(request: Request, reader: Reader = Depends(api_reader)) -> list[
 
 @router.post("/me/tokens", response_model=NewToken, status_code=201)
 def create_token(request: Request, body: TokenIn, reader: Reader = Depends(api_reader)) -> NewToken:
-    token_id, token = core.create_api_token(_db(request), reader, body.name)
-    return NewToken(id=token_id, name=body.name.strip(), token=token)
+    token_id, token = core.create_api_token(_db(request), reader, body.name, body.scopes)
+    scopes = [s for s in core.TOKEN_SCOPES if s in body.scopes]
+    return NewToken(id=token_id, name=body.name.strip(), scopes=scopes, token=token)
 
 
 @router.delete("/me/tokens/{token_id}", status_code=204)
