@@ -29,6 +29,7 @@ from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from markupsafe import Markup, escape
+from starlette.datastructures import MutableHeaders
 from starlette.middleware.sessions import SessionMiddleware
 
 from paperfeed import readers as core
@@ -250,12 +251,14 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Any) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                headers.append((b"x-content-type-options", b"nosniff"))
-                headers.append((b"referrer-policy", b"same-origin"))
+                # Set, not appended: a route sending one of these too must not
+                # make the response carry it twice.
+                headers = MutableHeaders(raw=list(message.get("headers", [])))
+                headers["x-content-type-options"] = "nosniff"
+                headers["referrer-policy"] = "same-origin"
                 if not exempt:
-                    headers.append((b"content-security-policy", CONTENT_SECURITY_POLICY.encode()))
-                message = {**message, "headers": headers}
+                    headers["content-security-policy"] = CONTENT_SECURITY_POLICY
+                message = {**message, "headers": headers.raw}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

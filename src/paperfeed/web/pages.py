@@ -180,11 +180,7 @@ def paper_markdown(request: Request, paper_id: str) -> Response:
     if moved := _moved(paper, paper_id, ".md"):
         return moved
     text = export.markdown(paper, paper_url(settings_of(request), paper["id"]))
-    return Response(
-        text,
-        media_type="text/markdown; charset=utf-8",
-        headers={"X-Content-Type-Options": "nosniff"},
-    )
+    return Response(text, media_type="text/markdown; charset=utf-8")
 
 
 def _filename(paper_id: str) -> str:
