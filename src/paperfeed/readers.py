@@ -232,9 +232,10 @@ def request_sign_in(
         ),
     )
     try:
-        mail.send_message(settings, message)
+        # A refusal of this address is logged, not shown (no enumeration).
+        mail.send_quietly(settings, message)
     except (OSError, smtplib.SMTPException) as exc:
-        # Same for every address (no enumeration); the link row simply expires.
+        # The server is unreachable, for every address alike; the link row expires.
         raise MailUnavailable(
             "The sign-in email could not be sent right now. Please try again in a few minutes."
         ) from exc
