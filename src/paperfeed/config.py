@@ -108,6 +108,10 @@ class Settings(BaseSettings):
     # times per message, waiting base * 2**n seconds (plus jitter) between tries.
     smtp_retry_attempts: int = 5
     smtp_retry_base_seconds: float = 2.0
+    # A digest run stops after this many digests in a row were deferred (each
+    # after its retries): the server is refusing everything for now, so the
+    # run releases the sender lease and the next run retries. 0: never stop.
+    digest_max_consecutive_deferrals: int = 5
 
     # Digests: `paperfeed serve` sends due digests itself unless this is off
     # (turn it off when cron runs `paperfeed digest send` instead).
