@@ -95,6 +95,13 @@ class Settings(BaseSettings):
     signin_limit_per_address: int = 5
     signin_limit_per_ip: int = 20
     signin_limit_window_minutes: int = 60
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto `paperfeed serve`
+    # believes (comma-separated addresses or networks, "*" for any). Empty: none,
+    # so a client cannot pick the address its rate limits count against.
+    trusted_proxies: str = ""
+    # /metrics: with a token, only requests sending `Authorization: Bearer
+    # <token>`; without, only clients on the loopback address.
+    metrics_token: str = ""
     magic_link_minutes: int = 15
     trending_half_life_hours: float = 48.0
 

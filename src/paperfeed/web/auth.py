@@ -202,7 +202,8 @@ def safe_next(value: str | None, default: str = "/") -> str:
 
 
 def client_ip(request: Request) -> str:
-    # uvicorn --proxy-headers puts the forwarded address here behind a proxy.
+    # Behind a proxy listed in PAPERFEED_TRUSTED_PROXIES, `serve` (uvicorn's
+    # proxy headers) puts the forwarded address here; from anyone else, never.
     return request.client.host if request.client else "unknown"
 
 
