@@ -13,13 +13,13 @@ from typing import get_args
 import pytest
 from alembic import command
 from fastapi.testclient import TestClient
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from paperfeed import readers as core
 from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.db.engine import alembic_config, make_engine
-from paperfeed.db.tables import api_tokens, readers
+from paperfeed.db.tables import api_tokens, reader_sessions, readers
 from paperfeed.web.api_readers import TokenScope
 from tests.readers_helpers import csrf_from, new_client, sign_in
 
@@ -83,9 +83,15 @@ def test_sessions_expire_in_the_database_too(settings: Settings, db: Database):
     )
     long_ago = datetime.now(UTC) - timedelta(days=core.SESSION_DAYS + 1)
     stale = core.start_session(db, alice, now=long_ago)
+    assert core.reader_for_session(db, stale, now=long_ago) == alice
+    ended = core.start_session(db, alice, now=long_ago)
+    core.end_session(db, ended, now=long_ago)
     fresh = core.start_session(db, alice)
     assert core.reader_for_session(db, stale) is None
     assert core.reader_for_session(db, fresh) == alice
+    # Ended sessions are forgotten when the reader signs in again.
+    with db.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(reader_sessions)).scalar() == 1
 
 
 def _new_reader(db: Database) -> int:

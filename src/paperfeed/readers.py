@@ -275,6 +275,7 @@ def start_session(db: Database, reader: Reader, now: datetime | None = None) -> 
     now = now or utcnow()
     session_id = secrets.token_urlsafe(32)
     with db.begin() as conn:
+        store.forget_ended_sessions(conn, reader.id, now)  # the table stays small
         store.insert_session(
             conn, _session_hash(session_id), reader.id, now, now + timedelta(days=SESSION_DAYS)
         )
@@ -299,6 +300,7 @@ def end_all_sessions(db: Database, reader: Reader, now: datetime | None = None) 
     theirs stops working (what someone does after losing a device or a key)."""
     now = now or utcnow()
     with db.begin() as conn:
+        store.forget_ended_sessions(conn, reader.id, now)
         store.revoke_all_sessions(conn, reader.id, now)
         store.revoke_all_api_tokens(conn, reader.id, now)
 

@@ -158,15 +158,17 @@ def revoke_session(conn: Connection, id_hash: str, now: datetime) -> None:
     )
 
 
-def revoke_all_sessions(conn: Connection, reader_id: int, now: datetime) -> None:
-    """Revoke every live session of the reader, and forget the expired or
-    revoked ones (nothing reads them again)."""
+def forget_ended_sessions(conn: Connection, reader_id: int, now: datetime) -> None:
+    """Delete the reader's expired or revoked sessions: nothing reads them again."""
     conn.execute(
         delete(reader_sessions).where(
             reader_sessions.c.reader_id == reader_id,
             or_(reader_sessions.c.revoked_at.is_not(None), reader_sessions.c.expires_at <= now),
         )
     )
+
+
+def revoke_all_sessions(conn: Connection, reader_id: int, now: datetime) -> None:
     conn.execute(
         update(reader_sessions)
         .where(reader_sessions.c.reader_id == reader_id, reader_sessions.c.revoked_at.is_(None))
