@@ -72,7 +72,16 @@ def _id_out_of_column_range(case: Any, backend: str) -> bool:
 
 
 def _has_nul(case: Any) -> bool:
-    return "\x00" in repr((case.path_parameters, case.query, case.body))
+    def walk(value: Any) -> bool:
+        if isinstance(value, str):
+            return "\x00" in value
+        if isinstance(value, dict):
+            return any(walk(k) or walk(v) for k, v in value.items())
+        if isinstance(value, list | tuple):
+            return any(walk(v) for v in value)
+        return False
+
+    return walk([case.path_parameters, case.query, case.body])
 
 
 @dataclass(frozen=True)
