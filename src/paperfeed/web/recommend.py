@@ -13,7 +13,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from paperfeed import recommend as core
 from paperfeed.config import Settings
@@ -21,6 +21,7 @@ from paperfeed.db import Database
 from paperfeed.db import papers as paper_store
 from paperfeed.readers import Reader
 from paperfeed.web.auth import require_reader, verify_csrf
+from paperfeed.web.schemas import RequestBody, ValidationFailed, error_responses
 from paperfeed.web.templating import templates
 
 router = APIRouter()
@@ -37,11 +38,11 @@ def _db(request: Request) -> Database:
     return db
 
 
-class RecommendBody(BaseModel):
+class RecommendBody(RequestBody):
     positive_ids: list[str] = Field(default_factory=list, max_length=1000)
     negative_ids: list[str] = Field(default_factory=list, max_length=1000)
-    since: date | None = Field(None, description="First listing date, inclusive.")
-    until: date | None = Field(None, description="Last listing date, inclusive.")
+    since: date | None = Field(None, strict=False, description="First listing date, inclusive.")
+    until: date | None = Field(None, strict=False, description="Last listing date, inclusive.")
     categories: list[str] | None = Field(None, max_length=50)
     keywords: list[str] = Field(default_factory=list, max_length=50)
     limit: int = Field(20, ge=1, le=500)
@@ -53,7 +54,10 @@ def pick_json(pick: core.Pick) -> dict[str, Any]:
     return data
 
 
-@router.post("/api/recommend")
+@router.post(
+    "/api/recommend",
+    responses={**error_responses(400), **error_responses(422, model=ValidationFailed)},
+)
 def api_recommend(request: Request, body: RecommendBody) -> dict[str, Any]:
     """Papers listed in [since, until] ranked for the given positive (and
     negative) papers, best first, each with its score and the positive it is
