@@ -49,7 +49,10 @@ def main() -> int:
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         apt = ["apt-get", "-q", "-y", "-o", "Dpkg::Use-Pty=0"]
         if subprocess.run([*apt, "update"], env=env).returncode == 0:
-            subprocess.run([*apt, "install", "--no-install-recommends", *missing], env=env)
+            # --reinstall: a package whose binary was deleted still counts as
+            # installed, and a plain install would leave it missing.
+            install = [*apt, "install", "--reinstall", "--no-install-recommends", *missing]
+            subprocess.run(install, env=env)
         missing = missing_packages()
     if missing:
         print(f"make test: {install_hint(missing)}", file=sys.stderr)
