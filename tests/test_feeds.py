@@ -130,6 +130,6 @@ def test_public_collection_feed(client: TestClient, db: Database) -> None:
     # A private collection is not found, like one that does not exist.
     assert client.get(f"/collections/{private}/feed.xml").status_code == 404
     assert client.get("/collections/99999/feed.xml").status_code == 404
-    assert client.get("/collections/abc/feed.xml").status_code == 404
+    assert client.get("/collections/abc/feed.xml").status_code == 422  # malformed id
     page = client.get(f"/collections/{public}")
     assert f'href="/collections/{public}/feed.xml"' in page.text

@@ -19,6 +19,7 @@ from paperfeed import readers as core
 from paperfeed.db import Database
 from paperfeed.readers import Reader
 from paperfeed.web.auth import _settings, api_reader, bearer_scheme, current_reader
+from paperfeed.web.params import RowId
 
 router = APIRouter(prefix="/api", tags=["readers"])
 
@@ -253,7 +254,7 @@ def create_collection(
     return _collection(db, reader, collection_id)
 
 
-def _collection(db: Database, viewer: Reader | None, collection_id: int) -> CollectionWithPapers:
+def _collection(db: Database, viewer: Reader | None, collection_id: RowId) -> CollectionWithPapers:
     found, papers = core.get_collection(db, viewer, collection_id)
     return CollectionWithPapers(
         **{**found, "paper_count": len(papers)}, papers=[_brief(p) for p in papers]
@@ -262,7 +263,7 @@ def _collection(db: Database, viewer: Reader | None, collection_id: int) -> Coll
 
 @router.get("/collections/{collection_id}", response_model=CollectionWithPapers)
 def get_collection(
-    request: Request, collection_id: int, reader: Reader | None = Depends(optional_api_reader)
+    request: Request, collection_id: RowId, reader: Reader | None = Depends(optional_api_reader)
 ) -> CollectionWithPapers:
     """A public collection, or one of your own; others' private ones are 404."""
     return _collection(_db(request), reader, collection_id)
@@ -271,7 +272,7 @@ def get_collection(
 @router.patch("/collections/{collection_id}", response_model=CollectionWithPapers)
 def update_collection(
     request: Request,
-    collection_id: int,
+    collection_id: RowId,
     body: CollectionPatch,
     reader: Reader = Depends(api_reader),
 ) -> CollectionWithPapers:
@@ -289,7 +290,7 @@ def update_collection(
 
 @router.delete("/collections/{collection_id}", status_code=204)
 def delete_collection(
-    request: Request, collection_id: int, reader: Reader = Depends(api_reader)
+    request: Request, collection_id: RowId, reader: Reader = Depends(api_reader)
 ) -> Response:
     core.delete_collection(_db(request), reader, collection_id)
     return Response(status_code=204)
@@ -297,7 +298,7 @@ def delete_collection(
 
 @router.put("/collections/{collection_id}/papers/{paper_id:path}", status_code=204)
 def add_paper(
-    request: Request, collection_id: int, paper_id: str, reader: Reader = Depends(api_reader)
+    request: Request, collection_id: RowId, paper_id: str, reader: Reader = Depends(api_reader)
 ) -> Response:
     core.add_to_collection(_db(request), reader, collection_id, paper_id)
     return Response(status_code=204)
@@ -305,7 +306,7 @@ def add_paper(
 
 @router.delete("/collections/{collection_id}/papers/{paper_id:path}", status_code=204)
 def remove_paper(
-    request: Request, collection_id: int, paper_id: str, reader: Reader = Depends(api_reader)
+    request: Request, collection_id: RowId, paper_id: str, reader: Reader = Depends(api_reader)
 ) -> Response:
     core.remove_from_collection(_db(request), reader, collection_id, paper_id)
     return Response(status_code=204)
@@ -326,7 +327,9 @@ def create_token(request: Request, body: TokenIn, reader: Reader = Depends(api_r
 
 
 @router.delete("/me/tokens/{token_id}", status_code=204)
-def revoke_token(request: Request, token_id: int, reader: Reader = Depends(api_reader)) -> Response:
+def revoke_token(
+    request: Request, token_id: RowId, reader: Reader = Depends(api_reader)
+) -> Response:
     core.revoke_api_token(_db(request), reader, token_id)
     return Response(status_code=204)
 
@@ -350,7 +353,7 @@ def create_saved_search(
 
 @router.put("/me/saved_searches/{search_id}", response_model=SavedSearchOut)
 def update_saved_search(
-    request: Request, search_id: int, body: SavedSearchIn, reader: Reader = Depends(api_reader)
+    request: Request, search_id: RowId, body: SavedSearchIn, reader: Reader = Depends(api_reader)
 ) -> Any:
     db = _db(request)
     core.update_saved_search(db, reader, search_id, name=body.name, query=body.query)
@@ -359,7 +362,7 @@ def update_saved_search(
 
 @router.delete("/me/saved_searches/{search_id}", status_code=204)
 def delete_saved_search(
-    request: Request, search_id: int, reader: Reader = Depends(api_reader)
+    request: Request, search_id: RowId, reader: Reader = Depends(api_reader)
 ) -> Response:
     core.delete_saved_search(_db(request), reader, search_id)
     return Response(status_code=204)

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from paperfeed.config import Settings, get_settings
@@ -15,6 +15,7 @@ from paperfeed.db import Database
 from paperfeed.web import admin, api, auth, digest, feeds, ops, pages
 from paperfeed.web import recommend as recommend_routes
 from paperfeed.web import search as search_routes
+from paperfeed.web.params import reject_control_characters
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -54,7 +55,13 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
     # /docs is api.docs_router: Swagger UI served from /static, not a CDN.
-    app = FastAPI(title=settings.site_name, docs_url=None, redoc_url=None, lifespan=_lifespan)
+    app = FastAPI(
+        title=settings.site_name,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=_lifespan,
+        dependencies=[Depends(reject_control_characters)],  # what text is accepted: web.params
+    )
     app.state.settings = settings
     app.state.db = db or Database(settings.database_url_resolved)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
