@@ -309,13 +309,14 @@ def install(app: FastAPI, settings: Settings) -> None:
         response.headers.update(headers)
         return response
 
+    async def on_no_such_row(request: Request, exc: Exception) -> Response:
+        return error_response(request, 404, str(exc))  # an id past 64 bits (web.params)
+
     app.add_exception_handler(SignInRequired, on_sign_in_required)
     app.add_exception_handler(CSRFError, on_csrf)
     app.add_exception_handler(APIAuthError, on_api_auth)
     app.add_exception_handler(core.ReaderError, on_reader_error)
-    app.add_exception_handler(
-        NoSuchRow, lambda request, exc: error_response(request, 404, str(exc))
-    )
+    app.add_exception_handler(NoSuchRow, on_no_such_row)
 
     from paperfeed.web import api_readers, library
 
