@@ -79,11 +79,12 @@ def _control_character_error(where: tuple[str, ...], text: str) -> dict[str, Any
     found = control_character(text)
     if found is None:
         return None
+    # No "input": echoing it back is what the caller got wrong (and a lone
+    # surrogate beside the NUL could not even be encoded).
     return {
         "type": "control_character",
         "loc": where,
         "msg": f"contains the control character {found}, which Paperfeed does not accept",
-        "input": text[:200],
     }
 
 
