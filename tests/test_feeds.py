@@ -64,9 +64,12 @@ def test_week_month_and_moving_feeds(client: TestClient, db: Database) -> None:
 
 
 def test_feeds_escape_and_drop_what_xml_cannot_carry(client: TestClient, db: Database) -> None:
-    add_papers(
+    add_papers(db, [("2503.00666", date(2025, 3, 18))])
+    # Written past ingest, which refuses control characters (models.record_problem):
+    # rows stored before it did may still hold them.
+    set_paper(
         db,
-        [("2503.00666", date(2025, 3, 18))],
+        "2503.00666",
         title=HOSTILE_TITLE,
         abstract="a < b && c > d \x0c <b>bold</b>",
         authors=["<Eve & Mallory>"],
@@ -128,6 +131,6 @@ def test_public_collection_feed(client: TestClient, db: Database) -> None:
     # A private collection is not found, like one that does not exist.
     assert client.get(f"/collections/{private}/feed.xml").status_code == 404
     assert client.get("/collections/99999/feed.xml").status_code == 404
-    assert client.get("/collections/abc/feed.xml").status_code == 404
+    assert client.get("/collections/abc/feed.xml").status_code == 422  # malformed id
     page = client.get(f"/collections/{public}")
     assert f'href="/collections/{public}/feed.xml"' in page.text

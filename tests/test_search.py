@@ -17,6 +17,7 @@ from paperfeed.db import papers as paper_store
 from paperfeed.index.lexical import ANALYZERS, TEXT_ANALYZER, open_lexical
 from paperfeed.ingest.jsonl import read_jsonl
 from paperfeed.ingest.pipeline import ingest
+from paperfeed.models import control_character
 from paperfeed.query import QueryError
 from paperfeed.search import SearchRequest, search
 from paperfeed.web.app import create_app
@@ -222,6 +223,9 @@ def test_abuse_through_http(corpus_client: TestClient, text: str) -> None:
     if len(text) > 4000:
         assert api.status_code == 400 and "too long" in api.json()["detail"]
         assert page.status_code == 400 and "too long" in page.text
+    elif control_character(text):  # refused at the web's boundary (web.params)
+        assert api.status_code == page.status_code == 422
+        assert api.json()["detail"][0]["loc"] == ["query", "q"]
     else:
         assert api.status_code == 200, api.text
         body = api.json()

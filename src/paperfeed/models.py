@@ -98,6 +98,68 @@ def slug_for(title: str) -> str:
     return f"{words}-{digest}"
 
 
+# The text Paperfeed accepts, everywhere (ingest, web parameters, addresses):
+# no control characters but tab, line feed and carriage return. PostgreSQL
+# cannot store NUL at all; the others have no place in a title, a name or an
+# SMTP command, and SQLite would keep them silently.
+CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def control_character(text: str) -> str | None:
+    """The first control character in ``text``, as "U+0000", or None."""
+    found = CONTROL_CHARACTER.search(text)
+    return f"U+{ord(found.group()):04X}" if found else None
+
+
+# Past these a record is not a paper but an accident or an attack: it is
+# skipped and reported (README, "Ingesting"). The largest in the arXiv cs 2025
+# export: a 226-character title, a 3,488-character abstract, 3,303 authors, an
+# author of 512 characters, a "category" of 153. Widths of the papers table's
+# columns (db/tables.py) are limits too: past them PostgreSQL refuses the batch.
+MAX_AUTHORS = 10_000
+MAX_CATEGORIES = 100
+MAX_CHARS = {
+    "id": 200,
+    "title": 500,  # and its normalize_title() key, papers.title_key
+    "abstract": 20_000,
+    "authors": 1_000,  # each
+    "categories": 200,  # each
+    "primary_category": 64,
+    "comment": 5_000,
+    "journal_ref": 2_000,
+    "doi": 200,
+    "abs_url": 500,
+    "pdf_url": 500,
+    "submitted_by": 200,
+    "source": 32,
+}
+
+
+def record_problem(paper: Paper) -> str | None:
+    """Why ``paper`` cannot be stored (a limit above, or a control character),
+    naming the field; None when it can."""
+    lists = (
+        ("authors", paper.authors, MAX_AUTHORS),
+        ("categories", paper.categories, MAX_CATEGORIES),
+    )
+    for name, items, most in lists:
+        if len(items) > most:
+            return f"{name}: {len(items):,} entries (at most {most:,})"
+    for name, most in MAX_CHARS.items():
+        value = getattr(paper, name)
+        for text in value if isinstance(value, list) else (value,):
+            if not isinstance(text, str):
+                continue
+            if len(text) > most:
+                return f"{name}: {len(text):,} characters (at most {most:,})"
+            if (found := control_character(text)) is not None:
+                return f"{name}: contains the control character {found}"
+    # NFKD can lengthen a title ("ﬃ" is three letters); ASCII only shortens.
+    if not paper.title.isascii() and len(normalize_title(paper.title)) > MAX_CHARS["title"]:
+        return f"title: over {MAX_CHARS['title']:,} characters once normalized"
+    return None
+
+
 def clean_text(text: str | None) -> str:
     """Collapse the hard line wraps arXiv puts in titles and abstracts."""
     if not text:
@@ -158,6 +220,10 @@ class Paper:
         ).hexdigest()[:32]
 
     def __post_init__(self) -> None:
+        # No Paper exists that cannot be stored: each source turns this
+        # ValueError into a Skipped record naming where it was.
+        if (problem := record_problem(self)) is not None:
+            raise ValueError(problem)
         if not self.primary_category and self.categories:
             self.primary_category = self.categories[0]
         if self.id and is_arxiv_id(self.id):

@@ -243,17 +243,15 @@ class _Parser:
         return And(kept)
 
     def unary(self, field_name: str | None) -> Node | None:
-        tok = self.peek()
-        if tok is None:
-            return None
-        if tok.kind in ("-", "NOT"):
+        # A loop, not a recursion per prefix: "NOT " a thousand times fits in
+        # the query length and overflowed the stack. Only the parity of the
+        # negations matters (NOT NOT x is x), so the tree stays shallow too.
+        negated = False
+        while (tok := self.peek()) is not None and tok.kind in ("-", "+", "NOT"):
             self.pos += 1
-            child = self.unary(field_name)
-            return Not(child) if child is not None else None
-        if tok.kind == "+":
-            self.pos += 1
-            return self.unary(field_name)
-        return self.atom(field_name)
+            negated ^= tok.kind != "+"
+        child = self.atom(field_name)
+        return Not(child) if negated and child is not None else child
 
     def atom(self, field_name: str | None) -> Node | None:
         tok = self.peek()

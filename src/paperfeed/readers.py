@@ -36,7 +36,10 @@ DEFAULT_TOKEN_SCOPES = ("read", "write")
 SESSION_DAYS = 30
 API_TOKEN_PREFIX = "pf_"  # noqa: S105 (a prefix, not a secret)
 # Deliberately loose: the real check is that the magic link arrives.
-EMAIL_RE = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
+# No control characters (models.CONTROL_CHARACTER): NUL and the like must never reach SMTP.
+EMAIL_RE = re.compile(
+    r"^[^@\s<>\"',;\x00-\x1f\x7f]+@[^@\s<>\"',;\x00-\x1f\x7f]+\.[^@\s<>\"',;\x00-\x1f\x7f]+$"
+)
 ARXIV_ID_RE = re.compile(r"^(\d{4}\.\d{4,5}|[a-z\-]+(\.[A-Z]{2})?/\d{7})(v\d+)?$")
 
 

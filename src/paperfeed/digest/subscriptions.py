@@ -16,11 +16,11 @@ from paperfeed.digest import render, tokens
 from paperfeed.digest.schedule import FREQUENCIES
 from paperfeed.mail import send_quietly
 
-# Deliberately plain: one @, no spaces, a dot in the domain, ASCII only (an
+# Deliberately plain: one @, no spaces or control characters, a dot in the domain, ASCII only (an
 # internationalized address needs SMTPUTF8 end to end, which we do not assume).
 # The confirmation email is the real test of an address.
 _EMAIL = re.compile(
-    r"^[^@\s<>\"',;]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$"
+    r"^[^@\s<>\"',;\x00-\x1f\x7f]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$"
 )
 MAX_COUNT = 50
 

@@ -130,7 +130,10 @@ def parse_feed(body: bytes, *, where: str) -> FeedPage:
         if "/api/errors" in str(entry.get("id", "")):
             # A malformed query: asking again would get the same answer.
             raise FetchError(f"{where}: arXiv API error: {clean_text(entry.get('summary'))}")
-        records.append(paper_from_entry(entry, where=where))
+        try:
+            records.append(paper_from_entry(entry, where=where))
+        except ValueError as exc:  # over a limit of models.record_problem
+            records.append(Skipped(f"{where} entry {entry.get('id')}", str(exc)))
     return FeedPage(
         total=int(total),
         start=int(feed.feed.get("opensearch_startindex") or 0),

@@ -8,7 +8,7 @@ import json
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from paperfeed.models import Skipped, SourceFormatError
 
@@ -22,10 +22,10 @@ def is_gzip(path: Path) -> bool:
         return raw.read(2) == GZIP_MAGIC
 
 
-def open_text(path: Path) -> IO[str]:
+def open_bytes(path: Path) -> io.BufferedIOBase:
     if is_gzip(path):
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="strict")
-    return path.open("r", encoding="utf-8", errors="strict")
+        return gzip.open(path, "rb")
+    return path.open("rb")
 
 
 def verify_gzip(path: Path) -> None:
@@ -43,19 +43,34 @@ def verify_gzip(path: Path) -> None:
         raise SourceFormatError(f"{path}: broken gzip file ({exc})") from exc
 
 
-def numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """(line number, line) for every non-blank line, streaming; decoding and
-    gzip errors become SourceFormatError naming the file and line."""
+def numbered_lines(path: Path) -> Iterator[tuple[int, str | Skipped]]:
+    """(line number, line) for every non-blank line, streaming; gzip errors
+    become SourceFormatError naming the file and line.
+
+    Each line is decoded on its own, so a line that is not UTF-8 is named by
+    its own number (a text stream decodes 8 KB ahead and cannot tell which).
+    It comes back as Skipped; if it is the first line, the file is not text
+    at all (an image...) and SourceFormatError is raised instead.
+    """
     if is_gzip(path):
         verify_gzip(path)
     lineno = 0
+    first = True
     try:
-        with open_text(path) as handle:
-            for lineno, line in enumerate(handle, start=1):  # noqa: B007
-                if line.strip():
-                    yield lineno, line
-    except UnicodeDecodeError as exc:
-        raise SourceFormatError(f"{path}:{lineno + 1}: not UTF-8 text ({exc.reason})") from exc
+        with open_bytes(path) as handle:
+            for lineno, raw in enumerate(handle, start=1):  # noqa: B007
+                if not raw.strip():
+                    continue
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    problem = f"not UTF-8 text ({exc.reason} at byte {exc.start + 1})"
+                    if first:
+                        raise SourceFormatError(f"{path}:{lineno}: {problem}") from exc
+                    yield lineno, Skipped(f"{path}:{lineno}", problem)
+                    continue
+                first = False
+                yield lineno, line
     except (EOFError, gzip.BadGzipFile, OSError) as exc:
         raise SourceFormatError(f"{path}:{lineno + 1}: broken gzip stream ({exc})") from exc
 
@@ -70,6 +85,9 @@ def json_lines(path: Path) -> Iterator[tuple[str, Any]]:
     first = True
     for lineno, line in numbered_lines(path):
         where = f"{path}:{lineno}"
+        if isinstance(line, Skipped):
+            yield where, line
+            continue
         try:
             value = json.loads(line)
         except json.JSONDecodeError as exc:

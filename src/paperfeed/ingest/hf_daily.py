@@ -98,7 +98,10 @@ def fetch_day(
             items = http.get(url, params, lambda r: _items(r.content))
             fresh = 0
             for index, item in enumerate(items):
-                record = paper_from_item(item, where=f"{where} item {index}", day=day)
+                try:
+                    record = paper_from_item(item, where=f"{where} item {index}", day=day)
+                except ValueError as exc:  # over a limit of models.record_problem
+                    record = Skipped(f"{where} item {index}", str(exc))
                 key = record.id if isinstance(record, Paper) else record.where
                 if key in seen:
                     continue  # a server that ignores paging repeats page 0

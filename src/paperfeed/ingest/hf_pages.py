@@ -35,6 +35,8 @@ def read_hf_page(path: Path, *, year: int | None = None) -> Iterator[Paper | Ski
     ``year`` supplies it (default: the file's modification year)."""
     blocks: list[tuple[int, str]] = []
     for lineno, line in numbered_lines(path):
+        if isinstance(line, Skipped):
+            raise SourceFormatError(str(line))
         text = line.strip()
         if text.lower() in _CHROME or text.lower().startswith("byak"):
             continue
@@ -64,12 +66,17 @@ def read_hf_page(path: Path, *, year: int | None = None) -> Iterator[Paper | Ski
             yield Skipped(f"{path}:{lineno}", "expected a title line followed by an abstract")
             i += 1
             continue
-        yield Paper(
-            id=slug_for(title),
-            title=clean_text(title),
-            abstract=clean_text(abstract),
-            authors=[],
-            listing_date=listing,
-            source=SOURCE,
-        )
+        try:
+            paper = Paper(
+                id=slug_for(title),
+                title=clean_text(title),
+                abstract=clean_text(abstract),
+                authors=[],
+                listing_date=listing,
+                source=SOURCE,
+            )
+        except ValueError as exc:  # over a limit of models.record_problem
+            yield Skipped(f"{path}:{lineno}", str(exc))
+        else:
+            yield paper
         i += 2

@@ -195,14 +195,17 @@ def parse_list_records(body: bytes, *, where: str) -> OAIPage:
             continue
         metadata = record.find(f"{OAI}metadata")
         meta = None if metadata is None else next(iter(metadata), None)
-        if meta is None:
-            records.append(Skipped(here, "record without metadata"))
-        elif meta.tag == f"{RAW}arXivRaw":
-            records.append(_paper_from_raw(meta, where, identifier))
-        elif meta.tag == f"{ARXIV}arXiv":
-            records.append(_paper_from_arxiv(meta, where, identifier))
-        else:
-            records.append(Skipped(here, f"unsupported metadata format {meta.tag!r}"))
+        try:
+            if meta is None:
+                records.append(Skipped(here, "record without metadata"))
+            elif meta.tag == f"{RAW}arXivRaw":
+                records.append(_paper_from_raw(meta, where, identifier))
+            elif meta.tag == f"{ARXIV}arXiv":
+                records.append(_paper_from_arxiv(meta, where, identifier))
+            else:
+                records.append(Skipped(here, f"unsupported metadata format {meta.tag!r}"))
+        except ValueError as exc:  # over a limit of models.record_problem
+            records.append(Skipped(here, str(exc)))
     token_el = listing.find(f"{OAI}resumptionToken")
     token = clean_text(token_el.text) if token_el is not None and token_el.text else None
     size = token_el.get("completeListSize") if token_el is not None else None

@@ -17,6 +17,7 @@ from paperfeed import readers as core
 from paperfeed.db import Database
 from paperfeed.readers import Reader
 from paperfeed.web.auth import require_reader, verify_csrf
+from paperfeed.web.params import RowId
 from paperfeed.web.templating import templates
 
 router = APIRouter(dependencies=[Depends(verify_csrf)], include_in_schema=False)
@@ -77,7 +78,7 @@ def grant(
 @router.post("/admin/roles/{reader_id}", response_class=HTMLResponse)
 def set_role(
     request: Request,
-    reader_id: int,
+    reader_id: RowId,
     role: str = Form(""),
     reader: Reader = Depends(require_reader),
 ) -> Response:

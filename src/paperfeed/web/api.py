@@ -37,6 +37,7 @@ from paperfeed.search import SearchRequest, search
 from paperfeed.trending import Period, PeriodError
 from paperfeed.web import convertors as _convertors  # noqa: F401  (registers {x:paper_id})
 from paperfeed.web.pages import database, settings_of
+from paperfeed.web.params import WholeNumber
 from paperfeed.web.schemas import HFError, error_responses
 
 # ---------------------------------------------------------------- errors
@@ -352,8 +353,10 @@ def daily_papers(
     sort: Annotated[
         Literal["publishedAt", "trending"], Query(description="Newest first, or by trending score")
     ] = "publishedAt",
-    p: Annotated[int, Query(ge=0, le=100_000, description="Page, from 0")] = 0,
-    limit: Annotated[int, Query(ge=1, le=trending.MAX_LIMIT, description="Papers per page")] = 50,
+    p: Annotated[WholeNumber, Query(ge=0, le=100_000, description="Page, from 0")] = 0,
+    limit: Annotated[
+        WholeNumber, Query(ge=1, le=trending.MAX_LIMIT, description="Papers per page")
+    ] = 50,
     submitter: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
     """Papers listed on a day, in an ISO week or in a month (all papers when no
@@ -398,7 +401,7 @@ def search_papers_with_upvotes(
 async def search_papers(
     request: Request,
     q: Annotated[str, Query(max_length=1000, description="A search query")] = "",
-    limit: Annotated[int, Query(ge=1, le=trending.MAX_LIMIT, description="How many")] = 50,
+    limit: Annotated[WholeNumber, Query(ge=1, le=trending.MAX_LIMIT, description="How many")] = 50,
 ) -> Response:
     """Hybrid keyword + semantic search, best match first; the query language
     is the search page's (phrases, fields, exclusions)."""

@@ -19,6 +19,7 @@ from paperfeed import readers as core
 from paperfeed.db import Database
 from paperfeed.readers import Reader
 from paperfeed.web.auth import _settings, api_reader, bearer_scheme, current_reader
+from paperfeed.web.params import RowId
 from paperfeed.web.schemas import RequestBody, UTCDateTime, error_responses
 
 # 400 bad input the model cannot see; 401 no credentials; 403 a role needed, or
@@ -267,7 +268,7 @@ def create_collection(
     return _collection(db, reader, collection_id)
 
 
-def _collection(db: Database, viewer: Reader | None, collection_id: int) -> CollectionWithPapers:
+def _collection(db: Database, viewer: Reader | None, collection_id: RowId) -> CollectionWithPapers:
     found, papers = core.get_collection(db, viewer, collection_id)
     return CollectionWithPapers(
         **{**found, "paper_count": len(papers)}, papers=[_brief(p) for p in papers]
@@ -276,7 +277,7 @@ def _collection(db: Database, viewer: Reader | None, collection_id: int) -> Coll
 
 @router.get("/collections/{collection_id}", response_model=CollectionWithPapers)
 def get_collection(
-    request: Request, collection_id: int, reader: Reader | None = Depends(optional_api_reader)
+    request: Request, collection_id: RowId, reader: Reader | None = Depends(optional_api_reader)
 ) -> CollectionWithPapers:
     """A public collection, or one of your own; others' private ones are 404."""
     return _collection(_db(request), reader, collection_id)
@@ -285,7 +286,7 @@ def get_collection(
 @router.patch("/collections/{collection_id}", response_model=CollectionWithPapers)
 def update_collection(
     request: Request,
-    collection_id: int,
+    collection_id: RowId,
     body: CollectionPatch,
     reader: Reader = Depends(api_reader),
 ) -> CollectionWithPapers:
@@ -303,7 +304,7 @@ def update_collection(
 
 @router.delete("/collections/{collection_id}", status_code=204)
 def delete_collection(
-    request: Request, collection_id: int, reader: Reader = Depends(api_reader)
+    request: Request, collection_id: RowId, reader: Reader = Depends(api_reader)
 ) -> Response:
     core.delete_collection(_db(request), reader, collection_id)
     return Response(status_code=204)
@@ -311,7 +312,7 @@ def delete_collection(
 
 @router.put("/collections/{collection_id}/papers/{paper_id:path}", status_code=204)
 def add_paper(
-    request: Request, collection_id: int, paper_id: str, reader: Reader = Depends(api_reader)
+    request: Request, collection_id: RowId, paper_id: str, reader: Reader = Depends(api_reader)
 ) -> Response:
     core.add_to_collection(_db(request), reader, collection_id, paper_id)
     return Response(status_code=204)
@@ -319,7 +320,7 @@ def add_paper(
 
 @router.delete("/collections/{collection_id}/papers/{paper_id:path}", status_code=204)
 def remove_paper(
-    request: Request, collection_id: int, paper_id: str, reader: Reader = Depends(api_reader)
+    request: Request, collection_id: RowId, paper_id: str, reader: Reader = Depends(api_reader)
 ) -> Response:
     core.remove_from_collection(_db(request), reader, collection_id, paper_id)
     return Response(status_code=204)
@@ -341,7 +342,9 @@ def create_token(request: Request, body: TokenIn, reader: Reader = Depends(api_r
 
 
 @router.delete("/me/tokens/{token_id}", status_code=204)
-def revoke_token(request: Request, token_id: int, reader: Reader = Depends(api_reader)) -> Response:
+def revoke_token(
+    request: Request, token_id: RowId, reader: Reader = Depends(api_reader)
+) -> Response:
     core.revoke_api_token(_db(request), reader, token_id)
     return Response(status_code=204)
 
@@ -365,7 +368,7 @@ def create_saved_search(
 
 @router.put("/me/saved_searches/{search_id}", response_model=SavedSearchOut)
 def update_saved_search(
-    request: Request, search_id: int, body: SavedSearchIn, reader: Reader = Depends(api_reader)
+    request: Request, search_id: RowId, body: SavedSearchIn, reader: Reader = Depends(api_reader)
 ) -> Any:
     db = _db(request)
     core.update_saved_search(db, reader, search_id, name=body.name, query=body.query)
@@ -374,7 +377,7 @@ def update_saved_search(
 
 @router.delete("/me/saved_searches/{search_id}", status_code=204)
 def delete_saved_search(
-    request: Request, search_id: int, reader: Reader = Depends(api_reader)
+    request: Request, search_id: RowId, reader: Reader = Depends(api_reader)
 ) -> Response:
     core.delete_saved_search(_db(request), reader, search_id)
     return Response(status_code=204)

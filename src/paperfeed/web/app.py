@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 
@@ -17,6 +17,7 @@ from paperfeed.db import Database
 from paperfeed.web import admin, api, auth, digest, feeds, ops, pages
 from paperfeed.web import recommend as recommend_routes
 from paperfeed.web import search as search_routes
+from paperfeed.web.params import reject_control_characters
 from paperfeed.web.schemas import on_validation_error
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -57,7 +58,13 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
     # /docs is api.docs_router: Swagger UI served from /static, not a CDN.
-    app = FastAPI(title=settings.site_name, docs_url=None, redoc_url=None, lifespan=_lifespan)
+    app = FastAPI(
+        title=settings.site_name,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=_lifespan,
+        dependencies=[Depends(reject_control_characters)],  # what text is accepted: web.params
+    )
     app.state.settings = settings
     app.state.db = db or Database(settings.database_url_resolved)
     app.add_exception_handler(RequestValidationError, on_validation_error)

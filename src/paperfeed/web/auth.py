@@ -36,6 +36,7 @@ from paperfeed import readers as core
 from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.readers import Reader
+from paperfeed.web.params import NoSuchRow, RowId
 from paperfeed.web.templating import templates
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -320,10 +321,14 @@ def install(app: FastAPI, settings: Settings) -> None:
         response.headers.update(headers)
         return response
 
+    async def on_no_such_row(request: Request, exc: Exception) -> Response:
+        return error_response(request, 404, str(exc))  # an id past 64 bits (web.params)
+
     app.add_exception_handler(SignInRequired, on_sign_in_required)
     app.add_exception_handler(CSRFError, on_csrf)
     app.add_exception_handler(APIAuthError, on_api_auth)
     app.add_exception_handler(core.ReaderError, on_reader_error)
+    app.add_exception_handler(NoSuchRow, on_no_such_row)
 
     from paperfeed.web import api_readers, library
 
@@ -440,7 +445,7 @@ def create_token(
 
 @router.post("/account/tokens/{token_id}/revoke")
 def revoke_token(
-    request: Request, token_id: int, reader: Reader = Depends(require_reader)
+    request: Request, token_id: RowId, reader: Reader = Depends(require_reader)
 ) -> Response:
     core.revoke_api_token(_db(request), reader, token_id)
     return RedirectResponse("/account", status_code=303)

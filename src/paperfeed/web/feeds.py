@@ -30,6 +30,7 @@ from paperfeed.config import Settings
 from paperfeed.trending import Period, PeriodError, PeriodKind
 from paperfeed.web.api import search_papers_with_upvotes
 from paperfeed.web.pages import database, paper_url, settings_of
+from paperfeed.web.params import RowId
 from paperfeed.web.schemas import text_responses
 
 FEED_SIZE = 50
@@ -192,14 +193,12 @@ def search_feed(
 
 
 @router.get("/collections/{collection_id}/feed.xml", summary="Atom feed of a public collection")
-def collection_feed(request: Request, collection_id: str) -> Response:
+def collection_feed(request: Request, collection_id: RowId) -> Response:
     """A public collection's papers, latest additions first. Feed readers carry
     no session, so a private collection is "not found" here, as for strangers."""
-    if not collection_id.isdigit() or len(collection_id) > 12:
-        return PlainTextResponse(f"no collection {collection_id[:40]!r}", status_code=404)
     settings = settings_of(request)
     try:
-        collection, papers = readers.get_collection(database(request), None, int(collection_id))
+        collection, papers = readers.get_collection(database(request), None, collection_id)
     except readers.NotFound:
         return PlainTextResponse(f"no collection {collection_id}", status_code=404)
     shown = [p for p in papers if not p.get("hidden")][:FEED_SIZE]

@@ -9,7 +9,7 @@ the re-rendered actions, so the page does not reload.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -27,6 +27,7 @@ from paperfeed.web.auth import (
     safe_next,
     verify_csrf,
 )
+from paperfeed.web.params import RowId
 from paperfeed.web.templating import templates
 
 router = APIRouter(dependencies=[Depends(verify_csrf)], include_in_schema=False)
@@ -176,7 +177,7 @@ def paper_action(
 def collect(
     request: Request,
     paper_id: str = Form(...),
-    collection_id: str = Form(""),
+    collection_id: Annotated[RowId | None, Form()] = None,
     new_collection: str = Form(""),
     next: str = Form(""),
     reader: Reader = Depends(require_reader),
@@ -185,8 +186,8 @@ def collect(
     db = _db(request)
     if new_collection.strip():
         target = core.create_collection(db, reader, new_collection)
-    elif collection_id.isdigit():
-        target = int(collection_id)
+    elif collection_id is not None:
+        target = collection_id
     else:
         raise core.ReaderError("Choose a collection or name a new one.")
     core.add_to_collection(db, reader, target, paper_id)
@@ -227,7 +228,7 @@ def create_saved_search(
 
 @router.post("/saved-searches/{search_id}/delete")
 def delete_saved_search(
-    request: Request, search_id: int, reader: Reader = Depends(require_reader)
+    request: Request, search_id: RowId, reader: Reader = Depends(require_reader)
 ) -> Response:
     core.delete_saved_search(_db(request), reader, search_id)
     return RedirectResponse("/library", status_code=303)
@@ -258,7 +259,7 @@ def create_collection(
 
 
 @router.get("/collections/{collection_id}", response_class=HTMLResponse)
-def collection_page(request: Request, collection_id: int) -> Response:
+def collection_page(request: Request, collection_id: RowId) -> Response:
     """Anyone may see a public collection; a private one only its owner (404 for
     everyone else, so its existence does not leak)."""
     viewer = current_reader(request)
@@ -277,7 +278,7 @@ def collection_page(request: Request, collection_id: int) -> Response:
 @router.post("/collections/{collection_id}/edit")
 def edit_collection(
     request: Request,
-    collection_id: int,
+    collection_id: RowId,
     name: str = Form(""),
     description: str = Form(""),
     is_public: str = Form(""),
@@ -296,7 +297,7 @@ def edit_collection(
 
 @router.post("/collections/{collection_id}/delete")
 def delete_collection(
-    request: Request, collection_id: int, reader: Reader = Depends(require_reader)
+    request: Request, collection_id: RowId, reader: Reader = Depends(require_reader)
 ) -> Response:
     core.delete_collection(_db(request), reader, collection_id)
     return RedirectResponse("/collections", status_code=303)
@@ -305,7 +306,7 @@ def delete_collection(
 @router.post("/collections/{collection_id}/remove")
 def remove_from_collection(
     request: Request,
-    collection_id: int,
+    collection_id: RowId,
     paper_id: str = Form(...),
     reader: Reader = Depends(require_reader),
 ) -> Response:

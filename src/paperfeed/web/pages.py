@@ -22,6 +22,7 @@ from paperfeed.trending import Period, PeriodError, PeriodKind
 from paperfeed.web import convertors as _convertors  # noqa: F401  (registers {x:paper_id})
 from paperfeed.web.auth import current_reader
 from paperfeed.web.library import prefetch_paper_states
+from paperfeed.web.params import whole_number
 from paperfeed.web.schemas import page_responses, text_responses
 from paperfeed.web.templating import templates
 
@@ -56,10 +57,7 @@ def _list_args(request: Request) -> tuple[str, int]:
     """``sort`` and the 1-based ``page`` from the query string; ValueError names
     the bad one."""
     sort = trending.check_sort(request.query_params.get("sort", "trending"))
-    raw_page = request.query_params.get("page", "1")
-    if not re.fullmatch(r"\d{1,6}", raw_page) or int(raw_page) < 1:
-        raise ValueError(f"page must be a number from 1: {raw_page[:20]!r}")
-    return sort, int(raw_page) - 1
+    return sort, whole_number(request.query_params.get("page"), "page", 1, 1, 999_999) - 1
 
 
 def _list_page(request: Request, period: Period | None, *, home: bool = False) -> Response:

@@ -20,6 +20,7 @@ from paperfeed.db import Database
 from paperfeed.db import papers as paper_store
 from paperfeed.query import QueryError
 from paperfeed.search import MAX_PER_PAGE, SearchRequest, SearchResults, search
+from paperfeed.web.params import whole_number
 from paperfeed.web.schemas import QueryProblem, error_responses, page_responses
 from paperfeed.web.templating import templates
 
@@ -42,12 +43,10 @@ def _day(params: Any, name: str) -> date | None:
 
 
 def _int(params: Any, name: str, default: int, high: int) -> int:
-    value = (params.get(name) or "").strip()
-    if not value:
-        return default
-    if not value.isdigit() or not 1 <= int(value) <= high:
-        raise QueryError(f"{name} must be a whole number from 1 to {high}, not {value[:40]!r}")
-    return int(value)
+    try:
+        return whole_number(params.get(name), name, default, 1, high)
+    except ValueError as exc:
+        raise QueryError(str(exc)) from exc
 
 
 def request_from(params: Any, *, per_page: int = 20) -> SearchRequest:
