@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from paperfeed.config import Settings
-from paperfeed.db import Database, pg_search
+from paperfeed.db import Database
 from paperfeed.db.tables import papers
 from paperfeed.evaluate import (
     _embedder,
@@ -31,6 +31,7 @@ from paperfeed.evaluate import (
     lexical_run,
     load_beir,
 )
+from paperfeed.index import pg_search
 from paperfeed.search import DEFAULT_FUSION, Ranked
 
 

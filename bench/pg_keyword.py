@@ -55,7 +55,8 @@ def main() -> None:
     args = parser.parse_args()
     os.environ["PAPERFEED_BENCH_DATABASE_URL"] = args.database_url
     import search as bench  # noqa: E402 (reads the URL above at import)
-    from paperfeed.db import Database, pg_search
+    from paperfeed.db import Database
+    from paperfeed.index import pg_search
     from paperfeed.query import parse
     from paperfeed.search import DEFAULT_FUSION, DEFAULT_WEIGHTS
 

@@ -221,7 +221,7 @@ def bulk_load(db: Database, settings: Settings, papers: list[Paper], vectors: np
     every field), i.e. hours for a million papers on this shared machine; the
     latency benchmark needs the rows, not the ingest path (the concurrent
     ingest run uses the real pipeline)."""
-    from paperfeed.db.pg_search import defer_postings
+    from paperfeed.db.postings import defer_postings
     from paperfeed.db.tables import papers as papers_table
 
     stamp = datetime.now(UTC)
@@ -345,7 +345,7 @@ def _build_pg(
 ) -> Path:
     """PostgreSQL: the tsvector column and its GIN index were filled as the rows
     went in; the pgvector column and its HNSW index are filled by the sync."""
-    from paperfeed.db.pg_search import rebuild_postings
+    from paperfeed.db.postings import rebuild_postings
     from paperfeed.index.lexical import open_lexical
     from paperfeed.index.vectors import get_vector_index
 

@@ -16,7 +16,8 @@ import pytest
 from sqlalchemy import text
 
 from paperfeed.config import Settings
-from paperfeed.db import Database, pg_search
+from paperfeed.db import Database, postings
+from paperfeed.index import pg_search
 from paperfeed.ingest.jsonl import read_jsonl
 from paperfeed.ingest.pipeline import ingest
 from paperfeed.query import parse
@@ -627,7 +628,7 @@ def test_postings_total_is_exact_when_every_match_was_scored(corpus: Database) -
 
 def _stale(db: Database) -> bool:
     with db.connect() as conn:
-        return pg_search.postings_stale(conn)
+        return postings.postings_stale(conn)
 
 
 def test_deferred_writes_mark_the_postings_stale_until_one_rebuild(pg_db: Database) -> None:
@@ -640,9 +641,9 @@ def test_deferred_writes_mark_the_postings_stale_until_one_rebuild(pg_db: Databa
 
     ingest(db, islice(read_jsonl(ARXIV_CS), 40))
     assert not _stale(db)
-    assert pg_search.rebuild_postings(db) is False  # nothing deferred: nothing done
+    assert postings.rebuild_postings(db) is False  # nothing deferred: nothing done
     with db.begin() as conn:
-        pg_search.defer_postings(conn)
+        postings.defer_postings(conn)
         paper_store.upsert_papers(conn, [make_paper("2501.00002", title="Quokka census")])
         conn.execute(text("DELETE FROM papers WHERE id = (SELECT min(id) FROM papers)"))
     assert _stale(db)
@@ -660,7 +661,7 @@ def test_deferred_writes_mark_the_postings_stale_until_one_rebuild(pg_db: Databa
     assert "wombat" in _postings_of(db, "2501.00003")
 
     assert _visibility(db)[2] == AUTOVACUUM_OPTIONS  # migration 0015
-    assert pg_search.rebuild_postings(db) is True
+    assert postings.rebuild_postings(db) is True
     assert not _stale(db)
     stored, expected, stale = _postings_drift(db)
     assert stored == expected > 40 and stale == 0
@@ -670,7 +671,7 @@ def test_deferred_writes_mark_the_postings_stale_until_one_rebuild(pg_db: Databa
     assert pages > 0 and visible == pages
     assert options == AUTOVACUUM_OPTIONS
     assert "quokka" in _postings_of(db, "2501.00002")
-    assert pg_search.rebuild_postings(db) is False
+    assert postings.rebuild_postings(db) is False
     # The rebuilt table is the one the triggers keep from now on.
     with db.begin() as conn:
         conn.execute(text("DELETE FROM papers WHERE id = '2501.00002'"))
@@ -696,7 +697,7 @@ def test_a_large_ingest_defers_the_postings_and_rebuilds_them_at_the_end(
 
     monkeypatch.setattr(pipeline, "DEFER_POSTINGS_AFTER", 20)
     rebuilds = []
-    original = pg_search.rebuild_postings
+    original = postings.rebuild_postings
 
     def counted(db: Database, **kwargs: bool) -> bool:
         rebuilds.append(original(db, **kwargs))
@@ -748,7 +749,7 @@ def test_the_next_ingest_rebuilds_a_table_a_killed_run_left_stale(pg_db: Databas
     records = list(islice(read_jsonl(ARXIV_CS), 12))
     ingest(db, records[:10])
     with db.begin() as conn:  # the killed run's last committed batch
-        pg_search.defer_postings(conn)
+        postings.defer_postings(conn)
         paper_store.upsert_papers(conn, [make_paper("2501.00002", title="Quokka census")])
     assert _stale(db)
     ingest(db, records[10:11])
@@ -802,7 +803,7 @@ def test_downgrading_past_0014_rebuilds_a_stale_table(pg_db: Database) -> None:
 
     ingest(db, islice(read_jsonl(ARXIV_CS), 10))
     with db.begin() as conn:
-        pg_search.defer_postings(conn)
+        postings.defer_postings(conn)
         paper_store.upsert_papers(conn, [make_paper("2501.00002", title="Quokka census")])
     assert _stale(db)
     command.downgrade(

@@ -8,8 +8,9 @@ import psycopg
 import pytest
 from sqlalchemy import event, text
 
-from paperfeed.db import Database, pg_search
+from paperfeed.db import Database
 from paperfeed.db.tables import meta
+from paperfeed.index import pg_search
 from tests.helpers import seed_papers_with_vectors
 
 pytestmark = pytest.mark.postgres

@@ -104,7 +104,8 @@ def reindex_command(
     if lexical and db.backend == "postgresql":
         # The tsvector column is always current; its posting table (migration
         # 0013) is what can be stale or lost. No tantivy sidecar on PostgreSQL.
-        from paperfeed.db.pg_search import PgLexicalIndex, rebuild_postings
+        from paperfeed.db.postings import rebuild_postings
+        from paperfeed.index.pg_search import PgLexicalIndex
 
         rebuild_postings(db, force=True)
         console.print(f"keyword postings rebuilt: {PgLexicalIndex(db).num_docs:,} papers")

@@ -147,7 +147,7 @@ def migrate_data(
     if target_db.backend == "postgresql":
         # Fill the pgvector column now, in bulk (column first, HNSW index after),
         # rather than leaving it to the first search's sync.
-        from paperfeed.db.pg_search import PgVectorIndex
+        from paperfeed.index.pg_search import PgVectorIndex
 
         filled = PgVectorIndex(target_db, "").sync(target_db)
         console.print(f"vector index: {filled} vectors filled and indexed.")

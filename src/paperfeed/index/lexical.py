@@ -580,7 +580,7 @@ def open_lexical(settings: Settings, db: Database) -> Any:
     """The lexical index of this database: the tantivy sidecar next to a SQLite
     file, or the database itself on PostgreSQL (tsvector, db/pg_search.py)."""
     if db.backend == "postgresql":
-        from paperfeed.db.pg_search import PgLexicalIndex
+        from paperfeed.index.pg_search import PgLexicalIndex
 
         return PgLexicalIndex(db)
     return LexicalIndex.open(settings, db)

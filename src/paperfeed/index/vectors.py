@@ -581,7 +581,7 @@ def get_vector_index(settings: Settings, db: Database) -> VectorIndex:
     kept in step with vectors that other processes write. On PostgreSQL,
     pgvector in the database itself (db/pg_search.py)."""
     if db.backend == "postgresql":
-        from paperfeed.db.pg_search import PgVectorIndex
+        from paperfeed.index.pg_search import PgVectorIndex
 
         pg_key = (db.url, current_model_id(settings))
         with _open_lock:
