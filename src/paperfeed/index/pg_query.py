@@ -116,9 +116,7 @@ _BRANCHES: dict[str, tuple[tuple[str, str], ...]] = {
     "abstract": ((TEXT_CONFIG, "AB"),),
     "": ((TEXT_CONFIG, "AB"), (NAME_CONFIG, "C")),
 }
-# Parsed terms kept per process: words recur across searches (and a search
-# renders its query twice, for the dense side's constraint).
-_PARSED_LIMIT = 20000
+_PARSED_LIMIT = 20000  # parsed terms a TermParser keeps
 _LEXEME_SQL = sql_string("'(?:[^']|'')*'")  # a quoted lexeme in tsquery text
 
 
