@@ -128,9 +128,8 @@ def build_database(work: Path, database_url: str) -> dict[str, Any]:
     from paperfeed.cli.app import open_database
     from paperfeed.db import embeddings as vector_store
     from paperfeed.db.tables import papers, readers, votes
+    from paperfeed.index.backends import open_indexes
     from paperfeed.index.embedder import current_model_id
-    from paperfeed.index.lexical import sync_lexical
-    from paperfeed.index.vectors import get_vector_index
     from paperfeed.ingest.jsonl import read_jsonl
     from paperfeed.ingest.pipeline import ingest
 
@@ -208,15 +207,13 @@ def build_database(work: Path, database_url: str) -> dict[str, Any]:
     figures["votes"] = len(rows)
     figures["days"] = [str(d) for d in days]
 
+    indexes = open_indexes(settings, db)
     started = time.perf_counter()
-    sync_lexical(db, settings)
+    indexes.sync_lexical()
     figures["keyword_index_seconds"] = round(time.perf_counter() - started, 1)
     print(f"keyword index in {figures['keyword_index_seconds']} s", file=sys.stderr)
     started = time.perf_counter()
-    index = get_vector_index(settings, db)
-    index.sync(db)
-    if hasattr(index, "save"):
-        index.save()  # SQLite: the workers load the saved graph instead of building it
+    indexes.refresh_vectors()  # SQLite: the workers load the saved graph instead of building it
     figures["vector_index_seconds"] = round(time.perf_counter() - started, 1)
     print(f"vector index in {figures['vector_index_seconds']} s", file=sys.stderr)
     marker.write_text(json.dumps(figures, indent=1))

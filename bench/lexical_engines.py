@@ -27,7 +27,7 @@ from pathlib import Path
 
 import tantivy
 
-from paperfeed.index.lexical import SCHEMA, LexicalIndex, combine, document_for, render
+from paperfeed.index.lexical import SCHEMA, TantivyIndex, combine, document_for, render
 from paperfeed.query import parse
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "arxiv-cs-2025.jsonl.gz"
@@ -105,7 +105,7 @@ def bench_fts5(docs: Iterator[dict], qs: list[str], tmp: Path) -> None:
 
 
 def bench_tantivy(docs: Iterator[dict], qs: list[str], tmp: Path) -> None:
-    index = LexicalIndex(tmp / "tantivy")
+    index = TantivyIndex(tmp / "tantivy")
     started = time.perf_counter()
     writer = index.index.writer(heap_size=256_000_000, num_threads=1)
     for d in docs:

@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from paperfeed.config import Settings
-from paperfeed.db import Database, pg_search
+from paperfeed.db import Database
 from paperfeed.db.tables import papers
 from paperfeed.evaluate import (
     _embedder,
@@ -31,6 +31,7 @@ from paperfeed.evaluate import (
     lexical_run,
     load_beir,
 )
+from paperfeed.index import pg_keyword
 from paperfeed.search import DEFAULT_FUSION, Ranked
 
 
@@ -65,7 +66,7 @@ def load(db: Database, corpus: dict[str, dict[str, str]]) -> None:
 
 
 def timed_lexical_run(
-    index: pg_search.PgLexicalIndex, queries: dict[str, str]
+    index: pg_keyword.PgLexicalIndex, queries: dict[str, str]
 ) -> tuple[dict[str, Ranked], float]:
     """paperfeed eval's lexical run over PostgreSQL, and its client CPU ms per query."""
     started = time.process_time()
@@ -80,39 +81,41 @@ def main() -> None:
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--cache-dir", type=Path)
     parser.add_argument("--no-dense", action="store_true", help="Lexical only (no embedding).")
-    parser.add_argument("--cap", type=float, help="pg_search.CANDIDATE_CAP for the pruned run")
-    parser.add_argument("--budget", type=float, help="pg_search.PRUNE_BUDGET for the pruned run")
+    parser.add_argument("--cap", type=float, help="pg_keyword.CANDIDATE_CAP for the pruned run")
+    parser.add_argument("--budget", type=float, help="pg_keyword.PRUNE_BUDGET for the pruned run")
     args = parser.parse_args()
     data = load_beir(args.dataset, args.split)
     settings = Settings(database_url=args.database_url)
     db = Database(settings.database_url_resolved)
     load(db, data.corpus)
-    pg_search.term_stats(db, refresh=True)
     print(f"{data.name} {data.split}: {len(data.corpus):,} documents, {len(data.queries)} queries")
-    index = pg_search.PgLexicalIndex(db)
+    index = pg_keyword.PgLexicalIndex(db)
+    index.stats.get()
     runs: dict[str, dict[str, Ranked]] = {}
-    default_budget = pg_search.PRUNE_BUDGET
-    cap = pg_search.CANDIDATE_CAP
+    default_budget = pg_keyword.PRUNE_BUDGET
+    cap = pg_keyword.CANDIDATE_CAP
     if args.cap:
-        pg_search.CANDIDATE_CAP = cap = args.cap
+        pg_keyword.CANDIDATE_CAP = cap = args.cap
     if args.budget:
-        pg_search.PRUNE_BUDGET = default_budget = args.budget
+        pg_keyword.PRUNE_BUDGET = default_budget = args.budget
     for name, budget in (("pruned", default_budget), ("unpruned", float("inf"))):
-        pg_search.PRUNE_BUDGET = budget
-        pg_search.CANDIDATE_CAP = cap if name == "pruned" else float("inf")
+        pg_keyword.PRUNE_BUDGET = budget
+        pg_keyword.CANDIDATE_CAP = cap if name == "pruned" else float("inf")
         runs[name], cpu_ms = timed_lexical_run(index, data.queries)
         figures = evaluate_run(data.qrels, runs[name])
         print(
             json.dumps(
                 {
-                    "system": f"pg lexical {name} (budget {budget}, cap {pg_search.CANDIDATE_CAP})",
+                    "system": (
+                        f"pg lexical {name} (budget {budget}, cap {pg_keyword.CANDIDATE_CAP})"
+                    ),
                     **figures,
                     "client_cpu_ms_per_query": round(cpu_ms, 2),
                 }
             )
         )
-    pg_search.PRUNE_BUDGET = default_budget
-    pg_search.CANDIDATE_CAP = cap
+    pg_keyword.PRUNE_BUDGET = default_budget
+    pg_keyword.CANDIDATE_CAP = cap
     embedder = None if args.no_dense else _embedder(settings)
     if embedder is not None:
         den = dense_run(data, settings, embedder, cache_dir=args.cache_dir, progress=print)

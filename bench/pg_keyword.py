@@ -55,22 +55,23 @@ def main() -> None:
     args = parser.parse_args()
     os.environ["PAPERFEED_BENCH_DATABASE_URL"] = args.database_url
     import search as bench  # noqa: E402 (reads the URL above at import)
-    from paperfeed.db import Database, pg_search
+    from paperfeed.db import Database
+    from paperfeed.index import pg_keyword
     from paperfeed.query import parse
     from paperfeed.search import DEFAULT_FUSION, DEFAULT_WEIGHTS
 
     queries = bench.make_queries(bench.CACHE / "pg-keyword", args.queries)
     db = Database(args.database_url, auto_migrate=False)
-    index = pg_search.PgLexicalIndex(db)
-    pg_search.term_stats(db)
+    index = pg_keyword.PgLexicalIndex(db)
+    index.stats.get()
     fallbacks = [0]
-    scored = pg_search.PgLexicalIndex._scored
+    scored = pg_keyword.PgLexicalIndex._scored
 
     def counted(self, *a, **k):  # type: ignore[no-untyped-def]
         fallbacks[-1] += 1
         return scored(self, *a, **k)
 
-    pg_search.PgLexicalIndex._scored = counted  # type: ignore[method-assign]
+    pg_keyword.PgLexicalIndex._scored = counted  # type: ignore[method-assign]
 
     def one(query: str) -> list[str]:
         rendered = index.combine(index.render(parse(query).root, DEFAULT_WEIGHTS), None)

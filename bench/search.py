@@ -221,7 +221,7 @@ def bulk_load(db: Database, settings: Settings, papers: list[Paper], vectors: np
     every field), i.e. hours for a million papers on this shared machine; the
     latency benchmark needs the rows, not the ingest path (the concurrent
     ingest run uses the real pipeline)."""
-    from paperfeed.db.pg_search import defer_postings
+    from paperfeed.db.postings import defer_postings
     from paperfeed.db.tables import papers as papers_table
 
     stamp = datetime.now(UTC)
@@ -263,8 +263,8 @@ def bulk_load(db: Database, settings: Settings, papers: list[Paper], vectors: np
 
 
 def build(name: str, size: int) -> Path:
-    from paperfeed.index.lexical import LexicalIndex
-    from paperfeed.index.vectors import VectorIndex
+    from paperfeed.index.lexical import TantivyIndex
+    from paperfeed.index.vectors import FaissIndex
 
     directory = CACHE / (f"search-{name}" if name == "real" else f"search-{name}-{size}")
     if DATABASE_URL:
@@ -294,7 +294,7 @@ def build(name: str, size: int) -> Path:
         return _build_pg(name, directory, done, settings, db, figures)
     if "lexical_build_seconds" not in figures:
         started = time.perf_counter()
-        lexical_index = LexicalIndex.open(settings, db)  # builds from the queue
+        lexical_index = TantivyIndex.open(settings, db)  # builds from the queue
         figures["lexical_build_seconds"] = time.perf_counter() - started
         figures["lexical_shards"] = len(lexical_index.shards)
         progress.write_text(json.dumps(figures, indent=1))
@@ -302,7 +302,7 @@ def build(name: str, size: int) -> Path:
 
     started = time.perf_counter()
     cpu = time.process_time()
-    index = VectorIndex.open(settings, db)
+    index = FaissIndex.open(settings, db)
     figures["vector_build_seconds"] = time.perf_counter() - started
     figures["vector_build_cpu_seconds"] = time.process_time() - cpu
     index.save()
@@ -345,12 +345,12 @@ def _build_pg(
 ) -> Path:
     """PostgreSQL: the tsvector column and its GIN index were filled as the rows
     went in; the pgvector column and its HNSW index are filled by the sync."""
-    from paperfeed.db.pg_search import rebuild_postings
-    from paperfeed.index.lexical import open_lexical
-    from paperfeed.index.vectors import get_vector_index
+    from paperfeed.db.postings import rebuild_postings
+    from paperfeed.index.backends import open_indexes
 
+    indexes = open_indexes(settings, db)
     started = time.perf_counter()
-    open_lexical(settings, db).sync(db)  # drains the outbox: nothing to build
+    indexes.sync_lexical()  # drains the outbox: nothing to build
     figures["lexical_build_seconds"] = time.perf_counter() - started
     if "postings_build_seconds" not in figures:
         started = time.perf_counter()
@@ -359,7 +359,7 @@ def _build_pg(
         seconds = figures["postings_build_seconds"]
         print(f"[{name}] posting table built in {seconds:.0f}s", flush=True)
     started = time.perf_counter()
-    index = get_vector_index(settings, db)
+    index = indexes.vectors
     index.sync(db)
     figures["hnsw_build_seconds"] = time.perf_counter() - started
     print(f"[{name}] pgvector column + HNSW in {figures['hnsw_build_seconds']:.0f}s", flush=True)
@@ -505,12 +505,12 @@ class PhaseClock:
         self.per_query: list[dict[str, float]] = []
         self._lock = threading.Lock()
         self._wrap(search_module.QueryVectorCache, "get", "embedding")
-        self._wrap(vectors.VectorIndex, "search", "ann")
+        self._wrap(vectors.FaissIndex, "search", "ann")
         # tantivy's CPU on every thread (a sharded index searches its shards at
         # once), and the wall time of the whole keyword search.
         self._wrap(lexical, "_top_docs", "bm25")
-        self._wrap(lexical.LexicalIndex, "search", "bm25_wall", clock=time.perf_counter)
-        self._wrap(lexical.LexicalIndex, "snippets_html", "snippets")
+        self._wrap(lexical.TantivyIndex, "search", "bm25_wall", clock=time.perf_counter)
+        self._wrap(lexical.TantivyIndex, "snippets_html", "snippets")
         self._wrap(trending, "papers_with_upvotes", "rows")
 
     def _wrap(
@@ -559,6 +559,8 @@ def run_queries(
     ``serial``: the dense side after the lexical one, as before session 3
     (same results). ``phases``: add each part's thread CPU time per query."""
     from paperfeed import search as search_module
+    from paperfeed.index.backends import indexes_for
+    from paperfeed.index.lexical import TantivyIndex
     from paperfeed.search import SearchRequest, search
 
     search_module.PARALLEL_DENSE = not serial
@@ -596,6 +598,7 @@ def run_queries(
     def pct(p: float) -> float:
         return times[min(len(times) - 1, int(p * len(times)))]
 
+    lexical = indexes_for(settings, db).lexical
     return {
         "queries": len(times),
         "p50_ms": round(statistics.median(times), 2),
@@ -616,9 +619,7 @@ def run_queries(
         ),
         "loadavg": Path("/proc/loadavg").read_text().split()[:3],
         "dense_beside_lexical": not serial,
-        "lexical_shards": len(search_module.open_lexical(settings, db).shards)
-        if db.backend != "postgresql"
-        else None,
+        "lexical_shards": len(lexical.shards) if isinstance(lexical, TantivyIndex) else None,
         **by_phase,
     }
 
@@ -627,10 +628,11 @@ def writer(directory: Path, stop_file: Path, report: Path, rate: float = 0.0) ->
     """Concurrent ingest: new synthetic papers, their vectors and the keyword
     index, batch after batch, until ``stop_file`` appears. ``rate``: at most
     that many papers a second (one batch a second); 0, as fast as it goes."""
-    from paperfeed.index.lexical import index_after_ingest
+    from paperfeed.index.backends import open_indexes
 
     settings = settings_for(directory)
     db = Database(settings.database_url_resolved)
+    indexes = open_indexes(settings, db)
     ids, cached = load_cache(MAX_TOKENS)
     records = real_records()
     vectors, _ = vectors_for(records, ids, np.asarray(cached, dtype=np.float32))
@@ -648,7 +650,7 @@ def writer(directory: Path, stop_file: Path, report: Path, rate: float = 0.0) ->
     while not stop_file.exists():
         papers, vecs = synth.batch(start + total, batch)
         store(db, settings, papers, vecs)
-        index_after_ingest(db, settings)
+        indexes.sync_lexical()
         total += len(papers)
         if rate:
             time.sleep(max(0.0, started + total / rate - time.perf_counter()))

@@ -237,7 +237,7 @@ class PostgresServer:
 # machines (2 cores, 24 GiB) and a 1M-paper corpus. A search is a few short
 # queries: JIT compilation would cost more than it saves (it kicks in on the
 # planner's cost estimate of a ranking over many matches). The HNSW build keeps
-# its graph in maintenance_work_mem (pg_search.BUILD_MEMORY raises it per build)
+# its graph in maintenance_work_mem (pgvector.BUILD_MEMORY_* raise it per build)
 # and may use a parallel worker.
 BENCH_SETTINGS = {
     "shared_buffers": "2GB",

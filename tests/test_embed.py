@@ -21,6 +21,7 @@ from paperfeed.db import embeddings as vector_store
 from paperfeed.db import papers as paper_store
 from paperfeed.db.tables import papers as papers_table
 from paperfeed.index import vectors as vectors_module
+from paperfeed.index.backends import indexes_for
 from paperfeed.index.embedder import (
     PACKAGED_MINILM,
     EmbedderUnavailable,
@@ -30,7 +31,7 @@ from paperfeed.index.embedder import (
     load_embedder,
 )
 from paperfeed.index.embedding import embed_pending
-from paperfeed.index.vectors import VectorIndex
+from paperfeed.index.vectors import FaissIndex
 from paperfeed.ingest.jsonl import read_jsonl
 from paperfeed.ingest.pipeline import ingest
 from paperfeed.similar import more_like_these, similar_papers
@@ -146,7 +147,7 @@ MODEL = "test-model@16"
 
 def test_index_search_matches_exact_search(settings: Settings, db: Database) -> None:
     stored = seed_papers_with_vectors(db, 300, model=MODEL)
-    index = VectorIndex.open(settings, db, model_id=MODEL)
+    index = FaissIndex.open(settings, db, model_id=MODEL)
     assert len(index) == 300
     query = unit_vectors(np.random.default_rng(7), 1)[0]
     hits = index.search(query, 10)
@@ -166,7 +167,7 @@ def test_hnsw_path_finds_nearest(
     monkeypatch.setattr(vectors_module, "EXACT_MAX_INDEX", 0)
     monkeypatch.setattr(vectors_module, "EXACT_MAX_CANDIDATES", 0)
     stored = seed_papers_with_vectors(db, 500, model=MODEL)
-    index = VectorIndex.open(settings, db, model_id=MODEL)
+    index = FaissIndex.open(settings, db, model_id=MODEL)
     rng = np.random.default_rng(3)
     overlap = 0
     for query in unit_vectors(rng, 20):
@@ -183,11 +184,11 @@ def test_hnsw_path_finds_nearest(
 
 def test_index_persists_and_reopens(settings: Settings, db: Database) -> None:
     stored = seed_papers_with_vectors(db, 50, model=MODEL)
-    index = VectorIndex.open(settings, db, model_id=MODEL)
+    index = FaissIndex.open(settings, db, model_id=MODEL)
     index.save()
     files = {p.name for p in Path(settings.index_dir).iterdir()}
     assert "vectors.json" in files and any(f.endswith(".faiss") for f in files)
-    reopened = VectorIndex.open(settings, model_id=MODEL)  # no database: the file alone
+    reopened = FaissIndex.open(settings, model_id=MODEL)  # no database: the file alone
     assert len(reopened) == 50
     some = list(stored)[7]
     assert reopened.search(stored[some], 1)[0][0] == some
@@ -195,7 +196,7 @@ def test_index_persists_and_reopens(settings: Settings, db: Database) -> None:
 
 def test_index_catches_up_after_a_crash(settings: Settings, db: Database) -> None:
     stored = seed_papers_with_vectors(db, 40, model=MODEL)
-    index = VectorIndex.open(settings, db, model_id=MODEL)
+    index = FaissIndex.open(settings, db, model_id=MODEL)
     index.save()
     # After the save, the database moves on while the sidecar is not saved
     # (a crash): one paper is re-embedded, one removed, new ones arrive.
@@ -213,7 +214,7 @@ def test_index_catches_up_after_a_crash(settings: Settings, db: Database) -> Non
         stored[pid] = vector
     del stored[gone]
 
-    reopened = VectorIndex.open(settings, db, model_id=MODEL)
+    reopened = FaissIndex.open(settings, db, model_id=MODEL)
     assert len(reopened) == len(stored) == 44
     assert gone not in reopened
     for pid in (changed, "2502.00004"):
@@ -225,24 +226,24 @@ def test_index_catches_up_after_a_crash(settings: Settings, db: Database) -> Non
     reopened.save()
     for path in Path(settings.index_dir).glob("vectors-*.faiss"):
         path.write_bytes(b"truncated")
-    rebuilt = VectorIndex.open(settings, db, model_id=MODEL)
+    rebuilt = FaissIndex.open(settings, db, model_id=MODEL)
     assert [p for p, _ in rebuilt.search(query, 10)] == _exact_top(stored, query, 10)
     for path in Path(settings.index_dir).iterdir():
         path.unlink()
-    rebuilt = VectorIndex.open(settings, db, model_id=MODEL)
+    rebuilt = FaissIndex.open(settings, db, model_id=MODEL)
     assert [p for p, _ in rebuilt.search(query, 10)] == _exact_top(stored, query, 10)
 
 
 def test_index_built_by_another_model_is_rebuilt(settings: Settings, db: Database) -> None:
     seed_papers_with_vectors(db, 10, model=MODEL)
-    first = VectorIndex.open(settings, db, model_id=MODEL)
+    first = FaissIndex.open(settings, db, model_id=MODEL)
     first.save()
-    other = VectorIndex.open(settings, db, model_id="other-model@16")
+    other = FaissIndex.open(settings, db, model_id="other-model@16")
     assert len(other) == 0  # no vectors of that model yet; the old graph is not used
 
 
 def test_index_reuses_deleted_slots(settings: Settings, db: Database) -> None:
-    index = VectorIndex(Path(settings.index_dir), MODEL)
+    index = FaissIndex(Path(settings.index_dir), MODEL)
     vectors = unit_vectors(np.random.default_rng(1), 30)
     index.add([f"p{i}" for i in range(20)], vectors[:20])
     index.remove([f"p{i}" for i in range(10)])
@@ -361,7 +362,7 @@ def test_embed_command_on_a_tiny_database(cli_env: Settings, tmp_path: Path) -> 
     if db.backend == "sqlite":
         assert (Path(cli_env.index_dir) / "vectors.json").is_file()
     else:  # no sidecar: the pgvector column is the index
-        assert len(vectors_module.get_vector_index(cli_env, db)) == 12
+        assert len(indexes_for(cli_env, db).vectors) == 12
 
     # Nothing to do the second time; a changed abstract makes one paper stale.
     assert "embedded 0 papers" in runner.invoke(app, ["embed"]).output
@@ -400,7 +401,7 @@ def test_serve_embeds_new_papers_and_keeps_its_index_in_step(
     try:
         wait_for(lambda: status.runs >= 1, what="the first embed run")
         assert status.last_result is not None and status.last_result["embedded"] == 2
-        served = vectors_module.get_vector_index(settings, db)  # what searches use
+        served = indexes_for(settings, db).vectors  # what searches use
         ingest(db, [make_paper("2501.00003", abstract="Brand new work on sparse attention.")])
         scheduler.wake("embed")
         wait_for(lambda: status.runs >= 2, what="the embed run after the wake-up")
@@ -408,7 +409,7 @@ def test_serve_embeds_new_papers_and_keeps_its_index_in_step(
         scheduler.stop()
     assert status.last_result["embedded"] == 1 and status.failures == 0
     assert "2501.00003" in served  # synced by the job, not by a later refresh
-    assert "2501.00003" in VectorIndex.open(settings, db)  # and saved
+    assert "2501.00003" in FaissIndex.open(settings, db)  # and saved
 
 
 @pytest.mark.sqlite_only(SERVE_EMBEDS)
@@ -442,7 +443,7 @@ def test_long_lived_index_sees_vectors_written_elsewhere(settings: Settings, db:
     """A web process's index picks up vectors that another process (``embed
     --watch``, a worker) stored after it was opened."""
     stored = seed_papers_with_vectors(db, 5, model=MODEL)
-    index = VectorIndex.open(settings, db, model_id=MODEL)
+    index = FaissIndex.open(settings, db, model_id=MODEL)
     assert index.refresh_if_due(db, every=0) == 0  # nothing new
     ingest(db, [make_paper("2503.00001")])
     vector = unit_vectors(np.random.default_rng(9), 1)[0]
@@ -474,16 +475,16 @@ def test_catch_up_runs_in_the_background_and_lets_searches_in_between_chunks(
     # 8 + 6: fewer than twice what the 8-bit ranges were learnt from, so this
     # is a catch-up, not a retraining rebuild.
     seed_papers_with_vectors(db, 8, model=MODEL)
-    index = VectorIndex.open(settings, db, model_id=MODEL)
+    index = FaissIndex.open(settings, db, model_id=MODEL)
     new_ids = [f"2503.{i:05d}" for i in range(6)]
     new_vectors = unit_vectors(np.random.default_rng(21), 6)
     _store_new(db, new_ids, new_vectors)
     monkeypatch.setattr(vectors_module, "CATCH_UP_CHUNK", 2)
     chunks: list[int] = []
     searched_between: list[list[tuple[str, float]]] = []
-    original_add = VectorIndex.add
+    original_add = FaissIndex.add
 
-    def add_then_search(self: VectorIndex, ids, vectors, hashes=None) -> None:  # type: ignore[no-untyped-def]
+    def add_then_search(self: FaissIndex, ids, vectors, hashes=None) -> None:  # type: ignore[no-untyped-def]
         original_add(self, ids, vectors, hashes)
         chunks.append(len(ids))
         if len(chunks) == 1:
@@ -496,9 +497,9 @@ def test_catch_up_runs_in_the_background_and_lets_searches_in_between_chunks(
             assert not request.is_alive(), "the search waited for the whole catch-up"
             searched_between.extend(found)
 
-    monkeypatch.setattr(VectorIndex, "add", add_then_search)
+    monkeypatch.setattr(FaissIndex, "add", add_then_search)
     index._background.last_start -= vectors_module.REFRESH_SECONDS  # due now
-    index.refresh_in_background(db)
+    index.sync_if_due(db)
     follower = index._background.thread
     assert follower is not None and follower.name == "vector-catch-up"
     follower.join(timeout=60)
@@ -507,7 +508,7 @@ def test_catch_up_runs_in_the_background_and_lets_searches_in_between_chunks(
     assert searched_between and searched_between[0][0][0] == "2503.00000"
     assert all(pid in index for pid in new_ids) and len(index) == 14
     assert index.search(new_vectors[5], 1)[0][0] == "2503.00005"
-    index.refresh_in_background(db)  # not due again yet: no new thread
+    index.sync_if_due(db)  # not due again yet: no new thread
     assert index._background.thread is follower
 
 
@@ -517,24 +518,24 @@ def test_a_stopped_catch_up_leaves_the_rest_for_the_next_sync(
     """stop() (run at exit) ends a catch-up between two chunks; what it did not
     add, and a save made after it, do not hide the rest from the next open."""
     seed_papers_with_vectors(db, 5, model=MODEL)
-    index = VectorIndex.open(settings, db, model_id=MODEL)
+    index = FaissIndex.open(settings, db, model_id=MODEL)
     index.save()
     new_ids = [f"2503.{i:05d}" for i in range(4)]  # 9 < 2 x 5: a catch-up
     _store_new(db, new_ids, unit_vectors(np.random.default_rng(22), 4))
     monkeypatch.setattr(vectors_module, "CATCH_UP_CHUNK", 2)
-    original_add = VectorIndex.add
+    original_add = FaissIndex.add
 
-    def add_then_stop(self: VectorIndex, ids, vectors, hashes=None) -> None:  # type: ignore[no-untyped-def]
+    def add_then_stop(self: FaissIndex, ids, vectors, hashes=None) -> None:  # type: ignore[no-untyped-def]
         original_add(self, ids, vectors, hashes)
         self._background._stopping.set()  # as stop() does, from the exit handler
 
-    monkeypatch.setattr(VectorIndex, "add", add_then_stop)
+    monkeypatch.setattr(FaissIndex, "add", add_then_stop)
     synced_before = index._synced_at
     assert index.refresh_if_due(db, every=0) == 2  # one chunk, then stopped
     assert index._synced_at == synced_before
     index.save()
-    monkeypatch.setattr(VectorIndex, "add", original_add)
-    reopened = VectorIndex.open(settings, db, model_id=MODEL)
+    monkeypatch.setattr(FaissIndex, "add", original_add)
+    reopened = FaissIndex.open(settings, db, model_id=MODEL)
     assert all(pid in reopened for pid in new_ids) and len(reopened) == 9
 
 
@@ -549,7 +550,7 @@ def test_index_graph_skips_dead_and_rescores_from_the_table(
     monkeypatch.setattr(vectors_module, "EXACT_MAX_CANDIDATES", 0)
     monkeypatch.setattr(vectors_module, "RESCORE_GRAPH", True)
     stored = seed_papers_with_vectors(db, 200, model=MODEL)
-    index = VectorIndex.open(settings, db, model_id=MODEL)
+    index = FaissIndex.open(settings, db, model_id=MODEL)
     ids = list(stored)
     # Re-embed one paper: it moves (a new label), its old vector is dead.
     moved = ids[0]

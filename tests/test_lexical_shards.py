@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from datetime import date, timedelta
 
 import pytest
@@ -15,23 +14,15 @@ from paperfeed.db import Database
 from paperfeed.index import lexical
 from paperfeed.index.lexical import (
     FORMAT_FILE,
-    LexicalIndex,
+    TantivyIndex,
     combine,
     lexical_path,
-    rebuild_lexical,
     render,
     shard_of,
 )
 from paperfeed.ingest.pipeline import ingest
 from paperfeed.query import parse
 from tests.helpers import make_paper
-
-
-@pytest.fixture(autouse=True)
-def fresh_process() -> Iterator[None]:
-    lexical._OPEN.clear()
-    yield
-    lexical._OPEN.clear()
 
 
 def corpus(count: int) -> list[dict]:
@@ -55,7 +46,7 @@ def query(text: str):  # type: ignore[no-untyped-def]
 
 
 def test_each_paper_lives_in_exactly_one_shard() -> None:
-    index = LexicalIndex(None, shards=2)
+    index = TantivyIndex(None, shards=2)
     papers = corpus(40)
     index.add(papers)
     per_shard = [int(shard.searcher().num_docs) for shard in index.shards]
@@ -71,8 +62,8 @@ def test_each_paper_lives_in_exactly_one_shard() -> None:
 
 
 def test_sharded_search_is_the_merge_of_its_shards_best_first() -> None:
-    sharded = LexicalIndex(None, shards=2)
-    single = LexicalIndex(None, shards=1)
+    sharded = TantivyIndex(None, shards=2)
+    single = TantivyIndex(None, shards=1)
     papers = corpus(60)
     sharded.add(papers)
     single.add(papers)
@@ -93,7 +84,7 @@ def test_sharded_search_is_the_merge_of_its_shards_best_first() -> None:
 
 
 def test_parallel_and_serial_shard_searches_agree(monkeypatch: pytest.MonkeyPatch) -> None:
-    index = LexicalIndex(None, shards=2)
+    index = TantivyIndex(None, shards=2)
     index.add(corpus(30))
     threads: list[str] = []
     real = lexical._top_docs
@@ -112,7 +103,7 @@ def test_parallel_and_serial_shard_searches_agree(monkeypatch: pytest.MonkeyPatc
 
 
 def test_newest_first_across_shards() -> None:
-    index = LexicalIndex(None, shards=2)
+    index = TantivyIndex(None, shards=2)
     papers = corpus(25)
     index.add(papers)
     hits, total = index.search(query("graph"), limit=10, by_date=True)
@@ -124,7 +115,7 @@ def test_newest_first_across_shards() -> None:
 
 
 def test_matching_checks_ids_in_their_own_shards() -> None:
-    index = LexicalIndex(None, shards=2)
+    index = TantivyIndex(None, shards=2)
     papers = corpus(20)
     index.add(papers)
     ids = [p["id"] for p in papers]
@@ -142,24 +133,22 @@ def test_shard_count_is_chosen_by_size_when_built(
 ) -> None:
     monkeypatch.setattr(lexical, "SHARDED_FROM_PAPERS", 8)
     ingest(db, [make_paper(f"2504.0000{i}", title=f"Tropical geometry {i}") for i in range(5)])
-    index = LexicalIndex.open(settings, db)
+    index = TantivyIndex.open(settings, db)
     assert len(index.shards) == 1
     # Growing past the threshold does not split a built index ...
     ingest(db, [make_paper(f"2504.0001{i}", title=f"Tropical curves {i}") for i in range(5)])
     index.sync(db)
     assert len(index.shards) == 1 and index.num_docs == 10
     # ... the next process says how to split it ...
-    lexical._OPEN.clear()
     with caplog.at_level("WARNING", logger="paperfeed.index.lexical"):
-        assert len(LexicalIndex.open(settings, db).shards) == 1
+        assert len(TantivyIndex.open(settings, db).shards) == 1
     assert "10 papers in 1 shard(s)" in caplog.text and "reindex --no-vectors" in caplog.text
     # ... and a rebuild (paperfeed reindex) chooses again, and records it.
-    assert rebuild_lexical(db, settings) == 10
-    index = LexicalIndex.open(settings, db)
+    index = TantivyIndex.rebuild(settings, db)
+    assert index.num_docs == 10
     assert len(index.shards) == 2
     assert json.loads((lexical_path(settings) / FORMAT_FILE).read_text())["shards"] == 2
-    lexical._OPEN.clear()  # a restart opens what is on disk
-    reopened = LexicalIndex.open(settings, db)
+    reopened = TantivyIndex.open(settings, db)
     assert len(reopened.shards) == 2
     hits, total = reopened.search(query("tropical"), limit=20)
     assert total == 10 and len({i for i, _ in hits}) == 10
@@ -167,19 +156,17 @@ def test_shard_count_is_chosen_by_size_when_built(
 
 def test_a_pinned_shard_count_rebuilds_the_index(settings: Settings, db: Database) -> None:
     ingest(db, [make_paper(f"2505.0000{i}", title=f"Persistent homology {i}") for i in range(6)])
-    assert len(LexicalIndex.open(settings, db).shards) == 1
-    lexical._OPEN.clear()
+    assert len(TantivyIndex.open(settings, db).shards) == 1
     pinned = settings.model_copy(update={"lexical_shards": 3})
-    index = LexicalIndex.open(pinned, db)
+    index = TantivyIndex.open(pinned, db)
     assert len(index.shards) == 3
     assert json.loads((lexical_path(pinned) / FORMAT_FILE).read_text())["shards"] == 3
     hits, total = index.search(query("homology"), limit=10)
     assert total == 6 and len(hits) == 6
     # Automatic (0) keeps whatever the index was built with.
-    lexical._OPEN.clear()
-    assert len(LexicalIndex.open(settings, db).shards) == 3
+    assert len(TantivyIndex.open(settings, db).shards) == 3
 
 
 def test_zero_shards_is_refused() -> None:
     with pytest.raises(ValueError, match="at least one shard"):
-        LexicalIndex(None, shards=0)
+        TantivyIndex(None, shards=0)

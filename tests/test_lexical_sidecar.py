@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,10 +16,9 @@ from paperfeed.db import papers as paper_store
 from paperfeed.index import lexical
 from paperfeed.index.lexical import (
     FORMAT_FILE,
-    LexicalIndex,
+    TantivyIndex,
     combine,
     lexical_path,
-    rebuild_lexical,
     render,
 )
 from paperfeed.ingest.pipeline import ingest
@@ -35,20 +33,11 @@ def settings(settings: Settings, request: pytest.FixtureRequest) -> Settings:
     return settings.model_copy(update={"lexical_shards": request.param})
 
 
-@pytest.fixture(autouse=True)
-def fresh_process() -> Iterator[None]:
-    """Each test starts like a new process: no index held open."""
-    lexical._OPEN.clear()
-    yield
-    lexical._OPEN.clear()
+def reopen(settings: Settings, db: Database) -> TantivyIndex:
+    return TantivyIndex.open(settings, db)  # as after a restart
 
 
-def reopen(settings: Settings, db: Database) -> LexicalIndex:
-    lexical._OPEN.clear()  # as after a restart
-    return LexicalIndex.open(settings, db)
-
-
-def hits(index: LexicalIndex, text: str) -> list[str]:
+def hits(index: TantivyIndex, text: str) -> list[str]:
     found, _ = index.search(combine(render(parse(text).root)), limit=100)
     return [paper_id for paper_id, _ in found]
 
@@ -61,7 +50,7 @@ def pending(db: Database) -> int:
 def test_ingest_then_open_catches_up(settings: Settings, db: Database) -> None:
     ingest(db, [make_paper("2501.00001", title="Quantum annealing schedules")])
     assert pending(db) == 1
-    index = LexicalIndex.open(settings, db)
+    index = TantivyIndex.open(settings, db)
     assert hits(index, "annealing") == ["2501.00001"]
     assert pending(db) == 0
     assert json.loads((lexical_path(settings) / FORMAT_FILE).read_text())["format"] == (
@@ -74,18 +63,18 @@ def test_later_looks_catch_up_on_a_background_thread(
 ) -> None:
     """After the first open, a due look starts the catch-up on a thread and
     returns: a request never waits for a commit and its merges."""
-    index = LexicalIndex.open(settings, db)
+    index = TantivyIndex.open(settings, db)
     ingest(db, [make_paper("2501.00005", title="Spectral graph sparsification")])
     release = threading.Event()
-    original_sync = LexicalIndex.sync
+    original_sync = TantivyIndex.sync
 
-    def slow_sync(self: LexicalIndex, db: Database, **kwargs: Any) -> int:
+    def slow_sync(self: TantivyIndex, db: Database, **kwargs: Any) -> int:
         release.wait(timeout=60)  # a deadlock guard, not a speed limit
         return original_sync(self, db, **kwargs)
 
-    monkeypatch.setattr(LexicalIndex, "sync", slow_sync)
+    monkeypatch.setattr(TantivyIndex, "sync", slow_sync)
     index._background.last_start -= lexical.SYNC_EVERY_SECONDS  # due now
-    assert LexicalIndex.open(settings, db) is index  # returned with the sync still blocked
+    index.sync_if_due(db)  # returns with the sync still blocked
     catch_up = index._background.thread
     assert catch_up is not None and catch_up.is_alive()
     assert hits(index, "sparsification") == []  # not indexed yet
@@ -99,7 +88,7 @@ def test_later_looks_catch_up_on_a_background_thread(
 def test_a_stopped_sync_leaves_the_rest_queued(settings: Settings, db: Database) -> None:
     """A catch-up asked to stop (at exit) ends between batches; what it did not
     index stays in the queue for the next look."""
-    index = LexicalIndex.open(settings, db)
+    index = TantivyIndex.open(settings, db)
     ingest(db, [make_paper(f"2501.0010{i}", title=f"Matroid bandits {i}") for i in range(5)])
     batches: list[int] = []
 
@@ -117,7 +106,7 @@ def test_a_stopped_sync_leaves_the_rest_queued(settings: Settings, db: Database)
 def test_crash_between_sidecar_commit_and_queue_delete(
     settings: Settings, db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    index = LexicalIndex.open(settings, db)
+    index = TantivyIndex.open(settings, db)
     ingest(db, [make_paper(f"2501.0000{i}", title=f"Tensor sketching {i}") for i in range(1, 4)])
 
     def crash(*args: object, **kwargs: object) -> None:
@@ -138,7 +127,7 @@ def test_crash_between_sidecar_commit_and_queue_delete(
 def test_crash_before_the_sidecar_commit(settings: Settings, db: Database) -> None:
     """Papers committed to the database but never indexed (the process died
     right after ingest): the queue rows bring them in on the next open."""
-    LexicalIndex.open(settings, db)
+    TantivyIndex.open(settings, db)
     ingest(db, [make_paper("2501.00009", title="Lattice cryptanalysis")])
     index = reopen(settings, db)
     assert hits(index, "cryptanalysis") == ["2501.00009"]
@@ -148,7 +137,7 @@ def test_reingest_of_an_updated_paper_updates_its_hit(settings: Settings, db: Da
     v1 = [Version(1)]
     v2 = [Version(1), Version(2)]
     ingest(db, [make_paper("2501.00001", title="Sparse mixtures of experts", versions=v1)])
-    index = LexicalIndex.open(settings, db)
+    index = TantivyIndex.open(settings, db)
     assert hits(index, "experts") == ["2501.00001"]
     ingest(db, [make_paper("2501.00001", title="Dense routing for transformers", versions=v2)])
     index.sync(db)
@@ -168,7 +157,7 @@ def test_a_change_made_while_indexing_stays_queued(settings: Settings, db: Datab
     with db.begin() as conn:
         queue.done(conn, read)  # ... and the indexer finishes with what it read.
     assert pending(db) == 1
-    index = LexicalIndex.open(settings, db)
+    index = TantivyIndex.open(settings, db)
     assert hits(index, "second") == ["2501.00001"]
 
 
@@ -177,7 +166,7 @@ def test_merged_slug_paper_leaves_the_index(settings: Settings, db: Database) ->
         db,
         [make_paper("hf-some-slug", title="Compositional video agents", source="hf", authors=[])],
     )
-    index = LexicalIndex.open(settings, db)
+    index = TantivyIndex.open(settings, db)
     assert hits(index, "compositional") == ["hf-some-slug"]
     ingest(db, [make_paper("2501.00042", title="Compositional video agents")])
     index.sync(db)
@@ -188,7 +177,7 @@ def test_merged_slug_paper_leaves_the_index(settings: Settings, db: Database) ->
 
 def test_format_change_rebuilds(settings: Settings, db: Database) -> None:
     ingest(db, [make_paper(f"2501.0001{i}", title=f"Protein folding {i}") for i in range(5)])
-    index = LexicalIndex.open(settings, db)
+    index = TantivyIndex.open(settings, db)
     assert index.num_docs == 5
     (lexical_path(settings) / FORMAT_FILE).write_text(json.dumps({"format": 0}))
     index = reopen(settings, db)
@@ -203,7 +192,7 @@ def test_lost_index_directory_is_rebuilt(settings: Settings, db: Database) -> No
     import shutil
 
     ingest(db, [make_paper("2501.00077", title="Kernel ridge regression")])
-    LexicalIndex.open(settings, db)
+    TantivyIndex.open(settings, db)
     shutil.rmtree(lexical_path(settings))
     index = reopen(settings, db)
     assert hits(index, "ridge") == ["2501.00077"]
@@ -211,9 +200,10 @@ def test_lost_index_directory_is_rebuilt(settings: Settings, db: Database) -> No
 
 def test_rebuild_lexical(settings: Settings, db: Database) -> None:
     ingest(db, [make_paper(f"2501.0002{i}", title=f"Bandit feedback {i}") for i in range(3)])
-    assert rebuild_lexical(db, settings) == 3
+    index = TantivyIndex.rebuild(settings, db)
+    assert index.num_docs == 3
     assert pending(db) == 0
-    assert len(hits(LexicalIndex.open(settings, db), "bandit")) == 3
+    assert len(hits(index, "bandit")) == 3
 
 
 def test_rebuild_adds_a_paper_requeued_meanwhile_once(
@@ -239,14 +229,13 @@ def test_rebuild_adds_a_paper_requeued_meanwhile_once(
 
     monkeypatch.setattr(queue, "pending", requeue_then_pending)
     monkeypatch.setattr(
-        lexical.LexicalIndex,
+        lexical.TantivyIndex,
         "sync",
-        lambda self, db, batch=5000, rebuild=False, _sync=lexical.LexicalIndex.sync: _sync(
+        lambda self, db, batch=5000, rebuild=False, _sync=lexical.TantivyIndex.sync: _sync(
             self, db, batch=2 if rebuild else batch, rebuild=rebuild
         ),
     )
-    assert rebuild_lexical(db, settings) == 6
-    index = LexicalIndex.open(settings, db)
+    index = TantivyIndex.rebuild(settings, db)
     assert index.num_docs == 6
     assert hits(index, "revisited") == calls[:1]
     assert len(hits(index, "sparse")) == 6

@@ -12,7 +12,7 @@ from sqlalchemy import DateTime, Table, insert, select, text
 from typer.testing import CliRunner
 
 from paperfeed.cli import app
-from paperfeed.db import Database, pg_search
+from paperfeed.db import Database, postings
 from paperfeed.db import tables as t
 from paperfeed.ingest.jsonl import read_jsonl
 from paperfeed.ingest.pipeline import ingest
@@ -164,7 +164,7 @@ def test_migrate_data_round_trip(tmp_path: Path, pg_url: str, pg_server: Postgre
     assert _dump(target) == original
     # The keyword posting table was deferred during the copy and built once.
     with target.connect() as conn:
-        assert not pg_search.postings_stale(conn)
+        assert not postings.postings_stale(conn)
         stored = conn.execute(text("SELECT count(*) FROM lexical_postings")).scalar_one()
         expected = conn.execute(
             text("SELECT count(*) FROM papers, paperfeed_postings(search_vector, id)")

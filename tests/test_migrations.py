@@ -12,7 +12,7 @@ from paperfeed.db import Database
 from paperfeed.db.tables import metadata
 
 # Objects only PostgreSQL has, created by its own migrations (0003, 0008, 0013)
-# and read through SQL in db/pg_search.py and db/embeddings.py, not declared in
+# and read through SQL in index/pg_*.py, index/pgvector.py and db/embeddings.py, not declared in
 # tables.py: the pgvector column and its HNSW index, the full-text column and
 # its GIN index, the partial index of vectors not yet in the HNSW index, and
 # the impact-ordered posting table its triggers keep.

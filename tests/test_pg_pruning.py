@@ -16,7 +16,8 @@ import pytest
 from sqlalchemy import text
 
 from paperfeed.config import Settings
-from paperfeed.db import Database, pg_search
+from paperfeed.db import Database, postings
+from paperfeed.index import pg_keyword, pg_postings, pg_query, pg_stats, pgvector
 from paperfeed.ingest.jsonl import read_jsonl
 from paperfeed.ingest.pipeline import ingest
 from paperfeed.query import parse
@@ -39,7 +40,6 @@ def corpus(pg_server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Data
     )
     db = Database(settings.database_url_resolved)
     ingest(db, islice(read_jsonl(ARXIV_CS), SLICE))
-    pg_search.term_stats(db, refresh=True)
     yield db
     db.dispose()
     pg_server.drop_database(name)
@@ -54,13 +54,13 @@ def records() -> list[dict]:
 def rare_terms_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """Candidate pruning by rare terms alone: as on a schema before the posting
     table, and as a search falls back to when the lists' leaders fall short."""
-    monkeypatch.setattr(pg_search.PgLexicalIndex, "_has_postings", lambda self, conn: False)
+    monkeypatch.setattr(pg_keyword.PgLexicalIndex, "_has_postings", lambda self, conn: False)
 
 
 def run(
     db: Database, query: str, budget: float, limit: int = 10, filters: Filters | None = None
 ) -> list[str]:
-    index = pg_search.PgLexicalIndex(db)
+    index = pg_keyword.PgLexicalIndex(db)
     rendered = index.combine(
         index.render(parse(query).root), index.filter_query(filters or Filters())
     )
@@ -73,15 +73,15 @@ def words(text_: str) -> set[str]:
 
 
 def test_prune_terms_picks_the_rarest_within_budget() -> None:
-    assert pg_search.prune_terms([500, 3, 40, 9000], budget=50) == [1, 2]
+    assert pg_stats.prune_terms([500, 3, 40, 9000], budget=50) == [1, 2]
     # The rarest alone is always taken, even over budget.
-    assert pg_search.prune_terms([800, 700, 900], budget=10) == [1]
+    assert pg_stats.prune_terms([800, 700, 900], budget=10) == [1]
     # All terms fit: nothing to prune.
-    assert pg_search.prune_terms([5, 6], budget=50) is None
+    assert pg_stats.prune_terms([5, 6], budget=50) is None
 
 
 def test_list_depths_share_the_budget_among_the_long_lists() -> None:
-    depths = pg_search.list_depths
+    depths = pg_postings.list_depths
     # Within the budget: every list read to the usual depth.
     assert depths([100, 5000, 3000], depth=2000, budget=16000) == [2000, 2000, 2000]
     # Over it: the short lists whole, the long ones share what is left.
@@ -94,7 +94,7 @@ def test_list_depths_share_the_budget_among_the_long_lists() -> None:
         1600,
     ]
     # Never below the floor, however many long lists share the budget.
-    floor = pg_search.POSTINGS_MIN_DEPTH
+    floor = pg_postings.POSTINGS_MIN_DEPTH
     assert set(depths([50_000.0] * 40, depth=2000, budget=16000)) == {floor}
 
 
@@ -104,7 +104,7 @@ def test_a_long_query_reads_no_more_than_the_budget(
     """Many long lists: together they are read to the budget, not each to its
     depth, and the title still finds its paper first."""
     record = max(records[:100], key=lambda r: len(r["title"].split()))
-    original = pg_search._fetch
+    original = pg_postings.fetch
 
     def postings_read() -> int:
         """Postings the search's lists gave (its SQL's first CTE, counted)."""
@@ -118,25 +118,25 @@ def test_a_long_query_reads_no_more_than_the_budget(
                 assert bool(found[1]) == ("FALSE AS complete" in sql)
             return original(conn, sql)
 
-        monkeypatch.setattr(pg_search, "_fetch", spy)
-        hits = run(corpus, record["title"], budget=pg_search.PRUNE_BUDGET)
-        monkeypatch.setattr(pg_search, "_fetch", original)
+        monkeypatch.setattr(pg_postings, "fetch", spy)
+        hits = run(corpus, record["title"], budget=pg_keyword.PRUNE_BUDGET)
+        monkeypatch.setattr(pg_postings, "fetch", original)
         assert hits[0] == record["id"]
         assert len(read) == 1
         return read[0]
 
-    monkeypatch.setattr(pg_search, "POSTINGS_PER_TERM", 100)
+    monkeypatch.setattr(pg_postings, "POSTINGS_PER_TERM", 100)
     unbounded = postings_read()
     budget, floor = 60, 5
-    monkeypatch.setattr(pg_search, "POSTINGS_BUDGET", budget)
-    monkeypatch.setattr(pg_search, "POSTINGS_MIN_DEPTH", floor)
+    monkeypatch.setattr(pg_postings, "POSTINGS_BUDGET", budget)
+    monkeypatch.setattr(pg_postings, "POSTINGS_MIN_DEPTH", floor)
     bound = budget + floor * 2 * len(record["title"].split())  # two branches a word at most
     assert unbounded > bound, "the lists are short: the test would not see the budget"
     assert 0 < postings_read() <= bound
 
 
 def test_estimate_takes_a_phrase_by_its_rarest_word_and_adds_branches() -> None:
-    stats = pg_search.TermStats(
+    stats = pg_stats.TermStats(
         papers=1000, sampled=100, df={"graph": 50, "neural": 10}, fetched_at=0
     )
     assert stats.estimate("'graph':AB <-> 'neural':AB") == pytest.approx(100)
@@ -146,7 +146,7 @@ def test_estimate_takes_a_phrase_by_its_rarest_word_and_adds_branches() -> None:
 
 
 def test_stats_count_documents_not_occurrences(corpus: Database) -> None:
-    stats = pg_search.term_stats(corpus)
+    stats = pg_keyword.PgLexicalIndex(corpus).stats.get()
     assert stats.sampled == stats.papers == SLICE
     with corpus.connect() as conn:
         learn = conn.execute(
@@ -200,9 +200,9 @@ def test_pruned_results_keep_the_query_semantics(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     if path == "rare terms":
-        monkeypatch.setattr(pg_search.PgLexicalIndex, "_has_postings", lambda self, conn: False)
+        monkeypatch.setattr(pg_keyword.PgLexicalIndex, "_has_postings", lambda self, conn: False)
     else:  # short lists: candidates matching only some of the words are read too
-        monkeypatch.setattr(pg_search, "POSTINGS_PER_TERM", 30)
+        monkeypatch.setattr(pg_postings, "POSTINGS_PER_TERM", 30)
     by_id = {r["id"]: r for r in records}
     pruned = run(corpus, query, budget=5, limit=20)
     full = set(run(corpus, query, budget=UNPRUNED, limit=SLICE))
@@ -225,10 +225,10 @@ def test_pruned_results_keep_the_query_semantics(
 def test_total_is_exact_below_the_cap_and_estimated_above(
     corpus: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    index = pg_search.PgLexicalIndex(corpus)
+    index = pg_keyword.PgLexicalIndex(corpus)
     rendered = index.render(parse("learning").root)
     _hits, exact = index.search(rendered, limit=5)
-    monkeypatch.setattr(pg_search, "COUNT_CAP", 20)
+    monkeypatch.setattr(pg_keyword, "COUNT_CAP", 20)
     _hits, capped = index.search(rendered, limit=5)
     assert exact > 20
     assert capped >= 20
@@ -241,7 +241,7 @@ def test_bulk_sync_fills_then_builds_the_index(
     from paperfeed.db import embeddings as vector_store
     from paperfeed.db import papers as paper_store
 
-    monkeypatch.setattr(pg_search, "BULK_MIN_ROWS", 50)
+    monkeypatch.setattr(pgvector, "BULK_MIN_ROWS", 50)
     rng = np.random.default_rng(3)
     with corpus.begin() as conn:
         rows = conn.execute(text("SELECT id FROM papers ORDER BY id")).all()
@@ -252,8 +252,8 @@ def test_bulk_sync_fills_then_builds_the_index(
         vector_store.store_vectors(
             conn, "test-model", [(i, hashes[i], vectors[k]) for k, i in enumerate(ids)]
         )
-    index = pg_search.PgVectorIndex(corpus, "test-model")
-    assert pg_search._dims_to_rebuild(corpus) == [8]
+    index = pgvector.PgVectorIndex(corpus, "test-model")
+    assert pgvector._dims_to_rebuild(corpus) == [8]
     # A second with no statement: the sync's first read then sends this
     # backend's statistics, so without _report_stats_at_commit the fill's
     # dead rows would wait out PostgreSQL's one-second interval and arrive
@@ -308,18 +308,18 @@ def test_later_vector_fills_run_on_a_background_thread(
 
     for k in range(3):
         store(k)
-    index = pg_search.PgVectorIndex(corpus, model)
+    index = pgvector.PgVectorIndex(corpus, model)
     assert index.search(vectors[0], 1)[0][0] == ids[0]  # first look: filled in place
     store(3)
     release = threading.Event()
-    original_sync = pg_search.PgVectorIndex.sync
+    original_sync = pgvector.PgVectorIndex.sync
 
-    def slow_sync(self: pg_search.PgVectorIndex, *args: object, **kwargs: object) -> int:
+    def slow_sync(self: pgvector.PgVectorIndex, *args: object, **kwargs: object) -> int:
         release.wait(timeout=60)  # a deadlock guard, not a speed limit
         return original_sync(self, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(pg_search.PgVectorIndex, "sync", slow_sync)
-    index._background.last_start -= pg_search.SYNC_EVERY_SECONDS  # due now
+    monkeypatch.setattr(pgvector.PgVectorIndex, "sync", slow_sync)
+    index._background.last_start -= pgvector.SYNC_EVERY_SECONDS  # due now
     before = [i for i, _ in index.search(vectors[3], 4)]  # returns with the fill blocked
     fill = index._background.thread
     assert fill is not None and fill.is_alive()
@@ -335,13 +335,14 @@ def test_stale_stats_are_served_while_refreshed_in_the_background(
 ) -> None:
     import time
 
-    before = pg_search.term_stats(corpus, refresh=True)
-    monkeypatch.setattr(pg_search, "STATS_TTL", 0.0)
-    assert pg_search.term_stats(corpus) is before  # stale, served at once
-    while pg_search._refreshing:
+    stats = pg_keyword.PgLexicalIndex(corpus).stats
+    before = stats.get()
+    monkeypatch.setattr(pg_stats, "STATS_TTL", 0.0)
+    assert stats.get() is before  # stale, served at once
+    while stats.refreshing:
         time.sleep(0.01)
-    monkeypatch.setattr(pg_search, "STATS_TTL", 600.0)  # no further refresh
-    after = pg_search.term_stats(corpus)
+    monkeypatch.setattr(pg_stats, "STATS_TTL", 600.0)  # no further refresh
+    after = stats.get()
     assert after is not before
     assert after.fetched_at > before.fetched_at
     assert after.df == before.df
@@ -365,10 +366,10 @@ def test_common_words_rank_papers_with_all_of_them_first(
 def test_candidate_cap_bounds_the_rows_scored(
     corpus: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    index = pg_search.PgLexicalIndex(corpus)
+    index = pg_keyword.PgLexicalIndex(corpus)
     rendered = index.render(parse("learning").root)
     _hits, exact = index.search(rendered, limit=5)
-    monkeypatch.setattr(pg_search, "CANDIDATE_CAP", 25)
+    monkeypatch.setattr(pg_keyword, "CANDIDATE_CAP", 25)
     capped_hits, estimated = index.search(rendered, limit=50)
     assert exact > 25
     assert len(capped_hits) == 25  # no more rows than the cap were scored
@@ -379,7 +380,7 @@ def test_searches_leave_no_compiled_statements_behind(corpus: Database, records)
     """A search's SQL carries its words as literals and never repeats: kept in
     SQLAlchemy's compiled cache it only made every full garbage collection
     longer (300+ ms at 1M papers). Distinct searches leave the cache as it was."""
-    index = pg_search.PgLexicalIndex(corpus)
+    index = pg_keyword.PgLexicalIndex(corpus)
     cache = corpus.engine._compiled_cache
     assert cache is not None
     titles = [r["title"] for r in records[:25]]
@@ -399,7 +400,7 @@ def test_words_are_parsed_once_per_process(corpus: Database) -> None:
     next search) reuses them and sends nothing."""
     from sqlalchemy import event
 
-    index = pg_search.PgLexicalIndex(corpus)
+    index = pg_keyword.PgLexicalIndex(corpus)
     sent: list[str] = []
 
     def record(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
@@ -531,9 +532,9 @@ def test_postings_rank_like_scoring_every_match(
 
     queries = [r["title"] for r in records[::40]] + ["learning", "graph neural network"]
     full = {q: run(corpus, q, budget=UNPRUNED) for q in queries}
-    monkeypatch.setattr(pg_search.PgLexicalIndex, "_scored", no_fallback)
+    monkeypatch.setattr(pg_keyword.PgLexicalIndex, "_scored", no_fallback)
     for query in queries:
-        assert run(corpus, query, budget=pg_search.PRUNE_BUDGET) == full[query], query
+        assert run(corpus, query, budget=pg_keyword.PRUNE_BUDGET) == full[query], query
 
 
 def test_short_lists_still_find_the_best(
@@ -541,12 +542,12 @@ def test_short_lists_still_find_the_best(
 ) -> None:
     """Reading only the top of each list: a title still finds its own paper
     first, and most of the exact top ten."""
-    monkeypatch.setattr(pg_search, "POSTINGS_PER_TERM", 25)
-    monkeypatch.setattr(pg_search, "RESCORED", 20)
+    monkeypatch.setattr(pg_postings, "POSTINGS_PER_TERM", 25)
+    monkeypatch.setattr(pg_postings, "RESCORED", 20)
     overlaps = []
     for record in records[::20]:
         full = run(corpus, record["title"], budget=UNPRUNED)
-        led = run(corpus, record["title"], budget=pg_search.PRUNE_BUDGET)
+        led = run(corpus, record["title"], budget=pg_keyword.PRUNE_BUDGET)
         assert led[0] == full[0] == record["id"]
         overlaps.append(len(set(led) & set(full)) / len(full))
     assert sum(overlaps) / len(overlaps) >= 0.7
@@ -558,7 +559,7 @@ def test_leaders_that_fail_the_query_make_room_for_the_next(
     """A filter that most of a list's leaders fail: the next best sums are
     looked up in their place, so the search needs no fallback (before, it
     scored only the best RESCORED sums and fell back when too few passed)."""
-    monkeypatch.setattr(pg_search, "RESCORED", 10)  # 20 scored for 10 results
+    monkeypatch.setattr(pg_postings, "RESCORED", 10)  # 20 scored for 10 results
     with corpus.connect() as conn:
         leaders = conn.execute(
             text(
@@ -577,8 +578,8 @@ def test_leaders_that_fail_the_query_make_room_for_the_next(
     def no_fallback(*args: object, **kwargs: object) -> None:
         raise AssertionError("the search fell back to rare-term pruning")
 
-    monkeypatch.setattr(pg_search.PgLexicalIndex, "_scored", no_fallback)
-    led = run(corpus, "learning", budget=pg_search.PRUNE_BUDGET, limit=10, filters=filters)
+    monkeypatch.setattr(pg_keyword.PgLexicalIndex, "_scored", no_fallback)
+    led = run(corpus, "learning", budget=pg_keyword.PRUNE_BUDGET, limit=10, filters=filters)
     assert len(led) == 10
     assert len(set(led) & set(full)) >= 8
 
@@ -598,36 +599,36 @@ def test_a_selective_filter_falls_back_to_every_match(
     filters = Filters(categories=[rare])
     full = run(corpus, "learning model", budget=UNPRUNED, limit=10, filters=filters)
     assert full
-    monkeypatch.setattr(pg_search, "POSTINGS_PER_TERM", 5)
-    monkeypatch.setattr(pg_search, "RESCORED", 5)
+    monkeypatch.setattr(pg_postings, "POSTINGS_PER_TERM", 5)
+    monkeypatch.setattr(pg_postings, "RESCORED", 5)
     calls = []
-    original = pg_search.PgLexicalIndex._scored
+    original = pg_keyword.PgLexicalIndex._scored
 
     def spy(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         calls.append(args)
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(pg_search.PgLexicalIndex, "_scored", spy)
-    led = run(corpus, "learning model", budget=pg_search.PRUNE_BUDGET, limit=10, filters=filters)
+    monkeypatch.setattr(pg_keyword.PgLexicalIndex, "_scored", spy)
+    led = run(corpus, "learning model", budget=pg_keyword.PRUNE_BUDGET, limit=10, filters=filters)
     assert led == full
     assert calls, "the leaders sufficed: the test would not see the fallback"
 
 
 def test_postings_total_is_exact_when_every_match_was_scored(corpus: Database) -> None:
-    index = pg_search.PgLexicalIndex(corpus)
+    index = pg_keyword.PgLexicalIndex(corpus)
     rendered = index.render(parse("graph").root)
     hits, total = index.search(rendered, limit=5)
     with corpus.connect() as conn:
         sql = f"SELECT count(*) FROM papers WHERE {rendered.cond}"  # noqa: S608
-        matches = pg_search._fetch(conn, sql)[0][0]
-    assert 5 < matches < pg_search.RESCORED  # every match among the leaders
+        matches = pg_query.fetch(conn, sql)[0][0]
+    assert 5 < matches < pg_postings.RESCORED  # every match among the leaders
     assert len(hits) == 5
     assert total == matches
 
 
 def _stale(db: Database) -> bool:
     with db.connect() as conn:
-        return pg_search.postings_stale(conn)
+        return postings.postings_stale(conn)
 
 
 def test_deferred_writes_mark_the_postings_stale_until_one_rebuild(pg_db: Database) -> None:
@@ -640,9 +641,9 @@ def test_deferred_writes_mark_the_postings_stale_until_one_rebuild(pg_db: Databa
 
     ingest(db, islice(read_jsonl(ARXIV_CS), 40))
     assert not _stale(db)
-    assert pg_search.rebuild_postings(db) is False  # nothing deferred: nothing done
+    assert postings.rebuild_postings(db) is False  # nothing deferred: nothing done
     with db.begin() as conn:
-        pg_search.defer_postings(conn)
+        postings.defer_postings(conn)
         paper_store.upsert_papers(conn, [make_paper("2501.00002", title="Quokka census")])
         conn.execute(text("DELETE FROM papers WHERE id = (SELECT min(id) FROM papers)"))
     assert _stale(db)
@@ -650,7 +651,7 @@ def test_deferred_writes_mark_the_postings_stale_until_one_rebuild(pg_db: Databa
     assert _postings_drift(db)[2] > 0  # the deleted paper's rows are still there
 
     # Read, the stale table would say "no match" (its lists have no quokka).
-    index = pg_search.PgLexicalIndex(db)
+    index = pg_keyword.PgLexicalIndex(db)
     hits, total = index.search(index.render(parse("quokka").root), limit=5)
     assert [i for i, _ in hits] == ["2501.00002"] and total == 1
 
@@ -660,7 +661,7 @@ def test_deferred_writes_mark_the_postings_stale_until_one_rebuild(pg_db: Databa
     assert "wombat" in _postings_of(db, "2501.00003")
 
     assert _visibility(db)[2] == AUTOVACUUM_OPTIONS  # migration 0015
-    assert pg_search.rebuild_postings(db) is True
+    assert postings.rebuild_postings(db) is True
     assert not _stale(db)
     stored, expected, stale = _postings_drift(db)
     assert stored == expected > 40 and stale == 0
@@ -670,7 +671,7 @@ def test_deferred_writes_mark_the_postings_stale_until_one_rebuild(pg_db: Databa
     assert pages > 0 and visible == pages
     assert options == AUTOVACUUM_OPTIONS
     assert "quokka" in _postings_of(db, "2501.00002")
-    assert pg_search.rebuild_postings(db) is False
+    assert postings.rebuild_postings(db) is False
     # The rebuilt table is the one the triggers keep from now on.
     with db.begin() as conn:
         conn.execute(text("DELETE FROM papers WHERE id = '2501.00002'"))
@@ -696,7 +697,7 @@ def test_a_large_ingest_defers_the_postings_and_rebuilds_them_at_the_end(
 
     monkeypatch.setattr(pipeline, "DEFER_POSTINGS_AFTER", 20)
     rebuilds = []
-    original = pg_search.rebuild_postings
+    original = postings.rebuild_postings
 
     def counted(db: Database, **kwargs: bool) -> bool:
         rebuilds.append(original(db, **kwargs))
@@ -748,7 +749,7 @@ def test_the_next_ingest_rebuilds_a_table_a_killed_run_left_stale(pg_db: Databas
     records = list(islice(read_jsonl(ARXIV_CS), 12))
     ingest(db, records[:10])
     with db.begin() as conn:  # the killed run's last committed batch
-        pg_search.defer_postings(conn)
+        postings.defer_postings(conn)
         paper_store.upsert_papers(conn, [make_paper("2501.00002", title="Quokka census")])
     assert _stale(db)
     ingest(db, records[10:11])
@@ -783,7 +784,7 @@ def test_reindex_on_postgresql_rebuilds_the_posting_table(
             conn.execute(text("DELETE FROM lexical_postings"))  # however it got lost
         result = CliRunner().invoke(app, ["reindex", "--no-vectors"])
         assert result.exit_code == 0, result.output
-        assert "keyword postings rebuilt: 20 papers" in result.output
+        assert "keyword index rebuilt: 20 papers" in result.output
         stored, expected, stale = _postings_drift(db)
         assert stored == expected > 0 and stale == 0
         assert not (get_settings().index_dir / "lexical").exists()  # no tantivy sidecar
@@ -802,7 +803,7 @@ def test_downgrading_past_0014_rebuilds_a_stale_table(pg_db: Database) -> None:
 
     ingest(db, islice(read_jsonl(ARXIV_CS), 10))
     with db.begin() as conn:
-        pg_search.defer_postings(conn)
+        postings.defer_postings(conn)
         paper_store.upsert_papers(conn, [make_paper("2501.00002", title="Quokka census")])
     assert _stale(db)
     command.downgrade(

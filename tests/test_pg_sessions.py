@@ -8,8 +8,9 @@ import psycopg
 import pytest
 from sqlalchemy import event, text
 
-from paperfeed.db import Database, pg_search
+from paperfeed.db import Database
 from paperfeed.db.tables import meta
+from paperfeed.index import pgvector
 from tests.helpers import seed_papers_with_vectors
 
 pytestmark = pytest.mark.postgres
@@ -53,7 +54,7 @@ def test_vector_search_settings_go_once_per_connection(pg_db: Database) -> None:
     switches the scan on, and the next unfiltered one off again, so each
     search runs with its own settings whatever the previous one left."""
     stored = seed_papers_with_vectors(pg_db, 60, model=MODEL, seed=11)
-    index = pg_search.PgVectorIndex(pg_db, MODEL)
+    index = pgvector.PgVectorIndex(pg_db, MODEL)
     query = stored["2501.00007"]
     exact = sorted(stored, key=lambda i: -float(stored[i] @ query))
     index.search(query, 5)  # the first look also fills the pgvector column
@@ -73,14 +74,14 @@ def test_vector_search_settings_go_once_per_connection(pg_db: Database) -> None:
         hits = index.search(query, 5)
         assert [s for s in sent if "set_config" in s] == []
         assert [i for i, _ in hits] == exact[:5]
-        assert settings_now() == (str(pg_search.HNSW_EF_SEARCH), "off")
+        assert settings_now() == (str(pgvector.HNSW_EF_SEARCH), "off")
 
         allowed = exact[10:30]
         sent.clear()
         filtered = index.search(query, 5, allowed_ids=allowed)
         assert len([s for s in sent if "set_config" in s]) == 1
         assert [i for i, _ in filtered] == exact[10:15]
-        assert settings_now() == (str(pg_search.HNSW_EF_SEARCH), "relaxed_order")
+        assert settings_now() == (str(pgvector.HNSW_EF_SEARCH), "relaxed_order")
 
         sent.clear()
         deep = index.search(query, 300)  # ef_search follows k past the default

@@ -14,7 +14,8 @@ from fastapi.testclient import TestClient
 from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.db import papers as paper_store
-from paperfeed.index.lexical import ANALYZERS, TEXT_ANALYZER, open_lexical
+from paperfeed.index.backends import indexes_for
+from paperfeed.index.lexical import ANALYZERS, TEXT_ANALYZER
 from paperfeed.ingest.jsonl import read_jsonl
 from paperfeed.ingest.pipeline import ingest
 from paperfeed.models import control_character
@@ -54,7 +55,7 @@ def corpus(
     )
     db = Database(settings.database_url_resolved)
     ingest(db, islice(read_jsonl(ARXIV_CS), SLICE))
-    open_lexical(settings, db).sync(db)
+    indexes_for(settings, db).sync_lexical()
     yield settings, db
     db.dispose()
     if pg_database is not None:

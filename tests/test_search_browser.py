@@ -29,12 +29,12 @@ def server(settings: Settings, db: Database) -> Iterator[str]:
     pytest.importorskip("onnxruntime")
     import uvicorn
 
+    from paperfeed.index.backends import indexes_for
     from paperfeed.index.embedding import embed_pending
-    from paperfeed.index.lexical import LexicalIndex
     from paperfeed.web.app import create_app
 
     ingest(db, islice(read_jsonl(ARXIV_CS), 60))
-    LexicalIndex.open(settings, db).sync(db)
+    indexes_for(settings, db).sync_lexical()
     assert embed_pending(db, settings) == 60
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))

@@ -13,8 +13,9 @@ import pytest
 from paperfeed import search as search_module
 from paperfeed.config import Settings
 from paperfeed.db import Database
+from paperfeed.index.backends import indexes_for
+from paperfeed.index.contracts import Filters
 from paperfeed.index.embedding import embed_pending
-from paperfeed.index.lexical import Filters, open_lexical
 from paperfeed.ingest.jsonl import read_jsonl
 from paperfeed.ingest.pipeline import ingest
 from paperfeed.query import parse
@@ -36,7 +37,7 @@ def hybrid_corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Se
     )
     db = Database(settings.database_url_resolved)
     ingest(db, islice(read_jsonl(ARXIV_CS), SLICE))
-    open_lexical(settings, db).sync(db)
+    indexes_for(settings, db).sync_lexical()
     assert embed_pending(db, settings) == SLICE
     yield settings, db
     db.dispose()
@@ -90,6 +91,6 @@ def test_a_failing_dense_side_fails_the_search(
     def broken(text: str, k: int) -> list[tuple[str, float]]:
         raise RuntimeError("vector index gone")
 
-    lexical = open_lexical(settings, db)
+    lexical = indexes_for(settings, db).lexical
     with pytest.raises(RuntimeError, match="vector index gone"):
         rank(lexical, parse("graph neural networks"), Filters(), dense=broken)

@@ -29,13 +29,8 @@ from rich.console import Console
 from rich.table import Table
 
 from paperfeed.config import Settings
-from paperfeed.index.lexical import (
-    DEFAULT_WEIGHTS,
-    FieldWeights,
-    Filters,
-    LexicalIndex,
-    shards_for,
-)
+from paperfeed.index.contracts import DEFAULT_WEIGHTS, FieldWeights, Filters, LexicalIndex
+from paperfeed.index.lexical import TantivyIndex, shards_for
 from paperfeed.query import And, Clauses, Node, Or, QueryError, parse
 from paperfeed.search import DEFAULT_FUSION, Fusion, Ranked, fuse, rank
 
@@ -148,7 +143,7 @@ def _all_required(node: Node | None) -> Node | None:
 
 
 def lexical_run(
-    index: LexicalIndex | Any,  # or PostgreSQL's PgLexicalIndex (bench/pg_eval.py)
+    index: LexicalIndex,
     queries: dict[str, str],
     weights: FieldWeights = DEFAULT_WEIGHTS,
     *,
@@ -304,7 +299,7 @@ def run_eval(
     }
     systems: dict[str, dict[str, float]] = report["systems"]
     with tempfile.TemporaryDirectory(prefix="paperfeed-eval-") as tmp:
-        index = LexicalIndex(Path(tmp) / "lexical", report["lexical_shards"])
+        index = TantivyIndex(Path(tmp) / "lexical", report["lexical_shards"])
         started = time.perf_counter()
         index.add(
             {

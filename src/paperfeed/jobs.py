@@ -665,15 +665,13 @@ def embed_job(ctx: JobContext) -> dict[str, Any]:
     then sync and save the vector index. Args: optional ``limit``; ``sync``
     "when-embedded" skips the index when nothing was embedded (the serve
     process's 10 s poll, which would otherwise open the whole index at start)."""
+    from paperfeed.index.backends import indexes_for
     from paperfeed.index.embedding import embed_pending
-    from paperfeed.index.vectors import get_vector_index
 
     done = embed_pending(ctx.db, ctx.settings, limit=ctx.args.get("limit"), stop=ctx.stop)
     metrics.PAPERS_EMBEDDED.inc(done)
     if done or ctx.args.get("sync", "always") != "when-embedded":
-        index = get_vector_index(ctx.settings, ctx.db)
-        index.sync(ctx.db)  # SQLite: the faiss sidecar; PostgreSQL: the pgvector column
-        index.save()
+        indexes_for(ctx.settings, ctx.db).refresh_vectors()
     return {"embedded": done}
 
 

@@ -27,12 +27,13 @@ from paperfeed import metrics, trending
 from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.db import trending as trending_store
-from paperfeed.index.lexical import (
+from paperfeed.index.backends import indexes_for
+from paperfeed.index.contracts import (
     DEFAULT_WEIGHTS,
     FieldWeights,
     Filters,
+    KeywordQuery,
     LexicalIndex,
-    open_lexical,
 )
 from paperfeed.query import ParsedQuery, QueryError, constraint, parse
 
@@ -130,11 +131,11 @@ class Ranking:
     ranked: Ranked
     total: int
     used_dense: bool
-    highlight: Any  # the backend's query object, for snippets
+    highlight: KeywordQuery | None  # for snippets
 
 
 def rank(
-    lexical: LexicalIndex | Any,
+    lexical: LexicalIndex,
     parsed: ParsedQuery,
     filters: Filters,
     *,
@@ -344,10 +345,9 @@ def dense_search_for(db: Database, settings: Settings) -> DenseSearch | None:
     none (the embedding extra is not installed, or nothing is embedded yet)."""
     try:
         from paperfeed.index.embedder import EmbedderUnavailable, get_embedder
-        from paperfeed.index.vectors import get_vector_index
     except ImportError:
         return None
-    index = get_vector_index(settings, db)
+    index = indexes_for(settings, db).vectors
     if len(index) == 0:
         return None
     try:
@@ -368,7 +368,7 @@ def search(db: Database, settings: Settings, request: SearchRequest) -> SearchRe
     cannot be run; every other input gets results, possibly none."""
     request.validate()
     parsed = parse(request.query)
-    lexical = open_lexical(settings, db)
+    lexical = indexes_for(settings, db).lexical
     dense = dense_search_for(db, settings) if request.mode != "lexical" else None
     notes: list[str] = []
     if request.mode != "lexical" and dense is None and parsed.free_text:
@@ -416,7 +416,12 @@ def search(db: Database, settings: Settings, request: SearchRequest) -> SearchRe
 
 
 def _hydrate(
-    db: Database, lexical: Any, ranked: Ranked, highlight: Any, *, with_snippets: bool = True
+    db: Database,
+    lexical: LexicalIndex,
+    ranked: Ranked,
+    highlight: KeywordQuery | None,
+    *,
+    with_snippets: bool = True,
 ) -> list[SearchHit]:
     ids = [i for i, _ in ranked]
     with db.connect() as conn:

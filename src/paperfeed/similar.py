@@ -11,8 +11,8 @@ from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.db import embeddings as vector_store
 from paperfeed.db import papers as paper_store
+from paperfeed.index.backends import indexes_for
 from paperfeed.index.embedder import document_text, get_embedder
-from paperfeed.index.vectors import get_vector_index
 
 # Over-fetch so that dropping hidden papers still leaves k results.
 _SLACK = 10
@@ -23,7 +23,7 @@ def paper_vectors(
 ) -> dict[str, np.ndarray]:
     """Vectors of these papers: from the index, else the table, else embedded
     on the spot (and stored) for a paper whose vector is not computed yet."""
-    index = get_vector_index(settings, db)
+    index = indexes_for(settings, db).vectors
     found = index.vectors_of(paper_ids)
     missing = [p for p in paper_ids if p not in found]
     if not missing:
@@ -48,7 +48,7 @@ def paper_vectors(
 def _neighbours(
     db: Database, settings: Settings, vector: np.ndarray, k: int, exclude: set[str]
 ) -> list[tuple[str, float]]:
-    index = get_vector_index(settings, db)
+    index = indexes_for(settings, db).vectors
     hits = index.search(vector, k + _SLACK, exclude=exclude)
     with db.connect() as conn:
         rows = paper_store.get_papers(conn, [pid for pid, _ in hits])

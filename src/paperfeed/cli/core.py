@@ -66,7 +66,7 @@ def serve(
     # One scheduler in this process, however many web workers there are: with
     # --workers 1 the server runs here too, so the embed job syncs the very
     # vector index that searches use; other workers' indexes catch up from the
-    # table on their own, on a background thread (VectorIndex.refresh_in_background).
+    # table on their own, on a background thread (FaissIndex.sync_if_due).
     scheduler = jobs.Scheduler(settings, db, background)
     scheduler.start()
     settings.secret()  # create the key file once, so every worker signs with the same key

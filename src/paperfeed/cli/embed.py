@@ -19,10 +19,9 @@ from rich.progress import (
 
 from paperfeed.cli.app import app, console, open_database
 from paperfeed.config import Settings, get_settings
-from paperfeed.db import Database
+from paperfeed.index.backends import indexes_for
 from paperfeed.index.embedder import EmbedderUnavailable, get_embedder
 from paperfeed.index.embedding import embed_pending, reindex
-from paperfeed.index.vectors import VectorIndex, get_vector_index
 
 
 def _with_progress(label: str, work: Callable[[Callable[[int, int], None]], int]) -> int:
@@ -53,16 +52,6 @@ def _load_embedder(settings: Settings) -> None:
         raise typer.Exit(2) from exc
 
 
-def _refresh_index(settings: Settings, db: Database) -> VectorIndex:
-    if db.backend == "postgresql":  # pgvector in the database: fill the new vectors in
-        index = get_vector_index(settings, db)
-        index.sync(db)
-        return index
-    index = VectorIndex.open(settings, db)  # catches up with the new vectors
-    index.save()
-    return index
-
-
 @app.command()
 def embed(
     limit: Annotated[int | None, typer.Option(help="Stop after this many papers.")] = None,
@@ -75,12 +64,13 @@ def embed(
     settings = get_settings()
     db = open_database(settings)
     _load_embedder(settings)
+    indexes = indexes_for(settings, db)
     while True:
         count = _with_progress(
             "embed", lambda cb: embed_pending(db, settings, limit=limit, progress=cb)
         )
         if count or not watch:
-            index = _refresh_index(settings, db)
+            index = indexes.refresh_vectors()
             console.print(
                 f"embedded {count} papers with {get_embedder(settings).model_id}; "
                 f"vector index holds {len(index)}"
@@ -101,22 +91,14 @@ def reindex_command(
     """Re-embed every paper with the configured model and rebuild the vector index."""
     settings = get_settings()
     db = open_database(settings)
-    if lexical and db.backend == "postgresql":
-        # The tsvector column is always current; its posting table (migration
-        # 0013) is what can be stale or lost. No tantivy sidecar on PostgreSQL.
-        from paperfeed.db.pg_search import PgLexicalIndex, rebuild_postings
-
-        rebuild_postings(db, force=True)
-        console.print(f"keyword postings rebuilt: {PgLexicalIndex(db).num_docs:,} papers")
-    elif lexical:
-        from paperfeed.index.lexical import rebuild_lexical
-
-        console.print(f"keyword index rebuilt: {rebuild_lexical(db, settings):,} papers")
+    indexes = indexes_for(settings, db)
+    if lexical:
+        console.print(f"keyword index rebuilt: {indexes.rebuild_lexical():,} papers")
     if not vectors:
         return
     _load_embedder(settings)
     count = _with_progress("reindex", lambda cb: reindex(db, settings, progress=cb))
-    index = _refresh_index(settings, db)
+    index = indexes.refresh_vectors()
     console.print(f"re-embedded {count} papers; vector index holds {len(index)}")
 
 

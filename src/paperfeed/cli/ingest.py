@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from paperfeed.cli.app import app, console, open_database
 from paperfeed.config import get_settings
 from paperfeed.db.meta import get_meta, set_meta
-from paperfeed.index.lexical import index_after_ingest
+from paperfeed.index.backends import indexes_for
 from paperfeed.ingest.arxiv_api import fetch_category
 from paperfeed.ingest.hf_daily import fetch_days
 from paperfeed.ingest.hf_pages import read_hf_page
@@ -40,6 +40,7 @@ def run_ingest(
     """
     settings = get_settings()
     db = open_database(settings)
+    indexes = indexes_for(settings, db)
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -54,7 +55,7 @@ def run_ingest(
         def on_progress(report: IngestReport) -> None:
             progress.update(task, completed=report.read, rate=f"{report.rate:,.0f}/s")
             # Each committed batch becomes keyword-searchable at once.
-            index_after_ingest(db, settings)
+            indexes.sync_lexical()
 
         def on_skip(skipped: Skipped) -> None:
             # soft_wrap: a skipped record's file:line stays on one line, whole

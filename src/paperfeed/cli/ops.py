@@ -144,10 +144,8 @@ def migrate_data(
         console.print(f"[red]error:[/] row counts differ in: {', '.join(bad)}")
         raise typer.Exit(1)
     console.print(f"copied {sum(c.source for c in counts)} rows in {len(counts)} tables.")
-    if target_db.backend == "postgresql":
-        # Fill the pgvector column now, in bulk (column first, HNSW index after),
-        # rather than leaving it to the first search's sync.
-        from paperfeed.db.pg_search import PgVectorIndex
+    from paperfeed.index.backends import fill_vectors
 
-        filled = PgVectorIndex(target_db, "").sync(target_db)
+    filled = fill_vectors(target_db)
+    if filled is not None:
         console.print(f"vector index: {filled} vectors filled and indexed.")

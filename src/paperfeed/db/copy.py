@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import DateTime, Integer, Table, func, select, text
 
 from paperfeed.db.engine import Database
-from paperfeed.db.pg_search import defer_postings, rebuild_postings
+from paperfeed.db.postings import defer_postings, rebuild_postings
 from paperfeed.db.tables import metadata
 
 DEFAULT_BATCH_SIZE = 5000

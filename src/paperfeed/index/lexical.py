@@ -50,6 +50,7 @@ from paperfeed.db import Database
 from paperfeed.db import index_queue as queue
 from paperfeed.db import papers as paper_store
 from paperfeed.index.catch_up import BackgroundCatchUp
+from paperfeed.index.contracts import DEFAULT_WEIGHTS, FieldWeights, Filters, Hits, KeywordQuery
 from paperfeed.query import And, Clauses, Node, Not, Or, Term, clean
 
 log = logging.getLogger(__name__)
@@ -122,20 +123,6 @@ def build_schema() -> tantivy.Schema:
 SCHEMA = build_schema()
 
 
-@dataclass(frozen=True)
-class FieldWeights:
-    """Per-field boosts on BM25 for unfielded words. ``paperfeed eval`` on
-    scifact-dev chose title 0.25 over 0, 0.5 and 1 (docs/benchmarks.md); authors
-    cannot be measured there and keep the neutral 1."""
-
-    title: float = 0.25
-    body: float = 1.0
-    authors: float = 1.0
-
-
-DEFAULT_WEIGHTS = FieldWeights()
-
-
 def day_number(value: date | str | None) -> int:
     if value is None:
         return 0
@@ -165,19 +152,24 @@ def document_for(paper: dict[str, Any]) -> tantivy.Document:
     return doc
 
 
-@dataclass(frozen=True)
-class Filters:
-    since: date | None = None
-    until: date | None = None
-    categories: tuple[str, ...] = ()  # any of them
-    authors: tuple[str, ...] = ()  # all of them
+@dataclass(frozen=True, slots=True)
+class TantivyQuery(KeywordQuery):
+    """A tantivy query as this index's KeywordQuery."""
 
-    @property
-    def empty(self) -> bool:
-        return not (self.since or self.until or self.categories or self.authors)
+    query: tantivy.Query
 
 
-Hits = list[tuple[str, float]]  # (paper id, score) best first
+def _tantivy(query: KeywordQuery | tantivy.Query) -> tantivy.Query:
+    """The tantivy query inside ``query`` (eval, benches and tests pass bare ones)."""
+    if isinstance(query, TantivyQuery):
+        return query.query
+    if isinstance(query, KeywordQuery):
+        raise TypeError(f"a {type(query).__name__} is not a tantivy query")
+    return query
+
+
+def _wrapped(query: tantivy.Query | None) -> TantivyQuery | None:
+    return TantivyQuery(query) if query is not None else None
 
 
 def shard_of(paper_id: str, shards: int) -> int:
@@ -185,8 +177,9 @@ def shard_of(paper_id: str, shards: int) -> int:
     return zlib.crc32(paper_id.encode("utf-8")) % shards if shards > 1 else 0
 
 
-class LexicalIndex:
-    """One tantivy index per shard, in ``path/shard-N`` (or in memory, for eval and tests)."""
+class TantivyIndex:
+    """The keyword index beside a SQLite file (index/contracts.py's LexicalIndex):
+    one tantivy index per shard, in ``path/shard-N`` (or in memory, for eval and tests)."""
 
     def __init__(self, path: Path | None, shards: int = 1) -> None:
         if shards < 1:
@@ -210,35 +203,37 @@ class LexicalIndex:
     # ------------------------------------------------------------ opening
 
     @classmethod
-    def open(cls, settings: Settings, db: Database) -> LexicalIndex:
-        """The index of this database, caught up with the queue (checked at most
-        every two seconds, so searches stay cheap). One per process."""
-        path = lexical_path(settings)
-        # Resolving the path (an lstat per component) cost more than the rest
-        # of this lookup; each spelling of it is resolved once per process.
-        key = _RESOLVED.get(str(path))
-        if key is None:
-            key = _RESOLVED[str(path)] = str(path.resolve())
-        with _OPEN_LOCK:
-            index = _OPEN.get(key)
-            if index is None:
-                index = _open_checked(path, db, settings.lexical_shards)
-                _OPEN[key] = index
+    def open(cls, settings: Settings, db: Database) -> TantivyIndex:
+        """The index of this database, caught up with the queue; one per
+        application object (index/backends.py keeps it)."""
+        index = _open_checked(lexical_path(settings), db, settings.lexical_shards)
         index.sync_if_due(db)
         return index
 
+    @classmethod
+    def rebuild(cls, settings: Settings, db: Database) -> TantivyIndex:
+        """This database's index rebuilt from scratch (``paperfeed reindex``),
+        choosing its shard count again."""
+        return _rebuild_at(lexical_path(settings), db, settings.lexical_shards)
+
     # ------------------------------------------------------------ query building
 
-    # search.py asks the index for its query objects, so that another backend
-    # (PostgreSQL's tsvector, db/pg_search.py) can supply its own.
-    def render(self, node: Node | None, weights: FieldWeights = DEFAULT_WEIGHTS) -> Any:
-        return render(node, weights)
+    # search.py asks the index for its query objects: each backend has its own.
+    def render(
+        self, node: Node | None, weights: FieldWeights = DEFAULT_WEIGHTS
+    ) -> TantivyQuery | None:
+        return _wrapped(render(node, weights))
 
-    def filter_query(self, filters: Filters) -> Any:
-        return filter_query(filters)
+    def filter_query(self, filters: Filters) -> TantivyQuery | None:
+        return _wrapped(filter_query(filters))
 
-    def combine(self, scoring: Any, *filters: Any) -> Any:
-        return combine(scoring, *filters)
+    def combine(self, scoring: KeywordQuery | None, *filters: KeywordQuery | None) -> TantivyQuery:
+        return TantivyQuery(
+            combine(
+                _tantivy(scoring) if scoring is not None else None,
+                *(_tantivy(f) if f is not None else None for f in filters),
+            )
+        )
 
     # ------------------------------------------------------------ writing
 
@@ -370,13 +365,14 @@ class LexicalIndex:
 
     def search(
         self,
-        query: tantivy.Query,
+        query: KeywordQuery | tantivy.Query,
         *,
         limit: int,
         offset: int = 0,
         by_date: bool = False,
     ) -> tuple[Hits, int]:
         """(paper id, BM25 score) best first (or newest first), and the match count."""
+        query = _tantivy(query)
         if len(self.shards) == 1:
             searcher, top, count = _top_docs(self.shards[0], query, limit, offset, by_date)
             return _with_ids(searcher, top), count
@@ -405,8 +401,9 @@ class LexicalIndex:
         ]
         return hits, sum(count for _, _, count in results)
 
-    def matching(self, ids: Sequence[str], query: tantivy.Query) -> set[str]:
+    def matching(self, ids: Sequence[str], query: KeywordQuery | tantivy.Query) -> set[str]:
         """Which of ``ids`` satisfy ``query`` (checks dense hits against filters)."""
+        query = _tantivy(query)
         by_shard: dict[int, list[str]] = {}
         for paper_id in ids:
             by_shard.setdefault(shard_of(paper_id, len(self.shards)), []).append(paper_id)
@@ -423,7 +420,7 @@ class LexicalIndex:
         return found
 
     def snippets_html(
-        self, query: tantivy.Query | None, texts: Sequence[str], max_chars: int = 260
+        self, query: KeywordQuery | tantivy.Query | None, texts: Sequence[str], max_chars: int = 260
     ) -> list[str]:
         """For each text, a fragment with the query's terms in <b>...</b>; all
         else is HTML-escaped by tantivy (the tests check it). Without a match,
@@ -432,7 +429,7 @@ class LexicalIndex:
         if query is not None:
             # The first shard's term statistics weigh the fragments: a shard's are the corpus's.
             generator = tantivy.SnippetGenerator.create(
-                self.shards[0].searcher(), query, SCHEMA, "body"
+                self.shards[0].searcher(), _tantivy(query), SCHEMA, "body"
             )
             generator.set_max_num_chars(max_chars)
         out = []
@@ -502,10 +499,6 @@ def _shorten(text: str, max_chars: int) -> str:
 
 # ---------------------------------------------------------------- opening and rebuilding
 
-_OPEN: dict[str, LexicalIndex] = {}
-_RESOLVED: dict[str, str] = {}  # index path as given -> as resolved (the key of _OPEN)
-_OPEN_LOCK = threading.Lock()
-
 
 def lexical_path(settings: Settings) -> Path:
     return settings.index_dir / "lexical"
@@ -527,14 +520,14 @@ def shards_for(papers: int, setting: int = 0) -> int:
     return AUTO_SHARDS if papers >= SHARDED_FROM_PAPERS else 1
 
 
-def _open_checked(path: Path, db: Database, shards_setting: int = 0) -> LexicalIndex:
+def _open_checked(path: Path, db: Database, shards_setting: int = 0) -> TantivyIndex:
     recorded = _read_format(path)
     if recorded is None or recorded[0] != FORMAT_VERSION:
         return _rebuild_at(path, db, shards_setting)
     if shards_setting and recorded[1] != shards_setting:
         log.info("lexical index has %d shards, settings ask for %d", recorded[1], shards_setting)
         return _rebuild_at(path, db, shards_setting)
-    index = LexicalIndex(path, recorded[1])
+    index = TantivyIndex(path, recorded[1])
     wanted = shards_for(index.num_docs) if not shards_setting else recorded[1]
     if wanted > len(index.shards):
         # A built index keeps its shard count (a split is a rebuild); say how.
@@ -548,7 +541,7 @@ def _open_checked(path: Path, db: Database, shards_setting: int = 0) -> LexicalI
     return index
 
 
-def _rebuild_at(path: Path, db: Database, shards_setting: int = 0) -> LexicalIndex:
+def _rebuild_at(path: Path, db: Database, shards_setting: int = 0) -> TantivyIndex:
     # Queue every paper first (committed), then wipe: a crash after the wipe
     # leaves the queue full, and the next open finishes the job.
     with db.begin() as conn:
@@ -557,44 +550,12 @@ def _rebuild_at(path: Path, db: Database, shards_setting: int = 0) -> LexicalInd
     log.info("rebuilding the lexical index at %s (%d papers, %d shards)", path, queued, shards)
     if path.exists():
         shutil.rmtree(path)
-    index = LexicalIndex(path, shards)
+    index = TantivyIndex(path, shards)
     (path / FORMAT_FILE).write_text(
         json.dumps({"format": FORMAT_VERSION, "engine": "tantivy", "shards": shards})
     )
     index.sync(db, batch=100_000, rebuild=True)
     return index
-
-
-def rebuild_lexical(db: Database, settings: Settings) -> int:
-    """Rebuild this database's lexical index from scratch (``paperfeed reindex``),
-    choosing its shard count again. Returns the number of documents indexed."""
-    path = lexical_path(settings)
-    with _OPEN_LOCK:
-        _OPEN.pop(str(path.resolve()), None)
-        index = _rebuild_at(path, db, settings.lexical_shards)
-        _OPEN[str(path.resolve())] = index
-    return index.num_docs
-
-
-def open_lexical(settings: Settings, db: Database) -> Any:
-    """The lexical index of this database: the tantivy sidecar next to a SQLite
-    file, or the database itself on PostgreSQL (tsvector, db/pg_search.py)."""
-    if db.backend == "postgresql":
-        from paperfeed.db.pg_search import PgLexicalIndex
-
-        return PgLexicalIndex(db)
-    return LexicalIndex.open(settings, db)
-
-
-def sync_lexical(db: Database, settings: Settings) -> int:
-    """Index whatever the queue holds."""
-    index = open_lexical(settings, db)
-    return int(index.sync(db))
-
-
-def index_after_ingest(db: Database, settings: Settings) -> None:
-    """The ingest callback (cli.ingest passes it as the pipeline's progress hook)."""
-    sync_lexical(db, settings)
 
 
 # ---------------------------------------------------------------- query rendering

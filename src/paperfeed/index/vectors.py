@@ -51,7 +51,7 @@ from paperfeed.index.embedder import current_model_id
 
 META_FILE = "vectors.json"
 FORMAT = 2  # 1 was the hnswlib float32 graph
-# Graph parameters (as before with hnswlib, and as pgvector in db/pg_search.py).
+# Graph parameters (as before with hnswlib, and as pgvector in index/pgvector.py).
 # Recall@10 against exact search is in docs/benchmarks.md (Latency).
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 100
@@ -117,8 +117,9 @@ def _new_graph(dim: int, sample: np.ndarray) -> Any:
     return graph
 
 
-class VectorIndex:
-    """Nearest-neighbour search over paper vectors of one model."""
+class FaissIndex:
+    """Nearest-neighbour search over paper vectors of one model, beside a SQLite
+    file (index/contracts.py's VectorIndex)."""
 
     def __init__(self, directory: Path, model_id: str, dim: int | None = None) -> None:
         self.directory = directory
@@ -151,7 +152,7 @@ class VectorIndex:
     @classmethod
     def open(
         cls, settings: Settings, db: Database | None = None, *, model_id: str | None = None
-    ) -> VectorIndex:
+    ) -> FaissIndex:
         """Load the sidecar for the configured model and, given a database,
         catch up with its ``embeddings`` table. A missing, corrupt or
         other-model sidecar is rebuilt from the table."""
@@ -407,7 +408,7 @@ class VectorIndex:
             return 0
         return self.sync(db)
 
-    def refresh_in_background(self, db: Database) -> None:
+    def sync_if_due(self, db: Database) -> None:
         """``refresh_if_due`` on a background thread, for the request path: a
         search never waits for a catch-up, only for one chunk of it at most."""
         self._background.start_if_due(lambda: self._follow(db))
@@ -569,31 +570,3 @@ def _fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-_open_indexes: dict[tuple[str, str], VectorIndex] = {}
-_open_lock = threading.Lock()
-_open_pg: dict[tuple[str, str], Any] = {}
-
-
-def get_vector_index(settings: Settings, db: Database) -> VectorIndex:
-    """The process-wide index for these settings: opened (and synced) once, then
-    kept in step with vectors that other processes write. On PostgreSQL,
-    pgvector in the database itself (db/pg_search.py)."""
-    if db.backend == "postgresql":
-        from paperfeed.db.pg_search import PgVectorIndex
-
-        pg_key = (db.url, current_model_id(settings))
-        with _open_lock:
-            pg_index = _open_pg.get(pg_key)
-            if pg_index is None:
-                pg_index = _open_pg[pg_key] = PgVectorIndex(db, current_model_id(settings))
-        return pg_index  # type: ignore[return-value]  # same methods as VectorIndex
-    key = (str(settings.index_dir), current_model_id(settings))
-    with _open_lock:
-        index = _open_indexes.get(key)
-        if index is None:
-            index = VectorIndex.open(settings, db)
-            _open_indexes[key] = index
-    index.refresh_in_background(db)
-    return index

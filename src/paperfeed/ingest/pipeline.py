@@ -16,7 +16,7 @@ from sqlalchemy import Connection
 from paperfeed.db import Database
 from paperfeed.db import papers as paper_store
 from paperfeed.db.locks import paper_write_lock
-from paperfeed.db.pg_search import defer_postings, estimated_papers, rebuild_postings
+from paperfeed.db.postings import defer_postings, estimated_papers, rebuild_postings
 from paperfeed.ingest.http import FetchError
 from paperfeed.models import Paper, Skipped, SourceFormatError, is_arxiv_id, normalize_title
 

@@ -3,7 +3,7 @@
 Revision ID: 0008
 Revises: 0007
 
-On PostgreSQL the database is the search index (paperfeed.db.pg_search):
+On PostgreSQL the database is the search index (index/pg_keyword.py, index/pgvector.py):
 - papers.search_vector: a generated tsvector (title A, abstract B, english;
   authors C, simple), with a GIN index;
 - embeddings.embedding: a pgvector column, filled from the portable float32

@@ -9,12 +9,12 @@ to keep its cost bounded, and still missed some of the best
 (a constant per lexeme), so the index on (lexeme, impact DESC) hands out each
 lexeme's best papers first: a search reads the top of each of its terms'
 lists, adds them up with their idf, and scores only the best few hundred
-exactly (``pg_search.PgLexicalIndex``). The tsvector and its GIN index stay:
+exactly (``index.pg_keyword.PgLexicalIndex``). The tsvector and its GIN index stay:
 they decide what matches, and serve every other search.
 
 The impact is BM25's tf part (k1 1.2, b 0.75, length = distinct lexemes
 against a fixed average of 120) plus 0.25 when the lexeme is in the title, as
-pg_search scores. It only orders candidates (the exact score is computed after),
+index.pg_keyword scores. It only orders candidates (the exact score is computed after),
 so the fixed average does no harm as the corpus grows; it must not change
 without rebuilding the table, because deletes find old rows by recomputing it.
 

@@ -6,7 +6,7 @@ reaches ~10 GB at 1M papers. Storing 1M papers took 2,026 s with them against
 595 s without (docs/benchmarks.md, session 9). A bulk loader (a large ingest
 run, ``migrate-data``, the benchmarks' build) now sets the transaction-local
 setting ``paperfeed.postings = 'deferred'``: the triggers then only mark the
-table stale in ``meta``, and ``pg_search.rebuild_postings`` rebuilds it in one
+table stale in ``meta``, and ``db.postings.rebuild_postings`` rebuilds it in one
 pass (INSERT ... SELECT, then one sorted index build) and clears the mark.
 
 The mark is written in the same transaction as the papers, so a loader killed
@@ -26,7 +26,7 @@ down_revision: str | None = "0013_pg_postings"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# The mark's key is pg_search.POSTINGS_STALE_KEY.
+# The mark's key is db.postings.POSTINGS_STALE_KEY.
 STALE = "SELECT 1 FROM meta WHERE key = 'lexical_postings_stale'"
 
 # The same bodies as 0013's, each after the same check.

@@ -8,7 +8,7 @@ papers a keyword search took half again as long (median 24.4 ms against
 14.4-15.7 ms once vacuumed; docs/benchmarks.md, session 11). PostgreSQL's default
 autovacuum waits for 20 % of a table's rows to change, ~1.7M posting rows at
 75k papers. This migration lowers that to 2 % for inserts and 5 % for dead
-rows; ``pg_search.rebuild_postings`` creates its table with the same options
+rows; ``db.postings.rebuild_postings`` creates its table with the same options
 and vacuums it once built.
 
 On SQLite this migration does nothing.
@@ -23,7 +23,7 @@ down_revision: str | None = "0014_pg_postings_deferred"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# The same options as pg_search.POSTINGS_STORAGE (a migration is a snapshot).
+# The same options as db.postings.POSTINGS_STORAGE (a migration is a snapshot).
 OPTIONS = "autovacuum_vacuum_insert_scale_factor = 0.02, autovacuum_vacuum_scale_factor = 0.05"
 
 
