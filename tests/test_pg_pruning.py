@@ -776,19 +776,15 @@ def test_reindex_on_postgresql_rebuilds_the_posting_table(
     monkeypatch.setenv("PAPERFEED_DATABASE_URL", db.engine.url.render_as_string(False))
     monkeypatch.setenv("PAPERFEED_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("PAPERFEED_SECRET_KEY", "test-secret-key-not-for-production")
-    get_settings.cache_clear()
-    try:
-        ingest(db, islice(read_jsonl(ARXIV_CS), 20))
-        with db.begin() as conn:
-            conn.execute(text("DELETE FROM lexical_postings"))  # however it got lost
-        result = CliRunner().invoke(app, ["reindex", "--no-vectors"])
-        assert result.exit_code == 0, result.output
-        assert "keyword postings rebuilt: 20 papers" in result.output
-        stored, expected, stale = _postings_drift(db)
-        assert stored == expected > 0 and stale == 0
-        assert not (get_settings().index_dir / "lexical").exists()  # no tantivy sidecar
-    finally:
-        get_settings.cache_clear()
+    ingest(db, islice(read_jsonl(ARXIV_CS), 20))
+    with db.begin() as conn:
+        conn.execute(text("DELETE FROM lexical_postings"))  # however it got lost
+    result = CliRunner().invoke(app, ["reindex", "--no-vectors"])
+    assert result.exit_code == 0, result.output
+    assert "keyword postings rebuilt: 20 papers" in result.output
+    stored, expected, stale = _postings_drift(db)
+    assert stored == expected > 0 and stale == 0
+    assert not (get_settings().index_dir / "lexical").exists()  # no tantivy sidecar
 
 
 def test_downgrading_past_0014_rebuilds_a_stale_table(pg_db: Database) -> None:

@@ -336,12 +336,12 @@ class QueryVectorCache:
         return vector
 
 
-_query_vectors = QueryVectorCache()
-
-
-def dense_search_for(db: Database, settings: Settings) -> DenseSearch | None:
+def dense_search_for(
+    db: Database, settings: Settings, query_vectors: QueryVectorCache | None = None
+) -> DenseSearch | None:
     """The dense retriever over this database's vectors, or None when there are
-    none (the embedding extra is not installed, or nothing is embedded yet)."""
+    none (the embedding extra is not installed, or nothing is embedded yet).
+    ``query_vectors``: the process's cache (``Paperfeed.query_vectors``)."""
     try:
         from paperfeed.index.embedder import EmbedderUnavailable, get_embedder
         from paperfeed.index.vectors import get_vector_index
@@ -357,19 +357,29 @@ def dense_search_for(db: Database, settings: Settings) -> DenseSearch | None:
         return None
 
     def run(text: str, k: int) -> Ranked:
-        vector = _query_vectors.get(embedder, text)
+        vector = (
+            query_vectors.get(embedder, text)
+            if query_vectors is not None
+            else embedder.embed_queries([text])[0]
+        )
         return [(str(i), float(s)) for i, s in index.search(vector, k)]
 
     return run
 
 
-def search(db: Database, settings: Settings, request: SearchRequest) -> SearchResults:
+def search(
+    db: Database,
+    settings: Settings,
+    request: SearchRequest,
+    *,
+    query_vectors: QueryVectorCache | None = None,
+) -> SearchResults:
     """Run one search. Raises QueryError (HTTP 400) for a query or request that
     cannot be run; every other input gets results, possibly none."""
     request.validate()
     parsed = parse(request.query)
     lexical = open_lexical(settings, db)
-    dense = dense_search_for(db, settings) if request.mode != "lexical" else None
+    dense = dense_search_for(db, settings, query_vectors) if request.mode != "lexical" else None
     notes: list[str] = []
     if request.mode != "lexical" and dense is None and parsed.free_text:
         notes.append("semantic search is unavailable (no vectors yet): keyword results only")

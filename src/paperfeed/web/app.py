@@ -10,8 +10,8 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from paperfeed.config import Settings, get_settings
-from paperfeed.db import Database
+from paperfeed.app import Paperfeed
+from paperfeed.config import get_settings
 from paperfeed.web import admin, api, auth, digest, feeds, ops, pages
 from paperfeed.web import recommend as recommend_routes
 from paperfeed.web import search as search_routes
@@ -51,12 +51,13 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
 
 
-def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
-    settings = settings or get_settings()
+def create_app(paperfeed: Paperfeed | None = None) -> FastAPI:
+    """The web app over ``paperfeed`` (default: one from the environment's settings)."""
+    paperfeed = paperfeed or Paperfeed(get_settings())
+    settings = paperfeed.settings
     # /docs is api.docs_router: Swagger UI served from /static, not a CDN.
     app = FastAPI(title=settings.site_name, docs_url=None, redoc_url=None, lifespan=_lifespan)
-    app.state.settings = settings
-    app.state.db = db or Database(settings.database_url_resolved)
+    app.state.paperfeed = paperfeed  # routes: web.deps.paperfeed_of
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # Routes are matched in order, each a regex and some bookkeeping (~3 us):
     # the JSON API, the busiest by request count, goes first rather than

@@ -31,8 +31,8 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from paperfeed import readers as core
 from paperfeed.config import Settings
-from paperfeed.db import Database
 from paperfeed.readers import Reader
+from paperfeed.web.deps import database, settings_of
 from paperfeed.web.templating import templates
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -50,16 +50,6 @@ class CSRFError(Exception):
 
 class APIAuthError(Exception):
     pass
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-def _db(request: Request) -> Database:
-    db: Database = request.app.state.db
-    return db
 
 
 def is_api(request: Request) -> bool:
@@ -124,7 +114,7 @@ def current_reader(request: Request) -> Reader | None:
     reader = None
     reader_id = request.session.get("rid") if "session" in request.scope else None
     if isinstance(reader_id, int):
-        reader = core.get_reader(_db(request), reader_id)
+        reader = core.get_reader(database(request), reader_id)
         if reader is None or request.session.get("ep", 0) != reader.session_epoch:
             # A deleted account, or signed out everywhere since: drop the session.
             reader = None
@@ -155,7 +145,7 @@ def api_reader(
     if request.headers.get("authorization"):
         if credentials is None or not credentials.credentials:
             raise APIAuthError("Authorization header must be 'Bearer <API token>'.")
-        reader = core.reader_for_api_token(_db(request), credentials.credentials)
+        reader = core.reader_for_api_token(database(request), credentials.credentials)
         if reader is None:
             raise APIAuthError("Invalid or revoked API token.")
         request.state.reader = reader
@@ -338,7 +328,7 @@ def signin_page(request: Request, next: str = "/") -> Response:
 
 @router.post("/signin", response_class=HTMLResponse)
 def signin_submit(request: Request, email: str = Form(""), next: str = Form("/")) -> Response:
-    settings, db = _settings(request), _db(request)
+    settings, db = settings_of(request), database(request)
     try:
         address = core.normalize_email(email)
     except core.ReaderError as exc:
@@ -359,7 +349,7 @@ def check_email_page(request: Request) -> Response:
     return templates.TemplateResponse(
         request,
         "check_email.html",
-        {"minutes": _settings(request).magic_link_minutes},
+        {"minutes": settings_of(request).magic_link_minutes},
     )
 
 
@@ -372,7 +362,7 @@ def verify_page(request: Request, token: str = "") -> Response:
 
 @router.post("/signin/verify")
 def verify_submit(request: Request, token: str = Form("")) -> Response:
-    reader = core.complete_sign_in(_settings(request), _db(request), token)
+    reader = core.complete_sign_in(settings_of(request), database(request), token)
     target = safe_next(request.session.get("next"), "/")
     sign_in_session(request, reader)
     return RedirectResponse(target, status_code=303)
@@ -386,7 +376,7 @@ def signout(request: Request) -> Response:
 
 @router.post("/account/signout-everywhere")
 def signout_everywhere(request: Request, reader: Reader = Depends(require_reader)) -> Response:
-    core.end_all_sessions(_db(request), reader)
+    core.end_all_sessions(database(request), reader)
     request.session.clear()
     return RedirectResponse("/", status_code=303)
 
@@ -397,7 +387,7 @@ def account_page(request: Request, reader: Reader = Depends(require_reader)) -> 
 
 
 def _account(request: Request, reader: Reader, new_token: str | None = None) -> Response:
-    db = _db(request)
+    db = database(request)
     return templates.TemplateResponse(
         request,
         "account.html",
@@ -413,7 +403,7 @@ def _account(request: Request, reader: Reader, new_token: str | None = None) -> 
 def create_token(
     request: Request, name: str = Form(""), reader: Reader = Depends(require_reader)
 ) -> Response:
-    _token_id, token = core.create_api_token(_db(request), reader, name)
+    _token_id, token = core.create_api_token(database(request), reader, name)
     # Shown once, on this response only; the database keeps just its hash.
     response = _account(request, reader, new_token=token)
     response.headers["Cache-Control"] = "no-store"
@@ -424,5 +414,5 @@ def create_token(
 def revoke_token(
     request: Request, token_id: int, reader: Reader = Depends(require_reader)
 ) -> Response:
-    core.revoke_api_token(_db(request), reader, token_id)
+    core.revoke_api_token(database(request), reader, token_id)
     return RedirectResponse("/account", status_code=303)

@@ -1,0 +1,80 @@
+"""The application object: one ``Paperfeed`` per process, made from the Settings.
+
+It owns what a process keeps between requests or jobs: the database (its
+connection pool), the keyword and vector indexes, and the caches. Every
+interface gets one and calls the services (``paperfeed.services``) with it:
+
+- the CLI: ``cli.app.open_app()``, one per command;
+- the web app: ``create_app`` keeps it in ``app.state.paperfeed``, and routes
+  reach it through the ``web.deps.paperfeed_of`` dependency;
+- the job workers: ``jobs.execute`` takes it, and an RQ worker process makes
+  one at start (``jobs.run_worker``).
+
+Tests make one per test (tests/conftest.py), so no cache outlives its test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any
+
+from paperfeed.config import Settings
+from paperfeed.db import Database
+from paperfeed.db.locks import named_lock
+from paperfeed.search import QueryVectorCache
+
+__all__ = ["Database", "Paperfeed"]
+
+
+class _Indexes:
+    """The keyword and vector indexes of one database.
+
+    A thin view over index/'s own factories until those become
+    ``paperfeed.index.backends.open_indexes(settings, database)``; callers use
+    only ``lexical`` and ``vectors``, which that keeps."""
+
+    def __init__(self, settings: Settings, db: Database) -> None:
+        self._settings = settings
+        self._db = db
+
+    @property
+    def lexical(self) -> Any:
+        from paperfeed.index.lexical import open_lexical
+
+        return open_lexical(self._settings, self._db)
+
+    @property
+    def vectors(self) -> Any:
+        from paperfeed.index.vectors import get_vector_index
+
+        return get_vector_index(self._settings, self._db)
+
+
+class Paperfeed:
+    """One process's Paperfeed: settings, database, indexes and caches."""
+
+    def __init__(self, settings: Settings, db: Database | None = None) -> None:
+        self.settings = settings
+        self.db = db if db is not None else Database(settings.database_url_resolved)
+        self.indexes = _Indexes(settings, self.db)
+        # Embedding a query is most of a search's CPU time; popular queries repeat.
+        self.query_vectors = QueryVectorCache()
+
+    def named_lock(
+        self, name: str, *, on_wait: Callable[[], None] | None = None
+    ) -> AbstractContextManager[None]:
+        """Held by one process at a time, across processes and hosts (a job's
+        identity); released by the server or kernel when the holder dies."""
+        return named_lock(
+            self.db, name, lock_dir=self.settings.index_dir.parent / "locks", on_wait=on_wait
+        )
+
+    def close(self) -> None:
+        self.db.dispose()
+
+    def __enter__(self) -> Paperfeed:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
