@@ -200,8 +200,9 @@ def vectors_for(
 
 def store(db: Database, settings: Settings, papers: list[Paper], vectors: np.ndarray) -> None:
     from paperfeed.ingest.pipeline import ingest
+    from paperfeed.tuning import IngestTuning
 
-    ingest(db, papers, batch_size=5000)
+    ingest(db, papers, tuning=IngestTuning(batch_size=5000))
     with db.begin() as conn:
         hashes = {
             r["id"]: r["text_hash"]
@@ -562,12 +563,14 @@ def run_queries(
     from paperfeed.app import Paperfeed
     from paperfeed.search import SearchRequest
     from paperfeed.services.search import search
+    from paperfeed.tuning import SearchTuning, Tuning
 
-    search_module.PARALLEL_DENSE = not serial
     clock = PhaseClock() if phases else None
     settings = settings_for(directory)
     db = Database(settings.database_url_resolved)
-    paperfeed = Paperfeed(settings, db)  # the process's query-vector cache, as a server has
+    # The process's query-vector cache, as a server has; ``serial``: no overlap.
+    tuning = Tuning(search=SearchTuning(parallel_dense=not serial))
+    paperfeed = Paperfeed(settings, db, tuning)
     queries = make_queries(directory, count)
     started = time.perf_counter()
     search(paperfeed, SearchRequest(query="warm up the indexes and the model"))

@@ -689,12 +689,12 @@ def test_deferred_writes_mark_the_postings_stale_until_one_rebuild(pg_db: Databa
 def test_a_large_ingest_defers_the_postings_and_rebuilds_them_at_the_end(
     pg_db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Past DEFER_POSTINGS_AFTER papers a run's batches defer the table (it is
-    stale while they run) and the run rebuilds it once, at its end."""
+    """Past ``defer_postings_after`` papers a run's batches defer the table (it
+    is stale while they run) and the run rebuilds it once, at its end."""
     db = pg_db
     from paperfeed.ingest import pipeline
+    from paperfeed.tuning import IngestTuning
 
-    monkeypatch.setattr(pipeline, "DEFER_POSTINGS_AFTER", 20)
     rebuilds = []
     original = pg_search.rebuild_postings
 
@@ -707,7 +707,7 @@ def test_a_large_ingest_defers_the_postings_and_rebuilds_them_at_the_end(
     report = ingest(
         db,
         islice(read_jsonl(ARXIV_CS), 50),
-        batch_size=10,
+        tuning=IngestTuning(batch_size=10, defer_postings_after=20),
         on_progress=lambda r: seen.append((r.read, _stale(db))),
     )
     assert report.inserted == 50
@@ -719,20 +719,17 @@ def test_a_large_ingest_defers_the_postings_and_rebuilds_them_at_the_end(
     assert stored == expected and stale == 0
 
 
-def test_a_failed_large_ingest_still_rebuilds_what_it_stored(
-    pg_db: Database, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_failed_large_ingest_still_rebuilds_what_it_stored(pg_db: Database) -> None:
     db = pg_db
-    from paperfeed.ingest import pipeline
-
-    monkeypatch.setattr(pipeline, "DEFER_POSTINGS_AFTER", 5)
+    from paperfeed.tuning import IngestTuning
 
     def records_then_crash() -> Iterator:
         yield from islice(read_jsonl(ARXIV_CS), 30)
         raise OSError("disk gone")
 
     with pytest.raises(OSError, match="disk gone"):
-        ingest(db, records_then_crash(), batch_size=10)
+        tuning = IngestTuning(batch_size=10, defer_postings_after=5)
+        ingest(db, records_then_crash(), tuning=tuning)
     assert not _stale(db)
     stored, expected, stale = _postings_drift(db)
     assert expected > 0 and stored == expected and stale == 0

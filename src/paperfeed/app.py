@@ -1,7 +1,8 @@
 """The application object: one ``Paperfeed`` per process, made from the Settings.
 
 It owns what a process keeps between requests or jobs: the database (its
-connection pool), the keyword and vector indexes, and the caches. Every
+connection pool), the keyword and vector indexes, the caches, and the tuning
+(paperfeed.tuning). Every
 interface gets one and calls the services (``paperfeed.services``) with it:
 
 - the CLI: ``cli.app.open_app()``, one per command;
@@ -23,6 +24,7 @@ from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.db.locks import named_lock
 from paperfeed.search import QueryVectorCache
+from paperfeed.tuning import Tuning
 
 __all__ = ["Database", "Paperfeed"]
 
@@ -54,8 +56,11 @@ class _Indexes:
 class Paperfeed:
     """One process's Paperfeed: settings, database, indexes and caches."""
 
-    def __init__(self, settings: Settings, db: Database | None = None) -> None:
+    def __init__(
+        self, settings: Settings, db: Database | None = None, tuning: Tuning | None = None
+    ) -> None:
         self.settings = settings
+        self.tuning = tuning or Tuning()
         self.db = db if db is not None else Database(settings.database_url_resolved)
         self.indexes = _Indexes(settings, self.db)
         # Embedding a query is most of a search's CPU time; popular queries repeat.

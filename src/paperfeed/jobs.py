@@ -53,6 +53,7 @@ from typing import Any
 from paperfeed import metrics
 from paperfeed.app import Database, Paperfeed
 from paperfeed.config import Settings, get_settings
+from paperfeed.ingest.pipeline import IngestReport
 from paperfeed.logs import job_id as job_id_var
 
 log = logging.getLogger("paperfeed.jobs")
@@ -596,13 +597,19 @@ def _embed_next(ctx: JobContext, changed: int) -> None:
         ctx.wake("embed")
 
 
+def _stored(ctx: JobContext, report: IngestReport) -> dict[str, Any]:
+    """What an ingest stored, counted; its new papers get their vectors next."""
+    _embed_next(ctx, report.inserted + report.updated)
+    counts = ("read", "inserted", "updated", "unchanged")
+    return {**{k: getattr(report, k) for k in counts}, "skipped": len(report.skipped)}
+
+
 @job("ingest")
 def ingest_file_job(ctx: JobContext) -> dict[str, Any]:
     """Ingest a local file: args ``path``, ``format`` (jsonl | hf-page), optional
     ``year`` (hf-page), ``batch_size``. Re-running it writes only what is missing."""
     from paperfeed.ingest.hf_pages import read_hf_page
     from paperfeed.ingest.jsonl import read_jsonl
-    from paperfeed.ingest.pipeline import DEFAULT_BATCH_SIZE
     from paperfeed.services.ingest import store
 
     path = Path(ctx.args["path"])
@@ -613,19 +620,8 @@ def ingest_file_job(ctx: JobContext) -> dict[str, Any]:
         records = read_hf_page(path, year=ctx.args.get("year"))
     else:
         raise ValueError(f"ingest job: unknown format {fmt!r} (jsonl or hf-page)")
-    batch_size = int(ctx.args.get("batch_size", DEFAULT_BATCH_SIZE))
-    report = store(ctx.paperfeed, records, batch_size=batch_size)
-    for outcome in ("inserted", "updated", "unchanged"):
-        metrics.PAPERS_INGESTED.labels(outcome).inc(getattr(report, outcome))
-    metrics.PAPERS_INGESTED.labels("skipped").inc(len(report.skipped))
-    _embed_next(ctx, report.inserted + report.updated)
-    return {
-        "read": report.read,
-        "inserted": report.inserted,
-        "updated": report.updated,
-        "unchanged": report.unchanged,
-        "skipped": len(report.skipped),
-    }
+    batch_size = ctx.args.get("batch_size")
+    return _stored(ctx, store(ctx.paperfeed, records, batch_size=batch_size and int(batch_size)))
 
 
 @job("harvest")
@@ -638,17 +634,7 @@ def harvest_job(ctx: JobContext) -> dict[str, Any]:
     run = harvest(
         ctx.paperfeed, ctx.args.get("set"), metadata_prefix=ctx.args.get("format", "arXivRaw")
     )
-    report = run.ingest
-    for outcome in ("inserted", "updated", "unchanged"):
-        metrics.PAPERS_INGESTED.labels(outcome).inc(getattr(report, outcome))
-    _embed_next(ctx, report.inserted + report.updated)
-    return {
-        "from": run.resumed_from,
-        "read": report.read,
-        "inserted": report.inserted,
-        "updated": report.updated,
-        "next_from": run.next_from,
-    }
+    return {"from": run.resumed_from, "next_from": run.next_from, **_stored(ctx, run.ingest)}
 
 
 @job("embed")

@@ -9,17 +9,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
-from paperfeed import readers
+from paperfeed import metrics, readers
 from paperfeed.app import Paperfeed
 from paperfeed.db import papers as paper_store
 from paperfeed.db.meta import get_meta, set_meta
 from paperfeed.ingest import arxiv_api
 from paperfeed.ingest.http import FetchError
 from paperfeed.ingest.oai_pmh import OAIHarvest
-from paperfeed.ingest.pipeline import DEFAULT_BATCH_SIZE, IngestReport, ingest
+from paperfeed.ingest.pipeline import IngestReport, ingest
 from paperfeed.models import Paper, Skipped
 
 
@@ -27,12 +27,13 @@ def store(
     app: Paperfeed,
     records: Iterable[Paper | Skipped],
     *,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_size: int | None = None,
     on_progress: Callable[[IngestReport], None] | None = None,
     on_skip: Callable[[Skipped], None] | None = None,
 ) -> IngestReport:
-    """Store ``records`` (see ingest.pipeline.ingest for the guarantees); each
-    committed batch becomes keyword-searchable before the next is read."""
+    """Store ``records`` (see ingest.pipeline.ingest for the guarantees) in
+    batches of ``batch_size`` (default: the tuning's); each committed batch
+    becomes keyword-searchable before the next is read."""
 
     def after_batch(report: IngestReport) -> None:
         # The tantivy sidecar follows the outbox; on PostgreSQL this drains it.
@@ -40,7 +41,17 @@ def store(
         if on_progress is not None:
             on_progress(report)
 
-    return ingest(app.db, records, batch_size=batch_size, on_progress=after_batch, on_skip=on_skip)
+    report = ingest(
+        app.db,
+        records,
+        tuning=replace(app.tuning.ingest, batch_size=batch_size or app.tuning.ingest.batch_size),
+        on_progress=after_batch,
+        on_skip=on_skip,
+    )
+    for outcome in ("inserted", "updated", "unchanged"):
+        metrics.PAPERS_INGESTED.labels(outcome).inc(getattr(report, outcome))
+    metrics.PAPERS_INGESTED.labels("skipped").inc(len(report.skipped))
+    return report
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from paperfeed import trending
 from paperfeed.app import Paperfeed
@@ -16,6 +17,18 @@ class Listing:
     period: Period | None  # None: no period asked for, or none has papers yet (home)
     page: ListPage | None  # None: nothing to list
     nav: Navigation | None = None  # only when asked for
+
+
+def paper(app: Paperfeed, paper_id: str, *, include_hidden: bool = False) -> dict[str, Any] | None:
+    """One paper as the lists show it (with ``upvotes`` and ``trending_score``),
+    found by its id or an alias; curator-hidden papers only when asked."""
+    with app.db.connect() as conn:
+        return trending.paper_with_upvotes(
+            conn,
+            paper_id,
+            half_life_hours=app.settings.trending_half_life_hours,
+            include_hidden=include_hidden,
+        )
 
 
 def latest_period(app: Paperfeed, kind: PeriodKind = "day") -> Period | None:

@@ -12,7 +12,13 @@ from paperfeed.search import SearchRequest, SearchResults
 
 def search(app: Paperfeed, request: SearchRequest) -> SearchResults:
     """One search (paperfeed.search.search); raises QueryError for a bad query."""
-    return core.search(app.db, app.settings, request, query_vectors=app.query_vectors)
+    return core.search(
+        app.db,
+        app.settings,
+        request,
+        query_vectors=app.query_vectors,
+        tuning=app.tuning.search,
+    )
 
 
 def paper_exists(app: Paperfeed, paper_id: str) -> bool:

@@ -38,7 +38,7 @@ from paperfeed.services import listings
 from paperfeed.services import search as search_service
 from paperfeed.trending import Period, PeriodError
 from paperfeed.web import convertors as _convertors  # noqa: F401  (registers {x:paper_id})
-from paperfeed.web.deps import database, paperfeed_of, settings_of
+from paperfeed.web.deps import paperfeed_of, settings_of
 
 # ---------------------------------------------------------------- errors
 
@@ -417,11 +417,7 @@ def _search_limiter() -> anyio.CapacityLimiter:
     responses={404: {"description": 'Unknown paper: {"error": "Paper not found"}'}},
 )
 def paper_info(request: Request, paper_id: str) -> HFPaper:
-    settings = settings_of(request)
-    with database(request).connect() as conn:
-        paper = trending.paper_with_upvotes(
-            conn, paper_id, half_life_hours=settings.trending_half_life_hours
-        )
+    paper = listings.paper(paperfeed_of(request), paper_id)
     if paper is None:
         raise HTTPException(404, "Paper not found")
     return hf_paper(paper)

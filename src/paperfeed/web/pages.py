@@ -21,7 +21,7 @@ from paperfeed.services import listings
 from paperfeed.trending import Period, PeriodError, PeriodKind
 from paperfeed.web import convertors as _convertors  # noqa: F401  (registers {x:paper_id})
 from paperfeed.web.auth import current_reader
-from paperfeed.web.deps import database, paperfeed_of, settings_of
+from paperfeed.web.deps import paperfeed_of, settings_of
 from paperfeed.web.library import prefetch_paper_states
 from paperfeed.web.templating import templates
 
@@ -119,13 +119,7 @@ def papers_in_month(request: Request, month: str) -> Response:
 def load_paper(
     request: Request, paper_id: str, *, include_hidden: bool = False
 ) -> dict[str, Any] | None:
-    with database(request).connect() as conn:
-        return trending.paper_with_upvotes(
-            conn,
-            paper_id,
-            half_life_hours=settings_of(request).trending_half_life_hours,
-            include_hidden=include_hidden,
-        )
+    return listings.paper(paperfeed_of(request), paper_id, include_hidden=include_hidden)
 
 
 def _is_curator(request: Request) -> bool:
