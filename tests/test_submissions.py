@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from paperfeed import readers as core
 from paperfeed.app import Paperfeed
 from paperfeed.config import Settings
-from paperfeed.db import Database, tables
+from paperfeed.db import Database, index_queue, tables
 from paperfeed.db import papers as paper_store
 from paperfeed.ingest import pipeline
 from paperfeed.services import ingest as ingest_service
@@ -131,6 +131,8 @@ def test_submit_through_the_api(
     body = response.json()
     assert body["paper_id"] == "2511.07777" and body["first_submitter"] is True
     assert body["listing_date"] == NOW.date().isoformat()
+    with db.connect() as conn:  # keyword-searchable at once, as after any ingest
+        assert index_queue.count_pending(conn) == 0
     mine = script.get("/api/me/submissions", headers={"Authorization": f"Bearer {token}"})
     assert [p["id"] for p in mine.json()] == ["2511.07777"]
     refused = script.post("/api/submissions", json={"arxiv_id": "2511.07777"})
