@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from itertools import islice
@@ -21,7 +21,7 @@ from rich.progress import (
 )
 
 from paperfeed.cli.app import app, console, open_app
-from paperfeed.config import get_settings
+from paperfeed.config import Settings
 from paperfeed.ingest.arxiv_api import fetch_category
 from paperfeed.ingest.hf_daily import fetch_days
 from paperfeed.ingest.hf_pages import read_hf_page
@@ -88,10 +88,16 @@ def ingest_progress(label: str, total: int | None = None) -> Iterator[_ProgressH
 
 
 def run_ingest(
-    records: Iterable[Paper | Skipped], *, total: int | None = None, label: str = "ingest"
+    records: Iterable[Paper | Skipped] | Callable[[Settings], Iterable[Paper | Skipped]],
+    *,
+    total: int | None = None,
+    label: str = "ingest",
 ) -> None:
-    """Store ``records`` (services.ingest.store) with a progress bar."""
+    """Store ``records`` (or what a network source given the settings yields)
+    with services.ingest.store, under a progress bar."""
     with open_app() as paperfeed, ingest_progress(label, total) as hooks:
+        if callable(records):
+            records = records(paperfeed.settings)
         services.store(paperfeed, records, on_progress=hooks.on_progress, on_skip=hooks.on_skip)
 
 
@@ -144,8 +150,11 @@ def ingest_arxiv(
     end = _day(date_until) or start
     if end < start:
         raise typer.BadParameter("--until is before --from")
-    records = fetch_category(get_settings(), category, start, end, max_results=max_results)
-    run_ingest(records, total=max_results, label=f"arxiv {category}")
+    run_ingest(
+        lambda settings: fetch_category(settings, category, start, end, max_results=max_results),
+        total=max_results,
+        label=f"arxiv {category}",
+    )
 
 
 @ingest_app.command("oai")
@@ -226,4 +235,4 @@ def ingest_hf_daily(
     end = _day(last) or first
     if end < first:
         raise typer.BadParameter("--to is before --date")
-    run_ingest(fetch_days(get_settings(), first, end), label="hf daily")
+    run_ingest(lambda settings: fetch_days(settings, first, end), label="hf daily")
