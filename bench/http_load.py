@@ -125,7 +125,7 @@ def corpus_vectors(records: list[dict[str, Any]]) -> tuple[np.ndarray, float]:
 
 def build_database(work: Path, database_url: str) -> dict[str, Any]:
     """The real corpus plus synthetic votes and vectors; skipped when built."""
-    from paperfeed.cli.app import open_database
+    from paperfeed.db import Database
     from paperfeed.db import embeddings as vector_store
     from paperfeed.db.tables import papers, readers, votes
     from paperfeed.index.backends import open_indexes
@@ -139,7 +139,7 @@ def build_database(work: Path, database_url: str) -> dict[str, Any]:
         return dict(json.loads(marker.read_text()))
     work.mkdir(parents=True, exist_ok=True)
     settings = settings_for(work, database_url)
-    db = open_database(settings)  # migrates, as `paperfeed serve` would
+    db = Database(settings.database_url_resolved)  # migrates, as `paperfeed serve` would
     figures: dict[str, Any] = {}
     started = time.perf_counter()
     report = ingest(db, read_jsonl(DATA))

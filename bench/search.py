@@ -200,8 +200,9 @@ def vectors_for(
 
 def store(db: Database, settings: Settings, papers: list[Paper], vectors: np.ndarray) -> None:
     from paperfeed.ingest.pipeline import ingest
+    from paperfeed.tuning import IngestTuning
 
-    ingest(db, papers, batch_size=5000)
+    ingest(db, papers, tuning=IngestTuning(batch_size=5000))
     with db.begin() as conn:
         hashes = {
             r["id"]: r["text_hash"]
@@ -558,28 +559,31 @@ def run_queries(
 
     ``serial``: the dense side after the lexical one, as before session 3
     (same results). ``phases``: add each part's thread CPU time per query."""
-    from paperfeed import search as search_module
-    from paperfeed.index.backends import indexes_for
+    from paperfeed.app import Paperfeed
     from paperfeed.index.lexical import TantivyIndex
-    from paperfeed.search import SearchRequest, search
+    from paperfeed.search import SearchRequest
+    from paperfeed.services.search import search
+    from paperfeed.tuning import SearchTuning, Tuning
 
-    search_module.PARALLEL_DENSE = not serial
     clock = PhaseClock() if phases else None
     settings = settings_for(directory)
     db = Database(settings.database_url_resolved)
+    # The process's query-vector cache, as a server has; ``serial``: no overlap.
+    tuning = Tuning(search=SearchTuning(parallel_dense=not serial))
+    paperfeed = Paperfeed(settings, db, tuning)
     queries = make_queries(directory, count)
     started = time.perf_counter()
-    search(db, settings, SearchRequest(query="warm up the indexes and the model"))
+    search(paperfeed, SearchRequest(query="warm up the indexes and the model"))
     open_seconds = time.perf_counter() - started
     for q in queries[:20]:
-        search(db, settings, SearchRequest(query=q))
+        search(paperfeed, SearchRequest(query=q))
     times, cpu, modes = [], [], {}
     if clock is not None:
         clock.spent.clear()  # not the warm-up's
     server_before = _pg_server_cpu(db)
     for q in queries:
         t, c = time.perf_counter(), time.process_time()
-        result = search(db, settings, SearchRequest(query=q))
+        result = search(paperfeed, SearchRequest(query=q))
         times.append((time.perf_counter() - t) * 1000)
         # CPU time of this process (all its threads): on a machine shared with
         # other work, wall time is mostly waiting for a core; CPU time is what
@@ -598,7 +602,7 @@ def run_queries(
     def pct(p: float) -> float:
         return times[min(len(times) - 1, int(p * len(times)))]
 
-    lexical = indexes_for(settings, db).lexical
+    lexical = paperfeed.indexes.lexical
     return {
         "queries": len(times),
         "p50_ms": round(statistics.median(times), 2),

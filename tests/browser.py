@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 import uvicorn
 
+from paperfeed.app import Paperfeed
 from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.web.app import create_app
@@ -43,7 +44,7 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
 class LiveServer:
-    """uvicorn serving create_app(settings, db) in a thread, on a socket bound
+    """uvicorn serving create_app(Paperfeed(settings, db)) in a thread, on a socket bound
     before start (port 0), so there is no race for the port."""
 
     def __init__(self, settings: Settings, db: Database) -> None:
@@ -54,7 +55,10 @@ class LiveServer:
         self.url = f"http://127.0.0.1:{self.port}"
         settings.base_url = self.url
         config = uvicorn.Config(
-            create_app(settings, db), log_level="warning", lifespan="on", access_log=False
+            create_app(Paperfeed(settings, db)),
+            log_level="warning",
+            lifespan="on",
+            access_log=False,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from paperfeed.app import Paperfeed
 from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.web.app import create_app
@@ -103,22 +104,24 @@ def db(settings: Settings) -> Iterator[Database]:
 
 
 @pytest.fixture
-def client(settings: Settings, db: Database) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, db)) as test_client:
+def paperfeed(settings: Settings, db: Database) -> Paperfeed:
+    """The application object over the test's database: its caches live as long as the test."""
+    return Paperfeed(settings, db)
+
+
+@pytest.fixture
+def client(paperfeed: Paperfeed) -> Iterator[TestClient]:
+    with TestClient(create_app(paperfeed)) as test_client:
         yield test_client
 
 
 @pytest.fixture
 def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """Point the CLI (which reads settings from the environment) at the test database."""
-    from paperfeed.config import get_settings
-
     monkeypatch.setenv("PAPERFEED_DATABASE_URL", settings.database_url_resolved)
     monkeypatch.setenv("PAPERFEED_DATA_DIR", str(settings.data_dir))
     monkeypatch.setenv("PAPERFEED_SECRET_KEY", settings.secret_key)
-    get_settings.cache_clear()
-    yield settings
-    get_settings.cache_clear()
+    return settings
 
 
 @pytest.fixture

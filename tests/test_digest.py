@@ -18,6 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from paperfeed import jobs
+from paperfeed.app import Paperfeed
 from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.db import digests as digest_store
@@ -430,9 +431,9 @@ def test_sender_killed_mid_send_then_rerun_no_duplicates_none_missing(
 
 def _serve_digest_scheduler(settings: Settings, db: Database) -> jobs.Scheduler:
     """The digest entry of ``paperfeed serve``'s background jobs, on its own."""
-    entries = [e for e in jobs.background_jobs(settings, db) if e.name == "digest"]
+    entries = [e for e in jobs.background_jobs(Paperfeed(settings, db)) if e.name == "digest"]
     assert [e.every_seconds for e in entries] == [settings.digest_check_interval_seconds]
-    return jobs.Scheduler(settings, db, entries)
+    return jobs.Scheduler(Paperfeed(settings, db), entries)
 
 
 def test_two_servers_send_each_digest_once(
@@ -486,7 +487,7 @@ def test_serve_skips_its_run_while_another_sender_holds_the_lease(
         assert digest_store.acquire_lock(conn, other, runner.LEASE)
     # A queued digest job (scale mode, `paperfeed jobs run digest`) fails, to be retried.
     with pytest.raises(runner.SenderBusy):
-        jobs.execute(mail_settings, db, jobs.JobSpec("digest"))
+        jobs.execute(Paperfeed(mail_settings, db), jobs.JobSpec("digest"))
     mail_settings.digest_scheduler = True
     scheduler = _serve_digest_scheduler(mail_settings, db)
     status = scheduler.status["digest"]

@@ -14,6 +14,7 @@ from sqlalchemy import delete
 from typer.testing import CliRunner
 
 from paperfeed import jobs
+from paperfeed.app import Paperfeed
 from paperfeed.cli import app
 from paperfeed.config import Settings
 from paperfeed.db import Database
@@ -385,7 +386,7 @@ SERVE_EMBEDS = "serve embeds on SQLite only; PostgreSQL embeds through queued jo
 def _serve_embed_entry(settings: Settings, db: Database) -> jobs.Periodic:
     """The embed entry of ``paperfeed serve``, with its period moved years away:
     in these tests only the start and wake-ups can run it."""
-    entries = {entry.name: entry for entry in jobs.background_jobs(settings, db)}
+    entries = {entry.name: entry for entry in jobs.background_jobs(Paperfeed(settings, db))}
     assert entries["embed"].every_seconds == jobs.EMBED_EVERY_SECONDS
     return dataclasses.replace(entries["embed"], every_seconds=1e9)
 
@@ -395,7 +396,7 @@ def test_serve_embeds_new_papers_and_keeps_its_index_in_step(
     settings: Settings, db: Database
 ) -> None:
     ingest(db, [make_paper("2501.00001"), make_paper("2501.00002")])
-    scheduler = jobs.Scheduler(settings, db, [_serve_embed_entry(settings, db)])
+    scheduler = jobs.Scheduler(Paperfeed(settings, db), [_serve_embed_entry(settings, db)])
     status = scheduler.status["embed"]
     scheduler.start()
     try:
@@ -417,7 +418,7 @@ def test_an_in_process_ingest_job_wakes_the_embedder(
     settings: Settings, db: Database, tmp_path: Path
 ) -> None:
     path = write_jsonl(tmp_path / "new.jsonl", list(real_records(ARXIV_CS, 20)))
-    scheduler = jobs.Scheduler(settings, db, [_serve_embed_entry(settings, db)])
+    scheduler = jobs.Scheduler(Paperfeed(settings, db), [_serve_embed_entry(settings, db)])
     status = scheduler.status["embed"]
     scheduler.start()
     try:

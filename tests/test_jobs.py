@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from paperfeed import jobs
+from paperfeed.app import Paperfeed
 from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.db.tables import paper_versions, papers
@@ -52,7 +53,7 @@ def slice_file(tmp_path: Path) -> Path:
 def test_ingest_job_in_process_is_idempotent(
     settings: Settings, db: Database, slice_file: Path
 ) -> None:
-    runner = jobs.InProcessRunner(settings, db)
+    runner = jobs.InProcessRunner(Paperfeed(settings, db))
     try:
         first = runner.result(runner.submit(jobs.JobSpec("ingest", {"path": str(slice_file)})))
         again = runner.result(runner.submit(jobs.JobSpec("ingest", {"path": str(slice_file)})))
@@ -65,7 +66,7 @@ def test_ingest_job_in_process_is_idempotent(
 
 
 def test_unknown_kind_and_bad_schedule_are_named(settings: Settings, db: Database) -> None:
-    runner = jobs.InProcessRunner(settings, db)
+    runner = jobs.InProcessRunner(Paperfeed(settings, db))
     try:
         with pytest.raises(jobs.UnknownJob, match="'nope'"):
             runner.submit(jobs.JobSpec("nope"))
@@ -124,7 +125,7 @@ def test_same_job_never_runs_twice_at_once(
     caplog.set_level(logging.INFO, logger="paperfeed.jobs")
     watcher = _WaitWatcher()
     logging.getLogger("paperfeed.jobs").addHandler(watcher)
-    runner = jobs.InProcessRunner(settings, db, threads=3)
+    runner = jobs.InProcessRunner(Paperfeed(settings, db), threads=3)
     try:
         first = runner.submit(jobs.JobSpec("test-gate", {"name": "a"}))
         assert gate.entered.acquire(timeout=60)
@@ -155,7 +156,10 @@ def test_background_jobs_lists_what_serve_runs(settings: Settings, db: Database)
     embed = {"embed": jobs.EMBED_EVERY_SECONDS} if db.backend == "sqlite" else {}
 
     def listed() -> dict[str, tuple[str, float]]:
-        return {e.name: (e.spec.kind, e.every_seconds) for e in jobs.background_jobs(settings, db)}
+        return {
+            e.name: (e.spec.kind, e.every_seconds)
+            for e in jobs.background_jobs(Paperfeed(settings, db))
+        }
 
     assert listed() == {
         "digest": ("digest", 120.0),
@@ -191,7 +195,7 @@ def test_scheduler_runs_an_entry_once_per_period(
     settings: Settings, db: Database, counter: list[str]
 ) -> None:
     entry = jobs.Periodic(jobs.JobSpec("test-count", {"name": "a"}), 3600.0, name="hourly")
-    scheduler = jobs.Scheduler(settings, db, [entry])
+    scheduler = jobs.Scheduler(Paperfeed(settings, db), [entry])
     status = scheduler.status["hourly"]
     try:
         hour = 3600.0 * 500_000
@@ -210,7 +214,7 @@ def test_scheduler_never_overlaps_an_entry_and_keeps_its_wake_up(
     settings: Settings, db: Database, gate: _Gate
 ) -> None:
     entry = jobs.Periodic(jobs.JobSpec("test-gate", {"name": "a"}), 60.0, name="gated")
-    scheduler = jobs.Scheduler(settings, db, [entry])
+    scheduler = jobs.Scheduler(Paperfeed(settings, db), [entry])
     status = scheduler.status["gated"]
     try:
         minute = 60.0 * 30_000_000
@@ -234,7 +238,7 @@ def test_a_failed_run_is_kept_to_itself_and_the_next_one_runs(
     settings: Settings, db: Database, counter: list[str]
 ) -> None:
     spec = jobs.JobSpec("test-count", {"name": "flaky", "fail_first": True})
-    scheduler = jobs.Scheduler(settings, db, [jobs.Periodic(spec, 1e9, name="flaky")])
+    scheduler = jobs.Scheduler(Paperfeed(settings, db), [jobs.Periodic(spec, 1e9, name="flaky")])
     status = scheduler.status["flaky"]
     scheduler.start()  # the real thread: it runs the entry at start, then when woken
     try:
@@ -366,12 +370,42 @@ def test_harvest_job_moves_its_watermark_and_reruns_cleanly(
     from tests.test_oai_pmh import OAI, _serve_two_pages
 
     _serve_two_pages(fixture_server)
-    first = jobs.execute(settings, db, jobs.JobSpec("harvest", {"set": "cs"}))
+    first = jobs.execute(Paperfeed(settings, db), jobs.JobSpec("harvest", {"set": "cs"}))
     assert (first["from"], first["inserted"], first["next_from"]) == (None, 6, "2025-01-03")
-    again = jobs.execute(settings, db, jobs.JobSpec("harvest", {"set": "cs"}))
+    again = jobs.execute(Paperfeed(settings, db), jobs.JobSpec("harvest", {"set": "cs"}))
     assert again["from"] == "2025-01-03" and again["inserted"] == 0
     assert fixture_server.requests_to(OAI)[-2].query["from"] == "2025-01-03"
     assert _counts(db)[0] == 6
+
+
+def test_harvest_job_never_moves_the_watermark_back(
+    fixture_server: FixtureServer, paperfeed: Paperfeed
+) -> None:
+    """A later watermark (a newer harvest by the CLI, say) stays where it is when
+    a job's harvest ends at an older day: the next run must not go back in time."""
+    from paperfeed.db.meta import get_meta, set_meta
+    from paperfeed.ingest.oai_pmh import watermark_key
+    from tests.test_oai_pmh import _serve_two_pages
+
+    _serve_two_pages(fixture_server)  # the server answers as of 2025-01-03
+    with paperfeed.db.begin() as conn:
+        set_meta(conn, watermark_key("cs"), "2025-02-01")
+    result = jobs.execute(paperfeed, jobs.JobSpec("harvest", {"set": "cs"}))
+    assert result["from"] == "2025-02-01"
+    with paperfeed.db.connect() as conn:
+        assert get_meta(conn, watermark_key("cs")) == "2025-02-01"
+
+
+def test_ingest_job_leaves_the_papers_keyword_searchable(
+    paperfeed: Paperfeed, slice_file: Path
+) -> None:
+    """Every ingest path syncs the keyword index after each batch, not only the CLI."""
+    from paperfeed.db import index_queue
+
+    jobs.execute(paperfeed, jobs.JobSpec("ingest", {"path": str(slice_file), "batch_size": 100}))
+    with paperfeed.db.connect() as conn:
+        assert index_queue.count_pending(conn) == 0
+    assert paperfeed.indexes.lexical.num_docs == _expected(slice_file)[0]
 
 
 @pytest.mark.redis
@@ -382,8 +416,8 @@ def test_ingest_job_queues_embedding_in_scale_mode(
 
     redis_queue.configure(settings)
     queue = Queue(settings.job_queue, connection=redis_queue.redis)
-    jobs.execute(settings, db, jobs.JobSpec("ingest", {"path": str(slice_file)}))
+    jobs.execute(Paperfeed(settings, db), jobs.JobSpec("ingest", {"path": str(slice_file)}))
     assert [j.args[0] for j in queue.jobs] == ["embed"]
     # Nothing new on the second run: no embedding to do.
-    jobs.execute(settings, db, jobs.JobSpec("ingest", {"path": str(slice_file)}))
+    jobs.execute(Paperfeed(settings, db), jobs.JobSpec("ingest", {"path": str(slice_file)}))
     assert len(queue.jobs) == 1

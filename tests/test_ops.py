@@ -17,6 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from paperfeed.app import Paperfeed
 from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.ingest.pipeline import ingest
@@ -50,7 +51,7 @@ def test_readyz_fails_when_schema_is_behind(client: TestClient, db: Database) ->
 
 def test_readyz_checks_redis_when_configured(settings: Settings, db: Database) -> None:
     settings.redis_url = f"redis://127.0.0.1:{_closed_port()}/0"
-    with TestClient(create_app(settings, db)) as client:
+    with TestClient(create_app(Paperfeed(settings, db))) as client:
         ready = client.get("/readyz")
     assert ready.status_code == 503
     assert ready.json()["checks"]["redis"].startswith("error: ConnectionError")

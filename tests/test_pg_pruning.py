@@ -690,12 +690,12 @@ def test_deferred_writes_mark_the_postings_stale_until_one_rebuild(pg_db: Databa
 def test_a_large_ingest_defers_the_postings_and_rebuilds_them_at_the_end(
     pg_db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Past DEFER_POSTINGS_AFTER papers a run's batches defer the table (it is
-    stale while they run) and the run rebuilds it once, at its end."""
+    """Past ``defer_postings_after`` papers a run's batches defer the table (it
+    is stale while they run) and the run rebuilds it once, at its end."""
     db = pg_db
     from paperfeed.ingest import pipeline
+    from paperfeed.tuning import IngestTuning
 
-    monkeypatch.setattr(pipeline, "DEFER_POSTINGS_AFTER", 20)
     rebuilds = []
     original = postings.rebuild_postings
 
@@ -708,7 +708,7 @@ def test_a_large_ingest_defers_the_postings_and_rebuilds_them_at_the_end(
     report = ingest(
         db,
         islice(read_jsonl(ARXIV_CS), 50),
-        batch_size=10,
+        tuning=IngestTuning(batch_size=10, defer_postings_after=20),
         on_progress=lambda r: seen.append((r.read, _stale(db))),
     )
     assert report.inserted == 50
@@ -720,20 +720,17 @@ def test_a_large_ingest_defers_the_postings_and_rebuilds_them_at_the_end(
     assert stored == expected and stale == 0
 
 
-def test_a_failed_large_ingest_still_rebuilds_what_it_stored(
-    pg_db: Database, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_failed_large_ingest_still_rebuilds_what_it_stored(pg_db: Database) -> None:
     db = pg_db
-    from paperfeed.ingest import pipeline
-
-    monkeypatch.setattr(pipeline, "DEFER_POSTINGS_AFTER", 5)
+    from paperfeed.tuning import IngestTuning
 
     def records_then_crash() -> Iterator:
         yield from islice(read_jsonl(ARXIV_CS), 30)
         raise OSError("disk gone")
 
     with pytest.raises(OSError, match="disk gone"):
-        ingest(db, records_then_crash(), batch_size=10)
+        tuning = IngestTuning(batch_size=10, defer_postings_after=5)
+        ingest(db, records_then_crash(), tuning=tuning)
     assert not _stale(db)
     stored, expected, stale = _postings_drift(db)
     assert expected > 0 and stored == expected and stale == 0
@@ -777,19 +774,15 @@ def test_reindex_on_postgresql_rebuilds_the_posting_table(
     monkeypatch.setenv("PAPERFEED_DATABASE_URL", db.engine.url.render_as_string(False))
     monkeypatch.setenv("PAPERFEED_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("PAPERFEED_SECRET_KEY", "test-secret-key-not-for-production")
-    get_settings.cache_clear()
-    try:
-        ingest(db, islice(read_jsonl(ARXIV_CS), 20))
-        with db.begin() as conn:
-            conn.execute(text("DELETE FROM lexical_postings"))  # however it got lost
-        result = CliRunner().invoke(app, ["reindex", "--no-vectors"])
-        assert result.exit_code == 0, result.output
-        assert "keyword index rebuilt: 20 papers" in result.output
-        stored, expected, stale = _postings_drift(db)
-        assert stored == expected > 0 and stale == 0
-        assert not (get_settings().index_dir / "lexical").exists()  # no tantivy sidecar
-    finally:
-        get_settings.cache_clear()
+    ingest(db, islice(read_jsonl(ARXIV_CS), 20))
+    with db.begin() as conn:
+        conn.execute(text("DELETE FROM lexical_postings"))  # however it got lost
+    result = CliRunner().invoke(app, ["reindex", "--no-vectors"])
+    assert result.exit_code == 0, result.output
+    assert "keyword index rebuilt: 20 papers" in result.output
+    stored, expected, stale = _postings_drift(db)
+    assert stored == expected > 0 and stale == 0
+    assert not (get_settings().index_dir / "lexical").exists()  # no tantivy sidecar
 
 
 def test_downgrading_past_0014_rebuilds_a_stale_table(pg_db: Database) -> None:

@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from paperfeed import readers as core
+from paperfeed.app import Paperfeed
 from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.db import papers as paper_store
@@ -73,7 +74,7 @@ def test_session_cookie_is_secure_behind_https(settings: Settings, db: Database)
     settings.base_url = "https://papers.example.org"
     from paperfeed.web.app import create_app
 
-    with TestClient(create_app(settings, db), base_url="https://testserver") as client:
+    with TestClient(create_app(Paperfeed(settings, db)), base_url="https://testserver") as client:
         response = client.get("/signin")
     cookie = response.headers["set-cookie"].lower()
     assert "secure" in cookie and "httponly" in cookie and "samesite=lax" in cookie
@@ -308,7 +309,7 @@ def test_sessions_work_across_workers(client: TestClient, settings: Settings, db
     csrf = csrf_from(client.get("/account").text)
     other_db = Database(settings.database_url_resolved)
     try:
-        with TestClient(create_app(settings, other_db)) as worker:
+        with TestClient(create_app(Paperfeed(settings, other_db))) as worker:
             worker.cookies.update(client.cookies)
             assert worker.get("/api/me").json()["email"] == "alice@example.org"
             form = {"name": "from worker 2", "csrf_token": csrf}

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from paperfeed.app import Paperfeed
 from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.db import papers as paper_store
@@ -79,7 +80,7 @@ def read_jsonl_dicts() -> Iterator[dict]:
 @pytest.fixture(scope="module")
 def corpus_client(corpus: tuple[Settings, Database]) -> Iterator[TestClient]:
     settings, db = corpus
-    with TestClient(create_app(settings, db)) as test_client:
+    with TestClient(create_app(Paperfeed(settings, db))) as test_client:
         yield test_client
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from paperfeed.app import Paperfeed
 from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.ingest.jsonl import read_jsonl
@@ -39,7 +40,9 @@ def server(settings: Settings, db: Database) -> Iterator[str]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(settings, db), log_level="warning", lifespan="off")
+    config = uvicorn.Config(
+        create_app(Paperfeed(settings, db)), log_level="warning", lifespan="off"
+    )
     uv = uvicorn.Server(config)
     thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -20,6 +20,7 @@ from paperfeed.ingest.jsonl import read_jsonl
 from paperfeed.ingest.pipeline import ingest
 from paperfeed.query import parse
 from paperfeed.search import SearchRequest, rank, search
+from paperfeed.tuning import SearchTuning
 from tests.conftest import ARXIV_CS
 from tests.helpers import real_records
 
@@ -66,14 +67,11 @@ def _snapshot(results: search_module.SearchResults) -> tuple:
     )
 
 
-def test_parallel_dense_gives_the_same_results(
-    hybrid_corpus: tuple[Settings, Database], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_parallel_dense_gives_the_same_results(hybrid_corpus: tuple[Settings, Database]) -> None:
     settings, db = hybrid_corpus
     requests = _queries()
-    monkeypatch.setattr(search_module, "PARALLEL_DENSE", False)
-    serial = [_snapshot(search(db, settings, r)) for r in requests]
-    monkeypatch.setattr(search_module, "PARALLEL_DENSE", True)
+    serial_tuning = SearchTuning(parallel_dense=False)
+    serial = [_snapshot(search(db, settings, r, tuning=serial_tuning)) for r in requests]
     parallel = [_snapshot(search(db, settings, r)) for r in requests]
     assert parallel == serial
     # The dense side really ran (the comparison would be empty otherwise).
@@ -83,14 +81,19 @@ def test_parallel_dense_gives_the_same_results(
 
 @pytest.mark.parametrize("parallel", [False, True])
 def test_a_failing_dense_side_fails_the_search(
-    hybrid_corpus: tuple[Settings, Database], monkeypatch: pytest.MonkeyPatch, parallel: bool
+    hybrid_corpus: tuple[Settings, Database], parallel: bool
 ) -> None:
     settings, db = hybrid_corpus
-    monkeypatch.setattr(search_module, "PARALLEL_DENSE", parallel)
 
     def broken(text: str, k: int) -> list[tuple[str, float]]:
         raise RuntimeError("vector index gone")
 
     lexical = indexes_for(settings, db).lexical
     with pytest.raises(RuntimeError, match="vector index gone"):
-        rank(lexical, parse("graph neural networks"), Filters(), dense=broken)
+        rank(
+            lexical,
+            parse("graph neural networks"),
+            Filters(),
+            dense=broken,
+            tuning=SearchTuning(parallel_dense=parallel),
+        )

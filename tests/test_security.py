@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from paperfeed import readers as core
+from paperfeed.app import Paperfeed
 from paperfeed.config import Settings
 from paperfeed.db import Database, tables
 from paperfeed.ingest import pipeline
@@ -331,8 +332,8 @@ def test_rate_limits_hold_across_app_instances(
     other_db = Database(settings.database_url_resolved)
     try:
         with (
-            TestClient(create_app(settings, db)) as first,
-            TestClient(create_app(settings, other_db)) as second,
+            TestClient(create_app(Paperfeed(settings, db))) as first,
+            TestClient(create_app(Paperfeed(settings, other_db))) as second,
         ):
             assert _request_link(first, "alice@example.org").status_code == 303
             assert _request_link(second, "alice@example.org").status_code == 303

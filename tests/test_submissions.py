@@ -8,10 +8,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from paperfeed import readers as core
+from paperfeed.app import Paperfeed
 from paperfeed.config import Settings
-from paperfeed.db import Database, tables
+from paperfeed.db import Database, index_queue, tables
 from paperfeed.db import papers as paper_store
 from paperfeed.ingest import pipeline
+from paperfeed.services import ingest as ingest_service
 from tests import feeds
 from tests.fixture_server import FixtureServer, Reply
 from tests.helpers import make_paper
@@ -99,13 +101,17 @@ def test_unknown_junk_and_unreachable(
 
 
 def test_submitting_a_known_paper_keeps_its_listing_day(
-    client: TestClient, settings: Settings, db: Database, fixture_server: FixtureServer
+    client: TestClient,
+    settings: Settings,
+    db: Database,
+    paperfeed: Paperfeed,
+    fixture_server: FixtureServer,
 ):
     day = (NOW - timedelta(days=3)).date()
     pipeline.ingest(db, [make_paper("2511.04444", listing_date=day)])
     fixture_server.add_arxiv_paper("2511.04444", published=NOW - timedelta(days=3))
     reader = sign_in(client, settings, db, "alice@example.org")
-    result = core.submit_paper(settings, db, reader, "2511.04444")
+    result = ingest_service.submit(paperfeed, reader, "2511.04444")
     assert result.listing_date == day and not result.new_to_paperfeed and result.first_submitter
 
 
@@ -125,6 +131,8 @@ def test_submit_through_the_api(
     body = response.json()
     assert body["paper_id"] == "2511.07777" and body["first_submitter"] is True
     assert body["listing_date"] == NOW.date().isoformat()
+    with db.connect() as conn:  # keyword-searchable at once, as after any ingest
+        assert index_queue.count_pending(conn) == 0
     mine = script.get("/api/me/submissions", headers={"Authorization": f"Bearer {token}"})
     assert [p["id"] for p in mine.json()] == ["2511.07777"]
     refused = script.post("/api/submissions", json={"arxiv_id": "2511.07777"})

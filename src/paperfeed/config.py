@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import secrets
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -193,7 +192,8 @@ class Settings(BaseSettings):
         return key
 
 
-@lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings. Library code takes a Settings argument instead."""
+    """Settings read now from the environment and the config file. Each process
+    reads them once, into its application object (paperfeed.app.Paperfeed);
+    everything below the interfaces takes them from there."""
     return Settings()

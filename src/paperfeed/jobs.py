@@ -1,6 +1,7 @@
 """Background jobs: ingest, embedding, digest sending, periodic harvests.
 
-One function runs a job, whatever carried it there: ``execute(settings, db, spec)``.
+One function runs a job, whatever carried it there: ``execute(paperfeed, spec)``,
+with the process's application object (paperfeed.app).
 
 - Embedded mode (no ``redis_url``, the SQLite default): ``InProcessRunner``, a
   thread pool inside the process that asked (the web server or the CLI).
@@ -50,9 +51,9 @@ from pathlib import Path
 from typing import Any
 
 from paperfeed import metrics
+from paperfeed.app import Database, Paperfeed
 from paperfeed.config import Settings, get_settings
-from paperfeed.db import Database
-from paperfeed.db.locks import named_lock
+from paperfeed.ingest.pipeline import IngestReport
 from paperfeed.logs import job_id as job_id_var
 
 log = logging.getLogger("paperfeed.jobs")
@@ -79,8 +80,7 @@ def _no_wake(kind: str) -> None:
 
 @dataclass
 class JobContext:
-    settings: Settings
-    db: Database
+    paperfeed: Paperfeed
     spec: JobSpec
     job_id: str
     # Set when the process is stopping: a long handler ends early at a safe point
@@ -93,6 +93,14 @@ class JobContext:
     @property
     def args(self) -> dict[str, Any]:
         return self.spec.args
+
+    @property
+    def settings(self) -> Settings:
+        return self.paperfeed.settings
+
+    @property
+    def db(self) -> Database:
+        return self.paperfeed.db
 
 
 Handler = Callable[[JobContext], dict[str, Any] | None]
@@ -128,13 +136,8 @@ def known_kinds() -> list[str]:
 # ---------------------------------------------------------------- running one job
 
 
-def lock_dir(settings: Settings) -> Path:
-    return settings.index_dir.parent / "locks"
-
-
 def execute(
-    settings: Settings,
-    db: Database,
+    paperfeed: Paperfeed,
     spec: JobSpec,
     *,
     job_id: str = "",
@@ -154,7 +157,7 @@ def execute(
         def waiting() -> None:
             log.log(log_level, "job waiting for lock", extra={"kind": spec.kind, "key": spec.key})
 
-        with named_lock(db, spec.key, lock_dir=lock_dir(settings), on_wait=waiting):
+        with paperfeed.named_lock(spec.key, on_wait=waiting):
             metrics.JOBS.labels(spec.kind, "started").inc()
             log.log(
                 log_level,
@@ -162,7 +165,7 @@ def execute(
                 extra={"kind": spec.kind, "key": spec.key, "job_args": spec.args},
             )
             started = time.time()
-            context = JobContext(settings, db, spec, job_id, stop or threading.Event(), wake)
+            context = JobContext(paperfeed, spec, job_id, stop or threading.Event(), wake)
             try:
                 result = handler(context) or {}
             except Exception:
@@ -189,18 +192,17 @@ class InProcessRunner:
 
     def __init__(
         self,
-        settings: Settings,
-        db: Database,
+        paperfeed: Paperfeed,
         *,
         threads: int | None = None,
         wake: Callable[[str], None] = _no_wake,
     ) -> None:
-        self.settings = settings
-        self.db = db
+        self.paperfeed = paperfeed
         self.wake = wake
         self.stopping = threading.Event()  # the jobs' ``ctx.stop``
         self._pool = ThreadPoolExecutor(
-            max_workers=threads or settings.job_threads, thread_name_prefix="paperfeed-job"
+            max_workers=threads or paperfeed.settings.job_threads,
+            thread_name_prefix="paperfeed-job",
         )
         self.futures: dict[str, Future[dict[str, Any]]] = {}
 
@@ -211,8 +213,7 @@ class InProcessRunner:
         handler_for(spec.kind)  # fail now, not in the thread, on an unknown kind
         return self._pool.submit(
             execute,
-            self.settings,
-            self.db,
+            self.paperfeed,
             spec,
             job_id=job_id or uuid.uuid4().hex,
             stop=self.stopping,
@@ -266,26 +267,27 @@ class RedisRunner:
 
 # ---------------------------------------------------------------- the worker process
 
-# Set once per worker process: the job function RQ calls has only JSON arguments.
-_worker_state: dict[str, Any] = {}
 
+class _WorkerProcess:
+    """The worker process's application object, made once: the function RQ
+    calls has only JSON arguments, so it finds it here."""
 
-def _worker_database(settings: Settings) -> Database:
-    db = _worker_state.get("db")
-    if db is None:
-        db = _worker_state["db"] = Database(settings.database_url_resolved)
-    return db  # type: ignore[no-any-return]
+    paperfeed: Paperfeed | None = None
+
+    @classmethod
+    def get(cls) -> Paperfeed:
+        if cls.paperfeed is None:
+            cls.paperfeed = Paperfeed(get_settings())
+        return cls.paperfeed
 
 
 def run_queued_job(kind: str, args: dict[str, Any]) -> dict[str, Any]:
     """The function RQ runs in a worker."""
     from rq import get_current_job
 
-    settings = _worker_state.get("settings") or get_settings()
     current = get_current_job()
     return execute(
-        settings,
-        _worker_database(settings),
+        _WorkerProcess.get(),
         JobSpec(kind, args),
         job_id=current.id if current is not None else "",
     )
@@ -377,7 +379,7 @@ def periodic_jobs(settings: Settings) -> list[Periodic]:
 EMBED_EVERY_SECONDS = 10.0
 
 
-def background_jobs(settings: Settings, db: Database) -> list[Periodic]:
+def background_jobs(paperfeed: Paperfeed) -> list[Periodic]:
     """What a ``paperfeed serve`` process runs in the background, and how often.
 
     - ``digest``: send the due digests, every ``digest_check_interval_seconds``,
@@ -391,6 +393,7 @@ def background_jobs(settings: Settings, db: Database) -> list[Periodic]:
     - PAPERFEED_SCHEDULE, in embedded mode only: with Redis the ``paperfeed
       worker`` processes run it (``run_worker``).
     """
+    settings = paperfeed.settings
     entries = []
     if settings.digest_scheduler:
         if settings.digest_check_interval_seconds <= 0:
@@ -402,7 +405,7 @@ def background_jobs(settings: Settings, db: Database) -> list[Periodic]:
                 name="digest",
             )
         )
-    if db.backend == "sqlite":
+    if paperfeed.db.backend == "sqlite":
         entries.append(
             Periodic(
                 JobSpec("embed", {"sync": "when-embedded"}),
@@ -422,7 +425,7 @@ def due_slot(periodic: Periodic, now: float) -> int:
 
 
 def run_worker(
-    settings: Settings,
+    paperfeed: Paperfeed,
     *,
     burst: bool = False,
     name: str | None = None,
@@ -432,10 +435,10 @@ def run_worker(
     from redis import Redis
     from rq import Queue
 
+    settings = paperfeed.settings
     if not settings.redis_url:
         raise ValueError("paperfeed worker needs PAPERFEED_REDIS_URL (scale mode)")
-    _worker_state["settings"] = settings
-    _worker_database(settings)  # migrate and connect before the first job
+    _WorkerProcess.paperfeed = paperfeed  # migrated and connected before the first job
     redis = Redis.from_url(settings.redis_url)
     queue = Queue(settings.job_queue, connection=redis)
     worker_class = _make_worker_class()
@@ -497,13 +500,13 @@ class Scheduler:
       schedule; the job locks, sender lease and idempotent effects make that safe.
     """
 
-    def __init__(self, settings: Settings, db: Database, entries: list[Periodic]) -> None:
+    def __init__(self, paperfeed: Paperfeed, entries: list[Periodic]) -> None:
         names = [entry.name or entry.spec.key for entry in entries]
         if len(set(names)) != len(names):
             raise ValueError(f"periodic entries need distinct names: {names}")
         self.entries = dict(zip(names, entries, strict=True))
         self.status = {name: RunStatus() for name in names}
-        self.runner = InProcessRunner(settings, db, threads=max(1, len(entries)), wake=self.wake)
+        self.runner = InProcessRunner(paperfeed, threads=max(1, len(entries)), wake=self.wake)
         self._lock = threading.Lock()
         self._last_slot: dict[str, int] = {}
         self._running: dict[str, Future[dict[str, Any]]] = {}
@@ -594,13 +597,20 @@ def _embed_next(ctx: JobContext, changed: int) -> None:
         ctx.wake("embed")
 
 
+def _stored(ctx: JobContext, report: IngestReport) -> dict[str, Any]:
+    """What an ingest stored, counted; its new papers get their vectors next."""
+    _embed_next(ctx, report.inserted + report.updated)
+    counts = ("read", "inserted", "updated", "unchanged")
+    return {**{k: getattr(report, k) for k in counts}, "skipped": len(report.skipped)}
+
+
 @job("ingest")
 def ingest_file_job(ctx: JobContext) -> dict[str, Any]:
     """Ingest a local file: args ``path``, ``format`` (jsonl | hf-page), optional
     ``year`` (hf-page), ``batch_size``. Re-running it writes only what is missing."""
     from paperfeed.ingest.hf_pages import read_hf_page
     from paperfeed.ingest.jsonl import read_jsonl
-    from paperfeed.ingest.pipeline import DEFAULT_BATCH_SIZE, ingest
+    from paperfeed.services.ingest import store
 
     path = Path(ctx.args["path"])
     fmt = ctx.args.get("format", "jsonl")
@@ -610,53 +620,21 @@ def ingest_file_job(ctx: JobContext) -> dict[str, Any]:
         records = read_hf_page(path, year=ctx.args.get("year"))
     else:
         raise ValueError(f"ingest job: unknown format {fmt!r} (jsonl or hf-page)")
-    report = ingest(ctx.db, records, batch_size=int(ctx.args.get("batch_size", DEFAULT_BATCH_SIZE)))
-    for outcome in ("inserted", "updated", "unchanged"):
-        metrics.PAPERS_INGESTED.labels(outcome).inc(getattr(report, outcome))
-    metrics.PAPERS_INGESTED.labels("skipped").inc(len(report.skipped))
-    _embed_next(ctx, report.inserted + report.updated)
-    return {
-        "read": report.read,
-        "inserted": report.inserted,
-        "updated": report.updated,
-        "unchanged": report.unchanged,
-        "skipped": len(report.skipped),
-    }
+    batch_size = ctx.args.get("batch_size")
+    return _stored(ctx, store(ctx.paperfeed, records, batch_size=batch_size and int(batch_size)))
 
 
 @job("harvest")
 def harvest_job(ctx: JobContext) -> dict[str, Any]:
     """Incremental arXiv OAI-PMH harvest from where the last one stopped: args
-    ``set`` (e.g. "cs"), optional ``format``. The watermark moves only after the
-    papers are stored, so a harvest killed part-way is redone from the same day
-    (upserts make the overlap free)."""
-    from datetime import date
+    ``set`` (e.g. "cs"), optional ``format``; the watermark rule is
+    services.ingest.harvest's."""
+    from paperfeed.services.ingest import harvest
 
-    from paperfeed.db.meta import get_meta, set_meta
-    from paperfeed.ingest.oai_pmh import OAIHarvest
-    from paperfeed.ingest.pipeline import ingest
-
-    harvest = OAIHarvest(
-        ctx.settings, ctx.args.get("set"), None, None, ctx.args.get("format", "arXivRaw")
+    run = harvest(
+        ctx.paperfeed, ctx.args.get("set"), metadata_prefix=ctx.args.get("format", "arXivRaw")
     )
-    with ctx.db.connect() as conn:
-        stored = get_meta(conn, harvest.watermark_key)
-    if stored:
-        harvest.date_from = date.fromisoformat(stored)
-    report = ingest(ctx.db, harvest.records())
-    if harvest.next_from is not None:
-        with ctx.db.begin() as conn:
-            set_meta(conn, harvest.watermark_key, harvest.next_from.isoformat())
-    for outcome in ("inserted", "updated", "unchanged"):
-        metrics.PAPERS_INGESTED.labels(outcome).inc(getattr(report, outcome))
-    _embed_next(ctx, report.inserted + report.updated)
-    return {
-        "from": stored,
-        "read": report.read,
-        "inserted": report.inserted,
-        "updated": report.updated,
-        "next_from": harvest.next_from.isoformat() if harvest.next_from else None,
-    }
+    return {"from": run.resumed_from, "next_from": run.next_from, **_stored(ctx, run.ingest)}
 
 
 @job("embed")

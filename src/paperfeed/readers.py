@@ -383,6 +383,13 @@ def set_flag(db: Database, reader: Reader, kind: str, paper_id: str, on: bool) -
     return paper_states(db, reader, [paper_id])[paper_id]
 
 
+def paper_state(db: Database, reader: Reader | None, paper_id: str) -> dict[str, Any]:
+    """One paper's upvotes and ``reader``'s flags on it; NotFound names a missing paper."""
+    with db.connect() as conn:
+        paper_id = _existing_paper_id(conn, paper_id)
+    return paper_states(db, reader, [paper_id])[paper_id]
+
+
 def toggle_vote(db: Database, reader: Reader, paper_id: str) -> dict[str, Any]:
     """One vote per reader per paper: a second toggle takes it back."""
     with db.connect() as conn:
@@ -583,49 +590,22 @@ class SubmissionResult:
     first_submitter: bool
 
 
-def submit_paper(
-    settings: Settings, db: Database, reader: Reader, text: str, now: datetime | None = None
+def record_submission(
+    db: Database, reader: Reader, arxiv_id: str, now: datetime, *, new: bool
 ) -> SubmissionResult:
-    """Fetch an arXiv paper through the arXiv ingester and list it on the day it
-    is submitted. Only papers published within settings.submission_max_age_days."""
-    from paperfeed.ingest import arxiv_api, pipeline
-    from paperfeed.ingest.http import FetchError
-
-    now = now or utcnow()
-    arxiv_id = parse_arxiv_id(text)
-    try:
-        fetched = [p for p in arxiv_api.fetch_by_ids(settings, [arxiv_id]) if p.id == arxiv_id]
-    except FetchError as exc:
-        raise SourceUnavailable(
-            f"Could not fetch arXiv {arxiv_id} right now ({exc}); try again later."
-        ) from exc
-    if not fetched:
-        raise NotFound(f"arXiv has no paper {arxiv_id}")
-    paper = fetched[0]
-    max_age = settings.submission_max_age_days
-    published = paper.published
-    if published is not None and published.tzinfo is None:
-        published = published.replace(tzinfo=UTC)
-    if published is None or now - published > timedelta(days=max_age):
-        when = published.date().isoformat() if published else "an unknown date"
-        raise ReaderError(
-            f"arXiv {arxiv_id} was published on {when}; only papers published in the "
-            f"last {max_age} days can be submitted."
-        )
-    with db.connect() as conn:
-        existed = bool(paper_store.get_papers(conn, [arxiv_id]))
-    pipeline.ingest(db, [paper])
-    today = now.date()
+    """Record that ``reader`` submitted the stored paper ``arxiv_id``: the first
+    submitter is credited, and a paper ``new`` to Paperfeed is listed today
+    (services.ingest.submit fetches and stores it first)."""
     with db.begin() as conn:
         first = store.record_submission(conn, arxiv_id, reader.id, now)
         if first:
-            store.mark_submitted(conn, arxiv_id, reader.name, today, list_today=not existed)
+            store.mark_submitted(conn, arxiv_id, reader.name, now.date(), list_today=new)
         stored = paper_store.get_papers(conn, [arxiv_id])[arxiv_id]
     return SubmissionResult(
         paper_id=arxiv_id,
         title=stored["title"],
         listing_date=paper_store._as_date(stored["listing_date"]),
-        new_to_paperfeed=not existed,
+        new_to_paperfeed=new,
         first_submitter=first,
     )
 

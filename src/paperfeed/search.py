@@ -36,6 +36,7 @@ from paperfeed.index.contracts import (
     LexicalIndex,
 )
 from paperfeed.query import ParsedQuery, QueryError, constraint, parse
+from paperfeed.tuning import SearchTuning
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +145,7 @@ def rank(
     fusion: Fusion = DEFAULT_FUSION,
     weights: FieldWeights = DEFAULT_WEIGHTS,
     depth: int | None = None,
+    tuning: SearchTuning = SearchTuning(),
 ) -> Ranking:
     """Relevance ranking of one query: the part ``paperfeed eval`` measures."""
     depth = depth or fusion.depth
@@ -151,7 +153,11 @@ def rank(
     # and runs while this one does the BM25 search: onnxruntime, faiss and
     # tantivy all release the GIL, so on two cores the two overlap.
     want_dense = mode != "lexical" and dense is not None and bool(parsed.free_text.strip())
-    pending = _start_dense(dense, parsed.free_text, depth) if want_dense else None
+    pending = (
+        _start_dense(dense, parsed.free_text, depth, parallel=tuning.parallel_dense)
+        if want_dense
+        else None
+    )
     # The index builds its own query objects (tantivy, or SQL on PostgreSQL).
     text_query = lexical.render(parsed.root, weights)
     filt = lexical.filter_query(filters)
@@ -181,9 +187,6 @@ def rank(
     return Ranking(ranked, lex_total + extra, bool(dense_hits), text_query)
 
 
-# Run the dense side beside the lexical one (False: one after the other, as
-# before; the results are the same, tests/test_search.py checks it).
-PARALLEL_DENSE = True
 # A few threads per process: each search holds one for the length of its
 # query embedding and ANN search; more concurrent searches than this queue.
 _DENSE_THREADS = 4
@@ -191,9 +194,9 @@ _dense_pool: ThreadPoolExecutor | None = None
 _dense_pool_lock = threading.Lock()
 
 
-def _start_dense(dense: DenseSearch | None, text: str, k: int) -> Future[Ranked]:
+def _start_dense(dense: DenseSearch | None, text: str, k: int, *, parallel: bool) -> Future[Ranked]:
     assert dense is not None
-    if not PARALLEL_DENSE:
+    if not parallel:
         done: Future[Ranked] = Future()
         try:
             done.set_result(dense(text, k))
@@ -337,12 +340,12 @@ class QueryVectorCache:
         return vector
 
 
-_query_vectors = QueryVectorCache()
-
-
-def dense_search_for(db: Database, settings: Settings) -> DenseSearch | None:
+def dense_search_for(
+    db: Database, settings: Settings, query_vectors: QueryVectorCache | None = None
+) -> DenseSearch | None:
     """The dense retriever over this database's vectors, or None when there are
-    none (the embedding extra is not installed, or nothing is embedded yet)."""
+    none (the embedding extra is not installed, or nothing is embedded yet).
+    ``query_vectors``: the process's cache (``Paperfeed.query_vectors``)."""
     try:
         from paperfeed.index.embedder import EmbedderUnavailable, get_embedder
     except ImportError:
@@ -357,19 +360,30 @@ def dense_search_for(db: Database, settings: Settings) -> DenseSearch | None:
         return None
 
     def run(text: str, k: int) -> Ranked:
-        vector = _query_vectors.get(embedder, text)
+        vector = (
+            query_vectors.get(embedder, text)
+            if query_vectors is not None
+            else embedder.embed_queries([text])[0]
+        )
         return [(str(i), float(s)) for i, s in index.search(vector, k)]
 
     return run
 
 
-def search(db: Database, settings: Settings, request: SearchRequest) -> SearchResults:
+def search(
+    db: Database,
+    settings: Settings,
+    request: SearchRequest,
+    *,
+    query_vectors: QueryVectorCache | None = None,
+    tuning: SearchTuning = SearchTuning(),
+) -> SearchResults:
     """Run one search. Raises QueryError (HTTP 400) for a query or request that
     cannot be run; every other input gets results, possibly none."""
     request.validate()
     parsed = parse(request.query)
     lexical = indexes_for(settings, db).lexical
-    dense = dense_search_for(db, settings) if request.mode != "lexical" else None
+    dense = dense_search_for(db, settings, query_vectors) if request.mode != "lexical" else None
     notes: list[str] = []
     if request.mode != "lexical" and dense is None and parsed.free_text:
         notes.append("semantic search is unavailable (no vectors yet): keyword results only")
@@ -395,7 +409,9 @@ def search(db: Database, settings: Settings, request: SearchRequest) -> SearchRe
         depth = min(MAX_RESULTS, max(DEFAULT_FUSION.depth, start + request.per_page))
         if request.sort == "upvotes":
             depth = MAX_RESULTS
-        ranking = rank(lexical, parsed, filters, dense=dense, mode=request.mode, depth=depth)
+        ranking = rank(
+            lexical, parsed, filters, dense=dense, mode=request.mode, depth=depth, tuning=tuning
+        )
         ranked, total, highlight, used_dense = (
             ranking.ranked,
             ranking.total,

@@ -8,9 +8,8 @@ from typing import Annotated
 import typer
 from sqlalchemy.engine import make_url
 
-from paperfeed.cli.app import app, console, open_database
-from paperfeed.config import get_settings
-from paperfeed.db import papers as paper_store
+from paperfeed.cli.app import app, console, open_app
+from paperfeed.services import papers
 
 # How long `serve` lets a web worker go without answering the supervisor's
 # health ping before replacing it (uvicorn's timeout_worker_healthcheck).
@@ -20,18 +19,14 @@ WORKER_HEALTHCHECK_SECONDS = 60
 @app.command()
 def stats() -> None:
     """Counts of what is stored."""
-    db = open_database()
-    with db.connect() as conn:
-        data = paper_store.stats(conn)
+    data = papers.stats(open_app())
     typer.echo(json.dumps(data, indent=2, default=str))
 
 
 @app.command()
 def show(paper_id: str) -> None:
     """One paper, as JSON."""
-    db = open_database()
-    with db.connect() as conn:
-        paper = paper_store.get_paper(conn, paper_id)
+    paper = papers.get_paper(open_app(), paper_id)
     if paper is None:
         console.print(f"[red]error:[/] no paper {paper_id!r}")
         raise typer.Exit(1)
@@ -55,11 +50,11 @@ def serve(
     from paperfeed import jobs
     from paperfeed.metrics import MULTIPROC_ENV
 
-    settings = get_settings()
+    paperfeed = open_app()  # migrate once, before the workers start
+    settings = paperfeed.settings
     proxies = [p.strip() for p in settings.trusted_proxies.split(",") if p.strip()]
-    db = open_database(settings)  # migrate once, before the workers start
     try:
-        background = jobs.background_jobs(settings, db)
+        background = jobs.background_jobs(paperfeed)
     except ValueError as exc:
         console.print(f"[red]error:[/] background jobs: {exc}")
         raise typer.Exit(2) from exc
@@ -67,7 +62,7 @@ def serve(
     # --workers 1 the server runs here too, so the embed job syncs the very
     # vector index that searches use; other workers' indexes catch up from the
     # table on their own, on a background thread (FaissIndex.sync_if_due).
-    scheduler = jobs.Scheduler(settings, db, background)
+    scheduler = jobs.Scheduler(paperfeed, background)
     scheduler.start()
     settings.secret()  # create the key file once, so every worker signs with the same key
     if workers > 1 and not os.environ.get(MULTIPROC_ENV):

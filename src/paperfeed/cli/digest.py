@@ -8,15 +8,12 @@ from typing import Annotated
 
 import typer
 
-from paperfeed.cli.app import app, console, open_database
-from paperfeed.config import get_settings
-from paperfeed.db import digests as digest_store
-from paperfeed.db import papers as paper_store
-from paperfeed.digest import compose as composer
-from paperfeed.digest import render, runner
+from paperfeed.cli.app import app, console, open_app
+from paperfeed.digest import runner
 from paperfeed.digest import subscriptions as subs
 from paperfeed.digest.mailer import MailerError
-from paperfeed.digest.schedule import current_period, parse_period
+from paperfeed.digest.schedule import parse_period
+from paperfeed.services import digests
 
 digest_app = typer.Typer(help="Email digests.", no_args_is_help=True)
 app.add_typer(digest_app, name="digest")
@@ -47,8 +44,8 @@ def send(
 ) -> None:
     """Send every due digest, and any left pending by an earlier run. Safe to
     run as often as you like: each digest is claimed once."""
-    settings = get_settings()
-    db = open_database(settings)
+    paperfeed = open_app()
+    settings, db = paperfeed.settings, paperfeed.db
     try:
         day = date.fromisoformat(today) if today else None
     except ValueError as exc:
@@ -82,49 +79,18 @@ def preview(
     text: Annotated[bool, typer.Option(help="Write the plain-text part instead.")] = False,
 ) -> None:
     """Render the digest EMAIL would get, without claiming or sending it."""
-    settings = get_settings()
-    db = open_database(settings)
     try:
         chosen = parse_period(period) if period else None
     except ValueError as exc:
         console.print(f"[red]error:[/] --period: {exc}")
         raise typer.Exit(2) from exc
-    with db.connect() as conn:
-        sub = digest_store.get_subscription_by_email(conn, email)
-        if sub is None:
-            console.print(f"[red]error:[/] no subscription for {email!r}")
-            raise typer.Exit(1)
-        chosen = chosen or current_period(sub["frequency"], date.today())
-        period_papers = composer.PeriodPapers.load(
-            conn, chosen, half_life_hours=settings.trending_half_life_hours
-        )
-        already = digest_store.sent_paper_ids(conn, [sub["id"]])[sub["id"]]
-        searches = (
-            digest_store.saved_searches_for(conn, [sub["reader_id"]])[sub["reader_id"]]
-            if sub["reader_id"]
-            else None
-        )
-    content = composer.compose(
-        sub,
-        period_papers,
-        already_sent=already,
-        saved_searches=searches,
-        search_matches=composer.period_search(settings, db, period_papers),
-        personal=runner.default_personal_picker(settings, db),
-    )
-    with db.connect() as conn:
-        papers = paper_store.get_papers(conn, composer.paper_ids(content))
-    context = render.digest_context(
-        settings,
-        period_label=chosen.label,
-        content=content,
-        papers=papers,
-        links=render.links_for(settings, sub["id"], chosen.key),
-    )
-    plain, html = render.render_digest(context)
-    out.write_text(plain if text else html, encoding="utf-8")
-    count = len(composer.paper_ids(content))
-    console.print(f"{count} papers for {sub['email']} ({chosen.key}) written to {out}")
+    try:
+        found = digests.preview(open_app(), email, chosen)
+    except LookupError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from exc
+    out.write_text(found.text if text else found.html, encoding="utf-8")
+    console.print(f"{found.papers} papers for {found.email} ({found.period.key}) written to {out}")
 
 
 @digest_app.command("subscribe")
@@ -133,8 +99,8 @@ def subscribe(
     frequency: Annotated[str, typer.Option(help="daily or weekly.")] = "daily",
 ) -> None:
     """Subscribe an address; it gets a confirmation email (double opt-in)."""
-    settings = get_settings()
-    db = open_database(settings)
+    paperfeed = open_app()
+    settings, db = paperfeed.settings, paperfeed.db
     try:
         sub = subs.subscribe(settings, db, email, preferences={"frequency": frequency})
     except subs.SubscriptionError as exc:

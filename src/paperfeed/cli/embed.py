@@ -17,9 +17,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from paperfeed.cli.app import app, console, open_database
-from paperfeed.config import Settings, get_settings
-from paperfeed.index.backends import indexes_for
+from paperfeed.cli.app import app, console, open_app
+from paperfeed.config import Settings
 from paperfeed.index.embedder import EmbedderUnavailable, get_embedder
 from paperfeed.index.embedding import embed_pending, reindex
 
@@ -61,10 +60,9 @@ def embed(
     interval: Annotated[float, typer.Option(help="Seconds between looks with --watch.")] = 10.0,
 ) -> None:
     """Embed papers that have no vector (or a stale one) for the configured model."""
-    settings = get_settings()
-    db = open_database(settings)
+    paperfeed = open_app()
+    settings, db, indexes = paperfeed.settings, paperfeed.db, paperfeed.indexes
     _load_embedder(settings)
-    indexes = indexes_for(settings, db)
     while True:
         count = _with_progress(
             "embed", lambda cb: embed_pending(db, settings, limit=limit, progress=cb)
@@ -89,9 +87,8 @@ def reindex_command(
     vectors: Annotated[bool, typer.Option(help="Re-embed and rebuild the vector index.")] = True,
 ) -> None:
     """Re-embed every paper with the configured model and rebuild the vector index."""
-    settings = get_settings()
-    db = open_database(settings)
-    indexes = indexes_for(settings, db)
+    paperfeed = open_app()
+    settings, db, indexes = paperfeed.settings, paperfeed.db, paperfeed.indexes
     if lexical:
         console.print(f"keyword index rebuilt: {indexes.rebuild_lexical():,} papers")
     if not vectors:
@@ -108,19 +105,13 @@ def similar(
     k: Annotated[int, typer.Option("-k", help="How many papers.")] = 10,
 ) -> None:
     """Papers similar to one paper, as JSON lines (id, score, title)."""
-    from paperfeed.db import papers as paper_store
-    from paperfeed.similar import similar_papers
+    from paperfeed.services import search as search_service
 
-    settings = get_settings()
-    db = open_database(settings)
-    with db.connect() as conn:
-        if paper_store.get_paper(conn, paper_id) is None:
-            console.print(f"[red]error:[/] no paper {paper_id!r}")
-            raise typer.Exit(1)
-    _load_embedder(settings)
-    hits = similar_papers(db, settings, paper_id, k=k)
-    with db.connect() as conn:
-        rows = paper_store.get_papers(conn, [pid for pid, _ in hits])
-    for pid, score in hits:
-        title = rows[pid]["title"] if pid in rows else ""
-        typer.echo(json.dumps({"id": pid, "score": round(score, 4), "title": title}))
+    paperfeed = open_app()
+    if not search_service.paper_exists(paperfeed, paper_id):
+        console.print(f"[red]error:[/] no paper {paper_id!r}")
+        raise typer.Exit(1)
+    _load_embedder(paperfeed.settings)
+    for row in search_service.similar(paperfeed, paper_id, k):
+        score = round(row["similarity"], 4)
+        typer.echo(json.dumps({"id": row["id"], "score": score, "title": row["title"]}))

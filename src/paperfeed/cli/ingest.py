@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from itertools import islice
 from pathlib import Path
@@ -10,12 +11,17 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
-from paperfeed.cli.app import app, console, open_database
-from paperfeed.config import get_settings
-from paperfeed.db.meta import get_meta, set_meta
-from paperfeed.index.backends import indexes_for
+from paperfeed.cli.app import app, console, open_app
+from paperfeed.config import Settings
 from paperfeed.ingest.arxiv_api import fetch_category
 from paperfeed.ingest.hf_daily import fetch_days
 from paperfeed.ingest.hf_pages import read_hf_page
@@ -23,24 +29,37 @@ from paperfeed.ingest.http import FetchError
 from paperfeed.ingest.jsonl import read_jsonl
 from paperfeed.ingest.kaggle_snapshot import read_snapshot
 from paperfeed.ingest.oai_pmh import OAIHarvest
-from paperfeed.ingest.pipeline import IngestReport, ingest
+from paperfeed.ingest.pipeline import IngestReport
 from paperfeed.models import Paper, Skipped, SourceFormatError
+from paperfeed.services import ingest as services
 
 ingest_app = typer.Typer(help="Ingest papers from a source.", no_args_is_help=True)
 app.add_typer(ingest_app, name="ingest")
 
 
-def run_ingest(
-    records: Iterable[Paper | Skipped], *, total: int | None = None, label: str = "ingest"
-) -> IngestReport:
-    """Run the pipeline with a progress bar and print the end-of-run summary.
+class _ProgressHooks:
+    """The pipeline's callbacks, drawing one progress bar."""
+
+    def __init__(self, progress: Progress, task: TaskID) -> None:
+        self.progress, self.task = progress, task
+        self.report = IngestReport()
+
+    def on_progress(self, report: IngestReport) -> None:
+        self.report = report
+        self.progress.update(self.task, completed=report.read, rate=f"{report.rate:,.0f}/s")
+
+    def on_skip(self, skipped: Skipped) -> None:
+        # soft_wrap: a skipped record's file:line stays on one line, whole
+        self.progress.console.print(f"[yellow]skipped[/] {escape(str(skipped))}", soft_wrap=True)
+
+
+@contextmanager
+def ingest_progress(label: str, total: int | None = None) -> Iterator[_ProgressHooks]:
+    """A progress bar for one ingest, and its end-of-run summary.
 
     Skipped records are printed as they happen (file:line and reason) and
     counted; a source-format error exits non-zero with nothing written.
     """
-    settings = get_settings()
-    db = open_database(settings)
-    indexes = indexes_for(settings, db)
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -50,19 +69,9 @@ def run_ingest(
         console=console,
         transient=False,
     ) as progress:
-        task = progress.add_task(label, total=total, rate="")
-
-        def on_progress(report: IngestReport) -> None:
-            progress.update(task, completed=report.read, rate=f"{report.rate:,.0f}/s")
-            # Each committed batch becomes keyword-searchable at once.
-            indexes.sync_lexical()
-
-        def on_skip(skipped: Skipped) -> None:
-            # soft_wrap: a skipped record's file:line stays on one line, whole
-            progress.console.print(f"[yellow]skipped[/] {escape(str(skipped))}", soft_wrap=True)
-
+        hooks = _ProgressHooks(progress, progress.add_task(label, total=total, rate=""))
         try:
-            report = ingest(db, records, on_progress=on_progress, on_skip=on_skip)
+            yield hooks
         except SourceFormatError as exc:
             progress.stop()
             console.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
@@ -75,8 +84,21 @@ def run_ingest(
             console.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
             console.print("papers fetched before the error were kept; re-run to continue.")
             raise typer.Exit(1) from exc
-    console.print(report.summary())
-    return report
+    console.print(hooks.report.summary())
+
+
+def run_ingest(
+    records: Iterable[Paper | Skipped] | Callable[[Settings], Iterable[Paper | Skipped]],
+    *,
+    total: int | None = None,
+    label: str = "ingest",
+) -> None:
+    """Store ``records`` (or what a network source given the settings yields)
+    with services.ingest.store, under a progress bar."""
+    with open_app() as paperfeed, ingest_progress(label, total) as hooks:
+        if callable(records):
+            records = records(paperfeed.settings)
+        services.store(paperfeed, records, on_progress=hooks.on_progress, on_skip=hooks.on_skip)
 
 
 def _limited(records: Iterable[Paper | Skipped], limit: int | None) -> Iterator[Paper | Skipped]:
@@ -128,8 +150,11 @@ def ingest_arxiv(
     end = _day(date_until) or start
     if end < start:
         raise typer.BadParameter("--until is before --from")
-    records = fetch_category(get_settings(), category, start, end, max_results=max_results)
-    run_ingest(records, total=max_results, label=f"arxiv {category}")
+    run_ingest(
+        lambda settings: fetch_category(settings, category, start, end, max_results=max_results),
+        total=max_results,
+        label=f"arxiv {category}",
+    )
 
 
 @ingest_app.command("oai")
@@ -154,30 +179,31 @@ def ingest_oai(
     ] = "arXivRaw",
 ) -> None:
     """arXiv OAI-PMH: incremental harvest of new and changed papers."""
-    settings = get_settings()
-    try:
-        harvest = OAIHarvest(settings, set_spec, _day(date_from), _day(date_until), metadata_prefix)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from exc
-    db = open_database(settings)
-    if harvest.date_from is None:
-        with db.connect() as conn:
-            stored = get_meta(conn, harvest.watermark_key)
-        if stored:
-            harvest.date_from = date.fromisoformat(stored)
-            console.print(f"continuing the last harvest: from {stored}")
+
+    def on_start(resumed_from: str | None) -> None:
+        if resumed_from:
+            console.print(f"continuing the last harvest: from {resumed_from}")
         else:
             console.print("no earlier harvest recorded: harvesting the whole set")
-    run_ingest(harvest.records(), label=f"oai {set_spec or 'all'}")
-    if harvest.next_from is not None:
-        mark = harvest.next_from.isoformat()
-        with db.begin() as conn:
-            stored = get_meta(conn, harvest.watermark_key)
-            # A backfill of an older range must not send the next run back in time.
-            if stored is None or stored < mark:
-                set_meta(conn, harvest.watermark_key, mark)
-                console.print(f"next harvest starts from {mark}")
-    db.dispose()
+
+    with open_app() as paperfeed:
+        try:
+            OAIHarvest(paperfeed.settings, set_spec, None, None, metadata_prefix)  # the args
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from exc
+        with ingest_progress(f"oai {set_spec or 'all'}") as hooks:
+            report = services.harvest(
+                paperfeed,
+                set_spec,
+                date_from=_day(date_from),
+                date_until=_day(date_until),
+                metadata_prefix=metadata_prefix,
+                on_start=on_start,
+                on_progress=hooks.on_progress,
+                on_skip=hooks.on_skip,
+            )
+        if report.next_from:
+            console.print(f"next harvest starts from {report.next_from}")
 
 
 @ingest_app.command("snapshot")
@@ -209,4 +235,4 @@ def ingest_hf_daily(
     end = _day(last) or first
     if end < first:
         raise typer.BadParameter("--to is before --date")
-    run_ingest(fetch_days(get_settings(), first, end), label="hf daily")
+    run_ingest(lambda settings: fetch_days(settings, first, end), label="hf daily")

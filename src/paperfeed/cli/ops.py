@@ -7,8 +7,7 @@ from typing import Annotated
 
 import typer
 
-from paperfeed.cli.app import app, console, open_database
-from paperfeed.config import get_settings
+from paperfeed.cli.app import app, console, open_app
 
 jobs_app = typer.Typer(help="Background jobs.", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
@@ -23,7 +22,8 @@ def worker(
     from paperfeed import jobs
     from paperfeed.logs import configure_logging
 
-    settings = get_settings()
+    paperfeed = open_app()
+    settings = paperfeed.settings
     configure_logging(settings.log_level)
     if not settings.redis_url:
         console.print("[red]error:[/] paperfeed worker needs PAPERFEED_REDIS_URL (scale mode)")
@@ -33,7 +33,7 @@ def worker(
     except ValueError as exc:
         console.print(f"[red]error:[/] PAPERFEED_SCHEDULE: {exc}")
         raise typer.Exit(2) from exc
-    jobs.run_worker(settings, burst=burst, name=name)
+    jobs.run_worker(paperfeed, burst=burst, name=name)
 
 
 def _parse_args(pairs: list[str]) -> dict[str, object]:
@@ -60,7 +60,8 @@ def jobs_run(
     """Queue a job (scale mode) or run it here (embedded mode, or --wait)."""
     from paperfeed import jobs
 
-    settings = get_settings()
+    paperfeed = open_app()
+    settings = paperfeed.settings
     spec = jobs.JobSpec(kind, _parse_args(args or []))
     try:
         jobs.handler_for(kind)
@@ -71,8 +72,7 @@ def jobs_run(
         job_id = jobs.RedisRunner(settings).submit(spec)
         console.print(f"queued {spec.kind} as {job_id}")
         return
-    db = open_database(settings)
-    result = jobs.execute(settings, db, spec)
+    result = jobs.execute(paperfeed, spec)
     typer.echo(json.dumps(result, indent=2, default=str))
 
 
@@ -100,11 +100,8 @@ def migrate_data(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
     from rich.table import Table
 
-    from paperfeed.db import Database
-    from paperfeed.db.copy import TargetNotEmpty, copy_instance
+    from paperfeed.services import ops
 
-    source_db = Database(source)
-    target_db = Database(target)
     tasks: dict[str, object] = {}
     with Progress(
         TextColumn("[bold]{task.description:<20}"),
@@ -119,14 +116,14 @@ def migrate_data(
             progress.update(tasks[table], completed=done if total else 1)  # type: ignore[arg-type]
 
         try:
-            counts = copy_instance(
-                source_db,
-                target_db,
+            counts, filled = ops.copy(
+                source,
+                target,
                 batch_size=batch_size,
                 on_progress=on_progress,
                 wipe_target=wipe_target,
             )
-        except TargetNotEmpty as exc:
+        except ops.TargetNotEmpty as exc:
             progress.stop()
             console.print(f"[red]error:[/] {exc} (use --wipe-target to replace them)")
             raise typer.Exit(2) from exc
@@ -144,8 +141,5 @@ def migrate_data(
         console.print(f"[red]error:[/] row counts differ in: {', '.join(bad)}")
         raise typer.Exit(1)
     console.print(f"copied {sum(c.source for c in counts)} rows in {len(counts)} tables.")
-    from paperfeed.index.backends import fill_vectors
-
-    filled = fill_vectors(target_db)
     if filled is not None:
         console.print(f"vector index: {filled} vectors filled and indexed.")

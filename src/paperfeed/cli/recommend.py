@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from paperfeed.cli.app import app, console, open_database
+from paperfeed.cli.app import app, console, open_app
 from paperfeed.config import get_settings
 
 
@@ -42,8 +42,8 @@ def recommend(
     """Rank papers listed between SINCE and UNTIL for the given positive papers."""
     from paperfeed import recommend as core
 
-    settings = get_settings()
-    db = open_database(settings)
+    paperfeed = open_app()
+    settings, db = paperfeed.settings, paperfeed.db
     try:
         picks = core.recommend(
             settings,

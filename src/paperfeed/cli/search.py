@@ -10,10 +10,11 @@ from typing import Annotated
 
 import typer
 
-from paperfeed.cli.app import app, console, open_database
+from paperfeed.cli.app import app, console, open_app
 from paperfeed.config import get_settings
 from paperfeed.query import QueryError
-from paperfeed.search import MODES, SORTS, SearchRequest, search
+from paperfeed.search import MODES, SORTS, SearchRequest
+from paperfeed.services import search as search_service
 
 
 def _parse_day(value: str | None, option: str) -> date | None:
@@ -46,8 +47,7 @@ def search_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (the API's shape).")] = False,
 ) -> None:
     """Search papers: the same search as the web page and GET /api/search."""
-    settings = get_settings()
-    db = open_database(settings)
+    paperfeed = open_app()
     request = SearchRequest(
         query=query,
         categories=tuple(category or ()),
@@ -60,7 +60,7 @@ def search_command(
         per_page=per_page,
     )
     try:
-        results = search(db, settings, request)
+        results = search_service.search(paperfeed, request)
     except QueryError as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from exc

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from paperfeed import trending
-from paperfeed.cli.app import app, console, open_database
-from paperfeed.config import get_settings
+from paperfeed.cli.app import app, console, open_app
+from paperfeed.services import listings
 from paperfeed.trending import Period, PeriodError
 
 
@@ -26,33 +25,23 @@ def trending_command(
 ) -> None:
     """A day's, week's or month's papers by trending score (default: the latest
     day that has papers)."""
-    settings = get_settings()
-    db = open_database(settings)
+    paperfeed = open_app()
     given = [(k, v) for k, v in (("day", date), ("week", week), ("month", month)) if v]
     if len(given) > 1:
         console.print("[red]error:[/] give at most one of --date, --week and --month")
         raise typer.Exit(2)
     try:
-        with db.connect() as conn:
-            period: Period | None
-            if given:
-                period = trending.parse_period(given[0][0], given[0][1])  # type: ignore[arg-type]
-            else:
-                day = trending.home_day(conn, datetime.now(UTC).date())
-                period = trending.period_containing("day", day) if day else None
-            if period is None:
-                console.print("No papers yet: ingest some with `paperfeed ingest`.")
-                return
-            listing = trending.list_papers(
-                conn,
-                period,
-                half_life_hours=settings.trending_half_life_hours,
-                sort=sort,
-                limit=limit,
-            )
+        period: Period | None = None
+        if given:
+            period = trending.parse_period(given[0][0], given[0][1])  # type: ignore[arg-type]
+        found = listings.list_papers(paperfeed, period, latest=not given, sort=sort, limit=limit)
     except (PeriodError, ValueError) as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from None
+    period, listing = found.period, found.page
+    if period is None or listing is None:
+        console.print("No papers yet: ingest some with `paperfeed ingest`.")
+        return
     if as_json:
         for rank, paper in enumerate(listing.papers, 1):
             fields = ("id", "title", "upvotes", "trending_score", "listing_date", "featured")

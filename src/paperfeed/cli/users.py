@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from paperfeed import readers as core
-from paperfeed.cli.app import app, console, open_database
+from paperfeed.cli.app import app, console, open_app
 
 users_app = typer.Typer(help="Readers and their roles.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
@@ -21,7 +21,7 @@ def grant(
     role: Annotated[str, typer.Argument(help="reader, curator or admin.")],
 ) -> None:
     """Give a reader a role; an address that never signed in gets an account now."""
-    db = open_database()
+    db = open_app().db
     try:
         reader = core.grant_role(db, email, role.strip().lower())
     except core.ReaderError as exc:
@@ -35,7 +35,7 @@ def grant(
 @users_app.command("list")
 def list_users() -> None:
     """Every reader with their role."""
-    db = open_database()
+    db = open_app().db
     try:
         readers = core.list_readers(db)
     finally:

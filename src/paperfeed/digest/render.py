@@ -90,14 +90,16 @@ def links_for(settings: Settings, subscription_id: int, period: str) -> Links:
     )
 
 
-def digest_context(
+def render_digest(
     settings: Settings,
     *,
     period_label: str,
     content: dict[str, Any],
     papers: dict[str, dict[str, Any]],
     links: Links | None,
-) -> dict[str, Any]:
+) -> tuple[str, str]:
+    """(plain text, HTML) of one digest: its composed ``content`` with the rows
+    of its ``papers``; ``links`` None for the browser view (no unsubscribe)."""
     sections = []
     for section in content.get("sections", []):
         items = []
@@ -114,17 +116,13 @@ def digest_context(
             )
         if items:
             sections.append({"title": section["title"], "items": items})
-    return {
+    context = {
         "site_name": settings.site_name,
         "base_url": settings.base_url.rstrip("/"),
         "period_label": period_label,
         "sections": sections,
         "links": links,
     }
-
-
-def render_digest(context: dict[str, Any]) -> tuple[str, str]:
-    """(plain text, HTML) of one digest."""
     return env.get_template("digest.txt").render(context), env.get_template("digest.html").render(
         context
     )

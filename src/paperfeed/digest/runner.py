@@ -115,6 +115,36 @@ def _periods_for(periods: Sequence[Period | str] | None, today: date) -> list[Pe
     return [p if isinstance(p, Period) else parse_period(p) for p in periods]
 
 
+def compose_batch(
+    db: Database,
+    batch: list[dict[str, Any]],
+    period_papers: composer.PeriodPapers,
+    *,
+    search_matches: composer.SearchMatcher,
+    personal: composer.PersonalPicker | None,
+) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """Each subscription of ``batch`` with the digest composed for it: what it
+    was not sent before, its saved searches' matches, its personal picks."""
+    with db.connect() as conn:
+        already = digest_store.sent_paper_ids(conn, [s["id"] for s in batch])
+        reader_ids = sorted({s["reader_id"] for s in batch if s["reader_id"] is not None})
+        searches = digest_store.saved_searches_for(conn, reader_ids)
+    return [
+        (
+            sub,
+            composer.compose(
+                sub,
+                period_papers,
+                already_sent=already[sub["id"]],
+                saved_searches=searches.get(sub["reader_id"]) if sub["reader_id"] else None,
+                search_matches=search_matches,
+                personal=personal,
+            ),
+        )
+        for sub in batch
+    ]
+
+
 def claim_period(
     settings: Settings,
     db: Database,
@@ -143,24 +173,9 @@ def claim_period(
         # Compose outside the write transaction: personal picks may embed a
         # paper on the spot, which writes on its own connection. Reading what
         # was already sent first is safe: the sender lock means nobody else claims.
-        with db.connect() as conn:
-            already = digest_store.sent_paper_ids(conn, [s["id"] for s in batch])
-            reader_ids = sorted({s["reader_id"] for s in batch if s["reader_id"] is not None})
-            searches = digest_store.saved_searches_for(conn, reader_ids)
-        composed = [
-            (
-                sub,
-                composer.compose(
-                    sub,
-                    period_papers,
-                    already_sent=already[sub["id"]],
-                    saved_searches=searches.get(sub["reader_id"]) if sub["reader_id"] else None,
-                    search_matches=search_matches,
-                    personal=personal,
-                ),
-            )
-            for sub in batch
-        ]
+        composed = compose_batch(
+            db, batch, period_papers, search_matches=search_matches, personal=personal
+        )
         if dry_run:
             for sub, content in composed:
                 n = len(composer.paper_ids(content))
@@ -194,14 +209,13 @@ def build_message(
     content = row["content"] or {}
     period = parse_period(row["period"])
     links = render.links_for(settings, row["subscription_id"], row["period"])
-    context = render.digest_context(
+    text, html = render.render_digest(
         settings,
         period_label=content.get("label", period.label),
         content=content,
         papers=papers,
         links=links,
     )
-    text, html = render.render_digest(context)
     return render.digest_message(
         settings,
         to=row["email"],

@@ -183,6 +183,18 @@ def update_preferences(
     return sub
 
 
+def active_subscription_of(db: Database, reader_id: int, email: str) -> dict[str, Any] | None:
+    """The active subscription a reader manages: linked to the reader, or to the
+    reader's address and to no other reader."""
+    with db.connect() as conn:
+        sub = digest_store.get_subscription_by_reader(conn, reader_id)
+        if sub is None:
+            sub = digest_store.get_subscription_by_email(conn, email)
+    if sub is not None and sub["reader_id"] in (None, reader_id) and digest_store.is_active(sub):
+        return sub
+    return None
+
+
 def public_view(sub: dict[str, Any]) -> dict[str, Any]:
     """What the API shows of a subscription (never the nonce)."""
     state = (

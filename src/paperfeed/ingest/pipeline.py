@@ -19,14 +19,7 @@ from paperfeed.db.locks import paper_write_lock
 from paperfeed.db.postings import defer_postings, estimated_papers, rebuild_postings
 from paperfeed.ingest.http import FetchError
 from paperfeed.models import Paper, Skipped, SourceFormatError, is_arxiv_id, normalize_title
-
-DEFAULT_BATCH_SIZE = 2000
-# Past this many papers in one run, and a third of those already stored,
-# PostgreSQL's keyword posting table is deferred and rebuilt once at the end
-# (migration 0014). Measured at 75k (docs/benchmarks.md, session 10): the
-# triggers' upkeep cost ~0.66 ms a paper stored, a rebuild ~0.23 ms a paper
-# in the table, so a rebuild pays once a run stores a third of the corpus.
-DEFER_POSTINGS_AFTER = 10_000
+from paperfeed.tuning import IngestTuning
 
 
 @dataclass
@@ -78,7 +71,7 @@ def ingest(
     db: Database,
     records: Iterable[Paper | Skipped],
     *,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    tuning: IngestTuning = IngestTuning(),
     on_progress: ProgressCallback | None = None,
     on_skip: Callable[[Skipped], None] | None = None,
 ) -> IngestReport:
@@ -103,9 +96,9 @@ def ingest(
         if batch:
             with db.begin() as conn:
                 paper_write_lock(conn)
-                if report.read > DEFER_POSTINGS_AFTER:
+                if report.read > tuning.defer_postings_after:
                     if defer_after is None:
-                        defer_after = max(DEFER_POSTINGS_AFTER, estimated_papers(conn) // 3)
+                        defer_after = max(tuning.defer_postings_after, estimated_papers(conn) // 3)
                     if report.read > defer_after:
                         defer_postings(conn)
                         deferred = True
@@ -130,7 +123,7 @@ def ingest(
                 continue
             report.read += 1
             batch.append(record)
-            if len(batch) >= batch_size:
+            if len(batch) >= tuning.batch_size:
                 flush()
         flush()
     except FetchError:

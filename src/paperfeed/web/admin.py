@@ -14,18 +14,13 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from paperfeed import readers as core
-from paperfeed.db import Database
 from paperfeed.readers import Reader
 from paperfeed.web.auth import require_reader, verify_csrf
+from paperfeed.web.deps import database
 from paperfeed.web.params import RowId
 from paperfeed.web.templating import templates
 
 router = APIRouter(dependencies=[Depends(verify_csrf)], include_in_schema=False)
-
-
-def _db(request: Request) -> Database:
-    db: Database = request.app.state.db
-    return db
 
 
 def _page(
@@ -36,7 +31,7 @@ def _page(
     email: str = "",
     status: int = 200,
 ) -> Response:
-    privileged, changes = core.role_overview(_db(request), admin)
+    privileged, changes = core.role_overview(database(request), admin)
     return templates.TemplateResponse(
         request,
         "admin_roles.html",
@@ -67,7 +62,7 @@ def grant(
     if not reader.is_admin:
         raise core.Forbidden("Only admins can grant or revoke roles.")
     try:
-        changed = core.grant_role(_db(request), email, role, by=reader)
+        changed = core.grant_role(database(request), email, role, by=reader)
     except (core.Forbidden, core.NotFound):
         raise
     except core.ReaderError as exc:
@@ -84,7 +79,7 @@ def set_role(
 ) -> Response:
     """Change one reader's role; "reader" revokes curator or admin."""
     try:
-        changed = core.set_reader_role(_db(request), reader, reader_id, role)
+        changed = core.set_reader_role(database(request), reader, reader_id, role)
     except (core.Forbidden, core.NotFound):
         raise
     except core.ReaderError as exc:

@@ -33,10 +33,12 @@ from pydantic_core import to_json
 
 from paperfeed import trending
 from paperfeed.query import QueryError
-from paperfeed.search import SearchRequest, search
+from paperfeed.search import SearchRequest
+from paperfeed.services import listings
+from paperfeed.services import search as search_service
 from paperfeed.trending import Period, PeriodError
 from paperfeed.web import convertors as _convertors  # noqa: F401  (registers {x:paper_id})
-from paperfeed.web.pages import database, settings_of
+from paperfeed.web.deps import paperfeed_of, settings_of
 from paperfeed.web.params import WholeNumber
 from paperfeed.web.schemas import HFError, error_responses
 
@@ -363,17 +365,10 @@ def daily_papers(
     period is given), sorted by trending score or newest first; curator-hidden
     papers never appear."""
     period = _period(date, week, month)
-    settings = settings_of(request)
-    with database(request).connect() as conn:
-        listing = trending.list_papers(
-            conn,
-            period,
-            half_life_hours=settings.trending_half_life_hours,
-            sort=sort,
-            page=p,
-            limit=limit,
-            submitter=submitter,
-        )
+    listing = listings.list_papers(
+        paperfeed_of(request), period, sort=sort, page=p, limit=limit, submitter=submitter
+    ).page
+    assert listing is not None  # a period or all papers: always a page
     return daily_json(listing.papers, request)
 
 
@@ -381,10 +376,9 @@ def search_papers_with_upvotes(
     request: Request, query: str, *, limit: int, sort: str = "relevance"
 ) -> list[dict[str, Any]]:
     """Run the one search function and load the hits as full paper rows."""
-    db = database(request)
     try:
         wanted = SearchRequest(query=query, sort=sort, per_page=limit, snippets=False)
-        results = search(db, settings_of(request), wanted)
+        results = search_service.search(paperfeed_of(request), wanted)
     except QueryError as exc:
         raise HTTPException(400, str(exc)) from exc
     # The hits carry their full rows with upvotes: no second read.
@@ -442,11 +436,7 @@ def _search_limiter() -> anyio.CapacityLimiter:
     responses=error_responses(404, model=HFError),
 )
 def paper_info(request: Request, paper_id: str) -> HFPaper:
-    settings = settings_of(request)
-    with database(request).connect() as conn:
-        paper = trending.paper_with_upvotes(
-            conn, paper_id, half_life_hours=settings.trending_half_life_hours
-        )
+    paper = listings.paper(paperfeed_of(request), paper_id)
     if paper is None:
         raise HTTPException(404, "Paper not found")
     return hf_paper(paper)

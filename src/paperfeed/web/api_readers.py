@@ -16,20 +16,17 @@ from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, Field
 
 from paperfeed import readers as core
-from paperfeed.db import Database
+from paperfeed.app import Database
 from paperfeed.readers import Reader
-from paperfeed.web.auth import _settings, api_reader, bearer_scheme, current_reader
+from paperfeed.services import ingest as ingest_service
+from paperfeed.web.auth import api_reader, bearer_scheme, current_reader
+from paperfeed.web.deps import database, paperfeed_of
 from paperfeed.web.params import RowId
 from paperfeed.web.schemas import RequestBody, UTCDateTime, error_responses
 
 # 400 bad input the model cannot see; 401 no credentials; 403 a role needed, or
 # a session cookie without its CSRF header; 404 not found (or another's).
 router = APIRouter(prefix="/api", tags=["readers"], responses=error_responses(400, 401, 403, 404))
-
-
-def _db(request: Request) -> Database:
-    db: Database = request.app.state.db
-    return db
 
 
 def optional_api_reader(
@@ -172,17 +169,17 @@ def me(reader: Reader = Depends(api_reader)) -> ReaderOut:
 
 @router.get("/me/saved", response_model=list[PaperBrief])
 def my_saved(request: Request, reader: Reader = Depends(api_reader)) -> list[PaperBrief]:
-    return [_brief(p) for p in core.library(_db(request), reader, "save")]
+    return [_brief(p) for p in core.library(database(request), reader, "save")]
 
 
 @router.get("/me/hidden", response_model=list[PaperBrief])
 def my_hidden(request: Request, reader: Reader = Depends(api_reader)) -> list[PaperBrief]:
-    return [_brief(p) for p in core.library(_db(request), reader, "hide")]
+    return [_brief(p) for p in core.library(database(request), reader, "hide")]
 
 
 @router.get("/me/upvoted", response_model=list[PaperBrief])
 def my_upvoted(request: Request, reader: Reader = Depends(api_reader)) -> list[PaperBrief]:
-    return [_brief(p) for p in core.library(_db(request), reader, "vote")]
+    return [_brief(p) for p in core.library(database(request), reader, "vote")]
 
 
 # ---------------------------------------------------------------- paper actions
@@ -192,12 +189,12 @@ def _flag_routes(kind: str, path: str, label: str) -> None:
     def put_flag(
         request: Request, paper_id: str, reader: Reader = Depends(api_reader)
     ) -> PaperState:
-        return PaperState(**core.set_flag(_db(request), reader, kind, paper_id, True))
+        return PaperState(**core.set_flag(database(request), reader, kind, paper_id, True))
 
     def delete_flag(
         request: Request, paper_id: str, reader: Reader = Depends(api_reader)
     ) -> PaperState:
-        return PaperState(**core.set_flag(_db(request), reader, kind, paper_id, False))
+        return PaperState(**core.set_flag(database(request), reader, kind, paper_id, False))
 
     router.add_api_route(
         f"/papers/{{paper_id:path}}/{path}",
@@ -227,17 +224,14 @@ def toggle_upvote(
     request: Request, paper_id: str, reader: Reader = Depends(api_reader)
 ) -> PaperState:
     """Upvote, or take the upvote back if the reader had upvoted."""
-    return PaperState(**core.toggle_vote(_db(request), reader, paper_id))
+    return PaperState(**core.toggle_vote(database(request), reader, paper_id))
 
 
 @router.get("/me/papers/{paper_id:path}", response_model=PaperState)
 def paper_state(
     request: Request, paper_id: str, reader: Reader | None = Depends(optional_api_reader)
 ) -> PaperState:
-    db = _db(request)
-    with db.connect() as conn:
-        resolved = core._existing_paper_id(conn, paper_id)
-    return PaperState(**core.paper_states(db, reader, [resolved])[resolved])
+    return PaperState(**core.paper_state(database(request), reader, paper_id))
 
 
 @router.post("/papers/{paper_id:path}/curation", status_code=204)
@@ -245,7 +239,7 @@ def curate(
     request: Request, paper_id: str, body: CurationIn, reader: Reader = Depends(api_reader)
 ) -> Response:
     """Curators and admins: feature or hide a paper for everyone."""
-    core.curate(_db(request), reader, paper_id, featured=body.featured, hidden=body.hidden)
+    core.curate(database(request), reader, paper_id, featured=body.featured, hidden=body.hidden)
     return Response(status_code=204)
 
 
@@ -254,14 +248,14 @@ def curate(
 
 @router.get("/collections", response_model=list[CollectionOut])
 def list_collections(request: Request, reader: Reader = Depends(api_reader)) -> list[Any]:
-    return core.list_collections(_db(request), reader)
+    return core.list_collections(database(request), reader)
 
 
 @router.post("/collections", response_model=CollectionWithPapers, status_code=201)
 def create_collection(
     request: Request, body: CollectionIn, reader: Reader = Depends(api_reader)
 ) -> CollectionWithPapers:
-    db = _db(request)
+    db = database(request)
     collection_id = core.create_collection(
         db, reader, body.name, description=body.description, is_public=body.is_public
     )
@@ -280,7 +274,7 @@ def get_collection(
     request: Request, collection_id: RowId, reader: Reader | None = Depends(optional_api_reader)
 ) -> CollectionWithPapers:
     """A public collection, or one of your own; others' private ones are 404."""
-    return _collection(_db(request), reader, collection_id)
+    return _collection(database(request), reader, collection_id)
 
 
 @router.patch("/collections/{collection_id}", response_model=CollectionWithPapers)
@@ -290,7 +284,7 @@ def update_collection(
     body: CollectionPatch,
     reader: Reader = Depends(api_reader),
 ) -> CollectionWithPapers:
-    db = _db(request)
+    db = database(request)
     core.update_collection(
         db,
         reader,
@@ -306,7 +300,7 @@ def update_collection(
 def delete_collection(
     request: Request, collection_id: RowId, reader: Reader = Depends(api_reader)
 ) -> Response:
-    core.delete_collection(_db(request), reader, collection_id)
+    core.delete_collection(database(request), reader, collection_id)
     return Response(status_code=204)
 
 
@@ -314,7 +308,7 @@ def delete_collection(
 def add_paper(
     request: Request, collection_id: RowId, paper_id: str, reader: Reader = Depends(api_reader)
 ) -> Response:
-    core.add_to_collection(_db(request), reader, collection_id, paper_id)
+    core.add_to_collection(database(request), reader, collection_id, paper_id)
     return Response(status_code=204)
 
 
@@ -322,7 +316,7 @@ def add_paper(
 def remove_paper(
     request: Request, collection_id: RowId, paper_id: str, reader: Reader = Depends(api_reader)
 ) -> Response:
-    core.remove_from_collection(_db(request), reader, collection_id, paper_id)
+    core.remove_from_collection(database(request), reader, collection_id, paper_id)
     return Response(status_code=204)
 
 
@@ -331,12 +325,12 @@ def remove_paper(
 
 @router.get("/me/tokens", response_model=list[TokenOut])
 def list_tokens(request: Request, reader: Reader = Depends(api_reader)) -> list[Any]:
-    return core.list_api_tokens(_db(request), reader)
+    return core.list_api_tokens(database(request), reader)
 
 
 @router.post("/me/tokens", response_model=NewToken, status_code=201)
 def create_token(request: Request, body: TokenIn, reader: Reader = Depends(api_reader)) -> NewToken:
-    token_id, token = core.create_api_token(_db(request), reader, body.name, body.scopes)
+    token_id, token = core.create_api_token(database(request), reader, body.name, body.scopes)
     scopes = [s for s in core.TOKEN_SCOPES if s in body.scopes]
     return NewToken(id=token_id, name=body.name.strip(), scopes=scopes, token=token)
 
@@ -345,7 +339,7 @@ def create_token(request: Request, body: TokenIn, reader: Reader = Depends(api_r
 def revoke_token(
     request: Request, token_id: RowId, reader: Reader = Depends(api_reader)
 ) -> Response:
-    core.revoke_api_token(_db(request), reader, token_id)
+    core.revoke_api_token(database(request), reader, token_id)
     return Response(status_code=204)
 
 
@@ -354,14 +348,14 @@ def revoke_token(
 
 @router.get("/me/saved_searches", response_model=list[SavedSearchOut])
 def list_saved_searches(request: Request, reader: Reader = Depends(api_reader)) -> list[Any]:
-    return core.list_saved_searches(_db(request), reader)
+    return core.list_saved_searches(database(request), reader)
 
 
 @router.post("/me/saved_searches", response_model=SavedSearchOut, status_code=201)
 def create_saved_search(
     request: Request, body: SavedSearchIn, reader: Reader = Depends(api_reader)
 ) -> Any:
-    db = _db(request)
+    db = database(request)
     search_id = core.create_saved_search(db, reader, body.name, body.query)
     return core.get_saved_search(db, reader, search_id)
 
@@ -370,7 +364,7 @@ def create_saved_search(
 def update_saved_search(
     request: Request, search_id: RowId, body: SavedSearchIn, reader: Reader = Depends(api_reader)
 ) -> Any:
-    db = _db(request)
+    db = database(request)
     core.update_saved_search(db, reader, search_id, name=body.name, query=body.query)
     return core.get_saved_search(db, reader, search_id)
 
@@ -379,7 +373,7 @@ def update_saved_search(
 def delete_saved_search(
     request: Request, search_id: RowId, reader: Reader = Depends(api_reader)
 ) -> Response:
-    core.delete_saved_search(_db(request), reader, search_id)
+    core.delete_saved_search(database(request), reader, search_id)
     return Response(status_code=204)
 
 
@@ -394,7 +388,7 @@ def delete_saved_search(
 )
 def submit(request: Request, body: SubmissionIn, reader: Reader = Depends(api_reader)) -> Any:
     """Submit an arXiv paper published within the configured number of days."""
-    result = core.submit_paper(_settings(request), _db(request), reader, body.arxiv_id)
+    result = ingest_service.submit(paperfeed_of(request), reader, body.arxiv_id)
     return SubmissionOut(**result.__dict__)
 
 
@@ -402,5 +396,5 @@ def submit(request: Request, body: SubmissionIn, reader: Reader = Depends(api_re
 def my_submissions(request: Request, reader: Reader = Depends(api_reader)) -> list[PaperBrief]:
     return [
         _brief({**p, "added_at": p["submitted_at"]})
-        for p in core.list_submissions(_db(request), reader)
+        for p in core.list_submissions(database(request), reader)
     ]

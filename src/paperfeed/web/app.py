@@ -12,8 +12,8 @@ from fastapi import Depends, FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 
-from paperfeed.config import Settings, get_settings
-from paperfeed.db import Database
+from paperfeed.app import Paperfeed
+from paperfeed.config import get_settings
 from paperfeed.web import admin, api, auth, digest, feeds, ops, pages
 from paperfeed.web import recommend as recommend_routes
 from paperfeed.web import search as search_routes
@@ -55,8 +55,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
 
 
-def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
-    settings = settings or get_settings()
+def create_app(paperfeed: Paperfeed | None = None) -> FastAPI:
+    """The web app over ``paperfeed`` (default: one from the environment's settings)."""
+    paperfeed = paperfeed or Paperfeed(get_settings())
+    settings = paperfeed.settings
     # /docs is api.docs_router: Swagger UI served from /static, not a CDN.
     app = FastAPI(
         title=settings.site_name,
@@ -65,8 +67,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         lifespan=_lifespan,
         dependencies=[Depends(reject_control_characters)],  # what text is accepted: web.params
     )
-    app.state.settings = settings
-    app.state.db = db or Database(settings.database_url_resolved)
+    app.state.paperfeed = paperfeed  # routes: web.deps.paperfeed_of
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # Routes are matched in order, each a regex and some bookkeeping (~3 us):

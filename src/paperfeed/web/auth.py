@@ -34,8 +34,8 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from paperfeed import readers as core
 from paperfeed.config import Settings
-from paperfeed.db import Database
 from paperfeed.readers import Reader
+from paperfeed.web.deps import database, settings_of
 from paperfeed.web.params import NoSuchRow, RowId
 from paperfeed.web.templating import templates
 
@@ -53,16 +53,6 @@ class CSRFError(Exception):
 
 class APIAuthError(Exception):
     pass
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-def _db(request: Request) -> Database:
-    db: Database = request.app.state.db
-    return db
 
 
 def is_api(request: Request) -> bool:
@@ -127,7 +117,7 @@ def current_reader(request: Request) -> Reader | None:
     reader = None
     session_id = request.session.get("sid") if "session" in request.scope else None
     if isinstance(session_id, str):
-        reader = core.reader_for_session(_db(request), session_id)
+        reader = core.reader_for_session(database(request), session_id)
         if reader is None:
             # Signed out (here or everywhere), expired, or a deleted account.
             request.session.clear()
@@ -165,7 +155,7 @@ def api_reader(
     if request.headers.get("authorization"):
         if credentials is None or not credentials.credentials:
             raise APIAuthError("Authorization header must be 'Bearer <API token>'.")
-        reader = core.reader_for_api_token(_db(request), credentials.credentials)
+        reader = core.reader_for_api_token(database(request), credentials.credentials)
         if reader is None:
             raise APIAuthError("Invalid or revoked API token.")
         core.require_scope(reader, required_scope(request))
@@ -184,7 +174,7 @@ def api_reader(
 def sign_in_session(request: Request, reader: Reader) -> None:
     # A fresh session (and CSRF token) on sign-in: nothing from before carries over.
     request.session.clear()
-    request.session["sid"] = core.start_session(_db(request), reader)
+    request.session["sid"] = core.start_session(database(request), reader)
     request.session["csrf"] = secrets.token_urlsafe(32)
     request.state.reader = reader
 
@@ -355,7 +345,7 @@ def signin_page(request: Request, next: str = "/") -> Response:
 
 @router.post("/signin", response_class=HTMLResponse)
 def signin_submit(request: Request, email: str = Form(""), next: str = Form("/")) -> Response:
-    settings, db = _settings(request), _db(request)
+    settings, db = settings_of(request), database(request)
     try:
         address = core.normalize_email(email)
     except core.ReaderError as exc:
@@ -376,7 +366,7 @@ def check_email_page(request: Request) -> Response:
     return templates.TemplateResponse(
         request,
         "check_email.html",
-        {"minutes": _settings(request).magic_link_minutes},
+        {"minutes": settings_of(request).magic_link_minutes},
     )
 
 
@@ -389,7 +379,7 @@ def verify_page(request: Request, token: str = "") -> Response:
 
 @router.post("/signin/verify")
 def verify_submit(request: Request, token: str = Form("")) -> Response:
-    reader = core.complete_sign_in(_settings(request), _db(request), token)
+    reader = core.complete_sign_in(settings_of(request), database(request), token)
     target = safe_next(request.session.get("next"), "/")
     sign_in_session(request, reader)
     return RedirectResponse(target, status_code=303)
@@ -399,14 +389,14 @@ def verify_submit(request: Request, token: str = Form("")) -> Response:
 def signout(request: Request) -> Response:
     session_id = request.session.get("sid")
     if isinstance(session_id, str):
-        core.end_session(_db(request), session_id)
+        core.end_session(database(request), session_id)
     request.session.clear()
     return RedirectResponse("/", status_code=303)
 
 
 @router.post("/account/signout-everywhere")
 def signout_everywhere(request: Request, reader: Reader = Depends(require_reader)) -> Response:
-    core.end_all_sessions(_db(request), reader)
+    core.end_all_sessions(database(request), reader)
     request.session.clear()
     return RedirectResponse("/", status_code=303)
 
@@ -417,7 +407,7 @@ def account_page(request: Request, reader: Reader = Depends(require_reader)) -> 
 
 
 def _account(request: Request, reader: Reader, new_token: str | None = None) -> Response:
-    db = _db(request)
+    db = database(request)
     return templates.TemplateResponse(
         request,
         "account.html",
@@ -436,7 +426,7 @@ def create_token(
     scopes: list[str] = Form([]),
     reader: Reader = Depends(require_reader),
 ) -> Response:
-    _token_id, token = core.create_api_token(_db(request), reader, name, scopes)
+    _token_id, token = core.create_api_token(database(request), reader, name, scopes)
     # Shown once, on this response only; the database keeps just its hash.
     response = _account(request, reader, new_token=token)
     response.headers["Cache-Control"] = "no-store"
@@ -447,5 +437,5 @@ def create_token(
 def revoke_token(
     request: Request, token_id: RowId, reader: Reader = Depends(require_reader)
 ) -> Response:
-    core.revoke_api_token(_db(request), reader, token_id)
+    core.revoke_api_token(database(request), reader, token_id)
     return RedirectResponse("/account", status_code=303)

@@ -18,16 +18,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ConfigDict, Field
 
 from paperfeed import readers as core
-from paperfeed.config import Settings
-from paperfeed.db import Database
-from paperfeed.db import digests as digest_store
-from paperfeed.db import papers as paper_store
-from paperfeed.digest import compose as composer
-from paperfeed.digest import render, tokens
 from paperfeed.digest import subscriptions as subs
+from paperfeed.digest import tokens
 from paperfeed.digest.schedule import parse_period
 from paperfeed.readers import Reader
+from paperfeed.services import digests
 from paperfeed.web.auth import client_ip, require_reader, verify_csrf
+from paperfeed.web.deps import database, paperfeed_of, settings_of
 from paperfeed.web.schemas import (
     RequestBody,
     ValidationFailed,
@@ -37,16 +34,6 @@ from paperfeed.web.schemas import (
 from paperfeed.web.templating import templates
 
 router = APIRouter()
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-def _db(request: Request) -> Database:
-    db: Database = request.app.state.db
-    return db
 
 
 def _page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
@@ -98,7 +85,7 @@ def _subscribe(request: Request, body: SubscribeBody) -> None:
     as sign-in links (their own buckets): the form cannot flood an inbox.
     Raises RateLimited (429) or MailUnavailable (503), both ReaderErrors that
     web.auth turns into a page or a JSON error."""
-    settings, db = _settings(request), _db(request)
+    settings, db = settings_of(request), database(request)
     address = subs.normalize_email(body.email)
     subs.clean_preferences(body.preferences())  # bad input is a 422, not counted
     core.check_sign_in_rate(settings, db, address, client_ip(request), purpose="subscribe")
@@ -162,7 +149,7 @@ def confirm_page(request: Request, token: str) -> Response:
     # GET only shows a button: link scanners fetch every URL in an email, and
     # must not be able to confirm on the reader's behalf.
     try:
-        tokens.read(_settings(request), tokens.CONFIRM, token, max_age=tokens.CONFIRM_MAX_AGE)
+        tokens.read(settings_of(request), tokens.CONFIRM, token, max_age=tokens.CONFIRM_MAX_AGE)
     except tokens.InvalidToken as exc:
         return _bad_link(request, exc)
     return _page(request, "confirm.html", {"token": token})
@@ -170,9 +157,9 @@ def confirm_page(request: Request, token: str) -> Response:
 
 @router.post("/digest/confirm/{token}", response_class=HTMLResponse, responses=BAD_LINK)
 def confirm(request: Request, token: str) -> Response:
-    settings = _settings(request)
+    settings = settings_of(request)
     try:
-        sub = subs.confirm(settings, _db(request), token)
+        sub = subs.confirm(settings, database(request), token)
     except tokens.InvalidToken as exc:
         return _bad_link(request, exc)
     manage = tokens.make(settings, tokens.MANAGE, sub["id"])
@@ -186,7 +173,7 @@ def confirm(request: Request, token: str) -> Response:
 def unsubscribe_page(request: Request, token: str) -> Response:
     try:
         sub = subs.subscription_for_token(
-            _settings(request), _db(request), tokens.UNSUBSCRIBE, token
+            settings_of(request), database(request), tokens.UNSUBSCRIBE, token
         )
     except tokens.InvalidToken as exc:
         return _bad_link(request, exc)
@@ -197,7 +184,7 @@ def unsubscribe_page(request: Request, token: str) -> Response:
 def unsubscribe(request: Request, token: str) -> Response:
     """RFC 8058 one-click: body "List-Unsubscribe=One-Click", no cookie, no CSRF."""
     try:
-        sub = subs.unsubscribe(_settings(request), _db(request), token)
+        sub = subs.unsubscribe(settings_of(request), database(request), token)
     except tokens.InvalidToken as exc:
         return _bad_link(request, exc)
     return _page(request, "unsubscribed.html", {"sub": sub})
@@ -207,7 +194,9 @@ def unsubscribe(request: Request, token: str) -> Response:
 
 
 def _manage_sub(request: Request, token: str) -> dict[str, Any]:
-    return subs.subscription_for_token(_settings(request), _db(request), tokens.MANAGE, token)
+    return subs.subscription_for_token(
+        settings_of(request), database(request), tokens.MANAGE, token
+    )
 
 
 @router.get("/digest/manage/{token}", response_class=HTMLResponse, responses=BAD_LINK)
@@ -243,7 +232,7 @@ async def manage_save(request: Request, token: str) -> Response:
         return _bad_link(request, exc)
     form = await request.form()
     try:
-        updated = subs.update_preferences(_db(request), sub["id"], _form_preferences(form))
+        updated = subs.update_preferences(database(request), sub["id"], _form_preferences(form))
     except subs.SubscriptionError as exc:
         view = subs.public_view(sub)
         return _page(request, "manage.html", {"token": token, "sub": view, "error": str(exc)}, 422)
@@ -267,7 +256,7 @@ def api_update_subscription(request: Request, token: str, body: PreferencesBody)
     try:
         sub = _manage_sub(request, token)
         return subs.public_view(
-            subs.update_preferences(_db(request), sub["id"], body.preferences())
+            subs.update_preferences(database(request), sub["id"], body.preferences())
         )
     except tokens.InvalidToken as exc:
         raise HTTPException(404, str(exc)) from exc
@@ -280,26 +269,16 @@ def api_update_subscription(request: Request, token: str, body: PreferencesBody)
 
 @router.get("/digest/view/{token}", response_class=HTMLResponse, responses=page_responses(400, 404))
 def view_digest(request: Request, token: str) -> Response:
-    settings = _settings(request)
+    settings = settings_of(request)
     try:
         payload = tokens.read(settings, tokens.VIEW, token)
         sub_id, period_key = int(payload[0]), str(payload[1])
-        period = parse_period(period_key)
+        parse_period(period_key)  # a bad period is a bad link
     except (tokens.InvalidToken, TypeError, ValueError, IndexError) as exc:
         return _bad_link(request, tokens.InvalidToken(str(exc)))
-    with _db(request).connect() as conn:
-        log = digest_store.get_log(conn, sub_id, period_key)
-        if log is None or not log["content"]:
-            return _page(request, "message.html", {"title": "No such digest", "text": ""}, 404)
-        papers = paper_store.get_papers(conn, composer.paper_ids(log["content"]))
-    context = render.digest_context(
-        settings,
-        period_label=log["content"].get("label", period.label),
-        content=log["content"],
-        papers=papers,
-        links=None,
-    )
-    _, html = render.render_digest(context)
+    html = digests.sent_html(paperfeed_of(request), sub_id, period_key)
+    if html is None:
+        return _page(request, "message.html", {"title": "No such digest", "text": ""}, 404)
     return HTMLResponse(html)
 
 
@@ -312,12 +291,9 @@ account = APIRouter(dependencies=[Depends(verify_csrf)], include_in_schema=False
 @account.get("/digest/settings", response_class=HTMLResponse)
 def reader_settings(request: Request, reader: Reader = Depends(require_reader)) -> Response:
     """The signed-in reader's digest: its settings page, or a one-click subscribe."""
-    with _db(request).connect() as conn:
-        sub = digest_store.get_subscription_by_reader(conn, reader.id)
-        if sub is None:
-            sub = digest_store.get_subscription_by_email(conn, reader.email)
-    if sub is not None and sub["reader_id"] in (None, reader.id) and digest_store.is_active(sub):
-        token = tokens.make(_settings(request), tokens.MANAGE, sub["id"])
+    sub = subs.active_subscription_of(database(request), reader.id, reader.email)
+    if sub is not None:
+        token = tokens.make(settings_of(request), tokens.MANAGE, sub["id"])
         return RedirectResponse(f"/digest/manage/{token}", status_code=303)
     return _page(request, "reader_subscribe.html", {"email": reader.email})
 
@@ -330,7 +306,7 @@ async def reader_subscribe(request: Request, reader: Reader = Depends(require_re
     form = await request.form()
     frequency = str(form.get("frequency", "daily"))
     try:
-        subs.subscribe_reader(_db(request), reader.id, reader.email, {"frequency": frequency})
+        subs.subscribe_reader(database(request), reader.id, reader.email, {"frequency": frequency})
     except subs.SubscriptionError as exc:
         return _page(
             request, "reader_subscribe.html", {"email": reader.email, "error": str(exc)}, 422

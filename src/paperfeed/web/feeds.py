@@ -27,9 +27,11 @@ from feedgen.feed import FeedGenerator
 
 from paperfeed import readers, trending
 from paperfeed.config import Settings
+from paperfeed.services import listings
 from paperfeed.trending import Period, PeriodError, PeriodKind
 from paperfeed.web.api import search_papers_with_upvotes
-from paperfeed.web.pages import database, paper_url, settings_of
+from paperfeed.web.deps import database, paperfeed_of, settings_of
+from paperfeed.web.pages import paper_url
 from paperfeed.web.params import RowId
 from paperfeed.web.schemas import text_responses
 
@@ -108,18 +110,11 @@ def _list_feed(request: Request, period: Period | None, *, path: str) -> Respons
         sort = trending.check_sort(sort)
     except ValueError as exc:
         return PlainTextResponse(str(exc), status_code=400)
-    with database(request).connect() as conn:
-        listing = (
-            trending.list_papers(
-                conn,
-                period,
-                half_life_hours=settings.trending_half_life_hours,
-                sort=sort,
-                limit=FEED_SIZE,
-            )
-            if period
-            else None
-        )
+    listing = (
+        listings.list_papers(paperfeed_of(request), period, sort=sort, limit=FEED_SIZE).page
+        if period
+        else None
+    )
     label = period.title if period else "no papers yet"
     body = atom_feed(
         settings,
@@ -164,9 +159,7 @@ def trending_feed(request: Request, span: str) -> Response:
     ``span`` is daily, weekly or monthly."""
     if span not in _KINDS:
         return PlainTextResponse("no such feed: use daily, weekly or monthly", status_code=404)
-    with database(request).connect() as conn:
-        day = trending.home_day(conn, datetime.now(UTC).date())
-    period = trending.period_containing(_KINDS[span], day) if day else None
+    period = listings.latest_period(paperfeed_of(request), _KINDS[span])
     return _list_feed(request, period, path=f"/feeds/trending/{span}.xml")
 
 

@@ -17,16 +17,16 @@ from jinja2 import pass_context
 from starlette.convertors import Convertor, register_url_convertor
 
 from paperfeed import readers as core
-from paperfeed.db import Database
-from paperfeed.db import papers as paper_store
 from paperfeed.readers import Reader
+from paperfeed.services import ingest as ingest_service
+from paperfeed.services import papers
 from paperfeed.web.auth import (
-    _settings,
     current_reader,
     require_reader,
     safe_next,
     verify_csrf,
 )
+from paperfeed.web.deps import database, paperfeed_of, settings_of
 from paperfeed.web.params import RowId
 from paperfeed.web.templating import templates
 
@@ -64,11 +64,6 @@ class PaperActionConvertor(Convertor[str]):
 register_url_convertor("paper_action", PaperActionConvertor())
 
 
-def _db(request: Request) -> Database:
-    db: Database = request.app.state.db
-    return db
-
-
 def wants_json(request: Request) -> bool:
     return "application/json" in request.headers.get("accept", "")
 
@@ -99,7 +94,7 @@ def paper_state(context: Any, request: Request, paper: dict[str, Any]) -> dict[s
         for p in (context.get("papers") or [])
         if isinstance(p, dict) and "id" in p and p["id"] not in cache
     ]
-    cache.update(core.paper_states(_db(request), reader, list(dict.fromkeys(batch))))
+    cache.update(core.paper_states(database(request), reader, list(dict.fromkeys(batch))))
     return cache[paper_id]
 
 
@@ -109,7 +104,7 @@ def prefetch_paper_states(request: Request, paper_ids: list[str]) -> None:
     cache: dict[str, dict[str, Any]] = request.state._state.setdefault("paper_states", {})
     missing = [i for i in paper_ids if i not in cache]
     if missing:
-        cache.update(core.paper_states(_db(request), current_reader(request), missing))
+        cache.update(core.paper_states(database(request), current_reader(request), missing))
 
 
 def my_collections(request: Request) -> list[dict[str, Any]]:
@@ -117,7 +112,7 @@ def my_collections(request: Request) -> list[dict[str, Any]]:
     if reader is None:
         return []
     if "my_collections" not in request.state._state:
-        request.state.my_collections = core.list_collections(_db(request), reader)
+        request.state.my_collections = core.list_collections(database(request), reader)
     found: list[dict[str, Any]] = request.state.my_collections
     return found
 
@@ -138,13 +133,14 @@ def _back(request: Request, next_url: str, paper_id: str) -> str:
 
 def _actions_json(request: Request, paper_id: str) -> Response:
     """The paper's new state and its re-rendered actions, for readers.js."""
-    with _db(request).connect() as conn:
-        paper = paper_store.get_paper(conn, paper_id)
+    paper = papers.get_paper(paperfeed_of(request), paper_id)
     if paper is None:
         raise core.NotFound(f"no paper {paper_id[:200]!r}")
     request.state._state.pop("paper_states", None)
     request.state._state.pop("my_collections", None)
-    state = core.paper_states(_db(request), current_reader(request), [paper["id"]])[paper["id"]]
+    state = core.paper_states(database(request), current_reader(request), [paper["id"]])[
+        paper["id"]
+    ]
     html = templates.get_template("_paper_actions.html").render(request=request, paper=paper)
     return JSONResponse({**state, "html": html})
 
@@ -163,7 +159,7 @@ def paper_action(
     if action not in PAPER_ACTIONS:
         raise core.NotFound(f"no action {action[:40]!r}")
     operation, value = PAPER_ACTIONS[action]
-    db = _db(request)
+    db = database(request)
     if operation in ("featured", "hidden"):
         core.curate(db, reader, paper_id, **{operation: value})
     else:
@@ -183,7 +179,7 @@ def collect(
     reader: Reader = Depends(require_reader),
 ) -> Response:
     """Add a paper to one of the reader's collections, or to a new one."""
-    db = _db(request)
+    db = database(request)
     if new_collection.strip():
         target = core.create_collection(db, reader, new_collection)
     elif collection_id is not None:
@@ -201,7 +197,7 @@ def collect(
 
 @router.get("/library", response_class=HTMLResponse)
 def library_page(request: Request, reader: Reader = Depends(require_reader)) -> Response:
-    db = _db(request)
+    db = database(request)
     return templates.TemplateResponse(
         request,
         "library.html",
@@ -222,7 +218,7 @@ def create_saved_search(
     next: str = Form(""),
     reader: Reader = Depends(require_reader),
 ) -> Response:
-    core.create_saved_search(_db(request), reader, name, query)
+    core.create_saved_search(database(request), reader, name, query)
     return RedirectResponse(safe_next(next, "/library"), status_code=303)
 
 
@@ -230,7 +226,7 @@ def create_saved_search(
 def delete_saved_search(
     request: Request, search_id: RowId, reader: Reader = Depends(require_reader)
 ) -> Response:
-    core.delete_saved_search(_db(request), reader, search_id)
+    core.delete_saved_search(database(request), reader, search_id)
     return RedirectResponse("/library", status_code=303)
 
 
@@ -240,7 +236,9 @@ def delete_saved_search(
 @router.get("/collections", response_class=HTMLResponse)
 def collections_page(request: Request, reader: Reader = Depends(require_reader)) -> Response:
     return templates.TemplateResponse(
-        request, "collections.html", {"collections": core.list_collections(_db(request), reader)}
+        request,
+        "collections.html",
+        {"collections": core.list_collections(database(request), reader)},
     )
 
 
@@ -253,7 +251,7 @@ def create_collection(
     reader: Reader = Depends(require_reader),
 ) -> Response:
     collection_id = core.create_collection(
-        _db(request), reader, name, description=description, is_public=bool(is_public)
+        database(request), reader, name, description=description, is_public=bool(is_public)
     )
     return RedirectResponse(f"/collections/{collection_id}", status_code=303)
 
@@ -263,7 +261,7 @@ def collection_page(request: Request, collection_id: RowId) -> Response:
     """Anyone may see a public collection; a private one only its owner (404 for
     everyone else, so its existence does not leak)."""
     viewer = current_reader(request)
-    collection, papers = core.get_collection(_db(request), viewer, collection_id)
+    collection, papers = core.get_collection(database(request), viewer, collection_id)
     return templates.TemplateResponse(
         request,
         "collection.html",
@@ -285,7 +283,7 @@ def edit_collection(
     reader: Reader = Depends(require_reader),
 ) -> Response:
     core.update_collection(
-        _db(request),
+        database(request),
         reader,
         collection_id,
         name=name,
@@ -299,7 +297,7 @@ def edit_collection(
 def delete_collection(
     request: Request, collection_id: RowId, reader: Reader = Depends(require_reader)
 ) -> Response:
-    core.delete_collection(_db(request), reader, collection_id)
+    core.delete_collection(database(request), reader, collection_id)
     return RedirectResponse("/collections", status_code=303)
 
 
@@ -310,7 +308,7 @@ def remove_from_collection(
     paper_id: str = Form(...),
     reader: Reader = Depends(require_reader),
 ) -> Response:
-    core.remove_from_collection(_db(request), reader, collection_id, paper_id)
+    core.remove_from_collection(database(request), reader, collection_id, paper_id)
     return RedirectResponse(f"/collections/{collection_id}", status_code=303)
 
 
@@ -336,7 +334,7 @@ def _submit(
             "result": result,
             "error": error,
             "value": value,
-            "max_age_days": _settings(request).submission_max_age_days,
+            "max_age_days": settings_of(request).submission_max_age_days,
         },
         status_code=status,
     )
@@ -347,7 +345,7 @@ def submit_paper(
     request: Request, arxiv_id: str = Form(""), reader: Reader = Depends(require_reader)
 ) -> Response:
     try:
-        result = core.submit_paper(_settings(request), _db(request), reader, arxiv_id)
+        result = ingest_service.submit(paperfeed_of(request), reader, arxiv_id)
     except core.ReaderError as exc:
         status = 404 if isinstance(exc, core.NotFound) else 400
         if isinstance(exc, core.SourceUnavailable):
@@ -361,7 +359,7 @@ def submit_paper(
 
 @router.get("/curation", response_class=HTMLResponse)
 def curation_page(request: Request, reader: Reader = Depends(require_reader)) -> Response:
-    papers = core.curated_papers(_db(request), reader)
+    papers = core.curated_papers(database(request), reader)
     return templates.TemplateResponse(
         request,
         "curation.html",

@@ -22,12 +22,12 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paperfeed import metrics
-from paperfeed.db.engine import migration_status
 from paperfeed.logs import request_id
+from paperfeed.services import ops
+from paperfeed.web.deps import paperfeed_of
 
 router = APIRouter(include_in_schema=False)
 access_log = logging.getLogger("paperfeed.access")
@@ -41,29 +41,7 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 def readyz(request: Request) -> JSONResponse:
-    settings = request.app.state.settings
-    db = request.app.state.db
-    checks: dict[str, Any] = {}
-    try:
-        with db.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        checks["database"] = "ok"
-        current, heads = migration_status(db.engine)
-        checks["migrations"] = (
-            "ok" if current == heads else f"at {sorted(current)}, code expects {sorted(heads)}"
-        )
-    except Exception as exc:  # any failure means "not ready", said in the body
-        checks["database"] = f"error: {type(exc).__name__}: {exc}".splitlines()[0][:300]
-    if settings.redis_url:
-        try:
-            from redis import Redis
-
-            client = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=2)
-            client.ping()
-            client.close()
-            checks["redis"] = "ok"
-        except Exception as exc:
-            checks["redis"] = f"error: {type(exc).__name__}: {exc}".splitlines()[0][:300]
+    checks = ops.readiness(paperfeed_of(request))
     ready = all(v == "ok" for v in checks.values())
     return JSONResponse(
         {"status": "ready" if ready else "not ready", "checks": checks},
@@ -140,10 +118,11 @@ class RequestContext:
 def create_served_app() -> Any:
     """The app as ``paperfeed serve`` runs it in each worker process: JSON logs
     on, settings from the environment."""
+    from paperfeed.app import Paperfeed
     from paperfeed.config import get_settings
     from paperfeed.logs import configure_logging
     from paperfeed.web.app import create_app
 
-    settings = get_settings()
-    configure_logging(settings.log_level)
-    return create_app(settings)
+    paperfeed = Paperfeed(get_settings())
+    configure_logging(paperfeed.settings.log_level)
+    return create_app(paperfeed)

@@ -9,7 +9,7 @@ page, which turns the abstract's TeX into math and otherwise leaves it as text.
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -17,10 +17,11 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse,
 
 from paperfeed import export, trending
 from paperfeed.config import Settings
-from paperfeed.db import Database
+from paperfeed.services import listings
 from paperfeed.trending import Period, PeriodError, PeriodKind
 from paperfeed.web import convertors as _convertors  # noqa: F401  (registers {x:paper_id})
 from paperfeed.web.auth import current_reader
+from paperfeed.web.deps import paperfeed_of, settings_of
 from paperfeed.web.library import prefetch_paper_states
 from paperfeed.web.params import whole_number
 from paperfeed.web.schemas import page_responses, text_responses
@@ -28,16 +29,6 @@ from paperfeed.web.templating import templates
 
 router = APIRouter()
 PAGE_SIZE = 50
-
-
-def database(request: Request) -> Database:
-    db: Database = request.app.state.db
-    return db
-
-
-def settings_of(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
 
 
 def error_page(request: Request, status: int, message: str) -> Response:
@@ -65,26 +56,18 @@ def _list_page(request: Request, period: Period | None, *, home: bool = False) -
         sort, page = _list_args(request)
     except ValueError as exc:
         return error_page(request, 400, str(exc))
-    settings = settings_of(request)
-    with database(request).connect() as conn:
-        if period is None:
-            day = trending.home_day(conn, datetime.now(UTC).date())
-            period = trending.period_containing("day", day) if day else None
-        if period is None:
-            listing = None
-            nav = None
-        else:
-            listing = trending.list_papers(
-                conn,
-                period,
-                half_life_hours=settings.trending_half_life_hours,
-                sort=sort,
-                page=page,
-                limit=PAGE_SIZE,
-                # Papers the reader marked "not interested" stay in the HTML list,
-                # collapsed with an undo button (the readers' actions do that).
-            )
-            nav = trending.navigation(conn, period)
+    # Papers the reader marked "not interested" stay in the HTML list,
+    # collapsed with an undo button (the readers' actions do that).
+    found = listings.list_papers(
+        paperfeed_of(request),
+        period,
+        latest=period is None,
+        sort=sort,
+        page=page,
+        limit=PAGE_SIZE,
+        navigation=True,
+    )
+    period, listing, nav = found.period, found.page, found.nav
     if listing and listing.papers:
         # The readers' actions on each card (upvote state...) in one batch.
         prefetch_paper_states(request, [p["id"] for p in listing.papers])
@@ -135,13 +118,7 @@ def papers_in_month(request: Request, month: str) -> Response:
 def load_paper(
     request: Request, paper_id: str, *, include_hidden: bool = False
 ) -> dict[str, Any] | None:
-    with database(request).connect() as conn:
-        return trending.paper_with_upvotes(
-            conn,
-            paper_id,
-            half_life_hours=settings_of(request).trending_half_life_hours,
-            include_hidden=include_hidden,
-        )
+    return listings.paper(paperfeed_of(request), paper_id, include_hidden=include_hidden)
 
 
 def _is_curator(request: Request) -> bool:

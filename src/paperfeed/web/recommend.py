@@ -16,26 +16,15 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import Field
 
 from paperfeed import recommend as core
-from paperfeed.config import Settings
-from paperfeed.db import Database
-from paperfeed.db import papers as paper_store
 from paperfeed.readers import Reader
+from paperfeed.services import papers as papers_service
 from paperfeed.web.auth import require_reader, verify_csrf
+from paperfeed.web.deps import database, paperfeed_of, settings_of
 from paperfeed.web.schemas import RequestBody, ValidationFailed, error_responses
 from paperfeed.web.templating import templates
 
 router = APIRouter()
 pages = APIRouter(dependencies=[Depends(verify_csrf)], include_in_schema=False)
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-def _db(request: Request) -> Database:
-    db: Database = request.app.state.db
-    return db
 
 
 class RecommendBody(RequestBody):
@@ -66,8 +55,8 @@ def api_recommend(request: Request, body: RecommendBody) -> dict[str, Any]:
         raise HTTPException(422, "give positive_ids, or categories/keywords for a cold start")
     try:
         picks = core.recommend(
-            _settings(request),
-            _db(request),
+            settings_of(request),
+            database(request),
             positive_ids=body.positive_ids,
             negative_ids=body.negative_ids,
             since=body.since,
@@ -83,15 +72,14 @@ def api_recommend(request: Request, body: RecommendBody) -> dict[str, Any]:
 
 @pages.get("/for-you", response_class=HTMLResponse)
 def for_you(request: Request, reader: Reader = Depends(require_reader)) -> Response:
-    settings, db = _settings(request), _db(request)
+    settings, db = settings_of(request), database(request)
     try:
         picks = core.for_reader(settings, db, reader.id, limit=30)
     except core.RecommendError as exc:
         picks, error = [], str(exc)
     else:
         error = ""
-    with db.connect() as conn:
-        rows = paper_store.get_papers(conn, [p.paper_id for p in picks])
+    rows = papers_service.get_papers(paperfeed_of(request), [p.paper_id for p in picks])
     reasons = {p.paper_id: p.reason for p in picks}
     papers = []
     for pick in picks:
@@ -122,5 +110,5 @@ async def save_interests(request: Request, reader: Reader = Depends(require_read
         key: [v.strip() for v in str(form.get(key, "")).split(",") if v.strip()][:50]
         for key in ("categories", "keywords")
     }
-    core.set_interests(_db(request), reader.id, interests)
+    core.set_interests(database(request), reader.id, interests)
     return RedirectResponse("/for-you", status_code=303)

@@ -15,21 +15,16 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from paperfeed.config import Settings
-from paperfeed.db import Database
-from paperfeed.db import papers as paper_store
 from paperfeed.query import QueryError
-from paperfeed.search import MAX_PER_PAGE, SearchRequest, SearchResults, search
+from paperfeed.search import MAX_PER_PAGE, SearchRequest, SearchResults
+from paperfeed.services import search as search_service
+from paperfeed.web.deps import paperfeed_of
 from paperfeed.web.params import whole_number
 from paperfeed.web.schemas import QueryProblem, error_responses, page_responses
 from paperfeed.web.templating import templates
 
 log = logging.getLogger(__name__)
 router = APIRouter()
-
-
-def _state(request: Request) -> tuple[Database, Settings]:
-    return request.app.state.db, request.app.state.settings
 
 
 def _day(params: Any, name: str) -> date | None:
@@ -70,9 +65,8 @@ def api_search(request: Request) -> Response:
     """Search papers. Parameters: q, category (repeatable), author (repeatable),
     since, until (YYYY-MM-DD, on the listing date), sort (relevance|date|upvotes),
     mode (hybrid|lexical|dense), page, per_page."""
-    db, settings = _state(request)
     try:
-        results = search(db, settings, request_from(request.query_params))
+        results = search_service.search(paperfeed_of(request), request_from(request.query_params))
     except QueryError as exc:
         return JSONResponse({"error": "bad_query", "detail": str(exc)}, status_code=400)
     return JSONResponse(results.as_json())
@@ -86,14 +80,13 @@ def _page_link(request: Request, page: int) -> str:
 
 @router.get("/search", response_class=HTMLResponse, responses=page_responses(400))
 def search_page(request: Request) -> Response:
-    db, settings = _state(request)
     params = request.query_params
     error: str | None = None
     results: SearchResults | None = None
     status = 200
     try:
         search_request = request_from(params)
-        results = search(db, settings, search_request)
+        results = search_service.search(paperfeed_of(request), search_request)
     except QueryError as exc:
         error, status = str(exc), 400
     links = {}
@@ -129,19 +122,11 @@ def search_page(request: Request) -> Response:
 def similar_for(request: Request, paper_id: str, k: int = 6) -> list[dict[str, Any]]:
     """Papers similar to this one, for _similar.html; empty when there are no
     vectors (semantic search not installed or not run yet)."""
-    db, settings = _state(request)
     try:
-        from paperfeed.similar import similar_papers
-    except ImportError:
-        return []
-    try:
-        neighbours = similar_papers(db, settings, paper_id, k)
+        return search_service.similar(paperfeed_of(request), paper_id, k)
     except Exception:  # the paper page must render even if the vector side fails
         log.exception("similar papers failed for %s", paper_id)
         return []
-    with db.connect() as conn:
-        rows = paper_store.get_papers(conn, [pid for pid, _ in neighbours])
-    return [{**rows[pid], "similarity": score} for pid, score in neighbours if pid in rows]
 
 
 templates.env.globals["similar_papers_for"] = similar_for
