@@ -30,7 +30,7 @@ def _bearer(settings: Settings, db: Database) -> tuple[core.Reader, dict[str, st
     reader = core.complete_sign_in(
         settings, db, token_from_link(core.create_magic_link(settings, db, "ada@example.org"))
     )
-    _id, token = core.create_api_token(db, reader, "contract")
+    _id, token = core.create_api_token(db, reader, "contract", scopes=core.TOKEN_SCOPES)
     return reader, {"Authorization": f"Bearer {token}"}
 
 

@@ -46,8 +46,9 @@ from paperfeed.web.schemas import HFError, error_responses
 
 
 def hf_error(status: int, message: str) -> JSONResponse:
-    # The header is what huggingface_hub reads first; headers must be latin-1.
-    header = message.encode("ascii", "replace").decode()[:300]
+    # The header is what huggingface_hub reads first; a header value must be
+    # printable ASCII (the message can quote a parameter's control characters).
+    header = "".join(c if " " <= c <= "~" else "?" for c in message)[:300]
     return JSONResponse({"error": message}, status_code=status, headers={"X-Error-Message": header})
 
 

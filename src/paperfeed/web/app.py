@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 
 from paperfeed.app import Paperfeed
 from paperfeed.config import get_settings
-from paperfeed.web import admin, api, auth, digest, feeds, ops, pages
+from paperfeed.web import admin, api, auth, digest, feeds, ops, pages, schemas
 from paperfeed.web import recommend as recommend_routes
 from paperfeed.web import search as search_routes
 from paperfeed.web.params import reject_control_characters
@@ -89,7 +89,8 @@ def create_app(paperfeed: Paperfeed | None = None) -> FastAPI:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            api.without_unsent_422(FastAPI.openapi(app), api.router.routes)
+            schema = api.without_unsent_422(FastAPI.openapi(app), api.router.routes)
+            schemas.document_app_wide_refusals(schema)
         return app.openapi_schema  # type: ignore[return-value]
 
     app.openapi = openapi  # type: ignore[method-assign]

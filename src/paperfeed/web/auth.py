@@ -26,7 +26,13 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from markupsafe import Markup, escape
 from starlette.datastructures import MutableHeaders
@@ -213,6 +219,8 @@ def message_page(request: Request, status: int, title: str, message: str) -> Res
 def error_response(request: Request, status: int, message: str, title: str = "") -> Response:
     if is_api(request) or "application/json" in request.headers.get("accept", ""):
         return JSONResponse({"detail": message}, status_code=status)
+    if request.url.path.endswith(".xml"):  # feeds answer their errors in plain text
+        return PlainTextResponse(message, status_code=status)
     return message_page(request, status, title or "Something went wrong", message)
 
 

@@ -21,13 +21,15 @@ import json
 import re
 from typing import Annotated, Any
 
-from fastapi import HTTPException, Request
+from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BeforeValidator
 
 from paperfeed.models import control_character
 
-MAX_ROW_ID = 2**63 - 1  # SQLite INTEGER, PostgreSQL BIGINT
+# The id columns are INTEGER: 64 bits on SQLite but 32 on PostgreSQL, so one
+# bound for both backends is the smaller one (no row can have a larger id).
+MAX_ROW_ID = 2**31 - 1
 _INTEGER = re.compile(r"-?[0-9]+")
 _MAX_DIGITS = 20  # more than any bound a parameter here has; int() of 5,000 digits is refused
 # A control character in a raw query string, escaped or not (tab, LF and CR
@@ -107,13 +109,11 @@ def _json_strings(body: Any) -> list[tuple[tuple[str, ...], str]]:
 
 
 async def reject_control_characters(request: Request) -> None:
-    """An app-wide dependency: a path with a control character names nothing
-    (404); a query parameter, form field or JSON string with one is a 422
-    naming it. Runs before the route's own parameters are read, so no route
-    and no backend ever sees such text."""
-    if control_character(request.scope["path"]) is not None:
-        raise HTTPException(404, "no such page: the path contains a control character")
-    errors = []
+    """An app-wide dependency: a path, query parameter, form field or JSON
+    string with a control character is malformed, a 422 naming where (400 in
+    HF's shape on the HF-compatible routes). Runs before the route's own
+    parameters are read, so no route and no backend ever sees such text."""
+    errors = [_control_character_error(("path",), request.scope["path"])]
     if _RAW_CONTROL.search(request.scope["query_string"]):  # else no parsing: ~1 us a request
         errors += [
             _control_character_error(("query", name), text)

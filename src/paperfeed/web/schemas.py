@@ -119,3 +119,17 @@ def page_responses(*statuses: int, json: bool = False) -> dict[int | str, Any]:
     if json:
         content["application/json"] = {"schema": ErrorMessage.model_json_schema()}
     return {s: {"description": _DESCRIPTIONS[s], "content": content} for s in statuses}
+
+
+def document_app_wide_refusals(schema: dict[str, Any]) -> dict[str, Any]:
+    """web.params.reject_control_characters answers any operation's malformed
+    text with a JSON 422, so every documented 422 lists that body too."""
+    assert "ValidationFailed" in schema["components"]["schemas"]  # documented by the digest API
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            refusal = operation.get("responses", {}).get("422")
+            if refusal is not None and "application/json" not in refusal.get("content", {}):
+                refusal.setdefault("content", {})["application/json"] = {
+                    "schema": {"$ref": "#/components/schemas/ValidationFailed"}
+                }
+    return schema
