@@ -22,7 +22,6 @@ RSS after each 100.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import socket
@@ -120,6 +119,12 @@ def _rss_mib(pid: int) -> float:
     return total / 1024
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of the server process (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -157,7 +162,7 @@ def run(directory: Path, src: Path, requests: int, soak: int) -> None:
                     "limit": 20,
                 }
                 start = time.perf_counter()
-                response = client.post("/api/recommend", content=json.dumps(body))
+                response = client.post("/api/recommend", json=body)
                 elapsed = (time.perf_counter() - start) * 1000
                 response.raise_for_status()
                 return elapsed
@@ -166,12 +171,16 @@ def run(directory: Path, src: Path, requests: int, soak: int) -> None:
             warm = _rss_mib(server.pid)
             print(f"first call {first:.0f} ms; warm RSS {warm:.0f} MiB")
             samples = []
+            cpu_before = _cpu_seconds(server.pid)
             for i, library in enumerate(libraries[1:], start=1):
                 samples.append(call(library))
                 if soak and i % 100 == 0:
                     rss = _rss_mib(server.pid)
                     print(f"after {i} libraries: RSS {rss:.0f} MiB ({rss - warm:+.0f} over warm)")
             q = statistics.quantiles(samples, n=100)
+            cpu = (_cpu_seconds(server.pid) - cpu_before) / len(samples) * 1000
+            load = os.getloadavg()[0]
+            print(f"server CPU {cpu:.1f} ms per request; load average {load:.1f}")
             print(
                 f"{len(samples)} distinct libraries: p50 {q[49]:.1f} ms, p99 {q[98]:.1f} ms, "
                 f"max {max(samples):.1f} ms; RSS {_rss_mib(server.pid):.0f} MiB"

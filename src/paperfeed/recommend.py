@@ -113,6 +113,10 @@ class Features:
     fields: sparse.csr_matrix  # (n, categories) 0/1
     stamp: tuple[Any, ...] = ()
     checked: float = 0.0
+    position: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.position = {paper_id: i for i, paper_id in enumerate(self.ids)}
 
     def take(self, keep: np.ndarray) -> Features:
         return Features(
@@ -259,6 +263,8 @@ class FeatureStore:
 
     def of_ids(self, ids: Sequence[str]) -> Features:
         """Features of a reader's own papers (few; built per call)."""
+        if not ids:
+            return self.features_of([], {})
         return self._build(ids, self.vectorizer)
 
     # -- windows
@@ -353,8 +359,11 @@ class ReaderModel:
         words = features.words @ self.word_weights
         sims = features.vectors @ self.positives.T
         nearest = sims.argmax(axis=1)
-        counts = self.field_counts[: features.fields.shape[1]]
-        fields = features.fields[:, : len(counts)] @ counts / max(1, len(self.positives))
+        # Categories first seen after this model was fitted count zero.
+        counts = np.zeros(features.fields.shape[1], np.float32)
+        known = min(len(counts), len(self.field_counts))
+        counts[:known] = self.field_counts[:known]
+        fields = features.fields @ counts / max(1, len(self.positives))
         return np.vstack([words, sims.max(axis=1), np.asarray(fields).ravel()]), nearest
 
     def score(self, features: Features) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -384,7 +393,7 @@ def fit_words(x: sparse.csr_matrix, labels: np.ndarray, sample_weight: np.ndarra
     change a ranking)."""
     from sklearn.svm import LinearSVC
 
-    svm = LinearSVC(class_weight="balanced", C=TEXT_C, max_iter=10000, tol=1e-6)
+    svm = LinearSVC(class_weight="balanced", C=TEXT_C, max_iter=10000)
     svm.fit(x, labels, sample_weight=sample_weight)
     weights: np.ndarray = svm.coef_[0].astype(np.float32)
     return weights
@@ -553,35 +562,39 @@ def rank_features(
     exclude: set[str] | None = None,
     categories: Sequence[str] | None = None,
 ) -> list[Pick]:
-    exclude = {*(exclude or ()), *signals.positives, *signals.negatives}
-    wanted = set(categories or ())
-    keep = np.asarray(
-        [
-            i
-            for i, row in enumerate(features.rows)
-            if row["id"] not in exclude
-            and (not wanted or wanted.intersection(row["categories"] or []))
-        ],
-        dtype=np.int64,
-    )
+    """The best ``limit`` of these features' papers for the signals, minus
+    the reader's own and ``exclude``d papers, in ``categories`` when given."""
+    mask = np.ones(len(features.ids), dtype=bool)
+    for paper_id in {*(exclude or ()), *signals.positives, *signals.negatives}:
+        at = features.position.get(paper_id)
+        if at is not None:
+            mask[at] = False
+    if categories:
+        wanted = set(categories)
+        mask &= np.asarray(
+            [bool(wanted.intersection(r["categories"] or [])) for r in features.rows]
+        )
+    keep = np.flatnonzero(mask)
     if len(keep) == 0:
         return []
     model = model_for(store, signals)
-    features = features if len(keep) == len(features.ids) else features.take(keep)
-    scores, nearest, strongest = model.score(features)
+    raw, nearest = model.signals(features)  # the whole window: cheaper than slicing it
+    parts = weighted_signals(raw[:, keep], model.weights)
+    scores, strongest = parts.sum(axis=0), parts.argmax(axis=0)
     with store.db.connect() as conn:
         titles = {
             p["id"]: p["title"]
             for p in paper_store.get_papers(conn, list(model.positive_ids)).values()
         }
     kinds = dict(signals.kinds)
-    order = np.lexsort((np.asarray(features.ids), -scores))[:limit]
+    order = np.lexsort((np.asarray(features.ids)[keep], -scores))[:limit]
     picks = []
     for i in order:
-        row = features.rows[i]
-        because = model.positive_ids[int(nearest[i])]
+        at = int(keep[i])
+        row = features.rows[at]
+        because = model.positive_ids[int(nearest[at])]
         title = titles.get(because, because)
-        why = _why(store, model, features, int(i), int(strongest[i]))
+        why = _why(store, model, features, at, int(strongest[i]))
         picks.append(
             Pick(
                 paper_id=row["id"],

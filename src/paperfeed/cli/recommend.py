@@ -92,7 +92,9 @@ def eval_feed(
     cache_dir: Annotated[
         Path | None, typer.Option(help="Where vectors embedded here are kept (default: data dir).")
     ] = None,
-    max_tokens: Annotated[int, typer.Option(help="Embedder truncation, in tokens.")] = 128,
+    max_tokens: Annotated[
+        int, typer.Option(help="corpus: embedder truncation, in tokens (the product's: 256).")
+    ] = 256,
     since: Annotated[str, typer.Option(help="small: first listing date of the instance.")] = (
         "2025-09-01"
     ),
