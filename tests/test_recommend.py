@@ -238,3 +238,34 @@ def test_digest_personal_section_for_signed_in_subscriber(
     assert personal.count("/papers/2506.10") == 3  # the three other quantum papers of DAY
     assert "because you saved" in personal
     assert sub["id"]
+
+
+def test_window_features_are_built_once_and_picks_name_their_strongest_signal(
+    settings: Settings, embedded: Database
+) -> None:
+    window = (DAY, DAY + timedelta(days=1))
+    first = recommend.recommend(
+        settings, embedded, positive_ids=["2506.1000000"], since=window[0], until=window[1]
+    )
+    store = recommend.feature_store(settings, embedded)
+    built = store.windows[window]
+    again = recommend.recommend(
+        settings, embedded, positive_ids=["2506.2000000"], since=window[0], until=window[1]
+    )
+    assert store.windows[window] is built  # the second reader reused the window's features
+    assert first[0].paper_id in QUANTUM_DAY1 | QUANTUM_DAY2
+    assert again[0].paper_id in PROTEIN_ALL
+    for pick in [*first, *again]:
+        assert pick.signal in recommend.SIGNAL_NAMES
+        assert "mostly for its" in pick.reason
+
+    with embedded.begin() as conn:  # a curator hides a paper: the window is rebuilt
+        from paperfeed.db.papers import set_curation
+
+        set_curation(conn, "2506.1000001", hidden=True)
+    store.windows[window].checked = 0.0
+    hidden = recommend.recommend(
+        settings, embedded, positive_ids=["2506.1000000"], since=window[0], until=window[1]
+    )
+    assert "2506.1000001" not in {p.paper_id for p in hidden}
+    assert store.windows[window] is not built

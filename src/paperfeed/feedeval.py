@@ -66,12 +66,18 @@ def _records(path: Path) -> Iterator[dict[str, Any]]:
                 yield json.loads(line)
 
 
-def load_corpus(path: Path, *, salt: str = "feed-eval") -> Corpus:
-    """The corpus, author-blind: names replaced by pseudonyms, and any
-    occurrence of an author's full name in title or abstract masked too."""
+def load_corpus(
+    path: Path, *, salt: str = "feed-eval", since: date | None = None, until: date | None = None
+) -> Corpus:
+    """The corpus (the papers listed in [since, until] when given),
+    author-blind: names replaced by pseudonyms, and any occurrence of an
+    author's full name in title or abstract masked too."""
     ids, titles, abstracts, cats, days, authors = [], [], [], [], [], []
     for record in _records(path):
-        if not record.get("listing_date"):
+        listed = (record.get("listing_date") or "")[:10]
+        if not listed or (since and listed < since.isoformat()):
+            continue
+        if until and listed > until.isoformat():
             continue
         names = [n.strip() for n in record.get("authors") or [] if n.strip()]
         title, abstract = record["title"], record["abstract"]
@@ -99,6 +105,7 @@ def build_user_days(
     min_library: int = 2,
     max_library: int = 50,
     seed: int = 13,
+    small_fields: float = 0.0,
 ) -> list[UserDay]:
     """Sample evaluation days from the later 60% of the corpus, then user-days:
     (author, day) pairs where the author has papers that day and at least
@@ -129,9 +136,30 @@ def build_user_days(
                     UserDay(author, day, tuple(library[-max_library:]), tuple(sorted(relevant)))
                 )
     candidates.sort(key=lambda u: (u.day, u.author))
-    if len(candidates) > users:
+    if small_fields > 0:
+        # Readers whose field is not one of the instance's big ones: their
+        # paper must stand out in a pool mostly of other fields.
+        small = [u for u in candidates if main_field(corpus, u) not in BIG_FIELDS]
+        big = [u for u in candidates if main_field(corpus, u) in BIG_FIELDS]
+        n_small = min(len(small), round(users * small_fields))
+        candidates = rng.sample(small, n_small) + rng.sample(big, min(len(big), users - n_small))
+    elif len(candidates) > users:
         candidates = rng.sample(candidates, users)
     return sorted(candidates, key=lambda u: (u.day, u.author))
+
+
+BIG_FIELDS = frozenset({"cs.CV", "cs.CL", "cs.AI", "cs.LG"})
+
+
+def main_field(corpus: Corpus, user: UserDay) -> str:
+    """The category most of the reader's library is listed under first."""
+    firsts = [corpus.categories[r][0] for r in user.library if corpus.categories[r]]
+    return max(sorted(set(firsts)), key=firsts.count) if firsts else ""
+
+
+def size_split(user: UserDay) -> str:
+    n = len(user.library)
+    return "library 2-5" if n <= 5 else "library 6-20" if n <= 20 else "library 21+"
 
 
 # ---------------------------------------------------------------- metrics
@@ -210,9 +238,13 @@ class TfidfSVMBaseline:
 
 def evaluate(
     corpus: Corpus, user_days: Sequence[UserDay], rankers: dict[str, Ranker]
-) -> dict[str, dict[str, float]]:
-    """Mean Recall@10, MRR and nDCG@10 of each ranker over the user-days."""
-    totals: dict[str, dict[str, float]] = {name: defaultdict(float) for name in rankers}
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Mean Recall@10, MRR and nDCG@10 of each ranker over the user-days, in
+    all and by library size. A ranker may return a dict of named score arrays
+    (variants scored from one fit)."""
+    totals: dict[str, dict[str, dict[str, float]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(float))
+    )
     feeds: dict[int, np.ndarray] = {}
     for user in user_days:
         feed = feeds.get(user.day)
@@ -220,14 +252,25 @@ def evaluate(
             feed = feeds[user.day] = np.flatnonzero(corpus.days == user.day)
         relevant = set(user.relevant)
         for name, ranker in rankers.items():
-            scores = np.asarray(ranker(user, feed), dtype=np.float64)
-            # Ties broken by row, so a ranker that scores everything equal gets
-            # no lucky order.
-            order = np.lexsort((feed, -scores))
-            for metric, value in metrics(feed[order].tolist(), relevant).items():
-                totals[name][metric] += value
-    n = max(1, len(user_days))
-    return {name: {m: v / n for m, v in t.items()} for name, t in totals.items()}
+            result = ranker(user, feed)
+            variants = result if isinstance(result, dict) else {name: result}
+            for variant, values in variants.items():
+                scores = np.asarray(values, dtype=np.float64)
+                # Ties broken by row, so a ranker that scores everything equal
+                # gets no lucky order.
+                order = np.lexsort((feed, -scores))
+                for split in ("all", size_split(user)):
+                    cell = totals[variant][split]
+                    cell["user_days"] += 1
+                    for metric, value in metrics(feed[order].tolist(), relevant).items():
+                        cell[metric] += value
+    return {
+        variant: {
+            split: {m: (v / t["user_days"] if m != "user_days" else v) for m, v in t.items()}
+            for split, t in splits.items()
+        }
+        for variant, splits in totals.items()
+    }
 
 
 def needed_rows(corpus: Corpus, user_days: Sequence[UserDay]) -> np.ndarray:
@@ -298,73 +341,121 @@ def background_rows(corpus: Corpus, size: int, seed: int = 29) -> np.ndarray:
     return np.sort(rng.choice(len(corpus.ids), size=min(size, len(corpus.ids)), replace=False))
 
 
-class PersonalModelRanker:
-    """``paperfeed.recommend.fit`` on the embeddings: the library as positives,
-    the fixed background sample listed before the day as "everything else"."""
+def variants() -> dict[str, Any]:
+    """The product's model with other signal weights, scored from the same fit."""
+    from paperfeed.recommend import Weights
+
+    return {
+        "paperfeed": Weights(),
+        "words only (instance tf-idf SVM)": Weights(1, 0, 0),
+        "meaning only (nearest library paper)": Weights(0, 1, 0),
+        "field only": Weights(0, 0, 1),
+        "words + meaning": Weights(1, 1, 0),
+        "words + field 0.5": Weights(1, 0, 0.5),
+        "words + meaning + field 0.25": Weights(1, 1, 0.25),
+        "words + meaning + field 1": Weights(1, 1, 1),
+        "words + meaning 0.5 + field 0.5": Weights(1, 0.5, 0.5),
+        "words + meaning 2 + field 0.5": Weights(1, 2, 0.5),
+    }
+
+
+class ProductRanker:
+    """``paperfeed.recommend``'s model on the benchmark: the tf-idf fitted the
+    way the product fits it on its instance (the corpus), the library as
+    positives, the background sample listed before the day as "everything
+    else"; returns the score of every variant in ``variants()``."""
 
     def __init__(
-        self,
-        corpus: Corpus,
-        rows: np.ndarray,
-        vectors: np.ndarray,
-        background: np.ndarray,
-        **params: Any,
+        self, corpus: Corpus, rows: np.ndarray, vectors: np.ndarray, background: np.ndarray
     ) -> None:
+        from scipy import sparse
+
+        from paperfeed.recommend import VOCABULARY_SAMPLE, fit_vectorizer
+
         self.corpus = corpus
-        self.position = {int(r): i for i, r in enumerate(rows)}
-        self.vectors = vectors
+        texts = corpus.texts()
+        recent = np.argsort(-corpus.days, kind="stable")[:VOCABULARY_SAMPLE]
+        vectorizer = fit_vectorizer([texts[i] for i in recent])
+        needed = np.union1d(rows, background)
+        self.at = {int(r): i for i, r in enumerate(needed)}
+        self.words = vectorizer.transform([texts[int(r)] for r in needed]).tocsr()
+        self.dense = np.zeros((len(needed), vectors.shape[1]), np.float32)
+        self.dense[[self.at[int(r)] for r in rows]] = vectors
+        columns: dict[str, int] = {}
+        indptr, indices = [0], []
+        for r in needed:
+            for cat in dict.fromkeys(corpus.categories[int(r)]):
+                indices.append(columns.setdefault(cat, len(columns)))
+            indptr.append(len(indices))
+        self.fields = sparse.csr_matrix(
+            (np.ones(len(indices), np.float32), indices, indptr),
+            shape=(len(needed), len(columns)),
+        )
         self.background = background
-        self.params = params
-        self.texts = corpus.texts()
+        self.variants = variants()
 
-    def _of(self, rows: Sequence[int] | np.ndarray) -> np.ndarray:
-        return self.vectors[[self.position[int(r)] for r in rows]]
+    def features(self, rows: Sequence[int] | np.ndarray) -> Any:
+        from paperfeed.recommend import Features
 
-    def __call__(self, user: UserDay, feed: np.ndarray) -> np.ndarray:
-        from paperfeed.recommend import fit
+        at = [self.at[int(r)] for r in rows]
+        return Features(
+            [self.corpus.ids[int(r)] for r in rows],
+            [{} for _ in at],
+            self.words[at],
+            self.dense[at],
+            self.fields[at],
+        )
+
+    def __call__(self, user: UserDay, feed: np.ndarray) -> dict[str, np.ndarray]:
+        from paperfeed.recommend import fit, weighted_signals
 
         library = set(user.library)
-        bg = [
-            int(r) for r in self.background if self.corpus.days[r] < user.day and r not in library
-        ]
-        positives = self._of(user.library)
-        texts = self.texts
-        model = fit(
-            positives,
-            positives[:0],
-            self._of(bg),
-            texts=[texts[r] for r in [*user.library, *bg]],
-            **self.params,
+        bg = [r for r in self.background if self.corpus.days[r] < user.day and r not in library]
+        model = fit(self.features(user.library), self.features([]), self.features(bg))
+        raw, _ = model.signals(self.features(feed))
+        return {
+            name: weighted_signals(raw, weights).sum(axis=0)
+            for name, weights in self.variants.items()
+        }
+
+
+class HttpRanker:
+    """The product's default through ``POST /api/recommend`` of a running
+    instance, as a client would call it: the library as positive ids, the
+    day as ``since = until``; papers it does not return rank last."""
+
+    def __init__(self, base_url: str, corpus: Corpus) -> None:
+        import httpx
+
+        self.client = httpx.Client(base_url=base_url, timeout=600)
+        self.corpus = corpus
+
+    def __call__(self, user: UserDay, feed: np.ndarray) -> np.ndarray:
+        day = date.fromordinal(user.day).isoformat()
+        response = self.client.post(
+            "/api/recommend",
+            json={
+                "positive_ids": [self.corpus.ids[r] for r in user.library],
+                "since": day,
+                "until": day,
+                "limit": 500,
+            },
         )
-        scores, _ = model.score(self._of(feed), [texts[int(r)] for r in feed])
-        return scores
+        response.raise_for_status()
+        rank = {p["paper_id"]: i for i, p in enumerate(response.json()["papers"])}
+        return np.asarray(
+            [-rank.get(self.corpus.ids[int(r)], len(rank) + 1) for r in feed], dtype=np.float64
+        )
 
 
-def run(
-    corpus_path: Path,
-    *,
+def _vectors(
+    corpus: Corpus,
+    rows: np.ndarray,
     settings: Any,
-    days: int = 30,
-    users: int = 300,
-    seed: int = 13,
-    vectors: tuple[Path, Path] | None = None,
-    cache_dir: Path | None = None,
-    log: Callable[[str], None] = print,
-    extra: dict[str, dict[str, Any]] | None = None,
-) -> dict[str, Any]:
-    """Build the benchmark and score both rankers on it (see module doc)."""
-    import time
-
-    from paperfeed.recommend import BACKGROUND_SIZE
-
-    started = time.perf_counter()
-    corpus = load_corpus(corpus_path)
-    user_days = build_user_days(corpus, days=days, users=users, seed=seed)
-    elapsed = time.perf_counter() - started
-    log(f"{len(corpus.ids)} papers, {len(user_days)} user-days ({elapsed:.0f} s)")
-    # Twice the model's sample: readers use the part listed before their day.
-    background = background_rows(corpus, BACKGROUND_SIZE * 2)
-    rows = np.union1d(needed_rows(corpus, user_days), background)
+    vectors: tuple[Path, Path] | None,
+    cache_dir: Path | None,
+    log: Callable[[str], None],
+) -> np.ndarray:
     known = load_vector_cache(*vectors) if vectors else None
     embed: Callable[[list[str]], np.ndarray]
     if known is not None and all(corpus.ids[int(r)] in known for r in rows):
@@ -382,7 +473,7 @@ def run(
 
         tag = hashlib.sha256(current_model_id(settings).encode()).hexdigest()[:10]
         cache_file = cache_dir / f"vectors-{tag}.npz"
-    matrix = embed_rows(
+    return embed_rows(
         corpus,
         rows,
         embed,
@@ -390,25 +481,157 @@ def run(
         known=known,
         progress=lambda d, n: log(f"  embedded {d}/{n}") if d == n or d % 2048 < 256 else None,
     )
-    log(f"fitting the baseline's tf-idf ({time.perf_counter() - started:.0f} s)")
-    rankers: dict[str, Ranker] = {
-        "paperfeed": PersonalModelRanker(corpus, rows, matrix, background),
-        "arxiv-sanity-lite": TfidfSVMBaseline(corpus, cache_dir),
-    }
-    for name, params in (extra or {}).items():
-        rankers[name] = PersonalModelRanker(corpus, rows, matrix, background, **params)
-    log(f"ranking ({time.perf_counter() - started:.0f} s)")
-    scores = evaluate(corpus, user_days, rankers)
+
+
+def _summary(
+    corpus: Corpus, user_days: Sequence[UserDay], scores: dict[str, Any], started: float
+) -> dict[str, Any]:
+    import time
+
     feed_sizes = [int((corpus.days == d).sum()) for d in {u.day for u in user_days}]
     return {
+        "papers": len(corpus.ids),
         "user_days": len(user_days),
         "days": len({u.day for u in user_days}),
         "feed_size": float(np.mean(feed_sizes)) if feed_sizes else 0.0,
         "relevant_per_user_day": float(np.mean([len(u.relevant) for u in user_days])),
         "library_size": float(np.mean([len(u.library) for u in user_days])),
+        "small_field_readers": sum(main_field(corpus, u) not in BIG_FIELDS for u in user_days),
         "rankers": scores,
         "seconds": round(time.perf_counter() - started, 1),
     }
+
+
+def run(
+    corpus_path: Path,
+    *,
+    settings: Any,
+    days: int = 30,
+    users: int = 300,
+    seed: int = 13,
+    vectors: tuple[Path, Path] | None = None,
+    cache_dir: Path | None = None,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """The first setting: the whole corpus, every paper's vector from a cache
+    or embedded here; both rankers in process (see module doc)."""
+    import time
+
+    from paperfeed.recommend import BACKGROUND_SIZE
+
+    started = time.perf_counter()
+    corpus = load_corpus(corpus_path)
+    user_days = build_user_days(corpus, days=days, users=users, seed=seed)
+    log(f"{len(corpus.ids)} papers, {len(user_days)} user-days")
+    # Twice the model's sample: readers use the part listed before their day.
+    background = background_rows(corpus, BACKGROUND_SIZE * 2)
+    rows = needed_rows(corpus, user_days)  # the background needs no vectors
+    matrix = _vectors(corpus, rows, settings, vectors, cache_dir, log)
+    log(f"fitting the tf-idf models ({time.perf_counter() - started:.0f} s)")
+    rankers: dict[str, Ranker] = {
+        "arxiv-sanity-lite": TfidfSVMBaseline(corpus, cache_dir),
+        "paperfeed": ProductRanker(corpus, rows, matrix, background),  # type: ignore[dict-item]
+    }
+    log(f"ranking ({time.perf_counter() - started:.0f} s)")
+    return _summary(corpus, user_days, evaluate(corpus, user_days, rankers), started)
+
+
+def run_small_instance(
+    corpus_path: Path,
+    *,
+    since: date,
+    until: date,
+    instance: Path,
+    days: int = 30,
+    users: int = 300,
+    seed: int = 13,
+    library: int = 5,
+    small_fields: float = 0.5,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """The second setting, the conditions of a small real instance: only the
+    papers listed in [since, until], ingested into a fresh instance with every
+    author named "Anonymous" (``paperfeed ingest jsonl``) and embedded by the
+    product at its settings (``paperfeed embed``); libraries of the reader's
+    ``library`` latest earlier papers; a share of readers from small fields;
+    the whole day as the pool; the default ranking through the HTTP API."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from paperfeed.config import Settings
+    from paperfeed.db import Database
+    from paperfeed.db import embeddings as vector_store
+    from paperfeed.index.embedder import current_model_id
+    from paperfeed.recommend import BACKGROUND_SIZE
+
+    started = time.perf_counter()
+    corpus = load_corpus(corpus_path, since=since, until=until)
+    env = {**os.environ, "PAPERFEED_DATA_DIR": str(instance / "data")}
+    settings = Settings(data_dir=instance / "data")
+    source = instance / "corpus-anonymous.jsonl"
+    if not source.exists():
+        instance.mkdir(parents=True, exist_ok=True)
+        tmp = source.with_suffix(".tmp")
+        with tmp.open("w", encoding="utf-8") as out:
+            for record in _records(corpus_path):
+                if (
+                    since.isoformat()
+                    <= (record.get("listing_date") or "")[:10]
+                    <= until.isoformat()
+                ):
+                    record["authors"] = ["Anonymous"] * len(record.get("authors") or [])
+                    out.write(json.dumps(record) + "\n")
+        tmp.replace(source)
+        log(f"ingesting {len(corpus.ids)} papers into {instance}")
+        paperfeed = [sys.executable, "-m", "paperfeed"]
+        subprocess.run([*paperfeed, "ingest", "jsonl", str(source)], env=env, check=True)  # noqa: S603
+    log("embedding what is not embedded yet (paperfeed embed)")
+    subprocess.run([sys.executable, "-m", "paperfeed", "embed"], env=env, check=True)
+    user_days = build_user_days(
+        corpus, days=days, users=users, seed=seed, max_library=library, small_fields=small_fields
+    )
+    log(f"{len(corpus.ids)} papers, {len(user_days)} user-days")
+    rows = needed_rows(corpus, user_days)
+    db = Database(settings.database_url_resolved)
+    with db.connect() as conn:
+        found = vector_store.get_vectors(
+            conn, current_model_id(settings), [corpus.ids[int(r)] for r in rows]
+        )
+    db.dispose()
+    rows = np.asarray([r for r in rows if corpus.ids[int(r)] in found])
+    matrix = np.vstack([found[corpus.ids[int(r)]] for r in rows]).astype(np.float32)
+    background = background_rows(corpus, BACKGROUND_SIZE)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    server = subprocess.Popen(  # noqa: S603 (our own CLI, fixed arguments)
+        [sys.executable, "-m", "paperfeed", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        http = HttpRanker(f"http://127.0.0.1:{port}", corpus)
+        for _ in range(600):
+            try:
+                if http.client.get("/healthz").status_code == 200:
+                    break
+            except Exception:  # noqa: BLE001 (not up yet)
+                time.sleep(0.5)
+        rankers: dict[str, Ranker] = {
+            "arxiv-sanity-lite": TfidfSVMBaseline(corpus),
+            "paperfeed (HTTP API)": http,
+            "in process": ProductRanker(corpus, rows, matrix, background),  # type: ignore[dict-item]
+        }
+        log(f"ranking ({time.perf_counter() - started:.0f} s)")
+        scores = evaluate(corpus, user_days, rankers)
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    return _summary(corpus, user_days, scores, started)
 
 
 def _no_embedder(texts: list[str]) -> np.ndarray:

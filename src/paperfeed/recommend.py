@@ -1,51 +1,60 @@
-"""Personal recommendations: a linear model per reader on the paper embeddings.
+"""Personal recommendations: a per-reader model over features computed once.
 
-In the way of arxiv-sanity-lite's per-tag SVM and Scholar Inbox's per-user
-classifier: the reader's saves and upvotes are positives, hides are explicit
-negatives, and a fixed random sample of other papers stands in for "everything
-else" (the reader did not pick them; most are not for them). A logistic
-regression with balanced classes separates the two on the embeddings, and each
-candidate's score adds its cosine to the nearest positive, so one saved paper
-about a rare topic still pulls its close neighbours up even when the linear
-boundary is dominated by a large library. A tf-idf (1-2 gram) LinearSVC on the
-same examples adds the words: its standardized score is summed with the
-embedding model's. Each part was kept because it helped on the author-blind
-feed benchmark (``paperfeed eval-feed``, docs/feed-eval.md).
+In the way of arxiv-sanity-lite's per-tag SVM: the reader's saves and upvotes
+are positives, hides are explicit negatives (weighted up), and a fixed random
+sample of the instance stands in for "everything else". Three signals are
+scored for each candidate, standardized over the candidates of the call and
+summed with fixed weights (chosen on the feed benchmark, docs/feed-eval.md):
 
-Every pick explains itself with its nearest positive ("because you saved X").
-Models are cached per signal set: the cache key is a hash of the reader's
-positives and negatives and the embedding model, so a model is retrained when,
-and only when, the signals change.
+- **words**: a LinearSVC (C=0.01, balanced) on an instance-wide tf-idf of 1-2
+  grams, as arxiv-sanity-lite does;
+- **meaning**: the cosine of the candidate's embedding to the nearest positive;
+- **field**: how many of the reader's positives share a category with it.
+
+The tf-idf vocabulary is fitted once per process on the instance (refitted in
+the background when the instance has grown by a quarter), and the features of
+a listing-date window (tf-idf rows, embeddings, categories) are built once and
+kept in a small LRU; so a call fits only a small per-reader model and scores
+with sparse and dense matrix products. Every pick explains itself with its
+nearest positive and names the signal that weighed most for it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import random
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
+from scipy import sparse
+from sqlalchemy import func, select
 
 from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.db import digests as digest_store
 from paperfeed.db import embeddings as vector_store
 from paperfeed.db import papers as paper_store
+from paperfeed.db.tables import embeddings, papers
 
 # Chosen on the feed benchmark (docs/feed-eval.md); see there for the sweep.
-C = 1.0
-NEAREST_WEIGHT = 1.0
-BACKGROUND_SIZE = 750
+TEXT_C = 0.01
+WORDS_WEIGHT = 1.0
+MEANING_WEIGHT = 1.0
+FIELD_WEIGHT = 0.5
 HIDE_WEIGHT = 3.0
-TEXT_WEIGHT = 1.0
-TEXT_C = 0.1
-PARAMS_VERSION = "lr-nn-tfidf-1"
+BACKGROUND_SIZE = 2000
+VOCABULARY_SAMPLE = 30000  # most recent papers the tf-idf is fitted on
+MAX_FEATURES = 20000
+PARAMS_VERSION = "svm-nn-field-1"
+WINDOWS = 4  # listing-date windows whose features are kept
+CACHE_SIZE = 256  # per-reader models kept (each ~0.1 MiB: the SVM's weights)
+RECHECK_SECONDS = 5.0  # how often a window asks the database whether it changed
 
 
 class RecommendError(ValueError):
@@ -57,95 +66,371 @@ def _standardized(values: np.ndarray) -> np.ndarray:
     return (values - values.mean()) / (spread if spread > 0 else 1.0)
 
 
-@dataclass(frozen=True)
-class LinearModel:
-    """w·x + b on unit vectors, plus the positives it explains picks with, and
-    optionally a tf-idf SVM over the same examples whose (standardized) score
-    is added: the feed benchmark showed words and embeddings complement each
-    other (rare terms a reader uses vs. topics phrased differently)."""
-
-    weights: np.ndarray
-    bias: float
-    positives: np.ndarray  # (n, dim) unit vectors
-    nearest_weight: float
-    text_model: Any = None  # (TfidfVectorizer, LinearSVC) or None
-    text_weight: float = TEXT_WEIGHT
-
-    def score(
-        self, x: np.ndarray, texts: Sequence[str] | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, index of each row's nearest positive). Scores compare only
-        within one call: the text part is standardized over the rows given."""
-        if len(x) == 0:
-            return np.zeros(0), np.zeros(0, dtype=np.int64)
-        sims = x @ self.positives.T
-        nearest = sims.argmax(axis=1)
-        dense = x @ self.weights + self.bias + self.nearest_weight * sims.max(axis=1)
-        if self.text_model is None or texts is None or len(x) < 2:
-            return dense, nearest
-        vectorizer, svm = self.text_model
-        words = svm.decision_function(vectorizer.transform(list(texts)))
-        return _standardized(dense) + self.text_weight * _standardized(words), nearest
+def paper_text(title: str, abstract: str | None) -> str:
+    return f"{title}. {abstract or ''}"
 
 
-def fit_text_model(texts: Sequence[str], labels: np.ndarray, *, c: float = TEXT_C) -> Any:
-    """tf-idf of 1-2 grams over the training texts, and a balanced LinearSVC."""
+def make_vectorizer(n_documents: int) -> Any:
+    """arxiv-sanity-lite's tf-idf settings; the document-frequency cut-offs
+    only once the instance is large enough for them to mean anything."""
     from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.svm import LinearSVC
 
-    vectorizer = TfidfVectorizer(
+    large = n_documents >= 2000
+    return TfidfVectorizer(
         strip_accents="unicode",
         lowercase=True,
         stop_words="english",
         token_pattern=r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b",  # noqa: S106
         ngram_range=(1, 2),
         sublinear_tf=True,
-        max_features=20000,
+        max_features=MAX_FEATURES,
+        max_df=0.1 if large else 1.0,
+        min_df=5 if large else 1,
+        dtype=np.float32,
     )
-    x = vectorizer.fit_transform(list(texts))
-    svm = LinearSVC(class_weight="balanced", C=c, max_iter=10000, tol=1e-6)
-    svm.fit(x, labels)
-    return vectorizer, svm
+
+
+def fit_vectorizer(texts: Sequence[str]) -> Any:
+    vectorizer = make_vectorizer(len(texts))
+    vectorizer.fit(texts)
+    # sklearn keeps every term it cut (hundreds of thousands of bigrams) for
+    # introspection only; dropping it is what keeps a fitted vectorizer small.
+    vectorizer.stop_words_ = None
+    return vectorizer
+
+
+# ---------------------------------------------------------------- features
+
+
+@dataclass
+class Features:
+    """Rows of papers, each with its tf-idf row, embedding and categories."""
+
+    ids: list[str]
+    rows: list[dict[str, Any]]
+    words: sparse.csr_matrix  # (n, vocabulary), l2-normalized rows
+    vectors: np.ndarray  # (n, dim) unit vectors
+    fields: sparse.csr_matrix  # (n, categories) 0/1
+    stamp: tuple[Any, ...] = ()
+    checked: float = 0.0
+    position: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.position = {paper_id: i for i, paper_id in enumerate(self.ids)}
+
+    def take(self, keep: np.ndarray) -> Features:
+        return Features(
+            [self.ids[i] for i in keep],
+            [self.rows[i] for i in keep],
+            self.words[keep],
+            self.vectors[keep],
+            self.fields[keep],
+        )
+
+
+class FeatureStore:
+    """The instance's tf-idf vocabulary, a background sample and the features
+    of recent listing-date windows, for one database and embedding model."""
+
+    def __init__(self, db: Database, model_id: str) -> None:
+        self.db = db
+        self.model_id = model_id
+        self.lock = threading.Lock()
+        self.vectorizer: Any = None
+        self.version = ""  # changes with the vocabulary; part of a model's cache key
+        self.fitted_on = 0
+        self.categories: dict[str, int] = {}
+        self.background: Features | None = None
+        self.windows: OrderedDict[tuple[date, date], Features] = OrderedDict()
+        self._refitting = False
+        self._category_names: list[str] = []
+        self._feature_names: np.ndarray | None = None
+
+    # -- vocabulary
+    def _count(self) -> int:
+        with self.db.connect() as conn:
+            return paper_store.count_papers(conn)
+
+    def _fit(self) -> tuple[Any, Features, str, int]:
+        with self.db.connect() as conn:
+            recent = conn.execute(
+                select(papers.c.id, papers.c.title, papers.c.abstract)
+                .where(papers.c.hidden.is_(False))
+                .order_by(papers.c.listing_date.desc(), papers.c.id.desc())
+                .limit(VOCABULARY_SAMPLE)
+            ).all()
+        texts = [paper_text(r.title, r.abstract) for r in recent]
+        if not texts:
+            raise RecommendError("the instance holds no papers yet")
+        vectorizer = fit_vectorizer(texts)
+        version = hashlib.sha256(json.dumps(sorted(vectorizer.vocabulary_)).encode()).hexdigest()[
+            :16
+        ]
+        rng = np.random.default_rng(29)
+        sample = sorted(
+            rng.choice(len(recent), size=min(BACKGROUND_SIZE, len(recent)), replace=False)
+        )
+        return (
+            vectorizer,
+            self._build([recent[i].id for i in sample], vectorizer),
+            version,
+            len(recent),
+        )
+
+    def ensure_vocabulary(self) -> None:
+        """Fit on first use; refit in the background when the instance grew by
+        a quarter (the old vocabulary serves meanwhile)."""
+        if self.vectorizer is None:
+            with self.lock:
+                if self.vectorizer is None:
+                    self._install(*self._fit())
+            return
+        if self._refitting or self.fitted_on >= VOCABULARY_SAMPLE:
+            return
+        if self._count() >= max(self.fitted_on * 1.25, self.fitted_on + 100):
+            self._refitting = True
+            threading.Thread(target=self._refit, daemon=True).start()
+
+    def _refit(self) -> None:
+        try:
+            fitted = self._fit()
+            with self.lock:
+                self._install(*fitted)
+        finally:
+            self._refitting = False
+
+    def _install(self, vectorizer: Any, background: Features, version: str, n: int) -> None:
+        self.vectorizer, self.background, self.version, self.fitted_on = (
+            vectorizer,
+            background,
+            version,
+            n,
+        )
+        self._feature_names = None
+        self.windows.clear()
+
+    # -- rows to features
+    def _category_columns(self, rows: Sequence[dict[str, Any]]) -> sparse.csr_matrix:
+        indptr, indices = [0], []
+        for row in rows:
+            for cat in dict.fromkeys(row.get("categories") or []):
+                column = self.categories.setdefault(cat, len(self.categories))
+                indices.append(column)
+            indptr.append(len(indices))
+        return sparse.csr_matrix(
+            (np.ones(len(indices), np.float32), indices, indptr),
+            shape=(len(rows), len(self.categories)),
+        )
+
+    def category_name(self, column: int) -> str:
+        if len(self._category_names) != len(self.categories):
+            self._category_names = list(self.categories)
+        return self._category_names[column]
+
+    def feature_names(self) -> np.ndarray:
+        if self._feature_names is None:
+            self._feature_names = self.vectorizer.get_feature_names_out()
+        return self._feature_names
+
+    def _build(self, ids: Sequence[str], vectorizer: Any) -> Features:
+        with self.db.connect() as conn:
+            found = paper_store.get_papers(conn, list(ids))
+            vectors = candidate_vectors(conn, self.model_id, [i for i in ids if i in found])
+        rows = [found[i] for i in ids if i in found and i in vectors]
+        return self.features_of(rows, vectors, vectorizer)
+
+    def features_of(
+        self,
+        rows: Sequence[dict[str, Any]],
+        vectors: dict[str, np.ndarray],
+        vectorizer: Any = None,
+    ) -> Features:
+        """Features of these rows (those with a vector: the others cannot be scored)."""
+        rows = [r for r in rows if r["id"] in vectors]
+        vectorizer = vectorizer or self.vectorizer
+        dim = len(next(iter(vectors.values()))) if vectors else 1
+        return Features(
+            [r["id"] for r in rows],
+            list(rows),
+            vectorizer.transform([paper_text(r["title"], r.get("abstract")) for r in rows])
+            if rows
+            else sparse.csr_matrix((0, len(vectorizer.vocabulary_)), dtype=np.float32),
+            np.vstack([vectors[r["id"]] for r in rows]).astype(np.float32)
+            if rows
+            else np.zeros((0, dim), np.float32),
+            self._category_columns(rows),
+        )
+
+    def of_ids(self, ids: Sequence[str]) -> Features:
+        """Features of a reader's own papers (few; built per call)."""
+        if not ids:
+            return self.features_of([], {})
+        return self._build(ids, self.vectorizer)
+
+    # -- windows
+    def _stamp(self, since: date, until: date) -> tuple[Any, ...]:
+        with self.db.connect() as conn:
+            listed = conn.execute(
+                select(func.count(), func.max(papers.c.modified_at)).where(
+                    papers.c.listing_date >= since,
+                    papers.c.listing_date <= until,
+                    papers.c.hidden.is_(False),
+                    papers.c.withdrawn.is_(False),
+                )
+            ).one()
+            embedded = conn.execute(
+                select(func.max(embeddings.c.created_at)).where(embeddings.c.model == self.model_id)
+            ).scalar()
+        return (listed[0], str(listed[1]), str(embedded))
+
+    def window(self, since: date, until: date) -> Features:
+        """Features of the visible papers listed in [since, until], rebuilt
+        when a paper in it changed, was hidden or got a vector."""
+        key = (since, until)
+        cached = self.windows.get(key)
+        now = time.monotonic()
+        if cached is not None and now - cached.checked < RECHECK_SECONDS:
+            return cached
+        stamp = self._stamp(since, until)
+        with self.lock:
+            cached = self.windows.get(key)
+            if cached is not None and cached.stamp == stamp:
+                cached.checked = now
+                self.windows.move_to_end(key)
+                return cached
+            with self.db.connect() as conn:
+                rows = digest_store.period_papers(conn, since, until)
+                vectors = candidate_vectors(conn, self.model_id, [r["id"] for r in rows])
+            built = self.features_of(rows, vectors)
+            built.stamp, built.checked = stamp, now
+            self.windows[key] = built
+            while len(self.windows) > WINDOWS:
+                self.windows.popitem(last=False)
+            return built
+
+
+_stores: dict[tuple[str, str], FeatureStore] = {}
+_stores_lock = threading.Lock()
+
+
+def feature_store(settings: Settings, db: Database) -> FeatureStore:
+    from paperfeed.index.embedder import current_model_id
+
+    key = (str(db.engine.url), current_model_id(settings))
+    with _stores_lock:
+        store = _stores.get(key)
+        if store is None:
+            store = _stores[key] = FeatureStore(db, key[1])
+        store.db = db  # the same database, maybe reopened (a CLI run, a test)
+    store.ensure_vocabulary()
+    return store
+
+
+# ---------------------------------------------------------------- the per-reader model
+
+
+@dataclass(frozen=True)
+class Weights:
+    words: float = WORDS_WEIGHT
+    meaning: float = MEANING_WEIGHT
+    field: float = FIELD_WEIGHT
+
+
+SIGNAL_NAMES = ("words", "meaning", "field")
+
+
+@dataclass(frozen=True)
+class ReaderModel:
+    """What a reader's ranking needs, small enough to cache: the SVM's
+    weights over the vocabulary, the positives' embeddings and how many
+    positives are in each category."""
+
+    word_weights: np.ndarray  # (vocabulary,) float32
+    positives: np.ndarray  # (n, dim) unit vectors, in the order of positive_ids
+    positive_ids: tuple[str, ...]
+    field_counts: np.ndarray  # (categories,) float32: positives per category
+    weights: Weights = field(default_factory=Weights)
+
+    def signals(self, features: Features) -> tuple[np.ndarray, np.ndarray]:
+        """((3, n) raw signal values, index of each row's nearest positive)."""
+        n = len(features.ids)
+        if n == 0:
+            return np.zeros((3, 0)), np.zeros(0, dtype=np.int64)
+        words = features.words @ self.word_weights
+        sims = features.vectors @ self.positives.T
+        nearest = sims.argmax(axis=1)
+        # Categories first seen after this model was fitted count zero.
+        counts = np.zeros(features.fields.shape[1], np.float32)
+        known = min(len(counts), len(self.field_counts))
+        counts[:known] = self.field_counts[:known]
+        fields = features.fields @ counts / max(1, len(self.positives))
+        return np.vstack([words, sims.max(axis=1), np.asarray(fields).ravel()]), nearest
+
+    def score(self, features: Features) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(scores, nearest positive, per-row index of the signal that weighed
+        most). Scores compare only within one call: each signal is
+        standardized over the rows given."""
+        raw, nearest = self.signals(features)
+        parts = weighted_signals(raw, self.weights)
+        return parts.sum(axis=0), nearest, parts.argmax(axis=0)
+
+
+def weighted_signals(raw: np.ndarray, weights: Weights) -> np.ndarray:
+    """(3, n): each signal standardized over the candidates, times its weight."""
+    if raw.shape[1] < 2:
+        return raw.copy()
+    return np.vstack(
+        [
+            weights.words * _standardized(raw[0]),
+            weights.meaning * _standardized(raw[1]),
+            weights.field * _standardized(raw[2]),
+        ]
+    )
+
+
+def fit_words(x: sparse.csr_matrix, labels: np.ndarray, sample_weight: np.ndarray) -> np.ndarray:
+    """arxiv-sanity-lite's per-reader LinearSVC; returns w (the bias does not
+    change a ranking)."""
+    from sklearn.svm import LinearSVC
+
+    svm = LinearSVC(class_weight="balanced", C=TEXT_C, max_iter=10000)
+    svm.fit(x, labels, sample_weight=sample_weight)
+    weights: np.ndarray = svm.coef_[0].astype(np.float32)
+    return weights
 
 
 def fit(
-    positives: np.ndarray,
-    negatives: np.ndarray,
-    background: np.ndarray,
+    positives: Features,
+    negatives: Features,
+    background: Features,
     *,
-    c: float = C,
-    nearest_weight: float = NEAREST_WEIGHT,
+    weights: Weights | None = None,
     hide_weight: float = HIDE_WEIGHT,
-    texts: Sequence[str] | None = None,
-) -> LinearModel:
-    """Train on unit vectors: positives vs explicit negatives and background.
-    ``texts`` (title + abstract of every row, in the same order: positives,
-    negatives, background) adds the tf-idf part."""
-    from sklearn.linear_model import LogisticRegression
-
-    if len(positives) == 0:
+) -> ReaderModel:
+    """Train on features: positives vs explicit negatives (weighted up) and
+    the background sample (minus the reader's own papers)."""
+    if not positives.ids:
         raise RecommendError("a model needs at least one positive paper")
-    negative_rows = [m for m in (negatives, background) if len(m)]
-    if not negative_rows:
-        # Nothing to contrast with: rank by closeness to the positives alone.
-        return LinearModel(np.zeros(positives.shape[1], np.float32), 0.0, positives, 1.0)
-    x = np.vstack([positives, *negative_rows]).astype(np.float32)
-    y = np.concatenate([np.ones(len(positives)), np.zeros(len(x) - len(positives))])
-    weight = np.ones(len(x))
-    weight[len(positives) : len(positives) + len(negatives)] = hide_weight
-    clf = LogisticRegression(C=c, class_weight="balanced", max_iter=1000)
-    clf.fit(x, y, sample_weight=weight)
-    text_model = None
-    if texts is not None:
-        if len(texts) != len(x):
-            raise ValueError(f"{len(texts)} texts for {len(x)} training rows")
-        text_model = fit_text_model(texts, y)
-    return LinearModel(
-        clf.coef_[0].astype(np.float32),
-        float(clf.intercept_[0]),
-        positives,
-        nearest_weight,
-        text_model,
+    own = {*positives.ids, *negatives.ids}
+    keep = np.asarray([i for i, pid in enumerate(background.ids) if pid not in own], dtype=np.int64)
+    background = background.take(keep)
+    n_categories = max(positives.fields.shape[1], 1)
+    field_counts = np.asarray(positives.fields.sum(axis=0), dtype=np.float32).ravel()
+    if not negatives.ids and not background.ids:
+        word_weights = np.asarray(positives.words.mean(axis=0), dtype=np.float32).ravel()
+    else:
+        x = sparse.vstack([positives.words, negatives.words, background.words]).tocsr()
+        y = np.zeros(x.shape[0])
+        y[: len(positives.ids)] = 1
+        sample_weight = np.ones(x.shape[0])
+        sample_weight[len(positives.ids) : len(positives.ids) + len(negatives.ids)] = hide_weight
+        word_weights = fit_words(x, y, sample_weight)
+    return ReaderModel(
+        word_weights,
+        positives.vectors,
+        tuple(positives.ids),
+        field_counts[:n_categories],
+        weights or Weights(),
     )
 
 
@@ -159,75 +444,46 @@ class Signals:
     # Why each positive counts, for explanations: "saved", "upvoted", "chose".
     kinds: tuple[tuple[str, str], ...] = ()
 
-    def signature(self, model_id: str) -> str:
+    def signature(self, model_id: str, vocabulary: str) -> str:
         payload = json.dumps(
-            [PARAMS_VERSION, model_id, sorted(self.positives), sorted(self.negatives)]
+            [PARAMS_VERSION, model_id, vocabulary, sorted(self.positives), sorted(self.negatives)]
         )
         return hashlib.sha256(payload.encode()).hexdigest()
 
 
-_cache: OrderedDict[str, LinearModel] = OrderedDict()
+_cache: OrderedDict[str, ReaderModel] = OrderedDict()
 _cache_lock = threading.Lock()
-CACHE_SIZE = 512
 training_count = 0  # how many models were fitted in this process (tests read it)
 
 
 def clear_cache() -> None:
     with _cache_lock:
         _cache.clear()
+    with _stores_lock:
+        _stores.clear()
 
 
-def _background_ids(all_ids: Sequence[str], exclude: set[str], seed: str) -> list[str]:
-    rng = random.Random(seed)
-    pool = [i for i in all_ids if i not in exclude]
-    return rng.sample(pool, min(BACKGROUND_SIZE, len(pool)))
-
-
-def model_for(settings: Settings, db: Database, signals: Signals) -> tuple[LinearModel, list[str]]:
-    """The model for these signals, from the cache or trained now. Also returns
-    the ids of the positives in the order of ``model.positives``."""
+def model_for(store: FeatureStore, signals: Signals) -> ReaderModel:
+    """The model for these signals, from the cache or trained now."""
     global training_count
-    from paperfeed.index.embedder import current_model_id
-    from paperfeed.similar import paper_vectors
-
-    model_id = current_model_id(settings)
-    key = signals.signature(model_id)
-    vectors = paper_vectors(db, settings, [*signals.positives, *signals.negatives])
-    positive_ids = [p for p in sorted(signals.positives) if p in vectors]
+    key = signals.signature(store.model_id, store.version)
     with _cache_lock:
         cached = _cache.get(key)
         if cached is not None:
             _cache.move_to_end(key)
-            return cached, positive_ids
-    if not positive_ids:
+            return cached
+    positives = store.of_ids(sorted(signals.positives))
+    if not positives.ids:
         raise RecommendError("none of the positive papers is known (or embedded) here")
-    with db.connect() as conn:
-        all_ids = sorted(vector_store.vector_ids(conn, model_id))
-        sample = _background_ids(all_ids, {*signals.positives, *signals.negatives}, key)
-        background = vector_store.get_vectors(conn, model_id, sample)
-        negative_ids = [n for n in signals.negatives if n in vectors]
-        background_ids = list(background)
-        text_of = {
-            t.id: f"{t.title}. {t.abstract}"
-            for t in vector_store.paper_texts(conn, [*positive_ids, *negative_ids, *background_ids])
-        }
-    dim = len(vectors[positive_ids[0]])
-    model = fit(
-        np.vstack([vectors[p] for p in positive_ids]),
-        _stack([vectors[n] for n in negative_ids], dim),
-        _stack([background[b] for b in background_ids], dim),
-        texts=[text_of.get(i, "") for i in [*positive_ids, *negative_ids, *background_ids]],
-    )
+    background = store.background
+    assert background is not None  # noqa: S101 (set with the vocabulary)
+    model = fit(positives, store.of_ids(sorted(signals.negatives)), background)
     with _cache_lock:
         training_count += 1
         _cache[key] = model
         while len(_cache) > CACHE_SIZE:
             _cache.popitem(last=False)
-    return model, positive_ids
-
-
-def _stack(rows: list[np.ndarray], dim: int) -> np.ndarray:
-    return np.vstack(rows).astype(np.float32) if rows else np.zeros((0, dim), np.float32)
+    return model
 
 
 # ---------------------------------------------------------------- ranking
@@ -242,6 +498,7 @@ class Pick:
     because_id: str | None
     because_title: str | None
     reason: str
+    signal: str = ""  # the signal that weighed most: "words", "meaning", "field"
 
 
 def _default_window(db: Database, since: date | None, until: date | None) -> tuple[date, date]:
@@ -272,53 +529,82 @@ def _reason(kind: str, title: str) -> str:
     return f"because {verb} \u201c{title}\u201d"
 
 
-def rank(
-    settings: Settings,
-    db: Database,
+def _why(store: FeatureStore, model: ReaderModel, features: Features, row: int, signal: int) -> str:
+    """The signal that weighed most for this pick, in words."""
+    if SIGNAL_NAMES[signal] == "words":
+        words = features.words[row]
+        weight = words.data * model.word_weights[words.indices]
+        top = words.indices[np.argsort(-weight)[:2]]
+        names = store.feature_names()
+        terms = ", ".join(f"\u201c{names[t]}\u201d" for t in top if model.word_weights[t] > 0)
+        return f"mostly for its words {terms}" if terms else "mostly for its words"
+    if SIGNAL_NAMES[signal] == "field":
+        cats = [store.category_name(c) for c in features.fields[row].indices]
+        counts = model.field_counts
+        best = max(
+            features.fields[row].indices,
+            key=lambda c: counts[c] if c < len(counts) else 0,
+            default=None,
+        )
+        if best is not None and best < len(counts) and counts[best] > 0:
+            name, count = store.category_name(best), int(counts[best])
+            return f"mostly for its field, {name} ({count} of your papers)"
+        return f"mostly for its field ({', '.join(cats)})"
+    return "mostly for its closeness in meaning"
+
+
+def rank_features(
+    store: FeatureStore,
     signals: Signals,
-    candidate_rows: Sequence[dict[str, Any]],
+    features: Features,
     *,
     limit: int = 20,
     exclude: set[str] | None = None,
-    vectors: dict[str, np.ndarray] | None = None,
+    categories: Sequence[str] | None = None,
 ) -> list[Pick]:
-    """Score candidates with the model for these signals, best first.
-    ``vectors`` may hold the candidates' vectors already (a digest run loads
-    a period's once for all its readers)."""
-    from paperfeed.index.embedder import current_model_id
-
-    exclude = {*(exclude or ()), *signals.positives, *signals.negatives}
-    rows = [r for r in candidate_rows if r["id"] not in exclude]
-    if not rows:
+    """The best ``limit`` of these features' papers for the signals, minus
+    the reader's own and ``exclude``d papers, in ``categories`` when given."""
+    mask = np.ones(len(features.ids), dtype=bool)
+    for paper_id in {*(exclude or ()), *signals.positives, *signals.negatives}:
+        at = features.position.get(paper_id)
+        if at is not None:
+            mask[at] = False
+    if categories:
+        wanted = set(categories)
+        mask &= np.asarray(
+            [bool(wanted.intersection(r["categories"] or [])) for r in features.rows]
+        )
+    keep = np.flatnonzero(mask)
+    if len(keep) == 0:
         return []
-    model, positive_ids = model_for(settings, db, signals)
-    model_id = current_model_id(settings)
-    with db.connect() as conn:
-        if vectors is None:
-            vectors = candidate_vectors(conn, model_id, [r["id"] for r in rows])
-        titles = {p["id"]: p["title"] for p in paper_store.get_papers(conn, positive_ids).values()}
-    rows = [r for r in rows if r["id"] in vectors]  # not embedded yet: cannot be scored
-    if not rows:
-        return []
-    scores, nearest = model.score(
-        np.vstack([vectors[r["id"]] for r in rows]),
-        [f"{r['title']}. {r.get('abstract') or ''}" for r in rows],
-    )
+    model = model_for(store, signals)
+    raw, nearest = model.signals(features)  # the whole window: cheaper than slicing it
+    parts = weighted_signals(raw[:, keep], model.weights)
+    scores, strongest = parts.sum(axis=0), parts.argmax(axis=0)
+    with store.db.connect() as conn:
+        titles = {
+            p["id"]: p["title"]
+            for p in paper_store.get_papers(conn, list(model.positive_ids)).values()
+        }
     kinds = dict(signals.kinds)
-    order = np.lexsort(([r["id"] for r in rows], -scores))[:limit]
+    order = np.lexsort((np.asarray(features.ids)[keep], -scores))[:limit]
     picks = []
     for i in order:
-        because = positive_ids[int(nearest[i])]
+        at = int(keep[i])
+        row = features.rows[at]
+        because = model.positive_ids[int(nearest[at])]
         title = titles.get(because, because)
+        why = _why(store, model, features, at, int(strongest[i]))
         picks.append(
             Pick(
-                paper_id=rows[i]["id"],
-                title=rows[i]["title"],
+                paper_id=row["id"],
+                title=row["title"],
                 score=round(float(scores[i]), 4),
-                listing_date=rows[i]["listing_date"],
+                listing_date=row["listing_date"],
                 because_id=because,
                 because_title=title,
-                reason=_reason(kinds.get(because, "chose"), title),
+                reason=f"{_reason(kinds.get(because, 'chose'), title)}; {why}",
+                signal=SIGNAL_NAMES[int(strongest[i])],
             )
         )
     return picks
@@ -405,13 +691,21 @@ def recommend(
     negatives = tuple(
         dict.fromkeys(resolved[i] for i in negative_ids if resolved[i] not in positives)
     )
-    rows = candidates(db, since, until, categories if positives else None)
     if not positives:
+        rows = candidates(db, since, until, None)
         return cold_start(
             rows, categories=categories or (), keywords=keywords, limit=limit, exclude=exclude
         )
     signals = Signals(positives, negatives, tuple((kinds or {}).items()))
-    return rank(settings, db, signals, rows, limit=limit, exclude=exclude)
+    store = feature_store(settings, db)
+    return rank_features(
+        store,
+        signals,
+        store.window(since, until),
+        limit=limit,
+        exclude=exclude,
+        categories=categories,
+    )
 
 
 # ---------------------------------------------------------------- readers
@@ -447,8 +741,10 @@ def for_reader(
     exclude = {*(exclude or ()), *signals.negatives}
     if signals.positives:
         since, until = _default_window(db, since, until)
-        rows = candidates(db, since, until, None)
-        return rank(settings, db, signals, rows, limit=limit, exclude=exclude)
+        store = feature_store(settings, db)
+        return rank_features(
+            store, signals, store.window(since, until), limit=limit, exclude=exclude
+        )
     return recommend(
         settings,
         db,
@@ -467,7 +763,7 @@ def digest_picker(settings: Settings, db: Database) -> Any:
 
     from paperfeed.index.embedder import current_model_id
 
-    loaded: dict[tuple[str, ...], dict[str, np.ndarray]] = {}
+    loaded: dict[tuple[str, ...], Features] = {}
 
     def pick(
         reader_id: int, candidate_rows: Sequence[dict[str, Any]], limit: int, exclude: set[str]
@@ -475,21 +771,15 @@ def digest_picker(settings: Settings, db: Database) -> Any:
         signals, _ = reader_signals(db, reader_id)
         if not signals.positives:
             return []
+        store = feature_store(settings, db)
         key = tuple(r["id"] for r in candidate_rows)
-        if key not in loaded:  # one period's vectors, loaded once per run
+        if key not in loaded:  # one period's features, built once per run
             loaded.clear()
             with db.connect() as conn:
-                loaded[key] = candidate_vectors(conn, current_model_id(settings), key)
+                vectors = candidate_vectors(conn, current_model_id(settings), key)
+            loaded[key] = store.features_of(candidate_rows, vectors)
         try:
-            picks = rank(
-                settings,
-                db,
-                signals,
-                candidate_rows,
-                limit=limit,
-                exclude=exclude,
-                vectors=loaded[key],
-            )
+            picks = rank_features(store, signals, loaded[key], limit=limit, exclude=exclude)
         except RecommendError:
             return []
         return [(p.paper_id, p.reason) for p in picks]

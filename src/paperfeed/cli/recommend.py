@@ -73,6 +73,13 @@ def recommend(
 @app.command("eval-feed")
 def eval_feed(
     corpus: Annotated[Path, typer.Argument(help="arxiv-cs-2025.jsonl.gz (JSON lines, gzip ok).")],
+    setting: Annotated[
+        str,
+        typer.Option(
+            help="'corpus': the whole corpus, in process; 'small': a small instance built "
+            "from --since..--until, ranked through its HTTP API (docs/feed-eval.md)."
+        ),
+    ] = "corpus",
     days: Annotated[int, typer.Option(help="Evaluation days sampled.")] = 30,
     users: Annotated[int, typer.Option(help="User-days sampled.")] = 300,
     seed: Annotated[int, typer.Option(help="Sampling seed.")] = 13,
@@ -85,39 +92,83 @@ def eval_feed(
     cache_dir: Annotated[
         Path | None, typer.Option(help="Where vectors embedded here are kept (default: data dir).")
     ] = None,
-    max_tokens: Annotated[int, typer.Option(help="Embedder truncation, in tokens.")] = 128,
+    max_tokens: Annotated[
+        int, typer.Option(help="corpus: embedder truncation, in tokens (the product's: 256).")
+    ] = 256,
+    since: Annotated[str, typer.Option(help="small: first listing date of the instance.")] = (
+        "2025-09-01"
+    ),
+    until: Annotated[str, typer.Option(help="small: last listing date of the instance.")] = (
+        "2025-10-31"
+    ),
+    instance: Annotated[
+        Path | None,
+        typer.Option(help="small: the instance's directory (built there once; default: cache)."),
+    ] = None,
+    library: Annotated[int, typer.Option(help="small: library size (latest papers).")] = 5,
+    small_fields: Annotated[
+        float, typer.Option(help="small: share of readers outside cs.CV/CL/AI/LG.")
+    ] = 0.5,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Author-blind researcher-feed benchmark: Recall@10, MRR and nDCG@10 of the
-    personal model and of arxiv-sanity-lite's tf-idf SVM, in the same run."""
+    personal model (and its variants) and of arxiv-sanity-lite's tf-idf SVM, in
+    the same run, in all and by library size."""
     from paperfeed import feedeval
 
     if not corpus.is_file():
         console.print(f"[red]error:[/] no corpus file at {corpus}")
         raise typer.Exit(2)
-    settings = get_settings()
-    if (vectors is None) != (vector_ids is None):
-        console.print("[red]error:[/] give --vectors and --vector-ids together")
+    if setting not in ("corpus", "small"):
+        console.print(f"[red]error:[/] --setting: 'corpus' or 'small', not {setting!r}")
         raise typer.Exit(2)
-    result = feedeval.run(
-        corpus,
-        settings=settings.model_copy(update={"embed_max_tokens": max_tokens}),
-        days=days,
-        users=users,
-        seed=seed,
-        vectors=(vectors, vector_ids) if vectors and vector_ids else None,
-        cache_dir=cache_dir or settings.data_dir / "feed-eval",
-        log=lambda text: console.print(text),
-    )
+    settings = get_settings()
+    cache = cache_dir or settings.data_dir / "feed-eval"
+    if setting == "small":
+        first, last = _date(since, "--since"), _date(until, "--until")
+        assert first is not None and last is not None  # noqa: S101 (defaults)
+        result = feedeval.run_small_instance(
+            corpus,
+            since=first,
+            until=last,
+            instance=instance or cache / f"instance-{first}-{last}",
+            days=days,
+            users=users,
+            seed=seed,
+            library=library,
+            small_fields=small_fields,
+            log=lambda text: console.print(text),
+        )
+    else:
+        if (vectors is None) != (vector_ids is None):
+            console.print("[red]error:[/] give --vectors and --vector-ids together")
+            raise typer.Exit(2)
+        result = feedeval.run(
+            corpus,
+            settings=settings.model_copy(update={"embed_max_tokens": max_tokens}),
+            days=days,
+            users=users,
+            seed=seed,
+            vectors=(vectors, vector_ids) if vectors and vector_ids else None,
+            cache_dir=cache,
+            log=lambda text: console.print(text),
+        )
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return
     typer.echo(
-        f"{result['user_days']} user-days over {result['days']} listing days, "
-        f"{result['feed_size']:.0f} papers per feed on average (author-blind)"
+        f"{result['papers']} papers; {result['user_days']} user-days over {result['days']} "
+        f"listing days, {result['feed_size']:.0f} papers per feed on average, "
+        f"{result['small_field_readers']} readers from small fields (author-blind)"
     )
-    typer.echo(f"{'ranker':<22}{'Recall@10':>10}{'MRR':>8}{'nDCG@10':>9}")
-    for name, scores in result["rankers"].items():
-        typer.echo(
-            f"{name:<22}{scores['recall@10']:>10.4f}{scores['mrr']:>8.4f}{scores['ndcg@10']:>9.4f}"
-        )
+    splits = sorted({s for scores in result["rankers"].values() for s in scores})
+    for split in splits:
+        typer.echo(f"\n{split}")
+        typer.echo(f"{'ranker':<40}{'n':>5}{'Recall@10':>10}{'MRR':>8}{'nDCG@10':>9}")
+        for name, by_split in result["rankers"].items():
+            scores = by_split.get(split)
+            if scores:
+                typer.echo(
+                    f"{name:<40}{scores['user_days']:>5.0f}{scores['recall@10']:>10.4f}"
+                    f"{scores['mrr']:>8.4f}{scores['ndcg@10']:>9.4f}"
+                )

@@ -1,0 +1,211 @@
+"""`POST /api/recommend` latency and the serve worker's memory, at 74,728 papers.
+
+    python bench/recommend_http.py build DIR              # once: ingest + vectors
+    python bench/recommend_http.py run DIR [--src SRC] [--requests 100] [--soak 0]
+
+`build` ingests ../shared/data/arxiv-cs-2025.jsonl.gz into a fresh SQLite
+instance under DIR with the product's own `paperfeed ingest jsonl`, then stores
+a seeded random unit vector for every paper under the configured model's id
+(embedding 74,728 papers takes hours on two shared cores; a call's cost does
+not depend on the vectors' values, only on their number and size).
+
+`run` starts `paperfeed serve` (one worker) on that instance with the sources
+in SRC first on the path (default: this checkout's src/; give an exported older
+tree to compare before/after on the same machine), ranks the last 30 listing
+days for `--requests` distinct libraries of 5-20 papers listed before the pool
+(seeded, so every run sends the same bodies), and prints p50/p99 of the
+requests after the first (the first also fits what a process fits once) and
+the worker's RSS. `--soak N` sends N distinct libraries instead and prints the
+RSS after each 100.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = REPO.parent.parent / "shared" / "data" / "arxiv-cs-2025.jsonl.gz"
+if not CORPUS.exists():
+    CORPUS = Path("/work/shared/data/arxiv-cs-2025.jsonl.gz")
+POOL_DAYS = 30
+
+
+def _env(directory: Path, src: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PAPERFEED_DATA_DIR"] = str(directory / "data")
+    env["PYTHONPATH"] = str(src)
+    return env
+
+
+def build(directory: Path) -> None:
+    from sqlalchemy import select
+
+    from paperfeed.config import Settings
+    from paperfeed.db import Database
+    from paperfeed.db import embeddings as vector_store
+    from paperfeed.db.tables import papers
+    from paperfeed.index.embedder import current_model_id
+
+    directory.mkdir(parents=True, exist_ok=True)
+    env = _env(directory, REPO / "src")
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "paperfeed", "ingest", "jsonl", str(CORPUS)], env=env, check=True
+    )
+    print(f"ingested in {time.perf_counter() - started:.1f} s")
+    settings = Settings(data_dir=directory / "data")
+    db = Database(settings.database_url_resolved)
+    model = current_model_id(settings)
+    rng = np.random.default_rng(7)
+    with db.begin() as conn:
+        rows = conn.execute(select(papers.c.id, papers.c.text_hash)).all()
+        for start in range(0, len(rows), 5000):
+            part = rows[start : start + 5000]
+            vectors = rng.standard_normal((len(part), 384)).astype(np.float32)
+            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+            vector_store.store_vectors(
+                conn, model, [(r.id, r.text_hash, v) for r, v in zip(part, vectors, strict=True)]
+            )
+    print(f"{len(rows)} papers with vectors under {model}")
+    db.dispose()
+
+
+def _pool_and_libraries(directory: Path, count: int) -> tuple[date, date, list[list[str]]]:
+    import sqlite3
+
+    conn = sqlite3.connect(directory / "data" / "paperfeed.db")
+    days = [
+        r[0]
+        for r in conn.execute(
+            "SELECT DISTINCT listing_date FROM papers ORDER BY listing_date DESC LIMIT ?",
+            (POOL_DAYS,),
+        )
+    ]
+    since, until = date.fromisoformat(days[-1]), date.fromisoformat(days[0])
+    earlier = [
+        r[0]
+        for r in conn.execute(
+            "SELECT id FROM papers WHERE listing_date < ? ORDER BY id", (since.isoformat(),)
+        )
+    ]
+    rng = random.Random(11)
+    libraries = [rng.sample(earlier, rng.randint(5, 20)) for _ in range(count)]
+    return since, until, libraries
+
+
+def _rss_mib(pid: int) -> float:
+    """RSS of the server and its children (uvicorn may fork a worker)."""
+    total = 0
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    for p in pids:
+        for line in Path(f"/proc/{p}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return total / 1024
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of the server process (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run(directory: Path, src: Path, requests: int, soak: int) -> None:
+    count = soak or requests
+    since, until, libraries = _pool_and_libraries(directory, count + 1)
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "paperfeed", "serve", "--port", str(port)],
+        env=_env(directory, src),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        with httpx.Client(base_url=base, timeout=600) as client:
+            for _ in range(600):
+                try:
+                    if client.get("/healthz").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.5)
+            rss = _rss_mib(server.pid)
+            print(f"src {src}; pool {since}..{until}; server up, RSS {rss:.0f} MiB")
+
+            def call(library: list[str]) -> float:
+                body = {
+                    "positive_ids": library,
+                    "since": since.isoformat(),
+                    "until": until.isoformat(),
+                    "limit": 20,
+                }
+                start = time.perf_counter()
+                response = client.post("/api/recommend", json=body)
+                elapsed = (time.perf_counter() - start) * 1000
+                response.raise_for_status()
+                return elapsed
+
+            first = call(libraries[0])
+            warm = _rss_mib(server.pid)
+            print(f"first call {first:.0f} ms; warm RSS {warm:.0f} MiB")
+            samples = []
+            cpu_before = _cpu_seconds(server.pid)
+            for i, library in enumerate(libraries[1:], start=1):
+                samples.append(call(library))
+                if soak and i % 100 == 0:
+                    rss = _rss_mib(server.pid)
+                    print(f"after {i} libraries: RSS {rss:.0f} MiB ({rss - warm:+.0f} over warm)")
+            q = statistics.quantiles(samples, n=100)
+            cpu = (_cpu_seconds(server.pid) - cpu_before) / len(samples) * 1000
+            load = os.getloadavg()[0]
+            print(f"server CPU {cpu:.1f} ms per request; load average {load:.1f}")
+            print(
+                f"{len(samples)} distinct libraries: p50 {q[49]:.1f} ms, p99 {q[98]:.1f} ms, "
+                f"max {max(samples):.1f} ms; RSS {_rss_mib(server.pid):.0f} MiB"
+            )
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("build")
+    b.add_argument("directory", type=Path)
+    r = sub.add_parser("run")
+    r.add_argument("directory", type=Path)
+    r.add_argument("--src", type=Path, default=REPO / "src")
+    r.add_argument("--requests", type=int, default=100)
+    r.add_argument("--soak", type=int, default=0)
+    args = parser.parse_args()
+    if args.command == "build":
+        build(args.directory)
+    else:
+        run(args.directory, args.src.resolve(), args.requests, args.soak)
+
+
+if __name__ == "__main__":
+    main()
