@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
+from starlette.datastructures import FormData
 
 from paperfeed import readers as core
 from paperfeed.config import Settings
@@ -27,7 +28,7 @@ from paperfeed.digest import render, tokens
 from paperfeed.digest import subscriptions as subs
 from paperfeed.digest.schedule import parse_period
 from paperfeed.readers import Reader
-from paperfeed.web.auth import client_ip, require_reader, verify_csrf
+from paperfeed.web.auth import client_ip, posted_form, require_reader, verify_csrf
 from paperfeed.web.templating import templates
 
 router = APIRouter()
@@ -108,12 +109,11 @@ def subscribe_page(request: Request) -> Response:
 
 
 @router.post("/digest/subscribe", response_class=HTMLResponse, dependencies=[Depends(verify_csrf)])
-async def subscribe_form(request: Request) -> Response:
+def subscribe_form(request: Request, form: FormData = Depends(posted_form)) -> Response:
     # The visitor is usually anonymous: the CSRF token is the one every form
     # here uses, kept in the signed session cookie that SessionMiddleware sets
     # for anonymous visitors too (see web/auth.py). The check runs before the
     # address is looked at, so a refusal says nothing about who is subscribed.
-    form = await request.form()
     body = SubscribeBody(
         email=str(form.get("email", ""))[:320], frequency=str(form.get("frequency", "daily"))
     )
@@ -204,12 +204,11 @@ def _form_preferences(form: Any) -> dict[str, Any]:
 
 
 @router.post("/digest/manage/{token}", response_class=HTMLResponse)
-async def manage_save(request: Request, token: str) -> Response:
+def manage_save(request: Request, token: str, form: FormData = Depends(posted_form)) -> Response:
     try:
         sub = _manage_sub(request, token)
     except tokens.InvalidToken as exc:
         return _bad_link(request, exc)
-    form = await request.form()
     try:
         updated = subs.update_preferences(_db(request), sub["id"], _form_preferences(form))
     except subs.SubscriptionError as exc:
@@ -286,11 +285,14 @@ def reader_settings(request: Request, reader: Reader = Depends(require_reader)) 
 
 
 @account.post("/digest/settings", response_class=HTMLResponse)
-async def reader_subscribe(request: Request, reader: Reader = Depends(require_reader)) -> Response:
+def reader_subscribe(
+    request: Request,
+    form: FormData = Depends(posted_form),
+    reader: Reader = Depends(require_reader),
+) -> Response:
     """Subscribe the reader's own address. Signing in by magic link already
     proved the reader reads it, so this confirms at once; the subscription is
     linked to the reader, which adds the personal and saved-search sections."""
-    form = await request.form()
     frequency = str(form.get("frequency", "daily"))
     try:
         subs.subscribe_reader(_db(request), reader.id, reader.email, {"frequency": frequency})

@@ -12,15 +12,16 @@ from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
+from starlette.datastructures import FormData
 
 from paperfeed import recommend as core
 from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.db import papers as paper_store
 from paperfeed.readers import Reader
-from paperfeed.web.auth import require_reader, verify_csrf
+from paperfeed.web.auth import posted_form, require_reader, verify_csrf
 from paperfeed.web.templating import templates
 
 router = APIRouter()
@@ -109,11 +110,12 @@ def for_you(request: Request, reader: Reader = Depends(require_reader)) -> Respo
 
 
 @pages.post("/for-you/interests", response_class=HTMLResponse)
-async def save_interests(request: Request, reader: Reader = Depends(require_reader)) -> Response:
+def save_interests(
+    request: Request,
+    form: FormData = Depends(posted_form),
+    reader: Reader = Depends(require_reader),
+) -> Response:
     """Cold start: the categories and keywords a new reader follows."""
-    from fastapi.responses import RedirectResponse
-
-    form = await request.form()
     interests = {
         key: [v.strip() for v in str(form.get(key, "")).split(",") if v.strip()][:50]
         for key in ("categories", "keywords")
