@@ -16,7 +16,7 @@ from paperfeed.digest import compose as composer
 from paperfeed.digest import render, runner
 from paperfeed.digest import subscriptions as subs
 from paperfeed.digest.mailer import MailerError
-from paperfeed.digest.schedule import current_period, parse_period
+from paperfeed.digest.schedule import current_period, label, parse_period
 
 digest_app = typer.Typer(help="Email digests.", no_args_is_help=True)
 app.add_typer(digest_app, name="digest")
@@ -116,15 +116,15 @@ def preview(
         papers = paper_store.get_papers(conn, composer.paper_ids(content))
     context = render.digest_context(
         settings,
-        period_label=chosen.label,
+        period_label=label(chosen),
         content=content,
         papers=papers,
-        links=render.links_for(settings, sub["id"], chosen.key),
+        links=render.links_for(settings, sub["id"], chosen.slug),
     )
     plain, html = render.render_digest(context)
     out.write_text(plain if text else html, encoding="utf-8")
     count = len(composer.paper_ids(content))
-    console.print(f"{count} papers for {sub['email']} ({chosen.key}) written to {out}")
+    console.print(f"{count} papers for {sub['email']} ({chosen.slug}) written to {out}")
 
 
 @digest_app.command("subscribe")

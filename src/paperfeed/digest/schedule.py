@@ -1,36 +1,37 @@
-"""Digest periods. A daily digest covers one weekday's listing (arXiv and
-Hugging Face publish no lists at weekends); a weekly one covers an ISO week.
-A period is named by its key: "2026-11-20" or "2026-W47"; the key is half of
-the send log's unique key."""
+"""Digest periods: the site's days and ISO weeks (``trending.Period``). A
+daily digest covers one weekday's listing (arXiv and Hugging Face publish no
+lists at weekends); a weekly one covers an ISO week. A period is named by its
+slug: "2026-11-20" or "2026-W47", half of the send log's unique key."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import date, timedelta
 
+from paperfeed.trending import Period, period_containing
+
 FREQUENCIES = ("daily", "weekly")
+_FREQUENCY_OF = {"day": "daily", "week": "weekly"}
 _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 
 
-@dataclass(frozen=True)
-class Period:
-    frequency: str  # daily | weekly
-    key: str
-    start: date  # first listing date covered, inclusive
-    end: date  # last listing date covered, inclusive
+def frequency(period: Period) -> str:
+    """The subscriptions' name for the period's kind: daily or weekly."""
+    return _FREQUENCY_OF[period.kind]
 
-    @property
-    def label(self) -> str:
-        if self.frequency == "daily":
-            return self.start.strftime("%A, %b %-d, %Y")
-        return f"week {self.key[-2:]} of {self.key[:4]} ({self.start:%b %-d} - {self.end:%b %-d})"
+
+def label(period: Period) -> str:
+    """How a digest names its period, in the subject and the heading."""
+    if period.kind == "day":
+        return period.start.strftime("%A, %b %-d, %Y")
+    slug = period.slug
+    return f"week {slug[-2:]} of {slug[:4]} ({period.start:%b %-d} - {period.end:%b %-d})"
 
 
 def daily(day: date) -> Period:
     if day.weekday() >= 5:
         raise ValueError(f"{day.isoformat()} is a weekend day: daily digests cover weekdays")
-    return Period("daily", day.isoformat(), day, day)
+    return period_containing("day", day)
 
 
 def weekly(year: int, week: int) -> Period:
@@ -38,7 +39,7 @@ def weekly(year: int, week: int) -> Period:
         start = date.fromisocalendar(year, week, 1)
     except ValueError as exc:
         raise ValueError(f"no ISO week {year}-W{week:02d}") from exc
-    return Period("weekly", f"{year}-W{week:02d}", start, start + timedelta(days=6))
+    return period_containing("week", start)
 
 
 def parse_period(text: str) -> Period:

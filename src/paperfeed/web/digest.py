@@ -26,7 +26,7 @@ from paperfeed.db import papers as paper_store
 from paperfeed.digest import compose as composer
 from paperfeed.digest import render, tokens
 from paperfeed.digest import subscriptions as subs
-from paperfeed.digest.schedule import parse_period
+from paperfeed.digest.schedule import label, parse_period
 from paperfeed.readers import Reader
 from paperfeed.web.auth import client_ip, posted_form, require_reader, verify_csrf
 from paperfeed.web.templating import templates
@@ -256,7 +256,7 @@ def view_digest(request: Request, token: str) -> Response:
         papers = paper_store.get_papers(conn, composer.paper_ids(log["content"]))
     context = render.digest_context(
         settings,
-        period_label=log["content"].get("label", period.label),
+        period_label=log["content"].get("label", label(period)),
         content=log["content"],
         papers=papers,
         links=None,
