@@ -226,7 +226,6 @@ def test_sessions_and_sign_in_limits_hold_across_servers(
 
 
 @pytest.mark.slow
-@pytest.mark.sqlite_only("serve embeds on SQLite only; PostgreSQL embeds through queued jobs")
 def test_serve_embeds_new_papers_and_sends_digests_in_the_background(
     settings: Settings, db: Database, smtp_server: SMTPServer
 ) -> None:

@@ -9,7 +9,7 @@ import typer
 from sqlalchemy.engine import make_url
 
 from paperfeed.cli.app import app, console, open_database
-from paperfeed.config import get_settings
+from paperfeed.config import ConfigError, get_settings
 from paperfeed.db import papers as paper_store
 
 # How long `serve` lets a web worker go without answering the supervisor's
@@ -56,6 +56,11 @@ def serve(
     from paperfeed.metrics import MULTIPROC_ENV
 
     settings = get_settings()
+    try:
+        mode = settings.deployment_mode()
+    except ConfigError as exc:
+        console.print(f"[red]error:[/] settings: {exc}")
+        raise typer.Exit(2) from exc
     db = open_database(settings)  # migrate once, before the workers start
     try:
         background = jobs.background_jobs(settings, db)
@@ -73,7 +78,7 @@ def serve(
         # Each worker keeps its metrics in files here; /metrics merges them.
         os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="paperfeed-metrics-")
     console.print(
-        f"Paperfeed on http://{host}:{port}/ with {workers} worker(s) "
+        f"Paperfeed on http://{host}:{port}/ with {workers} worker(s), {mode} mode "
         f"(database {make_url(settings.database_url_resolved).render_as_string()})"
     )
     try:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from paperfeed.cli.app import app, console, open_database
-from paperfeed.config import get_settings
+from paperfeed.config import ConfigError, DeploymentMode, get_settings
 
 jobs_app = typer.Typer(help="Background jobs.", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
@@ -25,7 +25,12 @@ def worker(
 
     settings = get_settings()
     configure_logging(settings.log_level)
-    if not settings.redis_url:
+    try:
+        mode = settings.deployment_mode()
+    except ConfigError as exc:
+        console.print(f"[red]error:[/] settings: {exc}")
+        raise typer.Exit(2) from exc
+    if mode is not DeploymentMode.SCALE:
         console.print("[red]error:[/] paperfeed worker needs PAPERFEED_REDIS_URL (scale mode)")
         raise typer.Exit(2)
     try:
