@@ -99,3 +99,34 @@ def test_a_stalled_mail_server_does_not_hold_up_other_requests(
     # The page came while the subscription was still waiting for the mail server,
     # which then refused the message (451): a clear "try again" page, nothing lost.
     assert finished == ["page 200", "subscribe 503"]
+
+
+def test_templates_query_nothing_and_routes_do_not_block_the_loop() -> None:
+    """Pages get their data from their handlers (and web.templating.page_context),
+    never from a template global that queries; the only globals are Jinja's and
+    Starlette's url_for. Every route is a plain ``def`` (run in the threadpool)
+    except the HF search, which hands its work to a thread itself."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import jinja2
+    from fastapi import APIRouter
+
+    import paperfeed.web
+    from paperfeed.web.templating import templates
+
+    modules = [
+        importlib.import_module(f"paperfeed.web.{m.name}")
+        for m in pkgutil.iter_modules(paperfeed.web.__path__)
+    ]
+    assert set(templates.env.globals) - set(jinja2.Environment().globals) == {"url_for"}
+    coroutines = {
+        getattr(route, "path", "")
+        for module in modules
+        for router in vars(module).values()
+        if isinstance(router, APIRouter)
+        for route in router.routes
+        if inspect.iscoroutinefunction(getattr(route, "endpoint", None))
+    }
+    assert coroutines == {"/api/papers/search"}

@@ -13,8 +13,8 @@ Dependencies for other routers:
   required on state-changing methods).
 - ``verify_csrf``: add to a router's dependencies; checks the hidden
   ``csrf_token`` field (or X-CSRF-Token header) on every POST/PUT/PATCH/DELETE.
-Templates get ``reader(request)``, ``csrf_token(request)`` and
-``csrf_field(request)``.
+Every page gets the reader as ``me`` and its forms' ``csrf_field`` from
+``templating.page_context``.
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def csrf_token(request: Request) -> str:
 def csrf_field(request: Request) -> Markup:
     """The hidden input for a form; built once per request (a list page has
     several forms on every card)."""
-    field = request.state._state.get("csrf_field")
+    field: Markup | None = getattr(request.state, "csrf_field", None)
     if field is None:
         field = Markup('<input type="hidden" name="csrf_token" value="{}">').format(
             escape(csrf_token(request))
@@ -126,9 +126,10 @@ async def posted_form(request: Request) -> FormData:
 
 def current_reader(request: Request) -> Reader | None:
     """The signed-in reader, or None. Loaded once per request (roles can change)."""
-    if "reader" in request.state._state:
-        cached: Reader | None = request.state.reader
-        return cached
+    # (reader,) once loaded: None is an answer too (nobody signed in).
+    loaded: tuple[Reader | None] | None = getattr(request.state, "reader_loaded", None)
+    if loaded is not None:
+        return loaded[0]
     reader = None
     reader_id = request.session.get("rid") if "session" in request.scope else None
     if isinstance(reader_id, int):
@@ -137,7 +138,7 @@ def current_reader(request: Request) -> Reader | None:
             # A deleted account, or signed out everywhere since: drop the session.
             reader = None
             request.session.clear()
-    request.state.reader = reader
+    request.state.reader_loaded = (reader,)
     return reader
 
 
@@ -166,7 +167,7 @@ def api_reader(
         reader = core.reader_for_api_token(_db(request), credentials.credentials)
         if reader is None:
             raise APIAuthError("Invalid or revoked API token.")
-        request.state.reader = reader
+        request.state.reader_loaded = (reader,)
         return reader
     reader = current_reader(request)
     if reader is None:
@@ -184,7 +185,7 @@ def sign_in_session(request: Request, reader: Reader) -> None:
     request.session["rid"] = reader.id
     request.session["ep"] = reader.session_epoch
     request.session["csrf"] = secrets.token_urlsafe(32)
-    request.state.reader = reader
+    request.state.reader_loaded = (reader,)
 
 
 def safe_next(value: str | None, default: str = "/") -> str:
@@ -329,10 +330,6 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.include_router(library.router)
     app.include_router(api_readers.router)
 
-
-templates.env.globals["reader"] = current_reader
-templates.env.globals["csrf_token"] = csrf_token
-templates.env.globals["csrf_field"] = csrf_field
 
 # ---------------------------------------------------------------- pages
 

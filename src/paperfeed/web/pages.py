@@ -8,6 +8,7 @@ page, which turns the abstract's TeX into math and otherwise leaves it as text.
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import UTC, date, datetime
 from typing import Any
@@ -18,12 +19,14 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse,
 from paperfeed import export, trending
 from paperfeed.config import Settings
 from paperfeed.db import Database
+from paperfeed.db import papers as paper_store
 from paperfeed.trending import Period, PeriodError, PeriodKind
 from paperfeed.web import convertors as _convertors  # noqa: F401  (registers {x:paper_id})
 from paperfeed.web.auth import current_reader
-from paperfeed.web.library import prefetch_paper_states
+from paperfeed.web.library import card_context
 from paperfeed.web.templating import templates
 
+log = logging.getLogger(__name__)
 router = APIRouter()
 PAGE_SIZE = 50
 
@@ -86,17 +89,16 @@ def _list_page(request: Request, period: Period | None, *, home: bool = False) -
                 # collapsed with an undo button (the readers' actions do that).
             )
             nav = trending.navigation(conn, period)
-    if listing and listing.papers:
-        # The readers' actions on each card (upvote state...) in one batch.
-        prefetch_paper_states(request, [p["id"] for p in listing.papers])
+    papers = listing.papers if listing else []
     context: dict[str, Any] = {
         "period": period,
         "listing": listing,
-        "papers": listing.papers if listing else [],
+        "papers": papers,
         "nav": nav,
         "sort": sort,
         "home": home,
         "feed_url": f"{period.path}/feed.xml" if period else None,
+        **card_context(request, papers),
     }
     return templates.TemplateResponse(request, "list.html", context)
 
@@ -205,5 +207,25 @@ def paper_page(request: Request, paper_id: str) -> Response:
         "paper": paper,
         "bibtex": export.bibtex(paper),
         "day": trending.period_containing("day", listed) if isinstance(listed, date) else None,
+        "similar": _similar_papers(request, paper["id"]),
+        **card_context(request, [paper]),
     }
     return templates.TemplateResponse(request, "paper.html", context)
+
+
+def _similar_papers(request: Request, paper_id: str, k: int = 6) -> list[dict[str, Any]]:
+    """The paper page's "Similar papers"; empty when there are no vectors
+    (semantic search not installed or not run yet)."""
+    try:
+        from paperfeed.similar import similar_papers
+    except ImportError:
+        return []
+    db = database(request)
+    try:
+        neighbours = similar_papers(db, settings_of(request), paper_id, k)
+    except Exception:  # the paper page must render even if the vector side fails
+        log.exception("similar papers failed for %s", paper_id)
+        return []
+    with db.connect() as conn:
+        rows = paper_store.get_papers(conn, [pid for pid, _ in neighbours])
+    return [{**rows[pid], "similarity": score} for pid, score in neighbours if pid in rows]

@@ -22,6 +22,7 @@ from paperfeed.db import Database
 from paperfeed.db import papers as paper_store
 from paperfeed.readers import Reader
 from paperfeed.web.auth import posted_form, require_reader, verify_csrf
+from paperfeed.web.library import card_context
 from paperfeed.web.templating import templates
 
 router = APIRouter()
@@ -105,6 +106,7 @@ def for_you(request: Request, reader: Reader = Depends(require_reader)) -> Respo
             "has_signals": bool(signals.positives),
             "interests": interests,
             "error": error,
+            **card_context(request, papers),
         },
     )
 

@@ -1,5 +1,4 @@
-"""Search: the results page (/search), the JSON API (GET /api/search), and the
-"Similar papers" section of the paper page (_similar.html).
+"""Search: the results page (/search) and the JSON API (GET /api/search).
 
 Every parameter arrives as text and is checked here, so any bad input is a
 400 with a message naming the parameter, never a 422 or a 500.
@@ -7,7 +6,6 @@ Every parameter arrives as text and is checked here, so any bad input is a
 
 from __future__ import annotations
 
-import logging
 from datetime import date
 from typing import Any
 from urllib.parse import urlencode
@@ -17,12 +15,10 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from paperfeed.config import Settings
 from paperfeed.db import Database
-from paperfeed.db import papers as paper_store
 from paperfeed.query import QueryError
 from paperfeed.search import MAX_PER_PAGE, SearchRequest, SearchResults, search
 from paperfeed.web.templating import templates
 
-log = logging.getLogger(__name__)
 router = APIRouter()
 
 
@@ -121,27 +117,3 @@ def search_page(request: Request) -> Response:
         },
         status_code=status,
     )
-
-
-# ---------------------------------------------------------------- similar papers
-
-
-def similar_for(request: Request, paper_id: str, k: int = 6) -> list[dict[str, Any]]:
-    """Papers similar to this one, for _similar.html; empty when there are no
-    vectors (semantic search not installed or not run yet)."""
-    db, settings = _state(request)
-    try:
-        from paperfeed.similar import similar_papers
-    except ImportError:
-        return []
-    try:
-        neighbours = similar_papers(db, settings, paper_id, k)
-    except Exception:  # the paper page must render even if the vector side fails
-        log.exception("similar papers failed for %s", paper_id)
-        return []
-    with db.connect() as conn:
-        rows = paper_store.get_papers(conn, [pid for pid, _ in neighbours])
-    return [{**rows[pid], "similarity": score} for pid, score in neighbours if pid in rows]
-
-
-templates.env.globals["similar_papers_for"] = similar_for
