@@ -30,16 +30,13 @@ APP_NAME = "paperfeed"
 
 
 class DeploymentMode(StrEnum):
-    """How a deployment runs its background work, from its settings
-    (``Settings.deployment_mode``, checked when ``serve`` and ``worker`` start)."""
+    """How background work runs (``Settings.deployment_mode``, checked when
+    ``serve`` and ``worker`` start): in threads of ``paperfeed serve`` on SQLite
+    (EMBEDDED) or PostgreSQL (POSTGRES), or in ``paperfeed worker`` processes
+    on a Redis queue (SCALE: PostgreSQL, or a SQLite file on one machine)."""
 
-    # SQLite: `paperfeed serve` runs the jobs (embedding, digests, the schedule)
-    # in threads of its own; sidecar indexes beside the database file.
     EMBEDDED = "embedded"
-    # PostgreSQL without Redis: the same jobs in `serve`'s threads, vectors in pgvector.
     POSTGRES = "postgres"
-    # A Redis queue served by `paperfeed worker` processes (PostgreSQL, or a
-    # SQLite file that the workers share on one machine).
     SCALE = "scale"
 
 

@@ -2,9 +2,8 @@
 
 One function runs a job, whatever carried it there: ``execute(settings, db, spec)``.
 
-- Without Redis (``DeploymentMode`` EMBEDDED on SQLite, POSTGRES on PostgreSQL):
-  ``InProcessRunner``, a thread pool inside the process that asked (the web
-  server or the CLI).
+- Without Redis (``DeploymentMode`` EMBEDDED or POSTGRES): ``InProcessRunner``,
+  a thread pool inside the process that asked (the web server or the CLI).
 - SCALE mode (``redis_url`` set): an RQ queue in Redis, served by
   ``paperfeed worker`` processes (``run_worker``), on any number of machines.
 
@@ -387,9 +386,8 @@ def background_jobs(settings: Settings, db: Database) -> list[Periodic]:
       or cron from sending at once, and the send log from sending twice.
     - ``embed``: vectors for new papers, every EMBED_EVERY_SECONDS and when an
       in-process ingest wakes it; it syncs and saves the vector index when it
-      embedded something. With Redis workers on PostgreSQL, the workers embed
-      instead (an ingest queues the job); on SQLite the sidecar index is this
-      process's own, so it embeds here in every mode.
+      embedded something. On PostgreSQL with Redis the workers embed instead
+      (an ingest queues the job); a SQLite sidecar index is this process's own.
     - PAPERFEED_SCHEDULE, without Redis only: with Redis the ``paperfeed
       worker`` processes run it (``run_worker``).
     """

@@ -9,7 +9,7 @@ import typer
 from sqlalchemy.engine import make_url
 
 from paperfeed.cli.app import app, console, open_database
-from paperfeed.config import ConfigError, get_settings
+from paperfeed.config import get_settings
 from paperfeed.db import papers as paper_store
 
 # How long `serve` lets a web worker go without answering the supervisor's
@@ -57,15 +57,11 @@ def serve(
 
     settings = get_settings()
     try:
-        mode = settings.deployment_mode()
-    except ConfigError as exc:
-        console.print(f"[red]error:[/] settings: {exc}")
-        raise typer.Exit(2) from exc
-    db = open_database(settings)  # migrate once, before the workers start
-    try:
+        mode = settings.deployment_mode()  # before anything opens: a bad combination is named
+        db = open_database(settings)  # migrate once, before the workers start
         background = jobs.background_jobs(settings, db)
-    except ValueError as exc:
-        console.print(f"[red]error:[/] background jobs: {exc}")
+    except ValueError as exc:  # ConfigError included
+        console.print(f"[red]error:[/] settings: {exc}")
         raise typer.Exit(2) from exc
     # One scheduler in this process, however many web workers there are: with
     # --workers 1 the server runs here too, so the embed job syncs the very

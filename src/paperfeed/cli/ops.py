@@ -26,17 +26,11 @@ def worker(
     settings = get_settings()
     configure_logging(settings.log_level)
     try:
-        mode = settings.deployment_mode()
-    except ConfigError as exc:
-        console.print(f"[red]error:[/] settings: {exc}")
-        raise typer.Exit(2) from exc
-    if mode is not DeploymentMode.SCALE:
-        console.print("[red]error:[/] paperfeed worker needs PAPERFEED_REDIS_URL (scale mode)")
-        raise typer.Exit(2)
-    try:
-        jobs.periodic_jobs(settings)
+        if settings.deployment_mode() is not DeploymentMode.SCALE:
+            raise ConfigError("paperfeed worker needs PAPERFEED_REDIS_URL (scale mode)")
+        jobs.periodic_jobs(settings)  # the schedule: schedule[i] names a bad entry
     except ValueError as exc:
-        console.print(f"[red]error:[/] PAPERFEED_SCHEDULE: {exc}")
+        console.print(f"[red]error:[/] settings: {exc}")
         raise typer.Exit(2) from exc
     jobs.run_worker(settings, burst=burst, name=name)
 

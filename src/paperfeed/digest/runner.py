@@ -45,7 +45,7 @@ from paperfeed.db import papers as paper_store
 from paperfeed.digest import compose as composer
 from paperfeed.digest import render
 from paperfeed.digest.mailer import PERMANENT, SENT, BatchMailer, MailerError
-from paperfeed.digest.schedule import due_periods, frequency, label, parse_period
+from paperfeed.digest.schedule import due_periods, frequency_of, label, parse_period
 from paperfeed.trending import Period
 
 LEASE = timedelta(minutes=10)
@@ -109,7 +109,7 @@ def claim_period(
     owner: str | None = None,
 ) -> None:
     with db.connect() as conn:
-        due = digest_store.due_subscriptions(conn, frequency(period), period.slug)
+        due = digest_store.due_subscriptions(conn, frequency_of(period), period.slug)
         if not due:
             return
         period_papers = composer.PeriodPapers.load(
@@ -159,7 +159,7 @@ def claim_period(
                         report.skipped += 1
                     continue
                 content["label"] = label(period)
-                content["frequency"] = frequency(period)
+                content["frequency"] = frequency_of(period)
                 if digest_store.claim(
                     conn,
                     sub["id"],

@@ -8,14 +8,14 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
-from paperfeed.trending import Period, period_containing
+from paperfeed.trending import Period, parse_day, parse_week, period_containing
 
 FREQUENCIES = ("daily", "weekly")
 _FREQUENCY_OF = {"day": "daily", "week": "weekly"}
-_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
+_WEEK = re.compile(r"^\d{4}-W")
 
 
-def frequency(period: Period) -> str:
+def frequency_of(period: Period) -> str:
     """The subscriptions' name for the period's kind: daily or weekly."""
     return _FREQUENCY_OF[period.kind]
 
@@ -34,25 +34,13 @@ def daily(day: date) -> Period:
     return period_containing("day", day)
 
 
-def weekly(year: int, week: int) -> Period:
-    try:
-        start = date.fromisocalendar(year, week, 1)
-    except ValueError as exc:
-        raise ValueError(f"no ISO week {year}-W{week:02d}") from exc
-    return period_containing("week", start)
-
-
 def parse_period(text: str) -> Period:
-    """A period from its key: YYYY-MM-DD (daily) or YYYY-Www (weekly)."""
+    """A period from its slug: YYYY-MM-DD (daily) or YYYY-Www (weekly); a
+    ValueError (trending.PeriodError) names a bad one."""
     text = text.strip()
-    match = _WEEK.match(text)
-    if match:
-        return weekly(int(match.group(1)), int(match.group(2)))
-    try:
-        day = date.fromisoformat(text)
-    except ValueError as exc:
-        raise ValueError(f"not a digest period (YYYY-MM-DD or YYYY-Www): {text[:40]!r}") from exc
-    return daily(day)
+    if _WEEK.match(text):
+        return parse_week(text)
+    return daily(parse_day(text).start)
 
 
 def current_period(frequency: str, today: date) -> Period:
@@ -65,8 +53,7 @@ def current_period(frequency: str, today: date) -> Period:
             day -= timedelta(days=1)
         return daily(day)
     if frequency == "weekly":
-        year, week, _ = (today - timedelta(days=7)).isocalendar()
-        return weekly(year, week)
+        return period_containing("week", today - timedelta(days=7))
     raise ValueError(f"unknown digest frequency {frequency!r} (daily or weekly)")
 
 

@@ -126,10 +126,9 @@ async def posted_form(request: Request) -> FormData:
 
 def current_reader(request: Request) -> Reader | None:
     """The signed-in reader, or None. Loaded once per request (roles can change)."""
-    # (reader,) once loaded: None is an answer too (nobody signed in).
-    loaded: tuple[Reader | None] | None = getattr(request.state, "reader_loaded", None)
-    if loaded is not None:
-        return loaded[0]
+    if hasattr(request.state, "reader"):  # None too: nobody signed in
+        cached: Reader | None = request.state.reader
+        return cached
     reader = None
     reader_id = request.session.get("rid") if "session" in request.scope else None
     if isinstance(reader_id, int):
@@ -138,7 +137,7 @@ def current_reader(request: Request) -> Reader | None:
             # A deleted account, or signed out everywhere since: drop the session.
             reader = None
             request.session.clear()
-    request.state.reader_loaded = (reader,)
+    request.state.reader = reader
     return reader
 
 
@@ -167,7 +166,7 @@ def api_reader(
         reader = core.reader_for_api_token(_db(request), credentials.credentials)
         if reader is None:
             raise APIAuthError("Invalid or revoked API token.")
-        request.state.reader_loaded = (reader,)
+        request.state.reader = reader
         return reader
     reader = current_reader(request)
     if reader is None:
@@ -185,7 +184,7 @@ def sign_in_session(request: Request, reader: Reader) -> None:
     request.session["rid"] = reader.id
     request.session["ep"] = reader.session_epoch
     request.session["csrf"] = secrets.token_urlsafe(32)
-    request.state.reader_loaded = (reader,)
+    request.state.reader = reader
 
 
 def safe_next(value: str | None, default: str = "/") -> str:

@@ -20,6 +20,7 @@ from paperfeed import export, trending
 from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.db import papers as paper_store
+from paperfeed.similar import similar_papers
 from paperfeed.trending import Period, PeriodError, PeriodKind
 from paperfeed.web import convertors as _convertors  # noqa: F401  (registers {x:paper_id})
 from paperfeed.web.auth import current_reader
@@ -216,10 +217,6 @@ def paper_page(request: Request, paper_id: str) -> Response:
 def _similar_papers(request: Request, paper_id: str, k: int = 6) -> list[dict[str, Any]]:
     """The paper page's "Similar papers"; empty when there are no vectors
     (semantic search not installed or not run yet)."""
-    try:
-        from paperfeed.similar import similar_papers
-    except ImportError:
-        return []
     db = database(request)
     try:
         neighbours = similar_papers(db, settings_of(request), paper_id, k)

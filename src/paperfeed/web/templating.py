@@ -7,44 +7,30 @@ the formatting filters below."""
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
-from markupsafe import Markup
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
 
-class _WhenRendered:
-    """Markup made only if the template outputs it: the forms' CSRF field
-    creates the session's token, and a page without forms starts no session."""
-
-    __slots__ = ("make",)
-
-    def __init__(self, make: Callable[[], Markup]) -> None:
-        self.make = make
-
-    def __html__(self) -> str:
-        return str(self.make())
-
-
 def page_context(request: Request) -> dict[str, Any]:
-    """What the frame of every page shows, added to each TemplateResponse (in
-    the handler's thread): ``me``, the signed-in reader or None (navigation,
-    paper actions); ``csrf_field``, the hidden input of its forms; ``here``,
-    this page's address, where its forms send the reader back to."""
+    """What the frame of every page shows, added to each TemplateResponse: ``me``,
+    the signed-in reader or None; ``csrf_field()``, its forms' hidden input (made
+    when a form renders: a page without forms starts no session); ``here``, the
+    page's address, where its forms send the reader back to."""
     # web.auth renders pages itself, so it imports this module, not the reverse.
     from paperfeed.web.auth import csrf_field, current_reader
 
     query = request.url.query
     return {
         "me": current_reader(request),
-        "csrf_field": _WhenRendered(lambda: csrf_field(request)),
+        "csrf_field": functools.partial(csrf_field, request),
         "here": request.url.path + (f"?{query}" if query else ""),
     }
 
