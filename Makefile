@@ -30,7 +30,10 @@ demo: install
 	PAPERFEED_DATA_DIR=$(DEMO_DIR) $(BIN)/paperfeed ingest hf-page $(SHARED)/fixtures/hf_papers_pages/*.txt --year 2025
 	PAPERFEED_DATA_DIR=$(DEMO_DIR) $(BIN)/paperfeed serve --host $(HOST) --port $(PORT)
 
+# tests/machine.py installs (as root) or names what pytest cannot bring itself:
+# Chromium, and redis-server where no wheel ships one.
 test: install-test
+	$(BIN)/python -m tests.machine
 	$(BIN)/python -m pytest
 
 lint: install-test

@@ -28,9 +28,9 @@ import uvicorn
 from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.web.app import create_app
+from tests.machine import CHROMIUM, install_hint
 from tests.smtp_server import SMTPServer
 
-CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -85,9 +85,11 @@ def live_server(settings: Settings, db: Database, smtp_server: SMTPServer) -> It
 def chromium() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
+    if not CHROMIUM.is_file():  # `make test` installs it first (tests/machine.py)
+        pytest.fail(install_hint(["chromium"]), pytrace=False)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
         )
         yield browser
         browser.close()

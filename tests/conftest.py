@@ -11,6 +11,7 @@ feature that is not yet PostgreSQL-ready carries ``@pytest.mark.sqlite_only("why
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from paperfeed.db import Database
 from paperfeed.web.app import create_app
 from tests.browser import browser_page, chromium, live_server  # noqa: F401 (fixtures)
 from tests.pg_server import PostgresServer
+from tests.redis_server import RedisServer
 from tests.smtp_server import SMTPServer
 from tests.workers import RedisQueue
 
@@ -128,10 +130,22 @@ def smtp_server(settings: Settings) -> Iterator[SMTPServer]:
         yield server
 
 
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A private Redis server for the session (tests/redis_server.py), or the one
+    ``PAPERFEED_TEST_REDIS_URL`` names."""
+    external = os.environ.get("PAPERFEED_TEST_REDIS_URL")
+    if external:
+        yield external
+        return
+    with RedisServer() as server:
+        yield server.url()
+
+
 @pytest.fixture
-def redis_queue() -> Iterator[RedisQueue]:
-    """A private RQ queue on the local Redis (a test database number), removed after."""
-    queue = RedisQueue()
+def redis_queue(redis_url: str) -> Iterator[RedisQueue]:
+    """A private RQ queue (a name unique to the test), its keys removed after."""
+    queue = RedisQueue(redis_url)
     yield queue
     queue.cleanup()
 

@@ -102,8 +102,9 @@ def test_search_feed(client: TestClient, db: Database) -> None:
     # Newest match first; the non-matching paper is absent.
     assert [e.link.rsplit("/", 1)[1] for e in feed.entries] == ["2503.00002", "2503.00001"]
     assert "graph" in feed.feed.title
-    assert client.get("/feeds/search.xml").status_code == 400
-    assert client.get("/feeds/search.xml?q=%20").status_code == 400
+    # q is required and not blank, as /openapi.json declares: a validation error.
+    assert client.get("/feeds/search.xml").status_code == 422
+    assert client.get("/feeds/search.xml?q=%20").status_code == 422
 
 
 def test_public_collection_feed(client: TestClient, db: Database) -> None:

@@ -66,7 +66,7 @@ def test_metrics_by_route_template_and_request_id(client: TestClient, db: Databa
     assert echoed.headers["x-request-id"] == "abc-123"
     forged = client.get("/healthz", headers={"X-Request-ID": "bad id\r\nx"})
     assert re.fullmatch(r"[0-9a-f]{32}", forged.headers["x-request-id"])
-    body = client.get("/metrics").text
+    body = TestClient(client.app, client=("127.0.0.1", 40000)).get("/metrics").text
     # Labelled by the template, never by the raw path.
     line = re.search(
         r'paperfeed_http_request_duration_seconds_count\{method="GET",'
@@ -76,6 +76,32 @@ def test_metrics_by_route_template_and_request_id(client: TestClient, db: Databa
     assert line is not None and int(float(line.group(1))) >= 3
     assert "2501.00042" not in body
     assert re.search(r'route="/papers/\{paper_id(:\w+)?\}",status="404"', body)
+
+
+def test_metrics_are_for_loopback_or_the_token_holder(
+    client: TestClient, settings: Settings
+) -> None:
+    def scrape(host: str, **headers: str) -> int:
+        status: int = (
+            TestClient(client.app, client=(host, 40000))
+            .get("/metrics", headers=headers)
+            .status_code
+        )
+        return status
+
+    # No token set: loopback clients only (a Prometheus beside the server).
+    assert scrape("127.0.0.1") == scrape("::1") == 200
+    refused = TestClient(client.app, client=("203.0.113.7", 40000)).get("/metrics")
+    assert refused.status_code == 403 and "PAPERFEED_METRICS_TOKEN" in refused.text
+    assert "paperfeed_http" not in refused.text
+    assert scrape("203.0.113.7", authorization="Bearer anything") == 403
+    # A token set: it is needed from everywhere, loopback included.
+    settings.metrics_token = "s3cret-scrape-token"
+    assert scrape("203.0.113.7", authorization="Bearer s3cret-scrape-token") == 200
+    assert scrape("127.0.0.1", authorization="Bearer s3cret-scrape-token") == 200
+    assert scrape("127.0.0.1") == 401
+    assert scrape("203.0.113.7", authorization="Bearer wrong") == 401
+    assert scrape("203.0.113.7", authorization="Basic s3cret-scrape-token") == 401
 
 
 def test_json_log_lines_carry_the_request_id() -> None:
@@ -223,6 +249,64 @@ def test_sessions_and_sign_in_limits_hold_across_servers(
     finally:
         one.stop()
         two.stop()
+
+
+@pytest.mark.slow
+def test_forwarded_headers_are_believed_only_from_trusted_proxies(
+    settings: Settings, db: Database, smtp_server: SMTPServer
+) -> None:
+    """Two real `paperfeed serve` processes: one with the default (no trusted
+    proxies), where rotating X-Forwarded-For from 127.0.0.1 no longer escapes
+    the per-IP sign-in limit; one trusting 127.0.0.1 as its proxy, where the
+    forwarded address is the client's (for the limit, and for /metrics)."""
+    from tests.readers_helpers import csrf_from
+
+    env = {
+        **os.environ,
+        "PAPERFEED_DATABASE_URL": settings.database_url_resolved,
+        "PAPERFEED_DATA_DIR": str(settings.data_dir),
+        "PAPERFEED_SECRET_KEY": settings.secret_key,
+        "PAPERFEED_LOG_LEVEL": "WARNING",
+        "PAPERFEED_SMTP_HOST": "127.0.0.1",
+        "PAPERFEED_SMTP_PORT": str(smtp_server.port),
+        "PAPERFEED_DIGEST_SCHEDULER": "false",
+        "PAPERFEED_CONFIG": str(settings.data_dir / "absent.toml"),
+        "PAPERFEED_SIGNIN_LIMIT_PER_IP": "2",
+    }
+    env.pop("PAPERFEED_TRUSTED_PROXIES", None)
+    untrusting = _Server(env)
+    behind_proxy = _Server({**env, "PAPERFEED_TRUSTED_PROXIES": "127.0.0.1"})
+
+    def sign_ins(server: _Server, first: int) -> list[int]:
+        statuses = []
+        with httpx.Client(timeout=60) as http:
+            for i in range(first, first + 3):
+                forwarded = {"X-Forwarded-For": f"198.51.100.{i}"}
+                form = http.get(f"{server.base}/signin", headers=forwarded)
+                answer = http.post(
+                    f"{server.base}/signin",
+                    data={"email": f"user{i}@example.org", "csrf_token": csrf_from(form.text)},
+                    headers=forwarded,
+                )
+                statuses.append(answer.status_code)
+        return statuses
+
+    def metrics_status(server: _Server, **headers: str) -> int:
+        return httpx.get(f"{server.base}/metrics", headers=headers, timeout=60).status_code
+
+    try:
+        untrusting.wait_ready()
+        behind_proxy.wait_ready()
+        # All three come from 127.0.0.1, whatever the header says.
+        assert sign_ins(untrusting, 1) == [303, 303, 429]
+        assert metrics_status(untrusting, **{"X-Forwarded-For": "203.0.113.9"}) == 200
+        # Through the trusted proxy each forwarded address counts on its own.
+        assert sign_ins(behind_proxy, 10) == [303, 303, 303]
+        assert metrics_status(behind_proxy, **{"X-Forwarded-For": "203.0.113.9"}) == 403
+        assert metrics_status(behind_proxy) == 200
+    finally:
+        untrusting.stop()
+        behind_proxy.stop()
 
 
 @pytest.mark.slow

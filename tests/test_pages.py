@@ -11,6 +11,7 @@ from pathlib import Path
 import bibtexparser
 import pytest
 from fastapi.testclient import TestClient
+from markdown_it import MarkdownIt
 
 from paperfeed.db import Database
 from paperfeed.db import papers as paper_store
@@ -284,6 +285,63 @@ def test_markdown_export(client: TestClient, db: Database) -> None:
     assert response.text.startswith("# A *markdown* paper\n")
     assert "## Abstract\n\nWe study 2503.00042 and report results." in response.text
     assert "**Authors:** Ada Lovelace, Alan Turing" in response.text
+    assert response.headers.get_list("x-content-type-options") == ["nosniff"]
+
+
+class _Tags(HTMLParser):
+    """The tags and link targets of rendered HTML, and its text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: set[str] = set()
+        self.hrefs: list[str] = []
+        self.attributes: set[str] = set()
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.add(tag)
+        for name, value in attrs:
+            self.attributes.add(name)
+            if name in ("href", "src"):
+                self.hrefs.append(value or "")
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+HOSTILE_TITLE = 'Fast <img src=x onerror="alert(1)"> [click](javascript:alert(2)) <javascript:x>'
+HOSTILE_ABSTRACT = (
+    "We <script>alert(3)</script> study\n\n<iframe src=//evil></iframe>\n\n"
+    "[x]: javascript:alert(4)\n\n[ref][x] and \\[display\\] math $a<b$ &lt;b&gt; "
+    "![i](javascript:alert(5)) \\<svg onload=alert(6)>"
+)
+
+
+def test_markdown_export_is_inert_in_a_renderer_that_allows_html(
+    client: TestClient, db: Database
+) -> None:
+    add_papers(
+        db,
+        [("2503.00042", date(2025, 3, 18))],
+        title=HOSTILE_TITLE,
+        abstract=HOSTILE_ABSTRACT,
+        authors=["<b onmouseover=alert(7)>Eve</b>", "[Mallory](javascript:alert(8))"],
+        comment="<style>*{}</style>",
+        abs_url="https://arxiv.org/abs/2503.00042)<img/src=x/onerror=alert(9)>",
+    )
+    text = client.get("/papers/2503.00042.md").text
+    renderer = MarkdownIt("commonmark", {"html": True})
+    renderer.validateLink = lambda url: True  # as permissive as renderers get
+    parsed = _Tags()
+    parsed.feed(renderer.render(text))
+    assert parsed.tags <= {"h1", "h2", "p", "strong", "a", "br", "em", "code"}, parsed.tags
+    assert parsed.attributes <= {"href"}
+    assert all(h.startswith(("http://", "https://")) for h in parsed.hrefs), parsed.hrefs
+    # The source text is still all there, shown as written.
+    shown = "".join(parsed.text)
+    for value in (HOSTILE_TITLE, "<b onmouseover=alert(7)>Eve</b>", "<style>*{}</style>"):
+        assert value in shown
+    assert "\\[display\\] math $a<b$ &lt;b&gt;" in shown
 
 
 # ---------------------------------------------------------------- assets and escaping

@@ -132,9 +132,8 @@ def test_api_with_bearer_token(
 ):
     alice = sign_in(client, settings, db, "alice@example.org")
     page = client.get("/account")
-    created = client.post(
-        "/account/tokens", data={"name": "my script", "csrf_token": csrf_from(page.text)}
-    )
+    form = {"name": "my script", "scopes": ["read", "write", "tokens"]}
+    created = client.post("/account/tokens", data={**form, "csrf_token": csrf_from(page.text)})
     assert created.status_code == 200
     token = created.text.split('id="new-token-value" type="text" readonly value="')[1].split('"')[0]
     assert token.startswith("pf_")
@@ -180,6 +179,7 @@ def test_api_with_bearer_token(
     # Tokens through the API; revoking the one in use locks it out.
     tokens = api.get("/api/me/tokens", headers=auth).json()
     assert [t["name"] for t in tokens] == ["my script"] and "token" not in tokens[0]
+    assert tokens[0]["scopes"] == ["read", "write", "tokens"]
     assert api.delete(f"/api/me/tokens/{tokens[0]['id']}", headers=auth).status_code == 204
     assert api.get("/api/me", headers=auth).status_code == 401
 

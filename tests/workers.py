@@ -13,9 +13,6 @@ from typing import Any
 
 from paperfeed.config import Settings
 
-# A database number of its own, so tests never touch anyone's keys in db 0.
-REDIS_URL = os.environ.get("PAPERFEED_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
-
 
 def wait_for(condition: Callable[[], Any], *, what: str, limit: float = 180.0) -> Any:
     """Poll until ``condition()`` is truthy. The limit only stops a hung test;
@@ -33,15 +30,16 @@ def wait_for(condition: Callable[[], Any], *, what: str, limit: float = 180.0) -
 class RedisQueue:
     """A queue name unique to one test; its keys are removed afterwards."""
 
-    def __init__(self) -> None:
+    def __init__(self, url: str) -> None:
         from redis import Redis
 
+        self.url = url
         self.name = f"pftest-{uuid.uuid4().hex[:12]}"
-        self.redis = Redis.from_url(REDIS_URL)
+        self.redis = Redis.from_url(url)
         self.redis.ping()
 
     def configure(self, settings: Settings) -> None:
-        settings.redis_url = REDIS_URL
+        settings.redis_url = self.url
         settings.job_queue = self.name
 
     def worker_name(self, suffix: str) -> str:

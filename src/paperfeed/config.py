@@ -113,6 +113,13 @@ class Settings(BaseSettings):
     signin_limit_per_address: int = 5
     signin_limit_per_ip: int = 20
     signin_limit_window_minutes: int = 60
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto `paperfeed serve`
+    # believes (comma-separated addresses or networks, "*" for any). Empty: none,
+    # so a client cannot pick the address its rate limits count against.
+    trusted_proxies: str = ""
+    # /metrics: with a token, only requests sending `Authorization: Bearer
+    # <token>`; without, only clients on the loopback address.
+    metrics_token: str = ""
     magic_link_minutes: int = 15
     trending_half_life_hours: float = 48.0
 
@@ -126,6 +133,10 @@ class Settings(BaseSettings):
     # times per message, waiting base * 2**n seconds (plus jitter) between tries.
     smtp_retry_attempts: int = 5
     smtp_retry_base_seconds: float = 2.0
+    # A digest run stops after this many digests in a row were deferred (each
+    # after its retries): the server is refusing everything for now, so the
+    # run releases the sender lease and the next run retries. 0: never stop.
+    digest_max_consecutive_deferrals: int = 5
 
     # Digests: `paperfeed serve` sends due digests itself unless this is off
     # (turn it off when cron runs `paperfeed digest send` instead).

@@ -5,6 +5,10 @@ primaryClass), which is also what Hugging Face Papers shows. Text is encoded
 for LaTeX by pylatexenc (``&`` -> ``\\&``, ``é`` -> ``{\\'e}``...), except
 inline math (``$...$``), which arXiv titles use and which is kept as written
 when its braces balance, since BibTeX only breaks on unbalanced braces.
+
+Markdown carries source text as text: raw HTML, autolinks and link syntax in
+a title, abstract or author name are written as character references, so the
+export is inert even in a renderer that allows HTML (see ``markdown_text``).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from typing import Any
+from urllib.parse import quote
 
 from pylatexenc.latexencode import unicode_to_latex
 
@@ -137,6 +142,25 @@ def _day(value: Any) -> str:
     return ""
 
 
+# Characters that start HTML, autolinks, entities and links. Written as
+# numeric character references, which Markdown decodes to plain characters and
+# never to markup. Backslashes are left alone (LaTeX in abstracts), except
+# those right before one of these, doubled so they cannot escape the "&".
+_MARKDOWN_ACTIVE = re.compile(r"(\\*)([<>&\[\]])")
+
+
+def markdown_text(text: str, *, one_line: bool = False) -> str:
+    """Source text for a Markdown document: shown as written, never markup."""
+    if one_line:
+        text = " ".join(text.split())
+    return _MARKDOWN_ACTIVE.sub(lambda m: m.group(1) * 2 + f"&#{ord(m.group(2))};", text)
+
+
+def markdown_url(url: str) -> str:
+    """A link target that cannot end the link early or open a tag."""
+    return quote(url, safe=":/?#[]@!$&'*+,;=%~")
+
+
 def markdown(paper: dict[str, Any], page_url: str) -> str:
     """The paper page as Markdown (what huggingface_hub's ``read_paper`` reads)."""
     facts = [
@@ -150,15 +174,18 @@ def markdown(paper: dict[str, Any], page_url: str) -> str:
         ("DOI", paper.get("doi") or ""),
         ("Upvotes", str(paper.get("upvotes", paper.get("imported_upvotes") or 0))),
     ]
-    links = [f"[Paperfeed]({page_url})"]
+    links = [f"[Paperfeed]({markdown_url(page_url)})"]
     if http_url(paper.get("abs_url")):
-        links.append(f"[arXiv]({http_url(paper['abs_url'])})")
+        links.append(f"[arXiv]({markdown_url(http_url(paper['abs_url']))})")
     if http_url(paper.get("pdf_url")):
-        links.append(f"[PDF]({http_url(paper['pdf_url'])})")
-    header = [f"**{name}:** {value}" for name, value in facts if value]
+        links.append(f"[PDF]({markdown_url(http_url(paper['pdf_url']))})")
+    header = [
+        f"**{name}:** {markdown_text(value, one_line=True)}" for name, value in facts if value
+    ]
     header.append("**Links:** " + " · ".join(links))
-    parts = [f"# {paper['title']}", "  \n".join(header)]  # two spaces: a Markdown line break
+    title = markdown_text(paper["title"], one_line=True)
+    parts = [f"# {title}", "  \n".join(header)]  # two spaces: a Markdown line break
     if paper.get("withdrawn"):
         parts.append("> This paper has been withdrawn.")
-    parts += ["## Abstract", paper.get("abstract") or ""]
+    parts += ["## Abstract", markdown_text(paper.get("abstract") or "")]
     return "\n\n".join(parts) + "\n"

@@ -709,4 +709,5 @@ def digest_job(ctx: JobContext) -> dict[str, Any]:
         "failed": report.failed,
         "deferred": report.deferred,
         "in_doubt": report.in_doubt,
+        "stopped": report.stopped,
     }

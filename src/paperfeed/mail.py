@@ -4,6 +4,7 @@ digests go out the same way; retry policy belongs to the callers that batch."""
 
 from __future__ import annotations
 
+import logging
 import smtplib
 import ssl
 from collections.abc import Iterator
@@ -12,6 +13,8 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 
 from paperfeed.config import Settings
+
+log = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -59,3 +62,25 @@ def send_message(settings: Settings, message: EmailMessage) -> None:
     """Send one message on its own connection (for one-off mail such as sign-in links)."""
     with smtp_connection(settings) as client:
         client.send_message(message)
+
+
+def send_quietly(settings: Settings, message: EmailMessage) -> None:
+    """Send mail asked for by an anonymous request (a sign-in link, a digest
+    confirmation) without telling the requester how the relay answered for
+    that address: a refusal at RCPT, DATA or a dropped connection once the
+    address is given is logged with its reason, not raised, so every address
+    gets the same answer and the form is no oracle for which ones the relay
+    knows. Failures before any address is named (connecting, EHLO, login) are
+    the same for every address and are raised, so an outage still shows."""
+    with smtp_connection(settings) as client:
+        try:
+            client.send_message(message)
+        except (OSError, smtplib.SMTPException) as exc:
+            log.warning(
+                "mail not accepted by the SMTP server",
+                extra={
+                    "to": str(message["To"]),
+                    "subject": str(message["Subject"]),
+                    "reason": repr(exc),
+                },
+            )

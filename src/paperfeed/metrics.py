@@ -8,7 +8,9 @@ PROMETHEUS_MULTIPROC_DIR to a fresh directory before the workers start, and
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import secrets
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -58,3 +60,19 @@ def render() -> tuple[bytes, str]:
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(), CONTENT_TYPE_LATEST
+
+
+def may_read(token: str, client_host: str | None, authorization: str | None) -> bool:
+    """Whether a request may read /metrics (route counts, job outcomes: not for
+    the public). With ``token`` (settings.metrics_token) it must be sent as
+    ``Authorization: Bearer <token>``; without one, only loopback clients may,
+    which is where a Prometheus beside the server scrapes from."""
+    if token:
+        scheme, _, sent = (authorization or "").partition(" ")
+        return scheme.lower() == "bearer" and secrets.compare_digest(
+            sent.strip().encode(), token.encode()
+        )
+    try:
+        return ipaddress.ip_address(client_host or "").is_loopback
+    except ValueError:
+        return False

@@ -28,6 +28,12 @@ from paperfeed.db import readers as store
 from paperfeed.db import trending as trending_store
 
 ROLES = ("reader", "curator", "admin")
+# What an API token may do, chosen when it is made: read the reader's data,
+# change it, and manage API tokens. A signed-in browser session may do all.
+TOKEN_SCOPES = ("read", "write", "tokens")
+ALL_SCOPES = frozenset(TOKEN_SCOPES)
+DEFAULT_TOKEN_SCOPES = ("read", "write")
+SESSION_DAYS = 30
 API_TOKEN_PREFIX = "pf_"  # noqa: S105 (a prefix, not a secret)
 # Deliberately loose: the real check is that the magic link arrives.
 EMAIL_RE = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
@@ -70,7 +76,9 @@ class Reader:
     email: str
     name: str
     role: str
-    session_epoch: int = 0
+    # What this caller may do: every scope for a browser session, the token's
+    # scopes when the reader came from an API token.
+    scopes: frozenset[str] = ALL_SCOPES
 
     @property
     def is_curator(self) -> bool:
@@ -87,8 +95,41 @@ class Reader:
             email=row["email"],
             name=row["name"] or row["email"].split("@")[0],
             role=row["role"],
-            session_epoch=int(row.get("session_epoch") or 0),
+            scopes=frozenset(row["scopes"].split()) if row.get("scopes") else ALL_SCOPES,
         )
+
+
+def require_scope(reader: Reader, scope: str) -> None:
+    """Refuse a call the caller's token was not given the scope for. The one
+    check of scopes: the JSON API calls it for every bearer request, and so
+    must any other interface that acts for a token."""
+    if scope not in TOKEN_SCOPES:
+        raise ValueError(f"unknown scope {scope!r}")
+    if scope not in reader.scopes:
+        raise Forbidden(
+            f"This API token lacks the {scope!r} scope (it has: "
+            f"{', '.join(sorted(reader.scopes)) or 'none'}). Make a token with it "
+            "on your account page."
+        )
+
+
+def parse_scopes(scopes: Any) -> frozenset[str]:
+    """Scopes for a new token, from a list or a space/comma-separated string."""
+    if isinstance(scopes, str):
+        scopes = scopes.replace(",", " ").split()
+    chosen = frozenset(str(s).strip() for s in scopes or ())
+    unknown = sorted(chosen - ALL_SCOPES)
+    if unknown:
+        raise ReaderError(
+            f"unknown token scope {unknown[0][:40]!r}; choose from {', '.join(TOKEN_SCOPES)}"
+        )
+    if not chosen:
+        raise ReaderError(f"A token needs at least one scope: {', '.join(TOKEN_SCOPES)}.")
+    return chosen
+
+
+def _scopes_text(scopes: frozenset[str]) -> str:
+    return " ".join(s for s in TOKEN_SCOPES if s in scopes)
 
 
 def utcnow() -> datetime:
@@ -191,9 +232,10 @@ def request_sign_in(
         ),
     )
     try:
-        mail.send_message(settings, message)
+        # A refusal of this address is logged, not shown (no enumeration).
+        mail.send_quietly(settings, message)
     except (OSError, smtplib.SMTPException) as exc:
-        # Same for every address (no enumeration); the link row simply expires.
+        # The server is unreachable, for every address alike; the link row expires.
         raise MailUnavailable(
             "The sign-in email could not be sent right now. Please try again in a few minutes."
         ) from exc
@@ -223,10 +265,44 @@ def complete_sign_in(
         return Reader.from_row(store.get_or_create_reader(conn, email, now))
 
 
-def end_all_sessions(db: Database, reader: Reader) -> None:
-    """Sign the reader out on every device: existing session cookies stop working."""
+def _session_hash(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+def start_session(db: Database, reader: Reader, now: datetime | None = None) -> str:
+    """Record a new browser session and return its id, for the signed cookie.
+    Only its sha256 is stored."""
+    now = now or utcnow()
+    session_id = secrets.token_urlsafe(32)
     with db.begin() as conn:
-        store.bump_session_epoch(conn, reader.id)
+        store.forget_ended_sessions(conn, reader.id, now)  # the table stays small
+        store.insert_session(
+            conn, _session_hash(session_id), reader.id, now, now + timedelta(days=SESSION_DAYS)
+        )
+    return session_id
+
+
+def reader_for_session(db: Database, session_id: str, now: datetime | None = None) -> Reader | None:
+    """The reader of a live session, or None once it is signed out or expired."""
+    with db.connect() as conn:
+        row = store.reader_for_session(conn, _session_hash(session_id), now or utcnow())
+    return Reader.from_row(row) if row else None
+
+
+def end_session(db: Database, session_id: str, now: datetime | None = None) -> None:
+    """Sign out: this session's cookie stops working, wherever it was copied."""
+    with db.begin() as conn:
+        store.revoke_session(conn, _session_hash(session_id), now or utcnow())
+
+
+def end_all_sessions(db: Database, reader: Reader, now: datetime | None = None) -> None:
+    """Sign the reader out everywhere: every session and every API token of
+    theirs stops working (what someone does after losing a device or a key)."""
+    now = now or utcnow()
+    with db.begin() as conn:
+        store.forget_ended_sessions(conn, reader.id, now)
+        store.revoke_all_sessions(conn, reader.id, now)
+        store.revoke_all_api_tokens(conn, reader.id, now)
 
 
 # ---------------------------------------------------------------- API tokens
@@ -237,22 +313,38 @@ def hash_token(token: str) -> str:
 
 
 def create_api_token(
-    db: Database, reader: Reader, name: str, now: datetime | None = None
+    db: Database,
+    reader: Reader,
+    name: str,
+    scopes: Any = DEFAULT_TOKEN_SCOPES,
+    now: datetime | None = None,
 ) -> tuple[int, str]:
-    """Create a token and return (id, token). The token is shown once; only its
-    sha256 is stored."""
+    """Create a token with the given scopes and return (id, token). The token is
+    shown once; only its sha256 is stored. A token can only make tokens with
+    scopes it has itself (and needs the "tokens" scope to make any)."""
+    require_scope(reader, "tokens")
     name = (name or "").strip()
     if not name or len(name) > 200:
         raise ReaderError("A token needs a name of 1 to 200 characters.")
+    chosen = parse_scopes(scopes)
+    if not chosen <= reader.scopes:
+        raise Forbidden(
+            "A token cannot make a token with more scopes than its own "
+            f"({', '.join(sorted(reader.scopes))})."
+        )
     token = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
     with db.begin() as conn:
-        token_id = store.insert_api_token(conn, reader.id, name, hash_token(token), now or utcnow())
+        token_id = store.insert_api_token(
+            conn, reader.id, name, hash_token(token), _scopes_text(chosen), now or utcnow()
+        )
     return token_id, token
 
 
 def list_api_tokens(db: Database, reader: Reader) -> list[dict[str, Any]]:
+    """The reader's tokens, newest first, each with its scopes as a list."""
     with db.connect() as conn:
-        return store.list_api_tokens(conn, reader.id)
+        rows = store.list_api_tokens(conn, reader.id)
+    return [{**row, "scopes": row["scopes"].split()} for row in rows]
 
 
 def revoke_api_token(db: Database, reader: Reader, token_id: int) -> None:

@@ -56,6 +56,7 @@ def serve(
     from paperfeed.metrics import MULTIPROC_ENV
 
     settings = get_settings()
+    proxies = [p.strip() for p in settings.trusted_proxies.split(",") if p.strip()]
     try:
         mode = settings.deployment_mode()  # before anything opens: a bad combination is named
         db = open_database(settings)  # migrate once, before the workers start
@@ -91,6 +92,11 @@ def serve(
             # importing the app takes longer than that, so the default restarted
             # workers forever and the server never served (seen at load ~20 on 2 cores).
             timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
+            # uvicorn believes X-Forwarded-For from 127.0.0.1 unless told
+            # otherwise, which let any local client choose the address its
+            # sign-in limit counts against: only configured proxies are believed.
+            proxy_headers=bool(proxies),
+            forwarded_allow_ips=proxies or None,
         )
     finally:
         scheduler.stop()  # after the server: running jobs end at a safe point

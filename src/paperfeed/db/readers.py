@@ -23,6 +23,7 @@ from paperfeed.db.tables import (
     login_tokens,
     papers,
     rate_limit_events,
+    reader_sessions,
     readers,
     role_changes,
     saved_searches,
@@ -117,11 +118,56 @@ def readers_with_roles(conn: Connection, roles: Sequence[str]) -> list[dict[str,
     return [dict(r._mapping) for r in rows]
 
 
-def bump_session_epoch(conn: Connection, reader_id: int) -> None:
+# ---------------------------------------------------------------- sessions
+
+
+def insert_session(
+    conn: Connection, id_hash: str, reader_id: int, now: datetime, expires_at: datetime
+) -> None:
     conn.execute(
-        update(readers)
-        .where(readers.c.id == reader_id)
-        .values(session_epoch=readers.c.session_epoch + 1)
+        insert(reader_sessions).values(
+            id_hash=id_hash, reader_id=reader_id, created_at=now, expires_at=expires_at
+        )
+    )
+
+
+def reader_for_session(conn: Connection, id_hash: str, now: datetime) -> dict[str, Any] | None:
+    """The reader of a live session: not revoked, not expired."""
+    row = conn.execute(
+        select(readers)
+        .join(reader_sessions, reader_sessions.c.reader_id == readers.c.id)
+        .where(
+            reader_sessions.c.id_hash == id_hash,
+            reader_sessions.c.revoked_at.is_(None),
+            reader_sessions.c.expires_at > now,
+        )
+    ).first()
+    return dict(row._mapping) if row else None
+
+
+def revoke_session(conn: Connection, id_hash: str, now: datetime) -> None:
+    conn.execute(
+        update(reader_sessions)
+        .where(reader_sessions.c.id_hash == id_hash, reader_sessions.c.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+def forget_ended_sessions(conn: Connection, reader_id: int, now: datetime) -> None:
+    """Delete the reader's expired or revoked sessions: nothing reads them again."""
+    conn.execute(
+        delete(reader_sessions).where(
+            reader_sessions.c.reader_id == reader_id,
+            or_(reader_sessions.c.revoked_at.is_not(None), reader_sessions.c.expires_at <= now),
+        )
+    )
+
+
+def revoke_all_sessions(conn: Connection, reader_id: int, now: datetime) -> None:
+    conn.execute(
+        update(reader_sessions)
+        .where(reader_sessions.c.reader_id == reader_id, reader_sessions.c.revoked_at.is_(None))
+        .values(revoked_at=now)
     )
 
 
@@ -201,11 +247,11 @@ def record_event(conn: Connection, bucket: str, key: str, now: datetime, since: 
 
 
 def insert_api_token(
-    conn: Connection, reader_id: int, name: str, token_hash: str, now: datetime
+    conn: Connection, reader_id: int, name: str, token_hash: str, scopes: str, now: datetime
 ) -> int:
     result = conn.execute(
         insert(api_tokens).values(
-            reader_id=reader_id, name=name, token_hash=token_hash, created_at=now
+            reader_id=reader_id, name=name, token_hash=token_hash, scopes=scopes, created_at=now
         )
     )
     return _new_id(result)
@@ -219,6 +265,7 @@ def list_api_tokens(conn: Connection, reader_id: int) -> list[dict[str, Any]]:
             api_tokens.c.created_at,
             api_tokens.c.last_used_at,
             api_tokens.c.revoked_at,
+            api_tokens.c.scopes,
         )
         .where(api_tokens.c.reader_id == reader_id)
         .order_by(api_tokens.c.id.desc())
@@ -239,11 +286,19 @@ def revoke_api_token(conn: Connection, reader_id: int, token_id: int, now: datet
     return result.rowcount == 1
 
 
+def revoke_all_api_tokens(conn: Connection, reader_id: int, now: datetime) -> None:
+    conn.execute(
+        update(api_tokens)
+        .where(api_tokens.c.reader_id == reader_id, api_tokens.c.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
 def reader_for_token_hash(
     conn: Connection, token_hash: str, now: datetime
 ) -> dict[str, Any] | None:
     row = conn.execute(
-        select(readers, api_tokens.c.id.label("token_id"))
+        select(readers, api_tokens.c.id.label("token_id"), api_tokens.c.scopes)
         .join(api_tokens, api_tokens.c.reader_id == readers.c.id)
         .where(api_tokens.c.token_hash == token_hash, api_tokens.c.revoked_at.is_(None))
     ).first()

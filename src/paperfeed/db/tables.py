@@ -137,9 +137,20 @@ readers = Table(
     Column("role", String(20), nullable=False, default="reader"),  # reader|curator|admin
     Column("interests", JSON),  # cold start: {"categories": [...], "keywords": [...]}
     Column("created_at", UTC_DATETIME, nullable=False),
-    # Sessions carry the epoch they were made in; "sign out everywhere" bumps it,
-    # which ends every session cookie of the reader at once.
-    Column("session_epoch", Integer, nullable=False, default=0, server_default="0"),
+)
+
+# Browser sessions: the signed cookie carries a random session id whose sha256
+# is the key here, so signing out (one session, or all of a reader's) ends a
+# copied cookie too; the cookie's signature alone cannot be taken back.
+reader_sessions = Table(
+    "reader_sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),  # sha256 of the cookie's id
+    Column("reader_id", Integer, ForeignKey("readers.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", UTC_DATETIME, nullable=False),
+    Column("expires_at", UTC_DATETIME, nullable=False),
+    Column("revoked_at", UTC_DATETIME),
+    Index("ix_reader_sessions_reader_id", "reader_id"),
 )
 
 # The audit trail of role changes (web admin page and `paperfeed users grant`).
@@ -178,6 +189,9 @@ api_tokens = Table(
     Column("created_at", UTC_DATETIME, nullable=False),
     Column("last_used_at", UTC_DATETIME),
     Column("revoked_at", UTC_DATETIME),
+    # Space-separated, from readers.TOKEN_SCOPES; tokens made before scopes
+    # existed could read and write, so that is what they keep.
+    Column("scopes", String(100), nullable=False, server_default="read write"),
 )
 
 

@@ -24,6 +24,12 @@ do is make the duplicate recognisable: it carries the same Message-ID as the
 first copy (which Gmail and many mail stores collapse), and the re-run reports
 such "in doubt" rows (attempts > 0, no recorded error) in its summary.
 
+A circuit breaker ends the send phase once
+``settings.digest_max_consecutive_deferrals`` digests in a row were deferred
+(4xx or dropped after the mailer's retries): a server refusing everything would
+otherwise hold the lease for half a minute per recipient. The rows stay
+pending, exactly as after any deferral, and the next run sends them.
+
 One sender at a time holds a lease in ``meta`` (renewed as it goes); a second
 ``paperfeed digest send`` or an embedded scheduler finds it held and stops, so
 two processes never work the same pending rows. A holder that died on this
@@ -33,6 +39,7 @@ expires.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -44,9 +51,18 @@ from paperfeed.db import digests as digest_store
 from paperfeed.db import papers as paper_store
 from paperfeed.digest import compose as composer
 from paperfeed.digest import render
-from paperfeed.digest.mailer import PERMANENT, SENT, BatchMailer, MailerError
+from paperfeed.digest.mailer import (
+    PERMANENT,
+    SENT,
+    TRANSIENT,
+    BatchMailer,
+    MailerError,
+    SendResult,
+)
 from paperfeed.digest.schedule import due_periods, frequency_of, label, parse_period
 from paperfeed.trending import Period
+
+log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=10)
 CLAIM_BATCH = 200
@@ -67,6 +83,7 @@ class RunReport:
     failed: int = 0  # permanent: address suppressed
     deferred: int = 0  # transient: still pending, next run retries
     in_doubt: int = 0  # pending rows a crashed run had started sending
+    stopped: str = ""  # why the send phase ended early (circuit breaker), if it did
     dry_run: bool = False
     previews: list[dict[str, Any]] = field(default_factory=list)
 
@@ -77,6 +94,7 @@ class RunReport:
             f"{self.claimed} claimed, {self.skipped} skipped (nothing new), "
             f"{self.sent} sent, {self.failed} failed (suppressed), "
             f"{self.deferred} deferred, {self.in_doubt} resent after a crash"
+            + (f"; {self.stopped}" if self.stopped else "")
         )
 
 
@@ -212,6 +230,8 @@ def send_pending(
     report.in_doubt += sum(1 for r in rows if r["attempts"] > 0 and r["last_error"] is None)
     if not rows:
         return
+    limit = settings.digest_max_consecutive_deferrals
+    deferred_in_a_row = 0
     with mailer_factory(settings) as mailer:
         for start in range(0, len(rows), SEND_CHUNK):
             chunk = rows[start : start + SEND_CHUNK]
@@ -221,7 +241,17 @@ def send_pending(
                 wanted = {pid for r in chunk for pid in composer.paper_ids(r["content"] or {})}
                 papers = paper_store.get_papers(conn, sorted(wanted))
             for row in chunk:
-                _send_one(settings, db, mailer, row, papers, report)
+                result = _send_one(settings, db, mailer, row, papers, report)
+                if result is None:
+                    continue  # skipped without asking the server
+                deferred_in_a_row = deferred_in_a_row + 1 if result.status == TRANSIENT else 0
+                if limit > 0 and deferred_in_a_row >= limit:
+                    report.stopped = (
+                        f"stopped after {deferred_in_a_row} digests in a row were deferred "
+                        f"(last: {result.reason}); the next run sends the pending ones"
+                    )
+                    log.warning("digest run stopped early: %s", report.stopped)
+                    return
 
 
 def _send_one(
@@ -231,11 +261,12 @@ def _send_one(
     row: dict[str, Any],
     papers: dict[str, dict[str, Any]],
     report: RunReport,
-) -> None:
+) -> SendResult | None:
+    """Send one pending digest and record the outcome; None if it was skipped."""
     if row["unsubscribed_at"] is not None or row["suppressed_at"] is not None:
         with db.begin() as conn:
             digest_store.mark_final(conn, row["id"], "skipped", "unsubscribed before sending")
-        return
+        return None
     message = build_message(settings, row, papers)
     with db.begin() as conn:
         digest_store.begin_attempt(conn, row["id"])
@@ -251,6 +282,7 @@ def _send_one(
         else:
             digest_store.record_error(conn, row["id"], result.reason or "transient failure")
             report.deferred += 1
+    return result
 
 
 def run(

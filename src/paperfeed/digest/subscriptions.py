@@ -14,7 +14,7 @@ from paperfeed.db import Database
 from paperfeed.db import digests as digest_store
 from paperfeed.digest import render, tokens
 from paperfeed.digest.schedule import FREQUENCIES
-from paperfeed.mail import send_message
+from paperfeed.mail import send_quietly
 
 # Deliberately plain: one @, no spaces, a dot in the domain, ASCII only (an
 # internationalized address needs SMTPUTF8 end to end, which we do not assume).
@@ -113,7 +113,7 @@ def subscribe(
                 to=address,
                 manage_url=f"{settings.base_url.rstrip('/')}/digest/manage/{manage}",
             )
-        send_message(settings, message)
+        send_quietly(settings, message)  # a refused address is logged, not shown
     return sub
 
 

@@ -37,6 +37,7 @@ from paperfeed.search import SearchRequest, search
 from paperfeed.trending import Period, PeriodError
 from paperfeed.web import convertors as _convertors  # noqa: F401  (registers {x:paper_id})
 from paperfeed.web.pages import database, settings_of
+from paperfeed.web.schemas import HFError, error_responses
 
 # ---------------------------------------------------------------- errors
 
@@ -73,7 +74,22 @@ class HFErrorRoute(APIRoute):
         return with_hf_errors
 
 
-router = APIRouter(prefix="/api", tags=["papers"], route_class=HFErrorRoute)
+def without_unsent_422(schema: dict[str, Any], routes: list[Any]) -> dict[str, Any]:
+    """FastAPI documents a 422 for every route with parameters; HFErrorRoute
+    answers 400 instead (documented on the router), so its 422 is dropped."""
+    for route in routes:
+        if isinstance(route, HFErrorRoute):
+            for method in route.methods or ():
+                schema["paths"][route.path_format][method.lower()]["responses"].pop("422", None)
+    return schema
+
+
+router = APIRouter(
+    prefix="/api",
+    tags=["papers"],
+    route_class=HFErrorRoute,
+    responses=error_responses(400, model=HFError),
+)
 docs_router = APIRouter()
 
 
@@ -420,7 +436,7 @@ def _search_limiter() -> anyio.CapacityLimiter:
     response_model=HFPaper,
     response_model_exclude_none=True,
     summary="One paper (Hugging Face–compatible)",
-    responses={404: {"description": 'Unknown paper: {"error": "Paper not found"}'}},
+    responses=error_responses(404, model=HFError),
 )
 def paper_info(request: Request, paper_id: str) -> HFPaper:
     settings = settings_of(request)

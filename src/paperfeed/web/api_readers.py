@@ -8,8 +8,8 @@ with the browser session, which must then send the session's CSRF token in an
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Any
+from datetime import date
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials
@@ -19,8 +19,11 @@ from paperfeed import readers as core
 from paperfeed.db import Database
 from paperfeed.readers import Reader
 from paperfeed.web.auth import _settings, api_reader, bearer_scheme, current_reader
+from paperfeed.web.schemas import RequestBody, UTCDateTime, error_responses
 
-router = APIRouter(prefix="/api", tags=["readers"])
+# 400 bad input the model cannot see; 401 no credentials; 403 a role needed, or
+# a session cookie without its CSRF header; 404 not found (or another's).
+router = APIRouter(prefix="/api", tags=["readers"], responses=error_responses(400, 401, 403, 404))
 
 
 def _db(request: Request) -> Database:
@@ -61,16 +64,16 @@ class PaperBrief(BaseModel):
     title: str
     authors: list[str]
     listing_date: date | None = None
-    added_at: datetime | None = None
+    added_at: UTCDateTime | None = None
 
 
-class CollectionIn(BaseModel):
+class CollectionIn(RequestBody):
     name: str = Field(min_length=1, max_length=200)
     description: str = ""
     is_public: bool = False
 
 
-class CollectionPatch(BaseModel):
+class CollectionPatch(RequestBody):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = None
     is_public: bool | None = None
@@ -81,7 +84,7 @@ class CollectionOut(BaseModel):
     name: str
     description: str
     is_public: bool
-    created_at: datetime
+    created_at: UTCDateTime
     paper_count: int | None = None
 
 
@@ -90,25 +93,36 @@ class CollectionWithPapers(CollectionOut):
     papers: list[PaperBrief]
 
 
-class TokenIn(BaseModel):
+TokenScope = Literal["read", "write", "tokens"]  # readers.TOKEN_SCOPES
+
+
+class TokenIn(RequestBody):
     name: str = Field(min_length=1, max_length=200)
+    scopes: list[TokenScope] = Field(
+        default=["read", "write"],
+        min_length=1,
+        description="read: your data; write: change it; tokens: manage API tokens. "
+        "A token can only make tokens with scopes it has itself.",
+    )
 
 
 class TokenOut(BaseModel):
     id: int
     name: str
-    created_at: datetime
-    last_used_at: datetime | None = None
-    revoked_at: datetime | None = None
+    scopes: list[TokenScope]
+    created_at: UTCDateTime
+    last_used_at: UTCDateTime | None = None
+    revoked_at: UTCDateTime | None = None
 
 
 class NewToken(BaseModel):
     id: int
     name: str
+    scopes: list[TokenScope]
     token: str = Field(description="Shown only in this response; Paperfeed keeps only a hash")
 
 
-class SavedSearchIn(BaseModel):
+class SavedSearchIn(RequestBody):
     query: str = Field(min_length=1, max_length=1000)
     name: str = ""
 
@@ -117,10 +131,10 @@ class SavedSearchOut(BaseModel):
     id: int
     name: str
     query: str
-    created_at: datetime
+    created_at: UTCDateTime
 
 
-class SubmissionIn(BaseModel):
+class SubmissionIn(RequestBody):
     arxiv_id: str = Field(description="An arXiv id or abs/pdf URL", max_length=200)
 
 
@@ -132,7 +146,7 @@ class SubmissionOut(BaseModel):
     first_submitter: bool
 
 
-class CurationIn(BaseModel):
+class CurationIn(RequestBody):
     featured: bool | None = None
     hidden: bool | None = None
 
@@ -321,8 +335,9 @@ def list_tokens(request: Request, reader: Reader = Depends(api_reader)) -> list[
 
 @router.post("/me/tokens", response_model=NewToken, status_code=201)
 def create_token(request: Request, body: TokenIn, reader: Reader = Depends(api_reader)) -> NewToken:
-    token_id, token = core.create_api_token(_db(request), reader, body.name)
-    return NewToken(id=token_id, name=body.name.strip(), token=token)
+    token_id, token = core.create_api_token(_db(request), reader, body.name, body.scopes)
+    scopes = [s for s in core.TOKEN_SCOPES if s in body.scopes]
+    return NewToken(id=token_id, name=body.name.strip(), scopes=scopes, token=token)
 
 
 @router.delete("/me/tokens/{token_id}", status_code=204)
@@ -368,7 +383,12 @@ def delete_saved_search(
 # ---------------------------------------------------------------- submissions
 
 
-@router.post("/submissions", response_model=SubmissionOut, status_code=201)
+@router.post(
+    "/submissions",
+    response_model=SubmissionOut,
+    status_code=201,
+    responses=error_responses(502),
+)
 def submit(request: Request, body: SubmissionIn, reader: Reader = Depends(api_reader)) -> Any:
     """Submit an arXiv paper published within the configured number of days."""
     result = core.submit_paper(_settings(request), _db(request), reader, body.arxiv_id)

@@ -1,9 +1,11 @@
 """Sign-in, sessions, CSRF and the reader dependencies every router can use.
 
 Sessions are a signed cookie (Starlette's SessionMiddleware, itsdangerous):
-HttpOnly, SameSite=Lax, Secure when the site is served over https. Nothing is
-kept in process memory, so any number of web workers share sessions. The
-cookie holds the reader id and the CSRF token of the session.
+HttpOnly, SameSite=Lax, Secure when the site is served over https. The cookie
+holds a session id, checked against the database on each request so that
+signing out ends it (readers.start_session/end_session), and the CSRF token of
+the session. Nothing is kept in process memory, so any number of web workers
+share sessions.
 
 Dependencies for other routers:
 - ``current_reader``: the signed-in Reader or None.
@@ -27,7 +29,7 @@ from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from markupsafe import Markup, escape
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, MutableHeaders
 from starlette.middleware.sessions import SessionMiddleware
 
 from paperfeed import readers as core
@@ -38,7 +40,6 @@ from paperfeed.web.templating import templates
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 SESSION_COOKIE = "paperfeed_session"
-SESSION_DAYS = 30
 
 
 class SignInRequired(Exception):
@@ -130,12 +131,11 @@ def current_reader(request: Request) -> Reader | None:
         cached: Reader | None = request.state.reader
         return cached
     reader = None
-    reader_id = request.session.get("rid") if "session" in request.scope else None
-    if isinstance(reader_id, int):
-        reader = core.get_reader(_db(request), reader_id)
-        if reader is None or request.session.get("ep", 0) != reader.session_epoch:
-            # A deleted account, or signed out everywhere since: drop the session.
-            reader = None
+    session_id = request.session.get("sid") if "session" in request.scope else None
+    if isinstance(session_id, str):
+        reader = core.reader_for_session(_db(request), session_id)
+        if reader is None:
+            # Signed out (here or everywhere), expired, or a deleted account.
             request.session.clear()
     request.state.reader = reader
     return reader
@@ -154,18 +154,27 @@ bearer_scheme = HTTPBearer(
 )
 
 
+def required_scope(request: Request) -> str:
+    """The token scope a JSON call needs: managing tokens needs "tokens",
+    other reads "read", other changes "write"."""
+    if request.url.path.rstrip("/").startswith("/api/me/tokens"):
+        return "tokens"
+    return "read" if request.method in SAFE_METHODS else "write"
+
+
 def api_reader(
     request: Request,
     credentials: HTTPAuthorizationCredentials | None = Depends(bearer_scheme),
 ) -> Reader:
-    """The reader behind a JSON call: a bearer token, or the session cookie plus
-    an X-CSRF-Token header for state-changing methods."""
+    """The reader behind a JSON call: a bearer token holding the call's scope,
+    or the session cookie plus an X-CSRF-Token header for state-changing methods."""
     if request.headers.get("authorization"):
         if credentials is None or not credentials.credentials:
             raise APIAuthError("Authorization header must be 'Bearer <API token>'.")
         reader = core.reader_for_api_token(_db(request), credentials.credentials)
         if reader is None:
             raise APIAuthError("Invalid or revoked API token.")
+        core.require_scope(reader, required_scope(request))
         request.state.reader = reader
         return reader
     reader = current_reader(request)
@@ -181,8 +190,7 @@ def api_reader(
 def sign_in_session(request: Request, reader: Reader) -> None:
     # A fresh session (and CSRF token) on sign-in: nothing from before carries over.
     request.session.clear()
-    request.session["rid"] = reader.id
-    request.session["ep"] = reader.session_epoch
+    request.session["sid"] = core.start_session(_db(request), reader)
     request.session["csrf"] = secrets.token_urlsafe(32)
     request.state.reader = reader
 
@@ -201,7 +209,8 @@ def safe_next(value: str | None, default: str = "/") -> str:
 
 
 def client_ip(request: Request) -> str:
-    # uvicorn --proxy-headers puts the forwarded address here behind a proxy.
+    # Behind a proxy listed in PAPERFEED_TRUSTED_PROXIES, `serve` (uvicorn's
+    # proxy headers) puts the forwarded address here; from anyone else, never.
     return request.client.host if request.client else "unknown"
 
 
@@ -250,12 +259,14 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Any) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                headers.append((b"x-content-type-options", b"nosniff"))
-                headers.append((b"referrer-policy", b"same-origin"))
+                # Set, not appended: a route sending one of these too must not
+                # make the response carry it twice.
+                headers = MutableHeaders(raw=list(message.get("headers", [])))
+                headers["x-content-type-options"] = "nosniff"
+                headers["referrer-policy"] = "same-origin"
                 if not exempt:
-                    headers.append((b"content-security-policy", CONTENT_SECURITY_POLICY.encode()))
-                message = {**message, "headers": headers}
+                    headers["content-security-policy"] = CONTENT_SECURITY_POLICY
+                message = {**message, "headers": headers.raw}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -268,7 +279,7 @@ def install(app: FastAPI, settings: Settings) -> None:
         SessionMiddleware,
         secret_key=settings.secret(),
         session_cookie=SESSION_COOKIE,
-        max_age=SESSION_DAYS * 24 * 3600,
+        max_age=core.SESSION_DAYS * 24 * 3600,
         same_site="lax",
         https_only=settings.base_url.startswith("https://"),
     )
@@ -386,6 +397,9 @@ def verify_submit(request: Request, token: str = Form("")) -> Response:
 
 @router.post("/signout")
 def signout(request: Request) -> Response:
+    session_id = request.session.get("sid")
+    if isinstance(session_id, str):
+        core.end_session(_db(request), session_id)
     request.session.clear()
     return RedirectResponse("/", status_code=303)
 
@@ -417,9 +431,12 @@ def _account(request: Request, reader: Reader, new_token: str | None = None) -> 
 
 @router.post("/account/tokens", response_class=HTMLResponse)
 def create_token(
-    request: Request, name: str = Form(""), reader: Reader = Depends(require_reader)
+    request: Request,
+    name: str = Form(""),
+    scopes: list[str] = Form([]),
+    reader: Reader = Depends(require_reader),
 ) -> Response:
-    _token_id, token = core.create_api_token(_db(request), reader, name)
+    _token_id, token = core.create_api_token(_db(request), reader, name, scopes)
     # Shown once, on this response only; the database keeps just its hash.
     response = _account(request, reader, new_token=token)
     response.headers["Cache-Control"] = "no-store"

@@ -15,7 +15,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import ConfigDict, Field
 from starlette.datastructures import FormData
 
 from paperfeed import readers as core
@@ -29,6 +29,12 @@ from paperfeed.digest import subscriptions as subs
 from paperfeed.digest.schedule import label, parse_period
 from paperfeed.readers import Reader
 from paperfeed.web.auth import client_ip, posted_form, require_reader, verify_csrf
+from paperfeed.web.schemas import (
+    RequestBody,
+    ValidationFailed,
+    error_responses,
+    page_responses,
+)
 from paperfeed.web.templating import templates
 
 router = APIRouter()
@@ -48,6 +54,10 @@ def _page(request: Request, name: str, context: dict[str, Any], status: int = 20
     return templates.TemplateResponse(request, f"digest/{name}", context, status_code=status)
 
 
+# A token that is malformed, forged or expired: the "Link not valid" page.
+BAD_LINK = page_responses(400)
+
+
 def _bad_link(request: Request, error: Exception) -> Response:
     return _page(request, "message.html", {"title": "Link not valid", "text": str(error)}, 400)
 
@@ -55,8 +65,12 @@ def _bad_link(request: Request, error: Exception) -> Response:
 # ---------------------------------------------------------------- subscribe
 
 
-class SubscribeBody(BaseModel):
-    email: str = Field(max_length=320)
+class PreferencesBody(RequestBody):
+    """A subscription's preferences; absent fields are left as they are.
+    Ranges and values are checked by subscriptions.clean_preferences."""
+
+    model_config = ConfigDict(extra="forbid")
+
     frequency: str | None = None
     topics: dict[str, Any] | None = None
     trending_count: int | None = None
@@ -66,6 +80,10 @@ class SubscribeBody(BaseModel):
 
     def preferences(self) -> dict[str, Any]:
         return self.model_dump(exclude={"email"}, exclude_none=True)
+
+
+class SubscribeBody(PreferencesBody):
+    email: str = Field(max_length=320)
 
 
 ACCEPTED = (
@@ -94,7 +112,14 @@ def _subscribe(request: Request, body: SubscribeBody) -> None:
         ) from exc
 
 
-@router.post("/api/digest/subscribe", status_code=202)
+@router.post(
+    "/api/digest/subscribe",
+    status_code=202,
+    responses={
+        **error_responses(400, 429, 503),
+        **error_responses(422, model=ValidationFailed),
+    },
+)
 def api_subscribe(request: Request, body: SubscribeBody) -> dict[str, str]:
     try:
         _subscribe(request, body)
@@ -108,7 +133,12 @@ def subscribe_page(request: Request) -> Response:
     return _page(request, "subscribe.html", {})
 
 
-@router.post("/digest/subscribe", response_class=HTMLResponse, dependencies=[Depends(verify_csrf)])
+@router.post(
+    "/digest/subscribe",
+    response_class=HTMLResponse,
+    dependencies=[Depends(verify_csrf)],
+    responses=page_responses(403, 422, 429, 503, json=True),
+)
 def subscribe_form(request: Request, form: FormData = Depends(posted_form)) -> Response:
     # The visitor is usually anonymous: the CSRF token is the one every form
     # here uses, kept in the signed session cookie that SessionMiddleware sets
@@ -127,7 +157,7 @@ def subscribe_form(request: Request, form: FormData = Depends(posted_form)) -> R
 # ---------------------------------------------------------------- confirm
 
 
-@router.get("/digest/confirm/{token}", response_class=HTMLResponse)
+@router.get("/digest/confirm/{token}", response_class=HTMLResponse, responses=BAD_LINK)
 def confirm_page(request: Request, token: str) -> Response:
     # GET only shows a button: link scanners fetch every URL in an email, and
     # must not be able to confirm on the reader's behalf.
@@ -138,7 +168,7 @@ def confirm_page(request: Request, token: str) -> Response:
     return _page(request, "confirm.html", {"token": token})
 
 
-@router.post("/digest/confirm/{token}", response_class=HTMLResponse)
+@router.post("/digest/confirm/{token}", response_class=HTMLResponse, responses=BAD_LINK)
 def confirm(request: Request, token: str) -> Response:
     settings = _settings(request)
     try:
@@ -152,7 +182,7 @@ def confirm(request: Request, token: str) -> Response:
 # ---------------------------------------------------------------- unsubscribe
 
 
-@router.get("/unsubscribe/{token}", response_class=HTMLResponse)
+@router.get("/unsubscribe/{token}", response_class=HTMLResponse, responses=BAD_LINK)
 def unsubscribe_page(request: Request, token: str) -> Response:
     try:
         sub = subs.subscription_for_token(
@@ -163,7 +193,7 @@ def unsubscribe_page(request: Request, token: str) -> Response:
     return _page(request, "unsubscribe.html", {"token": token, "sub": sub})
 
 
-@router.post("/unsubscribe/{token}", response_class=HTMLResponse)
+@router.post("/unsubscribe/{token}", response_class=HTMLResponse, responses=BAD_LINK)
 def unsubscribe(request: Request, token: str) -> Response:
     """RFC 8058 one-click: body "List-Unsubscribe=One-Click", no cookie, no CSRF."""
     try:
@@ -180,7 +210,7 @@ def _manage_sub(request: Request, token: str) -> dict[str, Any]:
     return subs.subscription_for_token(_settings(request), _db(request), tokens.MANAGE, token)
 
 
-@router.get("/digest/manage/{token}", response_class=HTMLResponse)
+@router.get("/digest/manage/{token}", response_class=HTMLResponse, responses=BAD_LINK)
 def manage_page(request: Request, token: str) -> Response:
     try:
         sub = _manage_sub(request, token)
@@ -203,7 +233,9 @@ def _form_preferences(form: Any) -> dict[str, Any]:
     }
 
 
-@router.post("/digest/manage/{token}", response_class=HTMLResponse)
+@router.post(
+    "/digest/manage/{token}", response_class=HTMLResponse, responses=page_responses(400, 422)
+)
 def manage_save(request: Request, token: str, form: FormData = Depends(posted_form)) -> Response:
     try:
         sub = _manage_sub(request, token)
@@ -218,7 +250,7 @@ def manage_save(request: Request, token: str, form: FormData = Depends(posted_fo
     return _page(request, "manage.html", {"token": token, "sub": view, "saved": True})
 
 
-@router.get("/api/digest/subscription/{token}")
+@router.get("/api/digest/subscription/{token}", responses=error_responses(404))
 def api_subscription(request: Request, token: str) -> dict[str, Any]:
     try:
         return subs.public_view(_manage_sub(request, token))
@@ -226,11 +258,16 @@ def api_subscription(request: Request, token: str) -> dict[str, Any]:
         raise HTTPException(404, str(exc)) from exc
 
 
-@router.put("/api/digest/subscription/{token}")
-def api_update_subscription(request: Request, token: str, body: dict[str, Any]) -> dict[str, Any]:
+@router.put(
+    "/api/digest/subscription/{token}",
+    responses={**error_responses(400, 404), **error_responses(422, model=ValidationFailed)},
+)
+def api_update_subscription(request: Request, token: str, body: PreferencesBody) -> dict[str, Any]:
     try:
         sub = _manage_sub(request, token)
-        return subs.public_view(subs.update_preferences(_db(request), sub["id"], body))
+        return subs.public_view(
+            subs.update_preferences(_db(request), sub["id"], body.preferences())
+        )
     except tokens.InvalidToken as exc:
         raise HTTPException(404, str(exc)) from exc
     except subs.SubscriptionError as exc:
@@ -240,7 +277,7 @@ def api_update_subscription(request: Request, token: str, body: dict[str, Any]) 
 # ---------------------------------------------------------------- view in browser
 
 
-@router.get("/digest/view/{token}", response_class=HTMLResponse)
+@router.get("/digest/view/{token}", response_class=HTMLResponse, responses=page_responses(400, 404))
 def view_digest(request: Request, token: str) -> Response:
     settings = _settings(request)
     try:

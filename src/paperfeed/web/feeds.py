@@ -30,10 +30,21 @@ from paperfeed.config import Settings
 from paperfeed.trending import Period, PeriodError, PeriodKind
 from paperfeed.web.api import search_papers_with_upvotes
 from paperfeed.web.pages import database, paper_url, settings_of
+from paperfeed.web.schemas import text_responses
 
-router = APIRouter(tags=["feeds"])
 FEED_SIZE = 50
 ATOM = "application/atom+xml; charset=utf-8"
+
+
+class AtomResponse(Response):
+    media_type = "application/atom+xml"
+
+
+router = APIRouter(
+    tags=["feeds"],
+    default_response_class=AtomResponse,
+    responses=text_responses("text/plain", 400, 404),
+)
 
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
@@ -159,11 +170,12 @@ def trending_feed(request: Request, span: str) -> Response:
 
 
 @router.get("/feeds/search.xml", summary="Atom feed of a saved search")
-def search_feed(request: Request, q: str = Query("", max_length=1000)) -> Response:
-    """The newest papers matching ``q`` (the search page's query language)."""
+def search_feed(
+    request: Request, q: str = Query(min_length=1, max_length=1000, pattern=r"\S")
+) -> Response:
+    """The newest papers matching ``q`` (the search page's query language);
+    ``q`` is required and not blank, as the schema says."""
     settings = settings_of(request)
-    if not q.strip():
-        return PlainTextResponse("give a search query: /feeds/search.xml?q=...", status_code=400)
     try:
         papers = search_papers_with_upvotes(request, q, limit=FEED_SIZE, sort="date")
     except HTTPException as exc:

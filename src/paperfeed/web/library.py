@@ -8,10 +8,12 @@ the re-rendered actions, so the page does not reload.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.convertors import Convertor, register_url_convertor
 
 from paperfeed import readers as core
 from paperfeed.db import Database
@@ -41,6 +43,23 @@ PAPER_ACTIONS: dict[str, tuple[str, bool]] = {
     "curator-hide": ("hidden", True),
     "curator-unhide": ("hidden", False),
 }
+
+
+class PaperActionConvertor(Convertor[str]):
+    """``{x:paper_action}``: only the actions above, so a POST to a GET-only
+    page such as /papers/date/2025-01-06 matches no route here and is a 405
+    with Allow, not this router's CSRF refusal."""
+
+    regex = "|".join(re.escape(action) for action in PAPER_ACTIONS)
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("paper_action", PaperActionConvertor())
 
 
 def _db(request: Request) -> Database:
@@ -100,7 +119,7 @@ def _actions_json(request: Request, paper_id: str, back: str) -> Response:
 # ---------------------------------------------------------------- paper actions
 
 
-@router.post("/papers/{paper_id:path}/{action}")
+@router.post("/papers/{paper_id:path}/{action:paper_action}")
 def paper_action(
     request: Request,
     paper_id: str,

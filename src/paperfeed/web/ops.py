@@ -5,7 +5,8 @@
 - ``/readyz``: ready for traffic: the database answers, its schema is at the
   code's migration head, and Redis answers when jobs go through it.
 - ``/metrics``: Prometheus exposition (paperfeed.metrics), merged across
-  ``serve --workers`` processes.
+  ``serve --workers`` processes; only with the metrics token, or from loopback
+  (``metrics.may_read``).
 - ``RequestContext``: a request id per request (the client's X-Request-ID when
   it is a sane token, else a new one), echoed in the response and put on every
   log line; latency recorded by route template, and one JSON access-log line.
@@ -71,7 +72,21 @@ def readyz(request: Request) -> JSONResponse:
 
 
 @router.get("/metrics")
-def prometheus_metrics() -> Response:
+def prometheus_metrics(request: Request) -> Response:
+    token = request.app.state.settings.metrics_token
+    client = request.client.host if request.client else None
+    if not metrics.may_read(token, client, request.headers.get("authorization")):
+        if token:
+            return Response(
+                "/metrics needs 'Authorization: Bearer <PAPERFEED_METRICS_TOKEN>'.\n",
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        return Response(
+            "/metrics is served to loopback clients only; set PAPERFEED_METRICS_TOKEN "
+            "to scrape it from elsewhere.\n",
+            status_code=403,
+        )
     body, content_type = metrics.render()
     return Response(body, media_type=content_type)
 

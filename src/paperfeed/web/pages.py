@@ -25,6 +25,7 @@ from paperfeed.trending import Period, PeriodError, PeriodKind
 from paperfeed.web import convertors as _convertors  # noqa: F401  (registers {x:paper_id})
 from paperfeed.web.auth import current_reader
 from paperfeed.web.library import card_context
+from paperfeed.web.schemas import page_responses, text_responses
 from paperfeed.web.templating import templates
 
 log = logging.getLogger(__name__)
@@ -104,7 +105,7 @@ def _list_page(request: Request, period: Period | None, *, home: bool = False) -
     return templates.TemplateResponse(request, "list.html", context)
 
 
-@router.get("/", response_class=HTMLResponse)
+@router.get("/", response_class=HTMLResponse, responses=page_responses(400))
 def home(request: Request) -> Response:
     """Today's list, or the latest day that has papers."""
     return _list_page(request, None, home=True)
@@ -118,17 +119,17 @@ def _period_page(request: Request, kind: PeriodKind, text: str) -> Response:
     return _list_page(request, period)
 
 
-@router.get("/papers/date/{day}", response_class=HTMLResponse)
+@router.get("/papers/date/{day}", response_class=HTMLResponse, responses=page_responses(400))
 def papers_on_day(request: Request, day: str) -> Response:
     return _period_page(request, "day", day)
 
 
-@router.get("/papers/week/{week}", response_class=HTMLResponse)
+@router.get("/papers/week/{week}", response_class=HTMLResponse, responses=page_responses(400))
 def papers_in_week(request: Request, week: str) -> Response:
     return _period_page(request, "week", week)
 
 
-@router.get("/papers/month/{month}", response_class=HTMLResponse)
+@router.get("/papers/month/{month}", response_class=HTMLResponse, responses=page_responses(400))
 def papers_in_month(request: Request, month: str) -> Response:
     return _period_page(request, "month", month)
 
@@ -160,7 +161,11 @@ def _moved(paper: dict[str, Any], asked: str, suffix: str = "") -> Response | No
     return None
 
 
-@router.get("/papers/{paper_id:paper_id}.bib", response_class=PlainTextResponse)
+@router.get(
+    "/papers/{paper_id:paper_id}.bib",
+    response_class=Response,
+    responses={**text_responses("application/x-bibtex", 200), **text_responses("text/plain", 404)},
+)
 def paper_bibtex(request: Request, paper_id: str) -> Response:
     paper = load_paper(request, paper_id)
     if paper is None:
@@ -174,7 +179,11 @@ def paper_bibtex(request: Request, paper_id: str) -> Response:
     )
 
 
-@router.get("/papers/{paper_id:paper_id}.md", response_class=PlainTextResponse)
+@router.get(
+    "/papers/{paper_id:paper_id}.md",
+    response_class=Response,
+    responses={**text_responses("text/markdown", 200), **text_responses("text/plain", 404)},
+)
 def paper_markdown(request: Request, paper_id: str) -> Response:
     """The paper as Markdown; huggingface_hub's ``read_paper`` reads this."""
     paper = load_paper(request, paper_id)
@@ -183,18 +192,16 @@ def paper_markdown(request: Request, paper_id: str) -> Response:
     if moved := _moved(paper, paper_id, ".md"):
         return moved
     text = export.markdown(paper, paper_url(settings_of(request), paper["id"]))
-    return Response(
-        text,
-        media_type="text/markdown; charset=utf-8",
-        headers={"X-Content-Type-Options": "nosniff"},
-    )
+    return Response(text, media_type="text/markdown; charset=utf-8")
 
 
 def _filename(paper_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", paper_id)
 
 
-@router.get("/papers/{paper_id:paper_id}", response_class=HTMLResponse)
+@router.get(
+    "/papers/{paper_id:paper_id}", response_class=HTMLResponse, responses=page_responses(404)
+)
 def paper_page(request: Request, paper_id: str) -> Response:
     # A curator-hidden paper is gone for readers; curators still reach its page
     # (marked hidden) to undo the decision.

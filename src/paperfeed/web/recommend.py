@@ -13,7 +13,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 from starlette.datastructures import FormData
 
 from paperfeed import recommend as core
@@ -23,6 +23,7 @@ from paperfeed.db import papers as paper_store
 from paperfeed.readers import Reader
 from paperfeed.web.auth import posted_form, require_reader, verify_csrf
 from paperfeed.web.library import card_context
+from paperfeed.web.schemas import RequestBody, ValidationFailed, error_responses
 from paperfeed.web.templating import templates
 
 router = APIRouter()
@@ -39,11 +40,11 @@ def _db(request: Request) -> Database:
     return db
 
 
-class RecommendBody(BaseModel):
+class RecommendBody(RequestBody):
     positive_ids: list[str] = Field(default_factory=list, max_length=1000)
     negative_ids: list[str] = Field(default_factory=list, max_length=1000)
-    since: date | None = Field(None, description="First listing date, inclusive.")
-    until: date | None = Field(None, description="Last listing date, inclusive.")
+    since: date | None = Field(None, strict=False, description="First listing date, inclusive.")
+    until: date | None = Field(None, strict=False, description="Last listing date, inclusive.")
     categories: list[str] | None = Field(None, max_length=50)
     keywords: list[str] = Field(default_factory=list, max_length=50)
     limit: int = Field(20, ge=1, le=500)
@@ -55,7 +56,10 @@ def pick_json(pick: core.Pick) -> dict[str, Any]:
     return data
 
 
-@router.post("/api/recommend")
+@router.post(
+    "/api/recommend",
+    responses={**error_responses(400), **error_responses(422, model=ValidationFailed)},
+)
 def api_recommend(request: Request, body: RecommendBody) -> dict[str, Any]:
     """Papers listed in [since, until] ranked for the given positive (and
     negative) papers, best first, each with its score and the positive it is

@@ -17,6 +17,7 @@ from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.query import QueryError
 from paperfeed.search import MAX_PER_PAGE, SearchRequest, SearchResults, search
+from paperfeed.web.schemas import QueryProblem, error_responses, page_responses
 from paperfeed.web.templating import templates
 
 router = APIRouter()
@@ -61,7 +62,7 @@ def request_from(params: Any, *, per_page: int = 20) -> SearchRequest:
     )
 
 
-@router.get("/api/search")
+@router.get("/api/search", responses=error_responses(400, model=QueryProblem))
 def api_search(request: Request) -> Response:
     """Search papers. Parameters: q, category (repeatable), author (repeatable),
     since, until (YYYY-MM-DD, on the listing date), sort (relevance|date|upvotes),
@@ -80,7 +81,7 @@ def _page_link(request: Request, page: int) -> str:
     return "/search?" + urlencode(params)
 
 
-@router.get("/search", response_class=HTMLResponse)
+@router.get("/search", response_class=HTMLResponse, responses=page_responses(400))
 def search_page(request: Request) -> Response:
     db, settings = _state(request)
     params = request.query_params
