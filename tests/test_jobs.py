@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from paperfeed import jobs
 from paperfeed.app import Paperfeed
-from paperfeed.config import Settings
+from paperfeed.config import ConfigError, DeploymentMode, Settings
 from paperfeed.db import Database
 from paperfeed.db.tables import paper_versions, papers
 from paperfeed.ingest.jsonl import read_jsonl
@@ -153,7 +153,7 @@ def test_background_jobs_lists_what_serve_runs(settings: Settings, db: Database)
     settings.schedule = [{"kind": "harvest", "every_minutes": 60, "args": {"set": "cs"}}]
     settings.digest_scheduler = True
     settings.digest_check_interval_seconds = 120.0
-    embed = {"embed": jobs.EMBED_EVERY_SECONDS} if db.backend == "sqlite" else {}
+    embed = {"embed": ("embed", jobs.EMBED_EVERY_SECONDS)}
 
     def listed() -> dict[str, tuple[str, float]]:
         return {
@@ -163,7 +163,7 @@ def test_background_jobs_lists_what_serve_runs(settings: Settings, db: Database)
 
     assert listed() == {
         "digest": ("digest", 120.0),
-        **{name: ("embed", every) for name, every in embed.items()},
+        **embed,  # on both backends: new papers get vectors without an operator's job
         "schedule[0]": ("harvest", 3600.0),
     }
     settings.digest_check_interval_seconds = 0.0
@@ -172,7 +172,60 @@ def test_background_jobs_lists_what_serve_runs(settings: Settings, db: Database)
     settings.digest_scheduler = False  # cron sends
     assert "digest" not in listed()
     settings.redis_url = "redis://127.0.0.1:1/0"  # scale mode: the workers run the schedule
-    assert listed() == {name: ("embed", every) for name, every in embed.items()}
+    # ... and embed into pgvector; a SQLite sidecar index is this process's own.
+    assert listed() == (embed if db.backend == "sqlite" else {})
+
+
+def test_deployment_mode_is_stated_and_bad_combinations_are_refused(
+    settings: Settings, db: Database
+) -> None:
+    without_redis = {"sqlite": DeploymentMode.EMBEDDED, "postgresql": DeploymentMode.POSTGRES}
+    assert settings.deployment_mode() is without_redis[db.backend]
+    settings.redis_url = "redis://127.0.0.1:1/0"
+    assert settings.deployment_mode() is DeploymentMode.SCALE
+    settings.redis_url = "http://127.0.0.1:6379"
+    with pytest.raises(ConfigError, match="redis_url must be redis://"):
+        settings.deployment_mode()
+    settings.redis_url = "redis://127.0.0.1:1/0"
+    settings.database_url = "sqlite:///:memory:"
+    with pytest.raises(ConfigError, match="in-memory SQLite one, which worker processes"):
+        settings.deployment_mode()
+    settings.database_url = "mysql://paperfeed@127.0.0.1/papers"
+    with pytest.raises(ConfigError, match="'mysql' is not supported"):
+        settings.deployment_mode()
+    with pytest.raises(ValueError, match="'mysql' is not supported"):
+        jobs.background_jobs(settings, db)  # what `paperfeed serve` asks at start
+
+
+def test_without_redis_serve_embeds_what_an_in_process_ingest_stores(
+    settings: Settings, db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite or PostgreSQL, no Redis: the serve scheduler's embed entry gives
+    vectors to the papers an in-process ingest job stores, woken by that job."""
+    from paperfeed.db import embeddings as vector_store
+    from paperfeed.index.embedder import current_model_id
+
+    settings.digest_scheduler = False
+    monkeypatch.setattr(jobs, "EMBED_EVERY_SECONDS", 1e9)  # no periodic run: only the wake-up
+    scheduler = jobs.Scheduler(settings, db, jobs.background_jobs(settings, db))
+    model = current_model_id(settings)
+    few = write_jsonl(tmp_path / "few.jsonl", list(real_records(ARXIV_CS, 5)))
+
+    def pending() -> int:
+        with db.connect() as conn:
+            return vector_store.count_pending(conn, model)
+
+    assert "embed" in scheduler.status, "serve runs no embed entry"
+    scheduler.start()
+    try:
+        wait_for(lambda: scheduler.status["embed"].runs == 1, what="the embed entry's first run")
+        ingest = jobs.JobSpec("ingest", {"path": str(few)})
+        assert scheduler.runner.result(scheduler.runner.submit(ingest))["inserted"] == 5
+        wait_for(lambda: pending() == 0, what="the embed entry, woken by the ingest")
+    finally:
+        scheduler.stop()
+    last = scheduler.status["embed"].last_result
+    assert last is not None and last["embedded"] == 5
 
 
 @pytest.fixture

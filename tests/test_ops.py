@@ -311,7 +311,6 @@ def test_forwarded_headers_are_believed_only_from_trusted_proxies(
 
 
 @pytest.mark.slow
-@pytest.mark.sqlite_only("serve embeds on SQLite only; PostgreSQL embeds through queued jobs")
 def test_serve_embeds_new_papers_and_sends_digests_in_the_background(
     settings: Settings, db: Database, smtp_server: SMTPServer
 ) -> None:

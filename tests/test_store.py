@@ -83,10 +83,10 @@ def test_get_papers_reads_what_sqlalchemy_reads(db: Database) -> None:
     """get_papers and vote_counts read through the driver's own cursor (sqlite3,
     psycopg): the rows must be what SQLAlchemy's column types give (values and
     types), on every column, on both backends."""
-    from sqlalchemy import update
+    from sqlalchemy import func, update
 
     from paperfeed.db.tables import papers, readers, votes
-    from paperfeed.db.trending import _VOTE_COUNTS, vote_counts
+    from paperfeed.db.trending import vote_counts
 
     ingest(
         db,
@@ -122,10 +122,14 @@ def test_get_papers_reads_what_sqlalchemy_reads(db: Database) -> None:
     with db.connect() as conn:
         fast = paper_store.get_papers(conn, ids)
         counts = vote_counts(conn, ids)
+        # The reference: the same reads through SQLAlchemy's Core and column types.
         reference = {
-            r.id: dict(r._mapping) for r in conn.execute(paper_store._PAPERS_BY_ID, {"ids": ids})
+            r.id: dict(r._mapping) for r in conn.execute(select(papers).where(papers.c.id.in_(ids)))
         }
-        reference_counts = {pid: int(n) for pid, n in conn.execute(_VOTE_COUNTS, {"ids": ids})}
+        vote_query = select(votes.c.paper_id, func.count()).where(votes.c.paper_id.in_(ids))
+        reference_counts = {
+            pid: int(n) for pid, n in conn.execute(vote_query.group_by(votes.c.paper_id))
+        }
     assert set(fast) == {"2501.00001", "2501.00002", "2501.00003"}
     assert fast == reference
     for paper_id, row in fast.items():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +22,25 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 APP_NAME = "paperfeed"
+
+
+class DeploymentMode(StrEnum):
+    """How background work runs (``Settings.deployment_mode``, checked when
+    ``serve`` and ``worker`` start): in threads of ``paperfeed serve`` on SQLite
+    (EMBEDDED) or PostgreSQL (POSTGRES), or in ``paperfeed worker`` processes
+    on a Redis queue (SCALE: PostgreSQL, or a SQLite file on one machine)."""
+
+    EMBEDDED = "embedded"
+    POSTGRES = "postgres"
+    SCALE = "scale"
+
+
+class ConfigError(ValueError):
+    """Settings that cannot work together; the message names them."""
 
 
 def default_data_dir() -> Path:
@@ -164,6 +182,32 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'paperfeed.db'}"
+
+    def deployment_mode(self) -> DeploymentMode:
+        """The mode these settings describe, or ConfigError naming what conflicts."""
+        url = self.database_url_resolved
+        try:
+            parsed = make_url(url)
+        except ArgumentError as exc:
+            raise ConfigError(f"database_url is not a database URL: {exc}") from None
+        backend = parsed.get_backend_name()
+        if backend not in ("sqlite", "postgresql"):
+            raise ConfigError(
+                f"database_url: {backend!r} is not supported; "
+                "use sqlite:///path/to/file.db or postgresql://user@host/db"
+            )
+        if not self.redis_url:
+            return DeploymentMode.EMBEDDED if backend == "sqlite" else DeploymentMode.POSTGRES
+        if not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError(
+                f"redis_url must be redis://, rediss:// or unix://, not {self.redis_url[:40]!r}"
+            )
+        if backend == "sqlite" and parsed.database in (None, "", ":memory:"):
+            raise ConfigError(
+                "redis_url is set but the database is an in-memory SQLite one, "
+                "which worker processes cannot see: use a SQLite file or PostgreSQL"
+            )
+        return DeploymentMode.SCALE
 
     @property
     def index_dir(self) -> Path:

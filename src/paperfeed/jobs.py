@@ -3,15 +3,15 @@
 One function runs a job, whatever carried it there: ``execute(paperfeed, spec)``,
 with the process's application object (paperfeed.app).
 
-- Embedded mode (no ``redis_url``, the SQLite default): ``InProcessRunner``, a
-  thread pool inside the process that asked (the web server or the CLI).
-- Scale mode (``redis_url`` set): an RQ queue in Redis, served by
+- Without Redis (``DeploymentMode`` EMBEDDED or POSTGRES): ``InProcessRunner``,
+  a thread pool inside the process that asked (the web server or the CLI).
+- SCALE mode (``redis_url`` set): an RQ queue in Redis, served by
   ``paperfeed worker`` processes (``run_worker``), on any number of machines.
 
 What a ``paperfeed serve`` process runs in the background, and how often, is
-one list, ``background_jobs``: digest sending, embedding new papers (SQLite)
-and, in embedded mode, the PAPERFEED_SCHEDULE entries. One ``Scheduler``
-thread starts them on the in-process runner.
+one list, ``background_jobs``: digest sending, embedding new papers and,
+without Redis, the PAPERFEED_SCHEDULE entries. One ``Scheduler`` thread starts
+them on the in-process runner.
 
 Guarantees, in both modes:
 
@@ -52,7 +52,7 @@ from typing import Any
 
 from paperfeed import metrics
 from paperfeed.app import Database, Paperfeed
-from paperfeed.config import Settings, get_settings
+from paperfeed.config import DeploymentMode, Settings, get_settings
 from paperfeed.ingest.pipeline import IngestReport
 from paperfeed.logs import job_id as job_id_var
 
@@ -374,7 +374,7 @@ def periodic_jobs(settings: Settings) -> list[Periodic]:
     return result
 
 
-# How long a new paper waits for its vector in embedded mode when nothing wakes
+# How long a new paper waits for its vector without Redis when nothing wakes
 # the embedder (an ingest in another process, e.g. the CLI, cannot).
 EMBED_EVERY_SECONDS = 10.0
 
@@ -386,14 +386,15 @@ def background_jobs(paperfeed: Paperfeed) -> list[Periodic]:
       unless ``digest_scheduler`` is off (cron runs ``paperfeed digest send``).
       In both modes, as before: the sender lease keeps several servers, workers
       or cron from sending at once, and the send log from sending twice.
-    - ``embed`` (SQLite): vectors for new papers, every EMBED_EVERY_SECONDS and
-      when an in-process ingest wakes it; it syncs and saves this process's
-      vector index when it embedded something. PostgreSQL deployments embed
-      through queued jobs (``embed_after_ingest``) or the schedule.
-    - PAPERFEED_SCHEDULE, in embedded mode only: with Redis the ``paperfeed
+    - ``embed``: vectors for new papers, every EMBED_EVERY_SECONDS and when an
+      in-process ingest wakes it; it syncs and saves the vector index when it
+      embedded something. On PostgreSQL with Redis the workers embed instead
+      (an ingest queues the job); a SQLite sidecar index is this process's own.
+    - PAPERFEED_SCHEDULE, without Redis only: with Redis the ``paperfeed
       worker`` processes run it (``run_worker``).
     """
     settings = paperfeed.settings
+    mode = settings.deployment_mode()
     entries = []
     if settings.digest_scheduler:
         if settings.digest_check_interval_seconds <= 0:
@@ -405,7 +406,7 @@ def background_jobs(paperfeed: Paperfeed) -> list[Periodic]:
                 name="digest",
             )
         )
-    if paperfeed.db.backend == "sqlite":
+    if mode is not DeploymentMode.SCALE or paperfeed.db.backend == "sqlite":
         entries.append(
             Periodic(
                 JobSpec("embed", {"sync": "when-embedded"}),
@@ -414,7 +415,7 @@ def background_jobs(paperfeed: Paperfeed) -> list[Periodic]:
                 log_level=logging.DEBUG,  # every 10 s; PAPERS_EMBEDDED counts the work
             )
         )
-    if not settings.redis_url:
+    if mode is not DeploymentMode.SCALE:
         entries.extend(periodic_jobs(settings))
     return entries
 
@@ -586,12 +587,12 @@ class Scheduler:
 
 
 def _embed_next(ctx: JobContext, changed: int) -> None:
-    """New or changed papers get their vectors next: in scale mode from an embed
-    job on the queue, in embedded mode by waking this process's embed entry
+    """New or changed papers get their vectors next: with Redis workers from an
+    embed job on the queue, otherwise by waking this process's embed entry
     (``background_jobs``; a no-op in a process without a scheduler)."""
     if not (changed and ctx.settings.embed_after_ingest):
         return
-    if ctx.settings.redis_url:
+    if ctx.settings.deployment_mode() is DeploymentMode.SCALE:
         RedisRunner(ctx.settings).submit(JobSpec("embed"))
     else:
         ctx.wake("embed")

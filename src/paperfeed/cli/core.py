@@ -48,15 +48,18 @@ def serve(
     import uvicorn
 
     from paperfeed import jobs
+    from paperfeed.app import Paperfeed
+    from paperfeed.config import get_settings
     from paperfeed.metrics import MULTIPROC_ENV
 
-    paperfeed = open_app()  # migrate once, before the workers start
-    settings = paperfeed.settings
+    settings = get_settings()
     proxies = [p.strip() for p in settings.trusted_proxies.split(",") if p.strip()]
     try:
+        mode = settings.deployment_mode()  # before anything opens: a bad combination is named
+        paperfeed = Paperfeed(settings)  # migrate once, before the workers start
         background = jobs.background_jobs(paperfeed)
-    except ValueError as exc:
-        console.print(f"[red]error:[/] background jobs: {exc}")
+    except ValueError as exc:  # ConfigError included
+        console.print(f"[red]error:[/] settings: {exc}")
         raise typer.Exit(2) from exc
     # One scheduler in this process, however many web workers there are: with
     # --workers 1 the server runs here too, so the embed job syncs the very
@@ -69,7 +72,7 @@ def serve(
         # Each worker keeps its metrics in files here; /metrics merges them.
         os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="paperfeed-metrics-")
     console.print(
-        f"Paperfeed on http://{host}:{port}/ with {workers} worker(s) "
+        f"Paperfeed on http://{host}:{port}/ with {workers} worker(s), {mode} mode "
         f"(database {make_url(settings.database_url_resolved).render_as_string()})"
     )
     try:

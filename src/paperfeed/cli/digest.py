@@ -90,7 +90,7 @@ def preview(
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(1) from exc
     out.write_text(found.text if text else found.html, encoding="utf-8")
-    console.print(f"{found.papers} papers for {found.email} ({found.period.key}) written to {out}")
+    console.print(f"{found.papers} papers for {found.email} ({found.period.slug}) written to {out}")
 
 
 @digest_app.command("subscribe")

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from paperfeed.cli.app import app, console, open_app
+from paperfeed.config import ConfigError, DeploymentMode
 
 jobs_app = typer.Typer(help="Background jobs.", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
@@ -25,13 +26,12 @@ def worker(
     paperfeed = open_app()
     settings = paperfeed.settings
     configure_logging(settings.log_level)
-    if not settings.redis_url:
-        console.print("[red]error:[/] paperfeed worker needs PAPERFEED_REDIS_URL (scale mode)")
-        raise typer.Exit(2)
     try:
-        jobs.periodic_jobs(settings)
+        if settings.deployment_mode() is not DeploymentMode.SCALE:
+            raise ConfigError("paperfeed worker needs PAPERFEED_REDIS_URL (scale mode)")
+        jobs.periodic_jobs(settings)  # the schedule: schedule[i] names a bad entry
     except ValueError as exc:
-        console.print(f"[red]error:[/] PAPERFEED_SCHEDULE: {exc}")
+        console.print(f"[red]error:[/] settings: {exc}")
         raise typer.Exit(2) from exc
     jobs.run_worker(paperfeed, burst=burst, name=name)
 

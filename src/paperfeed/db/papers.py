@@ -16,7 +16,6 @@ from sqlalchemy import (
     DateTime,
     Row,
     and_,
-    bindparam,
     delete,
     func,
     select,
@@ -323,22 +322,13 @@ def get_paper(conn: Connection, paper_id: str) -> dict[str, Any] | None:
     return result
 
 
-# Built once: constructing ``select(...).where(id.in_(ids))`` per call coerced
-# every id and rebuilt the cache key, ~half the CPU of reading 20 rows (a
-# search request's hits); an expanding bind parameter takes the ids as data.
-_PAPERS_BY_ID = select(papers).where(papers.c.id.in_(bindparam("ids", expanding=True)))
-
-
 def get_papers(conn: Connection, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     """Papers by id, in one query; unknown ids are absent."""
     if not ids:
         return {}
     if conn.dialect.name == "sqlite":
         return _get_papers_sqlite(conn, ids)
-    if conn.dialect.name == "postgresql":
-        return _get_papers_postgresql(conn, ids)
-    rows = conn.execute(_PAPERS_BY_ID, {"ids": list(ids)})
-    return {r.id: dict(r._mapping) for r in rows}
+    return _get_papers_postgresql(conn, ids)
 
 
 # On SQLite, the same read straight through the connection's sqlite3 cursor,
@@ -431,16 +421,6 @@ def latest_listing_date(conn: Connection, *, on_or_before: date | None = None) -
         query = query.where(papers.c.listing_date <= on_or_before)
     value = conn.execute(query).scalar()
     return _as_date(value)
-
-
-def adjacent_listing_dates(conn: Connection, day: date) -> tuple[date | None, date | None]:
-    before = conn.execute(
-        select(func.max(papers.c.listing_date)).where(papers.c.listing_date < day)
-    ).scalar()
-    after = conn.execute(
-        select(func.min(papers.c.listing_date)).where(papers.c.listing_date > day)
-    ).scalar()
-    return _as_date(before), _as_date(after)
 
 
 def _as_date(value: Any) -> date | None:

@@ -66,11 +66,6 @@ def get_or_create_reader(conn: Connection, email: str, now: datetime) -> dict[st
     return reader
 
 
-def set_role(conn: Connection, email: str, role: str) -> bool:
-    result = conn.execute(update(readers).where(readers.c.email == email).values(role=role))
-    return result.rowcount == 1
-
-
 def lock_reader(conn: Connection, reader_id: int) -> dict[str, Any] | None:
     """The reader's row, locked until the transaction ends (PostgreSQL; SQLite
     writers are serialized anyway), so a role change records the role it replaced."""

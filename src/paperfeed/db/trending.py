@@ -212,11 +212,6 @@ def newest_ids(conn: Connection, where: ListFilter, *, offset: int, limit: int) 
 
 
 # Built once, with the ids as an expanding parameter (see db.papers.get_papers).
-_VOTE_COUNTS = (
-    select(votes.c.paper_id, func.count())
-    .where(votes.c.paper_id.in_(bindparam("ids", expanding=True)))
-    .group_by(votes.c.paper_id)
-)
 _IMPORTED_UPVOTES = select(papers.c.id, papers.c.imported_upvotes).where(
     papers.c.id.in_(bindparam("ids", expanding=True))
 )
@@ -233,12 +228,9 @@ def vote_counts(conn: Connection, ids: Sequence[str]) -> dict[str, int]:
             return {paper_id: int(n) for paper_id, n in cursor}
         finally:
             cursor.close()
-    if conn.dialect.name == "postgresql":
-        with driver_cursor(conn) as cursor:
-            cursor.execute(_POSTGRESQL_VOTE_COUNTS, (list(ids),))
-            return {paper_id: int(n) for paper_id, n in cursor}
-    rows = conn.execute(_VOTE_COUNTS, {"ids": list(ids)})
-    return {paper_id: int(n) for paper_id, n in rows}
+    with driver_cursor(conn) as cursor:
+        cursor.execute(_POSTGRESQL_VOTE_COUNTS, (list(ids),))
+        return {paper_id: int(n) for paper_id, n in cursor}
 
 
 _SQLITE_VOTE_COUNTS = (

@@ -23,7 +23,7 @@ from sqlalchemy import Connection
 from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.db import digests as digest_store
-from paperfeed.digest.schedule import Period
+from paperfeed.trending import Period
 
 # (reader id, the period's papers, limit, exclude) -> [(paper id, note)]
 PersonalPicker = Callable[[int, Sequence[dict[str, Any]], int, set[str]], list[tuple[str, str]]]
@@ -66,14 +66,12 @@ def trending_order(
     of the period so a digest does not depend on the hour it is composed."""
     from paperfeed import trending
 
-    kind: trending.PeriodKind = "day" if period.frequency == "daily" else "week"
-    listing = trending.period_containing(kind, period.start)
     now = datetime.combine(period.end + timedelta(days=1), time.min, tzinfo=UTC)
     ids: list[str] = []
     for page in range(min(total, TRENDING_DEPTH) // trending.MAX_LIMIT + 1):
         chunk = trending.list_papers(
             conn,
-            listing,
+            period,
             half_life_hours=half_life_hours,
             page=page,
             limit=trending.MAX_LIMIT,
@@ -187,14 +185,12 @@ def compose(
         if trending:
             taken.update(trending)
             title = (
-                "Trending today"
-                if period_papers.period.frequency == "daily"
-                else ("Trending this week")
+                "Trending today" if period_papers.period.kind == "day" else ("Trending this week")
             )
             sections.append(
                 {"key": "trending", "title": title, "items": [{"id": p} for p in trending]}
             )
-    return {"period": period_papers.period.key, "sections": sections}
+    return {"period": period_papers.period.slug, "sections": sections}
 
 
 def paper_ids(content: dict[str, Any]) -> list[str]:

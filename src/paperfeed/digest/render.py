@@ -22,7 +22,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from paperfeed.config import Settings
 from paperfeed.digest import tokens
-from paperfeed.digest.schedule import Period
+from paperfeed.digest.schedule import label
+from paperfeed.trending import Period
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -130,8 +131,8 @@ def render_digest(
 
 def subject_for(settings: Settings, period: Period, content: dict[str, Any]) -> str:
     count = sum(len(s["items"]) for s in content.get("sections", []))
-    what = "daily papers" if period.frequency == "daily" else "papers of the week"
-    return f"{settings.site_name}: {count} {what}, {period.label}"
+    what = "daily papers" if period.kind == "day" else "papers of the week"
+    return f"{settings.site_name}: {count} {what}, {label(period)}"
 
 
 def digest_message(

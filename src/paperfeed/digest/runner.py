@@ -59,7 +59,8 @@ from paperfeed.digest.mailer import (
     MailerError,
     SendResult,
 )
-from paperfeed.digest.schedule import Period, due_periods, parse_period
+from paperfeed.digest.schedule import due_periods, frequency_of, label, parse_period
+from paperfeed.trending import Period
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +157,7 @@ def claim_period(
     owner: str | None = None,
 ) -> None:
     with db.connect() as conn:
-        due = digest_store.due_subscriptions(conn, period.frequency, period.key)
+        due = digest_store.due_subscriptions(conn, frequency_of(period), period.slug)
         if not due:
             return
         period_papers = composer.PeriodPapers.load(
@@ -187,16 +188,16 @@ def claim_period(
             for sub, content in composed:
                 ids = composer.paper_ids(content)
                 if not ids:
-                    if digest_store.skip(conn, sub["id"], period.key, "nothing new to send"):
+                    if digest_store.skip(conn, sub["id"], period.slug, "nothing new to send"):
                         report.skipped += 1
                     continue
-                content["label"] = period.label
-                content["frequency"] = period.frequency
+                content["label"] = label(period)
+                content["frequency"] = frequency_of(period)
                 if digest_store.claim(
                     conn,
                     sub["id"],
-                    period.key,
-                    message_id=render.message_id_for(settings, sub["id"], period.key),
+                    period.slug,
+                    message_id=render.message_id_for(settings, sub["id"], period.slug),
                     content=content,
                     paper_ids=ids,
                 ):
@@ -211,7 +212,7 @@ def build_message(
     links = render.links_for(settings, row["subscription_id"], row["period"])
     text, html = render.render_digest(
         settings,
-        period_label=content.get("label", period.label),
+        period_label=content.get("label", label(period)),
         content=content,
         papers=papers,
         links=links,
@@ -314,7 +315,7 @@ def run(
     chosen = _periods_for(periods, today)
     picker = default_personal_picker(settings, db) if personal == "default" else personal
     assert picker is None or callable(picker)
-    report = RunReport(periods=[p.key for p in chosen], dry_run=dry_run)
+    report = RunReport(periods=[p.slug for p in chosen], dry_run=dry_run)
     if dry_run:
         for period in chosen:
             claim_period(settings, db, period, report, personal=picker, dry_run=True)

@@ -1,57 +1,46 @@
-"""Digest periods. A daily digest covers one weekday's listing (arXiv and
-Hugging Face publish no lists at weekends); a weekly one covers an ISO week.
-A period is named by its key: "2026-11-20" or "2026-W47"; the key is half of
-the send log's unique key."""
+"""Digest periods: the site's days and ISO weeks (``trending.Period``). A
+daily digest covers one weekday's listing (arXiv and Hugging Face publish no
+lists at weekends); a weekly one covers an ISO week. A period is named by its
+slug: "2026-11-20" or "2026-W47", half of the send log's unique key."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import date, timedelta
 
+from paperfeed.trending import Period, parse_day, parse_week, period_containing
+
 FREQUENCIES = ("daily", "weekly")
-_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
+_FREQUENCY_OF = {"day": "daily", "week": "weekly"}
+_WEEK = re.compile(r"^\d{4}-W")
 
 
-@dataclass(frozen=True)
-class Period:
-    frequency: str  # daily | weekly
-    key: str
-    start: date  # first listing date covered, inclusive
-    end: date  # last listing date covered, inclusive
+def frequency_of(period: Period) -> str:
+    """The subscriptions' name for the period's kind: daily or weekly."""
+    return _FREQUENCY_OF[period.kind]
 
-    @property
-    def label(self) -> str:
-        if self.frequency == "daily":
-            return self.start.strftime("%A, %b %-d, %Y")
-        return f"week {self.key[-2:]} of {self.key[:4]} ({self.start:%b %-d} - {self.end:%b %-d})"
+
+def label(period: Period) -> str:
+    """How a digest names its period, in the subject and the heading."""
+    if period.kind == "day":
+        return period.start.strftime("%A, %b %-d, %Y")
+    slug = period.slug
+    return f"week {slug[-2:]} of {slug[:4]} ({period.start:%b %-d} - {period.end:%b %-d})"
 
 
 def daily(day: date) -> Period:
     if day.weekday() >= 5:
         raise ValueError(f"{day.isoformat()} is a weekend day: daily digests cover weekdays")
-    return Period("daily", day.isoformat(), day, day)
-
-
-def weekly(year: int, week: int) -> Period:
-    try:
-        start = date.fromisocalendar(year, week, 1)
-    except ValueError as exc:
-        raise ValueError(f"no ISO week {year}-W{week:02d}") from exc
-    return Period("weekly", f"{year}-W{week:02d}", start, start + timedelta(days=6))
+    return period_containing("day", day)
 
 
 def parse_period(text: str) -> Period:
-    """A period from its key: YYYY-MM-DD (daily) or YYYY-Www (weekly)."""
+    """A period from its slug: YYYY-MM-DD (daily) or YYYY-Www (weekly); a
+    ValueError (trending.PeriodError) names a bad one."""
     text = text.strip()
-    match = _WEEK.match(text)
-    if match:
-        return weekly(int(match.group(1)), int(match.group(2)))
-    try:
-        day = date.fromisoformat(text)
-    except ValueError as exc:
-        raise ValueError(f"not a digest period (YYYY-MM-DD or YYYY-Www): {text[:40]!r}") from exc
-    return daily(day)
+    if _WEEK.match(text):
+        return parse_week(text)
+    return daily(parse_day(text).start)
 
 
 def current_period(frequency: str, today: date) -> Period:
@@ -64,8 +53,7 @@ def current_period(frequency: str, today: date) -> Period:
             day -= timedelta(days=1)
         return daily(day)
     if frequency == "weekly":
-        year, week, _ = (today - timedelta(days=7)).isocalendar()
-        return weekly(year, week)
+        return period_containing("week", today - timedelta(days=7))
     raise ValueError(f"unknown digest frequency {frequency!r} (daily or weekly)")
 
 

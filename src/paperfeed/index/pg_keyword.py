@@ -273,9 +273,6 @@ class PgLexicalIndex:
             out.append(fragment)
         return out
 
-    def snippet_html(self, query: KeywordQuery | None, text_: str, max_chars: int = 260) -> str:
-        return self.snippets_html(query, [text_], max_chars)[0]
-
     # Writing: the generated column is always current, so the outbox needs no work.
     def sync(self, db: Database | None = None, *, batch: int = 20000) -> int:
         """Drain the index queue (kept by ingest for the sidecar backends)."""

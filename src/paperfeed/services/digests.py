@@ -11,7 +11,8 @@ from paperfeed.db import digests as digest_store
 from paperfeed.db import papers as paper_store
 from paperfeed.digest import compose as composer
 from paperfeed.digest import render, runner
-from paperfeed.digest.schedule import Period, current_period, parse_period
+from paperfeed.digest.schedule import current_period, label, parse_period
+from paperfeed.trending import Period
 
 
 @dataclass
@@ -48,10 +49,10 @@ def preview(app: Paperfeed, email: str, period: Period | None = None) -> DigestP
         papers = paper_store.get_papers(conn, ids)
     text, html = render.render_digest(
         settings,
-        period_label=period.label,
+        period_label=label(period),
         content=content,
         papers=papers,
-        links=render.links_for(settings, sub["id"], period.key),
+        links=render.links_for(settings, sub["id"], period.slug),
     )
     return DigestPreview(sub["email"], period, len(ids), text, html)
 
@@ -67,7 +68,7 @@ def sent_html(app: Paperfeed, subscription_id: int, period_key: str) -> str | No
         papers = paper_store.get_papers(conn, composer.paper_ids(log["content"]))
     _, html = render.render_digest(
         app.settings,
-        period_label=log["content"].get("label", period.label),
+        period_label=log["content"].get("label", label(period)),
         content=log["content"],
         papers=papers,
         links=None,

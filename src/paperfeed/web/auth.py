@@ -15,8 +15,8 @@ Dependencies for other routers:
   required on state-changing methods).
 - ``verify_csrf``: add to a router's dependencies; checks the hidden
   ``csrf_token`` field (or X-CSRF-Token header) on every POST/PUT/PATCH/DELETE.
-Templates get ``reader(request)``, ``csrf_token(request)`` and
-``csrf_field(request)``.
+Every page gets the reader as ``me`` and its forms' ``csrf_field`` from
+``templating.page_context``.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from fastapi.responses import (
 )
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from markupsafe import Markup, escape
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import FormData, MutableHeaders
 from starlette.middleware.sessions import SessionMiddleware
 
 from paperfeed import readers as core
@@ -80,7 +80,7 @@ def csrf_token(request: Request) -> str:
 def csrf_field(request: Request) -> Markup:
     """The hidden input for a form; built once per request (a list page has
     several forms on every card)."""
-    field = request.state._state.get("csrf_field")
+    field: Markup | None = getattr(request.state, "csrf_field", None)
     if field is None:
         field = Markup('<input type="hidden" name="csrf_token" value="{}">').format(
             escape(csrf_token(request))
@@ -112,12 +112,19 @@ async def verify_csrf(request: Request) -> None:
         raise CSRFError()
 
 
+async def posted_form(request: Request) -> FormData:
+    """The request's form, read on the event loop, for a plain ``def`` route:
+    such routes run in the threadpool, so their database and mail calls never
+    stall the other requests of this worker (an ``async def`` route would)."""
+    return await request.form()
+
+
 # ---------------------------------------------------------------- readers
 
 
 def current_reader(request: Request) -> Reader | None:
     """The signed-in reader, or None. Loaded once per request (roles can change)."""
-    if "reader" in request.state._state:
+    if hasattr(request.state, "reader"):  # None too: nobody signed in
         cached: Reader | None = request.state.reader
         return cached
     reader = None
@@ -287,7 +294,9 @@ def install(app: FastAPI, settings: Settings) -> None:
             target = safe_next(urlsplit(request.headers.get("referer", "")).path or "/")
         return RedirectResponse(f"/signin?next={quote(target)}", status_code=303)
 
-    async def on_csrf(request: Request, exc: Exception) -> Response:
+    # The handlers that render a page are plain functions: Starlette runs them
+    # in the threadpool, and the page's navigation may load the reader.
+    def on_csrf(request: Request, exc: Exception) -> Response:
         return error_response(
             request,
             403,
@@ -301,7 +310,7 @@ def install(app: FastAPI, settings: Settings) -> None:
             {"detail": str(exc)}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
         )
 
-    async def on_reader_error(request: Request, exc: Exception) -> Response:
+    def on_reader_error(request: Request, exc: Exception) -> Response:
         status = 400
         headers: dict[str, str] = {}
         if isinstance(exc, core.NotFound):
@@ -334,10 +343,6 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.include_router(library.router)
     app.include_router(api_readers.router)
 
-
-templates.env.globals["reader"] = current_reader
-templates.env.globals["csrf_token"] = csrf_token
-templates.env.globals["csrf_field"] = csrf_field
 
 # ---------------------------------------------------------------- pages
 

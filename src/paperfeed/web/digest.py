@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ConfigDict, Field
+from starlette.datastructures import FormData
 
 from paperfeed import readers as core
 from paperfeed.digest import subscriptions as subs
@@ -23,7 +24,7 @@ from paperfeed.digest import tokens
 from paperfeed.digest.schedule import parse_period
 from paperfeed.readers import Reader
 from paperfeed.services import digests
-from paperfeed.web.auth import client_ip, require_reader, verify_csrf
+from paperfeed.web.auth import client_ip, posted_form, require_reader, verify_csrf
 from paperfeed.web.deps import database, paperfeed_of, settings_of
 from paperfeed.web.schemas import (
     RequestBody,
@@ -125,12 +126,11 @@ def subscribe_page(request: Request) -> Response:
     dependencies=[Depends(verify_csrf)],
     responses=page_responses(403, 422, 429, 503, json=True),
 )
-async def subscribe_form(request: Request) -> Response:
+def subscribe_form(request: Request, form: FormData = Depends(posted_form)) -> Response:
     # The visitor is usually anonymous: the CSRF token is the one every form
     # here uses, kept in the signed session cookie that SessionMiddleware sets
     # for anonymous visitors too (see web/auth.py). The check runs before the
     # address is looked at, so a refusal says nothing about who is subscribed.
-    form = await request.form()
     body = SubscribeBody(
         email=str(form.get("email", ""))[:320], frequency=str(form.get("frequency", "daily"))
     )
@@ -225,12 +225,11 @@ def _form_preferences(form: Any) -> dict[str, Any]:
 @router.post(
     "/digest/manage/{token}", response_class=HTMLResponse, responses=page_responses(400, 422)
 )
-async def manage_save(request: Request, token: str) -> Response:
+def manage_save(request: Request, token: str, form: FormData = Depends(posted_form)) -> Response:
     try:
         sub = _manage_sub(request, token)
     except tokens.InvalidToken as exc:
         return _bad_link(request, exc)
-    form = await request.form()
     try:
         updated = subs.update_preferences(database(request), sub["id"], _form_preferences(form))
     except subs.SubscriptionError as exc:
@@ -299,11 +298,14 @@ def reader_settings(request: Request, reader: Reader = Depends(require_reader)) 
 
 
 @account.post("/digest/settings", response_class=HTMLResponse)
-async def reader_subscribe(request: Request, reader: Reader = Depends(require_reader)) -> Response:
+def reader_subscribe(
+    request: Request,
+    form: FormData = Depends(posted_form),
+    reader: Reader = Depends(require_reader),
+) -> Response:
     """Subscribe the reader's own address. Signing in by magic link already
     proved the reader reads it, so this confirms at once; the subscription is
     linked to the reader, which adds the personal and saved-search sections."""
-    form = await request.form()
     frequency = str(form.get("frequency", "daily"))
     try:
         subs.subscribe_reader(database(request), reader.id, reader.email, {"frequency": frequency})

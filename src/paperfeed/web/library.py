@@ -13,7 +13,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from jinja2 import pass_context
 from starlette.convertors import Convertor, register_url_convertor
 
 from paperfeed import readers as core
@@ -28,7 +27,7 @@ from paperfeed.web.auth import (
 )
 from paperfeed.web.deps import database, paperfeed_of, settings_of
 from paperfeed.web.params import RowId
-from paperfeed.web.templating import templates
+from paperfeed.web.templating import page_context, templates
 
 router = APIRouter(dependencies=[Depends(verify_csrf)], include_in_schema=False)
 
@@ -68,81 +67,48 @@ def wants_json(request: Request) -> bool:
     return "application/json" in request.headers.get("accept", "")
 
 
-# ---------------------------------------------------------------- template helpers
+# ---------------------------------------------------------------- paper cards
 
 
-@pass_context
-def paper_state(context: Any, request: Request, paper: dict[str, Any]) -> dict[str, Any]:
-    """Upvote count and the reader's flags for one paper card. The first card
-    loads the states of every paper in the page's ``papers`` in one batch."""
-    cache: dict[str, dict[str, Any]] = request.state._state.setdefault("paper_states", {})
-    paper_id = paper["id"]
-    if paper_id in cache:
-        return cache[paper_id]
+def card_context(request: Request, *lists: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the readers' actions on paper cards (_paper_actions.html) show, for
+    a page's lists of papers: ``paper_states``, each paper's upvotes and the
+    reader's flags, read in one batch (a page of 50 cards costs one round of
+    queries, not 50), and ``my_collections`` for "Add to collection"."""
     reader = current_reader(request)
-    if reader is None and "upvotes" in paper:  # the list already counted them
-        cache[paper_id] = {
-            "paper_id": paper_id,
-            "upvotes": int(paper["upvotes"]),
-            "upvoted": False,
-            "saved": False,
-            "hidden": False,
-        }
-        return cache[paper_id]
-    batch = [paper_id] + [
-        p["id"]
-        for p in (context.get("papers") or [])
-        if isinstance(p, dict) and "id" in p and p["id"] not in cache
-    ]
-    cache.update(core.paper_states(database(request), reader, list(dict.fromkeys(batch))))
-    return cache[paper_id]
-
-
-def prefetch_paper_states(request: Request, paper_ids: list[str]) -> None:
-    """Fill the per-request cache for a whole list in one batch, so a page of 50
-    cards costs one round of queries instead of 50 (called by the list pages)."""
-    cache: dict[str, dict[str, Any]] = request.state._state.setdefault("paper_states", {})
-    missing = [i for i in paper_ids if i not in cache]
+    papers = [p for papers in lists for p in papers]
+    states: dict[str, dict[str, Any]] = {}
+    if reader is None:  # the lists already counted the upvotes
+        states = {p["id"]: _anonymous_state(p) for p in papers if "upvotes" in p}
+    missing = [i for i in dict.fromkeys(p["id"] for p in papers) if i not in states]
     if missing:
-        cache.update(core.paper_states(database(request), current_reader(request), missing))
+        states.update(core.paper_states(database(request), reader, missing))
+    collections = core.list_collections(database(request), reader) if reader and papers else []
+    return {"paper_states": states, "my_collections": collections}
 
 
-def my_collections(request: Request) -> list[dict[str, Any]]:
-    reader = current_reader(request)
-    if reader is None:
-        return []
-    if "my_collections" not in request.state._state:
-        request.state.my_collections = core.list_collections(database(request), reader)
-    found: list[dict[str, Any]] = request.state.my_collections
-    return found
-
-
-def here(request: Request) -> str:
-    query = request.url.query
-    return request.url.path + (f"?{query}" if query else "")
-
-
-templates.env.globals["paper_state"] = paper_state
-templates.env.globals["my_collections"] = my_collections
-templates.env.globals["here"] = here
+def _anonymous_state(paper: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "paper_id": paper["id"],
+        "upvotes": int(paper["upvotes"]),
+        "upvoted": False,
+        "saved": False,
+        "hidden": False,
+    }
 
 
 def _back(request: Request, next_url: str, paper_id: str) -> str:
     return safe_next(next_url, f"/papers/{paper_id}")
 
 
-def _actions_json(request: Request, paper_id: str) -> Response:
+def _actions_json(request: Request, paper_id: str, back: str) -> Response:
     """The paper's new state and its re-rendered actions, for readers.js."""
     paper = papers.get_paper(paperfeed_of(request), paper_id)
     if paper is None:
         raise core.NotFound(f"no paper {paper_id[:200]!r}")
-    request.state._state.pop("paper_states", None)
-    request.state._state.pop("my_collections", None)
-    state = core.paper_states(database(request), current_reader(request), [paper["id"]])[
-        paper["id"]
-    ]
-    html = templates.get_template("_paper_actions.html").render(request=request, paper=paper)
-    return JSONResponse({**state, "html": html})
+    context = {**page_context(request), **card_context(request, [paper]), "here": back}
+    html = templates.get_template("_paper_actions.html").render(paper=paper, **context)
+    return JSONResponse({**context["paper_states"][paper["id"]], "html": html})
 
 
 # ---------------------------------------------------------------- paper actions
@@ -164,9 +130,10 @@ def paper_action(
         core.curate(db, reader, paper_id, **{operation: value})
     else:
         core.set_flag(db, reader, operation, paper_id, value)
+    back = _back(request, next, paper_id)
     if wants_json(request):
-        return _actions_json(request, paper_id)
-    return RedirectResponse(_back(request, next, paper_id), status_code=303)
+        return _actions_json(request, paper_id, back)
+    return RedirectResponse(back, status_code=303)
 
 
 @router.post("/library/collect")
@@ -187,9 +154,10 @@ def collect(
     else:
         raise core.ReaderError("Choose a collection or name a new one.")
     core.add_to_collection(db, reader, target, paper_id)
+    back = _back(request, next, paper_id)
     if wants_json(request):
-        return _actions_json(request, paper_id)
-    return RedirectResponse(_back(request, next, paper_id), status_code=303)
+        return _actions_json(request, paper_id, back)
+    return RedirectResponse(back, status_code=303)
 
 
 # ---------------------------------------------------------------- library
@@ -198,14 +166,16 @@ def collect(
 @router.get("/library", response_class=HTMLResponse)
 def library_page(request: Request, reader: Reader = Depends(require_reader)) -> Response:
     db = database(request)
+    saved = core.library(db, reader, "save")
     return templates.TemplateResponse(
         request,
         "library.html",
         {
-            "papers": core.library(db, reader, "save"),
+            "papers": saved,
             "hidden_papers": core.library(db, reader, "hide"),
             "collections": core.list_collections(db, reader),
             "saved_searches": core.list_saved_searches(db, reader),
+            **card_context(request, saved),
         },
     )
 
@@ -269,6 +239,7 @@ def collection_page(request: Request, collection_id: RowId) -> Response:
             "collection": collection,
             "papers": papers,
             "is_owner": viewer is not None and viewer.id == collection["reader_id"],
+            **card_context(request, papers),
         },
     )
 
@@ -360,11 +331,14 @@ def submit_paper(
 @router.get("/curation", response_class=HTMLResponse)
 def curation_page(request: Request, reader: Reader = Depends(require_reader)) -> Response:
     papers = core.curated_papers(database(request), reader)
+    hidden = [p for p in papers if p["hidden"]]
+    featured = [p for p in papers if p["featured"] and not p["hidden"]]
     return templates.TemplateResponse(
         request,
         "curation.html",
         {
-            "hidden_papers": [p for p in papers if p["hidden"]],
-            "featured_papers": [p for p in papers if p["featured"] and not p["hidden"]],
+            "hidden_papers": hidden,
+            "featured_papers": featured,
+            **card_context(request, hidden, featured),
         },
     )

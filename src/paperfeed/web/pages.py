@@ -8,6 +8,7 @@ page, which turns the abstract's TeX into math and otherwise leaves it as text.
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import date
 from typing import Any
@@ -18,15 +19,17 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse,
 from paperfeed import export, trending
 from paperfeed.config import Settings
 from paperfeed.services import listings
+from paperfeed.services import search as search_service
 from paperfeed.trending import Period, PeriodError, PeriodKind
 from paperfeed.web import convertors as _convertors  # noqa: F401  (registers {x:paper_id})
 from paperfeed.web.auth import current_reader
 from paperfeed.web.deps import paperfeed_of, settings_of
-from paperfeed.web.library import prefetch_paper_states
+from paperfeed.web.library import card_context
 from paperfeed.web.params import whole_number
 from paperfeed.web.schemas import page_responses, text_responses
 from paperfeed.web.templating import templates
 
+log = logging.getLogger(__name__)
 router = APIRouter()
 PAGE_SIZE = 50
 
@@ -68,17 +71,16 @@ def _list_page(request: Request, period: Period | None, *, home: bool = False) -
         navigation=True,
     )
     period, listing, nav = found.period, found.page, found.nav
-    if listing and listing.papers:
-        # The readers' actions on each card (upvote state...) in one batch.
-        prefetch_paper_states(request, [p["id"] for p in listing.papers])
+    papers = listing.papers if listing else []
     context: dict[str, Any] = {
         "period": period,
         "listing": listing,
-        "papers": listing.papers if listing else [],
+        "papers": papers,
         "nav": nav,
         "sort": sort,
         "home": home,
         "feed_url": f"{period.path}/feed.xml" if period else None,
+        **card_context(request, papers),
     }
     return templates.TemplateResponse(request, "list.html", context)
 
@@ -187,5 +189,17 @@ def paper_page(request: Request, paper_id: str) -> Response:
         "paper": paper,
         "bibtex": export.bibtex(paper),
         "day": trending.period_containing("day", listed) if isinstance(listed, date) else None,
+        "similar": _similar_papers(request, paper["id"]),
+        **card_context(request, [paper]),
     }
     return templates.TemplateResponse(request, "paper.html", context)
+
+
+def _similar_papers(request: Request, paper_id: str, k: int = 6) -> list[dict[str, Any]]:
+    """The paper page's "Similar papers"; empty when there are no vectors
+    (semantic search not installed or not run yet)."""
+    try:
+        return search_service.similar(paperfeed_of(request), paper_id, k)
+    except Exception:  # the paper page must render even if the vector side fails
+        log.exception("similar papers failed for %s", paper_id)
+        return []

@@ -12,14 +12,16 @@ from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import Field
+from starlette.datastructures import FormData
 
 from paperfeed import recommend as core
 from paperfeed.readers import Reader
 from paperfeed.services import papers as papers_service
-from paperfeed.web.auth import require_reader, verify_csrf
+from paperfeed.web.auth import posted_form, require_reader, verify_csrf
 from paperfeed.web.deps import database, paperfeed_of, settings_of
+from paperfeed.web.library import card_context
 from paperfeed.web.schemas import RequestBody, ValidationFailed, error_responses
 from paperfeed.web.templating import templates
 
@@ -96,16 +98,18 @@ def for_you(request: Request, reader: Reader = Depends(require_reader)) -> Respo
             "has_signals": bool(signals.positives),
             "interests": interests,
             "error": error,
+            **card_context(request, papers),
         },
     )
 
 
 @pages.post("/for-you/interests", response_class=HTMLResponse)
-async def save_interests(request: Request, reader: Reader = Depends(require_reader)) -> Response:
+def save_interests(
+    request: Request,
+    form: FormData = Depends(posted_form),
+    reader: Reader = Depends(require_reader),
+) -> Response:
     """Cold start: the categories and keywords a new reader follows."""
-    from fastapi.responses import RedirectResponse
-
-    form = await request.form()
     interests = {
         key: [v.strip() for v in str(form.get(key, "")).split(",") if v.strip()][:50]
         for key in ("categories", "keywords")

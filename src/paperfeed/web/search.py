@@ -1,5 +1,4 @@
-"""Search: the results page (/search), the JSON API (GET /api/search), and the
-"Similar papers" section of the paper page (_similar.html).
+"""Search: the results page (/search) and the JSON API (GET /api/search).
 
 Every parameter arrives as text and is checked here, so any bad input is a
 400 with a message naming the parameter, never a 422 or a 500.
@@ -7,7 +6,6 @@ Every parameter arrives as text and is checked here, so any bad input is a
 
 from __future__ import annotations
 
-import logging
 from datetime import date
 from typing import Any
 from urllib.parse import urlencode
@@ -23,7 +21,6 @@ from paperfeed.web.params import whole_number
 from paperfeed.web.schemas import QueryProblem, error_responses, page_responses
 from paperfeed.web.templating import templates
 
-log = logging.getLogger(__name__)
 router = APIRouter()
 
 
@@ -114,19 +111,3 @@ def search_page(request: Request) -> Response:
         },
         status_code=status,
     )
-
-
-# ---------------------------------------------------------------- similar papers
-
-
-def similar_for(request: Request, paper_id: str, k: int = 6) -> list[dict[str, Any]]:
-    """Papers similar to this one, for _similar.html; empty when there are no
-    vectors (semantic search not installed or not run yet)."""
-    try:
-        return search_service.similar(paperfeed_of(request), paper_id, k)
-    except Exception:  # the paper page must render even if the vector side fails
-        log.exception("similar papers failed for %s", paper_id)
-        return []
-
-
-templates.env.globals["similar_papers_for"] = similar_for
