@@ -84,6 +84,9 @@ def _fill(db: Database, tmp_path: Path) -> None:
         t.api_tokens: [
             {"reader_id": 1, "name": "cli", "token_hash": "x" * 64, "created_at": STAMP}
         ],
+        t.reader_sessions: [
+            {"id_hash": "s" * 64, "reader_id": 1, "created_at": STAMP, "expires_at": STAMP}
+        ],
         t.votes: [{"reader_id": 1, "paper_id": ids[1], "created_at": STAMP}],
         t.saves: [{"reader_id": 2, "paper_id": ids[2], "created_at": STAMP}],
         t.hides: [{"reader_id": 3, "paper_id": ids[3], "created_at": STAMP}],
