@@ -36,6 +36,8 @@ from typing import Any
 
 import psycopg
 
+from tests.server_process import ServerProcess
+
 SUPERUSER = "postgres"
 
 
@@ -50,8 +52,10 @@ def pg_bin_dir(version: int = 16) -> Path:
     return package / ("pginstall" if version == 16 else f"pginstall{version}") / "bin"
 
 
-class PostgresServer:
+class PostgresServer(ServerProcess):
     """One PostgreSQL server process on a private Unix socket."""
+
+    stop_signal = signal.SIGINT  # "fast" shutdown: ends sessions, no wait
 
     def __init__(
         self,
@@ -180,30 +184,6 @@ class PostgresServer:
                         f"PostgreSQL did not accept connections:\n{self.log_text()}"
                     ) from None
                 time.sleep(0.1)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)  # "fast" shutdown: ends sessions, no wait
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
-        if self.root is not None:
-            shutil.rmtree(self.root, ignore_errors=True)
-            self.root = None
-
-    def __enter__(self) -> PostgresServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def log_text(self) -> str:
-        assert self.root is not None
-        path = self.root / "server.log"
-        return path.read_text(errors="replace") if path.exists() else ""
 
     # ------------------------------------------------------------ databases
 

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
 from pathlib import Path
+
+from tests.server_process import ServerProcess
 
 
 def redis_server_binary() -> Path | None:
@@ -34,7 +35,7 @@ def redis_server_binary() -> Path | None:
     return None
 
 
-class RedisServer:
+class RedisServer(ServerProcess):
     """One redis-server process on a private Unix socket."""
 
     def __init__(self) -> None:
@@ -94,27 +95,3 @@ class RedisServer:
                         f"redis-server did not accept connections:\n{self.log_text()}"
                     ) from None
                 time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
-        if self.root is not None:
-            shutil.rmtree(self.root, ignore_errors=True)
-            self.root = None
-
-    def __enter__(self) -> RedisServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def log_text(self) -> str:
-        assert self.root is not None
-        path = self.root / "server.log"
-        return path.read_text(errors="replace") if path.exists() else ""
