@@ -194,7 +194,7 @@ def test_deployment_mode_is_stated_and_bad_combinations_are_refused(
     with pytest.raises(ConfigError, match="'mysql' is not supported"):
         settings.deployment_mode()
     with pytest.raises(ValueError, match="'mysql' is not supported"):
-        jobs.background_jobs(settings, db)  # what `paperfeed serve` asks at start
+        jobs.background_jobs(Paperfeed(settings, db))  # what `paperfeed serve` asks at start
 
 
 def test_without_redis_serve_embeds_what_an_in_process_ingest_stores(
@@ -207,7 +207,8 @@ def test_without_redis_serve_embeds_what_an_in_process_ingest_stores(
 
     settings.digest_scheduler = False
     monkeypatch.setattr(jobs, "EMBED_EVERY_SECONDS", 1e9)  # no periodic run: only the wake-up
-    scheduler = jobs.Scheduler(settings, db, jobs.background_jobs(settings, db))
+    paperfeed = Paperfeed(settings, db)
+    scheduler = jobs.Scheduler(paperfeed, jobs.background_jobs(paperfeed))
     model = current_model_id(settings)
     few = write_jsonl(tmp_path / "few.jsonl", list(real_records(ARXIV_CS, 5)))
 

@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from paperfeed import metrics
 from paperfeed.logs import request_id
 from paperfeed.services import ops
-from paperfeed.web.deps import paperfeed_of
+from paperfeed.web.deps import paperfeed_of, settings_of
 
 router = APIRouter(include_in_schema=False)
 access_log = logging.getLogger("paperfeed.access")
@@ -51,7 +51,7 @@ def readyz(request: Request) -> JSONResponse:
 
 @router.get("/metrics")
 def prometheus_metrics(request: Request) -> Response:
-    token = request.app.state.settings.metrics_token
+    token = settings_of(request).metrics_token
     client = request.client.host if request.client else None
     if not metrics.may_read(token, client, request.headers.get("authorization")):
         if token:
