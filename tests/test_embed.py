@@ -380,7 +380,7 @@ def test_embed_command_on_a_tiny_database(cli_env: Settings, tmp_path: Path) -> 
     db.dispose()
 
 
-SERVE_EMBEDS = "serve embeds on SQLite only; PostgreSQL embeds through queued jobs"
+SERVE_EMBEDS = "checks the faiss sidecar, which only SQLite has"
 
 
 def _serve_embed_entry(settings: Settings, db: Database) -> jobs.Periodic:
@@ -413,7 +413,6 @@ def test_serve_embeds_new_papers_and_keeps_its_index_in_step(
     assert "2501.00003" in FaissIndex.open(settings, db)  # and saved
 
 
-@pytest.mark.sqlite_only(SERVE_EMBEDS)
 def test_an_in_process_ingest_job_wakes_the_embedder(
     settings: Settings, db: Database, tmp_path: Path
 ) -> None:
