@@ -169,6 +169,23 @@ def test_serve_with_two_workers(settings: Settings, db: Database, tmp_path: Path
     assert len(worker_pids) >= 1
 
 
+def _serve_env(settings: Settings, smtp_server: SMTPServer, **extra: str) -> dict[str, str]:
+    """The environment of a ``paperfeed serve`` child on the test's database and
+    SMTP server, with no config file and no digest scheduler unless ``extra`` says so."""
+    return {
+        **os.environ,
+        "PAPERFEED_DATABASE_URL": settings.database_url_resolved,
+        "PAPERFEED_DATA_DIR": str(settings.data_dir),
+        "PAPERFEED_SECRET_KEY": settings.secret_key,
+        "PAPERFEED_LOG_LEVEL": "WARNING",
+        "PAPERFEED_SMTP_HOST": "127.0.0.1",
+        "PAPERFEED_SMTP_PORT": str(smtp_server.port),
+        "PAPERFEED_DIGEST_SCHEDULER": "false",
+        "PAPERFEED_CONFIG": str(settings.data_dir / "absent.toml"),
+        **extra,
+    }
+
+
 class _Server:
     """One ``paperfeed serve`` process on its own port."""
 
@@ -204,17 +221,7 @@ def test_sessions_and_sign_in_limits_hold_across_servers(
     from paperfeed import readers as core
     from tests.readers_helpers import csrf_from, token_from_link
 
-    env = {
-        **os.environ,
-        "PAPERFEED_DATABASE_URL": settings.database_url_resolved,
-        "PAPERFEED_DATA_DIR": str(settings.data_dir),
-        "PAPERFEED_SECRET_KEY": settings.secret_key,
-        "PAPERFEED_LOG_LEVEL": "WARNING",
-        "PAPERFEED_SMTP_HOST": "127.0.0.1",
-        "PAPERFEED_SMTP_PORT": str(smtp_server.port),
-        "PAPERFEED_DIGEST_SCHEDULER": "false",
-        "PAPERFEED_CONFIG": str(settings.data_dir / "absent.toml"),
-    }
+    env = _serve_env(settings, smtp_server)
     one, two = _Server(env), _Server(env)
     try:
         one.wait_ready()
@@ -262,18 +269,7 @@ def test_forwarded_headers_are_believed_only_from_trusted_proxies(
     forwarded address is the client's (for the limit, and for /metrics)."""
     from tests.readers_helpers import csrf_from
 
-    env = {
-        **os.environ,
-        "PAPERFEED_DATABASE_URL": settings.database_url_resolved,
-        "PAPERFEED_DATA_DIR": str(settings.data_dir),
-        "PAPERFEED_SECRET_KEY": settings.secret_key,
-        "PAPERFEED_LOG_LEVEL": "WARNING",
-        "PAPERFEED_SMTP_HOST": "127.0.0.1",
-        "PAPERFEED_SMTP_PORT": str(smtp_server.port),
-        "PAPERFEED_DIGEST_SCHEDULER": "false",
-        "PAPERFEED_CONFIG": str(settings.data_dir / "absent.toml"),
-        "PAPERFEED_SIGNIN_LIMIT_PER_IP": "2",
-    }
+    env = _serve_env(settings, smtp_server, PAPERFEED_SIGNIN_LIMIT_PER_IP="2")
     env.pop("PAPERFEED_TRUSTED_PROXIES", None)
     untrusting = _Server(env)
     behind_proxy = _Server({**env, "PAPERFEED_TRUSTED_PROXIES": "127.0.0.1"})
@@ -327,18 +323,12 @@ def test_serve_embeds_new_papers_and_sends_digests_in_the_background(
     settings.base_url = "https://papers.example.org"
     seed_papers(db, current_period("daily", datetime.now(UTC).date()).start, prefix="2613.0")
     confirmed(settings, db, "background@example.org")
-    env = {
-        **os.environ,
-        "PAPERFEED_DATABASE_URL": settings.database_url_resolved,
-        "PAPERFEED_DATA_DIR": str(settings.data_dir),
-        "PAPERFEED_SECRET_KEY": settings.secret_key,
-        "PAPERFEED_LOG_LEVEL": "WARNING",
-        "PAPERFEED_BASE_URL": settings.base_url,
-        "PAPERFEED_SMTP_HOST": "127.0.0.1",
-        "PAPERFEED_SMTP_PORT": str(smtp_server.port),
-        "PAPERFEED_DIGEST_SCHEDULER": "true",
-        "PAPERFEED_CONFIG": str(settings.data_dir / "absent.toml"),
-    }
+    env = _serve_env(
+        settings,
+        smtp_server,
+        PAPERFEED_BASE_URL=settings.base_url,
+        PAPERFEED_DIGEST_SCHEDULER="true",
+    )
     server = _Server(env)
     try:
         server.wait_ready()
