@@ -124,7 +124,11 @@ def page_responses(*statuses: int, json: bool = False) -> dict[int | str, Any]:
 def document_app_wide_refusals(schema: dict[str, Any]) -> dict[str, Any]:
     """web.params.reject_control_characters answers any operation's malformed
     text with a JSON 422, so every documented 422 lists that body too."""
-    assert "ValidationFailed" in schema["components"]["schemas"]  # documented by the digest API
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    if "ValidationFailed" not in components:  # no route names it as its own 422 model
+        definition = ValidationFailed.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(definition.pop("$defs", {}))
+        components["ValidationFailed"] = definition
     for operations in schema.get("paths", {}).values():
         for operation in operations.values():
             refusal = operation.get("responses", {}).get("422")
