@@ -33,6 +33,7 @@ from paperfeed.evaluate import (
 )
 from paperfeed.index import pg_keyword
 from paperfeed.search import DEFAULT_FUSION, Ranked
+from paperfeed.tuning import IndexTuning
 
 
 def load(db: Database, corpus: dict[str, dict[str, str]]) -> None:
@@ -81,7 +82,7 @@ def main() -> None:
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--cache-dir", type=Path)
     parser.add_argument("--no-dense", action="store_true", help="Lexical only (no embedding).")
-    parser.add_argument("--cap", type=float, help="pg_keyword.CANDIDATE_CAP for the pruned run")
+    parser.add_argument("--cap", type=float, help="IndexTuning.candidate_cap for the pruned run")
     parser.add_argument("--budget", type=float, help="pg_keyword.PRUNE_BUDGET for the pruned run")
     args = parser.parse_args()
     data = load_beir(args.dataset, args.split)
@@ -89,33 +90,30 @@ def main() -> None:
     db = Database(settings.database_url_resolved)
     load(db, data.corpus)
     print(f"{data.name} {data.split}: {len(data.corpus):,} documents, {len(data.queries)} queries")
-    index = pg_keyword.PgLexicalIndex(db)
-    index.stats.get()
     runs: dict[str, dict[str, Ranked]] = {}
     default_budget = pg_keyword.PRUNE_BUDGET
-    cap = pg_keyword.CANDIDATE_CAP
-    if args.cap:
-        pg_keyword.CANDIDATE_CAP = cap = args.cap
     if args.budget:
         pg_keyword.PRUNE_BUDGET = default_budget = args.budget
-    for name, budget in (("pruned", default_budget), ("unpruned", float("inf"))):
+    cap = args.cap or IndexTuning().candidate_cap
+    for name, budget, run_cap in (
+        ("pruned", default_budget, cap),
+        ("unpruned", float("inf"), float("inf")),
+    ):
         pg_keyword.PRUNE_BUDGET = budget
-        pg_keyword.CANDIDATE_CAP = cap if name == "pruned" else float("inf")
+        index = pg_keyword.PgLexicalIndex(db, IndexTuning(candidate_cap=run_cap))
+        index.stats.get()
         runs[name], cpu_ms = timed_lexical_run(index, data.queries)
         figures = evaluate_run(data.qrels, runs[name])
         print(
             json.dumps(
                 {
-                    "system": (
-                        f"pg lexical {name} (budget {budget}, cap {pg_keyword.CANDIDATE_CAP})"
-                    ),
+                    "system": f"pg lexical {name} (budget {budget}, cap {run_cap})",
                     **figures,
                     "client_cpu_ms_per_query": round(cpu_ms, 2),
                 }
             )
         )
     pg_keyword.PRUNE_BUDGET = default_budget
-    pg_keyword.CANDIDATE_CAP = cap
     embedder = None if args.no_dense else _embedder(settings)
     if embedder is not None:
         den = dense_run(data, settings, embedder, cache_dir=args.cache_dir, progress=print)

@@ -658,6 +658,7 @@ def test_saved_search_section_is_the_sites_search_limited_to_the_period(
     mail_settings: Settings, db: Database, smtp_server: SMTPServer
 ) -> None:
     from paperfeed import readers as core
+    from paperfeed.index.backends import open_indexes
     from paperfeed.ingest import pipeline
     from paperfeed.search import SearchRequest, search
 
@@ -686,7 +687,8 @@ def test_saved_search_section_is_the_sites_search_limited_to_the_period(
     taken: set[str] = set()
     for name, query in SAVED_QUERIES.items():
         wanted = SearchRequest(query=query, since=MONDAY, until=MONDAY)
-        found = [h.id for h in search(db, mail_settings, wanted).hits if h.id not in taken]
+        hits = search(open_indexes(mail_settings, db), wanted).hits
+        found = [h.id for h in hits if h.id not in taken]
         assert sections[name] == found, name
         taken.update(found)
     # And what that means: an exclusion excludes, a phrase is a phrase (not

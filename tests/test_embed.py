@@ -22,7 +22,7 @@ from paperfeed.db import embeddings as vector_store
 from paperfeed.db import papers as paper_store
 from paperfeed.db.tables import papers as papers_table
 from paperfeed.index import vectors as vectors_module
-from paperfeed.index.backends import indexes_for
+from paperfeed.index.backends import open_indexes
 from paperfeed.index.embedder import (
     PACKAGED_MINILM,
     EmbedderUnavailable,
@@ -36,6 +36,7 @@ from paperfeed.index.vectors import FaissIndex
 from paperfeed.ingest.jsonl import read_jsonl
 from paperfeed.ingest.pipeline import ingest
 from paperfeed.similar import more_like_these, similar_papers
+from paperfeed.tuning import IndexTuning, JobsTuning
 from tests.conftest import ARXIV_CS, PG_TEMPLATE
 from tests.helpers import (
     make_paper,
@@ -165,10 +166,9 @@ def test_hnsw_path_finds_nearest(
     settings: Settings, db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With exact search switched off, the graph answers, including with a filter."""
-    monkeypatch.setattr(vectors_module, "EXACT_MAX_INDEX", 0)
-    monkeypatch.setattr(vectors_module, "EXACT_MAX_CANDIDATES", 0)
     stored = seed_papers_with_vectors(db, 500, model=MODEL)
-    index = FaissIndex.open(settings, db, model_id=MODEL)
+    graph_only = IndexTuning(exact_max_index=0, exact_max_candidates=0)
+    index = FaissIndex.open(settings, db, model_id=MODEL, tuning=graph_only)
     rng = np.random.default_rng(3)
     overlap = 0
     for query in unit_vectors(rng, 20):
@@ -294,7 +294,7 @@ def test_similar_papers_on_real_slice(real_slice: tuple[Settings, Database]) -> 
     settings, db = real_slice
     records = list(real_records(ARXIV_CS, 200))
     target = records[0]
-    hits = similar_papers(db, settings, target["id"], k=10)
+    hits = similar_papers(open_indexes(settings, db), target["id"], k=10)
     assert len(hits) == 10
     assert target["id"] not in {pid for pid, _ in hits}
     assert [s for _, s in hits] == sorted((s for _, s in hits), reverse=True)
@@ -319,27 +319,27 @@ def test_near_duplicate_is_the_most_similar(real_slice: tuple[Settings, Database
         abstract=" ".join(words[: len(words) // 2] + ["Moreover,"] + words[len(words) // 2 :]),
     )
     ingest(db, [twin])
-    hits = similar_papers(db, settings, "2599.00001", k=3)
+    hits = similar_papers(open_indexes(settings, db), "2599.00001", k=3)
     assert hits[0][0] == original["id"]
     assert "2599.00001" not in {p for p, _ in hits}
     # "More like these": the set itself and the excluded ids never come back.
     records = list(real_records(ARXIV_CS, 5))
     liked = [r["id"] for r in records[:3]]
-    more = more_like_these(db, settings, liked, k=10, exclude=[records[3]["id"]])
+    more = more_like_these(open_indexes(settings, db), liked, k=10, exclude=[records[3]["id"]])
     got = {pid for pid, _ in more}
     assert len(more) == 10 and not got & (set(liked) | {records[3]["id"]})
-    assert similar_papers(db, settings, "no-such-paper") == []
+    assert similar_papers(open_indexes(settings, db), "no-such-paper") == []
 
 
 @pytest.mark.slow
 def test_hidden_papers_are_not_suggested(real_slice: tuple[Settings, Database]) -> None:
     settings, db = real_slice
     target = next(iter(real_records(ARXIV_CS, 1)))["id"]
-    first = similar_papers(db, settings, target, k=1)[0][0]
+    first = similar_papers(open_indexes(settings, db), target, k=1)[0][0]
     with db.begin() as conn:
         paper_store.set_curation(conn, first, hidden=True)
     try:
-        assert first not in {p for p, _ in similar_papers(db, settings, target, k=10)}
+        assert first not in {p for p, _ in similar_papers(open_indexes(settings, db), target, k=10)}
     finally:
         with db.begin() as conn:
             paper_store.set_curation(conn, first, hidden=False)
@@ -363,7 +363,7 @@ def test_embed_command_on_a_tiny_database(cli_env: Settings, tmp_path: Path) -> 
     if db.backend == "sqlite":
         assert (Path(cli_env.index_dir) / "vectors.json").is_file()
     else:  # no sidecar: the pgvector column is the index
-        assert len(indexes_for(cli_env, db).vectors) == 12
+        assert len(open_indexes(cli_env, db).vectors) == 12
 
     # Nothing to do the second time; a changed abstract makes one paper stale.
     assert "embedded 0 papers" in runner.invoke(app, ["embed"]).output
@@ -387,7 +387,7 @@ def _serve_embed_entry(settings: Settings, db: Database) -> jobs.Periodic:
     """The embed entry of ``paperfeed serve``, with its period moved years away:
     in these tests only the start and wake-ups can run it."""
     entries = {entry.name: entry for entry in jobs.background_jobs(Paperfeed(settings, db))}
-    assert entries["embed"].every_seconds == jobs.EMBED_EVERY_SECONDS
+    assert entries["embed"].every_seconds == JobsTuning().embed_every_seconds
     return dataclasses.replace(entries["embed"], every_seconds=1e9)
 
 
@@ -396,13 +396,14 @@ def test_serve_embeds_new_papers_and_keeps_its_index_in_step(
     settings: Settings, db: Database
 ) -> None:
     ingest(db, [make_paper("2501.00001"), make_paper("2501.00002")])
-    scheduler = jobs.Scheduler(Paperfeed(settings, db), [_serve_embed_entry(settings, db)])
+    paperfeed = Paperfeed(settings, db)
+    scheduler = jobs.Scheduler(paperfeed, [_serve_embed_entry(settings, db)])
     status = scheduler.status["embed"]
     scheduler.start()
     try:
         wait_for(lambda: status.runs >= 1, what="the first embed run")
         assert status.last_result is not None and status.last_result["embedded"] == 2
-        served = indexes_for(settings, db).vectors  # what searches use
+        served = paperfeed.indexes.vectors  # what searches use
         ingest(db, [make_paper("2501.00003", abstract="Brand new work on sparse attention.")])
         scheduler.wake("embed")
         wait_for(lambda: status.runs >= 2, what="the embed run after the wake-up")
@@ -475,11 +476,10 @@ def test_catch_up_runs_in_the_background_and_lets_searches_in_between_chunks(
     # 8 + 6: fewer than twice what the 8-bit ranges were learnt from, so this
     # is a catch-up, not a retraining rebuild.
     seed_papers_with_vectors(db, 8, model=MODEL)
-    index = FaissIndex.open(settings, db, model_id=MODEL)
+    index = FaissIndex.open(settings, db, model_id=MODEL, tuning=IndexTuning(catch_up_chunk=2))
     new_ids = [f"2503.{i:05d}" for i in range(6)]
     new_vectors = unit_vectors(np.random.default_rng(21), 6)
     _store_new(db, new_ids, new_vectors)
-    monkeypatch.setattr(vectors_module, "CATCH_UP_CHUNK", 2)
     chunks: list[int] = []
     searched_between: list[list[tuple[str, float]]] = []
     original_add = FaissIndex.add
@@ -518,11 +518,10 @@ def test_a_stopped_catch_up_leaves_the_rest_for_the_next_sync(
     """stop() (run at exit) ends a catch-up between two chunks; what it did not
     add, and a save made after it, do not hide the rest from the next open."""
     seed_papers_with_vectors(db, 5, model=MODEL)
-    index = FaissIndex.open(settings, db, model_id=MODEL)
+    index = FaissIndex.open(settings, db, model_id=MODEL, tuning=IndexTuning(catch_up_chunk=2))
     index.save()
     new_ids = [f"2503.{i:05d}" for i in range(4)]  # 9 < 2 x 5: a catch-up
     _store_new(db, new_ids, unit_vectors(np.random.default_rng(22), 4))
-    monkeypatch.setattr(vectors_module, "CATCH_UP_CHUNK", 2)
     original_add = FaissIndex.add
 
     def add_then_stop(self: FaissIndex, ids, vectors, hashes=None) -> None:  # type: ignore[no-untyped-def]
@@ -546,11 +545,9 @@ def test_index_graph_skips_dead_and_rescores_from_the_table(
     removed paper is never returned; with re-scoring on, neither is one
     deleted from the table since the last sync, and scores are the exact
     float32 ones; a graph mostly made of dead labels is rebuilt by sync."""
-    monkeypatch.setattr(vectors_module, "EXACT_MAX_INDEX", 0)
-    monkeypatch.setattr(vectors_module, "EXACT_MAX_CANDIDATES", 0)
-    monkeypatch.setattr(vectors_module, "RESCORE_GRAPH", True)
     stored = seed_papers_with_vectors(db, 200, model=MODEL)
-    index = FaissIndex.open(settings, db, model_id=MODEL)
+    rescoring = IndexTuning(exact_max_index=0, exact_max_candidates=0, rescore_graph=True)
+    index = FaissIndex.open(settings, db, model_id=MODEL, tuning=rescoring)
     ids = list(stored)
     # Re-embed one paper: it moves (a new label), its old vector is dead.
     moved = ids[0]

@@ -19,6 +19,7 @@ from paperfeed.db import Database
 from paperfeed.db.tables import paper_versions, papers
 from paperfeed.ingest.jsonl import read_jsonl
 from paperfeed.models import Paper
+from paperfeed.tuning import JobsTuning, Tuning
 from tests.conftest import ARXIV_CS
 from tests.fixture_server import FixtureServer
 from tests.helpers import real_records, write_jsonl
@@ -153,7 +154,7 @@ def test_background_jobs_lists_what_serve_runs(settings: Settings, db: Database)
     settings.schedule = [{"kind": "harvest", "every_minutes": 60, "args": {"set": "cs"}}]
     settings.digest_scheduler = True
     settings.digest_check_interval_seconds = 120.0
-    embed = {"embed": ("embed", jobs.EMBED_EVERY_SECONDS)}
+    embed = {"embed": ("embed", JobsTuning().embed_every_seconds)}
 
     def listed() -> dict[str, tuple[str, float]]:
         return {
@@ -206,8 +207,8 @@ def test_without_redis_serve_embeds_what_an_in_process_ingest_stores(
     from paperfeed.index.embedder import current_model_id
 
     settings.digest_scheduler = False
-    monkeypatch.setattr(jobs, "EMBED_EVERY_SECONDS", 1e9)  # no periodic run: only the wake-up
-    paperfeed = Paperfeed(settings, db)
+    # No periodic run: only the wake-up.
+    paperfeed = Paperfeed(settings, db, Tuning(jobs=JobsTuning(embed_every_seconds=1e9)))
     scheduler = jobs.Scheduler(paperfeed, jobs.background_jobs(paperfeed))
     model = current_model_id(settings)
     few = write_jsonl(tmp_path / "few.jsonl", list(real_records(ARXIV_CS, 5)))

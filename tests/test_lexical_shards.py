@@ -22,6 +22,7 @@ from paperfeed.index.lexical import (
 )
 from paperfeed.ingest.pipeline import ingest
 from paperfeed.query import parse
+from paperfeed.tuning import IndexTuning
 from tests.helpers import make_paper
 
 
@@ -96,7 +97,7 @@ def test_parallel_and_serial_shard_searches_agree(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(lexical, "_top_docs", recording)
     parallel = index.search(query("graph token3"), limit=20)
     assert len(threads) == 2 and any(name.startswith("pf-lexical") for name in threads)
-    monkeypatch.setattr(lexical, "PARALLEL_SHARDS", False)
+    index.tuning = IndexTuning(parallel_shards=False)
     threads.clear()
     assert index.search(query("graph token3"), limit=20) == parallel
     assert threads == [threading.current_thread().name] * 2
@@ -131,9 +132,9 @@ def test_shard_count_is_chosen_by_size_when_built(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    monkeypatch.setattr(lexical, "SHARDED_FROM_PAPERS", 8)
+    eight = IndexTuning(sharded_from_papers=8)
     ingest(db, [make_paper(f"2504.0000{i}", title=f"Tropical geometry {i}") for i in range(5)])
-    index = TantivyIndex.open(settings, db)
+    index = TantivyIndex.open(settings, db, eight)
     assert len(index.shards) == 1
     # Growing past the threshold does not split a built index ...
     ingest(db, [make_paper(f"2504.0001{i}", title=f"Tropical curves {i}") for i in range(5)])
@@ -141,14 +142,14 @@ def test_shard_count_is_chosen_by_size_when_built(
     assert len(index.shards) == 1 and index.num_docs == 10
     # ... the next process says how to split it ...
     with caplog.at_level("WARNING", logger="paperfeed.index.lexical"):
-        assert len(TantivyIndex.open(settings, db).shards) == 1
+        assert len(TantivyIndex.open(settings, db, eight).shards) == 1
     assert "10 papers in 1 shard(s)" in caplog.text and "reindex --no-vectors" in caplog.text
     # ... and a rebuild (paperfeed reindex) chooses again, and records it.
-    index = TantivyIndex.rebuild(settings, db)
+    index = TantivyIndex.rebuild(settings, db, eight)
     assert index.num_docs == 10
     assert len(index.shards) == 2
     assert json.loads((lexical_path(settings) / FORMAT_FILE).read_text())["shards"] == 2
-    reopened = TantivyIndex.open(settings, db)
+    reopened = TantivyIndex.open(settings, db, eight)
     assert len(reopened.shards) == 2
     hits, total = reopened.search(query("tropical"), limit=20)
     assert total == 10 and len({i for i, _ in hits}) == 10

@@ -22,6 +22,7 @@ from paperfeed.ingest.jsonl import read_jsonl
 from paperfeed.ingest.pipeline import ingest
 from paperfeed.query import parse
 from paperfeed.search import Filters
+from paperfeed.tuning import IndexTuning
 from tests.conftest import ARXIV_CS, PG_TEMPLATE
 from tests.helpers import real_records
 
@@ -58,9 +59,14 @@ def rare_terms_only(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def run(
-    db: Database, query: str, budget: float, limit: int = 10, filters: Filters | None = None
+    db: Database,
+    query: str,
+    budget: float,
+    limit: int = 10,
+    filters: Filters | None = None,
+    tuning: IndexTuning = IndexTuning(),
 ) -> list[str]:
-    index = pg_keyword.PgLexicalIndex(db)
+    index = pg_keyword.PgLexicalIndex(db, tuning)
     rendered = index.combine(
         index.render(parse(query).root), index.filter_query(filters or Filters())
     )
@@ -83,9 +89,9 @@ def test_prune_terms_picks_the_rarest_within_budget() -> None:
 def test_list_depths_share_the_budget_among_the_long_lists() -> None:
     depths = pg_postings.list_depths
     # Within the budget: every list read to the usual depth.
-    assert depths([100, 5000, 3000], depth=2000, budget=16000) == [2000, 2000, 2000]
+    assert depths([100, 5000, 3000], depth=2000, budget=16000, min_depth=500) == [2000, 2000, 2000]
     # Over it: the short lists whole, the long ones share what is left.
-    assert depths([300, 9000, 9000, 9000, 9000, 9000], depth=2000, budget=8300) == [
+    assert depths([300, 9000, 9000, 9000, 9000, 9000], depth=2000, budget=8300, min_depth=500) == [
         2000,
         1600,
         1600,
@@ -94,8 +100,8 @@ def test_list_depths_share_the_budget_among_the_long_lists() -> None:
         1600,
     ]
     # Never below the floor, however many long lists share the budget.
-    floor = pg_postings.POSTINGS_MIN_DEPTH
-    assert set(depths([50_000.0] * 40, depth=2000, budget=16000)) == {floor}
+    floor = IndexTuning().postings_min_depth
+    assert set(depths([50_000.0] * 40, depth=2000, budget=16000, min_depth=floor)) == {floor}
 
 
 def test_a_long_query_reads_no_more_than_the_budget(
@@ -106,7 +112,7 @@ def test_a_long_query_reads_no_more_than_the_budget(
     record = max(records[:100], key=lambda r: len(r["title"].split()))
     original = pg_postings.fetch
 
-    def postings_read() -> int:
+    def postings_read(tuning: IndexTuning) -> int:
         """Postings the search's lists gave (its SQL's first CTE, counted)."""
         read: list[int] = []
 
@@ -119,20 +125,18 @@ def test_a_long_query_reads_no_more_than_the_budget(
             return original(conn, sql)
 
         monkeypatch.setattr(pg_postings, "fetch", spy)
-        hits = run(corpus, record["title"], budget=pg_keyword.PRUNE_BUDGET)
+        hits = run(corpus, record["title"], budget=pg_keyword.PRUNE_BUDGET, tuning=tuning)
         monkeypatch.setattr(pg_postings, "fetch", original)
         assert hits[0] == record["id"]
         assert len(read) == 1
         return read[0]
 
-    monkeypatch.setattr(pg_postings, "POSTINGS_PER_TERM", 100)
-    unbounded = postings_read()
+    unbounded = postings_read(IndexTuning(postings_per_term=100))
     budget, floor = 60, 5
-    monkeypatch.setattr(pg_postings, "POSTINGS_BUDGET", budget)
-    monkeypatch.setattr(pg_postings, "POSTINGS_MIN_DEPTH", floor)
     bound = budget + floor * 2 * len(record["title"].split())  # two branches a word at most
     assert unbounded > bound, "the lists are short: the test would not see the budget"
-    assert 0 < postings_read() <= bound
+    tight = IndexTuning(postings_per_term=100, postings_budget=budget, postings_min_depth=floor)
+    assert 0 < postings_read(tight) <= bound
 
 
 def test_estimate_takes_a_phrase_by_its_rarest_word_and_adds_branches() -> None:
@@ -199,12 +203,13 @@ def test_pruned_results_keep_the_query_semantics(
     path: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    tuning = IndexTuning()
     if path == "rare terms":
         monkeypatch.setattr(pg_keyword.PgLexicalIndex, "_has_postings", lambda self, conn: False)
     else:  # short lists: candidates matching only some of the words are read too
-        monkeypatch.setattr(pg_postings, "POSTINGS_PER_TERM", 30)
+        tuning = IndexTuning(postings_per_term=30)
     by_id = {r["id"]: r for r in records}
-    pruned = run(corpus, query, budget=5, limit=20)
+    pruned = run(corpus, query, budget=5, limit=20, tuning=tuning)
     full = set(run(corpus, query, budget=UNPRUNED, limit=SLICE))
     assert pruned
     assert set(pruned) <= full  # every pruned hit is a match of the whole query
@@ -228,8 +233,8 @@ def test_total_is_exact_below_the_cap_and_estimated_above(
     index = pg_keyword.PgLexicalIndex(corpus)
     rendered = index.render(parse("learning").root)
     _hits, exact = index.search(rendered, limit=5)
-    monkeypatch.setattr(pg_keyword, "COUNT_CAP", 20)
-    _hits, capped = index.search(rendered, limit=5)
+    capping = pg_keyword.PgLexicalIndex(corpus, IndexTuning(count_cap=20))
+    _hits, capped = capping.search(capping.render(parse("learning").root), limit=5)
     assert exact > 20
     assert capped >= 20
     assert abs(capped - exact) <= 0.5 * exact  # from the full-corpus stats of a small corpus
@@ -241,7 +246,6 @@ def test_bulk_sync_fills_then_builds_the_index(
     from paperfeed.db import embeddings as vector_store
     from paperfeed.db import papers as paper_store
 
-    monkeypatch.setattr(pgvector, "BULK_MIN_ROWS", 50)
     rng = np.random.default_rng(3)
     with corpus.begin() as conn:
         rows = conn.execute(text("SELECT id FROM papers ORDER BY id")).all()
@@ -252,8 +256,8 @@ def test_bulk_sync_fills_then_builds_the_index(
         vector_store.store_vectors(
             conn, "test-model", [(i, hashes[i], vectors[k]) for k, i in enumerate(ids)]
         )
-    index = pgvector.PgVectorIndex(corpus, "test-model")
-    assert pgvector._dims_to_rebuild(corpus) == [8]
+    index = pgvector.PgVectorIndex(corpus, "test-model", IndexTuning(bulk_min_rows=50))
+    assert pgvector._dims_to_rebuild(corpus, 50) == [8]
     # A second with no statement: the sync's first read then sends this
     # backend's statistics, so without _report_stats_at_commit the fill's
     # dead rows would wait out PostgreSQL's one-second interval and arrive
@@ -337,11 +341,11 @@ def test_stale_stats_are_served_while_refreshed_in_the_background(
 
     stats = pg_keyword.PgLexicalIndex(corpus).stats
     before = stats.get()
-    monkeypatch.setattr(pg_stats, "STATS_TTL", 0.0)
+    stats.ttl = 0.0
     assert stats.get() is before  # stale, served at once
     while stats.refreshing:
         time.sleep(0.01)
-    monkeypatch.setattr(pg_stats, "STATS_TTL", 600.0)  # no further refresh
+    stats.ttl = 600.0  # no further refresh
     after = stats.get()
     assert after is not before
     assert after.fetched_at > before.fetched_at
@@ -369,8 +373,8 @@ def test_candidate_cap_bounds_the_rows_scored(
     index = pg_keyword.PgLexicalIndex(corpus)
     rendered = index.render(parse("learning").root)
     _hits, exact = index.search(rendered, limit=5)
-    monkeypatch.setattr(pg_keyword, "CANDIDATE_CAP", 25)
-    capped_hits, estimated = index.search(rendered, limit=50)
+    capping = pg_keyword.PgLexicalIndex(corpus, IndexTuning(candidate_cap=25))
+    capped_hits, estimated = capping.search(capping.render(parse("learning").root), limit=50)
     assert exact > 25
     assert len(capped_hits) == 25  # no more rows than the cap were scored
     assert abs(estimated - exact) <= 0.5 * exact  # beyond the cap, estimated
@@ -542,12 +546,11 @@ def test_short_lists_still_find_the_best(
 ) -> None:
     """Reading only the top of each list: a title still finds its own paper
     first, and most of the exact top ten."""
-    monkeypatch.setattr(pg_postings, "POSTINGS_PER_TERM", 25)
-    monkeypatch.setattr(pg_postings, "RESCORED", 20)
+    short = IndexTuning(postings_per_term=25, rescored=20)
     overlaps = []
     for record in records[::20]:
         full = run(corpus, record["title"], budget=UNPRUNED)
-        led = run(corpus, record["title"], budget=pg_keyword.PRUNE_BUDGET)
+        led = run(corpus, record["title"], budget=pg_keyword.PRUNE_BUDGET, tuning=short)
         assert led[0] == full[0] == record["id"]
         overlaps.append(len(set(led) & set(full)) / len(full))
     assert sum(overlaps) / len(overlaps) >= 0.7
@@ -558,8 +561,8 @@ def test_leaders_that_fail_the_query_make_room_for_the_next(
 ) -> None:
     """A filter that most of a list's leaders fail: the next best sums are
     looked up in their place, so the search needs no fallback (before, it
-    scored only the best RESCORED sums and fell back when too few passed)."""
-    monkeypatch.setattr(pg_postings, "RESCORED", 10)  # 20 scored for 10 results
+    scored only the best ``rescored`` sums and fell back when too few passed)."""
+    few = IndexTuning(rescored=10)  # 20 scored for 10 results
     with corpus.connect() as conn:
         leaders = conn.execute(
             text(
@@ -579,7 +582,9 @@ def test_leaders_that_fail_the_query_make_room_for_the_next(
         raise AssertionError("the search fell back to rare-term pruning")
 
     monkeypatch.setattr(pg_keyword.PgLexicalIndex, "_scored", no_fallback)
-    led = run(corpus, "learning", budget=pg_keyword.PRUNE_BUDGET, limit=10, filters=filters)
+    led = run(
+        corpus, "learning", budget=pg_keyword.PRUNE_BUDGET, limit=10, filters=filters, tuning=few
+    )
     assert len(led) == 10
     assert len(set(led) & set(full)) >= 8
 
@@ -599,8 +604,6 @@ def test_a_selective_filter_falls_back_to_every_match(
     filters = Filters(categories=[rare])
     full = run(corpus, "learning model", budget=UNPRUNED, limit=10, filters=filters)
     assert full
-    monkeypatch.setattr(pg_postings, "POSTINGS_PER_TERM", 5)
-    monkeypatch.setattr(pg_postings, "RESCORED", 5)
     calls = []
     original = pg_keyword.PgLexicalIndex._scored
 
@@ -609,7 +612,9 @@ def test_a_selective_filter_falls_back_to_every_match(
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(pg_keyword.PgLexicalIndex, "_scored", spy)
-    led = run(corpus, "learning model", budget=pg_keyword.PRUNE_BUDGET, limit=10, filters=filters)
+    short = IndexTuning(postings_per_term=5, rescored=5)
+    budget = pg_keyword.PRUNE_BUDGET
+    led = run(corpus, "learning model", budget=budget, limit=10, filters=filters, tuning=short)
     assert led == full
     assert calls, "the leaders sufficed: the test would not see the fallback"
 
@@ -621,7 +626,7 @@ def test_postings_total_is_exact_when_every_match_was_scored(corpus: Database) -
     with corpus.connect() as conn:
         sql = f"SELECT count(*) FROM papers WHERE {rendered.cond}"  # noqa: S608
         matches = pg_query.fetch(conn, sql)[0][0]
-    assert 5 < matches < pg_postings.RESCORED  # every match among the leaders
+    assert 5 < matches < IndexTuning().rescored  # every match among the leaders
     assert len(hits) == 5
     assert total == matches
 

@@ -15,7 +15,6 @@ from paperfeed.app import Paperfeed
 from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.db import papers as paper_store
-from paperfeed.index.backends import indexes_for
 from paperfeed.index.lexical import ANALYZERS, TEXT_ANALYZER
 from paperfeed.ingest.jsonl import read_jsonl
 from paperfeed.ingest.pipeline import ingest
@@ -39,7 +38,7 @@ SLICE = 400
 )
 def corpus(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Settings, Database]]:
+) -> Iterator[Paperfeed]:
     """The slice, stored and indexed once per module and backend (the tantivy
     sidecar on SQLite; the database's own tsvector index on PostgreSQL)."""
     tmp = tmp_path_factory.mktemp("search")
@@ -56,16 +55,17 @@ def corpus(
     )
     db = Database(settings.database_url_resolved)
     ingest(db, islice(read_jsonl(ARXIV_CS), SLICE))
-    indexes_for(settings, db).sync_lexical()
-    yield settings, db
+    paperfeed = Paperfeed(settings, db)
+    paperfeed.indexes.sync_lexical()
+    yield paperfeed
     db.dispose()
     if pg_database is not None:
         server.drop_database(pg_database)
 
 
 @pytest.fixture(scope="module")
-def papers(corpus: tuple[Settings, Database]) -> dict[str, dict]:
-    settings, db = corpus
+def papers(corpus: Paperfeed) -> dict[str, dict]:
+    db = corpus.db
     with db.connect() as conn:
         ids = [p["id"] for p in islice(read_jsonl_dicts(), SLICE)]
         return paper_store.get_papers(conn, ids)
@@ -78,30 +78,27 @@ def read_jsonl_dicts() -> Iterator[dict]:
 
 
 @pytest.fixture(scope="module")
-def corpus_client(corpus: tuple[Settings, Database]) -> Iterator[TestClient]:
-    settings, db = corpus
-    with TestClient(create_app(Paperfeed(settings, db))) as test_client:
+def corpus_client(corpus: Paperfeed) -> Iterator[TestClient]:
+    with TestClient(create_app(corpus)) as test_client:
         yield test_client
 
 
-def run(corpus: tuple[Settings, Database], query: str = "", **kw: object) -> list[str]:
-    settings, db = corpus
+def run(corpus: Paperfeed, query: str = "", **kw: object) -> list[str]:
     kw.setdefault("per_page", 100)
     kw.setdefault("mode", "lexical")
-    return [h.id for h in search(db, settings, SearchRequest(query=query, **kw)).hits]  # type: ignore[arg-type]
+    return [h.id for h in search(corpus.indexes, SearchRequest(query=query, **kw)).hits]  # type: ignore[arg-type]
 
 
 def stems(text: str) -> set[str]:
     return set(ANALYZERS[TEXT_ANALYZER].analyze(text))
 
 
-def all_ids(corpus: tuple[Settings, Database], query: str) -> set[str]:
-    settings, db = corpus
+def all_ids(corpus: Paperfeed, query: str) -> set[str]:
     found: set[str] = set()
     page = 1
     while True:
         request = SearchRequest(query=query, per_page=100, page=page, mode="lexical")
-        res = search(db, settings, request)
+        res = search(corpus.indexes, request)
         found.update(h.id for h in res.hits)
         if page >= res.pages:
             return found
@@ -176,15 +173,13 @@ def test_filters_dates_categories_authors(corpus, papers) -> None:
 
 
 def test_filter_only_query_is_newest_first(corpus, papers) -> None:
-    settings, db = corpus
-    res = search(db, settings, SearchRequest(query="", categories=("cs.LG",), per_page=50))
+    res = search(corpus.indexes, SearchRequest(query="", categories=("cs.LG",), per_page=50))
     assert res.total == sum("cs.LG" in p["categories"] for p in papers.values())
     dates = [papers[h.id]["listing_date"] for h in res.hits]
     assert dates == sorted(dates, reverse=True)
 
 
 def test_sorts_and_pages(corpus, papers) -> None:
-    settings, db = corpus
     by_date = run(corpus, "learning", sort="date")
     dates = [papers[h]["listing_date"] for h in by_date]
     assert dates == sorted(dates, reverse=True)
@@ -192,13 +187,12 @@ def test_sorts_and_pages(corpus, papers) -> None:
     page2 = run(corpus, "learning", per_page=10, page=2)
     assert len(page1) == 10 and len(page2) == 10 and not set(page1) & set(page2)
     assert run(corpus, "learning", per_page=20)[:20] == page1 + page2
-    res = search(db, settings, SearchRequest(query="learning", sort="upvotes", per_page=100))
+    res = search(corpus.indexes, SearchRequest(query="learning", sort="upvotes", per_page=100))
     ups = [h.upvotes for h in res.hits]
     assert ups == sorted(ups, reverse=True)
 
 
 def test_bad_requests_are_query_errors(corpus) -> None:
-    settings, db = corpus
     for request in (
         SearchRequest(sort="sideways"),
         SearchRequest(page=0),
@@ -207,13 +201,12 @@ def test_bad_requests_are_query_errors(corpus) -> None:
         SearchRequest(query="q" * 10240),
     ):
         with pytest.raises(QueryError):
-            search(db, settings, request)
+            search(corpus.indexes, request)
 
 
 @pytest.mark.parametrize("text", ABUSE, ids=lambda t: repr(t[:20]))
 def test_abuse_through_the_function(corpus, text: str) -> None:
-    settings, db = corpus
-    res = search(db, settings, SearchRequest(query=text))
+    res = search(corpus.indexes, SearchRequest(query=text))
     assert res.total >= len(res.hits)
 
 
@@ -277,14 +270,14 @@ def test_results_page_and_search_box(corpus_client: TestClient) -> None:
     assert 'value="segmentation"' in page.text  # the query stays in the box
 
 
-def test_snippet_escapes_html(settings: Settings, db: Database, client: TestClient) -> None:
+def test_snippet_escapes_html(paperfeed: Paperfeed, db: Database, client: TestClient) -> None:
     evil = make_paper(
         "2501.66666",
         title="Robust <i>widgets</i>",
         abstract='We show <script>alert("x")</script> that widgets & gadgets <b>fail</b> safely.',
     )
     ingest(db, [evil])
-    res = search(db, settings, SearchRequest(query="widgets"))
+    res = search(paperfeed.indexes, SearchRequest(query="widgets"))
     assert [h.id for h in res.hits] == ["2501.66666"]
     snippet = res.hits[0].snippet
     assert "<script>" not in snippet and "&lt;script&gt;" in snippet
@@ -296,18 +289,17 @@ def test_snippet_escapes_html(settings: Settings, db: Database, client: TestClie
 
 
 def test_snippets_can_be_skipped(corpus, papers) -> None:
-    settings, db = corpus
     title = next(iter(papers.values()))["title"]
-    with_snippets = search(db, settings, SearchRequest(query=title))
-    without = search(db, settings, SearchRequest(query=title, snippets=False))
+    with_snippets = search(corpus.indexes, SearchRequest(query=title))
+    without = search(corpus.indexes, SearchRequest(query=title, snippets=False))
     assert [h.id for h in without.hits] == [h.id for h in with_snippets.hits]
     assert any(h.snippet for h in with_snippets.hits)
     assert all(h.snippet == "" for h in without.hits)
 
 
-def test_missing_vectors_fall_back_to_lexical(settings: Settings, db: Database) -> None:
+def test_missing_vectors_fall_back_to_lexical(paperfeed: Paperfeed, db: Database) -> None:
     ingest(db, [make_paper("2501.00001", title="Graph rewiring for message passing")])
-    res = search(db, settings, SearchRequest(query="rewiring"))
+    res = search(paperfeed.indexes, SearchRequest(query="rewiring"))
     assert [h.id for h in res.hits] == ["2501.00001"]
     assert res.mode == "lexical"
     assert any("keyword results only" in n for n in res.notes)

@@ -30,19 +30,17 @@ def server(settings: Settings, db: Database) -> Iterator[str]:
     pytest.importorskip("onnxruntime")
     import uvicorn
 
-    from paperfeed.index.backends import indexes_for
     from paperfeed.index.embedding import embed_pending
     from paperfeed.web.app import create_app
 
     ingest(db, islice(read_jsonl(ARXIV_CS), 60))
-    indexes_for(settings, db).sync_lexical()
+    paperfeed = Paperfeed(settings, db)
+    paperfeed.indexes.sync_lexical()
     assert embed_pending(db, settings) == 60
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(Paperfeed(settings, db)), log_level="warning", lifespan="off"
-    )
+    config = uvicorn.Config(create_app(paperfeed), log_level="warning", lifespan="off")
     uv = uvicorn.Server(config)
     thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

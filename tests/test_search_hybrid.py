@@ -13,7 +13,7 @@ import pytest
 from paperfeed import search as search_module
 from paperfeed.config import Settings
 from paperfeed.db import Database
-from paperfeed.index.backends import indexes_for
+from paperfeed.index.backends import Indexes, open_indexes
 from paperfeed.index.contracts import Filters
 from paperfeed.index.embedding import embed_pending
 from paperfeed.ingest.jsonl import read_jsonl
@@ -28,7 +28,7 @@ SLICE = 80
 
 
 @pytest.fixture(scope="module")
-def hybrid_corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, Database]]:
+def hybrid_corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Indexes]:
     tmp = tmp_path_factory.mktemp("hybrid")
     settings = Settings(
         data_dir=tmp / "data",
@@ -38,9 +38,10 @@ def hybrid_corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Se
     )
     db = Database(settings.database_url_resolved)
     ingest(db, islice(read_jsonl(ARXIV_CS), SLICE))
-    indexes_for(settings, db).sync_lexical()
+    indexes = open_indexes(settings, db)
+    indexes.sync_lexical()
     assert embed_pending(db, settings) == SLICE
-    yield settings, db
+    yield indexes
     db.dispose()
 
 
@@ -67,12 +68,11 @@ def _snapshot(results: search_module.SearchResults) -> tuple:
     )
 
 
-def test_parallel_dense_gives_the_same_results(hybrid_corpus: tuple[Settings, Database]) -> None:
-    settings, db = hybrid_corpus
+def test_parallel_dense_gives_the_same_results(hybrid_corpus: Indexes) -> None:
     requests = _queries()
     serial_tuning = SearchTuning(parallel_dense=False)
-    serial = [_snapshot(search(db, settings, r, tuning=serial_tuning)) for r in requests]
-    parallel = [_snapshot(search(db, settings, r)) for r in requests]
+    serial = [_snapshot(search(hybrid_corpus, r, tuning=serial_tuning)) for r in requests]
+    parallel = [_snapshot(search(hybrid_corpus, r)) for r in requests]
     assert parallel == serial
     # The dense side really ran (the comparison would be empty otherwise).
     assert sum(mode == "hybrid" for mode, _, _ in serial) >= len(requests) - 2
@@ -80,15 +80,11 @@ def test_parallel_dense_gives_the_same_results(hybrid_corpus: tuple[Settings, Da
 
 
 @pytest.mark.parametrize("parallel", [False, True])
-def test_a_failing_dense_side_fails_the_search(
-    hybrid_corpus: tuple[Settings, Database], parallel: bool
-) -> None:
-    settings, db = hybrid_corpus
-
+def test_a_failing_dense_side_fails_the_search(hybrid_corpus: Indexes, parallel: bool) -> None:
     def broken(text: str, k: int) -> list[tuple[str, float]]:
         raise RuntimeError("vector index gone")
 
-    lexical = indexes_for(settings, db).lexical
+    lexical = hybrid_corpus.lexical
     with pytest.raises(RuntimeError, match="vector index gone"):
         rank(
             lexical,

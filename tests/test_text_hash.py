@@ -19,7 +19,7 @@ from paperfeed.db import Database
 from paperfeed.db import embeddings as vector_store
 from paperfeed.db import papers as paper_store
 from paperfeed.db.engine import alembic_config, make_engine
-from paperfeed.index.backends import indexes_for
+from paperfeed.index.backends import open_indexes
 from paperfeed.index.embedder import get_embedder
 from paperfeed.index.embedding import embed_pending
 from paperfeed.ingest.pipeline import ingest
@@ -57,7 +57,7 @@ def test_upvotes_do_not_make_a_vector_stale_but_text_does(settings: Settings, db
     model = get_embedder(settings).model_id
     ingest(db, [make_paper(PID, upvotes=3)])
     assert embed_pending(db, settings) == 1
-    index = indexes_for(settings, db).vectors
+    index = open_indexes(settings, db).vectors
     index.sync(db)
     before = _stored(db, model)
     with db.connect() as conn:

@@ -22,7 +22,7 @@ from contextlib import AbstractContextManager
 from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.db.locks import named_lock
-from paperfeed.index.backends import indexes_for
+from paperfeed.index.backends import open_indexes
 from paperfeed.search import QueryVectorCache
 from paperfeed.tuning import Tuning
 
@@ -38,9 +38,7 @@ class Paperfeed:
         self.settings = settings
         self.tuning = tuning or Tuning()
         self.db = db if db is not None else Database(settings.database_url_resolved)
-        # The process's one Indexes for this database: search.py and similar.py
-        # still reach it through indexes_for, so both share one faiss graph.
-        self.indexes = indexes_for(settings, self.db)
+        self.indexes = open_indexes(settings, self.db, self.tuning.index)
         # Embedding a query is most of a search's CPU time; popular queries repeat.
         self.query_vectors = QueryVectorCache()
 

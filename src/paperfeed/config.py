@@ -101,7 +101,7 @@ class Settings(BaseSettings):
 
     # The keyword index in shards, searched in parallel. 0: chosen when the
     # index is built, one shard below 100,000 papers and two from there
-    # (index.lexical.SHARDED_FROM_PAPERS: BM25 in a shard uses that shard's
+    # (tuning.IndexTuning.sharded_from_papers: BM25 in a shard uses that shard's
     # term statistics, which a small corpus cannot spare); a number pins it,
     # and an index built with another count is rebuilt on open.
     # `paperfeed reindex` chooses again.

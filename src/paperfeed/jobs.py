@@ -374,11 +374,6 @@ def periodic_jobs(settings: Settings) -> list[Periodic]:
     return result
 
 
-# How long a new paper waits for its vector without Redis when nothing wakes
-# the embedder (an ingest in another process, e.g. the CLI, cannot).
-EMBED_EVERY_SECONDS = 10.0
-
-
 def background_jobs(paperfeed: Paperfeed) -> list[Periodic]:
     """What a ``paperfeed serve`` process runs in the background, and how often.
 
@@ -386,7 +381,9 @@ def background_jobs(paperfeed: Paperfeed) -> list[Periodic]:
       unless ``digest_scheduler`` is off (cron runs ``paperfeed digest send``).
       In both modes, as before: the sender lease keeps several servers, workers
       or cron from sending at once, and the send log from sending twice.
-    - ``embed``: vectors for new papers, every EMBED_EVERY_SECONDS and when an
+    - ``embed``: vectors for new papers, every ``tuning.jobs.embed_every_seconds``
+      (how long a new paper waits when nothing wakes the embedder: an ingest in
+      another process, e.g. the CLI, cannot) and when an
       in-process ingest wakes it; it syncs and saves the vector index when it
       embedded something. On PostgreSQL with Redis the workers embed instead
       (an ingest queues the job); a SQLite sidecar index is this process's own.
@@ -410,7 +407,7 @@ def background_jobs(paperfeed: Paperfeed) -> list[Periodic]:
         entries.append(
             Periodic(
                 JobSpec("embed", {"sync": "when-embedded"}),
-                EMBED_EVERY_SECONDS,
+                paperfeed.tuning.jobs.embed_every_seconds,
                 name="embed",
                 log_level=logging.DEBUG,  # every 10 s; PAPERS_EMBEDDED counts the work
             )
@@ -644,13 +641,12 @@ def embed_job(ctx: JobContext) -> dict[str, Any]:
     then sync and save the vector index. Args: optional ``limit``; ``sync``
     "when-embedded" skips the index when nothing was embedded (the serve
     process's 10 s poll, which would otherwise open the whole index at start)."""
-    from paperfeed.index.backends import indexes_for
     from paperfeed.index.embedding import embed_pending
 
     done = embed_pending(ctx.db, ctx.settings, limit=ctx.args.get("limit"), stop=ctx.stop)
     metrics.PAPERS_EMBEDDED.inc(done)
     if done or ctx.args.get("sync", "always") != "when-embedded":
-        indexes_for(ctx.settings, ctx.db).refresh_vectors()
+        ctx.paperfeed.indexes.refresh_vectors()
     return {"embedded": done}
 
 
@@ -672,6 +668,7 @@ def digest_job(ctx: JobContext) -> dict[str, Any]:
             ctx.db,
             periods=ctx.args.get("periods"),
             today=date.fromisoformat(today) if today else None,
+            indexes=ctx.paperfeed.indexes,
         )
     except SenderBusy as exc:
         if ctx.args.get("when_busy") != "skip":

@@ -24,10 +24,9 @@ from operator import itemgetter
 from typing import Any, Literal
 
 from paperfeed import metrics, trending
-from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.db import trending as trending_store
-from paperfeed.index.backends import indexes_for
+from paperfeed.index.backends import Indexes
 from paperfeed.index.contracts import (
     DEFAULT_WEIGHTS,
     FieldWeights,
@@ -341,7 +340,7 @@ class QueryVectorCache:
 
 
 def dense_search_for(
-    db: Database, settings: Settings, query_vectors: QueryVectorCache | None = None
+    indexes: Indexes, query_vectors: QueryVectorCache | None = None
 ) -> DenseSearch | None:
     """The dense retriever over this database's vectors, or None when there are
     none (the embedding extra is not installed, or nothing is embedded yet).
@@ -350,11 +349,11 @@ def dense_search_for(
         from paperfeed.index.embedder import EmbedderUnavailable, get_embedder
     except ImportError:
         return None
-    index = indexes_for(settings, db).vectors
+    index = indexes.vectors
     if len(index) == 0:
         return None
     try:
-        embedder = get_embedder(settings)
+        embedder = get_embedder(indexes.settings)
     except EmbedderUnavailable as exc:
         log.warning("semantic search off: %s", exc)
         return None
@@ -371,8 +370,7 @@ def dense_search_for(
 
 
 def search(
-    db: Database,
-    settings: Settings,
+    indexes: Indexes,
     request: SearchRequest,
     *,
     query_vectors: QueryVectorCache | None = None,
@@ -382,8 +380,8 @@ def search(
     cannot be run; every other input gets results, possibly none."""
     request.validate()
     parsed = parse(request.query)
-    lexical = indexes_for(settings, db).lexical
-    dense = dense_search_for(db, settings, query_vectors) if request.mode != "lexical" else None
+    db, lexical = indexes.database, indexes.lexical
+    dense = dense_search_for(indexes, query_vectors) if request.mode != "lexical" else None
     notes: list[str] = []
     if request.mode != "lexical" and dense is None and parsed.free_text:
         notes.append("semantic search is unavailable (no vectors yet): keyword results only")

@@ -7,28 +7,24 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from paperfeed.config import Settings
-from paperfeed.db import Database
 from paperfeed.db import embeddings as vector_store
 from paperfeed.db import papers as paper_store
-from paperfeed.index.backends import indexes_for
+from paperfeed.index.backends import Indexes
 from paperfeed.index.embedder import document_text, get_embedder
 
 # Over-fetch so that dropping hidden papers still leaves k results.
 _SLACK = 10
 
 
-def paper_vectors(
-    db: Database, settings: Settings, paper_ids: Sequence[str]
-) -> dict[str, np.ndarray]:
+def paper_vectors(indexes: Indexes, paper_ids: Sequence[str]) -> dict[str, np.ndarray]:
     """Vectors of these papers: from the index, else the table, else embedded
     on the spot (and stored) for a paper whose vector is not computed yet."""
-    index = indexes_for(settings, db).vectors
+    db, index = indexes.database, indexes.vectors
     found = index.vectors_of(paper_ids)
     missing = [p for p in paper_ids if p not in found]
     if not missing:
         return found
-    embedder = get_embedder(settings)
+    embedder = get_embedder(indexes.settings)
     with db.connect() as conn:
         found.update(vector_store.get_vectors(conn, embedder.model_id, missing))
         texts = vector_store.paper_texts(conn, [p for p in missing if p not in found])
@@ -46,31 +42,27 @@ def paper_vectors(
 
 
 def _neighbours(
-    db: Database, settings: Settings, vector: np.ndarray, k: int, exclude: set[str]
+    indexes: Indexes, vector: np.ndarray, k: int, exclude: set[str]
 ) -> list[tuple[str, float]]:
-    index = indexes_for(settings, db).vectors
-    hits = index.search(vector, k + _SLACK, exclude=exclude)
-    with db.connect() as conn:
+    hits = indexes.vectors.search(vector, k + _SLACK, exclude=exclude)
+    with indexes.database.connect() as conn:
         rows = paper_store.get_papers(conn, [pid for pid, _ in hits])
     # A paper gone from the table (not yet synced out) or hidden by curation is skipped.
     return [(pid, score) for pid, score in hits if pid in rows and not rows[pid]["hidden"]][:k]
 
 
-def similar_papers(
-    db: Database, settings: Settings, paper_id: str, k: int = 10
-) -> list[tuple[str, float]]:
+def similar_papers(indexes: Indexes, paper_id: str, k: int = 10) -> list[tuple[str, float]]:
     """The ``k`` papers closest to this one, as (paper_id, cosine), never itself."""
-    with db.connect() as conn:
+    with indexes.database.connect() as conn:
         paper_id = paper_store.resolve_ids(conn, [paper_id])[paper_id]
-    vector = paper_vectors(db, settings, [paper_id]).get(paper_id)
+    vector = paper_vectors(indexes, [paper_id]).get(paper_id)
     if vector is None:
         return []  # unknown paper
-    return _neighbours(db, settings, vector, k, {paper_id})
+    return _neighbours(indexes, vector, k, {paper_id})
 
 
 def more_like_these(
-    db: Database,
-    settings: Settings,
+    indexes: Indexes,
     paper_ids: Sequence[str],
     k: int = 10,
     exclude: Iterable[str] = (),
@@ -79,13 +71,13 @@ def more_like_these(
     unit vectors), leaving out the papers themselves and ``exclude``."""
     if not paper_ids:
         return []
-    with db.connect() as conn:
+    with indexes.database.connect() as conn:
         resolved = list(paper_store.resolve_ids(conn, list(paper_ids)).values())
-    vectors = paper_vectors(db, settings, resolved)
+    vectors = paper_vectors(indexes, resolved)
     if not vectors:
         return []
     centroid = np.sum(np.stack(list(vectors.values())), axis=0)
     norm = float(np.linalg.norm(centroid))
     if norm < 1e-9:  # vectors cancel out: no direction to follow
         return []
-    return _neighbours(db, settings, centroid / norm, k, set(resolved) | set(exclude))
+    return _neighbours(indexes, centroid / norm, k, set(resolved) | set(exclude))

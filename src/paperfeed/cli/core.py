@@ -51,6 +51,7 @@ def serve(
     from paperfeed.app import Paperfeed
     from paperfeed.config import get_settings
     from paperfeed.metrics import MULTIPROC_ENV
+    from paperfeed.web.app import create_served_app
 
     settings = get_settings()
     proxies = [p.strip() for p in settings.trusted_proxies.split(",") if p.strip()]
@@ -62,9 +63,10 @@ def serve(
         console.print(f"[red]error:[/] settings: {exc}")
         raise typer.Exit(2) from exc
     # One scheduler in this process, however many web workers there are: with
-    # --workers 1 the server runs here too, so the embed job syncs the very
-    # vector index that searches use; other workers' indexes catch up from the
-    # table on their own, on a background thread (FaissIndex.sync_if_due).
+    # --workers 1 the server runs here too, on this same application object, so
+    # the embed job syncs the very vector index that searches use; other
+    # workers' indexes catch up from the table on their own, on a background
+    # thread (FaissIndex.sync_if_due).
     scheduler = jobs.Scheduler(paperfeed, background)
     scheduler.start()
     settings.secret()  # create the key file once, so every worker signs with the same key
@@ -77,8 +79,8 @@ def serve(
     )
     try:
         uvicorn.run(
-            "paperfeed.web.ops:create_served_app",
-            factory=True,
+            create_served_app(paperfeed) if workers == 1 else "paperfeed.web.app:create_served_app",
+            factory=workers > 1,
             host=host,
             port=port,
             workers=workers,

@@ -53,7 +53,12 @@ def send(
         raise typer.Exit(2) from exc
     try:
         report = runner.run(
-            settings, db, periods=_parse_periods(period), today=day, dry_run=dry_run
+            settings,
+            db,
+            periods=_parse_periods(period),
+            today=day,
+            dry_run=dry_run,
+            indexes=paperfeed.indexes,
         )
     except runner.SenderBusy as exc:
         console.print(f"[yellow]{exc}[/]")

@@ -20,9 +20,8 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from paperfeed.config import Settings
-from paperfeed.db import Database
 from paperfeed.db import digests as digest_store
+from paperfeed.index.backends import Indexes
 from paperfeed.trending import Period
 
 # (reader id, the period's papers, limit, exclude) -> [(paper id, note)]
@@ -101,7 +100,7 @@ def _topic_filter(topics: dict[str, Any] | None) -> Callable[[dict[str, Any], st
 SearchMatcher = Callable[[str], list[str]]
 
 
-def period_search(settings: Settings, db: Database, period_papers: PeriodPapers) -> SearchMatcher:
+def period_search(indexes: Indexes, period_papers: PeriodPapers) -> SearchMatcher:
     """Saved searches run through ``paperfeed.search.search`` (one search, with
     its query language, ranking and filters, everywhere), limited to the
     period's listing days, and kept to the period's visible papers. Each
@@ -122,7 +121,7 @@ def period_search(settings: Settings, db: Database, period_papers: PeriodPapers)
                 snippets=False,
             )
             try:
-                hits = search(db, settings, wanted).hits
+                hits = search(indexes, wanted).hits
             except QueryError:  # only a query over the length limit; it matches nothing
                 hits = []
             found[query] = [h.id for h in hits if h.id in visible]

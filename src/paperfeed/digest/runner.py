@@ -60,6 +60,7 @@ from paperfeed.digest.mailer import (
     SendResult,
 )
 from paperfeed.digest.schedule import due_periods, frequency_of, label, parse_period
+from paperfeed.index.backends import Indexes, open_indexes
 from paperfeed.trending import Period
 
 log = logging.getLogger(__name__)
@@ -152,6 +153,7 @@ def claim_period(
     period: Period,
     report: RunReport,
     *,
+    indexes: Indexes,
     personal: composer.PersonalPicker | None,
     dry_run: bool = False,
     owner: str | None = None,
@@ -168,7 +170,7 @@ def claim_period(
         # Nothing listed (yet) for this period: claim nothing, so a run after the
         # next ingest still sends it.
         return
-    search_matches = composer.period_search(settings, db, period_papers)
+    search_matches = composer.period_search(indexes, period_papers)
     for start in range(0, len(due), CLAIM_BATCH):
         batch = due[start : start + CLAIM_BATCH]
         # Compose outside the write transaction: personal picks may embed a
@@ -308,9 +310,14 @@ def run(
     dry_run: bool = False,
     personal: composer.PersonalPicker | None | str = "default",
     mailer_factory: Callable[[Settings], BatchMailer] = BatchMailer,
+    indexes: Indexes | None = None,
 ) -> RunReport:
     """Claim the due digests of ``periods`` (default: the periods due today)
-    and send every pending digest. Raises SenderBusy if another sender runs."""
+    and send every pending digest. Raises SenderBusy if another sender runs.
+    ``indexes``: the application object's, which saved searches run on (a run
+    without one opens the database's own)."""
+    if indexes is None:
+        indexes = open_indexes(settings, db)
     today = today or datetime.now(UTC).date()
     chosen = _periods_for(periods, today)
     picker = default_personal_picker(settings, db) if personal == "default" else personal
@@ -318,7 +325,9 @@ def run(
     report = RunReport(periods=[p.slug for p in chosen], dry_run=dry_run)
     if dry_run:
         for period in chosen:
-            claim_period(settings, db, period, report, personal=picker, dry_run=True)
+            claim_period(
+                settings, db, period, report, indexes=indexes, personal=picker, dry_run=True
+            )
         return report
     owner = digest_store.lock_owner()
     with db.begin() as conn:
@@ -327,7 +336,9 @@ def run(
             raise SenderBusy(f"another digest sender is running ({holder})")
     try:
         for period in chosen:
-            claim_period(settings, db, period, report, personal=picker, owner=owner)
+            claim_period(
+                settings, db, period, report, indexes=indexes, personal=picker, owner=owner
+            )
         send_pending(settings, db, report, owner=owner, mailer_factory=mailer_factory)
     finally:
         with db.begin() as conn:

@@ -10,6 +10,7 @@ from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.db.postings import rebuild_postings
 from paperfeed.index.contracts import LexicalIndex, VectorIndex
+from paperfeed.tuning import IndexTuning
 
 
 @dataclass
@@ -21,6 +22,7 @@ class Indexes:
 
     settings: Settings
     database: Database
+    tuning: IndexTuning = field(default_factory=IndexTuning)
     _lexical: LexicalIndex | None = field(default=None, init=False, repr=False)
     _vectors: VectorIndex | None = field(default=None, init=False, repr=False)
     # One lock each: opening the faiss graph can take seconds.
@@ -66,7 +68,7 @@ class Indexes:
         from paperfeed.index.lexical import TantivyIndex
 
         with self._lexical_lock:
-            self._lexical = TantivyIndex.rebuild(self.settings, self.database)
+            self._lexical = TantivyIndex.rebuild(self.settings, self.database, self.tuning)
             return self._lexical.num_docs
 
     def refresh_vectors(self) -> VectorIndex:
@@ -80,10 +82,10 @@ class Indexes:
         if self.database.backend == "postgresql":
             from paperfeed.index.pg_keyword import PgLexicalIndex
 
-            return PgLexicalIndex(self.database)
+            return PgLexicalIndex(self.database, self.tuning)
         from paperfeed.index.lexical import TantivyIndex
 
-        return TantivyIndex.open(self.settings, self.database)
+        return TantivyIndex.open(self.settings, self.database, self.tuning)
 
     def _open_vectors(self) -> VectorIndex:
         from paperfeed.index.embedder import current_model_id
@@ -92,15 +94,17 @@ class Indexes:
         if self.database.backend == "postgresql":
             from paperfeed.index.pgvector import PgVectorIndex
 
-            return PgVectorIndex(self.database, model_id)
+            return PgVectorIndex(self.database, model_id, self.tuning)
         from paperfeed.index.vectors import FaissIndex
 
-        return FaissIndex.open(self.settings, self.database, model_id=model_id)
+        return FaissIndex.open(self.settings, self.database, model_id=model_id, tuning=self.tuning)
 
 
-def open_indexes(settings: Settings, database: Database) -> Indexes:
+def open_indexes(
+    settings: Settings, database: Database, tuning: IndexTuning = IndexTuning()
+) -> Indexes:
     """The indexes of this database, for one application object (cheap: each opens on use)."""
-    return Indexes(settings, database)
+    return Indexes(settings, database, tuning)
 
 
 def fill_vectors(database: Database) -> int | None:
@@ -112,19 +116,3 @@ def fill_vectors(database: Database) -> int | None:
     from paperfeed.index.pgvector import PgVectorIndex
 
     return PgVectorIndex(database, "").sync(database)  # every model's vectors
-
-
-_shared: dict[tuple[str, str], Indexes] = {}
-_shared_lock = threading.Lock()
-
-
-def indexes_for(settings: Settings, database: Database) -> Indexes:
-    """The process's ``Indexes`` for this database and index directory, for the
-    callers not handed an application object yet (search.py and similar.py
-    under web/, the job workers, the CLI): one vector index in memory per
-    process, which the embed job syncs and searches read."""
-    key = (str(settings.index_dir), database.url)
-    with _shared_lock:
-        if key not in _shared:
-            _shared[key] = open_indexes(settings, database)
-        return _shared[key]

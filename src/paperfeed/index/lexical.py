@@ -25,7 +25,7 @@ words cost ~40 ms of BM25 on one core; two shards halve that on two cores.
 Each shard scores with its own term statistics, as Elasticsearch's shards
 do: at 500,000 papers a shard's idf is the corpus's, but a small corpus
 would rank by noise, so an index is split only when built with
-``SHARDED_FROM_PAPERS`` or more (docs/architecture.md).
+``IndexTuning.sharded_from_papers`` or more (docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ from paperfeed.db import papers as paper_store
 from paperfeed.index.catch_up import BackgroundCatchUp
 from paperfeed.index.contracts import DEFAULT_WEIGHTS, FieldWeights, Filters, Hits, KeywordQuery
 from paperfeed.query import And, Clauses, Node, Not, Or, Term, clean
+from paperfeed.tuning import IndexTuning
 
 log = logging.getLogger(__name__)
 
@@ -59,12 +60,9 @@ log = logging.getLogger(__name__)
 # format rebuilds it.
 FORMAT_VERSION = 3  # 3: shard directories (shard-0, shard-1, ...)
 FORMAT_FILE = "paperfeed-lexical.json"
-# An index built (or rebuilt) with this many papers or more gets two shards
-# when ``settings.lexical_shards`` is 0 (automatic).
-SHARDED_FROM_PAPERS = 100_000
+# An index built with IndexTuning.sharded_from_papers papers or more gets this
+# many shards when ``settings.lexical_shards`` is 0 (automatic).
 AUTO_SHARDS = 2  # one per core of the machine the targets are set for
-# Search the shards at once (False: one after the other, same results).
-PARALLEL_SHARDS = True
 # How often a long-lived process looks for papers queued by other processes.
 SYNC_EVERY_SECONDS = 2.0
 
@@ -181,10 +179,13 @@ class TantivyIndex:
     """The keyword index beside a SQLite file (index/contracts.py's LexicalIndex):
     one tantivy index per shard, in ``path/shard-N`` (or in memory, for eval and tests)."""
 
-    def __init__(self, path: Path | None, shards: int = 1) -> None:
+    def __init__(
+        self, path: Path | None, shards: int = 1, tuning: IndexTuning = IndexTuning()
+    ) -> None:
         if shards < 1:
             raise ValueError(f"a lexical index needs at least one shard, not {shards}")
         self.path = path
+        self.tuning = tuning
         self.shards: list[tantivy.Index] = []
         for number in range(shards):
             if path is not None:
@@ -203,18 +204,22 @@ class TantivyIndex:
     # ------------------------------------------------------------ opening
 
     @classmethod
-    def open(cls, settings: Settings, db: Database) -> TantivyIndex:
+    def open(
+        cls, settings: Settings, db: Database, tuning: IndexTuning = IndexTuning()
+    ) -> TantivyIndex:
         """The index of this database, caught up with the queue; one per
         application object (index/backends.py keeps it)."""
-        index = _open_checked(lexical_path(settings), db, settings.lexical_shards)
+        index = _open_checked(lexical_path(settings), db, settings.lexical_shards, tuning)
         index.sync_if_due(db)
         return index
 
     @classmethod
-    def rebuild(cls, settings: Settings, db: Database) -> TantivyIndex:
+    def rebuild(
+        cls, settings: Settings, db: Database, tuning: IndexTuning = IndexTuning()
+    ) -> TantivyIndex:
         """This database's index rebuilt from scratch (``paperfeed reindex``),
         choosing its shard count again."""
-        return _rebuild_at(lexical_path(settings), db, settings.lexical_shards)
+        return _rebuild_at(lexical_path(settings), db, settings.lexical_shards, tuning)
 
     # ------------------------------------------------------------ query building
 
@@ -379,7 +384,7 @@ class TantivyIndex:
         # Each shard's best offset + limit, merged; ties keep shard order. Only
         # the merged page's ids are read from the doc stores.
         wanted = offset + limit
-        if PARALLEL_SHARDS:
+        if self.tuning.parallel_shards:
             pool = _shard_pool()
             pending = [
                 pool.submit(_top_docs, shard, query, wanted, 0, by_date)
@@ -513,22 +518,24 @@ def _read_format(path: Path) -> tuple[int, int] | None:
         return None
 
 
-def shards_for(papers: int, setting: int = 0) -> int:
+def shards_for(papers: int, setting: int = 0, tuning: IndexTuning = IndexTuning()) -> int:
     """How many shards an index built over ``papers`` papers gets."""
     if setting > 0:
         return setting
-    return AUTO_SHARDS if papers >= SHARDED_FROM_PAPERS else 1
+    return AUTO_SHARDS if papers >= tuning.sharded_from_papers else 1
 
 
-def _open_checked(path: Path, db: Database, shards_setting: int = 0) -> TantivyIndex:
+def _open_checked(
+    path: Path, db: Database, shards_setting: int, tuning: IndexTuning
+) -> TantivyIndex:
     recorded = _read_format(path)
     if recorded is None or recorded[0] != FORMAT_VERSION:
-        return _rebuild_at(path, db, shards_setting)
+        return _rebuild_at(path, db, shards_setting, tuning)
     if shards_setting and recorded[1] != shards_setting:
         log.info("lexical index has %d shards, settings ask for %d", recorded[1], shards_setting)
-        return _rebuild_at(path, db, shards_setting)
-    index = TantivyIndex(path, recorded[1])
-    wanted = shards_for(index.num_docs) if not shards_setting else recorded[1]
+        return _rebuild_at(path, db, shards_setting, tuning)
+    index = TantivyIndex(path, recorded[1], tuning)
+    wanted = shards_for(index.num_docs, 0, tuning) if not shards_setting else recorded[1]
     if wanted > len(index.shards):
         # A built index keeps its shard count (a split is a rebuild); say how.
         log.warning(
@@ -541,16 +548,16 @@ def _open_checked(path: Path, db: Database, shards_setting: int = 0) -> TantivyI
     return index
 
 
-def _rebuild_at(path: Path, db: Database, shards_setting: int = 0) -> TantivyIndex:
+def _rebuild_at(path: Path, db: Database, shards_setting: int, tuning: IndexTuning) -> TantivyIndex:
     # Queue every paper first (committed), then wipe: a crash after the wipe
     # leaves the queue full, and the next open finishes the job.
     with db.begin() as conn:
         queued = queue.requeue_all(conn)
-    shards = shards_for(queued, shards_setting)
+    shards = shards_for(queued, shards_setting, tuning)
     log.info("rebuilding the lexical index at %s (%d papers, %d shards)", path, queued, shards)
     if path.exists():
         shutil.rmtree(path)
-    index = TantivyIndex(path, shards)
+    index = TantivyIndex(path, shards, tuning)
     (path / FORMAT_FILE).write_text(
         json.dumps({"format": FORMAT_VERSION, "engine": "tantivy", "shards": shards})
     )

@@ -39,14 +39,9 @@ from paperfeed.index.pg_query import (
 )
 from paperfeed.index.pg_stats import StatsCache, bm25_sql, estimate_matches, prune_terms
 from paperfeed.query import Node, clean
+from paperfeed.tuning import IndexTuning
 
 PRUNE_BUDGET = 2000  # estimated rows ranked before widening
-COUNT_CAP = 1000  # unscored (by date) searches: matches counted exactly; beyond, estimated
-# Matches scored per pass at most: bounds a query's cost whatever it matches
-# (a 3-word query of common words matches a third of the corpus). The rarest-
-# terms condition makes the scored ones the likely best; the total is exact
-# when every match was scored.
-CANDIDATE_CAP: float = 2000
 WIDEN_FACTOR = 8
 WIDEN_LIMIT = 200_000  # estimated rows: past this, every term takes part
 _MARK_OPEN, _MARK_CLOSE = "\ue000", "\ue001"  # private-use: query text never has them
@@ -72,10 +67,11 @@ class PgLexicalIndex:
     Owns what it learns of its database: parsed words, term statistics, and
     whether the posting table exists."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, tuning: IndexTuning = IndexTuning()) -> None:
         self.db = db
+        self.tuning = tuning
         self.parser = TermParser(db)
-        self.stats = StatsCache(db)
+        self.stats = StatsCache(db, ttl=tuning.stats_ttl)
         self._has_postings_table: bool | None = None
 
     # Query building: search.py asks the index for its own query objects.
@@ -125,7 +121,7 @@ class PgLexicalIndex:
     ) -> tuple[Hits, int]:
         """(paper id, score) best first (or newest first), and the match count:
         exact when every match was scored (newest first: counted up to
-        COUNT_CAP), estimated from term frequencies otherwise."""
+        ``tuning.count_cap``), estimated from term frequencies otherwise."""
         query = _own(query)
         budget = PRUNE_BUDGET if budget is None else budget
         need = limit + offset
@@ -135,10 +131,10 @@ class PgLexicalIndex:
                 counted = fetch(
                     conn,
                     "SELECT count(*) FROM (SELECT 1 FROM papers "  # noqa: S608 (quoted, see fetch)
-                    f"WHERE {query.cond} LIMIT {int(COUNT_CAP)}) AS m",
+                    f"WHERE {query.cond} LIMIT {int(self.tuning.count_cap)}) AS m",
                 )[0][0]
                 total = int(counted)
-                if total >= COUNT_CAP and query.terms:
+                if total >= self.tuning.count_cap and query.terms:
                     stats = self.stats.get()
                     estimates = [stats.estimate(t) for t in query.terms]
                     total = max(total, estimate_matches(stats, estimates))
@@ -155,7 +151,9 @@ class PgLexicalIndex:
             led = (
                 None
                 if math.isinf(budget) or not self._has_postings(conn)
-                else read_leaders(conn, query.cond, texts, estimates, stats, score, need)
+                else read_leaders(
+                    conn, query.cond, texts, estimates, stats, score, need, self.tuning
+                )
             )
             if led is not None and (led.complete or len(led.hits) >= need):
                 total = led.found if led.complete else estimate_matches(stats, estimates)
@@ -185,7 +183,7 @@ class PgLexicalIndex:
                 if chosen is None or step >= WIDEN_LIMIT:
                     break
                 step *= WIDEN_FACTOR  # too few among the rarest terms: take more terms
-            if chosen is None and found < CANDIDATE_CAP:
+            if chosen is None and found < self.tuning.candidate_cap:
                 total = found  # every match was scored: the count is exact
             else:
                 total = max(found, estimate_matches(stats, estimates))
@@ -202,9 +200,11 @@ class PgLexicalIndex:
     def _scored(
         self, conn: Connection, cond: str, score: str, limit: int
     ) -> tuple[list[tuple[str, float]], int]:
-        """The best ``limit`` of at most CANDIDATE_CAP matches of ``cond``, and
-        how many matches were scored."""
-        cap = f" LIMIT {int(CANDIDATE_CAP)}" if math.isfinite(CANDIDATE_CAP) else ""
+        """The best ``limit`` of at most ``tuning.candidate_cap`` matches of
+        ``cond`` (bounds a query's cost whatever it matches), and how many
+        matches were scored."""
+        most = self.tuning.candidate_cap
+        cap = f" LIMIT {int(most)}" if math.isfinite(most) else ""
         rows = fetch(
             conn,
             "SELECT c.id, c.score, count(*) OVER () AS found FROM ("  # noqa: S608 (quoted, see fetch)

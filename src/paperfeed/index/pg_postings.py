@@ -15,30 +15,20 @@ from sqlalchemy.engine import Connection
 from paperfeed.db.postings import POSTINGS_STALE_KEY
 from paperfeed.index.pg_query import fetch, sql_string
 from paperfeed.index.pg_stats import LEXEME, TermStats, idf
+from paperfeed.tuning import IndexTuning
 
-# How far down each term's posting list a search reads, and how many of the best sums it scores
-# exactly (at least twice the results asked for). Measured at 75k papers
-# against an unpruned ranking (docs/benchmarks.md, session 8).
-POSTINGS_PER_TERM = 2000
-RESCORED = 200
 # A list whose lexeme the sampled statistics put at this many times the
 # postings read is taken as not read to its end (a sample of 20,000 papers
 # puts a lexeme of 6,000 papers at 1M under 4,000 by chance about never).
 TRUNCATED_SHARE = 3.0
-LOOKED_UP = 8  # leaders looked up at most, in RESCORED: those failing the query make room
-# Postings read in all: a long title's many long lists share it (list_depths).
-# At 1M papers, 1,000 bench queries: keyword p99 25.5-30.7 -> 19.3-24.5 ms,
-# top 10 as without it 0.995 (0.974 for titles of 10+ words); 12,000 gave
-# 0.985 / 0.944, 8,000 0.954 / 0.887 (docs/benchmarks.md, session 12).
-POSTINGS_BUDGET = 16000
-POSTINGS_MIN_DEPTH = 500
+LOOKED_UP = 8  # leaders looked up at most, per one rescored: those failing the query make room
 
 
-def list_depths(lengths: Sequence[float], depth: int, budget: int) -> list[int]:
+def list_depths(lengths: Sequence[float], depth: int, budget: int, min_depth: int) -> list[int]:
     """How far down each posting list a search reads, given the lists'
     estimated lengths: ``depth``, unless the lists hold more than ``budget``
     postings in all; then the short ones are read whole and the long ones
-    share what they leave, equally, but at least POSTINGS_MIN_DEPTH each."""
+    share what they leave, equally, but at least ``min_depth`` each."""
     out = [depth] * len(lengths)
     left = float(budget)
     order = sorted(range(len(lengths)), key=lambda i: lengths[i])
@@ -46,7 +36,7 @@ def list_depths(lengths: Sequence[float], depth: int, budget: int) -> list[int]:
         share = left / (len(order) - k)
         wanted = min(lengths[i], depth)
         if wanted > share:
-            out[i] = max(POSTINGS_MIN_DEPTH, min(depth, int(share)))
+            out[i] = max(min_depth, min(depth, int(share)))
             wanted = out[i]
         left -= wanted
     return out
@@ -67,11 +57,12 @@ def read_leaders(
     stats: TermStats,
     score: str,
     need: int,
+    tuning: IndexTuning,
 ) -> Ranked | None:
     """The best ``need`` matches of ``cond`` among the papers that lead its
     terms' impact-ordered posting lists (migration 0013): the top
-    POSTINGS_PER_TERM of each term's list, summed with the terms' idf, and
-    the best RESCORED of those that match the query scored exactly. None
+    ``tuning.postings_per_term`` of each term's list, summed with the terms'
+    idf, and the best ``tuning.rescored`` of those that match the query scored exactly. None
     when a bulk load left the table stale: the caller prunes by rare terms."""
     # A stale table (a bulk load deferred it, migration 0014) is not read:
     # the one-time check makes every list empty, and the caller prunes.
@@ -92,8 +83,9 @@ def read_leaders(
             lists.append(f"({len(lists)}, {sql_string(lexeme)}, {weight!r}::float8)")
             lengths.append(stats.share(lexeme) * stats.papers)
     longest = max(lengths, default=0.0)
-    depths = list_depths(lengths, POSTINGS_PER_TERM, POSTINGS_BUDGET)
-    rescored = max(RESCORED, 2 * need)
+    per_term = tuning.postings_per_term
+    depths = list_depths(lengths, per_term, tuning.postings_budget, tuning.postings_min_depth)
+    rescored = max(tuning.rescored, 2 * need)
     looked = LOOKED_UP * rescored
     # The lists as a LATERAL join over a VALUES list (one per depth read),
     # not one UNION branch per lexeme: the planner then plans one index scan,
@@ -127,12 +119,12 @@ def read_leaders(
     # paper in them was looked up: then the matches are exactly the rows.
     # When a list is surely longer than what is read of it, that is known
     # without counting the lists again (a second pass over all their rows).
-    if longest >= TRUNCATED_SHARE * POSTINGS_PER_TERM or min(depths, default=0) < POSTINGS_PER_TERM:
+    if longest >= TRUNCATED_SHARE * per_term or min(depths, default=0) < per_term:
         read_all = "FALSE"
     else:
         read_all = (
             "(SELECT coalesce(max(c), 0) FROM (SELECT count(*) AS c FROM top GROUP BY list) "  # noqa: S608 (numbers only)
-            f"AS l) < {int(POSTINGS_PER_TERM)} "
+            f"AS l) < {int(per_term)} "
             f"AND (SELECT count(DISTINCT paper_id) FROM top) <= {int(looked)} "
             f"AND (SELECT count(*) FROM candidates) < {int(rescored)}"
         )

@@ -24,10 +24,10 @@ from paperfeed.index.pg_query import SEARCH_VECTOR, sql_string
 # common ones, which is what a BM25 ranking (idf) puts last anyway; the result
 # is always a subset of the query's matches, so its semantics (fields,
 # phrases, exclusions, AND/OR) are unchanged. Term frequencies come from
-# ts_stat over a sample of the papers, kept per database for STATS_TTL seconds.
+# ts_stat over a sample of the papers, refreshed in the background when older
+# than IndexTuning.stats_ttl.
 
 STATS_SAMPLE_ROWS = 20000
-STATS_TTL = 600.0
 LEXEME = re.compile(r"'((?:[^']|'')*)'")
 
 
@@ -60,12 +60,13 @@ class TermStats:
 
 class StatsCache:
     """One database's lexeme frequencies, from ts_stat over a sample of papers
-    (all of them when few). Computed on first use; when older than STATS_TTL,
+    (all of them when few). Computed on first use; when older than ``ttl`` seconds,
     served as they are while a background thread recomputes them (seconds at
     75k papers: no search should wait for that)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, ttl: float) -> None:
         self.db = db
+        self.ttl = ttl
         self._stats: TermStats | None = None
         self._first_lock = threading.Lock()
         self._flag_lock = threading.Lock()
@@ -86,7 +87,7 @@ class StatsCache:
                 if cached is None:
                     cached = self._stats = _compute_stats(self.db)
             return cached
-        if time.monotonic() - cached.fetched_at >= STATS_TTL:
+        if time.monotonic() - cached.fetched_at >= self.ttl:
             with self._flag_lock:
                 start = not self._refreshing.is_set()
                 self._refreshing.set()

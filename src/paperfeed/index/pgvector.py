@@ -22,17 +22,17 @@ from paperfeed.db.engine import Database
 from paperfeed.db.postings import vacuum
 from paperfeed.db.tables import embeddings
 from paperfeed.index.catch_up import BackgroundCatchUp
+from paperfeed.tuning import IndexTuning
 
 # The same graph parameters as the faiss sidecar (index/vectors.py), so both
 # backends trade recall for speed alike.
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 100
 HNSW_EF_SEARCH = 64
-# A sync with this many vectors missing, and at least BULK_SHARE of the rows of
-# their dimension, drops the HNSW index, fills the column, then builds the
-# index in one pass: inserting row by row into a live graph took 965 s for 75k
-# vectors here, a build after the fill a fraction of that.
-BULK_MIN_ROWS = 5000
+# A sync with IndexTuning.bulk_min_rows vectors missing, and at least BULK_SHARE
+# of the rows of their dimension, drops the HNSW index, fills the column, then
+# builds the index in one pass: inserting row by row into a live graph took
+# 965 s for 75k vectors here, a build after the fill a fraction of that.
 BULK_SHARE = 0.25
 COUNT_TTL = 300.0  # seconds a vector count is reused
 SYNC_EVERY_SECONDS = 5.0  # how often a long-lived process looks for unfilled vectors
@@ -78,8 +78,8 @@ def drop_hnsw_index(db: Database, dim: int) -> None:
         conn.execute(text(f"DROP INDEX IF EXISTS {hnsw_index_name(dim)}"))
 
 
-def _dims_to_rebuild(db: Database) -> list[int]:
-    """Dimensions whose missing vectors are a bulk load (see BULK_MIN_ROWS)."""
+def _dims_to_rebuild(db: Database, bulk_min_rows: int) -> list[int]:
+    """Dimensions whose missing vectors are a bulk load (see BULK_SHARE)."""
     with db.connect() as conn:
         # The common case (every few seconds, nothing missing) costs one probe
         # of the partial index on unsynced rows, not a count of the table.
@@ -95,7 +95,7 @@ def _dims_to_rebuild(db: Database) -> list[int]:
             )
         ).all()
     return [
-        int(r.dim) for r in rows if r.missing >= BULK_MIN_ROWS and r.missing >= BULK_SHARE * r.total
+        int(r.dim) for r in rows if r.missing >= bulk_min_rows and r.missing >= BULK_SHARE * r.total
     ]
 
 
@@ -173,9 +173,10 @@ def _hnsw_session(conn: Connection, ef_search: int, iterative_scan: str) -> None
 class PgVectorIndex:
     """Dense search on pgvector (index/contracts.py's VectorIndex)."""
 
-    def __init__(self, db: Database, model_id: str) -> None:
+    def __init__(self, db: Database, model_id: str, tuning: IndexTuning = IndexTuning()) -> None:
         self.db = db
         self.model_id = model_id
+        self.tuning = tuning
         self._count: tuple[float, int] | None = None
         self._synced_once = False  # the first look fills inline (sync_if_due)
         self._lock = threading.Lock()
@@ -244,7 +245,7 @@ class PgVectorIndex:
         with self._lock:
             self._synced_once = True
             dims: set[int] = set()
-            rebuild = _dims_to_rebuild(db)
+            rebuild = _dims_to_rebuild(db, self.tuning.bulk_min_rows)
             for dim in rebuild:
                 drop_hnsw_index(db, dim)
             while not (stop and stop()):

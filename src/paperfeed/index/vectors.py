@@ -20,7 +20,7 @@ graph ranks candidates with those approximate vectors; when the index knows
 its database, the exact path (small index, narrow filter) re-scores its
 candidates with the float32 vectors from the ``embeddings`` table, so scores
 are exact there and papers removed from the table are dropped even before the
-next sync; the graph path does so only with RESCORE_GRAPH (costly, see there).
+next sync; the graph path does so only with IndexTuning.rescore_graph (costly).
 
 Labels are the row numbers faiss assigns (0, 1, 2, ...); ``_ids[label]`` is
 the paper id, "" once dead. faiss's HNSW cannot delete or replace a vector, so
@@ -48,6 +48,7 @@ from paperfeed.db import Database
 from paperfeed.db import embeddings as vector_store
 from paperfeed.index.catch_up import BackgroundCatchUp
 from paperfeed.index.embedder import current_model_id
+from paperfeed.tuning import IndexTuning
 
 META_FILE = "vectors.json"
 FORMAT = 2  # 1 was the hnswlib float32 graph
@@ -59,11 +60,8 @@ HNSW_EF_SEARCH = 128
 # With a database, the candidates (RESCORE_FACTOR x as many as asked for) are
 # re-scored exactly from the float32 vectors in the table: always for the
 # exact path (small index, narrow filter), and for the graph path only if
-# RESCORE_GRAPH. Off by default: at 100k papers reading 200 vectors per query
-# cost more than the rest of the dense search (~6 of 8 ms CPU-profiled) and
-# moved recall@10 from 0.880 to 0.886 (docs/benchmarks.md).
+# IndexTuning.rescore_graph.
 RESCORE_FACTOR = 2
-RESCORE_GRAPH = False
 # The 8-bit ranges are learnt from up to this many vectors (a sample of the
 # first batch). While the index holds fewer, it is rebuilt (retrained) each
 # time it doubles, so ranges learnt on the first few papers do not clip the
@@ -73,19 +71,11 @@ TRAIN_SAMPLE = 50_000
 COMPACT_SHARE = 0.25
 # Vectors a bulk build hands to faiss at once (faiss inserts a batch on all cores).
 BUILD_BATCH = 50_000
-# Below these sizes a brute-force dot product is exact and about as fast.
-EXACT_MAX_INDEX = 5_000
-EXACT_MAX_CANDIDATES = 20_000
 # Vectors written by transactions that committed late can carry a timestamp a
 # little before the last one we saw; re-reading a window is cheap and idempotent.
 CATCH_UP_WINDOW = timedelta(minutes=2)
 # How often a long-lived process looks for vectors written by other processes.
 REFRESH_SECONDS = 5.0
-# An incremental sync adds this many vectors per hold of the index lock, so a
-# search waits for at most one chunk (~8 ms at 1.1M papers), never for a whole
-# catch-up: a bulk ingest next to a busy server had requests wait 2.5 s for
-# 4,500 inserts (docs/benchmarks.md, "1M under concurrent ingest").
-CATCH_UP_CHUNK = 8
 CHUNK_PAUSE = 0.0005
 
 
@@ -121,10 +111,17 @@ class FaissIndex:
     """Nearest-neighbour search over paper vectors of one model, beside a SQLite
     file (index/contracts.py's VectorIndex)."""
 
-    def __init__(self, directory: Path, model_id: str, dim: int | None = None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        model_id: str,
+        dim: int | None = None,
+        tuning: IndexTuning = IndexTuning(),
+    ) -> None:
         self.directory = directory
         self.model_id = model_id
         self.dim = dim
+        self.tuning = tuning
         self._graph: Any = None
         self._ids: list[str] = []
         self._labels: dict[str, int] = {}
@@ -151,13 +148,18 @@ class FaissIndex:
 
     @classmethod
     def open(
-        cls, settings: Settings, db: Database | None = None, *, model_id: str | None = None
+        cls,
+        settings: Settings,
+        db: Database | None = None,
+        *,
+        model_id: str | None = None,
+        tuning: IndexTuning = IndexTuning(),
     ) -> FaissIndex:
         """Load the sidecar for the configured model and, given a database,
         catch up with its ``embeddings`` table. A missing, corrupt or
         other-model sidecar is rebuilt from the table."""
         model_id = model_id or current_model_id(settings)
-        index = cls(Path(settings.index_dir), model_id)
+        index = cls(Path(settings.index_dir), model_id, tuning=tuning)
         index._load()
         if db is not None:
             index.sync(db)
@@ -319,7 +321,7 @@ class FaissIndex:
         An empty index loads every vector in large batches (a bulk build).
         Otherwise it reads the keys of vectors written since the last sync
         (with a window for late commits) and fetches only the vectors it
-        lacks, adding them CATCH_UP_CHUNK at a time so that searches go on
+        lacks, adding them ``tuning.catch_up_chunk`` at a time so that searches go on
         in between; then, if the counts still disagree, walks all keys: after
         a crash, a deleted sidecar, or papers removed from the database. An
         index mostly made of dead labels, or trained on too few vectors, is
@@ -437,8 +439,9 @@ class FaissIndex:
                 chunk = ids[start : start + 2000]
                 found = vector_store.get_vectors(conn, self.model_id, chunk)
                 present = [pid for pid in chunk if pid in found]  # deleted meanwhile: skip
-                for first in range(0, len(present), CATCH_UP_CHUNK):
-                    part = present[first : first + CATCH_UP_CHUNK]
+                step = self.tuning.catch_up_chunk
+                for first in range(0, len(present), step):
+                    part = present[first : first + step]
                     self.add(
                         part, np.stack([found[pid] for pid in part]), [wanted[pid] for pid in part]
                     )
@@ -496,24 +499,24 @@ class FaissIndex:
             if allowed_ids is not None:
                 allowed = [self._labels[p] for p in set(allowed_ids) if p in self._labels]
                 allowed = [a for a in allowed if self._ids[a] not in excluded]
-                if len(allowed) <= EXACT_MAX_CANDIDATES:
+                if len(allowed) <= self.tuning.exact_max_candidates:
                     found = self._exact(query, want, np.array(allowed, dtype=np.int64))
                 else:
-                    rescore = rescore and RESCORE_GRAPH
+                    rescore = rescore and self.tuning.rescore_graph
                     want = want if rescore else k
                     mask = np.zeros(len(self._ids), dtype=bool)
                     mask[allowed] = True
                     found = self._approximate(
                         query, want, np.packbits(mask, bitorder="little"), excluded
                     )
-            elif len(self._labels) <= EXACT_MAX_INDEX:
+            elif len(self._labels) <= self.tuning.exact_max_index:
                 labels = np.array(
                     [lb for pid, lb in self._labels.items() if pid not in excluded],
                     dtype=np.int64,
                 )
                 found = self._exact(query, want, labels)
             else:
-                rescore = rescore and RESCORE_GRAPH
+                rescore = rescore and self.tuning.rescore_graph
                 want = want if rescore else k
                 found = self._approximate(query, want, self._selector_bitmap(), excluded)
             db = self._db

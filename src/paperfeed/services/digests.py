@@ -41,7 +41,7 @@ def preview(app: Paperfeed, email: str, period: Period | None = None) -> DigestP
         db,
         [sub],
         period_papers,
-        search_matches=composer.period_search(settings, db, period_papers),
+        search_matches=composer.period_search(app.indexes, period_papers),
         personal=runner.default_personal_picker(settings, db),
     )
     ids = composer.paper_ids(content)

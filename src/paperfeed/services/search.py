@@ -13,11 +13,7 @@ from paperfeed.search import SearchRequest, SearchResults
 def search(app: Paperfeed, request: SearchRequest) -> SearchResults:
     """One search (paperfeed.search.search); raises QueryError for a bad query."""
     return core.search(
-        app.db,
-        app.settings,
-        request,
-        query_vectors=app.query_vectors,
-        tuning=app.tuning.search,
+        app.indexes, request, query_vectors=app.query_vectors, tuning=app.tuning.search
     )
 
 
@@ -34,7 +30,7 @@ def similar(app: Paperfeed, paper_id: str, k: int) -> list[dict[str, Any]]:
         from paperfeed.similar import similar_papers
     except ImportError:
         return []
-    neighbours = similar_papers(app.db, app.settings, paper_id, k)
+    neighbours = similar_papers(app.indexes, paper_id, k)
     with app.db.connect() as conn:
         rows = paper_store.get_papers(conn, [pid for pid, _ in neighbours])
     return [{**rows[pid], "similarity": score} for pid, score in neighbours if pid in rows]

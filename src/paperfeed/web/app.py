@@ -14,7 +14,8 @@ from fastapi.staticfiles import StaticFiles
 
 from paperfeed.app import Paperfeed
 from paperfeed.config import get_settings
-from paperfeed.web import admin, api, auth, digest, feeds, ops, pages, schemas
+from paperfeed.logs import configure_logging
+from paperfeed.web import admin, api, api_readers, auth, digest, feeds, library, ops, pages, schemas
 from paperfeed.web import recommend as recommend_routes
 from paperfeed.web import search as search_routes
 from paperfeed.web.params import reject_control_characters
@@ -83,7 +84,9 @@ def create_app(paperfeed: Paperfeed | None = None) -> FastAPI:
     app.include_router(api.docs_router)
     app.include_router(feeds.router)
     app.include_router(admin.router)
-    auth.install(app, settings)  # sessions, CSRF, readers' pages and API
+    auth.install(app, settings)  # sessions, CSRF, sign-in pages
+    app.include_router(library.router)
+    app.include_router(api_readers.router)
     app.include_router(ops.router)
     app.add_middleware(ops.RequestContext)
 
@@ -95,3 +98,12 @@ def create_app(paperfeed: Paperfeed | None = None) -> FastAPI:
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def create_served_app(paperfeed: Paperfeed | None = None) -> FastAPI:
+    """The app as ``paperfeed serve`` runs it: JSON logs on, over the serve
+    process's own application object (one worker) or one made from the
+    environment's settings (each process of several workers)."""
+    paperfeed = paperfeed or Paperfeed(get_settings())
+    configure_logging(paperfeed.settings.log_level)
+    return create_app(paperfeed)

@@ -336,12 +336,7 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.add_exception_handler(APIAuthError, on_api_auth)
     app.add_exception_handler(core.ReaderError, on_reader_error)
     app.add_exception_handler(NoSuchRow, on_no_such_row)
-
-    from paperfeed.web import api_readers, library
-
     app.include_router(router)
-    app.include_router(library.router)
-    app.include_router(api_readers.router)
 
 
 # ---------------------------------------------------------------- pages

@@ -18,7 +18,6 @@ import logging
 import re
 import time
 import uuid
-from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -113,16 +112,3 @@ class RequestContext:
                 },
             )
             request_id.reset(token)
-
-
-def create_served_app() -> Any:
-    """The app as ``paperfeed serve`` runs it in each worker process: JSON logs
-    on, settings from the environment."""
-    from paperfeed.app import Paperfeed
-    from paperfeed.config import get_settings
-    from paperfeed.logs import configure_logging
-    from paperfeed.web.app import create_app
-
-    paperfeed = Paperfeed(get_settings())
-    configure_logging(paperfeed.settings.log_level)
-    return create_app(paperfeed)
