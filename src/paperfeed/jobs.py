@@ -403,7 +403,7 @@ def background_jobs(paperfeed: Paperfeed) -> list[Periodic]:
                 name="digest",
             )
         )
-    if mode is not DeploymentMode.SCALE or paperfeed.db.backend == "sqlite":
+    if mode is not DeploymentMode.SCALE or paperfeed.indexes.vectors_in_process:
         entries.append(
             Periodic(
                 JobSpec("embed", {"sync": "when-embedded"}),

@@ -49,6 +49,13 @@ class Indexes:
         self._vectors.sync_if_due(self.database)
         return self._vectors
 
+    @property
+    def vectors_in_process(self) -> bool:
+        """Whether the vector index lives in this process (the faiss sidecar
+        beside SQLite), so this process must sync it itself; pgvector is the
+        database's own."""
+        return self.database.backend == "sqlite"
+
     def sync_if_due(self) -> None:
         """Catch the opened indexes up with other processes' writes, if due."""
         for index in (self._lexical, self._vectors):
