@@ -278,11 +278,12 @@ def title_keys(title: str) -> list[str]:
     from pylatexenc.latex2text import LatexNodes2Text
 
     keys = []
-    try:
-        decoded = LatexNodes2Text(math_mode="verbatim").latex_to_text(title)
+    for math_mode in ("verbatim", "text"):  # "$\\pi$" stored as written, or as "$π$"
+        try:
+            decoded = LatexNodes2Text(math_mode=math_mode).latex_to_text(title)
+        except Exception:  # noqa: S112 (pylatexenc on broken LaTeX: the raw key follows)
+            continue
         keys.append(normalize_title(decoded))
-    except Exception:  # noqa: S110 (pylatexenc on broken LaTeX: the raw key follows)
-        pass
     keys.append(normalize_title(title.replace("{", "").replace("}", "")))
     return [k for k in dict.fromkeys(keys) if k]
 

@@ -337,11 +337,13 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.add_exception_handler(core.ReaderError, on_reader_error)
     app.add_exception_handler(NoSuchRow, on_no_such_row)
 
-    from paperfeed.web import api_readers, library
+    from paperfeed.web import api_library, api_readers, library, library_io
 
     app.include_router(router)
     app.include_router(library.router)
+    app.include_router(library_io.router)
     app.include_router(api_readers.router)
+    app.include_router(api_library.router)
 
 
 # ---------------------------------------------------------------- pages
