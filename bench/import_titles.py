@@ -61,7 +61,8 @@ def write() -> None:
     from bibtexparser import Library, write_string
     from bibtexparser.model import Entry, Field
 
-    records = [json.loads(line) for line in gzip.open(CORPUS, "rt", encoding="utf-8")]
+    with gzip.open(CORPUS, "rt", encoding="utf-8") as lines:
+        records = [json.loads(line) for line in lines]
     rng = random.Random(SEED)
     chosen = rng.sample(records, 500)
     library = Library()
@@ -79,7 +80,9 @@ def write() -> None:
     with gzip.open(PAPERS, "wt", encoding="utf-8") as out:
         for record in chosen:
             out.write(json.dumps(record) + "\n")
-    print(f"wrote {BIB.relative_to(ROOT)} (200 entries) and {PAPERS.relative_to(ROOT)} (500 papers)")
+    print(
+        f"wrote {BIB.relative_to(ROOT)} (200 entries) and {PAPERS.relative_to(ROOT)} (500 papers)"
+    )
     write_samples(chosen[200:203])
 
 
@@ -99,37 +102,83 @@ def write_samples(records: list[dict]) -> None:
     by_id, _, by_title = records
     nothing = "A Study of Papers That Were Never Written"
     library = Library()
-    library.add(Entry("misc", "byid", [Field("title", by_id["title"]),
-                                       Field("eprint", by_id["id"]),
-                                       Field("archivePrefix", "arXiv"),
-                                       Field("annote", SAMPLE_NOTE)]))
-    library.add(Entry("article", "bydoi", [Field("title", "Something Else Entirely"),
-                                           Field("doi", SAMPLE_DOI)]))
-    library.add(Entry("inproceedings", "bytitle",
-                      [Field("title", perturb(by_title["title"], random.Random(1)) + ".")]))
-    library.add(Entry("misc", "missing", [Field("title", "A Paper Only arXiv Has"),
-                                          Field("eprint", SAMPLE_MISSING),
-                                          Field("archivePrefix", "arXiv")]))
+    library.add(
+        Entry(
+            "misc",
+            "byid",
+            [
+                Field("title", by_id["title"]),
+                Field("eprint", by_id["id"]),
+                Field("archivePrefix", "arXiv"),
+                Field("annote", SAMPLE_NOTE),
+            ],
+        )
+    )
+    library.add(
+        Entry(
+            "article",
+            "bydoi",
+            [Field("title", "Something Else Entirely"), Field("doi", SAMPLE_DOI)],
+        )
+    )
+    library.add(
+        Entry(
+            "inproceedings",
+            "bytitle",
+            [Field("title", perturb(by_title["title"], random.Random(1)) + ".")],
+        )
+    )
+    library.add(
+        Entry(
+            "misc",
+            "missing",
+            [
+                Field("title", "A Paper Only arXiv Has"),
+                Field("eprint", SAMPLE_MISSING),
+                Field("archivePrefix", "arXiv"),
+            ],
+        )
+    )
     library.add(Entry("book", "nothing", [Field("title", nothing)]))
     (DATA / "library.bib").write_text(write_string(library), encoding="utf-8")
     ris = [
-        {"type_of_reference": "UNPB", "title": by_id["title"],
-         "urls": [f"https://arxiv.org/abs/{by_id['id']}v2"], "notes": [SAMPLE_NOTE]},
+        {
+            "type_of_reference": "UNPB",
+            "title": by_id["title"],
+            "urls": [f"https://arxiv.org/abs/{by_id['id']}v2"],
+            "notes": [SAMPLE_NOTE],
+        },
         {"type_of_reference": "JOUR", "title": "Something Else Entirely", "doi": SAMPLE_DOI},
         {"type_of_reference": "JOUR", "title": by_title["title"].upper()},
-        {"type_of_reference": "UNPB", "title": "A Paper Only arXiv Has",
-         "id": f"arXiv:{SAMPLE_MISSING}"},
+        {
+            "type_of_reference": "UNPB",
+            "title": "A Paper Only arXiv Has",
+            "id": f"arXiv:{SAMPLE_MISSING}",
+        },
         {"type_of_reference": "BOOK", "title": nothing},
     ]
     (DATA / "library.ris").write_text(rispy.dumps(ris), encoding="utf-8")
     csl = [
-        {"id": "byid", "type": "article", "title": by_id["title"],
-         "number": f"arXiv:{by_id['id']}", "annote": SAMPLE_NOTE},
-        {"id": "bydoi", "type": "article-journal", "title": "Something Else Entirely",
-         "DOI": f"https://doi.org/{SAMPLE_DOI}"},
+        {
+            "id": "byid",
+            "type": "article",
+            "title": by_id["title"],
+            "number": f"arXiv:{by_id['id']}",
+            "annote": SAMPLE_NOTE,
+        },
+        {
+            "id": "bydoi",
+            "type": "article-journal",
+            "title": "Something Else Entirely",
+            "DOI": f"https://doi.org/{SAMPLE_DOI}",
+        },
         {"id": "bytitle", "type": "paper-conference", "title": by_title["title"]},
-        {"id": "missing", "type": "article", "title": "A Paper Only arXiv Has",
-         "URL": f"https://arxiv.org/abs/{SAMPLE_MISSING}"},
+        {
+            "id": "missing",
+            "type": "article",
+            "title": "A Paper Only arXiv Has",
+            "URL": f"https://arxiv.org/abs/{SAMPLE_MISSING}",
+        },
         {"id": "nothing", "type": "book", "title": nothing},
     ]
     (DATA / "library.csl.json").write_text(json.dumps(csl, indent=1), encoding="utf-8")
@@ -137,7 +186,8 @@ def write_samples(records: list[dict]) -> None:
 
 
 def expected_ids() -> list[str]:
-    return [json.loads(line)["id"] for line in gzip.open(PAPERS, "rt")][:200]
+    with gzip.open(PAPERS, "rt") as lines:
+        return [json.loads(line)["id"] for line in lines][:200]
 
 
 def measure() -> float:
@@ -155,8 +205,10 @@ def measure() -> float:
     expected = expected_ids()
     right = sum(1 for n, want in enumerate(expected) if found.get(n, ("",))[0] == want)
     wrong = sum(1 for n, want in enumerate(expected) if n in found and found[n][0] != want)
-    print(f"{len(items)} entries: {right} matched to their paper, {wrong} to another, "
-          f"{len(items) - right - wrong} unmatched: {100 * right / len(items):.1f} %")
+    print(
+        f"{len(items)} entries: {right} matched to their paper, {wrong} to another, "
+        f"{len(items) - right - wrong} unmatched: {100 * right / len(items):.1f} %"
+    )
     return right / len(items)
 
 

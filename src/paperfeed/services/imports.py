@@ -38,7 +38,7 @@ FORMATS = ("bibtex", "ris", "csl-json")
 MAX_BYTES = 5_000_000
 MAX_ITEMS = 5_000
 ARXIV_IN_TEXT = re.compile(
-    r"arxiv[\s.:/]*(?:abs/|pdf/)?(\d{4}\.\d{4,5}|[a-z\-]+(?:\.[a-z]{2})?/\d{7})(?:v\d+)?",
+    r"arxiv(?:\.org/(?:abs|pdf)/|[\s.:/]*)(\d{4}\.\d{4,5}|[a-z\-]+(?:\.[a-z]{2})?/\d{7})(?:v\d+)?",
     re.IGNORECASE,
 )
 DOI_PREFIX = re.compile(r"^(https?://(dx\.)?doi\.org/|doi:\s*)", re.IGNORECASE)
@@ -264,7 +264,9 @@ def read_zotero(settings: Settings, user_id: str, api_key: str) -> list[Item]:
                 total = int(response.headers.get("Total-Results", start))
                 if not page or start >= total or len(items) > MAX_ITEMS:
                     break
-    except (httpx.HTTPError, ValueError) as exc:
+    except ImportProblem:
+        raise
+    except (httpx.HTTPError, ValueError) as exc:  # ValueError: a body that is not JSON
         raise readers.SourceUnavailable(f"Zotero could not be read right now ({exc}).") from exc
     return items
 
