@@ -463,3 +463,29 @@ def test_deleting_through_the_api_needs_the_address_and_the_write_scope(
     )
     assert client.post("/api/me/delete", json=body, headers=both).status_code == 204
     assert core.get_reader(db, ada.id) is None
+
+
+def test_library_answers_are_the_documented_ones(
+    client: TestClient, settings: Settings, db: Database, library_papers: list
+) -> None:
+    from tests.test_api_contract import _documented
+
+    settings.import_fetch_arxiv = False
+    ada = _reader(settings, db)
+    auth = {"Authorization": f"Bearer {core.create_api_token(db, ada, 't')[1]}"}
+    text = (DATA / "library.ris").read_text()
+    imported = client.post("/api/me/import", json={"format": "ris", "content": text}, headers=auth)
+    assert imported.status_code == 200
+    _documented(client, "/api/me/import", "POST", imported)
+    broken = client.post(
+        "/api/me/import", json={"format": "ris", "content": "TY  - JOUR\n"}, headers=auth
+    )
+    assert broken.status_code == 400 and "line 1" in broken.json()["detail"]
+    _documented(client, "/api/me/import", "POST", broken)
+    for fmt in ("bibtex", "ris", "csl-json", "json"):
+        exported = client.get("/api/me/export", params={"format": fmt}, headers=auth)
+        assert exported.status_code == 200
+        _documented(client, "/api/me/export", "GET", exported)
+    notes = client.get("/api/me/notes", headers=auth)
+    _documented(client, "/api/me/notes", "GET", notes)
+    assert [n["body"] for n in notes.json()] == [SAMPLE_NOTE]

@@ -189,8 +189,12 @@ def import_zotero(
 
 
 _EXPORT_CONTENT = {
-    media.split(";")[0]: {"schema": {"type": "string"}}
-    for media, _ext in service.MEDIA_TYPES.values()
+    "application/x-bibtex": {"schema": {"type": "string"}},
+    "application/x-research-info-systems": {"schema": {"type": "string"}},
+    "application/vnd.citationstyles.csl+json": {
+        "schema": {"type": "array", "items": {"type": "object"}}
+    },
+    "application/json": {"schema": {"type": "object", "description": "The account archive"}},
 }
 
 
