@@ -37,6 +37,7 @@ from paperfeed.services.ingest import store as store_papers
 FORMATS = ("bibtex", "ris", "csl-json")
 MAX_BYTES = 5_000_000
 MAX_ITEMS = 5_000
+MAX_FETCH = 100  # arXiv papers fetched per import
 ARXIV_IN_TEXT = re.compile(
     r"arxiv(?:\.org/(?:abs|pdf)/|[\s.:/]*)(\d{4}\.\d{4,5}|[a-z\-]+(?:\.[a-z]{2})?/\d{7})(?:v\d+)?",
     re.IGNORECASE,
@@ -317,6 +318,8 @@ def _fetch_missing(app: Paperfeed, items: list[Item], found: dict[int, Any]) -> 
     missing = sorted({i.arxiv_id for n, i in enumerate(items) if i.arxiv_id and n not in found})
     if not missing or not app.settings.import_fetch_arxiv:
         return "not in Paperfeed (fetching from arXiv is off)" if missing else ""
+    if len(missing) > MAX_FETCH:  # one import must not turn into a harvest
+        return f"not in Paperfeed (an import fetches at most {MAX_FETCH} papers from arXiv)"
     try:
         fetched = arxiv_api.fetch_by_ids(app.settings, missing)
     except (FetchError, ValueError) as exc:
