@@ -396,6 +396,7 @@ def test_every_table_referencing_readers_says_what_deletion_does() -> None:
     for table, column in columns:
         rules = {fk.ondelete for fk in column.foreign_keys if fk.column.table.name == "readers"}
         assert rules <= {"CASCADE", "SET NULL"}, f"{table.name}.{column.name}: {rules}"
+        assert column.nullable or "SET NULL" not in rules, f"{table.name}.{column.name}"
 
 
 def test_deleting_an_account_leaves_nothing_of_the_reader(
