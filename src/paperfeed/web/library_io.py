@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from paperfeed.readers import Reader, ReaderError
 from paperfeed.services import imports
@@ -58,10 +60,13 @@ def import_page(request: Request, reader: Reader = Depends(require_reader)) -> R
     return _import_page(request)
 
 
-def _run(request: Request, reader: Reader, read: object, name: str, save: str) -> Response:
+def _run(
+    request: Request, reader: Reader, read: Callable[[], list[imports.Item]], name: str, save: str
+) -> Response:
+    """Read the items (a file or Zotero), import them, and show the report or the problem."""
     app = paperfeed_of(request)
     try:
-        items = read() if callable(read) else []
+        items = read()
         report = imports.run_import(app, reader, items, collection_name=name, save=bool(save))
     except ReaderError as exc:
         return _import_page(request, error=str(exc), status=400)
@@ -78,8 +83,6 @@ async def import_file(
     reader: Reader = Depends(require_reader),
 ) -> Response:
     # Read here (async); the import itself runs in the threadpool.
-    from starlette.concurrency import run_in_threadpool
-
     data = await file.read(imports.MAX_BYTES + 1)
     return await run_in_threadpool(
         _run, request, reader, lambda: imports.read_file(format, data), collection_name, save
