@@ -11,7 +11,7 @@ sequence of replies (the last one repeats), and inspect ``server.requests``
         papers = fetch_by_ids(settings, ["2511.01234"])
 
 The ``fixture_server`` pytest fixture points ``settings`` (arxiv_api_url,
-arxiv_oai_url, hf_api_url) at the server.
+arxiv_oai_url, hf_api_url, zotero_api_url) at the server.
 """
 
 from __future__ import annotations
@@ -188,6 +188,7 @@ def fixture_server(settings: Settings) -> Iterator[FixtureServer]:
         settings.arxiv_api_url = f"{server.url}/api/query"
         settings.arxiv_oai_url = f"{server.url}/oai"
         settings.hf_api_url = server.url
+        settings.zotero_api_url = f"{server.url}/zotero"
         settings.arxiv_delay_seconds = 0.0
         settings.hf_delay_seconds = 0.0
         settings.http_backoff_seconds = 0.01

@@ -71,6 +71,11 @@ BODIES = [
     ("put", "/api/me/saved_searches/{search_id}", "query"),
     ("post", "/api/submissions", "arxiv_id"),
     ("post", "/api/papers/{paper_id}/curation", "featured"),
+    ("put", "/api/papers/{paper_id}/note", "body"),
+    ("put", "/api/collections/{collection_id}/notes/{paper_id}", "body"),
+    ("post", "/api/me/import", "save"),
+    ("post", "/api/me/import/zotero", "save"),
+    ("post", "/api/me/delete", "confirm_email"),
 ]
 
 

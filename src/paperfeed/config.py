@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     arxiv_api_url: str = "https://export.arxiv.org/api/query"
     arxiv_oai_url: str = "https://oaipmh.arxiv.org/oai"
     hf_api_url: str = "https://huggingface.co"
+    # Library imports: the Zotero web API, and whether items with an arXiv id
+    # Paperfeed lacks are fetched from arXiv (else they are reported).
+    zotero_api_url: str = "https://api.zotero.org"
+    import_fetch_arxiv: bool = True
     # arXiv asks API clients for one connection and a pause of 3 s between calls.
     arxiv_delay_seconds: float = 3.0
     # Hugging Face publishes no pacing rule; a short pause keeps us polite.

@@ -189,3 +189,106 @@ def markdown(paper: dict[str, Any], page_url: str) -> str:
         parts.append("> This paper has been withdrawn.")
     parts += ["## Abstract", markdown_text(paper.get("abstract") or "")]
     return "\n\n".join(parts) + "\n"
+
+
+# ---------------------------------------------------------------- many papers
+# Collections, the library and the account export in three reference formats;
+# a paper may carry the reader's private note (``note``), written where each
+# format keeps personal annotations (BibTeX ``annote``, RIS N1, CSL ``annote``).
+
+
+def bibtex_many(papers: list[dict[str, Any]]) -> str:
+    """One BibTeX file; repeated citation keys get a, b, c... as arXiv's do."""
+    seen: dict[str, int] = {}
+    out = []
+    for paper in papers:
+        entry = bibtex(paper)
+        key = citation_key(paper)
+        seen[key] = seen.get(key, 0) + 1
+        if seen[key] > 1:
+            suffix = _letters(seen[key] - 1)
+            entry = entry.replace(f"{{{key},", f"{{{key}{suffix},", 1)
+        if paper.get("note"):
+            annote = f",\n      annote={{{latex_escape(paper['note'])}}}\n}}\n"
+            entry = entry[: entry.rindex("\n}")] + annote
+        out.append(entry)
+    return "\n".join(out)
+
+
+def _letters(n: int) -> str:
+    text = ""
+    while n > 0:
+        n, rest = divmod(n - 1, 26)
+        text = chr(97 + rest) + text
+    return text
+
+
+def _url(paper: dict[str, Any]) -> str:
+    return http_url(paper.get("abs_url")) or (
+        f"https://arxiv.org/abs/{paper['id']}" if is_arxiv_id(paper["id"]) else ""
+    )
+
+
+def ris(papers: list[dict[str, Any]]) -> str:
+    """RIS, written by rispy (what Zotero, EndNote and Mendeley read)."""
+    import rispy
+
+    records = []
+    for paper in papers:
+        record: dict[str, Any] = {
+            "type_of_reference": "JOUR" if paper.get("journal_ref") else "UNPB",
+            "title": " ".join(paper["title"].split()),
+            "authors": list(paper.get("authors") or []),
+            "abstract": " ".join((paper.get("abstract") or "").split()),
+        }
+        year = _year(paper)
+        if year:
+            record["year"] = str(year)
+        if paper.get("doi"):
+            record["doi"] = paper["doi"]
+        if _url(paper):
+            record["urls"] = [_url(paper)]
+        if is_arxiv_id(paper["id"]):
+            record["id"] = f"arXiv:{paper['id']}"
+        if paper.get("journal_ref"):
+            record["journal_name"] = paper["journal_ref"]
+        if paper.get("note"):
+            record["notes"] = [" ".join(paper["note"].split())]
+        records.append(record)
+    return str(rispy.dumps(records))
+
+
+def _csl_name(name: str) -> dict[str, str]:
+    given, _, family = name.strip().rpartition(" ")
+    return {"family": family, "given": given} if given else {"literal": family}
+
+
+def csl_json(papers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """CSL-JSON items (citeproc, Zotero and pandoc read them)."""
+    items = []
+    for paper in papers:
+        item: dict[str, Any] = {
+            "id": paper["id"],
+            "type": "article-journal" if paper.get("journal_ref") else "article",
+            "title": paper["title"],
+            "author": [_csl_name(a) for a in paper.get("authors") or []],
+            "abstract": paper.get("abstract") or "",
+        }
+        for key in ("published", "listing_date", "updated"):
+            value = paper.get(key)
+            if isinstance(value, date | datetime):
+                item["issued"] = {"date-parts": [[value.year, value.month, value.day]]}
+                break
+        if paper.get("doi"):
+            item["DOI"] = paper["doi"]
+        if _url(paper):
+            item["URL"] = _url(paper)
+        if is_arxiv_id(paper["id"]):
+            item["number"] = f"arXiv:{paper['id']}"
+            item["publisher"] = "arXiv"
+        if paper.get("journal_ref"):
+            item["container-title"] = paper["journal_ref"]
+        if paper.get("note"):
+            item["annote"] = paper["note"]
+        items.append(item)
+    return items

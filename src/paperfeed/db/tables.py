@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 # Stable constraint names, so Alembic migrations read the same on both backends.
@@ -274,6 +275,30 @@ saved_searches = Table(
     Column("name", String(200), nullable=False),
     Column("query", Text, nullable=False),
     Column("created_at", UTC_DATETIME, nullable=False),
+)
+
+# A reader's private notes: on a paper (collection_id NULL) or on one item of
+# one of their collections. Only the owner ever reads them (db/library.py).
+notes = Table(
+    "notes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("reader_id", Integer, ForeignKey("readers.id", ondelete="CASCADE"), nullable=False),
+    Column("paper_id", String(200), ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
+    Column("collection_id", Integer, ForeignKey("collections.id", ondelete="CASCADE")),
+    Column("body", Text, nullable=False),
+    Column("created_at", UTC_DATETIME, nullable=False),
+    Column("updated_at", UTC_DATETIME, nullable=False),
+    UniqueConstraint("reader_id", "paper_id", "collection_id"),
+    # NULLs are distinct in a unique constraint: one paper note per reader needs its own index.
+    Index(
+        "uq_notes_paper_note",
+        "reader_id",
+        "paper_id",
+        unique=True,
+        sqlite_where=text("collection_id IS NULL"),
+        postgresql_where=text("collection_id IS NULL"),
+    ),
 )
 
 # ---------------------------------------------------------------- digests

@@ -15,7 +15,20 @@ from fastapi.staticfiles import StaticFiles
 from paperfeed.app import Paperfeed
 from paperfeed.config import get_settings
 from paperfeed.logs import configure_logging
-from paperfeed.web import admin, api, api_readers, auth, digest, feeds, library, ops, pages, schemas
+from paperfeed.web import (
+    admin,
+    api,
+    api_library,
+    api_readers,
+    auth,
+    digest,
+    feeds,
+    library,
+    library_io,
+    ops,
+    pages,
+    schemas,
+)
 from paperfeed.web import recommend as recommend_routes
 from paperfeed.web import search as search_routes
 from paperfeed.web.params import reject_control_characters
@@ -86,7 +99,9 @@ def create_app(paperfeed: Paperfeed | None = None) -> FastAPI:
     app.include_router(admin.router)
     auth.install(app, settings)  # sessions, CSRF, sign-in pages
     app.include_router(library.router)
+    app.include_router(library_io.router)
     app.include_router(api_readers.router)
+    app.include_router(api_library.router)
     app.include_router(ops.router)
     app.add_middleware(ops.RequestContext)
 

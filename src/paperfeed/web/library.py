@@ -18,6 +18,7 @@ from starlette.convertors import Convertor, register_url_convertor
 from paperfeed import readers as core
 from paperfeed.readers import Reader
 from paperfeed.services import ingest as ingest_service
+from paperfeed.services import library as library_service
 from paperfeed.services import papers
 from paperfeed.web.auth import (
     current_reader,
@@ -164,14 +165,21 @@ def collect(
 
 
 @router.get("/library", response_class=HTMLResponse)
-def library_page(request: Request, reader: Reader = Depends(require_reader)) -> Response:
-    db = database(request)
-    saved = core.library(db, reader, "save")
+def library_page(
+    request: Request, q: str = "", reader: Reader = Depends(require_reader)
+) -> Response:
+    """The saved papers (those matching ``q`` in title, abstract or note, when
+    given), each with the reader's private note, and the notes matching ``q``."""
+    db, app, q = database(request), paperfeed_of(request), q.strip()[:200]
+    saved = library_service.search_library(app, reader, q) if q else core.library(db, reader)
     return templates.TemplateResponse(
         request,
         "library.html",
         {
+            "q": q,
             "papers": saved,
+            "notes": library_service.notes_on(app, reader, [p["id"] for p in saved]),
+            "matching_notes": library_service.list_notes(app, reader, q) if q else [],
             "hidden_papers": core.library(db, reader, "hide"),
             "collections": core.list_collections(db, reader),
             "saved_searches": core.list_saved_searches(db, reader),
@@ -239,6 +247,12 @@ def collection_page(request: Request, collection_id: RowId) -> Response:
             "collection": collection,
             "papers": papers,
             "is_owner": viewer is not None and viewer.id == collection["reader_id"],
+            "notes": library_service.notes_on(
+                paperfeed_of(request),
+                viewer if viewer is not None and viewer.id == collection["reader_id"] else None,
+                [p["id"] for p in papers],
+                collection_id,
+            ),
             **card_context(request, papers),
         },
     )
