@@ -24,6 +24,7 @@ from paperfeed.trending import Period, PeriodError, PeriodKind
 from paperfeed.web import convertors as _convertors  # noqa: F401  (registers {x:paper_id})
 from paperfeed.web.auth import current_reader
 from paperfeed.web.deps import paperfeed_of, settings_of
+from paperfeed.web.errors import error_page
 from paperfeed.web.library import card_context
 from paperfeed.web.params import whole_number
 from paperfeed.web.schemas import page_responses, text_responses
@@ -32,12 +33,6 @@ from paperfeed.web.templating import templates
 log = logging.getLogger(__name__)
 router = APIRouter()
 PAGE_SIZE = 50
-
-
-def error_page(request: Request, status: int, message: str) -> Response:
-    return templates.TemplateResponse(
-        request, "error.html", {"status": status, "message": message}, status_code=status
-    )
 
 
 def paper_url(settings: Settings, paper_id: str) -> str:
