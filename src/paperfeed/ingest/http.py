@@ -40,22 +40,18 @@ class FetchError(Exception):
 def unreachable_reason(exc: httpx.ConnectError, url: str) -> str | None:
     """Why a connection could not be made, in words, when retrying would not
     help: the host name does not resolve, or nothing listens at the address.
-    None for other failures (a reset, a TLS error), which may pass."""
+    None for other failures (a reset, a TLS error), which may pass. A
+    "temporary" DNS failure counts too: it is what a machine without network
+    gets, and minutes of backoff would only hide that; a harvest simply
+    resumes on its next run."""
     host = httpx.URL(url).host
     cause: BaseException | None = exc
     while cause is not None:
         if isinstance(cause, socket.gaierror):
-            if cause.errno == socket.EAI_AGAIN:
-                return None  # "temporary failure in name resolution"
             return f"cannot resolve {host} (no network, or no such host)"
         if isinstance(cause, ConnectionRefusedError):
             return f"{host} refused the connection (nothing listening there)"
         cause = cause.__cause__ or cause.__context__
-    text = str(exc)
-    if "Name or service not known" in text or "nodename nor servname" in text:
-        return f"cannot resolve {host} (no network, or no such host)"
-    if "Connection refused" in text:
-        return f"{host} refused the connection (nothing listening there)"
     return None
 
 
