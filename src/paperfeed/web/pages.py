@@ -180,17 +180,39 @@ def paper_page(request: Request, paper_id: str) -> Response:
     if moved := _moved(paper, paper_id):
         return moved
     listed = paper.get("listing_date")
+    # One more than shown: whether "More similar papers" leads anywhere.
+    similar = _similar_papers(request, paper["id"], SIMILAR_SHOWN + 1)
     context = {
         "paper": paper,
         "bibtex": export.bibtex(paper),
         "day": trending.period_containing("day", listed) if isinstance(listed, date) else None,
-        "similar": _similar_papers(request, paper["id"]),
+        "similar": similar[:SIMILAR_SHOWN],
+        "more_similar": len(similar) > SIMILAR_SHOWN,
         **card_context(request, [paper]),
     }
     return templates.TemplateResponse(request, "paper.html", context)
 
 
-def _similar_papers(request: Request, paper_id: str, k: int = 6) -> list[dict[str, Any]]:
+SIMILAR_SHOWN = 6  # on the paper page
+SIMILAR_MORE = 50  # on its "More similar papers" page
+
+
+@router.get(
+    "/papers/{paper_id:paper_id}/similar",
+    response_class=HTMLResponse,
+    responses=page_responses(404),
+)
+def similar_page(request: Request, paper_id: str) -> Response:
+    paper = load_paper(request, paper_id, include_hidden=_is_curator(request))
+    if paper is None:
+        return error_page(request, 404, f"No paper {paper_id[:200]!r} here.")
+    if moved := _moved(paper, paper_id, "/similar"):
+        return moved
+    context = {"paper": paper, "similar": _similar_papers(request, paper["id"], SIMILAR_MORE)}
+    return templates.TemplateResponse(request, "similar.html", context)
+
+
+def _similar_papers(request: Request, paper_id: str, k: int) -> list[dict[str, Any]]:
     """The paper page's "Similar papers"; empty when there are no vectors
     (semantic search not installed or not run yet)."""
     try:
