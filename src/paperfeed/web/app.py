@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 
 from paperfeed.app import Paperfeed
 from paperfeed.config import get_settings
-from paperfeed.web import admin, api, auth, digest, errors, feeds, ops, pages, schemas
+from paperfeed.web import admin, api, auth, digest, errors, feeds, opensearch, ops, pages, schemas
 from paperfeed.web import recommend as recommend_routes
 from paperfeed.web import search as search_routes
 from paperfeed.web.params import reject_control_characters
@@ -82,6 +82,7 @@ def create_app(paperfeed: Paperfeed | None = None) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(api.docs_router)
     app.include_router(feeds.router)
+    app.include_router(opensearch.router)
     app.include_router(admin.router)
     auth.install(app, settings)  # sessions, CSRF, readers' pages and API
     app.include_router(ops.router)

@@ -182,8 +182,11 @@ def paper_page(request: Request, paper_id: str) -> Response:
     listed = paper.get("listing_date")
     # One more than shown: whether "More similar papers" leads anywhere.
     similar = _similar_papers(request, paper["id"], SIMILAR_SHOWN + 1)
+    url = paper_url(settings_of(request), paper["id"])
     context = {
         "paper": paper,
+        "meta_tags": export.meta_tags(paper, url),
+        "scholarly_article": export.scholarly_article(paper, url),
         "bibtex": export.bibtex(paper),
         "day": trending.period_containing("day", listed) if isinstance(listed, date) else None,
         "similar": similar[:SIMILAR_SHOWN],

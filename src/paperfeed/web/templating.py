@@ -19,6 +19,8 @@ from fastapi.templating import Jinja2Templates
 from linkify_it import LinkifyIt
 from markupsafe import Markup, escape
 
+from paperfeed import export
+
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
 
@@ -104,5 +106,6 @@ def linkify(value: str | None) -> Markup:
 
 templates.env.filters["human_date"] = human_date
 templates.env.filters["linkify"] = linkify
+templates.env.filters["coins"] = export.coins
 templates.env.filters["safe_url"] = safe_url
 templates.env.filters["authors_line"] = authors_line
