@@ -48,9 +48,9 @@ def unreachable_reason(exc: httpx.ConnectError, url: str) -> str | None:
     cause: BaseException | None = exc
     while cause is not None:
         if isinstance(cause, socket.gaierror):
-            return f"cannot resolve {host} (no network, or no such host)"
+            return f"cannot resolve {host}: no network, or no such host"
         if isinstance(cause, ConnectionRefusedError):
-            return f"{host} refused the connection (nothing listening there)"
+            return f"{host} refused the connection: nothing is listening there"
         cause = cause.__cause__ or cause.__context__
     return None
 
