@@ -28,6 +28,8 @@ demo: install
 	PAPERFEED_DATA_DIR=$(DEMO_DIR) $(BIN)/paperfeed ingest jsonl $(SHARED)/data/arxiv-cs-2025.jsonl.gz --limit $(DEMO_PAPERS)
 	PAPERFEED_DATA_DIR=$(DEMO_DIR) $(BIN)/paperfeed ingest jsonl $(SHARED)/fixtures/daily_arxiv_listing/2026-07-01.jsonl
 	PAPERFEED_DATA_DIR=$(DEMO_DIR) $(BIN)/paperfeed ingest hf-page $(SHARED)/fixtures/hf_papers_pages/*.txt --year 2025
+	@# No PAPERFEED_BASE_URL or SMTP server needed: serve mails links to http://$(HOST):$(PORT)
+	@# and writes mail to $(DEMO_DIR)/outbox/ (docs/first-run.md).
 	PAPERFEED_DATA_DIR=$(DEMO_DIR) $(BIN)/paperfeed serve --host $(HOST) --port $(PORT)
 
 # tests/machine.py installs (as root) or names what pytest cannot bring itself:

@@ -238,7 +238,7 @@ def test_cli_ingest_arxiv(
     args = ["ingest", "arxiv", "--category", "cs.LO", "--from", "2025-01-01", "--max", "10"]
     result = runner.invoke(app, [*args, "--until", "2025-01-02"])
     assert result.exit_code == 0, result.output
-    assert "10 read, 10 new" in result.output
+    assert "10 read: 10 new" in result.output
     query = fixture_server.requests_to(API)[0].query
     assert query["search_query"] == "cat:cs.LO AND submittedDate:[202501010000 TO 202501022359]"
     assert query["max_results"] == "10"

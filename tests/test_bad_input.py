@@ -94,7 +94,8 @@ def test_malformed_records_across_batches(cli_env: Settings, tmp_path: Path) -> 
     assert f"{path}:10: invalid JSON" in result.output
     assert f"{path}:2500 (id {records[2499]['id']}): missing 'authors'" in result.output
     assert f"{path}:4400 (id not/an id): not an arXiv id" in result.output
-    assert "4497 read, 4497 new, 0 updated, 0 unchanged, 3 skipped" in result.output
+    summary = "4500 read: 4497 new, 0 updated, 0 unchanged, 0 duplicates within the input"
+    assert f"{summary}, 3 skipped" in " ".join(result.output.split())
     assert _stats(cli_env)["papers"] == 4497
 
 

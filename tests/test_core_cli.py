@@ -24,7 +24,7 @@ def test_ingest_real_slice_then_stats_and_show(cli_env: Settings, tmp_path: Path
     sample = write_jsonl(tmp_path / "slice.jsonl", records)
     result = runner.invoke(app, ["ingest", "jsonl", str(sample)])
     assert result.exit_code == 0, result.output
-    assert "300 read, 300 new" in result.output
+    assert "300 read: 300 new" in result.output
 
     again = runner.invoke(app, ["ingest", "jsonl", str(sample)])
     assert "0 new, 0 updated, 300 unchanged" in again.output
@@ -41,7 +41,7 @@ def test_ingest_real_slice_then_stats_and_show(cli_env: Settings, tmp_path: Path
 def test_ingest_limit_reads_gzip(cli_env: Settings) -> None:
     result = runner.invoke(app, ["ingest", "jsonl", str(ARXIV_CS), "--limit", "120"])
     assert result.exit_code == 0, result.output
-    assert "120 read, 120 new" in result.output
+    assert "120 read: 120 new" in result.output
 
 
 def test_hf_pages_ingest_titles_and_abstracts(cli_env: Settings) -> None:
@@ -73,7 +73,7 @@ def test_malformed_line_is_skipped_and_named(cli_env: Settings, tmp_path: Path) 
     assert result.exit_code == 0, result.output
     assert f"{path}:2" in result.output and "invalid JSON" in result.output
     assert f"{path}:3" in result.output and "missing 'title'" in result.output
-    assert "2 read, 2 new" in result.output and "2 skipped" in result.output
+    assert "4 read: 2 new" in result.output and "2 skipped" in result.output
 
 
 def test_file_in_wrong_format_writes_nothing(cli_env: Settings, tmp_path: Path) -> None:

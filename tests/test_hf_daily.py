@@ -154,7 +154,8 @@ def test_cli_hf_daily_range(
         app, ["ingest", "hf-daily", "--date", "2026-03-05", "--to", "2026-03-06"]
     )
     assert result.exit_code == 0, result.output
-    assert "4 read, 3 new" in result.output  # 2603.00001 is on both days
+    # 2603.00001 is on both days: every record is accounted for
+    assert "4 read: 3 new, 0 updated, 0 unchanged, 1 duplicates" in result.output
     assert [r.query["date"] for r in fixture_server.requests_to(DAILY)] == [
         "2026-03-05",
         "2026-03-06",

@@ -109,7 +109,7 @@ def test_bad_snapshot_record_is_skipped_with_line_and_id(tmp_path: Path, db: Dat
 def test_cli_snapshot_and_wrong_files(cli_env: Settings, tmp_path: Path) -> None:
     result = runner.invoke(app, ["ingest", "snapshot", str(SNAPSHOT_HEAD), "--category", "cs"])
     assert result.exit_code == 0, result.output
-    assert "8 read, 8 new" in result.output
+    assert "8 read: 8 new" in result.output
     db = Database(cli_env.database_url_resolved)
     with db.connect() as conn:
         before = paper_store.stats(conn)

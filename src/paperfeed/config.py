@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     # Signs magic links, sessions and unsubscribe tokens. Generated and kept in
     # data_dir on first use when not given, so restarts do not log everyone out.
     secret_key: str = ""
+    # Where readers reach this instance: the links in emails and feeds start
+    # with it. `paperfeed serve` sets it from --host/--port when it is not given.
     base_url: str = "http://127.0.0.1:8000"
     site_name: str = "Paperfeed"
 
@@ -126,7 +128,10 @@ class Settings(BaseSettings):
     magic_link_minutes: int = 15
     trending_half_life_hours: float = 48.0
 
-    smtp_host: str = "127.0.0.1"
+    # Empty (the default): no SMTP server, mail is written to outbox_dir as
+    # .eml files and each message's link is logged at WARNING. Set it (and
+    # smtp_port, ...) to send real mail.
+    smtp_host: str = ""
     smtp_port: int = 25
     smtp_username: str = ""
     smtp_password: str = ""
@@ -214,6 +219,11 @@ class Settings(BaseSettings):
         return DeploymentMode.SCALE
 
     @property
+    def outbox_dir(self) -> Path | None:
+        """Where mail goes when no SMTP server is configured; None when one is."""
+        return None if self.smtp_host else self.data_dir / "outbox"
+
+    @property
     def index_dir(self) -> Path:
         """Where sidecar indexes (lexical, vectors) live, next to a SQLite file."""
         url = self.database_url_resolved
@@ -238,6 +248,16 @@ class Settings(BaseSettings):
         with os.fdopen(fd, "w") as f:
             f.write(key)
         return key
+
+
+def served_base_url(host: str, port: int) -> str:
+    """The base URL of a server bound to ``host``:``port``, for a ``serve`` whose
+    settings name none (an address for every interface is reached locally)."""
+    if host in ("", "0.0.0.0", "::"):  # noqa: S104 (recognizing it, not binding)
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
 
 
 def get_settings() -> Settings:

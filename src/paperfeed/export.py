@@ -1,4 +1,5 @@
-"""A paper as BibTeX and as Markdown: the exports of the paper page.
+"""A paper as BibTeX and as Markdown: the exports of the paper page; and its
+scholarly-web metadata (citation_* tags, JSON-LD, COinS).
 
 BibTeX follows arXiv's own export (``@misc`` with eprint, archivePrefix,
 primaryClass), which is also what Hugging Face Papers shows. Text is encoded
@@ -16,7 +17,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from pylatexenc.latexencode import unicode_to_latex
 
@@ -292,3 +293,103 @@ def csl_json(papers: list[dict[str, Any]]) -> list[dict[str, Any]]:
             item["annote"] = paper["note"]
         items.append(item)
     return items
+
+
+# ---------------------------------------------------------------- scholarly web
+# What reference managers and indexes read from a page: Highwire Press
+# ``citation_*`` meta tags (Google Scholar, Zotero's Embedded Metadata
+# translator), schema.org JSON-LD, and COinS (OpenURL in a span's title, which
+# Zotero collects from list pages, one item per paper).
+
+
+def pdf_url(paper: dict[str, Any]) -> str:
+    """The paper's PDF: the source's link, else arXiv's for an arXiv id."""
+    return http_url(paper.get("pdf_url")) or (
+        f"https://arxiv.org/pdf/{paper['id']}" if is_arxiv_id(paper["id"]) else ""
+    )
+
+
+def _published(paper: dict[str, Any]) -> str:
+    return _day(paper.get("published")) or _day(paper.get("listing_date"))
+
+
+def meta_tags(paper: dict[str, Any], page_url: str) -> list[tuple[str, str]]:
+    """(name, content) of the paper page's meta tags: Highwire Press
+    ``citation_*`` and their Dublin Core twins (``DC.*``)."""
+    authors = paper.get("authors") or []
+    day = _published(paper)
+    tags = [("citation_title", paper["title"])]
+    tags += [("citation_author", author) for author in authors]
+    if day:
+        tags.append(("citation_publication_date", day.replace("-", "/")))  # Scholar's form
+    if is_arxiv_id(paper["id"]):
+        tags.append(("citation_arxiv_id", paper["id"]))
+    if pdf := pdf_url(paper):
+        tags.append(("citation_pdf_url", pdf))
+    if paper.get("doi"):
+        tags.append(("citation_doi", paper["doi"]))
+    tags.append(("citation_abstract_html_url", page_url))
+    tags.append(("DC.title", paper["title"]))
+    tags += [("DC.creator", author) for author in authors]
+    if day:
+        tags.append(("DC.date", day))
+    tags.append(("DC.identifier", page_url))
+    return tags
+
+
+def scholarly_article(paper: dict[str, Any], page_url: str) -> dict[str, Any]:
+    """The paper as a schema.org ``ScholarlyArticle`` (JSON-LD)."""
+    article: dict[str, Any] = {
+        "@context": "https://schema.org",
+        "@type": "ScholarlyArticle",
+        "@id": page_url,
+        "url": page_url,
+        "name": paper["title"],
+        "headline": paper["title"],
+        "author": [{"@type": "Person", "name": a} for a in paper.get("authors") or []],
+    }
+    if day := _published(paper):
+        article["datePublished"] = day
+    if updated := _day(paper.get("updated")):
+        article["dateModified"] = updated
+    if paper.get("abstract"):
+        article["abstract"] = paper["abstract"]
+    if paper.get("categories"):
+        article["keywords"] = list(paper["categories"])
+    identifiers = []
+    if is_arxiv_id(paper["id"]):
+        identifiers.append({"@type": "PropertyValue", "propertyID": "arXiv", "value": paper["id"]})
+    if paper.get("doi"):
+        identifiers.append({"@type": "PropertyValue", "propertyID": "DOI", "value": paper["doi"]})
+    if identifiers:
+        article["identifier"] = identifiers
+    if abs_url := http_url(paper.get("abs_url")):
+        article["sameAs"] = abs_url
+    if pdf := pdf_url(paper):
+        article["encoding"] = {
+            "@type": "MediaObject",
+            "contentUrl": pdf,
+            "encodingFormat": "application/pdf",
+        }
+    return article
+
+
+def coins(paper: dict[str, Any]) -> str:
+    """The paper as an OpenURL ContextObject (Z39.88-2004, KEV journal format,
+    genre preprint): the title of a COinS ``<span class="Z3988">``."""
+    pairs = [
+        ("ctx_ver", "Z39.88-2004"),
+        ("rft_val_fmt", "info:ofi/fmt:kev:mtx:journal"),
+        ("rft.genre", "preprint"),
+        ("rft.atitle", paper["title"]),
+    ]
+    pairs += [("rft.au", author) for author in paper.get("authors") or []]
+    if day := _published(paper):
+        pairs.append(("rft.date", day))
+    if is_arxiv_id(paper["id"]):
+        pairs += [("rft.jtitle", "arXiv"), ("rft_id", f"info:arxiv/{paper['id']}")]
+    if paper.get("doi"):
+        pairs.append(("rft_id", f"info:doi/{paper['doi']}"))
+    if abs_url := http_url(paper.get("abs_url")):
+        pairs.append(("rft_id", abs_url))
+    return urlencode(pairs)

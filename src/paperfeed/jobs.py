@@ -598,7 +598,7 @@ def _embed_next(ctx: JobContext, changed: int) -> None:
 def _stored(ctx: JobContext, report: IngestReport) -> dict[str, Any]:
     """What an ingest stored, counted; its new papers get their vectors next."""
     _embed_next(ctx, report.inserted + report.updated)
-    counts = ("read", "inserted", "updated", "unchanged")
+    counts = ("read", "inserted", "updated", "unchanged", "duplicates")
     return {**{k: getattr(report, k) for k in counts}, "skipped": len(report.skipped)}
 
 

@@ -41,6 +41,20 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
+class QuietLibraries(logging.Filter):
+    """Keeps only the warnings of libraries that log their set-up at INFO
+    ("Loading faiss with AVX2 support", the ONNX optimizer's fusion counts).
+    By file, not logger name: onnxruntime's optimizer modules log under
+    top-level names (``onnx_model_bert``, ``fusion_attention``...)."""
+
+    PACKAGES = ("/faiss/", "/onnxruntime/", "/onnx/")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or not any(
+            package in record.pathname for package in self.PACKAGES
+        )
+
+
 def configure_logging(level: str = "INFO") -> None:
     """JSON lines on stderr for the root logger (idempotent)."""
     root = logging.getLogger()
@@ -50,5 +64,6 @@ def configure_logging(level: str = "INFO") -> None:
             return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
+    handler.addFilter(QuietLibraries())
     root.addHandler(handler)
     root.setLevel(level.upper())

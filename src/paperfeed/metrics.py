@@ -42,7 +42,7 @@ JOB_SECONDS = Histogram(
 )
 PAPERS_INGESTED = Counter(
     "paperfeed_papers_ingested_total",
-    "Papers read by ingest, by outcome (inserted, updated, unchanged, skipped).",
+    "Papers read by ingest, by outcome (inserted, updated, unchanged, duplicates, skipped).",
     ["outcome"],
 )
 PAPERS_EMBEDDED = Counter("paperfeed_papers_embedded_total", "Papers embedded into vectors.")

@@ -11,6 +11,7 @@ sign in with expired links without sleeping.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import secrets
 import smtplib
@@ -26,6 +27,8 @@ from paperfeed.db import Database
 from paperfeed.db import papers as paper_store
 from paperfeed.db import readers as store
 from paperfeed.db import trending as trending_store
+
+log = logging.getLogger(__name__)
 
 ROLES = ("reader", "curator", "admin")
 # What an API token may do, chosen when it is made: read the reader's data,
@@ -239,6 +242,12 @@ def request_sign_in(
         mail.send_quietly(settings, message)
     except (OSError, smtplib.SMTPException) as exc:
         # The server is unreachable, for every address alike; the link row expires.
+        log.error(
+            "sign-in email not sent: SMTP server %s:%s: %r",
+            settings.smtp_host,
+            settings.smtp_port,
+            exc,
+        )
         raise MailUnavailable(
             "The sign-in email could not be sent right now. Please try again in a few minutes."
         ) from exc

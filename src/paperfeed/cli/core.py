@@ -49,11 +49,15 @@ def serve(
 
     from paperfeed import jobs
     from paperfeed.app import Paperfeed
-    from paperfeed.config import get_settings
+    from paperfeed.config import get_settings, served_base_url
     from paperfeed.metrics import MULTIPROC_ENV
     from paperfeed.web.app import create_served_app
 
     settings = get_settings()
+    if "base_url" not in settings.model_fields_set:
+        # Links in mail and feeds point at this server; workers read their
+        # settings from the environment, so it goes there too.
+        settings.base_url = os.environ["PAPERFEED_BASE_URL"] = served_base_url(host, port)
     proxies = [p.strip() for p in settings.trusted_proxies.split(",") if p.strip()]
     try:
         mode = settings.deployment_mode()  # before anything opens: a bad combination is named
@@ -75,8 +79,14 @@ def serve(
         os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="paperfeed-metrics-")
     console.print(
         f"Paperfeed on http://{host}:{port}/ with {workers} worker(s), {mode} mode "
-        f"(database {make_url(settings.database_url_resolved).render_as_string()})"
+        f"(database {make_url(settings.database_url_resolved).render_as_string()}; "
+        f"links in mail use {settings.base_url})"
     )
+    if settings.outbox_dir is not None:
+        console.print(
+            f"No SMTP server configured (PAPERFEED_SMTP_HOST): mail is written to "
+            f"{settings.outbox_dir} as .eml files, and each link is logged."
+        )
     try:
         uvicorn.run(
             create_served_app(paperfeed) if workers == 1 else "paperfeed.web.app:create_served_app",

@@ -53,11 +53,15 @@ class UpsertCounts:
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
+    # Records of a batch that named a paper an earlier record of it named too
+    # (the later one was stored): every record is one of these four.
+    duplicates: int = 0
 
     def add(self, other: UpsertCounts) -> None:
         self.inserted += other.inserted
         self.updated += other.updated
         self.unchanged += other.unchanged
+        self.duplicates += other.duplicates
 
 
 # How much of a paper's metadata a source carries. A poorer source (an HF page:
@@ -181,6 +185,7 @@ def upsert_papers(conn: Connection, batch: Sequence[Paper]) -> UpsertCounts:
     for paper in batch:
         paper.id = aliases[paper.id]
         by_id[paper.id] = paper
+    counts.duplicates = len(batch) - len(by_id)
     existing = {
         row.id: row for row in conn.execute(select(papers).where(papers.c.id.in_(list(by_id))))
     }

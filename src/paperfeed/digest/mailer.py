@@ -28,7 +28,7 @@ from io import BytesIO
 from types import TracebackType
 
 from paperfeed.config import Settings
-from paperfeed.mail import smtp_connection
+from paperfeed.mail import smtp_connection, write_to_outbox
 
 SENT = "sent"
 TRANSIENT = "transient"  # gave up for now; a later run tries again
@@ -179,6 +179,9 @@ class BatchMailer:
             self.sleep(delay + random.uniform(0, self.base_delay))
 
     def send(self, message: Message) -> SendResult:
+        if self.settings.outbox_dir is not None:  # no SMTP server: a file per message
+            write_to_outbox(self.settings.outbox_dir, message)
+            return SendResult(SENT)
         sender = _sender_address(str(message["From"]))
         recipients = [addr for _, addr in getaddresses([str(message["To"])])]
         raw = message_bytes(message)  # once, not once per retry

@@ -308,21 +308,21 @@ def _ffn_output_matmuls(path: Path) -> list[str]:
     ]
 
 
-class _DropMessage(logging.Filter):
-    def __init__(self, fragment: str) -> None:
-        super().__init__()
-        self.fragment = fragment
+class _QuietQuantizer(logging.Filter):
+    """Drops what onnxruntime's quantizer logs on the root logger below WARNING
+    (a "Quantization parameters for tensor ... not specified" line per tensor)
+    and its advice about static quantization ("consider pre-processing")."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return self.fragment not in record.getMessage()
+        if "pre-processing before quantization" in record.getMessage():
+            return False
+        return record.levelno >= logging.WARNING or "onnxruntime" not in record.pathname
 
 
 def _quantize(source: Path, dest: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    # The quantizer logs an advice on the root logger ("consider pre-processing")
-    # on every call; it is about static quantization, so keep it out of our logs.
-    advice = _DropMessage("pre-processing before quantization")
+    advice = _QuietQuantizer()
     logging.getLogger().addFilter(advice)
     try:
         quantize_dynamic(

@@ -8,6 +8,7 @@ Hugging Face clients only build URLs and parse bodies.
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -28,7 +29,30 @@ T = TypeVar("T")
 
 
 class FetchError(Exception):
-    """A request that failed for good: names the URL and the last reason."""
+    """A request that failed for good: names the URL and the last reason.
+    ``reason`` is the reason alone, short enough to show a reader."""
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason or message
+
+
+def unreachable_reason(exc: httpx.ConnectError, url: str) -> str | None:
+    """Why a connection could not be made, in words, when retrying would not
+    help: the host name does not resolve, or nothing listens at the address.
+    None for other failures (a reset, a TLS error), which may pass. A
+    "temporary" DNS failure counts too: it is what a machine without network
+    gets, and minutes of backoff would only hide that; a harvest simply
+    resumes on its next run."""
+    host = httpx.URL(url).host
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, socket.gaierror):
+            return f"cannot resolve {host}: no network, or no such host"
+        if isinstance(cause, ConnectionRefusedError):
+            return f"{host} refused the connection: nothing is listening there"
+        cause = cause.__cause__ or cause.__context__
+    return None
 
 
 class BadBody(Exception):  # noqa: N818 (a signal to retry, not an error users see)
@@ -57,7 +81,8 @@ class PoliteClient:
 
     Retried: timeouts and transport errors (a connection cut mid-body), 5xx and
     429 answers, and bodies the caller's ``parse`` rejects with ``BadBody``.
-    Retry-After is honoured when given. Any other 4xx fails at once.
+    Retry-After is honoured when given. Any other 4xx fails at once, and so
+    does a host that does not resolve or refuses the connection.
     """
 
     def __init__(
@@ -124,6 +149,13 @@ class PoliteClient:
             except httpx.TimeoutException as exc:
                 reason, wait = f"timed out ({type(exc).__name__})", backoff
                 continue
+            except httpx.ConnectError as exc:
+                # No such host, or nothing listening: no retry would change
+                # that, so say so now rather than after minutes of backoff.
+                if unreachable := unreachable_reason(exc, url):
+                    raise FetchError(f"GET {shown}: {unreachable}", unreachable) from exc
+                reason, wait = f"connection failed ({exc})", backoff
+                continue
             except httpx.TransportError as exc:
                 reason, wait = f"connection failed ({exc})", backoff
                 continue
@@ -134,20 +166,27 @@ class PoliteClient:
             if hinted is not None and hinted > MAX_RETRY_AFTER_SECONDS:
                 raise FetchError(
                     f"GET {shown}: HTTP {status}, server asks to retry after {hinted:.0f}s; "
-                    "giving up (try again later)"
+                    "giving up (try again later)",
+                    f"the server is busy (HTTP {status})",
                 )
             if status >= 500 or status == 429:
                 reason = f"HTTP {status}" + (f", Retry-After {hinted:g}s" if hinted else "")
                 wait = hinted if hinted is not None else backoff
                 continue
             if status >= 400:
-                raise FetchError(f"GET {shown}: HTTP {status}: {_snippet(response)}")
+                raise FetchError(
+                    f"GET {shown}: HTTP {status}: {_snippet(response)}",
+                    f"the server answered HTTP {status}",
+                )
             try:
                 return parse(response)
             except BadBody as exc:
                 reason, wait = f"bad response body ({exc})", backoff
                 continue
-        raise FetchError(f"GET {shown}: gave up after {self.max_retries + 1} attempts: {reason}")
+        raise FetchError(
+            f"GET {shown}: gave up after {self.max_retries + 1} attempts: {reason}",
+            f"no answer after {self.max_retries + 1} attempts: {reason}",
+        )
 
 
 def _snippet(response: httpx.Response) -> str:

@@ -28,6 +28,8 @@ class IngestReport:
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
+    # Papers named twice in one input (one batch): the later record is kept.
+    duplicates: int = 0
     skipped: list[Skipped] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -36,9 +38,12 @@ class IngestReport:
         return self.read / self.seconds if self.seconds else 0.0
 
     def summary(self) -> str:
+        """Every record read, accounted for: new + updated + unchanged +
+        duplicates + skipped = read."""
         return (
-            f"{self.read} read, {self.inserted} new, {self.updated} updated, "
-            f"{self.unchanged} unchanged, {len(self.skipped)} skipped "
+            f"{self.read + len(self.skipped)} read: {self.inserted} new, "
+            f"{self.updated} updated, {self.unchanged} unchanged, "
+            f"{self.duplicates} duplicates within the input, {len(self.skipped)} skipped "
             f"in {self.seconds:.1f}s ({self.rate:,.0f} papers/s)"
         )
 
@@ -109,6 +114,7 @@ def ingest(
             report.inserted += counts.inserted
             report.updated += counts.updated
             report.unchanged += counts.unchanged
+            report.duplicates += counts.duplicates
             batch.clear()
         report.seconds = time.perf_counter() - started
         if on_progress:

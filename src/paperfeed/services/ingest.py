@@ -48,7 +48,7 @@ def store(
         on_progress=after_batch,
         on_skip=on_skip,
     )
-    for outcome in ("inserted", "updated", "unchanged"):
+    for outcome in ("inserted", "updated", "unchanged", "duplicates"):
         metrics.PAPERS_INGESTED.labels(outcome).inc(getattr(report, outcome))
     metrics.PAPERS_INGESTED.labels("skipped").inc(len(report.skipped))
     return report
@@ -113,7 +113,7 @@ def submit(
         fetched = [p for p in arxiv_api.fetch_by_ids(settings, [arxiv_id]) if p.id == arxiv_id]
     except FetchError as exc:
         raise readers.SourceUnavailable(
-            f"Could not fetch arXiv {arxiv_id} right now ({exc}); try again later."
+            f"Could not fetch arXiv {arxiv_id} right now ({exc.reason}); try again later."
         ) from exc
     if not fetched:
         raise readers.NotFound(f"arXiv has no paper {arxiv_id}")

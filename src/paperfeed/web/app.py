@@ -22,9 +22,11 @@ from paperfeed.web import (
     api_readers,
     auth,
     digest,
+    errors,
     feeds,
     library,
     library_io,
+    opensearch,
     ops,
     pages,
     schemas,
@@ -96,6 +98,7 @@ def create_app(paperfeed: Paperfeed | None = None) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(api.docs_router)
     app.include_router(feeds.router)
+    app.include_router(opensearch.router)
     app.include_router(admin.router)
     auth.install(app, settings)  # sessions, CSRF, sign-in pages
     app.include_router(library.router)
@@ -103,6 +106,7 @@ def create_app(paperfeed: Paperfeed | None = None) -> FastAPI:
     app.include_router(api_readers.router)
     app.include_router(api_library.router)
     app.include_router(ops.router)
+    errors.install(app)  # HTML error pages for browsers, the favicon
     app.add_middleware(ops.RequestContext)
 
     def openapi() -> dict[str, Any]:

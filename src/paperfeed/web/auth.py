@@ -374,7 +374,10 @@ def check_email_page(request: Request) -> Response:
     return templates.TemplateResponse(
         request,
         "check_email.html",
-        {"minutes": settings_of(request).magic_link_minutes},
+        {
+            "minutes": settings_of(request).magic_link_minutes,
+            "outbox": settings_of(request).outbox_dir,
+        },
     )
 
 

@@ -24,6 +24,7 @@ from paperfeed.trending import Period, PeriodError, PeriodKind
 from paperfeed.web import convertors as _convertors  # noqa: F401  (registers {x:paper_id})
 from paperfeed.web.auth import current_reader
 from paperfeed.web.deps import paperfeed_of, settings_of
+from paperfeed.web.errors import error_page
 from paperfeed.web.library import card_context
 from paperfeed.web.params import whole_number
 from paperfeed.web.schemas import page_responses, text_responses
@@ -32,12 +33,6 @@ from paperfeed.web.templating import templates
 log = logging.getLogger(__name__)
 router = APIRouter()
 PAGE_SIZE = 50
-
-
-def error_page(request: Request, status: int, message: str) -> Response:
-    return templates.TemplateResponse(
-        request, "error.html", {"status": status, "message": message}, status_code=status
-    )
 
 
 def paper_url(settings: Settings, paper_id: str) -> str:
@@ -185,17 +180,42 @@ def paper_page(request: Request, paper_id: str) -> Response:
     if moved := _moved(paper, paper_id):
         return moved
     listed = paper.get("listing_date")
+    # One more than shown: whether "More similar papers" leads anywhere.
+    similar = _similar_papers(request, paper["id"], SIMILAR_SHOWN + 1)
+    url = paper_url(settings_of(request), paper["id"])
     context = {
         "paper": paper,
+        "meta_tags": export.meta_tags(paper, url),
+        "scholarly_article": export.scholarly_article(paper, url),
         "bibtex": export.bibtex(paper),
         "day": trending.period_containing("day", listed) if isinstance(listed, date) else None,
-        "similar": _similar_papers(request, paper["id"]),
+        "similar": similar[:SIMILAR_SHOWN],
+        "more_similar": len(similar) > SIMILAR_SHOWN,
         **card_context(request, [paper]),
     }
     return templates.TemplateResponse(request, "paper.html", context)
 
 
-def _similar_papers(request: Request, paper_id: str, k: int = 6) -> list[dict[str, Any]]:
+SIMILAR_SHOWN = 6  # on the paper page
+SIMILAR_MORE = 50  # on its "More similar papers" page
+
+
+@router.get(
+    "/papers/{paper_id:paper_id}/similar",
+    response_class=HTMLResponse,
+    responses=page_responses(404),
+)
+def similar_page(request: Request, paper_id: str) -> Response:
+    paper = load_paper(request, paper_id, include_hidden=_is_curator(request))
+    if paper is None:
+        return error_page(request, 404, f"No paper {paper_id[:200]!r} here.")
+    if moved := _moved(paper, paper_id, "/similar"):
+        return moved
+    context = {"paper": paper, "similar": _similar_papers(request, paper["id"], SIMILAR_MORE)}
+    return templates.TemplateResponse(request, "similar.html", context)
+
+
+def _similar_papers(request: Request, paper_id: str, k: int) -> list[dict[str, Any]]:
     """The paper page's "Similar papers"; empty when there are no vectors
     (semantic search not installed or not run yet)."""
     try:
