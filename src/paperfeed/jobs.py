@@ -377,6 +377,7 @@ def periodic_jobs(settings: Settings) -> list[Periodic]:
 # How long a new paper waits for its vector without Redis when nothing wakes
 # the embedder (an ingest in another process, e.g. the CLI, cannot).
 EMBED_EVERY_SECONDS = 10.0
+NOTICE_EVERY_SECONDS = 300.0
 
 
 def background_jobs(paperfeed: Paperfeed) -> list[Periodic]:
@@ -406,6 +407,10 @@ def background_jobs(paperfeed: Paperfeed) -> list[Periodic]:
                 name="digest",
             )
         )
+        # Comment notices (one per thread per hour at most) and reading-group
+        # reminders: mail too, so the same switch.
+        entries.append(Periodic(JobSpec("comment-notices"), NOTICE_EVERY_SECONDS, name="notices"))
+        entries.append(Periodic(JobSpec("group-reminders"), 3600.0, name="reminders"))
     if mode is not DeploymentMode.SCALE or paperfeed.db.backend == "sqlite":
         entries.append(
             Periodic(
@@ -687,3 +692,19 @@ def digest_job(ctx: JobContext) -> dict[str, Any]:
         "in_doubt": report.in_doubt,
         "stopped": report.stopped,
     }
+
+
+@job("comment-notices")
+def comment_notices_job(ctx: JobContext) -> dict[str, Any]:
+    """Mail followers of threads with new comments (services.comments.send_notices)."""
+    from paperfeed.services import comments
+
+    return comments.send_notices(ctx.paperfeed)
+
+
+@job("group-reminders")
+def group_reminders_job(ctx: JobContext) -> dict[str, Any]:
+    """Remind members of sessions that start tomorrow (services.groups.send_reminders)."""
+    from paperfeed.services import groups
+
+    return groups.send_reminders(ctx.paperfeed)
