@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 
 from paperfeed.app import Paperfeed
 from paperfeed.config import get_settings
-from paperfeed.web import admin, api, auth, digest, feeds, ops, pages, schemas
+from paperfeed.web import admin, api, auth, comments, digest, feeds, groups, ops, pages, schemas
 from paperfeed.web import recommend as recommend_routes
 from paperfeed.web import search as search_routes
 from paperfeed.web.params import reject_control_characters
@@ -84,6 +84,14 @@ def create_app(paperfeed: Paperfeed | None = None) -> FastAPI:
     app.include_router(feeds.router)
     app.include_router(admin.router)
     auth.install(app, settings)  # sessions, CSRF, readers' pages and API
+    for router in (
+        comments.api,
+        comments.pages,
+        comments.links,
+        groups.pages,
+        groups.calendars,
+    ):
+        app.include_router(router)
     app.include_router(ops.router)
     app.add_middleware(ops.RequestContext)
 
