@@ -5,8 +5,8 @@ numComments, the Atom feeds, and batched notices through a real SMTP server."""
 from __future__ import annotations
 
 import re
-from html.parser import HTMLParser
 from datetime import UTC, date, datetime, timedelta
+from html.parser import HTMLParser
 
 import feedparser
 import pytest
