@@ -237,3 +237,67 @@ def test_members_get_a_reminder_the_day_before_and_a_digest_section(
         db, [sub], period_papers, search_matches=lambda q: [], personal=None
     )
     assert all(s["key"] != "group" for s in content["sections"])  # not a member: no section
+
+
+def test_group_api_for_members_and_not_for_others(
+    client: TestClient, settings: Settings, db: Database, papers: list[str]
+) -> None:
+    paperfeed = Paperfeed(settings, db)
+    alice = core.grant_role(db, "alice@example.org", "reader")
+    bob = core.grant_role(db, "bob@example.org", "reader")
+    mallory = core.grant_role(db, "mallory@example.org", "reader")
+
+    def auth(reader: core.Reader, scopes: tuple[str, ...] = ("read", "write")) -> dict[str, str]:
+        return {"Authorization": f"Bearer {core.create_api_token(db, reader, 't', scopes)[1]}"}
+
+    as_alice, as_bob, as_mallory = auth(alice), auth(bob), auth(mallory)
+    made = client.post("/api/groups", json={"name": "Theory club"}, headers=as_alice)
+    assert made.status_code == 201 and made.json()["my_role"] == "owner"
+    group_id = made.json()["id"]
+    invite = groups.invite_link(paperfeed, alice, group_id).rsplit("/", 1)[1]
+    joined = client.post("/api/groups/join", json={"token": invite}, headers=as_bob)
+    assert joined.status_code == 200 and joined.json()["my_role"] == "member"
+    assert (
+        client.post("/api/groups/join", json={"token": "forged"}, headers=as_mallory).status_code
+        == 400
+    )
+    body = {"starts_at": "2026-03-10T16:30:00Z", "paper_ids": [papers[0]], "presenter_id": bob.id}
+    assert (
+        client.post(f"/api/groups/{group_id}/sessions", json=body, headers=as_bob).status_code
+        == 403
+    )
+    session = client.post(f"/api/groups/{group_id}/sessions", json=body, headers=as_alice)
+    assert session.status_code == 201 and session.json()["presenter_name"] == "bob"
+    session_id = session.json()["id"]
+    naive = {**body, "starts_at": "2026-03-10T16:30:00"}  # a time needs its offset
+    assert (
+        client.post(f"/api/groups/{group_id}/sessions", json=naive, headers=as_alice).status_code
+        == 422
+    )
+    comments_path = f"/api/groups/sessions/{session_id}/comments"
+    posted = client.post(comments_path, json={"body": "see you there"}, headers=as_bob)
+    assert posted.status_code == 201
+    assert [c["body"] for c in client.get(comments_path, headers=auth(bob, ("read",))).json()] == [
+        "see you there"
+    ]
+    detail = client.get(f"/api/groups/{group_id}", headers=as_bob).json()
+    assert [s["id"] for s in detail["sessions"]] == [session_id]
+    assert detail["calendar_url"].endswith(".ics")
+    # Mallory: every read and write of the group is a 404, and her list is empty.
+    assert client.get("/api/groups", headers=as_mallory).json() == []
+    for method, path, json in (
+        ("GET", f"/api/groups/{group_id}", None),
+        ("POST", f"/api/groups/{group_id}/sessions", body),
+        ("DELETE", f"/api/groups/{group_id}/sessions/{session_id}", None),
+        ("DELETE", f"/api/groups/{group_id}/membership", None),
+        ("GET", comments_path, None),
+        ("POST", comments_path, {"body": "let me in"}),
+        ("PATCH", f"/api/comments/{posted.json()['id']}", {"body": "mine now"}),
+    ):
+        response = client.request(method, path, json=json, headers=as_mallory)
+        assert response.status_code == 404, (method, path, response.status_code)
+        assert "Theory club" not in response.text and "see you there" not in response.text
+    assert client.get(f"/api/groups/{group_id}").status_code == 401  # no credentials
+    # Bob leaves: the group and its discussion are out of his reach too.
+    assert client.delete(f"/api/groups/{group_id}/membership", headers=as_bob).status_code == 204
+    assert client.get(comments_path, headers=as_bob).status_code == 404

@@ -86,6 +86,7 @@ def create_app(paperfeed: Paperfeed | None = None) -> FastAPI:
     auth.install(app, settings)  # sessions, CSRF, readers' pages and API
     for router in (
         comments.api,
+        groups.api,
         comments.pages,
         comments.links,
         groups.pages,
