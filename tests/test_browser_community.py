@@ -86,7 +86,7 @@ def test_two_readers_discuss_and_a_group_meets(
     alice.locator(".comment-body").get_by_text("what about").wait_for()
 
     # 4. Alice starts a reading group; Bob joins by its invite link.
-    alice.get_by_role("link", name="Reading groups").click()
+    alice.get_by_role("link", name="Groups", exact=True).click()
     alice.get_by_label("Name").fill("Theory club")
     alice.get_by_role("button", name="Create group").click()
     alice.get_by_role("heading", name="Theory club").wait_for()
