@@ -301,3 +301,26 @@ def test_group_api_for_members_and_not_for_others(
     # Bob leaves: the group and its discussion are out of his reach too.
     assert client.delete(f"/api/groups/{group_id}/membership", headers=as_bob).status_code == 204
     assert client.get(comments_path, headers=as_bob).status_code == 404
+
+
+def test_session_discussion_notices_reach_members_only(
+    settings: Settings, db: Database, papers: list[str], smtp_server: SMTPServer
+) -> None:
+    paperfeed = Paperfeed(settings, db)
+    alice = core.grant_role(db, "alice@example.org", "reader")
+    bob = core.grant_role(db, "bob@example.org", "reader")
+    group_id = groups.create_group(paperfeed, alice, "Theory club")
+    groups.join(paperfeed, bob, groups.invite_link(paperfeed, alice, group_id).rsplit("/", 1)[1])
+    session_id = groups.schedule(paperfeed, alice, group_id, starts_at=WHEN, paper_ids=[papers[0]])
+    thread = comments.session_thread(session_id)
+    t0 = datetime(2026, 3, 1, 9, tzinfo=UTC)
+    comments.post(paperfeed, bob, thread, "Bob is in", now=t0)
+    comments.post(paperfeed, alice, thread, "Welcome", now=t0)
+    assert comments.send_notices(paperfeed, now=t0)["sent"] == 1
+    [notice] = smtp_server.inbox.to("bob@example.org")
+    assert "Theory club" in str(notice["Subject"]) and "Welcome" in notice.get_content()
+    assert f"/groups/{group_id}/sessions/{session_id}" in notice.get_content()
+    groups.leave(paperfeed, bob, group_id)
+    comments.post(paperfeed, alice, thread, "Only members read this", now=t0 + timedelta(hours=2))
+    comments.send_notices(paperfeed, now=t0 + timedelta(hours=2))
+    assert len(smtp_server.inbox.to("bob@example.org")) == 1  # he left: no more notices

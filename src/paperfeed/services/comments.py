@@ -239,7 +239,7 @@ def _subject_and_url(conn: Any, settings: Settings, row: dict[str, Any]) -> tupl
     base = settings.base_url.rstrip("/")
     if row["paper_id"]:
         paper = paper_store.get_papers(conn, [row["paper_id"]]).get(row["paper_id"])
-        title = paper["title"] if paper else row["paper_id"]
+        title = " ".join((paper["title"] if paper else row["paper_id"]).split())  # one header line
         return f"New comments on \u201c{title[:150]}\u201d", f"{base}/papers/{row['paper_id']}"
     found = group_store.get_session(conn, row["session_id"], row["recipient_id"])
     name = found["group_name"] if found else "your reading group"

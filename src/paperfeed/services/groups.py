@@ -183,7 +183,7 @@ def schedule(
             conn,
             group_id=group_id,
             starts_at=starts_at.astimezone(UTC),
-            title=(title or "").strip()[:200],
+            title=" ".join((title or "").split())[:200],  # it goes into mail subjects
             paper_ids=list(dict.fromkeys(resolved[p] for p in wanted)),
             presenter_id=presenter_id,
             created_at=utcnow(),
