@@ -164,6 +164,8 @@ def test_background_jobs_lists_what_serve_runs(settings: Settings, db: Database)
 
     assert listed() == {
         "digest": ("digest", 120.0),
+        "notices": ("comment-notices", JobsTuning().notices_seconds),
+        "reminders": ("group-reminders", JobsTuning().reminders_seconds),
         **embed,  # on both backends: new papers get vectors without an operator's job
         "schedule[0]": ("harvest", 3600.0),
     }
@@ -171,7 +173,7 @@ def test_background_jobs_lists_what_serve_runs(settings: Settings, db: Database)
     with pytest.raises(ValueError, match="digest_check_interval_seconds"):
         listed()
     settings.digest_scheduler = False  # cron sends
-    assert "digest" not in listed()
+    assert not {"digest", "notices", "reminders"} & set(listed())
     settings.redis_url = "redis://127.0.0.1:1/0"  # scale mode: the workers run the schedule
     # ... and embed into pgvector; a SQLite sidecar index is this process's own.
     assert listed() == (embed if db.backend == "sqlite" else {})

@@ -389,6 +389,7 @@ CSRF_EXEMPT = {
     "/digest/confirm/{token}": "token in the URL",
     "/unsubscribe/{token}": "RFC 8058 one-click unsubscribe, token in the URL",
     "/digest/manage/{token}": "token in the URL",
+    "/comments/unsubscribe/{token}": "RFC 8058 one-click (comment notices), token in the URL",
 }
 
 

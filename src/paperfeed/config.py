@@ -118,6 +118,9 @@ class Settings(BaseSettings):
     signin_limit_per_address: int = 5
     signin_limit_per_ip: int = 20
     signin_limit_window_minutes: int = 60
+    # Comments a reader may post within the window (rate_limit_events, bucket "comment").
+    comment_limit: int = 10
+    comment_limit_window_minutes: int = 10
     # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto `paperfeed serve`
     # believes (comma-separated addresses or networks, "*" for any). Empty: none,
     # so a client cannot pick the address its rate limits count against.

@@ -403,6 +403,13 @@ def background_jobs(paperfeed: Paperfeed) -> list[Periodic]:
                 name="digest",
             )
         )
+        # Comment notices (one per thread per hour at most) and reading-group
+        # reminders: mail too, so the same switch.
+        every = paperfeed.tuning.jobs
+        entries.append(Periodic(JobSpec("comment-notices"), every.notices_seconds, name="notices"))
+        entries.append(
+            Periodic(JobSpec("group-reminders"), every.reminders_seconds, name="reminders")
+        )
     if mode is not DeploymentMode.SCALE or paperfeed.indexes.vectors_in_process:
         entries.append(
             Periodic(
@@ -684,3 +691,19 @@ def digest_job(ctx: JobContext) -> dict[str, Any]:
         "in_doubt": report.in_doubt,
         "stopped": report.stopped,
     }
+
+
+@job("comment-notices")
+def comment_notices_job(ctx: JobContext) -> dict[str, Any]:
+    """Mail followers of threads with new comments (services.comments.send_notices)."""
+    from paperfeed.services import comments
+
+    return comments.send_notices(ctx.paperfeed)
+
+
+@job("group-reminders")
+def group_reminders_job(ctx: JobContext) -> dict[str, Any]:
+    """Remind members of sessions that start tomorrow (services.groups.send_reminders)."""
+    from paperfeed.services import groups
+
+    return groups.send_reminders(ctx.paperfeed)

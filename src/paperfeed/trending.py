@@ -50,6 +50,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection
 
+from paperfeed.db import comments as comment_store
 from paperfeed.db import papers as paper_store
 from paperfeed.db import trending as trending_store
 from paperfeed.db.trending import Candidate, ListFilter
@@ -57,7 +58,7 @@ from paperfeed.models import is_arxiv_id, split_arxiv_id
 
 PeriodKind = Literal["day", "week", "month"]
 PERIOD_KINDS: tuple[PeriodKind, ...] = ("day", "week", "month")
-SORTS = ("trending", "newest")
+SORTS = ("trending", "newest", "discussed")
 MAX_LIMIT = 100
 
 
@@ -368,7 +369,9 @@ def check_sort(sort: str) -> str:
     # HF's API calls "newest" publishedAt.
     normalized = "newest" if sort == "publishedAt" else sort
     if normalized not in SORTS:
-        raise ValueError(f"unknown sort {sort[:40]!r}: use trending or newest (publishedAt)")
+        raise ValueError(
+            f"unknown sort {sort[:40]!r}: use trending, newest (publishedAt) or discussed"
+        )
     return normalized
 
 
@@ -403,6 +406,8 @@ def list_papers(
     scores: dict[str, float] = {}
     if sort == "newest":
         ids = trending_store.newest_ids(conn, where, offset=offset, limit=limit)
+    elif sort == "discussed":
+        ids = comment_store.discussed_ids(conn, where, offset=offset, limit=limit)
     else:
         keyed = _ranked(trending_store.scoring_candidates(conn, where), now, half_life_hours)
         ids = [c.id for _, c in keyed[offset : offset + limit]]
@@ -425,13 +430,14 @@ def papers_with_upvotes(
     conn: Connection, ids: Sequence[str], scores: dict[str, float] | None = None
 ) -> list[dict[str, Any]]:
     """Full paper rows in the order of ``ids`` (unknown ids dropped), each with
-    ``votes``, ``upvotes`` and ``trending_score`` (0 unless given)."""
+    ``votes``, ``upvotes``, ``trending_score`` (0 unless given) and ``num_comments``."""
     scores = scores or {}
     # Between the two queries of a trending page a vote may move a paper from
     # "unscored" to "scored"; list it once.
     ids = list(dict.fromkeys(ids))
     rows = paper_store.get_papers(conn, ids)
     counts = trending_store.vote_counts(conn, ids)
+    comments = comment_store.comment_counts(conn, ids)
     result = []
     for paper_id in ids:
         row = rows.get(paper_id)
@@ -440,6 +446,7 @@ def papers_with_upvotes(
         row["votes"] = counts.get(paper_id, 0)
         row["upvotes"] = row["votes"] + int(row["imported_upvotes"] or 0)
         row["trending_score"] = scores.get(paper_id, 0.0)
+        row["num_comments"] = comments.get(paper_id, 0)
         result.append(row)
     return result
 
@@ -463,6 +470,7 @@ def paper_with_upvotes(
     times = trending_store.vote_times_for(conn, paper["id"])
     paper["votes"] = len(times)
     paper["upvotes"] = len(times) + int(paper["imported_upvotes"] or 0)
+    paper["num_comments"] = comment_store.comment_counts(conn, [paper["id"]]).get(paper["id"], 0)
     paper["trending_score"] = trending_score(
         times,
         now=now or datetime.now(UTC),

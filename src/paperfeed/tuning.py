@@ -69,6 +69,8 @@ class IndexTuning:
 @dataclass(frozen=True)
 class JobsTuning:
     embed_every_seconds: float = 10.0  # the serve process's embed poll (and wake-ups)
+    notices_seconds: float = 300.0  # comment notices (at most one per thread per hour anyway)
+    reminders_seconds: float = 3600.0  # reading-group reminders for tomorrow's sessions
 
 
 @dataclass(frozen=True)

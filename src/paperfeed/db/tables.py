@@ -369,3 +369,93 @@ Index("ix_papers_newest", papers.c.listing_date, papers.c.published, papers.c.id
 # The indexer reads the queue oldest first in batches (index_queue.pending);
 # without this, each batch of a 1M-paper rebuild sorted the whole queue.
 Index("ix_index_queue_queued_at", index_queue.c.queued_at, index_queue.c.paper_id)
+
+# ---------------------------------------------------------------- community
+
+# Reading groups. Roles live on the membership (owner | moderator | member);
+# invite links carry invite_nonce, and a new nonce revokes the old links.
+reading_groups = Table(
+    "reading_groups",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("invite_nonce", String(64), nullable=False),
+    Column("created_by", Integer, ForeignKey("readers.id", ondelete="SET NULL")),
+    Column("created_at", UTC_DATETIME, nullable=False),
+)
+
+group_members = Table(
+    "group_members",
+    metadata,
+    Column(
+        "group_id",
+        Integer,
+        ForeignKey("reading_groups.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("reader_id", Integer, ForeignKey("readers.id", ondelete="CASCADE"), primary_key=True),
+    Column("role", String(20), nullable=False, default="member"),  # owner|moderator|member
+    Column("joined_at", UTC_DATETIME, nullable=False),
+    Index("ix_group_members_reader_id", "reader_id"),
+)
+
+# One meeting of a group: when, which papers (ids, in order), who presents.
+# reminded_at: the day-before reminder went out (claimed once per session).
+group_sessions = Table(
+    "group_sessions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "group_id", Integer, ForeignKey("reading_groups.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("starts_at", UTC_DATETIME, nullable=False),
+    Column("title", String(200), nullable=False, default=""),
+    Column("paper_ids", JSON, nullable=False),  # list[str]
+    Column("presenter_id", Integer, ForeignKey("readers.id", ondelete="SET NULL")),
+    Column("created_at", UTC_DATETIME, nullable=False),
+    Column("reminded_at", UTC_DATETIME),
+    Index("ix_group_sessions_group_id_starts_at", "group_id", "starts_at"),
+)
+
+# Comments. A thread is a paper's public discussion ("paper:<id>") or a group
+# session's members-only one ("session:<id>"); the foreign keys make a thread
+# go with its paper or session. Deleting keeps the row (replies stay threaded)
+# and blanks the text; a curator's hide keeps the text for curators only.
+comments = Table(
+    "comments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("thread", String(220), nullable=False),
+    Column("paper_id", String(200), ForeignKey("papers.id", ondelete="CASCADE")),
+    Column("session_id", Integer, ForeignKey("group_sessions.id", ondelete="CASCADE")),
+    Column("parent_id", Integer, ForeignKey("comments.id", ondelete="SET NULL")),
+    Column("reader_id", Integer, ForeignKey("readers.id", ondelete="CASCADE"), nullable=False),
+    Column("body", Text, nullable=False),  # the Markdown as written
+    Column("body_html", Text, nullable=False),  # sanitized, rendered when written
+    Column("created_at", UTC_DATETIME, nullable=False),
+    Column("edited_at", UTC_DATETIME),
+    Column("deleted_at", UTC_DATETIME),
+    Column("hidden_at", UTC_DATETIME),
+    Column("hidden_by", Integer, ForeignKey("readers.id", ondelete="SET NULL")),
+    Index("ix_comments_thread_id", "thread", "id"),
+    Index("ix_comments_paper_id", "paper_id"),
+    Index("ix_comments_reader_id", "reader_id"),
+    Index("ix_comments_created_at", "created_at"),
+)
+
+# Who hears about a thread: its participants (added when they comment) and
+# readers who follow it. muted: unsubscribed, and not re-added by commenting.
+# seen_comment_id/notified_at: the notice batching watermark (one mail per
+# thread per hour at most, covering every comment after seen_comment_id).
+thread_follows = Table(
+    "thread_follows",
+    metadata,
+    Column("reader_id", Integer, ForeignKey("readers.id", ondelete="CASCADE"), primary_key=True),
+    Column("thread", String(220), primary_key=True),
+    Column("muted", Boolean, nullable=False, default=False),
+    Column("seen_comment_id", Integer, nullable=False, default=0),
+    Column("notified_at", UTC_DATETIME),
+    Column("created_at", UTC_DATETIME, nullable=False),
+    Index("ix_thread_follows_thread", "thread"),
+)

@@ -138,11 +138,20 @@ def compose(
     saved_searches: list[dict[str, Any]] | None = None,
     search_matches: SearchMatcher | None = None,
     personal: PersonalPicker | None = None,
+    group_sessions: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The frozen content of one digest: {"period", "sections": [{key, title,
-    items: [{id, note}]}]}. Empty sections are left out."""
+    items: [{id, note}]}]}. Empty sections are left out. ``group_sessions``:
+    the reader's reading-group sessions of the coming week, listed first
+    (even if a paper was sent before: it is the group's schedule)."""
     taken = set(already_sent)
     sections: list[dict[str, Any]] = []
+    group_items = group_section(group_sessions or [])
+    if group_items:
+        taken.update(item["id"] for item in group_items)
+        sections.append(
+            {"key": "group", "title": "This week in your reading group", "items": group_items}
+        )
 
     reader_id = subscription.get("reader_id")
     if reader_id is not None and personal is not None and subscription["personal_count"] > 0:
@@ -190,6 +199,24 @@ def compose(
                 {"key": "trending", "title": title, "items": [{"id": p} for p in trending]}
             )
     return {"period": period_papers.period.slug, "sections": sections}
+
+
+def week_ahead(period: Period) -> tuple[datetime, datetime]:
+    """The week after a digest's period: whose reading-group sessions it lists."""
+    start = datetime.combine(period.end + timedelta(days=1), time.min, tzinfo=UTC)
+    return start, start + timedelta(days=7)
+
+
+def group_section(sessions: list[dict[str, Any]]) -> list[dict[str, str]]:
+    items: dict[str, dict[str, str]] = {}
+    for s in sessions:
+        presenter = f", presented by {s['presenter_name']}" if s.get("presenter_name") else ""
+        when = s["starts_at"].strftime("%a %d %b %H:%M UTC")
+        for paper_id in s["paper_ids"]:
+            items.setdefault(
+                paper_id, {"id": paper_id, "note": f"{s['group_name']}: {when}{presenter}"}
+            )
+    return list(items.values())
 
 
 def paper_ids(content: dict[str, Any]) -> list[str]:

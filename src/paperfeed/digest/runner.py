@@ -40,6 +40,7 @@ expires.
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -48,6 +49,7 @@ from typing import Any
 from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.db import digests as digest_store
+from paperfeed.db import groups as group_store
 from paperfeed.db import papers as paper_store
 from paperfeed.digest import compose as composer
 from paperfeed.digest import render
@@ -131,6 +133,10 @@ def compose_batch(
         already = digest_store.sent_paper_ids(conn, [s["id"] for s in batch])
         reader_ids = sorted({s["reader_id"] for s in batch if s["reader_id"] is not None})
         searches = digest_store.saved_searches_for(conn, reader_ids)
+        start, end = composer.week_ahead(period_papers.period)
+        sessions: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for row in group_store.sessions_between(conn, start, end, reader_ids):
+            sessions[row["member_id"]].append(row)
     return [
         (
             sub,
@@ -141,6 +147,7 @@ def compose_batch(
                 saved_searches=searches.get(sub["reader_id"]) if sub["reader_id"] else None,
                 search_matches=search_matches,
                 personal=personal,
+                group_sessions=sessions.get(sub["reader_id"]) if sub["reader_id"] else None,
             ),
         )
         for sub in batch

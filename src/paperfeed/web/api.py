@@ -253,7 +253,7 @@ def hf_daily_dict(paper: dict[str, Any]) -> dict[str, Any]:
         "title": paper["title"],
         "summary": paper.get("abstract") or "",
         "mediaUrls": [],
-        "numComments": 0,
+        "numComments": int(paper.get("num_comments") or 0),
     }
     submitter = paper.get("submitted_by")
     if submitter:
@@ -354,7 +354,8 @@ def daily_papers(
     week: Annotated[str | None, Query(description="An ISO week, YYYY-Www")] = None,
     month: Annotated[str | None, Query(description="A month, YYYY-MM")] = None,
     sort: Annotated[
-        Literal["publishedAt", "trending"], Query(description="Newest first, or by trending score")
+        Literal["publishedAt", "trending", "discussed"],
+        Query(description="Newest first, by trending score, or most comments first"),
     ] = "publishedAt",
     p: Annotated[WholeNumber, Query(ge=0, le=100_000, description="Page, from 0")] = 0,
     limit: Annotated[

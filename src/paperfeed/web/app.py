@@ -21,9 +21,11 @@ from paperfeed.web import (
     api_library,
     api_readers,
     auth,
+    comments,
     digest,
     errors,
     feeds,
+    groups,
     library,
     library_io,
     opensearch,
@@ -105,6 +107,15 @@ def create_app(paperfeed: Paperfeed | None = None) -> FastAPI:
     app.include_router(library_io.router)
     app.include_router(api_readers.router)
     app.include_router(api_library.router)
+    for router in (
+        comments.api,
+        groups.api,
+        comments.pages,
+        comments.links,
+        groups.pages,
+        groups.calendars,
+    ):
+        app.include_router(router)
     app.include_router(ops.router)
     errors.install(app)  # HTML error pages for browsers, the favicon
     app.add_middleware(ops.RequestContext)

@@ -226,7 +226,7 @@ def message_page(request: Request, status: int, title: str, message: str) -> Res
 def error_response(request: Request, status: int, message: str, title: str = "") -> Response:
     if is_api(request) or "application/json" in request.headers.get("accept", ""):
         return JSONResponse({"detail": message}, status_code=status)
-    if request.url.path.endswith(".xml"):  # feeds answer their errors in plain text
+    if request.url.path.endswith((".xml", ".ics")):  # feeds answer errors in plain text
         return PlainTextResponse(message, status_code=status)
     return message_page(request, status, title or "Something went wrong", message)
 

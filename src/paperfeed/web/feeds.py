@@ -6,7 +6,9 @@
   ``/papers/month/YYYY-MM/feed.xml``: one fixed list, as on its page;
 - ``/feeds/search.xml?q=...``: a saved search, newest matches first;
 - ``/collections/{id}/feed.xml``: a public collection, latest additions first
-  (its papers come from the readers feature, ``readers.get_collection``).
+  (its papers come from the readers feature, ``readers.get_collection``);
+- ``/comments.xml`` and ``/papers/{id}/comments.xml``: the newest comments on
+  every paper, or on one (their HTML was sanitized when written).
 
 feedgen (lxml underneath) escapes every text; what it cannot do is carry the
 control characters XML 1.0 forbids, which arXiv text occasionally contains,
@@ -27,7 +29,7 @@ from feedgen.feed import FeedGenerator
 
 from paperfeed import readers, trending
 from paperfeed.config import Settings
-from paperfeed.services import listings
+from paperfeed.services import comments, listings
 from paperfeed.trending import Period, PeriodError, PeriodKind
 from paperfeed.web.api import search_papers_with_upvotes
 from paperfeed.web.deps import database, paperfeed_of, settings_of
@@ -205,3 +207,54 @@ def collection_feed(request: Request, collection_id: RowId) -> Response:
         alternate_path=f"/collections/{collection_id}",
     )
     return Response(body, media_type=ATOM)
+
+
+# ---------------------------------------------------------------- comments
+
+
+def _comment_feed(request: Request, path: str, title: str, rows: list[dict[str, Any]]) -> bytes:
+    settings = settings_of(request)
+    base = settings.base_url.rstrip("/")
+    fg = FeedGenerator()
+    fg.id(base + path)
+    fg.title(xml_text(title))
+    fg.link(href=base + path, rel="self", type="application/atom+xml")
+    fg.author(name=xml_text(settings.site_name))
+    for row in rows:
+        url = f"{base}/papers/{row['paper_id']}#comment-{row['id']}"
+        entry = fg.add_entry(order="append")
+        entry.id(url)
+        entry.title(xml_text(f"{row['author']} on {row['paper_title']}"))
+        entry.link(href=url, rel="alternate", type="text/html")
+        entry.author(name=xml_text(row["author"]) or "?")
+        entry.content(xml_text(row["body_html"]), type="html")  # sanitized when written
+        entry.published(trending.as_utc(row["created_at"]))
+        entry.updated(trending.as_utc(row["edited_at"] or row["created_at"]))
+    fg.updated(trending.as_utc(rows[0]["created_at"]) if rows else datetime.now(UTC))
+    result: bytes = fg.atom_str(pretty=True)
+    return result
+
+
+@router.get(
+    "/comments.xml",
+    summary="Atom feed of the newest comments on every paper",
+    responses=text_responses("text/plain", 404),
+)
+def instance_feed(request: Request) -> Response:
+    site = settings_of(request).site_name
+    rows = comments.recent(paperfeed_of(request))
+    return Response(
+        _comment_feed(request, "/comments.xml", f"{site}: comments", rows), media_type=ATOM
+    )
+
+
+@router.get(
+    "/papers/{paper_id:paper_id}/comments.xml",
+    summary="Atom feed of one paper's discussion",
+    responses=text_responses("text/plain", 404),
+)
+def thread_feed(request: Request, paper_id: str) -> Response:
+    rows = comments.recent(paperfeed_of(request), paper_id)
+    title = f"Comments on {rows[0]['paper_title']}" if rows else f"Comments on {paper_id}"
+    path = f"/papers/{paper_id}/comments.xml"
+    return Response(_comment_feed(request, path, title, rows), media_type=ATOM)

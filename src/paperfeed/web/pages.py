@@ -18,11 +18,12 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse,
 
 from paperfeed import export, trending
 from paperfeed.config import Settings
-from paperfeed.services import listings
+from paperfeed.services import comments, listings
 from paperfeed.services import search as search_service
 from paperfeed.trending import Period, PeriodError, PeriodKind
 from paperfeed.web import convertors as _convertors  # noqa: F401  (registers {x:paper_id})
 from paperfeed.web.auth import current_reader
+from paperfeed.web.comments import discussion_context
 from paperfeed.web.deps import paperfeed_of, settings_of
 from paperfeed.web.errors import error_page
 from paperfeed.web.library import card_context
@@ -191,7 +192,9 @@ def paper_page(request: Request, paper_id: str) -> Response:
         "day": trending.period_containing("day", listed) if isinstance(listed, date) else None,
         "similar": similar[:SIMILAR_SHOWN],
         "more_similar": len(similar) > SIMILAR_SHOWN,
+        "discussion_feed": f"/papers/{paper['id']}/comments.xml",
         **card_context(request, [paper]),
+        **discussion_context(request, comments.paper_thread(paper["id"])),
     }
     return templates.TemplateResponse(request, "paper.html", context)
 
