@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 
 from paperfeed.app import Paperfeed
 from paperfeed.config import get_settings
+from paperfeed.mcp.transports import StreamableHTTP
 from paperfeed.web import admin, api, auth, digest, feeds, ops, pages, schemas
 from paperfeed.web import recommend as recommend_routes
 from paperfeed.web import search as search_routes
@@ -52,7 +53,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Background work (digests, embedding, the schedule) is not per worker:
     # `paperfeed serve` runs it once (jobs.background_jobs).
     _freeze_startup_objects()
-    yield
+    async with app.state.mcp_http.running():  # MCP over HTTP at /mcp (docs/mcp.md)
+        yield
 
 
 def create_app(paperfeed: Paperfeed | None = None) -> FastAPI:
@@ -85,6 +87,8 @@ def create_app(paperfeed: Paperfeed | None = None) -> FastAPI:
     app.include_router(admin.router)
     auth.install(app, settings)  # sessions, CSRF, readers' pages and API
     app.include_router(ops.router)
+    app.state.mcp_http = StreamableHTTP(paperfeed)
+    app.router.routes.append(app.state.mcp_http.route)
     app.add_middleware(ops.RequestContext)
 
     def openapi() -> dict[str, Any]:
