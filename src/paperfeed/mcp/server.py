@@ -1,8 +1,8 @@
 """Paperfeed's MCP server (the official ``mcp`` SDK's MCPServer).
 
-Every tool calls the function its JSON API twin calls (``API_TWINS`` below
-names the twin; tests/test_mcp.py checks that each JSON route has a tool or a
-stated reason, and that the fields agree). Answers are compact JSON text:
+Every tool calls the function its JSON API twin calls (mcp/coverage.py maps
+each JSON route to its tool, or says why none; tests/test_mcp.py checks that
+map against the app and the tools' fields against the API's). Answers are compact JSON text:
 ``detail="compact"`` (the default) keeps the fields an agent needs to choose
 and cite; ``"full"`` gives the API's fields. No call returns more than
 ``MAX_ITEMS`` papers or ``MAX_CHARS`` characters of a paper.
@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context, MCPServer
@@ -37,29 +37,6 @@ from paperfeed.services.hf_shapes import hf_daily_dict, hf_paper_dict
 MAX_ITEMS = 100  # papers per call (search, trending); the JSON API's maximum too
 MAX_CHARS = 16_000  # characters of a paper per read_paper call
 
-# What each tool's JSON API twin is (method and path as the app routes them);
-# None: no JSON route, and what it shares with the pages instead.
-API_TWINS: dict[str, tuple[str, str] | None] = {
-    "search_papers": ("GET", "/api/search"),
-    "get_paper": ("GET", "/api/papers/{paper_id:paper_id}"),
-    "read_paper": None,  # GET /papers/{id}.md: the same export.markdown
-    "trending": ("GET", "/api/daily_papers"),
-    "similar_papers": None,  # the paper page's "Similar papers": services.search.similar
-    "recommend": ("POST", "/api/recommend"),
-    "whoami": ("GET", "/api/me"),
-    "my_library": ("GET", "/api/me/saved"),
-    "paper_state": ("GET", "/api/me/papers/{paper_id:path}"),
-    "my_collections": ("GET", "/api/collections"),
-    "get_collection": ("GET", "/api/collections/{collection_id}"),
-    "my_saved_searches": ("GET", "/api/me/saved_searches"),
-    "save_paper": ("POST", "/api/papers/{paper_id:path}/save"),
-    "upvote_paper": ("POST", "/api/papers/{paper_id:path}/upvote"),
-    "hide_paper": ("POST", "/api/papers/{paper_id:path}/hide"),
-    "create_collection": ("POST", "/api/collections"),
-    "add_to_collection": ("PUT", "/api/collections/{collection_id}/papers/{paper_id:path}"),
-    "create_saved_search": ("POST", "/api/me/saved_searches"),
-}
-
 COLLECTION_FIELDS = ("id", "name", "description", "is_public", "created_at", "paper_count")
 SAVED_SEARCH_FIELDS = ("id", "name", "query", "created_at")
 LIBRARY_KINDS = {"saved": "save", "upvoted": "vote", "hidden": "hide"}
@@ -78,11 +55,11 @@ PaperId = Annotated[
 ]
 CollectionId = Annotated[int, Field(ge=1, le=2**63 - 1, description="From my_collections")]
 
-READ = ToolAnnotations(readOnlyHint=True, destructiveHint=False, openWorldHint=False)
+READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, open_world_hint=False)
 WRITE = ToolAnnotations(
-    readOnlyHint=False, destructiveHint=False, idempotentHint=True, openWorldHint=False
+    read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False
 )
-CREATE = ToolAnnotations(readOnlyHint=False, destructiveHint=False, openWorldHint=False)
+CREATE = ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=False)
 
 
 @dataclass(frozen=True)
@@ -120,6 +97,16 @@ def _compact_paper(paper: dict[str, Any]) -> dict[str, Any]:
     keep = ("id", "title", "publishedAt", "submittedOnDailyAt", "upvotes", "summary")
     out = {k: paper[k] for k in keep if k in paper}
     return {**out, "authors": _authors([a["name"] for a in paper["authors"]])}
+
+
+def _utc(value: Any) -> Any:
+    """Timestamps with their offset, as the API's UTCDateTime writes them
+    (SQLite returns naive UTC datetimes)."""
+    if isinstance(value, dict):
+        return {k: _utc(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_utc(v) for v in value]
+    return trending_core.as_utc(value) if isinstance(value, datetime) else value
 
 
 def _pick(row: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
@@ -164,7 +151,7 @@ def build_server(app: Paperfeed, stdio_caller: Callable[[], Caller | str] | None
             if who.reader is not None:
                 readers.require_scope(who.reader, scope)
             readers.check_call_rate(settings, db, who.rate_key)
-            return to_json(work(who.reader)).decode()
+            return to_json(_utc(work(who.reader))).decode()
         except (readers.ReaderError, QueryError, trending_core.PeriodError) as exc:
             raise ToolError(str(exc)) from exc
         except recommend_core.RecommendError as exc:
@@ -495,7 +482,7 @@ def build_server(app: Paperfeed, stdio_caller: Callable[[], Caller | str] | None
         if not collection_id.isdigit() or not 0 < int(collection_id) < 2**63:
             raise ResourceError(f"A collection id is a number, not {collection_id[:40]!r}")
         try:
-            return to_json(collection(who.reader, int(collection_id))).decode()
+            return to_json(_utc(collection(who.reader, int(collection_id)))).decode()
         except readers.ReaderError as exc:
             raise ResourceError(str(exc)) from exc
 
