@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import anyio.to_thread
-from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
@@ -58,23 +58,31 @@ class StreamableHTTP:
     any worker can answer any request."""
 
     def __init__(self, app: Paperfeed) -> None:
-        server = build_server(app)
+        self.server = build_server(app)
         base = urlsplit(app.settings.base_url)
         local = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
-        server.streamable_http_app(
-            streamable_http_path="/mcp",
-            stateless_http=True,
-            json_response=True,
-            transport_security=TransportSecuritySettings(
-                allowed_hosts=[base.netloc, *local],
-                allowed_origins=[f"{base.scheme}://{base.netloc}", *(f"http://{h}" for h in local)],
-            ),
+        self.security = TransportSecuritySettings(
+            allowed_hosts=[base.netloc, *local],
+            allowed_origins=[f"{base.scheme}://{base.netloc}", *(f"http://{h}" for h in local)],
         )
-        self.manager = server.session_manager
-        endpoint = Guard(app, StreamableHTTPASGIApp(self.manager))
-        self.route = Route("/mcp", endpoint, methods=["GET", "POST", "DELETE"])
+        self.manager: StreamableHTTPSessionManager | None = None
+        self.route = Route("/mcp", Guard(app, self._handle), methods=["GET", "POST", "DELETE"])
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.manager is None:
+            raise RuntimeError("the MCP endpoint runs inside the app's lifespan")
+        await self.manager.handle_request(scope, receive, send)
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
+        # A manager runs once; an app's lifespan may run again (tests), so
+        # each run gets a new one.
+        self.server.streamable_http_app(
+            streamable_http_path="/mcp",
+            stateless_http=True,
+            json_response=True,
+            transport_security=self.security,
+        )
+        self.manager = self.server.session_manager
         async with self.manager.run():
             yield
