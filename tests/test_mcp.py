@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from jsonschema import Draft202012Validator
 from mcp import Client
 
+from paperfeed import recommend
 from paperfeed.app import Paperfeed
 from paperfeed.config import Settings
 from paperfeed.db import Database
@@ -339,7 +340,21 @@ def test_tool_fields_are_the_json_apis(
             }
 
     tool = anyio.run(go)
-    for key in ("save", "search", "paper", "saved", "me", "state", "collections", "searches"):
+    # Bob follows interests (a cold start): his feed over MCP is what the API
+    # ranks for the same interests.
+    interests = {"categories": ["cs.LG"], "keywords": ["attention"]}
+    recommend.set_interests(db, library.bob.id, interests)
+    api["recommend"] = client.post("/api/recommend", json={**interests, "limit": 3}).json()
+
+    async def feed() -> Any:
+        async with local_client(paperfeed, library.bob_token) as mcp:
+            return await call(mcp, "recommend", limit=3)
+
+    tool["recommend"] = anyio.run(feed)
+    assert len(tool["recommend"]["papers"]) == 3
+    assert "because you follow" in tool["recommend"]["papers"][0]["reason"]
+    for key in ("save", "search", "paper", "saved", "me", "state", "collections", "searches",
+                "recommend"):  # fmt: skip
         assert tool[key] == api[key], key
     # The month's list against the API's (all papers here are in this month).
     assert tool["daily"]["papers"] == api["daily"][: len(tool["daily"]["papers"])]

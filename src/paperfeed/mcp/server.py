@@ -165,7 +165,7 @@ def build_server(app: Paperfeed, stdio_caller: Callable[[], Caller | str] | None
 
     # ------------------------------------------------------------ papers
 
-    @server.tool(annotations=READ)
+    @server.tool(annotations=READ, structured_output=False)
     def search_papers(
         ctx: Context,
         query: Annotated[
@@ -218,7 +218,7 @@ def build_server(app: Paperfeed, stdio_caller: Callable[[], Caller | str] | None
 
         return run(ctx, "read", work, own=False)
 
-    @server.tool(annotations=READ)
+    @server.tool(annotations=READ, structured_output=False)
     def get_paper(ctx: Context, paper_id: PaperId, detail: Detail = "compact") -> str:
         """One paper: title, authors, abstract (summary), dates, upvotes (as GET
         /api/papers/{id}). For the whole text with links, use read_paper."""
@@ -229,7 +229,7 @@ def build_server(app: Paperfeed, stdio_caller: Callable[[], Caller | str] | None
 
         return run(ctx, "read", work, own=False)
 
-    @server.tool(annotations=READ)
+    @server.tool(annotations=READ, structured_output=False)
     def read_paper(
         ctx: Context,
         paper_id: PaperId,
@@ -254,7 +254,7 @@ def build_server(app: Paperfeed, stdio_caller: Callable[[], Caller | str] | None
 
         return run(ctx, "read", work, own=False)
 
-    @server.tool(annotations=READ)
+    @server.tool(annotations=READ, structured_output=False)
     def trending(
         ctx: Context,
         period: Literal["day", "week", "month"] = "day",
@@ -292,7 +292,7 @@ def build_server(app: Paperfeed, stdio_caller: Callable[[], Caller | str] | None
 
         return run(ctx, "read", work, own=False)
 
-    @server.tool(annotations=READ)
+    @server.tool(annotations=READ, structured_output=False)
     def similar_papers(
         ctx: Context, paper_id: PaperId, limit: Annotated[int, Field(ge=1, le=50)] = 10
     ) -> str:
@@ -310,7 +310,7 @@ def build_server(app: Paperfeed, stdio_caller: Callable[[], Caller | str] | None
 
     # ------------------------------------------------------------ the token owner's
 
-    @server.tool(annotations=READ)
+    @server.tool(annotations=READ, structured_output=False)
     def recommend(
         ctx: Context,
         since: Annotated[date | None, Field(description="Listed on or after, YYYY-MM-DD")] = None,
@@ -329,7 +329,7 @@ def build_server(app: Paperfeed, stdio_caller: Callable[[], Caller | str] | None
 
         return run(ctx, "read", work, own=True)
 
-    @server.tool(annotations=READ)
+    @server.tool(annotations=READ, structured_output=False)
     def whoami(ctx: Context) -> str:
         """The reader this token belongs to (id, email, name, role)."""
 
@@ -339,7 +339,7 @@ def build_server(app: Paperfeed, stdio_caller: Callable[[], Caller | str] | None
 
         return run(ctx, "read", work, own=True)
 
-    @server.tool(annotations=READ)
+    @server.tool(annotations=READ, structured_output=False)
     def my_library(
         ctx: Context,
         kind: Literal["saved", "upvoted", "hidden"] = "saved",
@@ -357,12 +357,12 @@ def build_server(app: Paperfeed, stdio_caller: Callable[[], Caller | str] | None
 
         return run(ctx, "read", work, own=True)
 
-    @server.tool(annotations=READ)
+    @server.tool(annotations=READ, structured_output=False)
     def paper_state(ctx: Context, paper_id: PaperId) -> str:
         """Whether the token owner saved, upvoted or hid a paper, and its upvotes."""
         return run(ctx, "read", lambda r: readers.paper_state(db, r, paper_id), own=True)
 
-    @server.tool(annotations=READ)
+    @server.tool(annotations=READ, structured_output=False)
     def my_collections(ctx: Context) -> str:
         """The token owner's collections (id, name, description, paper_count)."""
 
@@ -380,12 +380,12 @@ def build_server(app: Paperfeed, stdio_caller: Callable[[], Caller | str] | None
             "papers": [readers.paper_brief(p) for p in papers],
         }
 
-    @server.tool(annotations=READ)
+    @server.tool(annotations=READ, structured_output=False)
     def get_collection(ctx: Context, collection_id: CollectionId) -> str:
         """One collection and its papers: the token owner's, or a public one."""
         return run(ctx, "read", lambda r: collection(r, collection_id), own=False)
 
-    @server.tool(annotations=READ)
+    @server.tool(annotations=READ, structured_output=False)
     def my_saved_searches(ctx: Context) -> str:
         """The token owner's saved searches (their queries run in search_papers)."""
 
@@ -406,13 +406,13 @@ def build_server(app: Paperfeed, stdio_caller: Callable[[], Caller | str] | None
             return run(ctx, "write", work, own=True)
 
         tool.__doc__ = f"{doc} for the token owner (on=false undoes it). Returns the paper's state."
-        server.add_tool(tool, name=name, annotations=WRITE)
+        server.add_tool(tool, name=name, annotations=WRITE, structured_output=False)
 
     flag_tool("save_paper", "save", "Save a paper to the library")
     flag_tool("upvote_paper", "vote", "Upvote a paper (it counts in trending)")
     flag_tool("hide_paper", "hide", "Hide a paper from lists and the feed")
 
-    @server.tool(annotations=CREATE)
+    @server.tool(annotations=CREATE, structured_output=False)
     def create_collection(
         ctx: Context,
         name: Annotated[str, Field(min_length=1, max_length=200)],
@@ -430,7 +430,7 @@ def build_server(app: Paperfeed, stdio_caller: Callable[[], Caller | str] | None
 
         return run(ctx, "write", work, own=True)
 
-    @server.tool(annotations=WRITE)
+    @server.tool(annotations=WRITE, structured_output=False)
     def add_to_collection(ctx: Context, collection_id: CollectionId, paper_id: PaperId) -> str:
         """Add a paper to one of the token owner's collections (again: no change)."""
 
@@ -441,7 +441,7 @@ def build_server(app: Paperfeed, stdio_caller: Callable[[], Caller | str] | None
 
         return run(ctx, "write", work, own=True)
 
-    @server.tool(annotations=CREATE)
+    @server.tool(annotations=CREATE, structured_output=False)
     def create_saved_search(
         ctx: Context,
         query: Annotated[str, Field(min_length=1, max_length=1000)],
