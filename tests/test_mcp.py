@@ -239,8 +239,7 @@ def test_stdio_refuses_to_start_without_a_valid_token(settings: Settings, librar
     from tests.mcp_support import child_env
 
     for token in (None, "pf_not-a-token"):
-        env = child_env(settings, **({"PAPERFEED_MCP_TOKEN": token} if token else {}))
-        env.pop("PAPERFEED_MCP_TOKEN", None) if token is None else None
+        env = child_env(settings, PAPERFEED_MCP_TOKEN=token or "")
         done = subprocess.run(
             [sys.executable, "-m", "paperfeed", "mcp"],
             env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=120,

@@ -113,9 +113,11 @@ def _pick(row: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
     return {k: row.get(k) for k in fields}
 
 
-def build_server(app: Paperfeed, stdio_caller: Callable[[], Caller | str] | None = None) -> Any:
+def build_server(
+    app: Paperfeed, stdio_caller: Callable[[], Caller | str] | None = None
+) -> MCPServer:
     """The MCP server over ``app``. Over HTTP the caller comes from the
-    request (``http.Guard`` resolves it); over stdio from ``stdio_caller``."""
+    request (``transports.Guard`` resolves it); otherwise from ``stdio_caller``."""
     db, settings = app.db, app.settings
     server = MCPServer(
         "paperfeed",
@@ -152,9 +154,12 @@ def build_server(app: Paperfeed, stdio_caller: Callable[[], Caller | str] | None
                 readers.require_scope(who.reader, scope)
             readers.check_call_rate(settings, db, who.rate_key)
             return to_json(_utc(work(who.reader))).decode()
-        except (readers.ReaderError, QueryError, trending_core.PeriodError) as exc:
-            raise ToolError(str(exc)) from exc
-        except recommend_core.RecommendError as exc:
+        except (
+            readers.ReaderError,
+            QueryError,
+            trending_core.PeriodError,
+            recommend_core.RecommendError,
+        ) as exc:
             raise ToolError(str(exc)) from exc
 
     def paper_or_error(paper_id: str) -> dict[str, Any]:
