@@ -20,6 +20,7 @@ from paperfeed.app import Paperfeed
 from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.mcp.coverage import API_ROUTES, PAGE_TWINS
+from paperfeed.mcp.server import build_server, caller_for
 from tests.browser import LiveServer
 from tests.mcp_support import (
     TITLES,
@@ -365,3 +366,17 @@ def test_tool_fields_are_the_json_apis(
     assert set(tool["paper_compact"]) <= set(api["paper"])
     api_item = api["daily"][0]
     assert set(tool["daily_compact"]["papers"][0]) < set(api_item) | set(api_item["paper"])
+
+
+def test_clients_of_the_handshake_era_still_connect(paperfeed: Paperfeed, library: Library) -> None:
+    """The current revision is 2026-07-28; a client that only knows the
+    initialize handshake gets 2025-11-25 and the same tools."""
+    server = build_server(paperfeed, lambda: caller_for(paperfeed, library.alice_token, "t"))
+
+    async def go() -> tuple[str, int]:
+        async with Client(server, mode="legacy") as legacy:
+            return legacy.protocol_version, len((await legacy.list_tools()).tools)
+
+    version, count = anyio.run(go)
+    tools = {v for v in API_ROUTES.values() if not v.startswith("none:")} | set(PAGE_TWINS)
+    assert version == "2025-11-25" and count == len(tools)
