@@ -108,6 +108,17 @@ async def measure(url: str, token: str, queries: list[str], limit: int) -> dict[
             await mcp_search(query=queries[i + 1], per_page=limit)
             mcp_times.append(time.perf_counter() - started)
         out["api"], out["mcp"] = api_times, mcp_times
+        # What MCP adds whatever the tool: token, rate limit, JSON-RPC, session.
+        out["whoami"] = []
+        for _ in range(100):
+            started = time.perf_counter()
+            assert not (await mcp.call_tool("whoami", {})).is_error
+            out["whoami"].append(time.perf_counter() - started)
+        out["healthz"] = []
+        for _ in range(100):
+            started = time.perf_counter()
+            api.get("/healthz")
+            out["healthz"].append(time.perf_counter() - started)
         # What 80 papers cost a model, on a few topical queries.
         topics = ["large language model agents", "graph neural networks", "diffusion models"]
         texts: dict[str, list[str]] = {}
@@ -157,6 +168,9 @@ def main() -> None:
     print(f"search, {args.limit} hits, one client, sequential, {args.workers} worker(s):")
     print(f"  GET /api/search          {percentiles(result['api'])}")
     print(f"  MCP search_papers (HTTP) {percentiles(result['mcp'])}")
+    print("fixed costs:")
+    print(f"  MCP whoami (HTTP)        {percentiles(result['whoami'])}")
+    print(f"  GET /healthz             {percentiles(result['healthz'])}")
     how, count = counter()
     print(f"tokens ({how}), mean per call:")
     for name, texts in result["texts"].items():
