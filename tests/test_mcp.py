@@ -380,3 +380,30 @@ def test_clients_of_the_handshake_era_still_connect(paperfeed: Paperfeed, librar
     version, count = anyio.run(go)
     tools = {v for v in API_ROUTES.values() if not v.startswith("none:")} | set(PAGE_TWINS)
     assert version == "2025-11-25" and count == len(tools)
+
+
+def test_a_revoked_token_stops_working_at_the_next_call(
+    live: LiveServer, paperfeed: Paperfeed, library: Library
+) -> None:
+    from paperfeed import readers as core
+
+    async def go() -> None:
+        async with (
+            local_client(paperfeed, library.alice_token) as local,  # stdio's path
+            http_client(live.url, library.alice_token) as remote,
+        ):
+            assert (await call(local, "whoami"))["id"] == (await call(remote, "whoami"))["id"]
+            tokens = core.list_api_tokens(paperfeed.db, library.alice)
+            core.revoke_api_token(
+                paperfeed.db, library.alice, next(t["id"] for t in tokens if t["name"] == "agent")
+            )
+            assert "revoked" in await refused(local, "whoami")
+            with pytest.raises(Exception, match="error response"):
+                await remote.call_tool("whoami", {})
+            # What the client was answered: a 401 before any MCP message is read.
+            hello = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+            auth = {"Authorization": f"Bearer {library.alice_token}"}
+            answer = httpx.post(f"{live.url}/mcp", json=hello, headers=auth)
+            assert answer.status_code == 401 and "revoked" in answer.json()["error"]
+
+    anyio.run(go)
