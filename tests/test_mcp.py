@@ -407,3 +407,45 @@ def test_a_revoked_token_stops_working_at_the_next_call(
             assert answer.status_code == 401 and "revoked" in answer.json()["error"]
 
     anyio.run(go)
+
+
+@pytest.mark.slow
+def test_mcp_on_paperfeed_serve_with_two_workers(settings: Settings, library: Library) -> None:
+    """The real ``paperfeed serve --workers 2``: stateless MCP answers from
+    either worker, and one token's calls count together across both."""
+    import socket
+    import subprocess
+    import sys
+
+    from tests.mcp_support import child_env
+    from tests.workers import wait_for
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    url = f"http://127.0.0.1:{port}"
+    env = child_env(settings, PAPERFEED_MCP_CALLS_PER_MINUTE="6", PAPERFEED_BASE_URL=url)
+    command = [sys.executable, "-m", "paperfeed", "serve", "--port", str(port), "--workers", "2"]
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+
+    def ready() -> bool:
+        try:
+            return httpx.get(f"{url}/readyz", timeout=60).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    async def go() -> None:
+        for _ in range(3):  # a new connection each time: either worker may answer
+            async with http_client(url, library.alice_token) as alice:
+                found = await call(alice, "search_papers", query="hypergraphs", mode="lexical")
+                assert [h["id"] for h in found["hits"]] == ["2501.00003"]
+                await call(alice, "whoami")
+        async with http_client(url, library.alice_token) as alice:
+            assert "Too many calls" in await refused(alice, "whoami")
+
+    try:
+        wait_for(ready, what=f"paperfeed serve on port {port}")
+        anyio.run(go)
+    finally:
+        server.terminate()
+        server.wait(60)
