@@ -15,7 +15,7 @@ limit (a database write per call) and JSON-RPC framing.
 Tokens: 80 papers in one call (search_papers per_page=80, compact and
 detail="full"; /api/search and the HF-shaped /api/papers/search for
 comparison), counted with bpe-openai's cl100k_base and o200k_base when it is
-installed (``pip install bpe-openai``: its wheels carry the vocabularies, no
+installed (``pip install -c constraints.txt bpe-openai``: its wheels carry the vocabularies, no
 download), else as characters / 4, and the run says which.
 """
 
