@@ -449,3 +449,15 @@ def test_mcp_on_paperfeed_serve_with_two_workers(settings: Settings, library: Li
     finally:
         server.terminate()
         server.wait(60)
+
+
+def test_a_browser_session_is_no_credential_for_mcp(
+    client: TestClient, settings: Settings, db: Database, library: Library
+) -> None:
+    """Only a Bearer token acts for a reader: the session cookie (which a
+    hostile page could make the browser send) is ignored, so no CSRF."""
+    sign_in(client, settings, db, "alice@example.org")
+    assert client.get("/api/me").status_code == 200  # the cookie works for the API
+    hello = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+    answer = client.post("/mcp", json=hello)
+    assert answer.status_code == 401 and "Bearer" in answer.json()["error"]
