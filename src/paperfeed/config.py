@@ -128,6 +128,11 @@ class Settings(BaseSettings):
     # /metrics: with a token, only requests sending `Authorization: Bearer
     # <token>`; without, only clients on the loopback address.
     metrics_token: str = ""
+    # The MCP server (docs/mcp.md): tool calls without a token (read-only,
+    # public data) only when the operator allows them; calls per token (or per
+    # client address, anonymously) per minute, counted across all workers.
+    mcp_anonymous_read: bool = False
+    mcp_calls_per_minute: int = Field(default=120, ge=1)
     magic_link_minutes: int = 15
     trending_half_life_hours: float = 48.0
 

@@ -203,6 +203,24 @@ def check_sign_in_rate(
             store.record_event(conn, bucket, key, now, since)
 
 
+def check_call_rate(
+    settings: Settings, db: Database, key: str, now: datetime | None = None
+) -> None:
+    """Count one MCP tool call for ``key`` (a token's hash, or an address), or
+    raise RateLimited; in the database, like the sign-in limits, so every
+    worker shares the count."""
+    now = now or utcnow()
+    window = timedelta(minutes=1)
+    limit = settings.mcp_calls_per_minute
+    with db.begin() as conn:
+        if store.count_events(conn, "mcp", key, now - window) >= limit:
+            raise RateLimited(
+                f"Too many calls: at most {limit} a minute for this token. Wait a minute.",
+                retry_after_seconds=60,
+            )
+        store.record_event(conn, "mcp", key, now, now - window)
+
+
 def create_magic_link(
     settings: Settings, db: Database, email: str, now: datetime | None = None
 ) -> str:
@@ -429,6 +447,18 @@ def paper_states(
 def library(db: Database, reader: Reader, kind: str = "save") -> list[dict[str, Any]]:
     with db.connect() as conn:
         return store.flagged_papers(conn, kind, reader.id)
+
+
+def paper_brief(paper: dict[str, Any]) -> dict[str, Any]:
+    """A paper in a reader's list (library, collection, submissions), as the
+    JSON API and the MCP tools give it."""
+    return {
+        "id": paper["id"],
+        "title": paper["title"],
+        "authors": list(paper["authors"] or []),
+        "listing_date": paper.get("listing_date"),
+        "added_at": paper.get("added_at") or paper.get("flagged_at"),
+    }
 
 
 def hidden_paper_ids(db: Database, reader: Reader) -> set[str]:

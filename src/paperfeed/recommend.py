@@ -27,7 +27,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
@@ -499,6 +499,12 @@ class Pick:
     because_title: str | None
     reason: str
     signal: str = ""  # the signal that weighed most: "words", "meaning", "field"
+
+    def as_json(self) -> dict[str, Any]:
+        """The fields of ``POST /api/recommend`` and the MCP ``recommend`` tool."""
+        data = asdict(self)
+        data["listing_date"] = self.listing_date.isoformat() if self.listing_date else None
+        return data
 
 
 def _default_window(db: Database, since: date | None, until: date | None) -> tuple[date, date]:

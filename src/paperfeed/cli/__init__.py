@@ -7,6 +7,7 @@ from paperfeed.cli import core as _core  # noqa: F401
 from paperfeed.cli import digest as _digest  # noqa: F401
 from paperfeed.cli import embed as _embed  # noqa: F401
 from paperfeed.cli import ingest as _ingest  # noqa: F401
+from paperfeed.cli import mcp as _mcp  # noqa: F401
 from paperfeed.cli import ops as _ops  # noqa: F401
 from paperfeed.cli import recommend as _recommend  # noqa: F401
 from paperfeed.cli import search as _search  # noqa: F401

@@ -61,9 +61,7 @@ def recommend(
     finally:
         db.dispose()
     if as_json:
-        from paperfeed.web.recommend import pick_json
-
-        typer.echo(json.dumps({"papers": [pick_json(p) for p in picks]}, ensure_ascii=False))
+        typer.echo(json.dumps({"papers": [p.as_json() for p in picks]}, ensure_ascii=False))
         return
     for i, pick in enumerate(picks, start=1):
         typer.echo(f"{i:3d}. {pick.score:8.3f}  {pick.paper_id}  {pick.title}")

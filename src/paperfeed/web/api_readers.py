@@ -150,13 +150,7 @@ class CurationIn(RequestBody):
 
 
 def _brief(paper: dict[str, Any]) -> PaperBrief:
-    return PaperBrief(
-        id=paper["id"],
-        title=paper["title"],
-        authors=list(paper["authors"] or []),
-        listing_date=paper.get("listing_date"),
-        added_at=paper.get("added_at") or paper.get("flagged_at"),
-    )
+    return PaperBrief(**core.paper_brief(paper))
 
 
 # ---------------------------------------------------------------- me

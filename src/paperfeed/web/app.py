@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from paperfeed.app import Paperfeed
 from paperfeed.config import get_settings
 from paperfeed.logs import configure_logging
+from paperfeed.mcp.transports import StreamableHTTP
 from paperfeed.web import (
     admin,
     api,
@@ -70,7 +71,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Background work (digests, embedding, the schedule) is not per worker:
     # `paperfeed serve` runs it once (jobs.background_jobs).
     _freeze_startup_objects()
-    yield
+    async with app.state.mcp_http.running():  # MCP over HTTP at /mcp (docs/mcp.md)
+        yield
 
 
 def create_app(paperfeed: Paperfeed | None = None) -> FastAPI:
@@ -118,6 +120,8 @@ def create_app(paperfeed: Paperfeed | None = None) -> FastAPI:
         app.include_router(router)
     app.include_router(ops.router)
     errors.install(app)  # HTML error pages for browsers, the favicon
+    app.state.mcp_http = StreamableHTTP(paperfeed)
+    app.router.routes.append(app.state.mcp_http.route)
     app.add_middleware(ops.RequestContext)
 
     def openapi() -> dict[str, Any]:

@@ -7,7 +7,6 @@ upvotes, hides, or (before any) the interests chosen on the page.
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import date
 from typing import Any
 
@@ -39,12 +38,6 @@ class RecommendBody(RequestBody):
     limit: int = Field(20, ge=1, le=500)
 
 
-def pick_json(pick: core.Pick) -> dict[str, Any]:
-    data = asdict(pick)
-    data["listing_date"] = pick.listing_date.isoformat() if pick.listing_date else None
-    return data
-
-
 @router.post(
     "/api/recommend",
     responses={**error_responses(400), **error_responses(422, model=ValidationFailed)},
@@ -69,7 +62,7 @@ def api_recommend(request: Request, body: RecommendBody) -> dict[str, Any]:
         )
     except core.RecommendError as exc:
         raise HTTPException(422, str(exc)) from exc
-    return {"papers": [pick_json(p) for p in picks]}
+    return {"papers": [p.as_json() for p in picks]}
 
 
 @pages.get("/for-you", response_class=HTMLResponse)

@@ -1,7 +1,7 @@
 """readers: private notes on papers and on collection items
 
 Revision ID: 0021_notes
-Revises: 0016_sessions_and_token_scopes
+Revises: 0020_community
 """
 
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0021_notes"
-down_revision: str | None = "0016_sessions_and_token_scopes"
+down_revision: str | None = "0020_community"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
