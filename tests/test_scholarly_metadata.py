@@ -15,9 +15,9 @@ from fastapi.testclient import TestClient
 from lxml import html as lxml_html
 
 from paperfeed import readers as core
+from paperfeed.app import Paperfeed
 from paperfeed.config import Settings
 from paperfeed.db import Database
-from paperfeed.index.backends import indexes_for
 from paperfeed.ingest.pipeline import ingest
 from paperfeed.models import Paper
 from tests.helpers import make_paper
@@ -92,10 +92,10 @@ def test_a_slug_paper_has_no_arxiv_tags(client: TestClient, db: Database) -> Non
 
 
 def test_opensearch_description_parses_and_its_template_searches(
-    client: TestClient, settings: Settings, db: Database
+    client: TestClient, settings: Settings, db: Database, paperfeed: Paperfeed
 ) -> None:
     ingest(db, [make_paper("2503.00007", title="Graph neural networks for molecules")])
-    indexes_for(settings, db).sync_lexical()
+    paperfeed.indexes.sync_lexical()
     home = lxml_html.fromstring(client.get("/").text)
     [link] = home.xpath("//head/link[@rel='search']")
     assert link.get("type") == "application/opensearchdescription+xml"
