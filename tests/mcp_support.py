@@ -21,6 +21,7 @@ from paperfeed import readers as core
 from paperfeed.app import Paperfeed
 from paperfeed.config import Settings
 from paperfeed.mcp.server import build_server, caller_for
+from paperfeed.services import comments, groups, library
 from paperfeed.services.ingest import store
 from tests.helpers import make_paper
 
@@ -42,6 +43,8 @@ class Library:
     bob_token: str
     bob_collection: int  # private
     bob_search: int
+    bob_group: int  # Bob's reading group, with one session (members only)
+    bob_session: int
 
 
 def seed(app: Paperfeed) -> Library:
@@ -58,7 +61,15 @@ def seed(app: Paperfeed) -> Library:
     secret = core.create_collection(app.db, bob, "Bob's secret reading")
     core.add_to_collection(app.db, bob, secret, "2501.00004")
     search = core.create_saved_search(app.db, bob, "bob private", "protein folding")
-    return Library(alice, bob, alice_token, alice_read, bob_token, secret, search)
+    library.set_note(app, bob, "2501.00004", "Bob's private thoughts on folding")
+    comments.post(app, bob, comments.paper_thread("2501.00001"), "Public: *nice* rewiring")
+    group = groups.create_group(app, bob, "Bob's folding club")
+    session = groups.schedule(
+        app, bob, group, starts_at=datetime.now(UTC) + timedelta(days=2),
+        paper_ids=["2501.00004"], presenter_id=None, title="Folding night",
+    )  # fmt: skip
+    comments.post(app, bob, comments.session_thread(session), "Members only: bring snacks")
+    return Library(alice, bob, alice_token, alice_read, bob_token, secret, search, group, session)
 
 
 def child_env(settings: Settings, **extra: str) -> dict[str, str]:

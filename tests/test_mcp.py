@@ -41,6 +41,7 @@ WRITES = {
     "create_collection",
     "add_to_collection",
     "create_saved_search",
+    "write_note",
 }
 
 
@@ -102,6 +103,18 @@ async def _every_tool(client: Client, library: Library) -> None:
     assert [c["name"] for c in await call(client, "my_collections")] == ["For the review"]
     await call(client, "create_saved_search", query="hypergraph", name="hyper")
     assert [s["query"] for s in await call(client, "my_saved_searches")] == ["hypergraph"]
+    note = await call(client, "write_note", paper_id="2501.00002", body="Read **section 3**")
+    assert note["body"] == "Read **section 3**" and note["paper_id"] == "2501.00002"
+    assert (await call(client, "get_note", paper_id="2501.00002"))["body"] == note["body"]
+    [listed] = await call(client, "my_notes", query="section")
+    assert listed["paper_id"] == "2501.00002" and listed["title"] == TITLES["2501.00002"]
+    found = await call(client, "my_library", query="section 3")  # the note matches
+    assert [p["id"] for p in found["papers"]] == ["2501.00002"]
+    assert await call(client, "write_note", paper_id="2501.00002", body="") is None
+    assert "no note" in await refused(client, "get_note", paper_id="2501.00002")
+    [comment] = await call(client, "discussion", paper_id="2501.00001")
+    assert comment["body"] == "Public: *nice* rewiring" and comment["depth"] == 0
+    assert await call(client, "my_groups") == []
     # Saves and upvotes are the feed's positives; with no embeddings yet (none
     # are built here) the feed says so instead of failing.
     assert "known (or embedded)" in await refused(client, "recommend", limit=5)
@@ -122,6 +135,8 @@ async def _every_tool(client: Client, library: Library) -> None:
     assert "collection" in await refused(client, "add_to_collection", collection_id=10**6,
                                          paper_id="2501.00001")  # fmt: skip
     assert "paper_id" in await refused(client, "save_paper")
+    assert "either paper_id or session_id" in await refused(client, "discussion")
+    assert "kind='saved'" in await refused(client, "my_library", kind="hidden", query="x")
     assert "no collection" in await refused(
         client, "get_collection", collection_id=library.bob_collection
     )
@@ -203,6 +218,13 @@ def test_one_readers_token_never_sees_anothers_data(live: LiveServer, library: L
             )  # fmt: skip
             with pytest.raises(Exception, match="no collection"):
                 await alice.read_resource(f"collection://{library.bob_collection}")
+            assert await call(alice, "my_notes") == []
+            assert "no note" in await refused(alice, "get_note", paper_id="2501.00004")
+            assert await call(alice, "my_groups") == []
+            refusal = await refused(alice, "get_group", group_id=library.bob_group)
+            assert "no group" in refusal and "folding" not in refusal.lower()
+            refusal = await refused(alice, "discussion", session_id=library.bob_session)
+            assert "no such discussion" in refusal and "snacks" not in refusal
 
     anyio.run(go)
 
@@ -302,6 +324,10 @@ def test_tool_fields_are_the_json_apis(
     """With detail="full" a tool answers with the API's fields and values;
     compact answers keep a subset of those fields."""
     auth = {"Authorization": f"Bearer {library.alice_token}"}
+    note = {"body": "Compare with *GraphSAGE*"}
+    client.put("/api/papers/2501.00001/note", json=note, headers=auth).raise_for_status()
+    client.post("/api/papers/2501.00001/comments", json={"body": "A reply"}, headers=auth)
+    group = client.post("/api/groups", json={"name": "Lab"}, headers=auth).json()
     api = {
         "save": client.post("/api/papers/2501.00001/save", headers=auth).json(),
         "search": client.get("/api/search", params={"q": "passing", "mode": "lexical"}).json(),
@@ -316,6 +342,11 @@ def test_tool_fields_are_the_json_apis(
     search = {"query": "sparse", "name": "s"}
     saved_search = client.post("/api/me/saved_searches", json=search, headers=auth).json()
     api["collections"] = client.get("/api/collections", headers=auth).json()
+    api["notes"] = client.get("/api/me/notes", headers=auth).json()
+    api["note"] = client.get("/api/papers/2501.00001/note", headers=auth).json()
+    api["discussion"] = client.get("/api/papers/2501.00001/comments").json()
+    api["groups"] = client.get("/api/groups", headers=auth).json()
+    api["group"] = client.get(f"/api/groups/{group['id']}", headers=auth).json()
     api["searches"] = client.get("/api/me/saved_searches", headers=auth).json()
 
     async def go() -> dict[str, Any]:
@@ -337,6 +368,11 @@ def test_tool_fields_are_the_json_apis(
                 "collection": await call(mcp, "get_collection", collection_id=made["id"]),
                 "made": await call(mcp, "create_collection", **{**body, "name": "Mine too"}),
                 "made_search": await call(mcp, "create_saved_search", query="dense", name="d"),
+                "notes": await call(mcp, "my_notes"),
+                "note": await call(mcp, "get_note", paper_id="2501.00001"),
+                "discussion": await call(mcp, "discussion", paper_id="2501.00001"),
+                "groups": await call(mcp, "my_groups"),
+                "group": await call(mcp, "get_group", group_id=group["id"]),
             }
 
     tool = anyio.run(go)
@@ -354,8 +390,16 @@ def test_tool_fields_are_the_json_apis(
     assert len(tool["recommend"]["papers"]) == 3
     assert "because you follow" in tool["recommend"]["papers"][0]["reason"]
     for key in ("save", "search", "paper", "saved", "me", "state", "collections", "searches",
-                "recommend"):  # fmt: skip
+                "recommend", "notes", "note"):  # fmt: skip
         assert tool[key] == api[key], key
+    # The discussion without its HTML rendering; groups without the calendar URL
+    # (a secret of the member's own, for calendar apps, not agents).
+    assert len(tool["discussion"]) == 2
+    assert tool["discussion"] == [
+        {k: v for k, v in c.items() if k != "html"} for c in api["discussion"]
+    ]
+    assert tool["groups"] == api["groups"]
+    assert tool["group"] == {k: v for k, v in api["group"].items() if k != "calendar_url"}
     # The month's list against the API's (all papers here are in this month).
     assert tool["daily"]["papers"] == api["daily"][: len(tool["daily"]["papers"])]
     assert tool["collection"] == client.get(f"/api/collections/{made['id']}", headers=auth).json()

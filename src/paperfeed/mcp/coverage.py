@@ -7,6 +7,9 @@ from __future__ import annotations
 _OWNER = "none: edits and deletions stay with the reader (web or API); agents add"
 _NOT_AGENTS = "none: API tokens are managed by their owner, never by an agent"
 _LINK = "none: a digest subscription is reached by its emailed link, not a reader's token"
+_PUBLIC = "none: what is said in public is written by the reader, not an agent in their name"
+_MEMBERS = "none: membership and schedules are the members' own decisions, on the web or API"
+_ACCOUNT = "none: a whole account moves or goes only at its owner's hand"
 
 API_ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/api/search"): "search_papers",
@@ -45,6 +48,32 @@ API_ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/api/me/submissions"): "none: goes with submitting",
     ("POST", "/api/digest/subscribe"): "none: subscribing confirms by email",
     ("GET", "/api/digest/subscription/{token}"): _LINK,
+    ("GET", "/api/me/notes"): "my_notes",
+    ("GET", "/api/me/saved/search"): "my_library",  # query=...
+    ("GET", "/api/papers/{paper_id}/note"): "get_note",
+    ("PUT", "/api/papers/{paper_id}/note"): "write_note",
+    ("DELETE", "/api/papers/{paper_id}/note"): "write_note",  # body=""
+    ("GET", "/api/collections/{collection_id}/notes/{paper_id}"): "get_note",
+    ("PUT", "/api/collections/{collection_id}/notes/{paper_id}"): "write_note",
+    ("POST", "/api/me/import"): "none: an import file comes from the reader's own machine",
+    ("POST", "/api/me/import/zotero"): "none: needs the reader's Zotero key, which is never kept",
+    ("GET", "/api/me/export"): _ACCOUNT,
+    ("POST", "/api/me/delete"): _ACCOUNT,
+    ("GET", "/api/papers/{paper_id}/comments"): "discussion",
+    ("POST", "/api/papers/{paper_id}/comments"): _PUBLIC,
+    ("PATCH", "/api/comments/{comment_id}"): _PUBLIC,
+    ("DELETE", "/api/comments/{comment_id}"): _OWNER,
+    ("PUT", "/api/comments/{comment_id}/hidden"): "none: curators moderate for everyone",
+    ("DELETE", "/api/comments/{comment_id}/hidden"): "none: curators moderate for everyone",
+    ("GET", "/api/groups"): "my_groups",
+    ("POST", "/api/groups"): _MEMBERS,
+    ("GET", "/api/groups/{group_id}"): "get_group",
+    ("POST", "/api/groups/join"): _MEMBERS,
+    ("DELETE", "/api/groups/{group_id}/membership"): _MEMBERS,
+    ("POST", "/api/groups/{group_id}/sessions"): _MEMBERS,
+    ("DELETE", "/api/groups/{group_id}/sessions/{session_id}"): _MEMBERS,
+    ("GET", "/api/groups/sessions/{session_id}/comments"): "discussion",  # session_id=...
+    ("POST", "/api/groups/sessions/{session_id}/comments"): _PUBLIC,
     ("PUT", "/api/digest/subscription/{token}"): _LINK,
 }
 # Tools without a JSON route, and what they share with the pages instead.

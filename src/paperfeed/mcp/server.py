@@ -30,6 +30,9 @@ from paperfeed.app import Paperfeed
 from paperfeed.query import QueryError
 from paperfeed.readers import Reader
 from paperfeed.search import SearchRequest
+from paperfeed.services import comments as comments_service
+from paperfeed.services import groups as groups_service
+from paperfeed.services import library as library_service
 from paperfeed.services import listings
 from paperfeed.services import search as search_service
 from paperfeed.services.hf_shapes import hf_daily_dict, hf_paper_dict
@@ -40,6 +43,13 @@ MAX_CHARS = 16_000  # characters of a paper per read_paper call
 COLLECTION_FIELDS = ("id", "name", "description", "is_public", "created_at", "paper_count")
 SAVED_SEARCH_FIELDS = ("id", "name", "query", "created_at")
 LIBRARY_KINDS = {"saved": "save", "upvoted": "vote", "hidden": "hide"}
+# The JSON API's CommentOut less its HTML rendering (the Markdown says the same).
+COMMENT_FIELDS = ("id", "paper_id", "parent_id", "depth", "author", "status", "body",
+                  "created_at", "edited_at")  # fmt: skip
+NOTE_FIELDS = ("paper_id", "collection_id", "body", "created_at", "updated_at", "title",
+               "collection_name")  # fmt: skip
+GROUP_FIELDS = ("id", "name", "description", "my_role")
+SESSION_FIELDS = ("id", "starts_at", "title", "paper_ids", "presenter_id", "presenter_name")
 
 Detail = Annotated[
     Literal["compact", "full"],
@@ -54,6 +64,8 @@ PaperId = Annotated[
     ),
 ]
 CollectionId = Annotated[int, Field(ge=1, le=2**63 - 1, description="From my_collections")]
+GroupId = Annotated[int, Field(ge=1, le=2**63 - 1, description="From my_groups")]
+SessionId = Annotated[int, Field(ge=1, le=2**63 - 1, description="A session id from get_group")]
 
 READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, open_world_hint=False)
 WRITE = ToolAnnotations(
@@ -348,14 +360,22 @@ def build_server(
     def my_library(
         ctx: Context,
         kind: Literal["saved", "upvoted", "hidden"] = "saved",
+        query: Annotated[str, Field(max_length=200)] = "",
         page: Annotated[int, Field(ge=1, le=100_000)] = 1,
         per_page: Annotated[int, Field(ge=1, le=MAX_ITEMS)] = 50,
     ) -> str:
-        """The token owner's saved, upvoted or hidden papers, newest first."""
+        """The token owner's saved, upvoted or hidden papers, newest first;
+        ``query`` keeps the saved papers whose title, abstract or note has it."""
 
         def work(reader: Reader | None) -> dict[str, Any]:
             assert reader is not None
-            papers = readers.library(db, reader, LIBRARY_KINDS[kind])
+            if query.strip() and kind != "saved":
+                raise readers.ReaderError("query searches the saved papers only (kind='saved').")
+            papers = (
+                library_service.search_library(app, reader, query)
+                if query.strip()
+                else readers.library(db, reader, LIBRARY_KINDS[kind])
+            )
             start = (page - 1) * per_page
             chunk = [readers.paper_brief(p) for p in papers[start : start + per_page]]
             return {"kind": kind, "page": page, "total": len(papers), "papers": chunk}
@@ -397,6 +417,75 @@ def build_server(
         def work(reader: Reader | None) -> list[dict[str, Any]]:
             assert reader is not None
             return [_pick(s, SAVED_SEARCH_FIELDS) for s in readers.list_saved_searches(db, reader)]
+
+        return run(ctx, "read", work, own=True)
+
+    @server.tool(annotations=READ, structured_output=False)
+    def discussion(
+        ctx: Context, paper_id: PaperId | None = None, session_id: SessionId | None = None
+    ) -> str:
+        """A paper's public discussion, or (session_id) a reading-group session's,
+        for its members only: comments threaded, replies after their parent with
+        ``depth``, bodies in Markdown."""
+        if (paper_id is None) == (session_id is None):
+            raise ToolError("Give either paper_id or session_id.")
+        key = (
+            comments_service.paper_thread(paper_id)
+            if paper_id is not None
+            else comments_service.session_thread(session_id or 0)
+        )
+
+        def work(reader: Reader | None) -> list[dict[str, Any]]:
+            return [_pick(c, COMMENT_FIELDS) for c in comments_service.thread(app, reader, key)]
+
+        return run(ctx, "read", work, own=session_id is not None)
+
+    @server.tool(annotations=READ, structured_output=False)
+    def my_notes(ctx: Context, query: Annotated[str, Field(max_length=200)] = "") -> str:
+        """The token owner's private notes, newest first; ``query`` keeps those
+        whose text or paper title has it."""
+
+        def work(reader: Reader | None) -> list[dict[str, Any]]:
+            assert reader is not None
+            found = library_service.list_notes(app, reader, query)
+            return [_pick(n, NOTE_FIELDS) for n in found]
+
+        return run(ctx, "read", work, own=True)
+
+    @server.tool(annotations=READ, structured_output=False)
+    def get_note(ctx: Context, paper_id: PaperId, collection_id: CollectionId | None = None) -> str:
+        """The token owner's note on a paper, or on a paper of one of their collections."""
+
+        def work(reader: Reader | None) -> dict[str, Any]:
+            assert reader is not None
+            return _pick(
+                library_service.get_note(app, reader, paper_id, collection_id), NOTE_FIELDS
+            )
+
+        return run(ctx, "read", work, own=True)
+
+    @server.tool(annotations=READ, structured_output=False)
+    def my_groups(ctx: Context) -> str:
+        """The token owner's reading groups and their role in each."""
+
+        def work(reader: Reader | None) -> list[dict[str, Any]]:
+            assert reader is not None
+            return [_pick(g, GROUP_FIELDS) for g in groups_service.my_groups(app, reader)]
+
+        return run(ctx, "read", work, own=True)
+
+    @server.tool(annotations=READ, structured_output=False)
+    def get_group(ctx: Context, group_id: GroupId) -> str:
+        """One of the token owner's reading groups: members and schedule of sessions."""
+
+        def work(reader: Reader | None) -> dict[str, Any]:
+            assert reader is not None
+            found = groups_service.group_page(app, reader, group_id)
+            return {
+                **_pick(found, GROUP_FIELDS),
+                "members": [_pick(m, ("reader_id", "name", "role")) for m in found["members"]],
+                "sessions": [_pick(s, SESSION_FIELDS) for s in found["sessions"]],
+            }
 
         return run(ctx, "read", work, own=True)
 
@@ -458,6 +547,23 @@ def build_server(
             assert reader is not None
             made = readers.create_saved_search(db, reader, name, query)
             return _pick(readers.get_saved_search(db, reader, made), SAVED_SEARCH_FIELDS)
+
+        return run(ctx, "write", work, own=True)
+
+    @server.tool(annotations=WRITE, structured_output=False)
+    def write_note(
+        ctx: Context,
+        paper_id: PaperId,
+        body: Annotated[str, Field(max_length=library_service.NOTE_MAX)],
+        collection_id: CollectionId | None = None,
+    ) -> str:
+        """Write the token owner's private note on a paper (or on a paper of one
+        of their collections), replacing any earlier one; an empty body deletes it."""
+
+        def work(reader: Reader | None) -> dict[str, Any] | None:
+            assert reader is not None
+            note = library_service.set_note(app, reader, paper_id, body, collection_id)
+            return None if note is None else _pick(note, NOTE_FIELDS)
 
         return run(ctx, "write", work, own=True)
 
