@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
+import anyio
 import httpx2
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
@@ -111,6 +113,16 @@ async def local_client(app: Paperfeed, token: str | None) -> AsyncIterator[Clien
     server = build_server(app, lambda: caller_for(app, token, "test"))
     async with Client(server) as client:
         yield client
+
+
+T = TypeVar("T")
+
+
+def run_async(function: Callable[..., Awaitable[T]], *args: Any) -> T:
+    """``anyio.run`` in a thread of its own: once a browser test ran, the
+    session's Playwright (tests/browser.py) holds this thread's event loop."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(anyio.run, function, *args).result()
 
 
 async def call(client: Client, tool: str, **arguments: Any) -> Any:

@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import anyio
 import httpx
 import pytest
 from fastapi.testclient import TestClient
@@ -29,6 +28,7 @@ from tests.mcp_support import (
     http_client,
     local_client,
     refused,
+    run_async,
     seed,
     stdio_client,
 )
@@ -149,7 +149,7 @@ def test_every_tool_over_stdio(settings: Settings, library: Library) -> None:
         async with stdio_client(settings, library.alice_token) as client:
             await _every_tool(client, library)
 
-    anyio.run(go)
+    run_async(go)
 
 
 def test_every_tool_over_http(live: LiveServer, library: Library) -> None:
@@ -158,7 +158,7 @@ def test_every_tool_over_http(live: LiveServer, library: Library) -> None:
             assert client.protocol_version == "2026-07-28"
             await _every_tool(client, library)
 
-    anyio.run(go)
+    run_async(go)
 
 
 def test_a_write_through_mcp_shows_on_the_web_page(
@@ -171,7 +171,7 @@ def test_a_write_through_mcp_shows_on_the_web_page(
             await call(mcp, "add_to_collection", collection_id=made["id"], paper_id="2501.00002")
             return int(made["id"])
 
-    collection_id = anyio.run(go)
+    collection_id = run_async(go)
     sign_in(client, settings, db, "alice@example.org")
     assert TITLES["2501.00004"] in client.get("/library").text
     page = client.get(f"/collections/{collection_id}").text
@@ -192,7 +192,7 @@ def test_a_read_only_token_cannot_write(
             ]:
                 assert "'write' scope" in await refused(client, tool, **args)
 
-    anyio.run(go)
+    run_async(go)
     from paperfeed import readers as core
 
     assert core.library(paperfeed.db, library.alice, "save") == []
@@ -226,7 +226,7 @@ def test_one_readers_token_never_sees_anothers_data(live: LiveServer, library: L
             refusal = await refused(alice, "discussion", session_id=library.bob_session)
             assert "no such discussion" in refusal and "snacks" not in refusal
 
-    anyio.run(go)
+    run_async(go)
 
 
 def test_http_needs_a_token_unless_anonymous_reading_is_on(
@@ -252,7 +252,7 @@ def test_http_needs_a_token_unless_anonymous_reading_is_on(
             assert "no collection" in message
 
     with LiveServer(settings, db) as opened:
-        anyio.run(go, opened.url)
+        run_async(go, opened.url)
 
 
 def test_stdio_refuses_to_start_without_a_valid_token(settings: Settings, library: Library) -> None:
@@ -290,7 +290,7 @@ def test_rate_limits_count_calls_across_servers(
             await call(bob, "whoami")
 
     with LiveServer(settings, db) as one, LiveServer(settings, db) as two:
-        anyio.run(go, one.url, two.url)
+        run_async(go, one.url, two.url)
 
 
 # ---------------------------------------------------------------- agreement with the JSON API
@@ -312,7 +312,7 @@ def test_every_json_api_route_has_a_tool_or_a_reason(
         async with local_client(paperfeed, None) as mcp:
             return {t.name for t in (await mcp.list_tools()).tools}
 
-    tools = anyio.run(tool_names)
+    tools = run_async(tool_names)
     named = {v for v in API_ROUTES.values() if not v.startswith("none:")}
     assert named <= tools, f"the map names tools that do not exist: {named - tools}"
     assert tools - named - set(PAGE_TWINS) == set(), "a tool with no JSON or page twin"
@@ -375,7 +375,7 @@ def test_tool_fields_are_the_json_apis(
                 "group": await call(mcp, "get_group", group_id=group["id"]),
             }
 
-    tool = anyio.run(go)
+    tool = run_async(go)
     # Bob follows interests (a cold start): his feed over MCP is what the API
     # ranks for the same interests.
     interests = {"categories": ["cs.LG"], "keywords": ["attention"]}
@@ -386,7 +386,7 @@ def test_tool_fields_are_the_json_apis(
         async with local_client(paperfeed, library.bob_token) as mcp:
             return await call(mcp, "recommend", limit=3)
 
-    tool["recommend"] = anyio.run(feed)
+    tool["recommend"] = run_async(feed)
     assert len(tool["recommend"]["papers"]) == 3
     assert "because you follow" in tool["recommend"]["papers"][0]["reason"]
     for key in ("save", "search", "paper", "saved", "me", "state", "collections", "searches",
@@ -421,7 +421,7 @@ def test_clients_of_the_handshake_era_still_connect(paperfeed: Paperfeed, librar
         async with Client(server, mode="legacy") as legacy:
             return legacy.protocol_version, len((await legacy.list_tools()).tools)
 
-    version, count = anyio.run(go)
+    version, count = run_async(go)
     tools = {v for v in API_ROUTES.values() if not v.startswith("none:")} | set(PAGE_TWINS)
     assert version == "2025-11-25" and count == len(tools)
 
@@ -450,7 +450,7 @@ def test_a_revoked_token_stops_working_at_the_next_call(
             answer = httpx.post(f"{live.url}/mcp", json=hello, headers=auth)
             assert answer.status_code == 401 and "revoked" in answer.json()["error"]
 
-    anyio.run(go)
+    run_async(go)
 
 
 @pytest.mark.slow
@@ -489,7 +489,7 @@ def test_mcp_on_paperfeed_serve_with_two_workers(settings: Settings, library: Li
 
     try:
         wait_for(ready, what=f"paperfeed serve on port {port}")
-        anyio.run(go)
+        run_async(go)
     finally:
         server.terminate()
         server.wait(60)

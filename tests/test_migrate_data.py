@@ -125,6 +125,66 @@ def _fill(db: Database, tmp_path: Path) -> None:
             }
         ],
         t.sent_papers: [{"subscription_id": 1, "paper_id": ids[0], "period": "2025-W10"}],
+        t.notes: [
+            {
+                "reader_id": 1,
+                "paper_id": ids[0],
+                "body": "check *eq. 3*",
+                "created_at": STAMP,
+                "updated_at": STAMP,
+            }
+        ],
+        t.reading_groups: [
+            {
+                "name": "Lab",
+                "description": "",
+                "invite_nonce": "n0",
+                "created_by": 1,
+                "created_at": STAMP,
+            }
+        ],
+        t.group_members: [{"group_id": 1, "reader_id": 1, "role": "owner", "joined_at": STAMP}],
+        t.group_sessions: [
+            {
+                "group_id": 1,
+                "starts_at": STAMP,
+                "title": "",
+                "paper_ids": [ids[1]],
+                "presenter_id": 1,
+                "created_at": STAMP,
+            }
+        ],
+        t.comments: [
+            {
+                "thread": f"paper:{ids[0]}",
+                "paper_id": ids[0],
+                "session_id": None,
+                "parent_id": None,
+                "reader_id": 1,
+                "body": "Nice",
+                "body_html": "<p>Nice</p>",
+                "created_at": STAMP,
+            },
+            {
+                "thread": "session:1",
+                "paper_id": None,
+                "session_id": 1,
+                "parent_id": 1,
+                "reader_id": 1,
+                "body": "Reply",
+                "body_html": "<p>Reply</p>",
+                "created_at": STAMP,
+            },
+        ],
+        t.thread_follows: [
+            {
+                "reader_id": 1,
+                "thread": f"paper:{ids[0]}",
+                "muted": False,
+                "seen_comment_id": 1,
+                "created_at": STAMP,
+            }
+        ],
     }
     with db.begin() as conn:
         for table in t.metadata.sorted_tables:

@@ -8,7 +8,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from starlette.concurrency import run_in_threadpool
 
 from paperfeed.readers import Reader, ReaderError
 from paperfeed.services import imports
@@ -74,7 +73,7 @@ def _run(
 
 
 @router.post("/library/import", response_class=HTMLResponse)
-async def import_file(
+def import_file(
     request: Request,
     format: str = Form("bibtex"),
     file: UploadFile = File(...),
@@ -82,11 +81,9 @@ async def import_file(
     save: str = Form(""),
     reader: Reader = Depends(require_reader),
 ) -> Response:
-    # Read here (async); the import itself runs in the threadpool.
-    data = await file.read(imports.MAX_BYTES + 1)
-    return await run_in_threadpool(
-        _run, request, reader, lambda: imports.read_file(format, data), collection_name, save
-    )
+    # The upload is already spooled by the form parser: reading it does not wait on the client.
+    data = file.file.read(imports.MAX_BYTES + 1)
+    return _run(request, reader, lambda: imports.read_file(format, data), collection_name, save)
 
 
 @router.post("/library/import/zotero", response_class=HTMLResponse)
