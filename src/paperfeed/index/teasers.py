@@ -271,8 +271,8 @@ def extract(
             covered, central, float(central[covered].mean()) if covered.any() else 0.0
         )
         scores = [central[i] + sentence_score(text[s:e], i) for i, (s, e) in enumerate(spans)]
-        best = int(np.argmax(scores))
-        tldr = text[spans[best][0] : spans[best][1]]
+        chosen = int(np.argmax(scores))
+        tldr = text[spans[chosen][0] : spans[chosen][1]]
     return Teaser(keyphrases, tldr)
 
 
