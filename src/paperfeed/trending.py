@@ -52,6 +52,7 @@ from sqlalchemy import Connection
 
 from paperfeed.db import comments as comment_store
 from paperfeed.db import papers as paper_store
+from paperfeed.db import teasers as teaser_store
 from paperfeed.db import trending as trending_store
 from paperfeed.db.trending import Candidate, ListFilter
 from paperfeed.models import is_arxiv_id, split_arxiv_id
@@ -430,7 +431,8 @@ def papers_with_upvotes(
     conn: Connection, ids: Sequence[str], scores: dict[str, float] | None = None
 ) -> list[dict[str, Any]]:
     """Full paper rows in the order of ``ids`` (unknown ids dropped), each with
-    ``votes``, ``upvotes``, ``trending_score`` (0 unless given) and ``num_comments``."""
+    ``votes``, ``upvotes``, ``trending_score`` (0 unless given), ``num_comments``
+    and the current ``keyphrases`` and ``tldr`` (``[]`` and None without them)."""
     scores = scores or {}
     # Between the two queries of a trending page a vote may move a paper from
     # "unscored" to "scored"; list it once.
@@ -438,6 +440,7 @@ def papers_with_upvotes(
     rows = paper_store.get_papers(conn, ids)
     counts = trending_store.vote_counts(conn, ids)
     comments = comment_store.comment_counts(conn, ids)
+    teasers = teaser_store.current_teasers(conn, ids)
     result = []
     for paper_id in ids:
         row = rows.get(paper_id)
@@ -447,8 +450,14 @@ def papers_with_upvotes(
         row["upvotes"] = row["votes"] + int(row["imported_upvotes"] or 0)
         row["trending_score"] = scores.get(paper_id, 0.0)
         row["num_comments"] = comments.get(paper_id, 0)
+        _attach_teaser(row, teasers.get(paper_id))
         result.append(row)
     return result
+
+
+def _attach_teaser(row: dict[str, Any], teaser: teaser_store.StoredTeaser | None) -> None:
+    row["keyphrases"] = teaser.keyphrases if teaser else []
+    row["tldr"] = (teaser.tldr or None) if teaser else None
 
 
 def paper_with_upvotes(
@@ -471,6 +480,7 @@ def paper_with_upvotes(
     paper["votes"] = len(times)
     paper["upvotes"] = len(times) + int(paper["imported_upvotes"] or 0)
     paper["num_comments"] = comment_store.comment_counts(conn, [paper["id"]]).get(paper["id"], 0)
+    _attach_teaser(paper, teaser_store.current_teasers(conn, [paper["id"]]).get(paper["id"]))
     paper["trending_score"] = trending_score(
         times,
         now=now or datetime.now(UTC),

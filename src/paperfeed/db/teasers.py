@@ -60,6 +60,17 @@ def store_teasers(
     conn.execute(stmt, rows)
 
 
+def attach_teasers(conn: Connection, rows: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Set ``keyphrases`` ([] without) and ``tldr`` (None without) on paper rows
+    keyed by id (as ``papers.get_papers`` returns them); returns ``rows``."""
+    found = current_teasers(conn, list(rows))
+    for paper_id, row in rows.items():
+        teaser = found.get(paper_id)
+        row["keyphrases"] = teaser.keyphrases if teaser else []
+        row["tldr"] = (teaser.tldr or None) if teaser else None
+    return rows
+
+
 def current_teasers(conn: Connection, paper_ids: Sequence[str]) -> dict[str, StoredTeaser]:
     """The current teasers of these papers (those of their present text)."""
     if not paper_ids:
