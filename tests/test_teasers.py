@@ -153,3 +153,54 @@ def test_a_current_vector_without_a_teaser_gets_only_the_teaser(
     with db.begin() as conn:
         conn.execute(sa.text("UPDATE paper_teasers SET method = 'older-recipe'"))
     assert embed_pending(db, settings) == 1
+
+
+def test_cards_pages_feeds_and_the_api_show_them_escaped(
+    settings: Settings, db: Database, client: object
+) -> None:
+    from datetime import date
+
+    from fastapi.testclient import TestClient
+
+    assert isinstance(client, TestClient)
+    hostile = (
+        "Graph matching is hard. We propose <script>alert(1)</script> graph matching "
+        "networks & solvers for graph matching. Code is at https://example.org/x."
+    )
+    ingest(
+        db,
+        [
+            make_paper(
+                "2501.00009",
+                title="Graph Matching Networks",
+                abstract=hostile,
+                listing_date=date(2025, 3, 18),
+            )
+        ],
+    )
+    assert embed_pending(db, settings) == 1
+    with db.connect() as conn:
+        teaser = teaser_store.current_teasers(conn, ["2501.00009"])["2501.00009"]
+    assert teaser.tldr.startswith("We propose <script>")
+    phrase = teaser.keyphrases[0]
+
+    for path in ("/papers/date/2025-03-18", "/papers/2501.00009"):
+        page = client.get(path)
+        assert page.status_code == 200, path
+        assert (
+            "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+            and "<script>alert(1)" not in page.text
+        )
+        assert 'class="paper-tldr"' in page.text
+        quoted = "%22" + phrase.replace(" ", "%20") + "%22"
+        assert f'href="/search?q={quoted}"' in page.text, path
+        # The chip's search finds the paper.
+        assert "2501.00009" in client.get(f"/search?q={quoted}").text
+
+    api = client.get("/api/papers/2501.00009").json()
+    assert api["ai_summary"] == teaser.tldr and api["ai_keywords"] == teaser.keyphrases
+    feed = client.get("/papers/date/2025-03-18/feed.xml").text
+    assert "TL;DR: We propose &lt;script&gt;" in feed
+    assert f'term="{phrase}"' in feed
+    markdown = client.get("/papers/2501.00009.md").text
+    assert "**TL;DR:**" in markdown and "**Keyphrases:**" in markdown
