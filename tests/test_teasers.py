@@ -204,3 +204,30 @@ def test_cards_pages_feeds_and_the_api_show_them_escaped(
     assert f'term="{phrase}"' in feed
     markdown = client.get("/papers/2501.00009.md").text
     assert "**TL;DR:**" in markdown and "**Keyphrases:**" in markdown
+
+
+def test_digests_carry_the_tldr(settings: Settings, db: Database) -> None:
+    from paperfeed.db import papers as paper_store
+    from paperfeed.digest import render
+
+    ingest(db, [make_paper("2501.00011", title=TITLE, abstract=ABSTRACT), make_paper("2501.00012")])
+    assert embed_pending(db, settings) == 2
+    with db.begin() as conn:  # the second paper's text changed since: no TL;DR shown
+        conn.execute(
+            sa.text("UPDATE paper_teasers SET text_hash = 'old' WHERE paper_id = '2501.00012'")
+        )
+    with db.connect() as conn:
+        papers = teaser_store.attach_teasers(
+            conn, paper_store.get_papers(conn, ["2501.00011", "2501.00012"])
+        )
+    content = {
+        "sections": [{"title": "Top", "items": [{"id": "2501.00011"}, {"id": "2501.00012"}]}]
+    }
+    text, html = render.render_digest(
+        settings, period_label="Today", content=content, papers=papers, links=None
+    )
+    tldr = papers["2501.00011"]["tldr"]
+    assert tldr.startswith("Second, we introduce")
+    assert f"TL;DR: {tldr}" in text and f"<strong>TL;DR</strong> {tldr}" in html
+    assert papers["2501.00012"]["tldr"] is None and papers["2501.00012"]["keyphrases"] == []
+    assert text.count("TL;DR") == 1
