@@ -437,10 +437,9 @@ def papers_with_upvotes(
     # Between the two queries of a trending page a vote may move a paper from
     # "unscored" to "scored"; list it once.
     ids = list(dict.fromkeys(ids))
-    rows = paper_store.get_papers(conn, ids)
+    rows = teaser_store.attach_teasers(conn, paper_store.get_papers(conn, ids))
     counts = trending_store.vote_counts(conn, ids)
     comments = comment_store.comment_counts(conn, ids)
-    teasers = teaser_store.current_teasers(conn, ids)
     result = []
     for paper_id in ids:
         row = rows.get(paper_id)
@@ -450,14 +449,8 @@ def papers_with_upvotes(
         row["upvotes"] = row["votes"] + int(row["imported_upvotes"] or 0)
         row["trending_score"] = scores.get(paper_id, 0.0)
         row["num_comments"] = comments.get(paper_id, 0)
-        _attach_teaser(row, teasers.get(paper_id))
         result.append(row)
     return result
-
-
-def _attach_teaser(row: dict[str, Any], teaser: teaser_store.StoredTeaser | None) -> None:
-    row["keyphrases"] = teaser.keyphrases if teaser else []
-    row["tldr"] = (teaser.tldr or None) if teaser else None
 
 
 def paper_with_upvotes(
@@ -480,7 +473,7 @@ def paper_with_upvotes(
     paper["votes"] = len(times)
     paper["upvotes"] = len(times) + int(paper["imported_upvotes"] or 0)
     paper["num_comments"] = comment_store.comment_counts(conn, [paper["id"]]).get(paper["id"], 0)
-    _attach_teaser(paper, teaser_store.current_teasers(conn, [paper["id"]]).get(paper["id"]))
+    teaser_store.attach_teasers(conn, {paper["id"]: paper})
     paper["trending_score"] = trending_score(
         times,
         now=now or datetime.now(UTC),
