@@ -231,3 +231,13 @@ def test_digests_carry_the_tldr(settings: Settings, db: Database) -> None:
     assert f"TL;DR: {tldr}" in text and f"<strong>TL;DR</strong> {tldr}" in html
     assert papers["2501.00012"]["tldr"] is None and papers["2501.00012"]["keyphrases"] == []
     assert text.count("TL;DR") == 1
+
+
+def test_no_abstract_no_tldr_and_run_on_sentences_are_cut(settings: Settings) -> None:
+    embedder = get_embedder(settings)
+    run_on = "We propose " + ", ".join(f"method number {i}" for i in range(80)) + "."
+    _, (no_abstract, long_one) = teasers.embed_with_teasers(
+        embedder, ["Graph Neural Networks", "Run-on"], ["", run_on]
+    )
+    assert no_abstract.tldr == "" and no_abstract.keyphrases == ["graph neural networks"]
+    assert len(long_one.tldr) <= teasers.MAX_TLDR_CHARS + 1 and long_one.tldr.endswith("…")

@@ -34,6 +34,7 @@ METHOD_VERSION = "span-mmr.1"
 
 MAX_KEYPHRASES = 5
 MAX_WORDS = 3
+MAX_TLDR_CHARS = 400
 # Added to a candidate's cosine (weights set on the labelled papers, bench/summaries_eval.py):
 TITLE_BONUS = 0.3  # the phrase occurs in the title
 WORDS_BONUS = 0.1  # per word past the first (up to three words)
@@ -273,6 +274,8 @@ def extract(
         scores = [central[i] + sentence_score(text[s:e], i) for i, (s, e) in enumerate(spans)]
         chosen = int(np.argmax(scores))
         tldr = text[spans[chosen][0] : spans[chosen][1]]
+        if len(tldr) > MAX_TLDR_CHARS:  # a run-on "sentence" the splitter could not cut
+            tldr = tldr[:MAX_TLDR_CHARS].rsplit(" ", 1)[0] + "…"
     return Teaser(keyphrases, tldr)
 
 
@@ -331,7 +334,9 @@ class EmbeddedSpans(_SpanEncoder):
 def abstract_start(title: str, abstract: str) -> int:
     """Where the abstract begins in ``models.document_text(title, abstract)``."""
     title = " ".join(title.split())
-    return len(title) + 2 if title and " ".join(abstract.split()) else 0
+    if not " ".join(abstract.split()):
+        return len(title)  # no abstract: no TL;DR (the title is not one)
+    return len(title) + 2 if title else 0
 
 
 def embed_with_teasers(
