@@ -34,7 +34,7 @@ METHOD_VERSION = "span-mmr.1"
 
 MAX_KEYPHRASES = 5
 MAX_WORDS = 3
-MAX_TLDR_CHARS = 400
+MAX_TLDR_CHARS = 600  # the longest labelled contribution sentence has 468
 # Added to a candidate's cosine (weights set on the labelled papers, bench/summaries_eval.py):
 TITLE_BONUS = 0.3  # the phrase occurs in the title
 WORDS_BONUS = 0.1  # per word past the first (up to three words)
