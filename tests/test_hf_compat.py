@@ -120,3 +120,45 @@ def test_errors_reach_the_client_as_hf_errors(api: object, db: Database) -> None
     set_paper(db, "2503.99001", hidden=True)
     with pytest.raises(HfHubHTTPError):
         api.paper_info("2503.99001")  # type: ignore[attr-defined]
+
+
+def test_the_client_reads_ai_summary_and_ai_keywords(
+    api: object, settings: Settings, db: Database
+) -> None:
+    """The offline TL;DR and keyphrases (made by the embed job's extraction,
+    stored per text hash) reach ``PaperInfo.ai_summary`` / ``ai_keywords``."""
+    from sqlalchemy import select
+
+    from paperfeed.db import teasers as teaser_store
+    from paperfeed.db.tables import papers
+    from paperfeed.index import teasers
+    from paperfeed.index.embedder import get_embedder
+    from paperfeed.index.embedding import teaser_method
+
+    first = next(iter(api.list_daily_papers(date=DAY, limit=1)))  # type: ignore[attr-defined]
+    assert first.ai_summary is None and first.ai_keywords is None  # none made yet
+    with db.connect() as conn:
+        rows = conn.execute(
+            select(papers.c.id, papers.c.title, papers.c.abstract, papers.c.text_hash).where(
+                papers.c.id.in_([first.id])
+            )
+        ).all()
+    embedder = get_embedder(settings)
+    _, made = teasers.embed_with_teasers(
+        embedder, [r.title for r in rows], [r.abstract for r in rows]
+    )
+    with db.begin() as conn:
+        teaser_store.store_teasers(
+            conn,
+            teaser_method(embedder.model_id),
+            [(r.id, r.text_hash, t.keyphrases, t.tldr) for r, t in zip(rows, made, strict=True)],
+        )
+    expected = made[0]
+    assert expected.tldr and expected.keyphrases
+
+    info = api.paper_info(first.id)  # type: ignore[attr-defined]
+    assert info.ai_summary == expected.tldr
+    assert info.ai_keywords == expected.keyphrases
+    listed = next(iter(api.list_daily_papers(date=DAY, limit=1)))  # type: ignore[attr-defined]
+    assert listed.id == first.id
+    assert listed.ai_summary == expected.tldr and listed.ai_keywords == expected.keyphrases

@@ -136,6 +136,16 @@ class Settings(BaseSettings):
     magic_link_minutes: int = 15
     trending_half_life_hours: float = 48.0
 
+    # Optional abstractive summaries (docs/summaries.md): off while the URL is
+    # empty. Any OpenAI-compatible endpoint (llama.cpp, vLLM, Ollama: the base
+    # URL, e.g. http://127.0.0.1:8080/v1), the model name it serves, an
+    # optional key, and how many requests a UTC day may make in all.
+    summaries_url: str = ""
+    summaries_model: str = ""
+    summaries_api_key: str = ""
+    summaries_daily_cap: int = Field(default=200, ge=0)
+    summaries_timeout_seconds: float = Field(default=60.0, gt=0)
+
     # Empty (the default): no SMTP server, mail is written to outbox_dir as
     # .eml files and each message's link is logged at WARNING. Set it (and
     # smtp_port, ...) to send real mail.

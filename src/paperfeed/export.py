@@ -188,6 +188,11 @@ def markdown(paper: dict[str, Any], page_url: str) -> str:
     parts = [f"# {title}", "  \n".join(header)]  # two spaces: a Markdown line break
     if paper.get("withdrawn"):
         parts.append("> This paper has been withdrawn.")
+    if paper.get("tldr"):
+        parts.append("**TL;DR:** " + markdown_text(paper["tldr"], one_line=True))
+    if paper.get("keyphrases"):
+        keywords = ", ".join(markdown_text(k, one_line=True) for k in paper["keyphrases"])
+        parts.append("**Keyphrases:** " + keywords)
     parts += ["## Abstract", markdown_text(paper.get("abstract") or "")]
     return "\n\n".join(parts) + "\n"
 

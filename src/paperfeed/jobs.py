@@ -419,6 +419,13 @@ def background_jobs(paperfeed: Paperfeed) -> list[Periodic]:
                 log_level=logging.DEBUG,  # every 10 s; PAPERS_EMBEDDED counts the work
             )
         )
+    if mode is not DeploymentMode.SCALE and settings.summaries_url and settings.summaries_model:
+        # With Redis workers, PAPERFEED_SCHEDULE runs it instead (docs/summaries.md).
+        entries.append(
+            Periodic(
+                JobSpec("summarize"), paperfeed.tuning.jobs.summaries_seconds, name="summaries"
+            )
+        )
     if mode is not DeploymentMode.SCALE:
         entries.extend(periodic_jobs(settings))
     return entries
@@ -699,6 +706,15 @@ def comment_notices_job(ctx: JobContext) -> dict[str, Any]:
     from paperfeed.services import comments
 
     return comments.send_notices(ctx.paperfeed)
+
+
+@job("summarize")
+def summarize_job(ctx: JobContext) -> dict[str, Any]:
+    """Machine summaries of new paper versions, under the daily cap
+    (services.summaries.summarize_pending; args: optional ``limit``)."""
+    from paperfeed.services import summaries
+
+    return summaries.summarize_pending(ctx.paperfeed, limit=ctx.args.get("limit")).as_dict()
 
 
 @job("group-reminders")

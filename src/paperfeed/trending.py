@@ -52,6 +52,7 @@ from sqlalchemy import Connection
 
 from paperfeed.db import comments as comment_store
 from paperfeed.db import papers as paper_store
+from paperfeed.db import teasers as teaser_store
 from paperfeed.db import trending as trending_store
 from paperfeed.db.trending import Candidate, ListFilter
 from paperfeed.models import is_arxiv_id, split_arxiv_id
@@ -430,12 +431,13 @@ def papers_with_upvotes(
     conn: Connection, ids: Sequence[str], scores: dict[str, float] | None = None
 ) -> list[dict[str, Any]]:
     """Full paper rows in the order of ``ids`` (unknown ids dropped), each with
-    ``votes``, ``upvotes``, ``trending_score`` (0 unless given) and ``num_comments``."""
+    ``votes``, ``upvotes``, ``trending_score`` (0 unless given), ``num_comments``
+    and the current ``keyphrases`` and ``tldr`` (``[]`` and None without them)."""
     scores = scores or {}
     # Between the two queries of a trending page a vote may move a paper from
     # "unscored" to "scored"; list it once.
     ids = list(dict.fromkeys(ids))
-    rows = paper_store.get_papers(conn, ids)
+    rows = teaser_store.attach_teasers(conn, paper_store.get_papers(conn, ids))
     counts = trending_store.vote_counts(conn, ids)
     comments = comment_store.comment_counts(conn, ids)
     result = []
@@ -471,6 +473,7 @@ def paper_with_upvotes(
     paper["votes"] = len(times)
     paper["upvotes"] = len(times) + int(paper["imported_upvotes"] or 0)
     paper["num_comments"] = comment_store.comment_counts(conn, [paper["id"]]).get(paper["id"], 0)
+    teaser_store.attach_teasers(conn, {paper["id"]: paper})
     paper["trending_score"] = trending_score(
         times,
         now=now or datetime.now(UTC),

@@ -71,6 +71,9 @@ class JobsTuning:
     embed_every_seconds: float = 10.0  # the serve process's embed poll (and wake-ups)
     notices_seconds: float = 300.0  # comment notices (at most one per thread per hour anyway)
     reminders_seconds: float = 3600.0  # reading-group reminders for tomorrow's sessions
+    # Machine summaries (only while summaries_url is set): the daily cap bounds
+    # the requests, this how soon new papers get theirs.
+    summaries_seconds: float = 600.0
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from paperfeed.cli import mcp as _mcp  # noqa: F401
 from paperfeed.cli import ops as _ops  # noqa: F401
 from paperfeed.cli import recommend as _recommend  # noqa: F401
 from paperfeed.cli import search as _search  # noqa: F401
+from paperfeed.cli import summaries as _summaries  # noqa: F401
 from paperfeed.cli import trending as _trending  # noqa: F401
 from paperfeed.cli import users as _users  # noqa: F401
 from paperfeed.cli.app import app

@@ -20,7 +20,7 @@ import numpy as np
 from sqlalchemy import Connection, and_, delete, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from paperfeed.db.tables import embeddings, papers
+from paperfeed.db.tables import embeddings, paper_teasers, papers
 
 
 def vector_to_bytes(vector: np.ndarray) -> bytes:
@@ -42,6 +42,9 @@ class PaperText:
     title: str
     abstract: str
     text_hash: str  # papers.text_hash: what to store beside its vector
+    # False when only the paper's teaser (keyphrases, TL;DR) is missing or
+    # stale: its stored vector is current and is not written again.
+    needs_vector: bool = True
 
 
 def _upsert(conn: Connection) -> Any:
@@ -81,33 +84,62 @@ def store_vectors(
     conn.execute(stmt, rows)
 
 
-def _pending_condition(model: str) -> Any:
+def _vector_pending() -> Any:
     return or_(embeddings.c.paper_id.is_(None), embeddings.c.content_hash != papers.c.text_hash)
 
 
-def _pending_join(model: str) -> Any:
-    return papers.outerjoin(
-        embeddings, and_(embeddings.c.paper_id == papers.c.id, embeddings.c.model == model)
+def _pending_condition(model: str, teaser_method: str | None = None) -> Any:
+    if teaser_method is None:
+        return _vector_pending()
+    return or_(
+        _vector_pending(),
+        paper_teasers.c.paper_id.is_(None),
+        paper_teasers.c.text_hash != papers.c.text_hash,
+        paper_teasers.c.method != teaser_method,
     )
 
 
-def pending_papers(conn: Connection, model: str, *, limit: int | None = None) -> list[PaperText]:
-    """Papers with no vector for ``model`` yet, or whose vector is stale."""
+def _pending_join(model: str, teaser_method: str | None = None) -> Any:
+    joined = papers.outerjoin(
+        embeddings, and_(embeddings.c.paper_id == papers.c.id, embeddings.c.model == model)
+    )
+    if teaser_method is not None:
+        joined = joined.outerjoin(paper_teasers, paper_teasers.c.paper_id == papers.c.id)
+    return joined
+
+
+def pending_papers(
+    conn: Connection, model: str, *, limit: int | None = None, teaser_method: str | None = None
+) -> list[PaperText]:
+    """Papers with no vector for ``model`` yet, or whose vector is stale; with
+    ``teaser_method``, also those whose teaser is missing, stale or made by
+    another method (``needs_vector`` says which need only the teaser)."""
     query = (
-        select(papers.c.id, papers.c.title, papers.c.abstract, papers.c.text_hash)
-        .select_from(_pending_join(model))
-        .where(_pending_condition(model))
+        select(
+            papers.c.id,
+            papers.c.title,
+            papers.c.abstract,
+            papers.c.text_hash,
+            _vector_pending().label("needs_vector"),
+        )
+        .select_from(_pending_join(model, teaser_method))
+        .where(_pending_condition(model, teaser_method))
         .order_by(papers.c.id)
     )
     if limit is not None:
         query = query.limit(limit)
     return [
-        PaperText(r.id, r.title or "", r.abstract or "", r.text_hash) for r in conn.execute(query)
+        PaperText(r.id, r.title or "", r.abstract or "", r.text_hash, bool(r.needs_vector))
+        for r in conn.execute(query)
     ]
 
 
-def count_pending(conn: Connection, model: str) -> int:
-    query = select(func.count()).select_from(_pending_join(model)).where(_pending_condition(model))
+def count_pending(conn: Connection, model: str, *, teaser_method: str | None = None) -> int:
+    query = (
+        select(func.count())
+        .select_from(_pending_join(model, teaser_method))
+        .where(_pending_condition(model, teaser_method))
+    )
     return int(conn.execute(query).scalar() or 0)
 
 

@@ -120,6 +120,47 @@ embeddings = Table(
     Index("ix_embeddings_model_created_at", "model", "created_at"),
 )
 
+# Keyphrases and a one-sentence TL;DR, extracted offline by the embed job in
+# the same pass as the vector (index/teasers.py). One row per paper, for the
+# text_hash it was computed from: a paper whose text changed (new version,
+# edited abstract) is pending again and gets new ones; a stale row is never shown.
+paper_teasers = Table(
+    "paper_teasers",
+    metadata,
+    Column("paper_id", String(200), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    Column("text_hash", String(64), nullable=False),
+    # The extraction recipe and the embedder it ran on: a new one recomputes.
+    Column("method", String(300), nullable=False),
+    Column("keyphrases", JSON, nullable=False),  # list[str], best first
+    Column("tldr", Text, nullable=False),  # one sentence of the abstract, or ""
+    Column("created_at", UTC_DATETIME, nullable=False),
+)
+
+# Abstractive summaries from an OpenAI-compatible endpoint (services/summaries.py):
+# at most one per paper version (text_hash) and prompt version for the whole
+# instance, stored with the model that wrote it.
+machine_summaries = Table(
+    "machine_summaries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("paper_id", String(200), ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
+    Column("text_hash", String(64), nullable=False),
+    Column("model", String(200), nullable=False),
+    Column("prompt_version", String(50), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", UTC_DATETIME, nullable=False),
+    UniqueConstraint("paper_id", "text_hash", "prompt_version"),
+)
+
+# The daily cap of summary requests: one row per UTC day, its count raised by a
+# conditional UPDATE before each request, so workers together stay under it.
+summary_usage = Table(
+    "summary_usage",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("requests", Integer, nullable=False, default=0),
+)
+
 meta = Table(
     "meta",
     metadata,

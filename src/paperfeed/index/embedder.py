@@ -21,7 +21,7 @@ import itertools
 import queue
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,11 @@ ONNX_DIR_PREFIX = "onnx:"
 ONNX_THREADS = 2
 
 
+# Called with (text index, token states (tokens, dim), character offsets of the
+# tokens): the per-token output of a document's forward pass, before pooling.
+TokenHook = Callable[[int, np.ndarray, Sequence[tuple[int, int]]], None]
+
+
 class EmbedderUnavailable(RuntimeError):
     """The configured model cannot be loaded (missing package or file)."""
 
@@ -57,6 +62,11 @@ class Embedder(ABC):
     @abstractmethod
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         """(n, dim) float32, L2-normalized; row i embeds texts[i]."""
+
+    def embed_with_tokens(self, texts: Sequence[str], hook: TokenHook) -> np.ndarray | None:
+        """As ``embed_documents``, also handing each text's token states to
+        ``hook`` (on any thread); None when this embedder has no token states."""
+        return None
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         # Symmetric models (MiniLM) embed queries like documents; asymmetric
@@ -150,7 +160,14 @@ class OnnxEmbedder(Embedder):
         ids = self._tokenizer.encode(texts[0]).ids
         return self._run([ids], self._session)
 
-    def _run(self, ids: list[list[int]], session: Any) -> np.ndarray:
+    def _run(
+        self,
+        ids: list[list[int]],
+        session: Any,
+        rows: Sequence[int] = (),
+        offsets: Sequence[Sequence[tuple[int, int]]] = (),
+        hook: TokenHook | None = None,
+    ) -> np.ndarray:
         width = max(len(x) for x in ids)
         input_ids = np.zeros((len(ids), width), dtype=np.int64)
         mask = np.zeros((len(ids), width), dtype=np.int64)
@@ -165,34 +182,49 @@ class OnnxEmbedder(Embedder):
         if "token_type_ids" in self._inputs:
             feeds["token_type_ids"] = np.zeros_like(input_ids)
         hidden = session.run(None, feeds)[0]
+        if hook is not None:
+            for row, index in enumerate(rows):
+                n = len(ids[row])
+                hook(index, hidden[row, :n], offsets[index])
         weights = mask[..., None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
         return _normalize(pooled)
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embed(texts, None)
+
+    def embed_with_tokens(self, texts: Sequence[str], hook: TokenHook) -> np.ndarray | None:
+        return self._embed(texts, hook)
+
+    def _embed(self, texts: Sequence[str], hook: TokenHook | None) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         encodings = self._tokenizer.encode_batch(list(texts))
         ids = [e.ids for e in encodings]
+        offsets = [e.offsets for e in encodings] if hook is not None else []
         out = np.empty((len(ids), self.dim), dtype=np.float32)
         batches = self._batches([len(x) for x in ids])
+
+        def run(chunk: list[int], session: Any) -> None:
+            out[chunk] = self._run([ids[i] for i in chunk], session, chunk, offsets, hook)
+
         if len(self._sessions) == 1 or len(batches) == 1:
             for chunk in batches:
-                out[chunk] = self._run([ids[i] for i in chunk], self._session)
+                run(chunk, self._session)
             return out
         free: queue.SimpleQueue[Any] = queue.SimpleQueue()
         for session in self._sessions:
             free.put(session)
 
-        def run(chunk: list[int]) -> None:
+        def run_free(chunk: list[int]) -> None:
             session = free.get()  # as many workers as sessions: never waits
             try:
-                out[chunk] = self._run([ids[i] for i in chunk], session)
+                run(chunk, session)
             finally:
                 free.put(session)
 
         with ThreadPoolExecutor(len(self._sessions), thread_name_prefix="pf-embed") as pool:
-            list(pool.map(run, batches))  # (re-raises a batch's error)
+            list(pool.map(run_free, batches))  # (re-raises a batch's error)
         return out
 
     def _batches(self, lengths: list[int]) -> list[list[int]]:

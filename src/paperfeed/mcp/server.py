@@ -106,7 +106,16 @@ def _compact_hit(hit: dict[str, Any]) -> dict[str, Any]:
 
 def _compact_paper(paper: dict[str, Any]) -> dict[str, Any]:
     """An HF-shaped paper with its authors as names (the HF shape gives each an id)."""
-    keep = ("id", "title", "publishedAt", "submittedOnDailyAt", "upvotes", "summary")
+    keep = (
+        "id",
+        "title",
+        "publishedAt",
+        "submittedOnDailyAt",
+        "upvotes",
+        "ai_summary",
+        "ai_keywords",
+        "summary",
+    )
     out = {k: paper[k] for k in keep if k in paper}
     return {**out, "authors": _authors([a["name"] for a in paper["authors"]])}
 

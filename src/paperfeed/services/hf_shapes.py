@@ -77,6 +77,12 @@ def hf_paper_dict(paper: dict[str, Any], published: str | None = None) -> dict[s
         }
     shaped["summary"] = paper.get("abstract") or ""
     shaped["upvotes"] = int(paper.get("upvotes", paper.get("imported_upvotes")) or 0)
+    # HF fills these with a model's summary and keywords; here they are the
+    # offline extractive TL;DR and keyphrases (docs/summaries.md).
+    if paper.get("tldr"):
+        shaped["ai_summary"] = paper["tldr"]
+    if paper.get("keyphrases"):
+        shaped["ai_keywords"] = list(paper["keyphrases"])
     return shaped
 
 
@@ -107,6 +113,11 @@ def hf_daily_dict(paper: dict[str, Any]) -> dict[str, Any]:
             "isUserFollowing": False,
         }
     shaped["isAuthorParticipating"] = False
+    # huggingface_hub reads a daily item's ai_summary / ai_keywords beside
+    # "paper", not inside it: both places carry them.
+    for key in ("ai_summary", "ai_keywords"):
+        if key in shaped["paper"]:
+            shaped[key] = shaped["paper"][key]
     return shaped
 
 

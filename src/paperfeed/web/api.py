@@ -162,6 +162,12 @@ class HFPaper(HFModel):
     submittedOnDailyBy: HFPaperSubmitter | None = None
     summary: str = Field(description="The abstract")
     upvotes: int = Field(description="Imported Hugging Face upvotes plus readers' upvotes")
+    ai_summary: str | None = Field(
+        None, description="TL;DR: the abstract's key contribution sentence, extracted offline"
+    )
+    ai_keywords: list[str] | None = Field(
+        None, description="Up to five keyphrases of the title and abstract, extracted offline"
+    )
 
 
 class HFDailyPaper(HFModel):
@@ -173,6 +179,8 @@ class HFDailyPaper(HFModel):
     numComments: int = 0
     submittedBy: HFItemSubmitter | None = None
     isAuthorParticipating: bool = False
+    ai_summary: str | None = Field(None, description="As paper.ai_summary")
+    ai_keywords: list[str] | None = Field(None, description="As paper.ai_keywords")
 
 
 def hf_paper(paper: dict[str, Any]) -> HFPaper:

@@ -91,7 +91,17 @@ def atom_feed(
             entry.author(name=xml_text(name) or "?")
         for category in paper.get("categories") or []:
             entry.category(term=xml_text(category))
-        entry.summary(xml_text(paper.get("abstract")), type="text")
+        # Keyphrases as categories of their own scheme (the search they link to).
+        for keyphrase in paper.get("keyphrases") or []:
+            entry.category(
+                term=xml_text(keyphrase), scheme=f"{base}/search", label=xml_text(keyphrase)
+            )
+        if paper.get("tldr"):
+            # The TL;DR is the entry's summary; the abstract stays, as its content.
+            entry.summary(xml_text(f"TL;DR: {paper['tldr']}"), type="text")
+            entry.content(xml_text(paper.get("abstract")), type="text")
+        else:
+            entry.summary(xml_text(paper.get("abstract")), type="text")
         published = paper.get("published") or paper.get("listing_date") or paper.get("created_at")
         # In a collection, an entry is new to subscribers when it was added.
         updated = paper.get("added_at") or paper.get("updated") or published

@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse,
 
 from paperfeed import export, trending
 from paperfeed.config import Settings
-from paperfeed.services import comments, listings
+from paperfeed.services import comments, listings, summaries
 from paperfeed.services import search as search_service
 from paperfeed.trending import Period, PeriodError, PeriodKind
 from paperfeed.web import convertors as _convertors  # noqa: F401  (registers {x:paper_id})
@@ -193,6 +193,8 @@ def paper_page(request: Request, paper_id: str) -> Response:
         "similar": similar[:SIMILAR_SHOWN],
         "more_similar": len(similar) > SIMILAR_SHOWN,
         "discussion_feed": f"/papers/{paper['id']}/comments.xml",
+        # Written by a language model (services/summaries.py): shown marked as such.
+        "machine_summary": summaries.for_paper(paperfeed_of(request), paper["id"]),
         **card_context(request, [paper]),
         **discussion_context(request, comments.paper_thread(paper["id"])),
     }
