@@ -176,6 +176,27 @@ def _fill(db: Database, tmp_path: Path) -> None:
                 "created_at": STAMP,
             },
         ],
+        t.paper_teasers: [
+            {
+                "paper_id": ids[0],
+                "text_hash": "h",
+                "method": "m",
+                "keyphrases": ["graph rewiring"],
+                "tldr": "We rewire.",
+                "created_at": STAMP,
+            }
+        ],
+        t.machine_summaries: [
+            {
+                "paper_id": ids[0],
+                "text_hash": "h",
+                "model": "llama",
+                "prompt_version": "1",
+                "body": "A summary.",
+                "created_at": STAMP,
+            }
+        ],
+        t.summary_usage: [{"day": STAMP.date(), "requests": 3}],
         t.thread_follows: [
             {
                 "reader_id": 1,
