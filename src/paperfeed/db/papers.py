@@ -24,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from paperfeed.db.tables import (
+    code_links,
     collection_papers,
     hides,
     index_queue,
@@ -263,7 +264,7 @@ def find_by_title_key(conn: Connection, title_keys: Sequence[str]) -> dict[str, 
 
 def merge_slug_into(conn: Connection, slug: str, paper_id: str) -> None:
     """Fold a slug paper into its arXiv twin: readers' votes, saves, hides,
-    collections and submissions move over, and the slug stays as an alias."""
+    collections, code links and submissions move over, and the slug stays as an alias."""
     old = conn.execute(select(papers).where(papers.c.id == slug)).first()
     if old is None:
         return
@@ -272,6 +273,7 @@ def merge_slug_into(conn: Connection, slug: str, paper_id: str) -> None:
         (saves, "reader_id"),
         (hides, "reader_id"),
         (collection_papers, "collection_id"),
+        (code_links, "url"),
     ):
         twin = table.alias("twin")
         already = (
@@ -298,6 +300,7 @@ def merge_slug_into(conn: Connection, slug: str, paper_id: str) -> None:
         update(paper_aliases).where(paper_aliases.c.paper_id == slug).values(paper_id=paper_id)
     )
     conn.execute(delete(index_queue).where(index_queue.c.paper_id == slug))
+    conn.execute(delete(code_links).where(code_links.c.paper_id == slug))
     conn.execute(delete(papers).where(papers.c.id == slug))
     conn.execute(
         _insert(conn, paper_aliases).on_conflict_do_nothing(),
