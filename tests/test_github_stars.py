@@ -255,3 +255,28 @@ def test_an_answer_without_stars_is_a_bad_body(body: str) -> None:
 
     with pytest.raises(BadBody):
         github_stars._answer(httpx.Response(200, content=body.encode()))
+
+
+def test_the_cli_and_the_job_run_the_same_refresh(
+    paperfeed: Paperfeed,
+    fixture_server: FixtureServer,
+    cli_env: object,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from typer.testing import CliRunner
+
+    from paperfeed import jobs
+    from paperfeed.cli import app
+
+    _papers(paperfeed)
+    _routes(fixture_server)
+    monkeypatch.setenv("PAPERFEED_GITHUB_API_URL", paperfeed.settings.github_api_url)
+    monkeypatch.setenv("PAPERFEED_GITHUB_DELAY_SECONDS", "0")
+    result = CliRunner().invoke(app, ["code", "refresh", "--limit", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    assert '"checked": 2' in result.output
+    outcome = jobs.execute(paperfeed, jobs.JobSpec("github-stars"))
+    assert outcome["checked"] == 2  # the two the CLI left
+    stats = CliRunner().invoke(app, ["code", "stats"])
+    assert "papers_with_code: 4" in stats.output
+    assert "gone: 1" in stats.output

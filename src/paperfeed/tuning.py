@@ -71,6 +71,10 @@ class JobsTuning:
     embed_every_seconds: float = 10.0  # the serve process's embed poll (and wake-ups)
     notices_seconds: float = 300.0  # comment notices (at most one per thread per hour anyway)
     reminders_seconds: float = 3600.0  # reading-group reminders for tomorrow's sessions
+    # GitHub stars refresh (services.github_stars): each run asks about at most
+    # github_refresh_batch repositories and stops at GitHub's rate limit until
+    # its reset (60 requests an hour without a token); 0 turns it off.
+    github_stars_seconds: float = 3600.0
 
 
 @dataclass(frozen=True)

@@ -91,6 +91,17 @@ def _observe(conn: Connection, name: str, stars: int, at: datetime) -> None:
     )
 
 
+def paper_texts(conn: Connection, *, after: str, limit: int) -> list[tuple[str, str, str | None]]:
+    """(id, abstract, comment) of papers by id, from just past ``after``."""
+    rows = conn.execute(
+        select(papers.c.id, papers.c.abstract, papers.c.comment)
+        .where(papers.c.id > after)
+        .order_by(papers.c.id)
+        .limit(limit)
+    )
+    return [(r[0], r[1] or "", r[2]) for r in rows]
+
+
 def has_code() -> ColumnElement[bool]:
     """The papers (in a query over ``papers``) that link to code."""
     return exists().where(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -57,12 +57,16 @@ class UpsertCounts:
     # Records of a batch that named a paper an earlier record of it named too
     # (the later one was stored): every record is one of these four.
     duplicates: int = 0
+    # Ids of papers whose record equalled what is stored (what derives from
+    # their text, such as code links, need not be derived again).
+    unchanged_ids: set[str] = field(default_factory=set)
 
     def add(self, other: UpsertCounts) -> None:
         self.inserted += other.inserted
         self.updated += other.updated
         self.unchanged += other.unchanged
         self.duplicates += other.duplicates
+        self.unchanged_ids |= other.unchanged_ids
 
 
 # How much of a paper's metadata a source carries. A poorer source (an HF page:
@@ -198,6 +202,7 @@ def upsert_papers(conn: Connection, batch: Sequence[Paper]) -> UpsertCounts:
         old = existing.get(paper_id)
         if old is not None and old.content_hash == paper.content_hash():
             counts.unchanged += 1
+            counts.unchanged_ids.add(paper_id)
             continue
         row = _merged_row(paper, old, stamp)
         versioned.append(paper)
@@ -205,6 +210,7 @@ def upsert_papers(conn: Connection, batch: Sequence[Paper]) -> UpsertCounts:
             # Another source said what is already stored (two sources
             # alternating must not rewrite and re-index the paper each time).
             counts.unchanged += 1
+            counts.unchanged_ids.add(paper_id)
             continue
         (new_rows if old is None else changed_rows).append(row)
     if new_rows:

@@ -116,7 +116,13 @@ def ingest(
                 for slug, arxiv_id in slugs_to_merge:
                     paper_store.merge_slug_into(conn, slug, arxiv_id)
                 if on_batch is not None:
-                    on_batch(conn, batch)
+                    # Unchanged papers have the text they had: only a source's
+                    # own link fields (HF's stars move) are worth another look.
+                    same = counts.unchanged_ids
+                    on_batch(
+                        conn,
+                        [p for p in batch if p.id not in same or p.github_repo or p.project_page],
+                    )
             report.inserted += counts.inserted
             report.updated += counts.updated
             report.unchanged += counts.unchanged

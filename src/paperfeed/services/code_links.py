@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
+from paperfeed.app import Paperfeed
 from paperfeed.db import code as code_store
 from paperfeed.db.code import CODE_KINDS
 from paperfeed.models import Paper
@@ -216,3 +217,38 @@ def record(conn: Connection, batch: Sequence[Paper]) -> int:
     if not rows:
         return 0
     return code_store.add_links(conn, rows, hf_stars=hf_stars)
+
+
+@dataclass
+class BackfillReport:
+    papers: int = 0
+    links: int = 0
+
+
+def backfill(app: Paperfeed, *, batch_size: int = 2000) -> BackfillReport:
+    """Find the links of every stored paper (papers stored before links were
+    extracted at ingest, or after the rules changed). Idempotent: links already
+    stored are kept; one transaction per batch, so a stopped run loses nothing."""
+    report = BackfillReport()
+    after = ""
+    while True:
+        with app.db.connect() as conn:
+            texts = code_store.paper_texts(conn, after=after, limit=batch_size)
+        if not texts:
+            return report
+        rows = [
+            code_store.LinkRow(paper_id, link.url, link.kind, source, link.repo)
+            for paper_id, abstract, comment in texts
+            for source, text in (("abstract", abstract), ("comment", comment))
+            for link in extract(text)
+        ]
+        if rows:
+            with app.db.begin() as conn:
+                report.links += code_store.add_links(conn, rows, hf_stars={})
+        report.papers += len(texts)
+        after = texts[-1][0]
+
+
+def stats(app: Paperfeed) -> dict[str, int]:
+    with app.db.connect() as conn:
+        return code_store.stats(conn)
