@@ -306,6 +306,19 @@ def star_history(conn: Connection, names: Iterable[str]) -> dict[str, list[tuple
     return out
 
 
+def code_candidates(
+    conn: Connection, where: Sequence[ColumnElement[bool]]
+) -> list[tuple[str, int, Any, Any]]:
+    """(id, imported upvotes, listing date, published) of the papers ``where``
+    selects that link to code: the trending-by-code list's candidates."""
+    rows = conn.execute(
+        select(
+            papers.c.id, papers.c.imported_upvotes, papers.c.listing_date, papers.c.published
+        ).where(*where, has_code())
+    )
+    return [(r[0], int(r[1] or 0), r[2], r[3]) for r in rows]
+
+
 def github_repos_of(conn: Connection, paper_ids: Sequence[str]) -> dict[str, list[str]]:
     """Repository keys per paper (live ones: not gone, not renamed away)."""
     out: dict[str, list[str]] = defaultdict(list)
