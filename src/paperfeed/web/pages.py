@@ -52,8 +52,15 @@ def _list_args(request: Request) -> tuple[str, int, bool]:
 
 
 def _list_page(
-    request: Request, period: Period | None, *, home: bool = False, sort: str | None = None
+    request: Request,
+    period: Period | None,
+    *,
+    home: bool = False,
+    sort: str | None = None,
+    list_path: str = "",
 ) -> Response:
+    """``sort``: a fixed order (the page's own); ``list_path``: where its
+    sort and filter links go (the period's own page, from such a page)."""
     try:
         asked_sort, page, has_code = _list_args(request)
     except ValueError as exc:
@@ -80,6 +87,7 @@ def _list_page(
         "nav": nav,
         "sort": sort,
         "has_code": has_code,
+        "list_path": list_path,
         "home": home,
         "feed_url": f"{period.path}/feed.xml" if period else None,
         **card_context(request, papers),
@@ -98,7 +106,7 @@ def trending_code(request: Request) -> Response:
     """Trending by code: the week of the latest listed day, papers with code
     ranked by GitHub stars gained that week blended with votes (docs/trending.md)."""
     period = listings.latest_period(paperfeed_of(request), "week")
-    return _list_page(request, period, sort="code")
+    return _list_page(request, period, sort="code", list_path=period.path if period else "/")
 
 
 def _period_page(request: Request, kind: PeriodKind, text: str) -> Response:
