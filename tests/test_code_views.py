@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -208,7 +209,10 @@ def test_mcp_trending_sorts_by_code(paperfeed: Paperfeed) -> None:
             return coded, found
 
     paperfeed.settings.mcp_anonymous_read = True
-    coded, found = asyncio.run(go())
+    # In a thread of its own: a browser test's Playwright may hold this
+    # thread's event loop.
+    with ThreadPoolExecutor(1) as pool:
+        coded, found = pool.submit(asyncio.run, go()).result()
     assert coded["papers"][0]["id"] == "2503.00001"
     assert coded["papers"][0]["githubStars"] == 110
     assert coded["total"] == 3
