@@ -32,11 +32,16 @@ MAX_URL_CHARS = 500  # code_links.url
 
 # A URL runs to whitespace or a character no abstract puts inside one: LaTeX
 # braces (\href{...}{...}, \url{...}), quotes, angle brackets, backslashes.
-_URL = re.compile(
-    r"(?:https?://|(?<![\w.@/-])(?:www\.)?(?=(?:github\.com|gitlab\.com|huggingface\.co|hf\.co)/))"
-    r"[^\s{}<>\"'\\|^`]+",
-    re.IGNORECASE,
-)
+# Two expressions, each starting with literal text: one with an optional
+# "www." or re.IGNORECASE tried a match at every position of every abstract,
+# which was most of ingest's extraction cost (docs/benchmarks.md, issue 24).
+_URL_CHARS = r"[^\s{}<>\"'\\|^`]+"
+_HTTP = re.compile(r"(?:https?|HTTPS?)://" + _URL_CHARS)
+# A code host written without a scheme ("github.com/owner/repo").
+_BARE = re.compile(r"(?:github\.com|gitlab\.com|huggingface\.co|hf\.co)/" + _URL_CHARS)
+_BARE_HOSTS = ("github.com/", "gitlab.com/", "huggingface.co/", "hf.co/")
+# Before a bare host: part of a longer host or path (a URL the other found).
+_GLUED = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.@/-")
 _TRAILING = ".,;:!?)]}*'\"~"
 _GITHUB_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
 _REPO_NAME = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
@@ -52,14 +57,14 @@ _HF_RESERVED = {
 }  # fmt: skip
 # Hosts that are not a paper's project page: publishers, preprint servers,
 # identifiers, licences, video and social media, link shorteners.
-_NOT_PROJECT = (
+_NOT_PROJECT = frozenset({
     "arxiv.org", "doi.org", "creativecommons.org", "openreview.net", "aclanthology.org",
     "ieee.org", "acm.org", "springer.com", "sciencedirect.com", "nature.com", "wiley.com",
     "twitter.com", "x.com", "youtube.com", "youtu.be", "linkedin.com", "facebook.com",
     "google.com", "bit.ly", "wikipedia.org", "kaggle.com", "zenodo.org", "figshare.com",
     "4open.science", "paperswithcode.com", "semanticscholar.org", "neurips.cc", "mlr.press",
     "aaai.org", "ijcai.org", "cvf.com", "thecvf.com", "overleaf.com", "dropbox.com",
-)  # fmt: skip
+})  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +120,8 @@ def _huggingface(path: list[str]) -> Link | None:
 
 
 def _project(url: str, host: str) -> Link | None:
-    if "." not in host or any(host == d or host.endswith("." + d) for d in _NOT_PROJECT):
+    labels = host.split(".")
+    if len(labels) < 2 or any(".".join(labels[i:]) in _NOT_PROJECT for i in range(len(labels) - 1)):
         return None
     if host in ("github.com", "gitlab.com", "huggingface.co", "hf.co"):
         return None  # such a link that is no repository (a profile, a search)
@@ -152,21 +158,32 @@ def classify(raw: str) -> Link | None:
 
 def extract(text: str | None) -> list[Link]:
     """The code and project links in ``text``, in order of appearance, each once."""
-    # Most abstracts have no link at all: a substring test (C speed) skips the
-    # regular expression for them (bench/ingest.py, docs/benchmarks.md).
-    if not text or (
-        "://" not in text and "github.com" not in text and "huggingface.co" not in text
-        and "gitlab.com" not in text and "hf.co" not in text
-    ):  # fmt: skip
+    # Most abstracts have no link at all: substring tests (C speed) skip the
+    # regular expressions for them.
+    if not text:
         return []
-    found: dict[str, Link] = {}
-    for match in _URL.finditer(text):
-        link = classify(match.group())
-        if link is not None and link.url.lower() not in found:
-            found[link.url.lower()] = link
-            if len(found) >= MAX_LINKS_PER_PAPER:
+    # Every bare host ends ".co/" or ".com/"; two scans, not four.
+    bare = (".co/" in text or ".com/" in text) and any(h in text for h in _BARE_HOSTS)
+    if not bare and "://" not in text:
+        return []
+    found: list[tuple[int, str]] = [(m.start(), m.group()) for m in _HTTP.finditer(text)]
+    if bare:
+        for m in _BARE.finditer(text):
+            start = m.start()
+            if start >= 4 and text[start - 4 : start] == "www.":
+                start -= 4
+            if start and text[start - 1] in _GLUED:
+                continue  # inside a URL the first expression found, or a longer host
+            found.append((start, m.group()))
+        found.sort()
+    links: dict[str, Link] = {}
+    for _, raw in found:
+        link = classify(raw)
+        if link is not None and link.url.lower() not in links:
+            links[link.url.lower()] = link
+            if len(links) >= MAX_LINKS_PER_PAPER:
                 break
-    return list(found.values())
+    return list(links.values())
 
 
 def links_of(paper: Paper) -> list[tuple[Link, str]]:
