@@ -218,3 +218,24 @@ def test_mcp_trending_sorts_by_code(paperfeed: Paperfeed) -> None:
     assert coded["total"] == 3
     assert {h["id"] for h in found["hits"]} == {"2503.00001", "2503.00003", "2503.00004"}
     assert {h.get("github_stars") for h in found["hits"]} == {110, 5005, None}
+
+
+@pytest.mark.parametrize(
+    ("raw", "has_code", "free"),
+    [
+        ("graph has:code", True, "graph"),
+        ("HAS:CODE graph", True, "graph"),
+        ("(has:code) graph", True, "graph"),
+        ("graph has:codes", False, None),  # not the filter: plain text
+        ("graph has:nothing", False, None),
+        ('"has:code" graph', False, None),  # inside a phrase, it stays words
+    ],
+)
+def test_has_code_in_the_query_language(raw: str, has_code: bool, free: str | None) -> None:
+    from paperfeed.query import parse
+
+    parsed = parse(raw)
+    assert parsed.has_code is has_code
+    if free is not None:
+        assert parsed.free_text.strip("() ") == free
+        assert all("code" not in t.text for t in parsed.terms)
