@@ -62,7 +62,33 @@ def request_from(params: Any, *, per_page: int = 20) -> SearchRequest:
     )
 
 
-@router.get("/api/search", responses=error_responses(400, model=QueryProblem))
+# The parameters are read as text by request_from (a 400 naming the bad one,
+# never a 422); the one added with issue 24 is declared for the API's readers.
+_HAS_CODE_PARAMETER = {
+    "name": "has_code",
+    "in": "query",
+    "required": False,
+    "description": "1 (or true): only papers that link to code (a repository, or a Hugging "
+    "Face model, dataset or Space); `has:code` in q does the same",
+    "schema": {"type": "string", "enum": ["0", "1", "true", "false"]},
+}
+
+
+@router.get(
+    "/api/search",
+    responses={
+        **error_responses(400, model=QueryProblem),
+        # What a declared parameter brings on every route: the app-wide check of
+        # text (web.params, control characters) answers 422.
+        422: {
+            "description": "Validation error",
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}
+            },
+        },
+    },
+    openapi_extra={"parameters": [_HAS_CODE_PARAMETER]},
+)
 def api_search(request: Request) -> Response:
     """Search papers. Parameters: q, category (repeatable), author (repeatable),
     since, until (YYYY-MM-DD, on the listing date), sort (relevance|date|upvotes),
