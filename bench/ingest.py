@@ -28,9 +28,11 @@ import time
 from pathlib import Path
 
 from paperfeed.db import Database
+from paperfeed.db import code as code_store
 from paperfeed.db import papers as paper_store
 from paperfeed.ingest.jsonl import read_jsonl
 from paperfeed.ingest.pipeline import IngestReport, ingest
+from paperfeed.services import code_links
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_DATA = HERE.parent.parent / "shared/data/arxiv-cs-2025.jsonl.gz"
@@ -68,12 +70,13 @@ def synthetic_file(size: int) -> Path:
     return path
 
 
-def run(db: Database, data: Path) -> tuple[IngestReport, float]:
+def run(db: Database, data: Path, *, code: bool = True) -> tuple[IngestReport, float]:
     """The report (wall-clock rate) and the rate per CPU-second of this process,
-    which moves less when other work shares the cores."""
+    which moves less when other work shares the cores. ``code``: with the
+    code-link extraction every ``services.ingest.store`` runs (issue 24)."""
     started = time.perf_counter()
     cpu = time.process_time()
-    report = ingest(db, read_jsonl(data))
+    report = ingest(db, read_jsonl(data), on_batch=code_links.record if code else None)
     report.seconds = time.perf_counter() - started  # include the last commit
     return report, report.read / max(time.process_time() - cpu, 1e-9)
 
@@ -83,6 +86,11 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--database-url", help="default: a fresh SQLite file in a temp dir")
     parser.add_argument("--backend", default="sqlite", choices=["sqlite", "postgres"])
+    parser.add_argument(
+        "--no-code-links",
+        action="store_true",
+        help="leave out the code-link extraction (to measure what it costs)",
+    )
     parser.add_argument(
         "--synthetic", type=int, metavar="N", help="ingest N synthetic papers instead of --data"
     )
@@ -105,13 +113,21 @@ def main() -> int:
             f"machine   {os.cpu_count()} CPUs, Python {platform.python_version()}, "
             f"SQLite {sqlite3.sqlite_version}, load average {os.getloadavg()[0]:.1f} at start"
         )
-        first, first_cpu = run(db, args.data)
+        print(
+            f"code links {'off' if args.no_code_links else 'extracted (as services.ingest.store)'}"
+        )
+        first, first_cpu = run(db, args.data, code=not args.no_code_links)
         print(f"fresh     {first.summary()}; {first_cpu:,.0f} papers per CPU-second")
-        second, second_cpu = run(db, args.data)
+        second, second_cpu = run(db, args.data, code=not args.no_code_links)
         print(f"re-ingest {second.summary()}; {second_cpu:,.0f} papers per CPU-second")
         with db.connect() as conn:
             stored = paper_store.count_papers(conn)
+            linked = code_store.stats(conn)
         db.dispose()
+        print(
+            f"code      {linked['papers_with_code']} papers with code, {linked['links']} links, "
+            f"{linked['repositories']} GitHub repositories"
+        )
         print(f"stored    {stored} papers; load average {os.getloadavg()[0]:.1f} at end")
         print(
             f"RESULT fresh={first.rate:,.0f} papers/s reingest={second.rate:,.0f} papers/s "

@@ -56,6 +56,7 @@ class Request:
     at: float  # time.monotonic() when the request arrived
     path: str
     query: dict[str, str]
+    headers: dict[str, str] = field(default_factory=dict)  # names in lower case
 
 
 Responder = Reply | Sequence[Reply] | Callable[[Request], Reply]
@@ -154,7 +155,12 @@ class FixtureServer:
 
             def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
                 parts = urlsplit(self.path)
-                request = Request(time.monotonic(), parts.path, dict(parse_qsl(parts.query)))
+                request = Request(
+                    time.monotonic(),
+                    parts.path,
+                    dict(parse_qsl(parts.query)),
+                    {k.lower(): v for k, v in self.headers.items()},
+                )
                 reply = server._find(request)
                 if reply.delay:
                     time.sleep(reply.delay)
@@ -189,6 +195,8 @@ def fixture_server(settings: Settings) -> Iterator[FixtureServer]:
         settings.arxiv_oai_url = f"{server.url}/oai"
         settings.hf_api_url = server.url
         settings.zotero_api_url = f"{server.url}/zotero"
+        settings.github_api_url = f"{server.url}/github"
+        settings.github_delay_seconds = 0.0
         settings.arxiv_delay_seconds = 0.0
         settings.hf_delay_seconds = 0.0
         settings.http_backoff_seconds = 0.01

@@ -162,3 +162,42 @@ def test_the_client_reads_ai_summary_and_ai_keywords(
     listed = next(iter(api.list_daily_papers(date=DAY, limit=1)))  # type: ignore[attr-defined]
     assert listed.id == first.id
     assert listed.ai_summary == expected.tldr and listed.ai_keywords == expected.keyphrases
+
+
+def test_the_client_reads_code_links_and_stars(
+    api: object, settings: Settings, db: Database
+) -> None:
+    from paperfeed.app import Paperfeed
+    from paperfeed.db import code as code_store
+    from paperfeed.services import code_links
+
+    # The real papers were stored before their links were looked for: the
+    # backfill finds them (1904.11093's abstract ends "github.com/mahdiabavisani/DSRC.").
+    code_links.backfill(Paperfeed(settings, db))
+    with db.begin() as conn:
+        code_store.observed(
+            conn,
+            "mahdiabavisani/dsrc",
+            full_name="mahdiabavisani/DSRC",
+            stars=42,
+            etag=None,
+            at=datetime.now(UTC),
+        )
+    info = api.paper_info("1904.11093")  # type: ignore[attr-defined]
+    assert info.github_repo == "https://github.com/mahdiabavisani/DSRC"
+    assert info.github_stars == 42
+    assert info.project_page is None
+    # 2409.02851 names a project page ("https://human-vdm.github.io/Human-VDM/").
+    page = api.paper_info("2409.02851")  # type: ignore[attr-defined]
+    assert page.project_page == "https://human-vdm.github.io/Human-VDM"
+    assert page.github_repo is None and page.github_stars is None
+    # The daily list and the search carry them too.
+    listed = {
+        p.id: p
+        for p in api.list_daily_papers(date="2025-10-13", limit=100)  # type: ignore[attr-defined]
+    }
+    query = "Deep Sparse Representation-based Classification"
+    found = {p.id: p for p in api.list_papers(query=query, limit=5)}  # type: ignore[attr-defined]
+    for papers in (listed, found):
+        assert papers["1904.11093"].github_repo == "https://github.com/mahdiabavisani/DSRC"
+        assert papers["1904.11093"].github_stars == 42

@@ -167,6 +167,7 @@ def test_background_jobs_lists_what_serve_runs(settings: Settings, db: Database)
         "notices": ("comment-notices", JobsTuning().notices_seconds),
         "reminders": ("group-reminders", JobsTuning().reminders_seconds),
         **embed,  # on both backends: new papers get vectors without an operator's job
+        "github-stars": ("github-stars", JobsTuning().github_stars_seconds),
         "schedule[0]": ("harvest", 3600.0),
     }
     settings.digest_check_interval_seconds = 0.0

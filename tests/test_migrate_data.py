@@ -206,6 +206,29 @@ def _fill(db: Database, tmp_path: Path) -> None:
                 "created_at": STAMP,
             }
         ],
+        t.repositories: [
+            {
+                "name": "ada/engine",
+                "full_name": "Ada/Engine",
+                "stars": 12,
+                "stars_source": "github",
+                "etag": 'W/"abc"',
+                "checked_at": STAMP,
+                "status": "ok",
+                "created_at": STAMP,
+            }
+        ],
+        t.code_links: [
+            {
+                "paper_id": ids[0],
+                "url": "https://github.com/Ada/Engine",
+                "kind": "github",
+                "source": "abstract",
+                "repo": "ada/engine",
+                "created_at": STAMP,
+            }
+        ],
+        t.repository_stars: [{"name": "ada/engine", "observed_at": STAMP, "stars": 12}],
     }
     with db.begin() as conn:
         for table in t.metadata.sorted_tables:

@@ -88,6 +88,16 @@ class Settings(BaseSettings):
     http_max_retries: int = 5
     # First retry waits this long, doubling each time (unless Retry-After says otherwise).
     http_backoff_seconds: float = 2.0
+    # GitHub's REST API, for repositories' stars (services/github_stars.py,
+    # docs/code.md). Without a token GitHub allows 60 requests an hour; with one
+    # (any fine-grained token, no permission needed for public repositories) 5,000.
+    github_api_url: str = "https://api.github.com"
+    github_token: str = ""
+    github_delay_seconds: float = 1.0
+    # A refresh asks about at most this many repositories, each at most once
+    # per github_recheck_hours (a run resumes with the oldest-checked).
+    github_refresh_batch: int = Field(default=500, ge=1)
+    github_recheck_hours: float = Field(default=24.0, ge=0)
 
     # Embeddings: "packaged:all-MiniLM-L6-v2-qint8" is the ONNX all-MiniLM-L6-v2
     # shipped on PyPI, fused and quantized to int8 on first use (the plain
@@ -135,6 +145,9 @@ class Settings(BaseSettings):
     mcp_calls_per_minute: int = Field(default=120, ge=1)
     magic_link_minutes: int = 15
     trending_half_life_hours: float = 48.0
+    # The trending-by-code list (docs/trending.md): the weight of log2(1 + upvotes)
+    # beside log2(1 + stars gained in the period).
+    trending_code_vote_weight: float = Field(default=1.0, ge=0)
 
     # Optional abstractive summaries (docs/summaries.md): off while the URL is
     # empty. Any OpenAI-compatible endpoint (llama.cpp, vLLM, Ollama: the base

@@ -180,6 +180,12 @@ def markdown(paper: dict[str, Any], page_url: str) -> str:
         links.append(f"[arXiv]({markdown_url(http_url(paper['abs_url']))})")
     if http_url(paper.get("pdf_url")):
         links.append(f"[PDF]({markdown_url(http_url(paper['pdf_url']))})")
+    if http_url(paper.get("code_url")):
+        stars = paper.get("github_stars")
+        label = "Code" + (f" (★ {stars:,})" if isinstance(stars, int) else "")
+        links.append(f"[{label}]({markdown_url(http_url(paper['code_url']))})")
+    if http_url(paper.get("project_page")):
+        links.append(f"[Project page]({markdown_url(http_url(paper['project_page']))})")
     header = [
         f"**{name}:** {markdown_text(value, one_line=True)}" for name, value in facts if value
     ]

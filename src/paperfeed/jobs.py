@@ -427,6 +427,16 @@ def background_jobs(paperfeed: Paperfeed) -> list[Periodic]:
             )
         )
     if mode is not DeploymentMode.SCALE:
+        # GitHub stars (docs/code.md): with Redis, add {"kind": "github-stars"}
+        # to PAPERFEED_SCHEDULE and the workers run it.
+        if paperfeed.tuning.jobs.github_stars_seconds > 0:
+            entries.append(
+                Periodic(
+                    JobSpec("github-stars"),
+                    paperfeed.tuning.jobs.github_stars_seconds,
+                    name="github-stars",
+                )
+            )
         entries.extend(periodic_jobs(settings))
     return entries
 
@@ -723,3 +733,13 @@ def group_reminders_job(ctx: JobContext) -> dict[str, Any]:
     from paperfeed.services import groups
 
     return groups.send_reminders(ctx.paperfeed)
+
+
+@job("github-stars")
+def github_stars_job(ctx: JobContext) -> dict[str, Any]:
+    """Refresh GitHub stars of the repositories that are due (services.github_stars)."""
+    from paperfeed.services import github_stars
+
+    limit = ctx.args.get("limit")
+    report = github_stars.refresh(ctx.paperfeed, limit=int(limit) if limit else None, stop=ctx.stop)
+    return report.as_dict()

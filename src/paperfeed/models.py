@@ -198,6 +198,12 @@ class Paper:
     submitted_by: str | None = None
     featured_date: date | None = None
     withdrawn: bool = False
+    # Code links a source names (HF daily papers' githubRepo, projectPage,
+    # githubStars): stored as code links (services.code_links), not papers
+    # columns, so not in content_hash either.
+    github_repo: str | None = None
+    project_page: str | None = None
+    github_stars: int | None = None
 
     @property
     def has_arxiv_id(self) -> bool:
@@ -233,7 +239,8 @@ class Paper:
                 self.pdf_url = f"https://arxiv.org/pdf/{self.id}"
 
 
-_PAPER_FIELDS = tuple(f.name for f in fields(Paper))
+_LINK_FIELDS = ("github_repo", "project_page", "github_stars")
+_PAPER_FIELDS = tuple(f.name for f in fields(Paper) if f.name not in _LINK_FIELDS)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,8 @@ Syntax (case-insensitive field names):
     abstract:word        only in the abstract
     author:name          only in the author list (author:"Ada Lovelace")
     cat:cs.CL            category; cat:cs matches every cs.* category
+    has:code             only papers that link to code (a repository or a
+                         Hugging Face model, dataset or Space)
     -word  NOT word      exclude papers matching it
     +word                require it
     a OR b, a AND b      explicit operators (upper case); OR binds tighter than
@@ -27,6 +29,7 @@ long to be a search (``QueryError``), which the web layer maps to HTTP 400.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass, field
 
@@ -94,6 +97,7 @@ class ParsedQuery:
     root: Node | None  # None: no search terms (a filter-only query)
     free_text: str  # the words for the dense (semantic) side
     terms: list[Term] = field(default_factory=list)
+    has_code: bool = False  # the query said has:code (a filter, not a term)
 
     @property
     def is_empty(self) -> bool:
@@ -326,6 +330,7 @@ def parse(raw: str) -> ParsedQuery:
             f"query is too long: {len(raw):,} characters (at most {MAX_QUERY_CHARS:,})"
         )
     text = clean(raw)
+    text, has_code = _take_has_code(text)
     tokens = _lex(text)
     root = _Parser(tokens).sequence(None, closing=False)
     terms: list[Term] = []
@@ -335,7 +340,19 @@ def parse(raw: str) -> ParsedQuery:
         free = " ".join(text.split())
     else:
         free = " ".join(t.text for t in terms if t.field in (None, "title", "abstract"))
-    return ParsedQuery(raw=raw, root=root, free_text=free, terms=terms)
+    return ParsedQuery(raw=raw, root=root, free_text=free, terms=terms, has_code=has_code)
+
+
+_HAS_CODE = re.compile(r"(?<![^\s(])has:code(?![^\s)])", re.IGNORECASE)
+
+
+def _take_has_code(text: str) -> tuple[str, bool]:
+    """``has:code`` anywhere at the top of the query is a filter: taken out of
+    the text (so it is no search term), and said so. Any other ``has:`` is text."""
+    if "has:" not in text.lower():
+        return text, False
+    kept, found = _HAS_CODE.subn(" ", text)
+    return kept, found > 0
 
 
 def constraint(node: Node | None) -> Node | None:

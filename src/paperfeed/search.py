@@ -18,13 +18,14 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from operator import itemgetter
 from typing import Any, Literal
 
 from paperfeed import metrics, trending
 from paperfeed.db import Database
+from paperfeed.db import code as code_store
 from paperfeed.db import trending as trending_store
 from paperfeed.index.backends import Indexes
 from paperfeed.index.contracts import (
@@ -223,6 +224,7 @@ class SearchRequest:
     page: int = 1
     per_page: int = 20
     mode: str = "hybrid"
+    has_code: bool = False  # only papers that link to code (also ``has:code`` in the query)
     # Snippets are most of a search's CPU time; callers that do not show them
     # (the HF-compatible API) turn them off.
     snippets: bool = True
@@ -241,7 +243,13 @@ class SearchRequest:
 
     @property
     def filters(self) -> Filters:
-        return Filters(self.since, self.until, tuple(self.categories), tuple(self.authors))
+        return Filters(
+            self.since,
+            self.until,
+            tuple(self.categories),
+            tuple(self.authors),
+            has_code=self.has_code,
+        )
 
 
 @dataclass
@@ -272,6 +280,11 @@ class SearchHit:
             "upvotes": self.upvotes,
             "abs_url": self.abs_url,
             "pdf_url": self.pdf_url,
+            # The code link a card shows, and GitHub's figure (trending.with_code).
+            "code_url": self.paper.get("code_url"),
+            "github_repo": self.paper.get("github_repo"),
+            "github_stars": self.paper.get("github_stars"),
+            "project_page": self.paper.get("project_page"),
         }
 
 
@@ -297,6 +310,7 @@ class SearchResults:
                 "author": list(r.authors),
                 "since": r.since.isoformat() if r.since else None,
                 "until": r.until.isoformat() if r.until else None,
+                "has_code": r.has_code,
             },
             "sort": r.sort,
             "page": r.page,
@@ -387,6 +401,10 @@ def search(
         notes.append("semantic search is unavailable (no vectors yet): keyword results only")
     start = (request.page - 1) * request.per_page
     filters = request.filters
+    if parsed.has_code or filters.has_code:
+        with db.connect() as conn:
+            code_ids = code_store.ids_with_code(conn)
+        filters = replace(filters, has_code=True, code_ids=code_ids)
 
     if request.sort == "date":
         text_query = lexical.render(parsed.root)

@@ -50,6 +50,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection
 
+from paperfeed.db import code as code_store
 from paperfeed.db import comments as comment_store
 from paperfeed.db import papers as paper_store
 from paperfeed.db import teasers as teaser_store
@@ -59,7 +60,7 @@ from paperfeed.models import is_arxiv_id, split_arxiv_id
 
 PeriodKind = Literal["day", "week", "month"]
 PERIOD_KINDS: tuple[PeriodKind, ...] = ("day", "week", "month")
-SORTS = ("trending", "newest", "discussed")
+SORTS = ("trending", "newest", "discussed", "code")
 MAX_LIMIT = 100
 
 
@@ -371,7 +372,7 @@ def check_sort(sort: str) -> str:
     normalized = "newest" if sort == "publishedAt" else sort
     if normalized not in SORTS:
         raise ValueError(
-            f"unknown sort {sort[:40]!r}: use trending, newest (publishedAt) or discussed"
+            f"unknown sort {sort[:40]!r}: use trending, newest (publishedAt), discussed or code"
         )
     return normalized
 
@@ -387,9 +388,14 @@ def list_papers(
     now: datetime | None = None,
     reader_id: int | None = None,
     submitter: str | None = None,
+    has_code: bool = False,
+    code_vote_weight: float = 1.0,
 ) -> ListPage:
     """One page of a list (``period`` None: every paper), with each paper's
-    ``upvotes`` (imported + readers') and ``trending_score``."""
+    ``upvotes`` (imported + readers') and ``trending_score``. ``has_code``:
+    only papers that link to code. Sorted by ``code``: the trending-by-code
+    list (only papers with code; ``code_ranked``), each paper with its
+    ``stars_gained`` and ``code_score``."""
     sort = check_sort(sort)
     if page < 0:
         raise ValueError(f"page must be 0 or more, got {page}")
@@ -401,11 +407,17 @@ def list_papers(
         end=period.end if period else None,
         reader_id=reader_id,
         submitter=submitter,
+        has_code=has_code or sort == "code",
     )
     offset = page * limit
     total = trending_store.count_listed(conn, where)
     scores: dict[str, float] = {}
-    if sort == "newest":
+    coded: dict[str, CodeRank] = {}
+    if sort == "code":
+        ranked_code = code_ranked(conn, where, period, now=now, vote_weight=code_vote_weight)
+        ids = [r.id for r in ranked_code[offset : offset + limit]]
+        coded = {r.id: r for r in ranked_code[offset : offset + limit]}
+    elif sort == "newest":
         ids = trending_store.newest_ids(conn, where, offset=offset, limit=limit)
     elif sort == "discussed":
         ids = comment_store.discussed_ids(conn, where, offset=offset, limit=limit)
@@ -417,14 +429,81 @@ def list_papers(
             ids += trending_store.unscored_ids(
                 conn, where, offset=max(0, offset - len(keyed)), limit=limit - len(ids)
             )
-    return ListPage(
-        period=period,
-        sort=sort,
-        page=page,
-        limit=limit,
-        total=total,
-        papers=papers_with_upvotes(conn, ids, scores),
-    )
+    rows = papers_with_upvotes(conn, ids, scores)
+    for row in rows:
+        if (rank := coded.get(row["id"])) is not None:
+            row["stars_gained"] = rank.stars_gained
+            row["code_score"] = rank.score
+    return ListPage(period=period, sort=sort, page=page, limit=limit, total=total, papers=rows)
+
+
+# ---------------------------------------------------------------- trending by code
+
+
+@dataclass(frozen=True, slots=True)
+class CodeRank:
+    id: str
+    score: float
+    stars_gained: int
+    upvotes: int
+
+
+def stars_gained(
+    history: Sequence[tuple[datetime, int]], start: datetime | None, end: datetime
+) -> int:
+    """Stars gained in [start, end]: the last count observed by ``end`` minus
+    the last one observed before ``start`` (0 when the repository was first
+    seen in the window, or ``start`` is None: every star counts). Never negative."""
+    before = 0
+    latest = 0
+    for at, stars in history:  # oldest first
+        if start is not None and at < start:
+            before = stars
+        if at <= end:
+            latest = stars
+    return max(0, latest - before)
+
+
+def code_score(gained: int, upvotes: int, vote_weight: float) -> float:
+    """The trending-by-code score (docs/trending.md)::
+
+    log2(1 + stars gained in the period) + w * log2(1 + upvotes)
+    """
+    return math.log2(1 + max(0, gained)) + vote_weight * math.log2(1 + max(0, upvotes))
+
+
+def code_ranked(
+    conn: Connection,
+    where: ListFilter,
+    period: Period | None,
+    *,
+    now: datetime,
+    vote_weight: float,
+) -> list[CodeRank]:
+    """The papers of ``where`` that link to code, best first: by ``code_score``,
+    then stars gained, then upvotes, then newest. A paper's stars gained are
+    those of its GitHub repository that gained most (a paper naming two
+    counts once). The window is the period, up to ``now``."""
+    clauses = where.clauses()
+    candidates = code_store.code_candidates(conn, clauses)
+    ids = [c[0] for c in candidates]
+    votes = trending_store.vote_counts(conn, ids)
+    repos = code_store.github_repos_of(conn, ids)
+    history = code_store.star_history(conn, {r for names in repos.values() for r in names})
+    start = as_utc(period.start) if period else None
+    end = min(as_utc(period.end + timedelta(days=1)), as_utc(now)) if period else as_utc(now)
+    keyed = []
+    for paper_id, imported, listing_date, published in candidates:
+        gained = max(
+            (stars_gained(history.get(r, ()), start, end) for r in repos.get(paper_id, ())),
+            default=0,
+        )
+        upvotes = imported + votes.get(paper_id, 0)
+        score = code_score(gained, upvotes, vote_weight)
+        key = (score, gained, upvotes, *_newest_key(listing_date, published, paper_id))
+        keyed.append((key, CodeRank(paper_id, score, gained, upvotes)))
+    keyed.sort(key=lambda k: k[0], reverse=True)
+    return [rank for _, rank in keyed]
 
 
 def papers_with_upvotes(
@@ -432,7 +511,8 @@ def papers_with_upvotes(
 ) -> list[dict[str, Any]]:
     """Full paper rows in the order of ``ids`` (unknown ids dropped), each with
     ``votes``, ``upvotes``, ``trending_score`` (0 unless given), ``num_comments``
-    and the current ``keyphrases`` and ``tldr`` (``[]`` and None without them)."""
+    the current ``keyphrases`` and ``tldr`` (``[]`` and None without them) and the
+    code fields (``with_code``)."""
     scores = scores or {}
     # Between the two queries of a trending page a vote may move a paper from
     # "unscored" to "scored"; list it once.
@@ -440,6 +520,7 @@ def papers_with_upvotes(
     rows = teaser_store.attach_teasers(conn, paper_store.get_papers(conn, ids))
     counts = trending_store.vote_counts(conn, ids)
     comments = comment_store.comment_counts(conn, ids)
+    code = code_store.code_for(conn, ids)
     result = []
     for paper_id in ids:
         row = rows.get(paper_id)
@@ -449,8 +530,27 @@ def papers_with_upvotes(
         row["upvotes"] = row["votes"] + int(row["imported_upvotes"] or 0)
         row["trending_score"] = scores.get(paper_id, 0.0)
         row["num_comments"] = comments.get(paper_id, 0)
+        with_code(row, code.get(paper_id))
         result.append(row)
     return result
+
+
+NO_CODE: dict[str, Any] = {
+    "code_url": None,
+    "code_kind": None,
+    "github_repo": None,
+    "github_stars": None,
+    "project_page": None,
+    "links": [],
+}
+
+
+def with_code(row: dict[str, Any], code: dict[str, Any] | None) -> None:
+    """Add a paper's code fields (db.code.code_for) to its row: ``code_url``,
+    ``code_kind``, ``github_repo``, ``github_stars``, ``project_page``, ``links``."""
+    row.update(code or NO_CODE)
+    if code is None:
+        row["links"] = []
 
 
 def paper_with_upvotes(
@@ -474,6 +574,7 @@ def paper_with_upvotes(
     paper["upvotes"] = len(times) + int(paper["imported_upvotes"] or 0)
     paper["num_comments"] = comment_store.comment_counts(conn, [paper["id"]]).get(paper["id"], 0)
     teaser_store.attach_teasers(conn, {paper["id"]: paper})
+    with_code(paper, code_store.code_for(conn, [paper["id"]]).get(paper["id"]))
     paper["trending_score"] = trending_score(
         times,
         now=now or datetime.now(UTC),

@@ -74,6 +74,10 @@ class JobsTuning:
     # Machine summaries (only while summaries_url is set): the daily cap bounds
     # the requests, this how soon new papers get theirs.
     summaries_seconds: float = 600.0
+    # GitHub stars refresh (services.github_stars): each run asks about at most
+    # github_refresh_batch repositories and stops at GitHub's rate limit until
+    # its reset (60 requests an hour without a token); 0 turns it off.
+    github_stars_seconds: float = 3600.0
 
 
 @dataclass(frozen=True)

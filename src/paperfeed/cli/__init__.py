@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 # Importing a module registers its commands on the shared Typer app.
+from paperfeed.cli import code as _code  # noqa: F401
 from paperfeed.cli import core as _core  # noqa: F401
 from paperfeed.cli import digest as _digest  # noqa: F401
 from paperfeed.cli import embed as _embed  # noqa: F401

@@ -19,7 +19,9 @@ def trending_command(
     date: Annotated[str | None, typer.Option(help="A day, YYYY-MM-DD.")] = None,
     week: Annotated[str | None, typer.Option(help="An ISO week, YYYY-Www.")] = None,
     month: Annotated[str | None, typer.Option(help="A month, YYYY-MM.")] = None,
-    sort: Annotated[str, typer.Option(help="trending or newest.")] = "trending",
+    sort: Annotated[
+        str, typer.Option(help="trending, newest, discussed or code (trending by code).")
+    ] = "trending",
     limit: Annotated[int, typer.Option(help="How many papers (1-100).")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines instead of a table.")] = False,
 ) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -24,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from paperfeed.db.tables import (
+    code_links,
     collection_papers,
     hides,
     index_queue,
@@ -56,12 +57,16 @@ class UpsertCounts:
     # Records of a batch that named a paper an earlier record of it named too
     # (the later one was stored): every record is one of these four.
     duplicates: int = 0
+    # Ids of papers whose record equalled what is stored (what derives from
+    # their text, such as code links, need not be derived again).
+    unchanged_ids: set[str] = field(default_factory=set)
 
     def add(self, other: UpsertCounts) -> None:
         self.inserted += other.inserted
         self.updated += other.updated
         self.unchanged += other.unchanged
         self.duplicates += other.duplicates
+        self.unchanged_ids |= other.unchanged_ids
 
 
 # How much of a paper's metadata a source carries. A poorer source (an HF page:
@@ -197,6 +202,7 @@ def upsert_papers(conn: Connection, batch: Sequence[Paper]) -> UpsertCounts:
         old = existing.get(paper_id)
         if old is not None and old.content_hash == paper.content_hash():
             counts.unchanged += 1
+            counts.unchanged_ids.add(paper_id)
             continue
         row = _merged_row(paper, old, stamp)
         versioned.append(paper)
@@ -204,6 +210,7 @@ def upsert_papers(conn: Connection, batch: Sequence[Paper]) -> UpsertCounts:
             # Another source said what is already stored (two sources
             # alternating must not rewrite and re-index the paper each time).
             counts.unchanged += 1
+            counts.unchanged_ids.add(paper_id)
             continue
         (new_rows if old is None else changed_rows).append(row)
     if new_rows:
@@ -263,7 +270,7 @@ def find_by_title_key(conn: Connection, title_keys: Sequence[str]) -> dict[str, 
 
 def merge_slug_into(conn: Connection, slug: str, paper_id: str) -> None:
     """Fold a slug paper into its arXiv twin: readers' votes, saves, hides,
-    collections and submissions move over, and the slug stays as an alias."""
+    collections, code links and submissions move over, and the slug stays as an alias."""
     old = conn.execute(select(papers).where(papers.c.id == slug)).first()
     if old is None:
         return
@@ -272,6 +279,7 @@ def merge_slug_into(conn: Connection, slug: str, paper_id: str) -> None:
         (saves, "reader_id"),
         (hides, "reader_id"),
         (collection_papers, "collection_id"),
+        (code_links, "url"),
     ):
         twin = table.alias("twin")
         already = (
@@ -298,6 +306,7 @@ def merge_slug_into(conn: Connection, slug: str, paper_id: str) -> None:
         update(paper_aliases).where(paper_aliases.c.paper_id == slug).values(paper_id=paper_id)
     )
     conn.execute(delete(index_queue).where(index_queue.c.paper_id == slug))
+    conn.execute(delete(code_links).where(code_links.c.paper_id == slug))
     conn.execute(delete(papers).where(papers.c.id == slug))
     conn.execute(
         _insert(conn, paper_aliases).on_conflict_do_nothing(),

@@ -500,3 +500,59 @@ thread_follows = Table(
     Column("created_at", UTC_DATETIME, nullable=False),
     Index("ix_thread_follows_thread", "thread"),
 )
+
+# ---------------------------------------------------------------- code (0022)
+
+# Code and project links of a paper: extracted from its abstract or comment at
+# ingest, or imported from HF daily papers. ``repo`` is the repositories key
+# ("owner/name", lower case) of a GitHub link, NULL for other kinds. ``kind``:
+# github, gitlab, hf_model, hf_dataset, hf_space, project. ``source``:
+# abstract, comment, hf.
+code_links = Table(
+    "code_links",
+    metadata,
+    Column("paper_id", String(200), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    Column("url", String(500), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("repo", String(200)),
+    Column("created_at", UTC_DATETIME, nullable=False),
+    Index("ix_code_links_repo", "repo"),
+    Index("ix_code_links_kind_paper_id", "kind", "paper_id"),
+)
+
+# A GitHub repository's stars as last seen, and the state the stars job
+# resumes from: the oldest ``checked_at`` first (NULL: never asked GitHub), the
+# ETag for a conditional request. ``status``: ok, gone (GitHub answered 404)
+# or renamed (``renamed_to`` names the new key; the links moved there).
+# ``stars_source``: github, or hf (HF's figure, until GitHub is asked).
+repositories = Table(
+    "repositories",
+    metadata,
+    Column("name", String(200), primary_key=True),  # "owner/name", lower case
+    Column("full_name", String(200), nullable=False),  # as GitHub spells it
+    Column("stars", Integer),
+    Column("stars_source", String(16)),
+    Column("etag", String(200)),
+    Column("checked_at", UTC_DATETIME),
+    Column("status", String(16), nullable=False, default="ok"),
+    Column("renamed_to", String(200)),
+    Column("created_at", UTC_DATETIME, nullable=False),
+    Index("ix_repositories_checked_at", "checked_at"),
+)
+
+# Star counts over time, one row per observation that changed or first saw
+# them: stars gained over a period are the latest count minus the last one
+# observed before the period began.
+repository_stars = Table(
+    "repository_stars",
+    metadata,
+    Column(
+        "name",
+        String(200),
+        ForeignKey("repositories.name", ondelete="CASCADE", onupdate="CASCADE"),
+        primary_key=True,
+    ),
+    Column("observed_at", UTC_DATETIME, primary_key=True),
+    Column("stars", Integer, nullable=False),
+)

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, bindparam, exists, func, or_, select
 
+from paperfeed.db.code import has_code
 from paperfeed.db.papers import _as_date, driver_cursor
 from paperfeed.db.tables import hides, papers, votes
 
@@ -33,6 +34,7 @@ class ListFilter:
     end: date | None = None
     reader_id: int | None = None
     submitter: str | None = None
+    has_code: bool = False  # only papers that link to code (db.code.has_code)
 
     def clauses(self) -> list[ColumnElement[bool]]:
         where: list[ColumnElement[bool]] = [papers.c.hidden.is_(False)]
@@ -48,6 +50,8 @@ class ListFilter:
             )
         if self.submitter is not None:
             where.append(papers.c.submitted_by == self.submitter)
+        if self.has_code:
+            where.append(has_code())
         return where
 
 

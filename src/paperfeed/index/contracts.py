@@ -41,10 +41,15 @@ class Filters:
     until: date | None = None
     categories: tuple[str, ...] = ()  # any of them
     authors: tuple[str, ...] = ()  # all of them
+    # Only papers that link to code (db.code.has_code). The tantivy side reads
+    # them as ``code_ids`` (search.search fills it from the database); the
+    # PostgreSQL side asks the code_links table in its SQL.
+    has_code: bool = False
+    code_ids: frozenset[str] | None = None
 
     @property
     def empty(self) -> bool:
-        return not (self.since or self.until or self.categories or self.authors)
+        return not (self.since or self.until or self.categories or self.authors or self.has_code)
 
 
 class KeywordQuery:

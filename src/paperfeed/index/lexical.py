@@ -699,6 +699,11 @@ def filter_query(filters: Filters) -> tantivy.Query | None:
             parts.append(q)
         else:
             parts.append(tantivy.Query.empty_query())  # an author with no letters matches none
+    if filters.has_code:
+        ids = sorted(filters.code_ids or ())
+        parts.append(
+            tantivy.Query.term_set_query(SCHEMA, "id", ids) if ids else tantivy.Query.empty_query()
+        )
     if not parts:
         return None
     return tantivy.Query.boolean_query([(tantivy.Occur.Must, p) for p in parts])

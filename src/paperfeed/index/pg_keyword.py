@@ -32,6 +32,7 @@ from paperfeed.index.pg_query import (
     categories_match,
     date_literal,
     fetch,
+    has_code_sql,
     matches,
     render_node,
     sql_string,
@@ -96,6 +97,8 @@ class PgLexicalIndex:
         conds += [matches(parsed[key]) for key in authors]
         if len(authors) < len(filters.authors):
             conds.append("FALSE")
+        if filters.has_code:
+            conds.append(has_code_sql())
         return PgQuery(all_of(conds)) if conds else None
 
     def combine(self, scoring: KeywordQuery | None, *filters: KeywordQuery | None) -> PgQuery:

@@ -32,6 +32,7 @@ from sqlalchemy import String
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
+from paperfeed.db.code import CODE_KINDS
 from paperfeed.db.engine import Database
 from paperfeed.index.contracts import KeywordQuery
 from paperfeed.query import And, Clauses, Node, Not, Or, Term, clean
@@ -96,6 +97,15 @@ def fetch(conn: Connection, sql: str) -> list[Any]:
     every value is already quoted in it, so a "%" in a query word is doubled
     for the driver's placeholder syntax and reaches PostgreSQL as itself."""
     return list(conn.exec_driver_sql(sql.replace("%", "%%"), ()).all())
+
+
+def has_code_sql() -> str:
+    """The paper links to code (db.code.CODE_KINDS), as one SQL condition."""
+    kinds = ", ".join(sql_string(k) for k in CODE_KINDS)
+    return (
+        "EXISTS (SELECT 1 FROM code_links WHERE code_links.paper_id = papers.id "  # noqa: S608 (quoted)
+        f"AND code_links.kind IN ({kinds}))"
+    )
 
 
 def categories_match(values: Sequence[str]) -> str:

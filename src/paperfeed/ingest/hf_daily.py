@@ -19,7 +19,15 @@ import httpx
 from paperfeed.config import Settings
 from paperfeed.ingest.arxiv_meta import estimated_listing_date
 from paperfeed.ingest.http import BadBody, PoliteClient
-from paperfeed.models import Paper, Skipped, clean_text, is_arxiv_id, slug_for, split_arxiv_id
+from paperfeed.models import (
+    Paper,
+    Skipped,
+    clean_text,
+    control_character,
+    is_arxiv_id,
+    slug_for,
+    split_arxiv_id,
+)
 
 SOURCE = "hf-daily"
 PAGE_SIZE = 100
@@ -59,6 +67,7 @@ def paper_from_item(item: Any, *, where: str, day: date | None = None) -> Paper 
     if not isinstance(submitter, dict):
         submitter = {}
     upvotes = paper.get("upvotes")
+    stars = paper.get("githubStars")
     return Paper(
         id=paper_id,
         title=title,
@@ -70,7 +79,23 @@ def paper_from_item(item: Any, *, where: str, day: date | None = None) -> Paper 
         submitted_by=submitter.get("user") or submitter.get("fullname") or None,
         featured_date=featured_at.date() if featured_at else day,
         source=SOURCE,
+        github_repo=_url(paper.get("githubRepo")),
+        project_page=_url(paper.get("projectPage")),
+        github_stars=stars if isinstance(stars, int) and stars >= 0 else None,
     )
+
+
+def _url(value: Any) -> str | None:
+    """An http(s) URL HF gives, or None (a missing, odd or oversized value is
+    dropped rather than costing the paper)."""
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    if not value.startswith(("http://", "https://")) or len(value) > 500:
+        return None
+    if control_character(value) is not None or any(c.isspace() for c in value):
+        return None
+    return value
 
 
 def _items(body: bytes) -> list[Any]:

@@ -135,8 +135,16 @@ class PoliteClient:
         url: str,
         params: Mapping[str, Any] | None,
         parse: Callable[[httpx.Response], T],
+        *,
+        headers: Mapping[str, str] | None = None,
+        passthrough: frozenset[int] = frozenset(),
     ) -> T:
-        """GET ``url`` and return ``parse(response)``, retrying as described above."""
+        """GET ``url`` and return ``parse(response)``, retrying as described above.
+
+        ``headers``: sent with the request (a conditional request's
+        If-None-Match, a token). ``passthrough``: statuses the caller handles
+        itself (304, a 404 that means "gone", a rate limit to stop at): handed
+        to ``parse`` as they are, neither retried nor raised."""
         shown = str(httpx.URL(url, params=params)) if params else url
         wait = 0.0
         reason = ""
@@ -145,7 +153,7 @@ class PoliteClient:
             self._last_request = time.monotonic()
             backoff = self.backoff_seconds * (2**attempt)
             try:
-                response = self.client.get(url, params=params)
+                response = self.client.get(url, params=params, headers=headers)
             except httpx.TimeoutException as exc:
                 reason, wait = f"timed out ({type(exc).__name__})", backoff
                 continue
@@ -162,6 +170,12 @@ class PoliteClient:
             finally:
                 self._last_request = time.monotonic()
             status = response.status_code
+            if status in passthrough:
+                try:
+                    return parse(response)
+                except BadBody as exc:
+                    reason, wait = f"bad response body ({exc})", backoff
+                    continue
             hinted = retry_after_seconds(response.headers.get("Retry-After"))
             if hinted is not None and hinted > MAX_RETRY_AFTER_SECONDS:
                 raise FetchError(

@@ -70,6 +70,9 @@ def resolve_duplicates(conn: Connection, batch: list[Paper]) -> list[tuple[str, 
 
 
 ProgressCallback = Callable[[IngestReport], None]
+# Runs in each batch's transaction once its papers are stored (ids resolved):
+# what a service derives from papers (code links) commits with them.
+BatchHook = Callable[[Connection, list[Paper]], object]
 
 
 def ingest(
@@ -79,6 +82,7 @@ def ingest(
     tuning: IngestTuning = IngestTuning(),
     on_progress: ProgressCallback | None = None,
     on_skip: Callable[[Skipped], None] | None = None,
+    on_batch: BatchHook | None = None,
 ) -> IngestReport:
     """Store ``records``. Raises SourceFormatError, with nothing written, when
     the input is not in its claimed format: the source says so on its first
@@ -111,6 +115,14 @@ def ingest(
                 counts = paper_store.upsert_papers(conn, batch)
                 for slug, arxiv_id in slugs_to_merge:
                     paper_store.merge_slug_into(conn, slug, arxiv_id)
+                if on_batch is not None:
+                    # Unchanged papers have the text they had: only a source's
+                    # own link fields (HF's stars move) are worth another look.
+                    same = counts.unchanged_ids
+                    on_batch(
+                        conn,
+                        [p for p in batch if p.id not in same or p.github_repo or p.project_page],
+                    )
             report.inserted += counts.inserted
             report.updated += counts.updated
             report.unchanged += counts.unchanged

@@ -101,7 +101,10 @@ def _authors(names: list[str]) -> list[str]:
 
 def _compact_hit(hit: dict[str, Any]) -> dict[str, Any]:
     keep = ("id", "title", "listing_date", "upvotes", "snippet")
-    return {**{k: hit[k] for k in keep}, "authors": _authors(hit["authors"])}
+    out = {**{k: hit[k] for k in keep}, "authors": _authors(hit["authors"])}
+    # The code link and its stars, when the paper has one.
+    out.update({k: hit[k] for k in ("code_url", "github_stars") if hit.get(k) is not None})
+    return out
 
 
 def _compact_paper(paper: dict[str, Any]) -> dict[str, Any]:
@@ -115,6 +118,9 @@ def _compact_paper(paper: dict[str, Any]) -> dict[str, Any]:
         "ai_summary",
         "ai_keywords",
         "summary",
+        "githubRepo",
+        "githubStars",
+        "projectPage",
     )
     out = {k: paper[k] for k in keep if k in paper}
     return {**out, "authors": _authors([a["name"] for a in paper["authors"]])}
@@ -213,6 +219,9 @@ def build_server(
         since: Annotated[date | None, Field(description="Listed on or after, YYYY-MM-DD")] = None,
         until: Annotated[date | None, Field(description="Listed on or before, YYYY-MM-DD")] = None,
         sort: Literal["relevance", "date", "upvotes"] = "relevance",
+        has_code: Annotated[
+            bool, Field(description="Only papers that link to code (has:code in the query)")
+        ] = False,
         mode: Annotated[
             Literal["hybrid", "lexical", "dense"],
             Field(description="hybrid: keywords + meaning; lexical: keywords; dense: meaning"),
@@ -234,6 +243,7 @@ def build_server(
             mode=mode,
             page=page,
             per_page=per_page,
+            has_code=has_code,
         )
 
         def work(_: Reader | None) -> dict[str, Any]:
@@ -293,21 +303,30 @@ def build_server(
             ),
         ] = None,
         sort: Annotated[
-            Literal["trending", "publishedAt"], Field(description="trending score, or newest")
+            Literal["trending", "publishedAt", "code"],
+            Field(
+                description="trending score, newest, or trending by code (GitHub stars "
+                "gained in the period blended with upvotes; papers with code only)"
+            ),
         ] = "trending",
+        has_code: Annotated[bool, Field(description="Only papers that link to code")] = False,
         page: Annotated[int, Field(ge=0, le=100_000, description="From 0")] = 0,
         limit: Annotated[int, Field(ge=1, le=MAX_ITEMS)] = 20,
         detail: Detail = "compact",
     ) -> str:
         """The papers of a day, ISO week or month by trending score (readers'
-        and Hugging Face upvotes, decaying with age), as GET /api/daily_papers."""
+        and Hugging Face upvotes, decaying with age), or by code (sort=code),
+        as GET /api/daily_papers. Papers with code carry githubRepo,
+        githubStars and projectPage."""
 
         def work(_: Reader | None) -> dict[str, Any]:
             latest = listings.latest_period
             chosen = trending_core.parse_period(period, when) if when else latest(app, period)
             if chosen is None:
                 return {"period": None, "total": 0, "papers": []}
-            listed = listings.list_papers(app, chosen, sort=sort, page=page, limit=limit).page
+            listed = listings.list_papers(
+                app, chosen, sort=sort, page=page, limit=limit, has_code=has_code
+            ).page
             assert listed is not None
             items = [hf_daily_dict(p) for p in listed.papers]
             if detail == "compact":

@@ -83,6 +83,13 @@ def hf_paper_dict(paper: dict[str, Any], published: str | None = None) -> dict[s
         shaped["ai_summary"] = paper["tldr"]
     if paper.get("keyphrases"):
         shaped["ai_keywords"] = list(paper["keyphrases"])
+    # Code links (trending.with_code), in HF's field names, when the paper has them.
+    if paper.get("project_page"):
+        shaped["projectPage"] = paper["project_page"]
+    if paper.get("github_repo"):
+        shaped["githubRepo"] = paper["github_repo"]
+        if paper.get("github_stars") is not None:
+            shaped["githubStars"] = int(paper["github_stars"])
     return shaped
 
 
@@ -97,6 +104,12 @@ def hf_daily_dict(paper: dict[str, Any]) -> dict[str, Any]:
         "mediaUrls": [],
         "numComments": int(paper.get("num_comments") or 0),
     }
+    # huggingface_hub's PaperInfo reads the code fields from the item's top
+    # level (HF's own answer has them only in ``paper``): both, so its
+    # list_daily_papers and list_papers see them.
+    for key in ("projectPage", "githubRepo", "githubStars"):
+        if key in shaped["paper"]:
+            shaped[key] = shaped["paper"][key]
     submitter = paper.get("submitted_by")
     if submitter:
         shaped["submittedBy"] = {

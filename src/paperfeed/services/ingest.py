@@ -21,6 +21,7 @@ from paperfeed.ingest.http import FetchError
 from paperfeed.ingest.oai_pmh import OAIHarvest
 from paperfeed.ingest.pipeline import IngestReport, ingest
 from paperfeed.models import Paper, Skipped
+from paperfeed.services import code_links
 
 
 def store(
@@ -47,6 +48,7 @@ def store(
         tuning=replace(app.tuning.ingest, batch_size=batch_size or app.tuning.ingest.batch_size),
         on_progress=after_batch,
         on_skip=on_skip,
+        on_batch=code_links.record,
     )
     for outcome in ("inserted", "updated", "unchanged", "duplicates"):
         metrics.PAPERS_INGESTED.labels(outcome).inc(getattr(report, outcome))

@@ -49,11 +49,14 @@ def list_papers(
     limit: int = 50,
     submitter: str | None = None,
     navigation: bool = False,
+    has_code: bool = False,
 ) -> Listing:
     """One page of ``period``'s papers, by trending score or newest first
     (``period`` None: every paper). ``latest``: the home list instead, today's
     or the latest day's that has papers (an empty Listing while there is none).
-    ``navigation``: with the previous and next periods that list papers."""
+    ``navigation``: with the previous and next periods that list papers.
+    ``has_code``: only papers that link to code; sort ``code``: the
+    trending-by-code list (docs/trending.md)."""
     with app.db.connect() as conn:
         if latest:
             day = trending.home_day(conn, datetime.now(UTC).date())
@@ -68,6 +71,8 @@ def list_papers(
             page=page,
             limit=limit,
             submitter=submitter,
+            has_code=has_code,
+            code_vote_weight=app.settings.trending_code_vote_weight,
         )
         nav = trending.navigation(conn, period) if navigation and period is not None else None
     return Listing(period, listed, nav)

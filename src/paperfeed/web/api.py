@@ -168,6 +168,11 @@ class HFPaper(HFModel):
     ai_keywords: list[str] | None = Field(
         None, description="Up to five keyphrases of the title and abstract, extracted offline"
     )
+    projectPage: str | None = Field(None, description="The paper's project page")
+    githubRepo: str | None = Field(None, description="The paper's GitHub repository")
+    githubStars: int | None = Field(
+        None, description="The repository's GitHub stars, as last refreshed (or as HF had them)"
+    )
 
 
 class HFDailyPaper(HFModel):
@@ -177,6 +182,11 @@ class HFDailyPaper(HFModel):
     summary: str
     mediaUrls: list[str] = []
     numComments: int = 0
+    # Also on the item (HF has them only in ``paper``): huggingface_hub's
+    # PaperInfo reads them from the item's top level.
+    projectPage: str | None = None
+    githubRepo: str | None = None
+    githubStars: int | None = None
     submittedBy: HFItemSubmitter | None = None
     isAuthorParticipating: bool = False
     ai_summary: str | None = Field(None, description="As paper.ai_summary")
@@ -253,21 +263,38 @@ def daily_papers(
     week: Annotated[str | None, Query(description="An ISO week, YYYY-Www")] = None,
     month: Annotated[str | None, Query(description="A month, YYYY-MM")] = None,
     sort: Annotated[
-        Literal["publishedAt", "trending", "discussed"],
-        Query(description="Newest first, by trending score, or most comments first"),
+        Literal["publishedAt", "trending", "discussed", "code"],
+        Query(
+            description="Newest first, by trending score, most comments first, or trending "
+            "by code (GitHub stars gained in the period blended with upvotes; only papers "
+            "with code)"
+        ),
     ] = "publishedAt",
     p: Annotated[WholeNumber, Query(ge=0, le=100_000, description="Page, from 0")] = 0,
     limit: Annotated[
         WholeNumber, Query(ge=1, le=trending.MAX_LIMIT, description="Papers per page")
     ] = 50,
     submitter: Annotated[str | None, Query(max_length=200)] = None,
+    has_code: Annotated[
+        bool,
+        Query(
+            description="Only papers that link to code (a repository, or a Hugging Face "
+            "model, dataset or Space)"
+        ),
+    ] = False,
 ) -> Response:
     """Papers listed on a day, in an ISO week or in a month (all papers when no
     period is given), sorted by trending score or newest first; curator-hidden
     papers never appear."""
     period = _period(date, week, month)
     listing = listings.list_papers(
-        paperfeed_of(request), period, sort=sort, page=p, limit=limit, submitter=submitter
+        paperfeed_of(request),
+        period,
+        sort=sort,
+        page=p,
+        limit=limit,
+        submitter=submitter,
+        has_code=has_code,
     ).page
     assert listing is not None  # a period or all papers: always a page
     return daily_json(listing.papers, request)

@@ -59,6 +59,21 @@ def xml_text(text: str | None) -> str:
     return _NOT_XML.sub("", text or "")
 
 
+def _summary(paper: dict[str, Any]) -> str:
+    """The abstract, then the code link (with its GitHub stars) and project
+    page on lines of their own: an entry has one link (see below), so these go
+    in its text, which feed readers show and make clickable."""
+    lines = [paper.get("abstract") or ""]
+    if paper.get("code_url"):
+        stars = paper.get("github_stars")
+        lines.append(
+            f"Code: {paper['code_url']}" + (f" (★ {stars:,})" if stars is not None else "")
+        )
+    if paper.get("project_page"):
+        lines.append(f"Project page: {paper['project_page']}")
+    return "\n\n".join(lines)
+
+
 def atom_feed(
     settings: Settings,
     *,
@@ -97,11 +112,11 @@ def atom_feed(
                 term=xml_text(keyphrase), scheme=f"{base}/search", label=xml_text(keyphrase)
             )
         if paper.get("tldr"):
-            # The TL;DR is the entry's summary; the abstract stays, as its content.
+            # The TL;DR is the entry's summary; the abstract (and code links) its content.
             entry.summary(xml_text(f"TL;DR: {paper['tldr']}"), type="text")
-            entry.content(xml_text(paper.get("abstract")), type="text")
+            entry.content(xml_text(_summary(paper)), type="text")
         else:
-            entry.summary(xml_text(paper.get("abstract")), type="text")
+            entry.summary(xml_text(_summary(paper)), type="text")
         published = paper.get("published") or paper.get("listing_date") or paper.get("created_at")
         # In a collection, an entry is new to subscribers when it was added.
         updated = paper.get("added_at") or paper.get("updated") or published

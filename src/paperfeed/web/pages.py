@@ -27,7 +27,7 @@ from paperfeed.web.comments import discussion_context
 from paperfeed.web.deps import paperfeed_of, settings_of
 from paperfeed.web.errors import error_page
 from paperfeed.web.library import card_context
-from paperfeed.web.params import whole_number
+from paperfeed.web.params import flag, whole_number
 from paperfeed.web.schemas import page_responses, text_responses
 from paperfeed.web.templating import templates
 
@@ -43,18 +43,29 @@ def paper_url(settings: Settings, paper_id: str) -> str:
 # ---------------------------------------------------------------- lists
 
 
-def _list_args(request: Request) -> tuple[str, int]:
-    """``sort`` and the 1-based ``page`` from the query string; ValueError names
-    the bad one."""
+def _list_args(request: Request) -> tuple[str, int, bool]:
+    """``sort``, the 1-based ``page`` and ``code`` (only papers with code) from
+    the query string; ValueError names the bad one."""
     sort = trending.check_sort(request.query_params.get("sort", "trending"))
-    return sort, whole_number(request.query_params.get("page"), "page", 1, 1, 999_999) - 1
+    page = whole_number(request.query_params.get("page"), "page", 1, 1, 999_999) - 1
+    return sort, page, flag(request.query_params.get("code"), "code")
 
 
-def _list_page(request: Request, period: Period | None, *, home: bool = False) -> Response:
+def _list_page(
+    request: Request,
+    period: Period | None,
+    *,
+    home: bool = False,
+    sort: str | None = None,
+    list_path: str = "",
+) -> Response:
+    """``sort``: a fixed order (the page's own); ``list_path``: where its
+    sort and filter links go (the period's own page, from such a page)."""
     try:
-        sort, page = _list_args(request)
+        asked_sort, page, has_code = _list_args(request)
     except ValueError as exc:
         return error_page(request, 400, str(exc))
+    sort = sort or asked_sort
     # Papers the reader marked "not interested" stay in the HTML list,
     # collapsed with an undo button (the readers' actions do that).
     found = listings.list_papers(
@@ -65,6 +76,7 @@ def _list_page(request: Request, period: Period | None, *, home: bool = False) -
         page=page,
         limit=PAGE_SIZE,
         navigation=True,
+        has_code=has_code,
     )
     period, listing, nav = found.period, found.page, found.nav
     papers = listing.papers if listing else []
@@ -74,6 +86,8 @@ def _list_page(request: Request, period: Period | None, *, home: bool = False) -
         "papers": papers,
         "nav": nav,
         "sort": sort,
+        "has_code": has_code,
+        "list_path": list_path,
         "home": home,
         "feed_url": f"{period.path}/feed.xml" if period else None,
         **card_context(request, papers),
@@ -85,6 +99,14 @@ def _list_page(request: Request, period: Period | None, *, home: bool = False) -
 def home(request: Request) -> Response:
     """Today's list, or the latest day that has papers."""
     return _list_page(request, None, home=True)
+
+
+@router.get("/trending/code", response_class=HTMLResponse, responses=page_responses(400))
+def trending_code(request: Request) -> Response:
+    """Trending by code: the week of the latest listed day, papers with code
+    ranked by GitHub stars gained that week blended with votes (docs/trending.md)."""
+    period = listings.latest_period(paperfeed_of(request), "week")
+    return _list_page(request, period, sort="code", list_path=period.path if period else "/")
 
 
 def _period_page(request: Request, kind: PeriodKind, text: str) -> Response:

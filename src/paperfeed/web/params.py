@@ -53,6 +53,21 @@ def whole_number(value: str | None, name: str, default: int, low: int, high: int
     raise ValueError(f"{name} must be a whole number from {low} to {high}, not {text[:40]!r}")
 
 
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"", "0", "false", "no", "off"}
+
+
+def flag(value: str | None, name: str) -> bool:
+    """A yes/no query-string value (1/0, true/false, yes/no, on/off; absent is
+    no); ValueError naming ``name`` otherwise."""
+    text = (value or "").strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(f"{name} must be 1 or 0 (true or false), not {text[:40]!r}")
+
+
 def _ascii_integer(value: Any) -> Any:
     # Before pydantic's own parsing, which also takes " 5", "+5", "1_000" and "5.0".
     if isinstance(value, str) and not _INTEGER.fullmatch(value):

@@ -17,7 +17,7 @@ from paperfeed.query import QueryError
 from paperfeed.search import MAX_PER_PAGE, SearchRequest, SearchResults
 from paperfeed.services import search as search_service
 from paperfeed.web.deps import paperfeed_of
-from paperfeed.web.params import whole_number
+from paperfeed.web.params import flag, whole_number
 from paperfeed.web.schemas import QueryProblem, error_responses, page_responses
 from paperfeed.web.templating import templates
 
@@ -44,6 +44,10 @@ def _int(params: Any, name: str, default: int, high: int) -> int:
 def request_from(params: Any, *, per_page: int = 20) -> SearchRequest:
     """A SearchRequest from query-string parameters (the page and the API share it).
     ``category`` and ``author`` may repeat; empty values are ignored."""
+    try:
+        has_code = flag(params.get("has_code"), "has_code")
+    except ValueError as exc:
+        raise QueryError(str(exc)) from exc
     return SearchRequest(
         query=params.get("q") or "",
         categories=tuple(c.strip() for c in params.getlist("category") if c.strip()),
@@ -54,14 +58,42 @@ def request_from(params: Any, *, per_page: int = 20) -> SearchRequest:
         mode=(params.get("mode") or "hybrid").strip(),
         page=_int(params, "page", 1, 10_000),
         per_page=_int(params, "per_page", per_page, MAX_PER_PAGE),
+        has_code=has_code,
     )
 
 
-@router.get("/api/search", responses=error_responses(400, model=QueryProblem))
+# The parameters are read as text by request_from (a 400 naming the bad one,
+# never a 422); the one added with issue 24 is declared for the API's readers.
+_HAS_CODE_PARAMETER = {
+    "name": "has_code",
+    "in": "query",
+    "required": False,
+    "description": "1 (or true): only papers that link to code (a repository, or a Hugging "
+    "Face model, dataset or Space); `has:code` in q does the same",
+    "schema": {"type": "string", "enum": ["0", "1", "true", "false"]},
+}
+
+
+@router.get(
+    "/api/search",
+    responses={
+        **error_responses(400, model=QueryProblem),
+        # What a declared parameter brings on every route: the app-wide check of
+        # text (web.params, control characters) answers 422.
+        422: {
+            "description": "Validation error",
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}
+            },
+        },
+    },
+    openapi_extra={"parameters": [_HAS_CODE_PARAMETER]},
+)
 def api_search(request: Request) -> Response:
     """Search papers. Parameters: q, category (repeatable), author (repeatable),
     since, until (YYYY-MM-DD, on the listing date), sort (relevance|date|upvotes),
-    mode (hybrid|lexical|dense), page, per_page."""
+    mode (hybrid|lexical|dense), page, per_page, has_code (1: only papers that
+    link to code; ``has:code`` in q does the same)."""
     try:
         results = search_service.search(paperfeed_of(request), request_from(request.query_params))
     except QueryError as exc:
@@ -104,6 +136,7 @@ def search_page(request: Request) -> Response:
                 "since": params.get("since") or "",
                 "until": params.get("until") or "",
                 "sort": params.get("sort") or "relevance",
+                "has_code": (params.get("has_code") or "") not in ("", "0", "false", "no", "off"),
             },
             "results": results,
             "error": error,
