@@ -18,7 +18,9 @@
     ].join("|"),
     "g"
   );
-  var OPTIONS = { throwOnError: false, trust: false, strict: "ignore" };
+  // errorColor: a refused command (\href with trust off) shows in a color readable in
+  // light and dark mode (paperfeed.css).
+  var OPTIONS = { throwOnError: false, trust: false, strict: "ignore", errorColor: "var(--math-error)" };
   var SKIP = { SCRIPT: 1, STYLE: 1, TEXTAREA: 1, PRE: 1, CODE: 1, OPTION: 1, NOSCRIPT: 1 };
 
   function renderText(node) {
