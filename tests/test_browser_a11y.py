@@ -4,8 +4,8 @@ Each page is also saved as a screenshot in test-artifacts/ (a11y-*.png), to
 look at.
 
 axe-core comes from the axe-playwright-python wheel, which ships axe.min.js.
-Left out: /docs and /redoc (the vendored Swagger UI, a third party's page
-that Paperfeed does not style), and the JSON, feed and export endpoints (not
+Left out: /docs (the vendored Swagger UI, a third party's page that
+Paperfeed does not style), and the JSON, feed and export endpoints (not
 pages)."""
 
 from __future__ import annotations
