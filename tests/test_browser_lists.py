@@ -14,6 +14,8 @@ from paperfeed.db import Database
 from paperfeed.ingest.pipeline import ingest
 from tests.browser import LiveServer, screenshot
 from tests.helpers import make_paper
+from tests.smtp_server import SMTPServer
+from tests.test_browser_readers import sign_in_by_email
 from tests.ui_support import TODAY
 
 pytestmark = pytest.mark.browser
@@ -173,3 +175,19 @@ def test_phone_header_is_one_sticky_row_and_bibtex_fits(
         screenshot(page, "lists-paper-390")
     finally:
         context.close()
+
+
+def test_s_saves_the_current_paper_when_signed_in(
+    browser_page: Any, live_server: LiveServer, listed: list[str], smtp_server: SMTPServer
+) -> None:
+    page = browser_page
+    sign_in_by_email(page, smtp_server, "keys@example.org")
+    page.goto("/")
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    page.keyboard.press("s")
+    card = page.locator(f'[id="paper-{listed[1]}"]')
+    card.get_by_role("button", name="Saved").wait_for()
+    assert page.url.endswith("/")  # saved in place, no navigation
+    page.goto("/library")
+    assert cards(page) == [listed[1]]
