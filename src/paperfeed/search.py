@@ -421,6 +421,7 @@ def search(
             )
         highlight = text_query
         used_dense = False
+        matched: dict[str, tuple[str, ...]] = {}
     else:
         depth = min(MAX_RESULTS, max(DEFAULT_FUSION.depth, start + request.per_page))
         if request.sort == "upvotes":
@@ -428,11 +429,12 @@ def search(
         ranking = rank(
             lexical, parsed, filters, dense=dense, mode=request.mode, depth=depth, tuning=tuning
         )
-        ranked, total, highlight, used_dense = (
+        ranked, total, highlight, used_dense, matched = (
             ranking.ranked,
             ranking.total,
             ranking.highlight,
             ranking.used_dense,
+            ranking.matched,
         )
         if request.sort == "upvotes":
             with db.connect() as conn:
@@ -441,9 +443,8 @@ def search(
         page_hits = ranked[start : start + request.per_page]
 
     hits = _hydrate(db, lexical, page_hits, highlight, with_snippets=request.snippets)
-    if request.sort != "date":
-        for hit in hits:
-            hit.matched = ranking.matched.get(hit.id, ())
+    for hit in hits:
+        hit.matched = matched.get(hit.id, ())
     mode = "hybrid" if used_dense and request.mode == "hybrid" else request.mode
     if request.mode == "hybrid" and not used_dense:
         mode = "lexical"
