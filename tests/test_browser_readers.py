@@ -154,11 +154,11 @@ def test_actions_work_without_javascript(
         page.locator(f'[id="paper-{ids[2]}"]').get_by_role("button", name="Not interested").click()
         hidden = page.locator(f'[id="paper-{ids[2]}"]')  # stays in the list, collapsed
         hidden.get_by_role("button", name="Hidden · undo").wait_for()
-        assert not hidden.locator(".paper-abstract").is_visible()
+        assert not hidden.locator(".card-abstract").is_visible()
         page.goto("/library")
         page.get_by_role("button", name="Undo").click()
         page.goto("/")
-        assert page.locator(f'[id="paper-{ids[2]}"] .paper-abstract').is_visible()
+        assert page.locator(f'[id="paper-{ids[2]}"] .card-abstract').is_visible()
     finally:
         context.close()
 

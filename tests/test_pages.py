@@ -217,7 +217,7 @@ def test_paper_page_shows_everything(client: TestClient, db: Database) -> None:
     # 4 imported + 1 reader vote (shown by the readers' upvote button once installed).
     assert re.search(r'class="[a-z-]*count">5</span>', text)
     assert "/static/vendor/katex/katex.min.js" in text
-    assert "/static/vendor/katex/contrib/auto-render.min.js" in text
+    assert "/static/paperfeed-math.js" in text
     assert "/static/vendor/katex/katex.min.css" in text
 
 

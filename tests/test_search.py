@@ -265,7 +265,7 @@ def test_results_page_and_search_box(corpus_client: TestClient) -> None:
     assert 'action="/search"' in home.text and 'name="q"' in home.text
     page = corpus_client.get("/search", params={"q": "segmentation", "per_page": "5"})
     assert page.status_code == 200
-    assert page.text.count('class="search-hit"') == 5
+    assert page.text.count('<article class="paper-card search-hit"') == 5
     assert 'rel="next"' in page.text and "page=2" in page.text
     assert 'value="segmentation"' in page.text  # the query stays in the box
 

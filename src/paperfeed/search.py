@@ -133,6 +133,9 @@ class Ranking:
     total: int
     used_dense: bool
     highlight: KeywordQuery | None  # for snippets
+    # Which side found each ranked paper: "words" (the keyword index) and/or
+    # "meaning" (the vectors), so that a page can say so per hit.
+    matched: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def rank(
@@ -183,8 +186,13 @@ def rank(
         ranked = fuse(lex_hits, dense_hits, fusion) if text_query is not None else lex_hits
         if text_query is None and not parsed.is_empty:
             ranked = dense_hits  # nothing searchable by words (emoji, punctuation)
-    extra = len({i for i, _ in dense_hits} - {i for i, _ in lex_hits})
-    return Ranking(ranked, lex_total + extra, bool(dense_hits), text_query)
+    lex_ids, dense_ids = {i for i, _ in lex_hits}, {i for i, _ in dense_hits}
+    extra = len(dense_ids - lex_ids)
+    matched = {
+        i: tuple(side for side, ids in (("words", lex_ids), ("meaning", dense_ids)) if i in ids)
+        for i, _ in ranked
+    }
+    return Ranking(ranked, lex_total + extra, bool(dense_hits), text_query, matched)
 
 
 # A few threads per process: each search holds one for the length of its
@@ -267,6 +275,16 @@ class SearchHit:
     # The full papers row (plus ``votes`` and ``upvotes``), so that the JSON
     # API need not read it again.
     paper: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    # What found it: ("words",), ("meaning",) or both; () when sorted by date
+    # (the keyword index alone, so words).
+    matched: tuple[str, ...] = ()
+
+    @property
+    def matched_by(self) -> str:
+        """The results page's word on a hybrid hit: whether meaning matched too."""
+        if "meaning" not in self.matched:
+            return ""
+        return "also matched by meaning" if "words" in self.matched else "matched by meaning"
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -421,6 +439,7 @@ def search(
             )
         highlight = text_query
         used_dense = False
+        matched: dict[str, tuple[str, ...]] = {}
     else:
         depth = min(MAX_RESULTS, max(DEFAULT_FUSION.depth, start + request.per_page))
         if request.sort == "upvotes":
@@ -428,11 +447,12 @@ def search(
         ranking = rank(
             lexical, parsed, filters, dense=dense, mode=request.mode, depth=depth, tuning=tuning
         )
-        ranked, total, highlight, used_dense = (
+        ranked, total, highlight, used_dense, matched = (
             ranking.ranked,
             ranking.total,
             ranking.highlight,
             ranking.used_dense,
+            ranking.matched,
         )
         if request.sort == "upvotes":
             with db.connect() as conn:
@@ -441,6 +461,8 @@ def search(
         page_hits = ranked[start : start + request.per_page]
 
     hits = _hydrate(db, lexical, page_hits, highlight, with_snippets=request.snippets)
+    for hit in hits:
+        hit.matched = matched.get(hit.id, ())
     mode = "hybrid" if used_dense and request.mode == "hybrid" else request.mode
     if request.mode == "hybrid" and not used_dense:
         mode = "lexical"

@@ -89,6 +89,17 @@ def _list_page(
         "has_code": has_code,
         "list_path": list_path,
         "home": home,
+        # Trending puts scored papers first, so when the first page's first
+        # paper has no upvotes (and is not featured) none has: the list is
+        # newest first, and the page says so rather than show "trending".
+        "no_votes_yet": bool(
+            sort == "trending"
+            and listing is not None
+            and listing.page == 0
+            and papers
+            and not papers[0]["upvotes"]
+            and not papers[0].get("featured")
+        ),
         "feed_url": f"{period.path}/feed.xml" if period else None,
         **card_context(request, papers),
     }

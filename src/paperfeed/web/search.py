@@ -14,9 +14,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from paperfeed.query import QueryError
-from paperfeed.search import MAX_PER_PAGE, SearchRequest, SearchResults
+from paperfeed.search import MAX_PER_PAGE, MAX_RESULTS, SearchRequest, SearchResults
 from paperfeed.services import search as search_service
 from paperfeed.web.deps import paperfeed_of
+from paperfeed.web.library import card_context
 from paperfeed.web.params import flag, whole_number
 from paperfeed.web.schemas import QueryProblem, error_responses, page_responses
 from paperfeed.web.templating import templates
@@ -118,8 +119,10 @@ def search_page(request: Request) -> Response:
         results = search_service.search(paperfeed_of(request), search_request)
     except QueryError as exc:
         error, status = str(exc), 400
-    links = {}
+    links: dict[str, str] = {}
+    extra: dict[str, Any] = {}
     if results is not None:
+        extra = _results_context(request, results)
         page = results.request.page
         if page > 1:
             links["prev"] = _page_link(request, page - 1)
@@ -137,10 +140,48 @@ def search_page(request: Request) -> Response:
                 "until": params.get("until") or "",
                 "sort": params.get("sort") or "relevance",
                 "has_code": (params.get("has_code") or "") not in ("", "0", "false", "no", "off"),
+                "mode": params.get("mode") or "hybrid",
             },
             "results": results,
             "error": error,
             "links": links,
+            "mode_names": MODE_NAMES,
+            **extra,
         },
         status_code=status,
     )
+
+
+MODE_NAMES = {"hybrid": "words and meaning", "lexical": "words", "dense": "meaning"}
+
+
+def count_line(results: SearchResults) -> str:
+    """ "1,725 results · page 1 of 50" reads as a contradiction when paging stops
+    at MAX_RESULTS: say where it stops."""
+    total, pages = results.total, results.pages
+    line = f"{total:,} result{'' if total == 1 else 's'}"
+    if total > MAX_RESULTS:
+        line += f"; the first {MAX_RESULTS:,} can be paged through"
+    if pages > 1:
+        line += f" · page {results.request.page} of {pages}"
+    return line
+
+
+def saved_query(request: SearchRequest) -> str:
+    """The page's query with its category and author fields folded in, in the
+    query language, as a saved search and its feed take one query string."""
+    parts = [request.query.strip()] if request.query.strip() else []
+    parts += [f"cat:{c}" for c in request.categories if " " not in c]
+    parts += ['author:"{}"'.format(a.replace('"', "")) for a in request.authors]
+    return " ".join(parts)
+
+
+def _results_context(request: Request, results: SearchResults) -> dict[str, Any]:
+    query = saved_query(results.request)
+    return {
+        "count_line": count_line(results),
+        "saved_query": query,
+        "feed_url": "/feeds/search.xml?" + urlencode({"q": query}) if query else None,
+        "show_matched": results.mode == "hybrid",
+        **card_context(request, [hit.paper for hit in results.hits]),
+    }

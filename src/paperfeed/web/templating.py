@@ -28,16 +28,28 @@ def page_context(request: Request) -> dict[str, Any]:
     """What the frame of every page shows, added to each TemplateResponse: ``me``,
     the signed-in reader or None; ``csrf_field()``, its forms' hidden input (made
     when a form renders: a page without forms starts no session); ``here``, the
-    page's address, where its forms send the reader back to."""
+    page's address, where its forms send the reader back to; ``density``, the
+    lists' density the reader chose (static/lists.js remembers it in a cookie)."""
     # web.auth renders pages itself, so it imports this module, not the reverse.
     from paperfeed.web.auth import csrf_field, current_reader
 
     query = request.url.query
     return {
+        "density": density_of(request),
         "me": current_reader(request),
         "csrf_field": functools.partial(csrf_field, request),
         "here": request.url.path + (f"?{query}" if query else ""),
     }
+
+
+DENSITIES = ("compact", "comfortable")
+
+
+def density_of(request: Request) -> str:
+    """The lists' density from the reader's ``density`` cookie; compact unless
+    they chose otherwise (and without JavaScript, where there is no toggle)."""
+    value = request.cookies.get("density", "")
+    return value if value in DENSITIES else DENSITIES[0]
 
 
 templates = Jinja2Templates(directory=TEMPLATES_DIR, context_processors=[page_context])
@@ -55,6 +67,25 @@ def authors_line(authors: list[str], limit: int = 8) -> str:
     if len(authors) <= limit:
         return ", ".join(authors)
     return ", ".join(authors[:limit]) + f", and {len(authors) - limit} more"
+
+
+# A sentence ends at . ! or ? before a space and a capital letter or digit.
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9])")
+TEASER_MAX = 300
+
+
+def teaser(paper: dict[str, Any]) -> str:
+    """A card's one-line teaser: the paper's TL;DR when it has one, else the
+    first sentence of its abstract (never cut inside a $…$ formula: a cut
+    leaves an odd number of dollars). CSS clips it to one line."""
+    text = " ".join(str(paper.get("tldr") or paper.get("abstract") or "").split())
+    for match in _SENTENCE_END.finditer(text):
+        if match.start() > TEASER_MAX:
+            break
+        head = text[: match.start()]
+        if head.count("$") % 2 == 0:
+            return head
+    return text[: TEASER_MAX * 2] if text.count("$", 0, TEASER_MAX * 2) % 2 == 0 else text
 
 
 _SAFE_URL = re.compile(r"https?://[^\x00-\x20\x7f]+", re.IGNORECASE)
@@ -109,3 +140,4 @@ templates.env.filters["linkify"] = linkify
 templates.env.filters["coins"] = export.coins
 templates.env.filters["safe_url"] = safe_url
 templates.env.filters["authors_line"] = authors_line
+templates.env.filters["teaser"] = teaser
