@@ -56,7 +56,7 @@ def test_trending_by_code_and_the_has_code_filter(
     form.get_by_label("With code only").check()
     form.get_by_role("button", name="Search").click()
     expect(page.locator("p.result-count")).to_contain_text("3 results")
-    hit_links = page.locator("li.search-hit h2 a")
+    hit_links = page.locator(".search-hit h2 a")
     assert sorted(hit_links.all_inner_texts()) == [
         "Graph datasets on the Hub",
         "Graph transformers with code",
