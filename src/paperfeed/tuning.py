@@ -19,6 +19,9 @@ class SearchTuning:
 @dataclass(frozen=True)
 class IngestTuning:
     batch_size: int = 2000  # papers per transaction
+    # Papers per author-linking transaction (services.authors.link_pending):
+    # the backfill of a large instance commits this often and resumes from there.
+    link_batch_size: int = 2000
     # Past this many papers in one run, and a third of those already stored,
     # PostgreSQL's keyword posting table is deferred and rebuilt once at the
     # end (migration 0014): the triggers' upkeep per paper stored outweighs a

@@ -24,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from paperfeed.db.tables import (
+    author_queue,
     collection_papers,
     hides,
     index_queue,
@@ -77,7 +78,7 @@ SOURCE_RANK = {
     "hf-page": 1,
 }
 DEFAULT_SOURCE_RANK = 3  # a source this table does not know (a submission, a test...)
-COMMUNITY_FIELDS = ("imported_upvotes", "submitted_by", "featured_date")
+COMMUNITY_FIELDS = ("imported_upvotes", "submitted_by", "featured_date", "organization")
 
 
 def source_rank(source: str | None) -> int:
@@ -112,6 +113,8 @@ def _merged_row(paper: Paper, existing: Row[Any] | None, stamp: datetime) -> dic
         "submitted_by": paper.submitted_by,
         "featured_date": paper.featured_date,
         "withdrawn": paper.withdrawn,
+        "affiliations": paper.affiliations or None,
+        "organization": paper.organization or None,
         "title_key": normalize_title(paper.title),
         "content_hash": paper.content_hash(),
         "modified_at": stamp,
@@ -228,7 +231,17 @@ def upsert_papers(conn: Connection, batch: Sequence[Paper]) -> UpsertCounts:
         conn.execute(_insert(conn, paper_versions).on_conflict_do_nothing(), version_rows)
     if touched:
         queue_for_index(conn, touched)
+        queue_for_authors(conn, touched)
     return counts
+
+
+def queue_for_authors(conn: Connection, paper_ids: Sequence[str]) -> None:
+    """Queue papers for author linking (see tables.author_queue)."""
+    stamp = now()
+    conn.execute(
+        _insert(conn, author_queue).on_conflict_do_nothing(),
+        [{"paper_id": i, "queued_at": stamp} for i in dict.fromkeys(paper_ids)],
+    )
 
 
 def queue_for_index(conn: Connection, paper_ids: Sequence[str]) -> None:
@@ -298,6 +311,7 @@ def merge_slug_into(conn: Connection, slug: str, paper_id: str) -> None:
         update(paper_aliases).where(paper_aliases.c.paper_id == slug).values(paper_id=paper_id)
     )
     conn.execute(delete(index_queue).where(index_queue.c.paper_id == slug))
+    conn.execute(delete(author_queue).where(author_queue.c.paper_id == slug))
     conn.execute(delete(papers).where(papers.c.id == slug))
     conn.execute(
         _insert(conn, paper_aliases).on_conflict_do_nothing(),
@@ -305,6 +319,7 @@ def merge_slug_into(conn: Connection, slug: str, paper_id: str) -> None:
     )
     # The sidecar indexes must drop the slug; the queue entry does that.
     queue_for_index(conn, [slug, paper_id])
+    queue_for_authors(conn, [paper_id])
 
 
 # ---------------------------------------------------------------- reads

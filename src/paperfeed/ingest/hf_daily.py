@@ -60,6 +60,7 @@ def paper_from_item(item: Any, *, where: str, day: date | None = None) -> Paper 
         submitter = {}
     upvotes = paper.get("upvotes")
     return Paper(
+        organization=_organization(paper.get("organization") or item.get("organization")),
         id=paper_id,
         title=title,
         abstract=summary,
@@ -71,6 +72,18 @@ def paper_from_item(item: Any, *, where: str, day: date | None = None) -> Paper 
         featured_date=featured_at.date() if featured_at else day,
         source=SOURCE,
     )
+
+
+def _organization(value: Any) -> dict[str, str] | None:
+    """HF's organization object, reduced to its text fields (name, fullname, avatar)."""
+    if not isinstance(value, dict):
+        return None
+    kept = {
+        k: clean_text(value[k])
+        for k in ("name", "fullname", "avatar")
+        if isinstance(value.get(k), str) and clean_text(value[k])
+    }
+    return kept if kept.get("name") or kept.get("fullname") else None
 
 
 def _items(body: bytes) -> list[Any]:

@@ -21,6 +21,7 @@ from paperfeed.ingest.http import FetchError
 from paperfeed.ingest.oai_pmh import OAIHarvest
 from paperfeed.ingest.pipeline import IngestReport, ingest
 from paperfeed.models import Paper, Skipped
+from paperfeed.services import authors
 
 
 def store(
@@ -48,6 +49,9 @@ def store(
         on_progress=after_batch,
         on_skip=on_skip,
     )
+    # Authors and organizations of what was stored (their own batches and
+    # transactions, after the papers': see services/authors.py).
+    authors.link_pending(app)
     for outcome in ("inserted", "updated", "unchanged", "duplicates"):
         metrics.PAPERS_INGESTED.labels(outcome).inc(getattr(report, outcome))
     metrics.PAPERS_INGESTED.labels("skipped").inc(len(report.skipped))
