@@ -386,6 +386,7 @@ def list_papers(
     now: datetime | None = None,
     reader_id: int | None = None,
     submitter: str | None = None,
+    followed_by: int | None = None,
 ) -> ListPage:
     """One page of a list (``period`` None: every paper), with each paper's
     ``upvotes`` (imported + readers') and ``trending_score``."""
@@ -400,6 +401,7 @@ def list_papers(
         end=period.end if period else None,
         reader_id=reader_id,
         submitter=submitter,
+        followed_by=followed_by,
     )
     offset = page * limit
     total = trending_store.count_listed(conn, where)

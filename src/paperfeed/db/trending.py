@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, and_, bindparam, exists, func, or_, select
 
 from paperfeed.db.papers import _as_date, driver_cursor
-from paperfeed.db.tables import hides, papers, votes
+from paperfeed.db.tables import author_follows, hides, paper_authors, papers, votes
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +33,8 @@ class ListFilter:
     end: date | None = None
     reader_id: int | None = None
     submitter: str | None = None
+    # Only papers by authors this reader follows (the "From authors I follow" filter).
+    followed_by: int | None = None
 
     def clauses(self) -> list[ColumnElement[bool]]:
         where: list[ColumnElement[bool]] = [papers.c.hidden.is_(False)]
@@ -48,6 +50,15 @@ class ListFilter:
             )
         if self.submitter is not None:
             where.append(papers.c.submitted_by == self.submitter)
+        if self.followed_by is not None:
+            followed = select(author_follows.c.author_id).where(
+                author_follows.c.reader_id == self.followed_by
+            )
+            where.append(
+                papers.c.id.in_(
+                    select(paper_authors.c.paper_id).where(paper_authors.c.author_id.in_(followed))
+                )
+            )
         return where
 
 

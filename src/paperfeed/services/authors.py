@@ -233,3 +233,8 @@ def followed_paper_ids(
     """Papers by authors the reader follows, newest first."""
     with app.db.connect() as conn:
         return store.followed_paper_ids(conn, reader.id, since=since, limit=limit, among=among)
+
+
+def papers_by_id(app: Paperfeed, ids: list[str]) -> dict[str, dict[str, Any]]:
+    with app.db.connect() as conn:
+        return paper_store.get_papers(conn, ids)

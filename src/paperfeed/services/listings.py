@@ -49,11 +49,13 @@ def list_papers(
     limit: int = 50,
     submitter: str | None = None,
     navigation: bool = False,
+    followed_by: int | None = None,
 ) -> Listing:
     """One page of ``period``'s papers, by trending score or newest first
     (``period`` None: every paper). ``latest``: the home list instead, today's
     or the latest day's that has papers (an empty Listing while there is none).
-    ``navigation``: with the previous and next periods that list papers."""
+    ``navigation``: with the previous and next periods that list papers.
+    ``followed_by``: only papers by authors that reader follows."""
     with app.db.connect() as conn:
         if latest:
             day = trending.home_day(conn, datetime.now(UTC).date())
@@ -68,6 +70,7 @@ def list_papers(
             page=page,
             limit=limit,
             submitter=submitter,
+            followed_by=followed_by,
         )
         nav = trending.navigation(conn, period) if navigation and period is not None else None
     return Listing(period, listed, nav)
