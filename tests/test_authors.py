@@ -167,3 +167,50 @@ def test_a_paper_without_the_new_fields_keeps_its_content_hash() -> None:
     assert paper.content_hash() == before
     paper.affiliations = [["MIT"], []]
     assert paper.content_hash() != before
+
+
+def test_the_digest_has_a_from_authors_you_follow_section(paperfeed: Paperfeed) -> None:
+    from datetime import date
+
+    from paperfeed import readers as core
+    from paperfeed.digest import compose as composer
+    from paperfeed.digest import runner
+    from paperfeed.digest.schedule import parse_period
+
+    day = date(2025, 1, 6)
+    store(
+        paperfeed,
+        [
+            make_paper("2501.00001", authors=["Ada Lovelace"], listing_date=day, upvotes=1),
+            make_paper("2501.00002", authors=["Alan Turing"], listing_date=day, upvotes=50),
+            make_paper("2501.00003", authors=["A. Lovelace"], listing_date=day, upvotes=5),
+        ],
+    )
+    ada_fan = core.grant_role(paperfeed.db, "fan@example.org", "reader")
+    author_service.follow(paperfeed, ada_fan, "ada-lovelace")
+    sub = {
+        "id": 1,
+        "reader_id": ada_fan.id,
+        "personal_count": 0,
+        "include_saved_searches": False,
+        "search_count": 0,
+        "trending_count": 5,
+        "topics": None,
+        "email": "fan@example.org",
+    }
+    with paperfeed.db.connect() as conn:
+        period_papers = composer.PeriodPapers.load(conn, parse_period(str(day)))
+    [(_, content)] = runner.compose_batch(
+        paperfeed.db, [sub], period_papers, search_matches=lambda q: [], personal=None
+    )
+    followed, trending = content["sections"]
+    assert followed["title"] == "From authors you follow"
+    # "A. Lovelace" is the one full name's initials form: hers too.
+    assert [i["id"] for i in followed["items"]] == ["2501.00003", "2501.00001"]
+    assert [i["id"] for i in trending["items"]] == ["2501.00002"]
+    # Another reader's digest has no such section.
+    sub["reader_id"] = core.grant_role(paperfeed.db, "other@example.org", "reader").id
+    [(_, content)] = runner.compose_batch(
+        paperfeed.db, [sub], period_papers, search_matches=lambda q: [], personal=None
+    )
+    assert [s["key"] for s in content["sections"]] == ["trending"]

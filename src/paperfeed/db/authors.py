@@ -489,6 +489,30 @@ def followed_paper_ids(
     return list(conn.execute(query).scalars())
 
 
+def followed_in_period(
+    conn: Connection, reader_ids: Sequence[int], start: Any, end: Any
+) -> dict[int, set[str]]:
+    """For each reader, the papers listed from ``start`` to ``end`` (days,
+    inclusive) by authors they follow: one query for a batch of digests."""
+    if not reader_ids:
+        return {}
+    rows = conn.execute(
+        select(author_follows.c.reader_id, paper_authors.c.paper_id)
+        .join(paper_authors, paper_authors.c.author_id == author_follows.c.author_id)
+        .join(papers, papers.c.id == paper_authors.c.paper_id)
+        .where(
+            author_follows.c.reader_id.in_(list(reader_ids)),
+            papers.c.listing_date >= start,
+            papers.c.listing_date <= end,
+            _visible(),
+        )
+    ).all()
+    found: dict[int, set[str]] = {}
+    for reader_id, paper_id in rows:
+        found.setdefault(reader_id, set()).add(paper_id)
+    return found
+
+
 def follows_for_export(conn: Connection, reader_id: int) -> list[dict[str, Any]]:
     return followed_authors(conn, reader_id)
 
