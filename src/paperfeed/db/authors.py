@@ -55,11 +55,13 @@ def queued(conn: Connection) -> int:
 
 
 def link_batch(conn: Connection, limit: int) -> LinkCounts:
-    """Link up to ``limit`` queued papers (oldest first) in the caller's transaction."""
+    """Link up to ``limit`` queued papers in the caller's transaction, the
+    most recently queued first: what an ingest just stored comes before the
+    backlog of migration 0023's backfill."""
     counts = LinkCounts()
     query = (
         select(author_queue.c.paper_id)
-        .order_by(author_queue.c.queued_at, author_queue.c.paper_id)
+        .order_by(author_queue.c.queued_at.desc(), author_queue.c.paper_id)
         .limit(limit)
     )
     if conn.dialect.name == "postgresql":

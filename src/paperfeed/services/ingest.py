@@ -49,9 +49,13 @@ def store(
         on_progress=after_batch,
         on_skip=on_skip,
     )
-    # Authors and organizations of what was stored (their own batches and
-    # transactions, after the papers': see services/authors.py).
-    authors.link_pending(app)
+    # Authors and organizations of what was stored, at once when it is a
+    # few (a submission, a day's fetch); a bulk ingest leaves them to the
+    # embed job (serve's background job, `paperfeed embed`), so ingest keeps
+    # its rate (docs/benchmarks.md, issue 24).
+    stored = report.inserted + report.updated
+    if 0 < stored <= app.tuning.ingest.link_inline_max:
+        authors.link_pending(app, limit=stored)
     for outcome in ("inserted", "updated", "unchanged", "duplicates"):
         metrics.PAPERS_INGESTED.labels(outcome).inc(getattr(report, outcome))
     metrics.PAPERS_INGESTED.labels("skipped").inc(len(report.skipped))
