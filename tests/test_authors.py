@@ -4,7 +4,6 @@ initials merge, the backfill queue, and what the arXiv API and HF give."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from sqlalchemy import func, select
 
@@ -15,9 +14,8 @@ from paperfeed.ingest.arxiv_api import parse_feed
 from paperfeed.ingest.hf_daily import paper_from_item
 from paperfeed.services import authors as author_service
 from paperfeed.services.ingest import store
+from tests.conftest import FIXTURES
 from tests.helpers import make_paper
-
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 
 
 def author_keys(app: Paperfeed, paper_id: str) -> list[str]:

@@ -88,3 +88,12 @@ def test_organization_keys() -> None:
     )
     assert organization_key(" ;; ") is None
     assert split_affiliation("MIT; Google Research ;") == ["MIT", "Google Research"]
+
+
+def test_a_hyphenated_surname_stays_one_surname() -> None:
+    short, full = parse_author("L. Leal-Taixe"), parse_author("Laura Leal-Taixé")
+    assert short is not None and full is not None
+    assert short.abbreviated and short.initials_key == full.initials_key == "l-leal-taixe"
+    assert abbreviates(short, full)
+    dotted = parse_author("J.P. Dupont")
+    assert dotted is not None and dotted.initials == "jp" and dotted.abbreviated

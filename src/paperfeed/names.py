@@ -78,16 +78,19 @@ class AuthorName:
 def parse_author(name: str) -> AuthorName | None:
     """The keys of a written author name, or None when it has no letters at all.
 
-    The surname is the last word (after dropping "Jr."-like suffixes); the given
-    names are the words before it. "J.-P. Dupont" has the initials "jp".
+    The surname is the last space-separated part (after dropping "Jr."-like
+    suffixes), hyphens and all ("Leal-Taixé"); the given names are the parts
+    before it, and each hyphen or full stop inside one starts another
+    initial: "J.-P. Dupont" and "J.P. Dupont" have the initials "jp".
     """
-    parts = words(name)
-    while len(parts) > 1 and parts[-1] in _SUFFIXES:
+    parts = [w for w in (words(part) for part in name.split()) if w]
+    while len(parts) > 1 and len(parts[-1]) == 1 and parts[-1][0] in _SUFFIXES:
         parts.pop()
     if not parts:
         return None
-    key = _bounded("-".join(parts))
-    surname, given = parts[-1], parts[:-1]
+    key = _bounded("-".join(w for part in parts for w in part))
+    surname = "-".join(parts[-1])
+    given = [w for part in parts[:-1] for w in part]
     initials = "".join(g[0] for g in given)
     abbreviated = bool(given) and all(len(g) == 1 for g in given)
     initials_key = _bounded(f"{initials[:1]}-{surname}" if initials else surname)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from paperfeed import readers
 from paperfeed.app import Paperfeed
@@ -135,6 +136,61 @@ def author_page(
         categories=categories,
         following=following,
     )
+
+
+def author_path(key: str) -> str:
+    return f"/authors/{quote(key, safe='')}"
+
+
+def organization_path(key: str) -> str:
+    return f"/organizations/{quote(key, safe='')}"
+
+
+def paper_ref(paper: dict[str, Any]) -> dict[str, Any]:
+    """A paper as the author and organization answers list it."""
+    return {
+        "id": paper["id"],
+        "title": paper["title"],
+        "authors": list(paper.get("authors") or []),
+        "primary_category": paper.get("primary_category"),
+        "published": paper.get("published"),
+        "listing_date": paper.get("listing_date"),
+    }
+
+
+def author_page_dict(found: AuthorPage) -> dict[str, Any]:
+    """An author page in the JSON API's shape (web.schemas.AuthorPageOut),
+    for the API and the MCP tool alike."""
+    author = found.author
+    return {
+        "author": {
+            "key": author["key"],
+            "name": author["name"],
+            "url": author_path(author["key"]),
+            "orcid": author.get("orcid"),
+            "openalex_id": author.get("openalex_id"),
+            "semantic_scholar_id": author.get("semantic_scholar_id"),
+        },
+        "papers": [paper_ref(p) for p in found.papers],
+        "total": found.total,
+        "page": found.page,
+        "per_page": found.per_page,
+        "coauthors": found.coauthors,
+        "categories": found.categories,
+        "following": found.following,
+        "candidates": [{"key": c["key"], "name": c["name"]} for c in found.candidates],
+    }
+
+
+def organization_page_dict(found: OrganizationPage) -> dict[str, Any]:
+    org = found.organization
+    return {
+        "organization": {**org, "url": organization_path(org["key"])},
+        "papers": [paper_ref(p) for p in found.papers],
+        "total": found.total,
+        "page": found.page,
+        "per_page": found.per_page,
+    }
 
 
 def _public_author(row: dict[str, Any]) -> dict[str, Any]:

@@ -153,6 +153,16 @@ class HFItemSubmitter(HFModel):
     isUserFollowing: bool = False
 
 
+class HFOrganization(HFModel):
+    """The Hugging Face organization a paper is listed under (as HF's daily
+    papers give it; huggingface_hub's PaperInfo.organization)."""
+
+    id: str = Field(alias="_id")
+    name: str = Field(description="The organization's handle on the Hub")
+    fullname: str
+    avatar: str | None = None
+
+
 class HFPaper(HFModel):
     id: str = Field(description="arXiv id without version, or a Paperfeed slug")
     authors: list[HFAuthor]
@@ -162,6 +172,7 @@ class HFPaper(HFModel):
     submittedOnDailyBy: HFPaperSubmitter | None = None
     summary: str = Field(description="The abstract")
     upvotes: int = Field(description="Imported Hugging Face upvotes plus readers' upvotes")
+    organization: HFOrganization | None = None
 
 
 class HFDailyPaper(HFModel):
@@ -172,6 +183,7 @@ class HFDailyPaper(HFModel):
     mediaUrls: list[str] = []
     numComments: int = 0
     submittedBy: HFItemSubmitter | None = None
+    organization: HFOrganization | None = None
     isAuthorParticipating: bool = False
 
 

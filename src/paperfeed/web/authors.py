@@ -6,7 +6,6 @@ categories, follow), its Atom feed ``/authors/{key}/feed.xml``,
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -20,14 +19,9 @@ from paperfeed.web.feeds import AtomResponse, atom_feed
 from paperfeed.web.library import card_context
 from paperfeed.web.params import whole_number
 from paperfeed.web.schemas import (
-    AuthorOut,
     AuthorPageOut,
-    AuthorRef,
-    CategoryCount,
-    CoauthorOut,
     FollowedAuthorOut,
     FollowOut,
-    OrganizationOut,
     OrganizationPageOut,
     PaperRef,
     error_responses,
@@ -43,12 +37,7 @@ api = APIRouter(prefix="/api", tags=["authors"], responses=error_responses(400, 
 FEED_SIZE = 50
 
 
-def author_path(key: str) -> str:
-    return f"/authors/{quote(key, safe='')}"
-
-
-def organization_path(key: str) -> str:
-    return f"/organizations/{quote(key, safe='')}"
+author_path = service.author_path
 
 
 def _page(request: Request) -> int:
@@ -160,36 +149,11 @@ def following_page(request: Request, reader: Reader = Depends(require_reader)) -
 
 
 def _paper_ref(paper: dict[str, Any]) -> PaperRef:
-    return PaperRef(
-        id=paper["id"],
-        title=paper["title"],
-        authors=list(paper.get("authors") or []),
-        primary_category=paper.get("primary_category"),
-        published=paper.get("published"),
-        listing_date=paper.get("listing_date"),
-    )
+    return PaperRef.model_validate(service.paper_ref(paper))
 
 
 def author_page_out(found: service.AuthorPage) -> AuthorPageOut:
-    author = found.author
-    return AuthorPageOut(
-        author=AuthorOut(
-            key=author["key"],
-            name=author["name"],
-            url=author_path(author["key"]),
-            orcid=author.get("orcid"),
-            openalex_id=author.get("openalex_id"),
-            semantic_scholar_id=author.get("semantic_scholar_id"),
-        ),
-        papers=[_paper_ref(p) for p in found.papers],
-        total=found.total,
-        page=found.page,
-        per_page=found.per_page,
-        coauthors=[CoauthorOut(**c) for c in found.coauthors],
-        categories=[CategoryCount(**c) for c in found.categories],
-        following=found.following,
-        candidates=[AuthorRef(key=c["key"], name=c["name"]) for c in found.candidates],
-    )
+    return AuthorPageOut.model_validate(service.author_page_dict(found))
 
 
 @api.get("/authors/{key}", response_model=AuthorPageOut)
@@ -218,19 +182,7 @@ def get_organization(
 ) -> OrganizationPageOut:
     """An organization (from affiliations, or HF's organization) and its papers."""
     found = service.organization_page(paperfeed_of(request), key, page=page, per_page=per_page)
-    org = found.organization
-    return OrganizationPageOut(
-        organization=OrganizationOut(
-            key=org["key"],
-            name=org["name"],
-            url=organization_path(org["key"]),
-            hf_name=org["hf_name"],
-        ),
-        papers=[_paper_ref(p) for p in found.papers],
-        total=found.total,
-        page=found.page,
-        per_page=found.per_page,
-    )
+    return OrganizationPageOut.model_validate(service.organization_page_dict(found))
 
 
 @api.get("/me/following", response_model=list[FollowedAuthorOut])
