@@ -155,3 +155,27 @@ def test_follow_by_api_needs_a_write_token(
     )
     # The session cookie without the CSRF header: refused.
     assert client.put("/api/me/following/ada-lovelace").status_code == 403
+
+
+def test_follows_are_in_the_archive_and_go_with_the_account(
+    paperfeed: Paperfeed, client: TestClient, settings: Settings
+) -> None:
+    from paperfeed.services import authors as author_service
+    from paperfeed.services import library as library_service
+
+    seed(paperfeed)
+    ada = sign_in(client, settings, paperfeed.db, "ada@example.org")
+    author_service.follow(paperfeed, ada, "laura-leal-taixe")
+    archive = client.get("/api/me/export", params={"what": "account", "format": "json"}).json()
+    assert [(a["key"], a["name"]) for a in archive["followed_authors"]] == [
+        ("laura-leal-taixe", "Laura Leal-Taixé")
+    ]
+    assert "author_follows" not in archive  # one section, not the raw table too
+    touched = library_service.delete_account(paperfeed, ada, "ada@example.org")
+    assert touched["author_follows"] == 1
+    with paperfeed.db.connect() as conn:
+        from sqlalchemy import func, select
+
+        from paperfeed.db.tables import author_follows
+
+        assert conn.execute(select(func.count()).select_from(author_follows)).scalar() == 0
