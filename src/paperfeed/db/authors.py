@@ -246,7 +246,7 @@ def _link_organizations(conn: Connection, ids: Sequence[str], rows: Sequence[Any
                         named.setdefault(key, (part[:1000], None))
                         pairs.add((row.id, key))
         org = row.organization or {}
-        label = org.get("fullname") or org.get("name")
+        label = str(org.get("fullname") or org.get("name") or "")
         key = organization_key(label) if label else None
         if key is not None:
             named[key] = (label[:1000], (org.get("name") or None))
