@@ -41,6 +41,7 @@ WRITES = {
     "create_collection",
     "add_to_collection",
     "create_saved_search",
+    "follow_author",
 }
 
 
@@ -102,6 +103,12 @@ async def _every_tool(client: Client, library: Library) -> None:
     assert [c["name"] for c in await call(client, "my_collections")] == ["For the review"]
     await call(client, "create_saved_search", query="hypergraph", name="hyper")
     assert [s["query"] for s in await call(client, "my_saved_searches")] == ["hypergraph"]
+    ada = await call(client, "get_author", key="ada-lovelace")
+    assert ada["author"]["name"] == "Ada Lovelace" and ada["total"] == len(TITLES)
+    assert (await call(client, "follow_author", key="ada-lovelace"))["following"] is True
+    assert [a["key"] for a in (await call(client, "my_followed_authors"))["authors"]] == [
+        "ada-lovelace"
+    ]
     # Saves and upvotes are the feed's positives; with no embeddings yet (none
     # are built here) the feed says so instead of failing.
     assert "known (or embedded)" in await refused(client, "recommend", limit=5)
