@@ -12,6 +12,7 @@ exactly one such author is known; otherwise it stays an author of its own.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
@@ -75,6 +76,7 @@ class AuthorName:
     abbreviated: bool  # every given name is an initial ("J. A. Smith")
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def parse_author(name: str) -> AuthorName | None:
     """The keys of a written author name, or None when it has no letters at all.
 
@@ -82,6 +84,7 @@ def parse_author(name: str) -> AuthorName | None:
     suffixes), hyphens and all ("Leal-Taixé"); the given names are the parts
     before it, and each hyphen or full stop inside one starts another
     initial: "J.-P. Dupont" and "J.P. Dupont" have the initials "jp".
+    Cached: a name recurs on an author's every paper and card.
     """
     parts = [w for w in (words(part) for part in name.split()) if w]
     while len(parts) > 1 and len(parts[-1]) == 1 and parts[-1][0] in _SUFFIXES:

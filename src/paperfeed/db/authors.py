@@ -10,12 +10,26 @@ Which names are one author is decided by ``paperfeed.names`` (docs/authors.md).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, select, update
+from sqlalchemy import (
+    ARRAY,
+    Connection,
+    String,
+    and_,
+    any_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal_column,
+    select,
+    update,
+)
 
 from paperfeed.db.papers import _insert
 from paperfeed.db.tables import (
@@ -133,13 +147,23 @@ def _author_ids(
     return known
 
 
+def _among(conn: Connection, column: Any, values: Sequence[Any]) -> Any:
+    """``column IN values`` as one parameter (a JSON array on SQLite, an array
+    on PostgreSQL): a batch's thousands of keys as an expanded IN list cost
+    SQLAlchemy more than the query."""
+    if conn.dialect.name == "sqlite":
+        each = func.json_each(bindparam("values", json.dumps(list(values)), type_=String))
+        return column.in_(select(literal_column("value")).select_from(each))
+    return column == any_(bindparam("values", list(values), type_=ARRAY(column.type)))
+
+
 def _ids_by_key(conn: Connection, keys: Sequence[str]) -> dict[str, int]:
     if not keys:
         return {}
     return {
         key: author_id
         for author_id, key in conn.execute(
-            select(authors.c.id, authors.c.key).where(authors.c.key.in_(list(keys)))
+            select(authors.c.id, authors.c.key).where(_among(conn, authors.c.key, keys))
         )
     }
 
