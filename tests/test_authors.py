@@ -212,3 +212,17 @@ def test_the_digest_has_a_from_authors_you_follow_section(paperfeed: Paperfeed) 
         paperfeed.db, [sub], period_papers, search_matches=lambda q: [], personal=None
     )
     assert [s["key"] for s in content["sections"]] == ["trending"]
+
+
+def test_a_bulk_ingest_leaves_linking_to_the_background(paperfeed: Paperfeed) -> None:
+    from dataclasses import replace
+
+    paperfeed.tuning = replace(
+        paperfeed.tuning, ingest=replace(paperfeed.tuning.ingest, link_inline_max=1)
+    )
+    store(paperfeed, [make_paper("2501.00001"), make_paper("2501.00002")])
+    assert author_keys(paperfeed, "2501.00001") == []  # queued, not linked yet
+    assert author_service.link_pending(paperfeed).papers == 2
+    assert author_keys(paperfeed, "2501.00001") == ["ada-lovelace", "alan-turing"]
+    store(paperfeed, [make_paper("2501.00003", authors=["Grace Hopper"])])  # one: at once
+    assert author_keys(paperfeed, "2501.00003") == ["grace-hopper"]
