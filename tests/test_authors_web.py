@@ -72,6 +72,10 @@ def test_cards_and_paper_pages_link_authors_and_organizations(
     assert org.status_code == 200 and "/papers/2501.00001" in org.text
     search = client.get("/search", params={"q": 'author:"Ada Lovelace"'})
     assert 'href="/authors/ada-lovelace"' in search.text
+    # The author: search itself names the page, even with no hits.
+    none = client.get("/search", params={"q": 'au:"Grace Hopper" compilers', "author": "Alan T."})
+    assert 'Author pages: <a href="/authors/grace-hopper">Grace Hopper</a>' in none.text
+    assert 'href="/authors/alan-t"' in none.text
 
 
 def test_api_author_and_organization(paperfeed: Paperfeed, client: TestClient) -> None:
