@@ -226,3 +226,16 @@ def test_a_bulk_ingest_leaves_linking_to_the_background(paperfeed: Paperfeed) ->
     assert author_keys(paperfeed, "2501.00001") == ["ada-lovelace", "alan-turing"]
     store(paperfeed, [make_paper("2501.00003", authors=["Grace Hopper"])])  # one: at once
     assert author_keys(paperfeed, "2501.00003") == ["grace-hopper"]
+
+
+def test_a_merged_hyphenated_initials_key_still_finds_its_author(paperfeed: Paperfeed) -> None:
+    store(
+        paperfeed,
+        [
+            make_paper("2501.00001", authors=["L. Leal-Taixe"]),
+            make_paper("2501.00002", authors=["Laura Leal-Taixé"]),
+        ],
+    )
+    assert author_keys(paperfeed, "2501.00001") == ["laura-leal-taixe"]
+    found = author_service.author_page(paperfeed, "l-leal-taixe")  # the card's link
+    assert found.author["key"] == "laura-leal-taixe" and found.total == 2

@@ -20,7 +20,7 @@ from paperfeed import readers
 from paperfeed.app import Paperfeed
 from paperfeed.db import authors as store
 from paperfeed.db import papers as paper_store
-from paperfeed.names import MAX_KEY, parse_author
+from paperfeed.names import MAX_KEY, AuthorName
 from paperfeed.readers import NotFound, Reader
 
 PAGE_SIZE = 25
@@ -72,6 +72,21 @@ def _page_bounds(page: int, per_page: int) -> tuple[int, int]:
     return per_page, (page - 1) * per_page
 
 
+def initials_readings(key: str) -> list[AuthorName]:
+    """The initials forms a key can be: its leading one-letter words are the
+    initials, and the rest is the surname, at every split ("l-leal-taixe" is
+    "L. Leal Taixe" or "L. Leal-Taixe"; the key has lost which)."""
+    words = key.split("-")
+    readings = []
+    for i in range(1, len(words)):
+        if len(words[i - 1]) != 1:
+            break
+        initials = "".join(words[:i])
+        surname = "-".join(words[i:])
+        readings.append(AuthorName(key, f"{initials[0]}-{surname}", initials, True))
+    return readings
+
+
 @dataclass
 class AuthorPage:
     author: dict[str, Any]
@@ -95,11 +110,12 @@ def resolve_author(app: Paperfeed, key: str) -> dict[str, Any] | list[dict[str, 
         found = store.get_author(conn, key)
         if found is not None:
             return found
-        parsed = parse_author(key.replace("-", " "))
-        if parsed is not None and parsed.key == key and parsed.abbreviated:
-            candidates = store.full_candidates_for(conn, parsed)
-            if candidates:
-                return candidates
+        candidates: dict[str, dict[str, Any]] = {}
+        for short in initials_readings(key):
+            for found_author in store.full_candidates_for(conn, short):
+                candidates.setdefault(found_author["key"], found_author)
+        if candidates:
+            return list(candidates.values())
     raise NotFound(f"no author {key[:200]!r}")
 
 
