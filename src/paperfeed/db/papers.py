@@ -238,10 +238,19 @@ def upsert_papers(conn: Connection, batch: Sequence[Paper]) -> UpsertCounts:
 def queue_for_authors(conn: Connection, paper_ids: Sequence[str]) -> None:
     """Queue papers for author linking (see tables.author_queue)."""
     stamp = now()
-    conn.execute(
-        _insert(conn, author_queue).on_conflict_do_nothing(),
-        [{"paper_id": i, "queued_at": stamp} for i in dict.fromkeys(paper_ids)],
+    # Through the driver: SQLAlchemy's per-row parameter handling would cost
+    # ingest more than the insert itself (docs/benchmarks.md, issue 24).
+    insert = (
+        "INSERT INTO author_queue (paper_id, queued_at) VALUES ({0}, {0}) ON CONFLICT DO NOTHING"
     )
+    if conn.dialect.name == "sqlite":
+        sql = insert.format("?")
+        # SQLAlchemy's DateTime text on SQLite, so queued_at sorts as a time.
+        value: Any = stamp.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    else:
+        sql = insert.format("%s")
+        value = stamp
+    conn.exec_driver_sql(sql, [(i, value) for i in dict.fromkeys(paper_ids)])
 
 
 def queue_for_index(conn: Connection, paper_ids: Sequence[str]) -> None:

@@ -67,8 +67,9 @@ papers = Table(
     Column("withdrawn", Boolean, nullable=False, default=False),
     # Per author (in the order of ``authors``) the affiliations a source gave:
     # list[list[str]]; NULL when none did (0023).
-    Column("affiliations", JSON),
-    Column("organization", JSON),  # HF's organization: {"name", "fullname", "avatar"}
+    # none_as_null: most papers have neither, and SQL NULL costs ingest no JSON encoding.
+    Column("affiliations", JSON(none_as_null=True)),
+    Column("organization", JSON(none_as_null=True)),  # HF's: {"name", "fullname", "avatar"}
     # Curators' decisions.
     Column("featured", Boolean, nullable=False, default=False),
     Column("hidden", Boolean, nullable=False, default=False),
