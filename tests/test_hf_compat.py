@@ -201,3 +201,24 @@ def test_the_client_reads_code_links_and_stars(
     for papers in (listed, found):
         assert papers["1904.11093"].github_repo == "https://github.com/mahdiabavisani/DSRC"
         assert papers["1904.11093"].github_stars == 42
+
+
+def test_the_hf_organization_reaches_the_client(api: object, db: Database) -> None:
+    """A paper HF listed under an organization (the recorded daily item) keeps
+    it, and PaperInfo.organization reads it back."""
+    import json
+
+    from paperfeed.ingest.hf_daily import paper_from_item
+    from tests.conftest import FIXTURES
+
+    item = json.loads((FIXTURES / "hf_daily_papers/daily_papers_item_2602.23229.json").read_text())[
+        0
+    ]
+    paper = paper_from_item(item, where="fixture")
+    assert not isinstance(paper, str)
+    ingest(db, [paper])
+    info = api.paper_info("2602.23229")  # type: ignore[attr-defined]
+    assert info.organization is not None
+    assert info.organization.name == "MHUGLab"
+    assert info.organization.fullname == "Multimedia and Human Understanding Group"
+    assert api.paper_info("2503.99001").organization is None  # type: ignore[attr-defined]

@@ -42,6 +42,7 @@ WRITES = {
     "add_to_collection",
     "create_saved_search",
     "write_note",
+    "follow_author",
 }
 
 
@@ -115,6 +116,12 @@ async def _every_tool(client: Client, library: Library) -> None:
     [comment] = await call(client, "discussion", paper_id="2501.00001")
     assert comment["body"] == "Public: *nice* rewiring" and comment["depth"] == 0
     assert await call(client, "my_groups") == []
+    ada = await call(client, "get_author", key="ada-lovelace")
+    assert ada["author"]["name"] == "Ada Lovelace" and ada["total"] == len(TITLES)
+    assert (await call(client, "follow_author", key="ada-lovelace"))["following"] is True
+    assert [a["key"] for a in (await call(client, "my_followed_authors"))["authors"]] == [
+        "ada-lovelace"
+    ]
     # Saves and upvotes are the feed's positives; with no embeddings yet (none
     # are built here) the feed says so instead of failing.
     assert "known (or embedded)" in await refused(client, "recommend", limit=5)

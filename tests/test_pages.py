@@ -202,7 +202,9 @@ def test_paper_page_shows_everything(client: TestClient, db: Database) -> None:
     text = page.text
     for expected in (
         "Sparse attention in $O(n \\log n)$",
-        "Ada Lovelace, Alan Turing",
+        # Each author links to their page (issue 24).
+        '<a href="/authors/ada-lovelace">Ada Lovelace</a>, '
+        '<a href="/authors/alan-turing">Alan Turing</a>',
         "Mar 17, 2025",
         "Mar 18, 2025",
         "stat.ML",

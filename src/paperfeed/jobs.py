@@ -55,6 +55,7 @@ from paperfeed.app import Database, Paperfeed
 from paperfeed.config import DeploymentMode, Settings, get_settings
 from paperfeed.ingest.pipeline import IngestReport
 from paperfeed.logs import job_id as job_id_var
+from paperfeed.services.authors import link_pending
 
 log = logging.getLogger("paperfeed.jobs")
 
@@ -668,6 +669,9 @@ def embed_job(ctx: JobContext) -> dict[str, Any]:
     from paperfeed.index.embedding import embed_pending
 
     done = embed_pending(ctx.db, ctx.settings, limit=ctx.args.get("limit"), stop=ctx.stop)
+    # Papers still to be linked to their authors (0023's backfill of an
+    # upgraded instance; ingest links what it stores itself).
+    link_pending(ctx.paperfeed, stop=ctx.stop)
     metrics.PAPERS_EMBEDDED.inc(done)
     if done or ctx.args.get("sync", "always") != "when-embedded":
         ctx.paperfeed.indexes.refresh_vectors()

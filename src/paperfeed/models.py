@@ -154,6 +154,19 @@ def record_problem(paper: Paper) -> str | None:
                 return f"{name}: {len(text):,} characters (at most {most:,})"
             if (found := control_character(text)) is not None:
                 return f"{name}: contains the control character {found}"
+    if len(paper.affiliations) > len(paper.authors):
+        return "affiliations: more entries than authors"
+    for where, texts in (
+        ("affiliations", [a for per_author in paper.affiliations for a in per_author]),
+        ("organization", list((paper.organization or {}).values())),
+    ):
+        for text in texts:
+            if not isinstance(text, str):
+                return f"{where}: expected text, got {type(text).__name__}"
+            if len(text) > MAX_CHARS["authors"]:
+                return f"{where}: {len(text):,} characters (at most {MAX_CHARS['authors']:,})"
+            if (found := control_character(text)) is not None:
+                return f"{where}: contains the control character {found}"
     # NFKD can lengthen a title ("ﬃ" is three letters); ASCII only shortens.
     if not paper.title.isascii() and len(normalize_title(paper.title)) > MAX_CHARS["title"]:
         return f"title: over {MAX_CHARS['title']:,} characters once normalized"
@@ -204,6 +217,11 @@ class Paper:
     github_repo: str | None = None
     project_page: str | None = None
     github_stars: int | None = None
+    # Per author, in the order of ``authors``, the affiliations a source gives
+    # (the arXiv API); empty when it gives none.
+    affiliations: list[list[str]] = field(default_factory=list)
+    # The Hugging Face organization a paper is listed under: {"name", "fullname", "avatar"}.
+    organization: dict[str, str] | None = None
 
     @property
     def has_arxiv_id(self) -> bool:
@@ -220,6 +238,9 @@ class Paper:
         payload = [
             [(v.number, v.created) for v in value] if name == "versions" else value
             for name, value in ((f, getattr(self, f)) for f in _PAPER_FIELDS)
+            # Fields added later count only when set, so a paper without them
+            # keeps the hash it was stored with (a re-ingest writes nothing).
+            if value or name not in _LATER_FIELDS
         ]
         return hashlib.sha256(
             json.dumps(payload, default=str, ensure_ascii=False).encode()
@@ -241,6 +262,7 @@ class Paper:
 
 _LINK_FIELDS = ("github_repo", "project_page", "github_stars")
 _PAPER_FIELDS = tuple(f.name for f in fields(Paper) if f.name not in _LINK_FIELDS)
+_LATER_FIELDS = frozenset({"affiliations", "organization"})
 
 
 @dataclass(frozen=True, slots=True)

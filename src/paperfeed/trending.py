@@ -390,6 +390,7 @@ def list_papers(
     submitter: str | None = None,
     has_code: bool = False,
     code_vote_weight: float = 1.0,
+    followed_by: int | None = None,
 ) -> ListPage:
     """One page of a list (``period`` None: every paper), with each paper's
     ``upvotes`` (imported + readers') and ``trending_score``. ``has_code``:
@@ -408,6 +409,7 @@ def list_papers(
         reader_id=reader_id,
         submitter=submitter,
         has_code=has_code or sort == "code",
+        followed_by=followed_by,
     )
     offset = page * limit
     total = trending_store.count_listed(conn, where)

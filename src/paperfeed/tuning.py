@@ -19,6 +19,13 @@ class SearchTuning:
 @dataclass(frozen=True)
 class IngestTuning:
     batch_size: int = 2000  # papers per transaction
+    # Papers per author-linking transaction (services.authors.link_pending):
+    # the backfill of a large instance commits this often and resumes from there.
+    link_batch_size: int = 2000
+    # An ingest that stored at most this many papers links their authors
+    # itself; larger ones leave it to the embed job (linking costs about as
+    # much CPU per paper as ingest: docs/benchmarks.md, issue 24).
+    link_inline_max: int = 5000
     # Past this many papers in one run, and a third of those already stored,
     # PostgreSQL's keyword posting table is deferred and rebuilt once at the
     # end (migration 0014): the triggers' upkeep per paper stored outweighs a

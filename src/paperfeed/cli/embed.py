@@ -21,6 +21,7 @@ from paperfeed.cli.app import app, console, open_app
 from paperfeed.config import Settings
 from paperfeed.index.embedder import EmbedderUnavailable, get_embedder
 from paperfeed.index.embedding import embed_pending, reindex
+from paperfeed.services.authors import link_pending
 
 
 def _with_progress(label: str, work: Callable[[Callable[[int, int], None]], int]) -> int:
@@ -67,6 +68,9 @@ def embed(
         count = _with_progress(
             "embed", lambda cb: embed_pending(db, settings, limit=limit, progress=cb)
         )
+        linked = link_pending(paperfeed)
+        if linked.papers:
+            console.print(f"linked {linked.papers} papers to their authors and organizations")
         if count or not watch:
             index = indexes.refresh_vectors()
             console.print(

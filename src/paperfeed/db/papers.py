@@ -24,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from paperfeed.db.tables import (
+    author_queue,
     code_links,
     collection_papers,
     hides,
@@ -82,7 +83,7 @@ SOURCE_RANK = {
     "hf-page": 1,
 }
 DEFAULT_SOURCE_RANK = 3  # a source this table does not know (a submission, a test...)
-COMMUNITY_FIELDS = ("imported_upvotes", "submitted_by", "featured_date")
+COMMUNITY_FIELDS = ("imported_upvotes", "submitted_by", "featured_date", "organization")
 
 
 def source_rank(source: str | None) -> int:
@@ -117,6 +118,8 @@ def _merged_row(paper: Paper, existing: Row[Any] | None, stamp: datetime) -> dic
         "submitted_by": paper.submitted_by,
         "featured_date": paper.featured_date,
         "withdrawn": paper.withdrawn,
+        "affiliations": paper.affiliations or None,
+        "organization": paper.organization or None,
         "title_key": normalize_title(paper.title),
         "content_hash": paper.content_hash(),
         "modified_at": stamp,
@@ -235,7 +238,26 @@ def upsert_papers(conn: Connection, batch: Sequence[Paper]) -> UpsertCounts:
         conn.execute(_insert(conn, paper_versions).on_conflict_do_nothing(), version_rows)
     if touched:
         queue_for_index(conn, touched)
+        queue_for_authors(conn, touched)
     return counts
+
+
+def queue_for_authors(conn: Connection, paper_ids: Sequence[str]) -> None:
+    """Queue papers for author linking (see tables.author_queue)."""
+    stamp = now()
+    # Through the driver: SQLAlchemy's per-row parameter handling would cost
+    # ingest more than the insert itself (docs/benchmarks.md, issue 24).
+    insert = (
+        "INSERT INTO author_queue (paper_id, queued_at) VALUES ({0}, {0}) ON CONFLICT DO NOTHING"
+    )
+    if conn.dialect.name == "sqlite":
+        sql = insert.format("?")
+        # SQLAlchemy's DateTime text on SQLite, so queued_at sorts as a time.
+        value: Any = stamp.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    else:
+        sql = insert.format("%s")
+        value = stamp
+    conn.exec_driver_sql(sql, [(i, value) for i in dict.fromkeys(paper_ids)])
 
 
 def queue_for_index(conn: Connection, paper_ids: Sequence[str]) -> None:
@@ -307,6 +329,7 @@ def merge_slug_into(conn: Connection, slug: str, paper_id: str) -> None:
     )
     conn.execute(delete(index_queue).where(index_queue.c.paper_id == slug))
     conn.execute(delete(code_links).where(code_links.c.paper_id == slug))
+    conn.execute(delete(author_queue).where(author_queue.c.paper_id == slug))
     conn.execute(delete(papers).where(papers.c.id == slug))
     conn.execute(
         _insert(conn, paper_aliases).on_conflict_do_nothing(),
@@ -314,6 +337,7 @@ def merge_slug_into(conn: Connection, slug: str, paper_id: str) -> None:
     )
     # The sidecar indexes must drop the slug; the queue entry does that.
     queue_for_index(conn, [slug, paper_id])
+    queue_for_authors(conn, [paper_id])
 
 
 # ---------------------------------------------------------------- reads

@@ -65,6 +65,11 @@ papers = Table(
     Column("submitted_by", String(200)),  # HF submitter, or a Paperfeed reader's name
     Column("featured_date", Date),  # HF "submittedOnDailyAt"
     Column("withdrawn", Boolean, nullable=False, default=False),
+    # Per author (in the order of ``authors``) the affiliations a source gave:
+    # list[list[str]]; NULL when none did (0023).
+    # none_as_null: most papers have neither, and SQL NULL costs ingest no JSON encoding.
+    Column("affiliations", JSON(none_as_null=True)),
+    Column("organization", JSON(none_as_null=True)),  # HF's: {"name", "fullname", "avatar"}
     # Curators' decisions.
     Column("featured", Boolean, nullable=False, default=False),
     Column("hidden", Boolean, nullable=False, default=False),
@@ -555,4 +560,82 @@ repository_stars = Table(
     ),
     Column("observed_at", UTC_DATETIME, primary_key=True),
     Column("stars", Integer, nullable=False),
+)
+
+# ---------------------------------------------------------------- authors
+
+# An author is a normalized name (paperfeed.names: ``key``, also its URL), the
+# first spelling seen as its display name, and the ids a source gave.
+authors = Table(
+    "authors",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(200), nullable=False, unique=True),
+    Column("name", String(1000), nullable=False),
+    # First initial and surname ("j-smith"): where an initials-only name looks
+    # for the one full name it abbreviates (names.abbreviates).
+    Column("initials_key", String(200), nullable=False, index=True),
+    Column("initials", String(200), nullable=False, default=""),
+    Column("abbreviated", Boolean, nullable=False, default=False),
+    Column("orcid", String(19)),
+    Column("openalex_id", String(20)),
+    Column("semantic_scholar_id", String(20)),
+    Column("created_at", UTC_DATETIME, nullable=False),
+)
+
+# Who wrote a paper, in order: each written name linked to its author, with the
+# affiliations the source gave for that author on that paper.
+paper_authors = Table(
+    "paper_authors",
+    metadata,
+    Column("paper_id", String(200), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("author_id", Integer, ForeignKey("authors.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(1000), nullable=False),  # as written on this paper
+    Column("affiliation", Text),  # "; "-joined, as the source gave them
+    Index("ix_paper_authors_author_id_paper_id", "author_id", "paper_id"),
+)
+
+organizations = Table(
+    "organizations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(200), nullable=False, unique=True),
+    Column("name", String(1000), nullable=False),
+    Column("hf_name", String(200)),  # the HF organization's handle, when HF named it
+    Column("created_at", UTC_DATETIME, nullable=False),
+)
+
+paper_organizations = Table(
+    "paper_organizations",
+    metadata,
+    Column("paper_id", String(200), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "organization_id",
+        Integer,
+        ForeignKey("organizations.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Index("ix_paper_organizations_organization_id", "organization_id"),
+)
+
+# Papers whose authors and organizations are to be (re)linked: written with the
+# paper in ingest's transaction (a narrow row, so ingest keeps its rate), drained
+# in batches by services.authors.link_pending, which deletes a row in the
+# transaction that links its paper. 0023 queues every existing paper.
+author_queue = Table(
+    "author_queue",
+    metadata,
+    Column("paper_id", String(200), primary_key=True),
+    Column("queued_at", UTC_DATETIME, nullable=False),
+)
+
+# A reader's followed authors: private to the reader (db/authors.py).
+author_follows = Table(
+    "author_follows",
+    metadata,
+    Column("reader_id", Integer, ForeignKey("readers.id", ondelete="CASCADE"), primary_key=True),
+    Column("author_id", Integer, ForeignKey("authors.id", ondelete="CASCADE"), primary_key=True),
+    Column("created_at", UTC_DATETIME, nullable=False),
+    Index("ix_author_follows_author_id", "author_id"),
 )

@@ -21,7 +21,7 @@ from sqlalchemy import ColumnElement, Connection, and_, bindparam, exists, func,
 
 from paperfeed.db.code import has_code
 from paperfeed.db.papers import _as_date, driver_cursor
-from paperfeed.db.tables import hides, papers, votes
+from paperfeed.db.tables import author_follows, hides, paper_authors, papers, votes
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +35,8 @@ class ListFilter:
     reader_id: int | None = None
     submitter: str | None = None
     has_code: bool = False  # only papers that link to code (db.code.has_code)
+    # Only papers by authors this reader follows (the "From authors I follow" filter).
+    followed_by: int | None = None
 
     def clauses(self) -> list[ColumnElement[bool]]:
         where: list[ColumnElement[bool]] = [papers.c.hidden.is_(False)]
@@ -52,6 +54,15 @@ class ListFilter:
             where.append(papers.c.submitted_by == self.submitter)
         if self.has_code:
             where.append(has_code())
+        if self.followed_by is not None:
+            followed = select(author_follows.c.author_id).where(
+                author_follows.c.reader_id == self.followed_by
+            )
+            where.append(
+                papers.c.id.in_(
+                    select(paper_authors.c.paper_id).where(paper_authors.c.author_id.in_(followed))
+                )
+            )
         return where
 
 

@@ -1,6 +1,7 @@
 """What goes into one reader's digest.
 
-Sections, in order: personal picks (signed-in readers with signals), matches
+Sections, in order: the reader's reading-group sessions, papers from the
+authors they follow, personal picks (signed-in readers with signals), matches
 for the reader's saved searches (the site's search, limited to the period),
 and the period's trending papers (filtered by the subscription's topics). A
 paper appears once per digest and is sent to a reader at most once ever:
@@ -55,6 +56,7 @@ class PeriodPapers:
 
 
 TRENDING_DEPTH = 500  # enough for topic filters; the rest keep the upvote order
+FOLLOWED_SHOWN = 20  # papers in "From authors you follow" (a busy author's week fits)
 
 
 def trending_order(
@@ -139,11 +141,14 @@ def compose(
     search_matches: SearchMatcher | None = None,
     personal: PersonalPicker | None = None,
     group_sessions: list[dict[str, Any]] | None = None,
+    followed: set[str] | None = None,
 ) -> dict[str, Any]:
     """The frozen content of one digest: {"period", "sections": [{key, title,
     items: [{id, note}]}]}. Empty sections are left out. ``group_sessions``:
     the reader's reading-group sessions of the coming week, listed first
-    (even if a paper was sent before: it is the group's schedule)."""
+    (even if a paper was sent before: it is the group's schedule).
+    ``followed``: the period's papers by authors the reader follows, shown
+    next, in the period's order (up to FOLLOWED_SHOWN)."""
     taken = set(already_sent)
     sections: list[dict[str, Any]] = []
     group_items = group_section(group_sessions or [])
@@ -152,6 +157,19 @@ def compose(
         sections.append(
             {"key": "group", "title": "This week in your reading group", "items": group_items}
         )
+
+    if followed:
+        ids = [p for p in period_papers.ids if p in followed and p not in taken]
+        ids = ids[:FOLLOWED_SHOWN]
+        if ids:
+            taken.update(ids)
+            sections.append(
+                {
+                    "key": "followed",
+                    "title": "From authors you follow",
+                    "items": [{"id": pid, "note": ""} for pid in ids],
+                }
+            )
 
     reader_id = subscription.get("reader_id")
     if reader_id is not None and personal is not None and subscription["personal_count"] > 0:

@@ -48,6 +48,7 @@ from typing import Any
 
 from paperfeed.config import Settings
 from paperfeed.db import Database
+from paperfeed.db import authors as author_store
 from paperfeed.db import digests as digest_store
 from paperfeed.db import groups as group_store
 from paperfeed.db import papers as paper_store
@@ -138,6 +139,8 @@ def compose_batch(
         sessions: dict[int, list[dict[str, Any]]] = defaultdict(list)
         for row in group_store.sessions_between(conn, start, end, reader_ids):
             sessions[row["member_id"]].append(row)
+        period = period_papers.period
+        followed = author_store.followed_in_period(conn, reader_ids, period.start, period.end)
     return [
         (
             sub,
@@ -149,6 +152,7 @@ def compose_batch(
                 search_matches=search_matches,
                 personal=personal,
                 group_sessions=sessions.get(sub["reader_id"]) if sub["reader_id"] else None,
+                followed=followed.get(sub["reader_id"]) if sub["reader_id"] else None,
             ),
         )
         for sub in batch

@@ -16,6 +16,7 @@ from typing import Any
 
 import feedparser
 import httpx
+from defusedxml import ElementTree
 
 from paperfeed.config import Settings
 from paperfeed.ingest.arxiv_meta import arxiv_paper
@@ -50,7 +51,37 @@ def _parse_time(value: str | None) -> datetime | None:
         return None
 
 
-def paper_from_entry(entry: Any, *, where: str) -> Paper | Skipped:
+_ATOM = "{http://www.w3.org/2005/Atom}"
+_ARXIV = "{http://arxiv.org/schemas/atom}"
+
+
+def author_affiliations(body: bytes) -> dict[str, list[list[str]]]:
+    """Entry id -> per named author, in order, their <arxiv:affiliation>s.
+
+    feedparser keeps only the last affiliation of an entry, not whose it is,
+    so the feed is read again for them; only feeds that have any.
+    """
+    if b"affiliation" not in body:
+        return {}
+    try:
+        root = ElementTree.fromstring(body)
+    except ElementTree.ParseError:
+        return {}
+    found: dict[str, list[list[str]]] = {}
+    for entry in root.iter(f"{_ATOM}entry"):
+        per_author = [
+            [clean_text(a.text) for a in author.iter(f"{_ARXIV}affiliation") if clean_text(a.text)]
+            for author in entry.iter(f"{_ATOM}author")
+            if clean_text(author.findtext(f"{_ATOM}name"))
+        ]
+        if any(per_author):
+            found[clean_text(entry.findtext(f"{_ATOM}id"))] = per_author
+    return found
+
+
+def paper_from_entry(
+    entry: Any, *, where: str, affiliations: list[list[str]] | None = None
+) -> Paper | Skipped:
     """One Atom entry -> Paper, or Skipped naming the entry and what it lacks."""
     raw_id = str(entry.get("id") or "")
     try:
@@ -104,6 +135,7 @@ def paper_from_entry(entry: Any, *, where: str) -> Paper | Skipped:
         doi=clean_text(entry.get("arxiv_doi")) or None,
         abs_url=_unversioned(links.get("alternate")) or None,
         pdf_url=_unversioned(links.get("pdf")) or None,
+        affiliations=affiliations if affiliations and len(affiliations) == len(authors) else [],
         source=SOURCE,
     )
 
@@ -126,12 +158,19 @@ def parse_feed(body: bytes, *, where: str) -> FeedPage:
     if total is None:
         raise BadBody("not an arXiv API feed (no opensearch:totalResults)")
     records: list[Paper | Skipped] = []
+    affiliations = author_affiliations(body)
     for entry in feed.entries:
         if "/api/errors" in str(entry.get("id", "")):
             # A malformed query: asking again would get the same answer.
             raise FetchError(f"{where}: arXiv API error: {clean_text(entry.get('summary'))}")
         try:
-            records.append(paper_from_entry(entry, where=where))
+            records.append(
+                paper_from_entry(
+                    entry,
+                    where=where,
+                    affiliations=affiliations.get(clean_text(entry.get("id"))),
+                )
+            )
         except ValueError as exc:  # over a limit of models.record_problem
             records.append(Skipped(f"{where} entry {entry.get('id')}", str(exc)))
     return FeedPage(

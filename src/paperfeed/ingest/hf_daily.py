@@ -69,6 +69,7 @@ def paper_from_item(item: Any, *, where: str, day: date | None = None) -> Paper 
     upvotes = paper.get("upvotes")
     stars = paper.get("githubStars")
     return Paper(
+        organization=_organization(paper.get("organization") or item.get("organization")),
         id=paper_id,
         title=title,
         abstract=summary,
@@ -96,6 +97,18 @@ def _url(value: Any) -> str | None:
     if control_character(value) is not None or any(c.isspace() for c in value):
         return None
     return value
+
+
+def _organization(value: Any) -> dict[str, str] | None:
+    """HF's organization object, reduced to its text fields (name, fullname, avatar)."""
+    if not isinstance(value, dict):
+        return None
+    kept = {
+        k: clean_text(value[k])
+        for k in ("name", "fullname", "avatar")
+        if isinstance(value.get(k), str) and clean_text(value[k])
+    }
+    return kept if kept.get("name") or kept.get("fullname") else None
 
 
 def _items(body: bytes) -> list[Any]:

@@ -75,6 +75,15 @@ API_ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/api/groups/sessions/{session_id}/comments"): "discussion",  # session_id=...
     ("POST", "/api/groups/sessions/{session_id}/comments"): _PUBLIC,
     ("PUT", "/api/digest/subscription/{token}"): _LINK,
+    ("GET", "/api/authors/{key}"): "get_author",
+    ("PUT", "/api/me/following/{key}"): "follow_author",
+    ("DELETE", "/api/me/following/{key}"): "follow_author",  # on=false
+    ("GET", "/api/me/following"): "my_followed_authors",
+    ("GET", "/api/me/following/papers"): "my_followed_authors",  # papers=N
+    ("GET", "/api/organizations/{key}"): (
+        "none: organizations are browsed on their pages; get_paper and get_author "
+        "answer what an agent asks about a paper's people"
+    ),
 }
 # Tools without a JSON route, and what they share with the pages instead.
 PAGE_TWINS = {

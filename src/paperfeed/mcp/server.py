@@ -30,10 +30,10 @@ from paperfeed.app import Paperfeed
 from paperfeed.query import QueryError
 from paperfeed.readers import Reader
 from paperfeed.search import SearchRequest
+from paperfeed.services import authors, listings
 from paperfeed.services import comments as comments_service
 from paperfeed.services import groups as groups_service
 from paperfeed.services import library as library_service
-from paperfeed.services import listings
 from paperfeed.services import search as search_service
 from paperfeed.services.hf_shapes import hf_daily_dict, hf_paper_dict
 
@@ -61,6 +61,15 @@ PaperId = Annotated[
         min_length=1,
         max_length=200,
         description="A paper id as search_papers returns it, e.g. 2401.01234",
+    ),
+]
+AuthorKey = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=200,
+        description='An author key: the name lower-cased, accents and punctuation gone, "-" '
+        'between words ("laura-leal-taixe"); get_paper\'s authors give the names',
     ),
 ]
 CollectionId = Annotated[int, Field(ge=1, le=2**63 - 1, description="From my_collections")]
@@ -594,6 +603,61 @@ def build_server(
             return None if note is None else _pick(note, NOTE_FIELDS)
 
         return run(ctx, "write", work, own=True)
+
+    # ------------------------------------------------------------ authors
+
+    @server.tool(annotations=READ, structured_output=False)
+    def get_author(
+        ctx: Context,
+        key: AuthorKey,
+        page: Annotated[int, Field(ge=1, le=100_000)] = 1,
+        per_page: Annotated[int, Field(ge=1, le=authors.MAX_PAGE_SIZE)] = 25,
+    ) -> str:
+        """An author by key (the /authors/{key} of a name: "ada-lovelace"):
+        their papers newest first, co-authors and categories, as GET
+        /api/authors/{key}. An initials form ("a-lovelace") answers for the one
+        full name it fits; when several fit, ``candidates`` lists them."""
+
+        def work(reader: Reader | None) -> dict[str, Any]:
+            found = authors.author_page(app, key, reader=reader, page=page, per_page=per_page)
+            return authors.author_page_dict(found)
+
+        return run(ctx, "read", work, own=False)
+
+    @server.tool(annotations=WRITE, structured_output=False)
+    def follow_author(ctx: Context, key: AuthorKey, on: bool = True) -> str:
+        """Follow an author for the token owner (on=false: unfollow): their
+        papers come in the digest's "From authors you follow" section. Follows
+        are private to the owner."""
+
+        def work(reader: Reader | None) -> dict[str, Any]:
+            assert reader is not None
+            change = authors.follow if on else authors.unfollow
+            return change(app, reader, key)
+
+        return run(ctx, "write", work, own=True)
+
+    @server.tool(annotations=READ, structured_output=False)
+    def my_followed_authors(
+        ctx: Context, papers: Annotated[int, Field(ge=0, le=authors.MAX_PAGE_SIZE)] = 20
+    ) -> str:
+        """The authors the token owner follows, and (``papers`` > 0) their
+        newest papers."""
+
+        def work(reader: Reader | None) -> dict[str, Any]:
+            assert reader is not None
+            followed = [
+                {"key": a["key"], "name": a["name"], "followed_at": a["followed_at"]}
+                for a in authors.followed(app, reader)
+            ]
+            ids = authors.followed_paper_ids(app, reader, limit=papers) if papers else []
+            rows = authors.papers_by_id(app, ids)
+            return {
+                "authors": followed,
+                "papers": [_compact_paper(hf_paper_dict(rows[i])) for i in ids if i in rows],
+            }
+
+        return run(ctx, "read", work, own=True)
 
     # ------------------------------------------------------------ resources and prompts
 

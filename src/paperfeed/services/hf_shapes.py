@@ -90,6 +90,25 @@ def hf_paper_dict(paper: dict[str, Any], published: str | None = None) -> dict[s
         shaped["githubRepo"] = paper["github_repo"]
         if paper.get("github_stars") is not None:
             shaped["githubStars"] = int(paper["github_stars"])
+    organization = hf_organization(paper)
+    if organization is not None:
+        shaped["organization"] = organization
+    return shaped
+
+
+def hf_organization(paper: dict[str, Any]) -> dict[str, Any] | None:
+    """HF's organization object for a paper HF listed under one (kept at
+    ingest, papers.organization). Affiliations from arXiv are not put here:
+    HF's field names one Hub account, and an affiliation is none; they are on
+    the paper page and /organizations/{key}."""
+    org = paper.get("organization")
+    if not isinstance(org, dict) or not (org.get("name") or org.get("fullname")):
+        return None
+    name = org.get("name") or org["fullname"]
+    shaped = {"_id": object_id("organization", name), "name": name}
+    shaped["fullname"] = org.get("fullname") or name
+    if org.get("avatar"):
+        shaped["avatar"] = org["avatar"]
     return shaped
 
 
@@ -125,6 +144,9 @@ def hf_daily_dict(paper: dict[str, Any]) -> dict[str, Any]:
             "followerCount": 0,
             "isUserFollowing": False,
         }
+    organization = hf_organization(paper)
+    if organization is not None:
+        shaped["organization"] = organization
     shaped["isAuthorParticipating"] = False
     # huggingface_hub reads a daily item's ai_summary / ai_keywords beside
     # "paper", not inside it: both places carry them.

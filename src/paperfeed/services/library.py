@@ -14,6 +14,7 @@ from typing import Any
 
 from paperfeed import export, readers
 from paperfeed.app import Paperfeed
+from paperfeed.db import authors as author_store
 from paperfeed.db import library as store
 from paperfeed.db import papers as paper_store
 from paperfeed.db import readers as reader_store
@@ -128,6 +129,8 @@ def archive(app: Paperfeed, reader: Reader) -> dict[str, Any]:
             "collections": [],
             "notes": store.all_notes(conn, reader.id),
             "saved_searches": store.list_saved_searches(conn, reader.id),
+            # By key and name: an author's key is their page, /authors/{key}.
+            "followed_authors": author_store.followed_authors(conn, reader.id),
             "subscriptions": store.reader_subscriptions(conn, reader.id, reader.email),
         }
         items = store.own_collection_papers(conn, reader.id)
@@ -143,6 +146,7 @@ def archive(app: Paperfeed, reader: Reader) -> dict[str, Any]:
             "collections",
             "notes",
             "saved_searches",
+            "author_follows",
             "subscriptions",
             "readers",
             "reader_sessions",

@@ -50,13 +50,15 @@ def list_papers(
     submitter: str | None = None,
     navigation: bool = False,
     has_code: bool = False,
+    followed_by: int | None = None,
 ) -> Listing:
     """One page of ``period``'s papers, by trending score or newest first
     (``period`` None: every paper). ``latest``: the home list instead, today's
     or the latest day's that has papers (an empty Listing while there is none).
     ``navigation``: with the previous and next periods that list papers.
     ``has_code``: only papers that link to code; sort ``code``: the
-    trending-by-code list (docs/trending.md)."""
+    trending-by-code list (docs/trending.md). ``followed_by``: only papers by
+    authors that reader follows."""
     with app.db.connect() as conn:
         if latest:
             day = trending.home_day(conn, datetime.now(UTC).date())
@@ -73,6 +75,7 @@ def list_papers(
             submitter=submitter,
             has_code=has_code,
             code_vote_weight=app.settings.trending_code_vote_weight,
+            followed_by=followed_by,
         )
         nav = trending.navigation(conn, period) if navigation and period is not None else None
     return Listing(period, listed, nav)

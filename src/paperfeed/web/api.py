@@ -153,6 +153,16 @@ class HFItemSubmitter(HFModel):
     isUserFollowing: bool = False
 
 
+class HFOrganization(HFModel):
+    """The Hugging Face organization a paper is listed under (as HF's daily
+    papers give it; huggingface_hub's PaperInfo.organization)."""
+
+    id: str = Field(alias="_id")
+    name: str = Field(description="The organization's handle on the Hub")
+    fullname: str
+    avatar: str | None = None
+
+
 class HFPaper(HFModel):
     id: str = Field(description="arXiv id without version, or a Paperfeed slug")
     authors: list[HFAuthor]
@@ -173,6 +183,7 @@ class HFPaper(HFModel):
     githubStars: int | None = Field(
         None, description="The repository's GitHub stars, as last refreshed (or as HF had them)"
     )
+    organization: HFOrganization | None = None
 
 
 class HFDailyPaper(HFModel):
@@ -188,6 +199,7 @@ class HFDailyPaper(HFModel):
     githubRepo: str | None = None
     githubStars: int | None = None
     submittedBy: HFItemSubmitter | None = None
+    organization: HFOrganization | None = None
     isAuthorParticipating: bool = False
     ai_summary: str | None = Field(None, description="As paper.ai_summary")
     ai_keywords: list[str] | None = Field(None, description="As paper.ai_keywords")

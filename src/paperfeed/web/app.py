@@ -22,6 +22,7 @@ from paperfeed.web import (
     api_library,
     api_readers,
     auth,
+    authors,
     comments,
     digest,
     errors,
@@ -100,6 +101,9 @@ def create_app(paperfeed: Paperfeed | None = None) -> FastAPI:
     app.include_router(recommend_routes.pages)
     app.include_router(search_routes.router)
     app.include_router(pages.router)
+    app.include_router(authors.pages)
+    app.include_router(authors.forms)
+    app.include_router(authors.api)
     app.include_router(api.docs_router)
     app.include_router(feeds.router)
     app.include_router(opensearch.router)

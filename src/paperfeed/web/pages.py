@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse,
 
 from paperfeed import export, trending
 from paperfeed.config import Settings
-from paperfeed.services import comments, listings, summaries
+from paperfeed.services import authors, comments, listings, summaries
 from paperfeed.services import search as search_service
 from paperfeed.trending import Period, PeriodError, PeriodKind
 from paperfeed.web import convertors as _convertors  # noqa: F401  (registers {x:paper_id})
@@ -66,6 +66,9 @@ def _list_page(
     except ValueError as exc:
         return error_page(request, 400, str(exc))
     sort = sort or asked_sort
+    # "From authors I follow": a signed-in reader's filter (?following=1).
+    reader = current_reader(request)
+    following = reader is not None and request.query_params.get("following") == "1"
     # Papers the reader marked "not interested" stay in the HTML list,
     # collapsed with an undo button (the readers' actions do that).
     found = listings.list_papers(
@@ -77,6 +80,7 @@ def _list_page(
         limit=PAGE_SIZE,
         navigation=True,
         has_code=has_code,
+        followed_by=reader.id if following and reader is not None else None,
     )
     period, listing, nav = found.period, found.page, found.nav
     papers = listing.papers if listing else []
@@ -100,6 +104,7 @@ def _list_page(
             and not papers[0]["upvotes"]
             and not papers[0].get("featured")
         ),
+        "following": following,
         "feed_url": f"{period.path}/feed.xml" if period else None,
         **card_context(request, papers),
     }
@@ -217,6 +222,7 @@ def paper_page(request: Request, paper_id: str) -> Response:
     # One more than shown: whether "More similar papers" leads anywhere.
     similar = _similar_papers(request, paper["id"], SIMILAR_SHOWN + 1)
     url = paper_url(settings_of(request), paper["id"])
+    app = paperfeed_of(request)
     context = {
         "paper": paper,
         "meta_tags": export.meta_tags(paper, url),
@@ -228,6 +234,8 @@ def paper_page(request: Request, paper_id: str) -> Response:
         "discussion_feed": f"/papers/{paper['id']}/comments.xml",
         # Written by a language model (services/summaries.py): shown marked as such.
         "machine_summary": summaries.for_paper(paperfeed_of(request), paper["id"]),
+        "linked_authors": authors.paper_authors(app, paper["id"]),
+        "organizations": authors.paper_organizations(app, [paper["id"]]).get(paper["id"], []),
         **card_context(request, [paper]),
         **discussion_context(request, comments.paper_thread(paper["id"])),
     }

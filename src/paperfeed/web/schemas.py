@@ -10,7 +10,7 @@ fields refuse both, and non-finite numbers (``NaN``, ``Infinity``) too.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import Request
@@ -137,3 +137,71 @@ def document_app_wide_refusals(schema: dict[str, Any]) -> dict[str, Any]:
                     "schema": {"$ref": "#/components/schemas/ValidationFailed"}
                 }
     return schema
+
+
+# ---------------------------------------------------------------- authors (issue 24)
+
+
+class AuthorRef(BaseModel):
+    key: str
+    name: str
+
+
+class AuthorOut(AuthorRef):
+    url: str
+    orcid: str | None = None
+    openalex_id: str | None = None
+    semantic_scholar_id: str | None = None
+
+
+class CoauthorOut(AuthorRef):
+    papers: int
+
+
+class CategoryCount(BaseModel):
+    category: str
+    papers: int
+
+
+class PaperRef(BaseModel):
+    id: str
+    title: str
+    authors: list[str]
+    primary_category: str | None = None
+    published: UTCDateTime | None = None
+    listing_date: date | None = None
+
+
+class AuthorPageOut(BaseModel):
+    author: AuthorOut
+    papers: list[PaperRef]
+    total: int
+    page: int
+    per_page: int
+    coauthors: list[CoauthorOut]
+    categories: list[CategoryCount]
+    following: bool = False
+    candidates: list[AuthorRef] = []
+
+
+class OrganizationOut(BaseModel):
+    key: str
+    name: str
+    url: str
+    hf_name: str | None = None
+
+
+class OrganizationPageOut(BaseModel):
+    organization: OrganizationOut
+    papers: list[PaperRef]
+    total: int
+    page: int
+    per_page: int
+
+
+class FollowOut(AuthorRef):
+    following: bool
+
+
+class FollowedAuthorOut(AuthorRef):
+    followed_at: UTCDateTime

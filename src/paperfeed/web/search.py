@@ -6,6 +6,7 @@ Every parameter arrives as text and is checked here, so any bad input is a
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 from urllib.parse import urlencode
@@ -13,6 +14,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from paperfeed.names import parse_author
 from paperfeed.query import QueryError
 from paperfeed.search import MAX_PER_PAGE, MAX_RESULTS, SearchRequest, SearchResults
 from paperfeed.services import search as search_service
@@ -20,7 +22,7 @@ from paperfeed.web.deps import paperfeed_of
 from paperfeed.web.library import card_context
 from paperfeed.web.params import flag, whole_number
 from paperfeed.web.schemas import QueryProblem, error_responses, page_responses
-from paperfeed.web.templating import templates
+from paperfeed.web.templating import author_url, templates
 
 router = APIRouter()
 
@@ -108,6 +110,23 @@ def _page_link(request: Request, page: int) -> str:
     return "/search?" + urlencode(params)
 
 
+_AUTHOR_TERM = re.compile(
+    r'(?<![\w-])(?:author|authors|au):(?:"([^"]{1,300})"|([^\s()"]{1,300}))', re.I
+)
+
+
+def author_pages(query: str, authors: list[str]) -> list[dict[str, str]]:
+    """The author pages an ``author:`` search names (in the query or the
+    Author field): [{"name", "url"}], each once."""
+    names = [m.group(1) or m.group(2) for m in _AUTHOR_TERM.finditer(query[:4000])]
+    found: dict[str, dict[str, str]] = {}
+    for name in [*names, *authors[:10]]:
+        parsed = parse_author(name.strip())
+        if parsed is not None and len(found) < 10:
+            found.setdefault(parsed.key, {"name": name.strip(), "url": author_url(parsed.key)})
+    return list(found.values())
+
+
 @router.get("/search", response_class=HTMLResponse, responses=page_responses(400))
 def search_page(request: Request) -> Response:
     params = request.query_params
@@ -147,6 +166,7 @@ def search_page(request: Request) -> Response:
             "links": links,
             "mode_names": MODE_NAMES,
             **extra,
+            "author_pages": author_pages(params.get("q") or "", params.getlist("author")),
         },
         status_code=status,
     )

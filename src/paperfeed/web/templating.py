@@ -13,6 +13,7 @@ import threading
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
@@ -20,6 +21,7 @@ from linkify_it import LinkifyIt
 from markupsafe import Markup, escape
 
 from paperfeed import export
+from paperfeed.names import parse_author
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
@@ -88,6 +90,33 @@ def teaser(paper: dict[str, Any]) -> str:
     return text[: TEASER_MAX * 2] if text.count("$", 0, TEASER_MAX * 2) % 2 == 0 else text
 
 
+def author_url(key: str) -> str:
+    """The page of the author with this key."""
+    return "/authors/" + quote(key, safe="")
+
+
+def organization_url(key: str) -> str:
+    return "/organizations/" + quote(key, safe="")
+
+
+def author_links(authors: list[str], limit: int | None = 8) -> Markup:
+    """The authors line with each name a link to its author page (its key is
+    the name's, ``names.parse_author``; an initials form merged into a full
+    name is sent on from its own key)."""
+    shown = authors if limit is None or len(authors) <= limit else authors[:limit]
+    links = []
+    for name in shown:
+        parsed = parse_author(name)
+        if parsed is None:
+            links.append(escape(name))
+        else:
+            links.append(Markup('<a href="{}">{}</a>').format(author_url(parsed.key), name))
+    line = Markup(", ").join(links)
+    if len(shown) < len(authors):
+        line += f", and {len(authors) - len(shown)} more"
+    return line
+
+
 _SAFE_URL = re.compile(r"https?://[^\x00-\x20\x7f]+", re.IGNORECASE)
 
 
@@ -141,3 +170,6 @@ templates.env.filters["coins"] = export.coins
 templates.env.filters["safe_url"] = safe_url
 templates.env.filters["authors_line"] = authors_line
 templates.env.filters["teaser"] = teaser
+templates.env.filters["author_links"] = author_links
+templates.env.filters["author_url"] = author_url
+templates.env.filters["organization_url"] = organization_url

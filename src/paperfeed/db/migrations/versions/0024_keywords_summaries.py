@@ -1,7 +1,7 @@
 """papers: keyphrases and TL;DR per paper version; machine summaries and their daily cap
 
 Revision ID: 0024_keywords_summaries
-Revises: 0022_code_links
+Revises: 0023_authors
 
 ``paper_teasers`` is empty after the upgrade: the embed job finds every paper
 without a current row pending and fills it in its usual pass.
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0024_keywords_summaries"
-down_revision: str | None = "0022_code_links"
+down_revision: str | None = "0023_authors"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
