@@ -358,20 +358,25 @@ def background_rows(corpus: Corpus, size: int, seed: int = 29) -> np.ndarray:
 
 
 def variants() -> dict[str, Any]:
-    """The product's model with other signal weights, scored from the same fit."""
+    """The product's model with other signal weights, scored from the same fit.
+    Weights(words, meaning, field, meaning_until): meaning's weight shrinks as
+    meaning_until / n past n = meaning_until positives (0: never)."""
     from paperfeed.recommend import Weights
 
     return {
         "paperfeed": Weights(),
-        "words only (instance tf-idf SVM)": Weights(1, 0, 0),
-        "meaning only (nearest library paper)": Weights(0, 1, 0),
-        "field only": Weights(0, 0, 1),
-        "words + meaning": Weights(1, 1, 0),
-        "words + field 0.5": Weights(1, 0, 0.5),
-        "words + meaning + field 0.25": Weights(1, 1, 0.25),
-        "words + meaning + field 1": Weights(1, 1, 1),
-        "words + meaning 0.5 + field 0.5": Weights(1, 0.5, 0.5),
-        "words + meaning 2 + field 0.5": Weights(1, 2, 0.5),
+        "words only (instance tf-idf SVM)": Weights(1, 0, 0, 0),
+        "meaning only (nearest library paper)": Weights(0, 1, 0, 0),
+        "field only": Weights(0, 0, 1, 0),
+        "previous default: words + meaning + field 0.5": Weights(1, 1, 0.5, 0),
+        "words + meaning": Weights(1, 1, 0, 0),
+        "words + field 1": Weights(1, 0, 1, 0),
+        "words + meaning + field 1, meaning not shrunk": Weights(1, 1, 1, 0),
+        "words + meaning + field 0.5, meaning shrunk past 5": Weights(1, 1, 0.5, 5),
+        "words + meaning + field 0.75, meaning shrunk past 5": Weights(1, 1, 0.75, 5),
+        "words + meaning + field 1, meaning shrunk past 10": Weights(1, 1, 1, 10),
+        "words + meaning 2 + field 1, meaning shrunk past 5": Weights(1, 2, 1, 5),
+        "words + meaning + field 1.5, meaning shrunk past 5": Weights(1, 1, 1.5, 5),
     }
 
 
@@ -431,7 +436,7 @@ class ProductRanker:
         model = fit(self.features(user.library), self.features([]), self.features(bg))
         raw, _ = model.signals(self.features(feed))
         return {
-            name: weighted_signals(raw, weights).sum(axis=0)
+            name: weighted_signals(raw, weights, len(user.library)).sum(axis=0)
             for name, weights in self.variants.items()
         }
 

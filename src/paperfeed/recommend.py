@@ -50,8 +50,9 @@ ROW_FIELDS = ("id", "title", "listing_date", "categories", "primary_category")
 # Chosen on the feed benchmark (docs/feed-eval.md); see there for the sweep.
 WORDS_WEIGHT = 1.0
 MEANING_WEIGHT = 1.0
-FIELD_WEIGHT = 0.5
-PARAMS_VERSION = "svm-nn-field-1"
+FIELD_WEIGHT = 1.0
+MEANING_UNTIL = 5.0
+PARAMS_VERSION = "svm-nn-field-2"
 
 
 class RecommendError(ValueError):
@@ -111,9 +112,13 @@ class Features:
     stamp: tuple[Any, ...] = ()
     checked: float = 0.0
     position: dict[str, int] = field(default_factory=dict)
+    tag: str = ""  # names the set of papers (part of a model's cache key)
 
     def __post_init__(self) -> None:
         self.position = {paper_id: i for i, paper_id in enumerate(self.ids)}
+        if not self.tag:
+            digest = hashlib.sha256("\n".join(self.ids).encode()).hexdigest()[:16]
+            self.tag = f"papers-{digest}"
 
     def nbytes(self) -> int:
         """About what these features hold in memory (for the caches' bounds)."""
@@ -335,6 +340,15 @@ class Weights:
     words: float = WORDS_WEIGHT
     meaning: float = MEANING_WEIGHT
     field: float = FIELD_WEIGHT
+    # Meaning (the nearest positive's cosine) says less as a library grows:
+    # with many positives every candidate is close to one of them. Past this
+    # many positives its weight shrinks as ``meaning_until / n`` (0: never).
+    meaning_until: float = MEANING_UNTIL
+
+    def meaning_for(self, n_positives: int) -> float:
+        if self.meaning_until <= 0 or n_positives <= self.meaning_until:
+            return self.meaning
+        return self.meaning * self.meaning_until / n_positives
 
 
 SIGNAL_NAMES = ("words", "meaning", "field")
@@ -372,18 +386,19 @@ class ReaderModel:
         most). Scores compare only within one call: each signal is
         standardized over the rows given."""
         raw, nearest = self.signals(features)
-        parts = weighted_signals(raw, self.weights)
+        parts = weighted_signals(raw, self.weights, len(self.positive_ids))
         return parts.sum(axis=0), nearest, parts.argmax(axis=0)
 
 
-def weighted_signals(raw: np.ndarray, weights: Weights) -> np.ndarray:
-    """(3, n): each signal standardized over the candidates, times its weight."""
+def weighted_signals(raw: np.ndarray, weights: Weights, n_positives: int = 1) -> np.ndarray:
+    """(3, n): each signal standardized over the candidates, times its weight
+    (meaning's by the number of positives)."""
     if raw.shape[1] < 2:
         return raw.copy()
     return np.vstack(
         [
             weights.words * _standardized(raw[0]),
-            weights.meaning * _standardized(raw[1]),
+            weights.meaning_for(n_positives) * _standardized(raw[1]),
             weights.field * _standardized(raw[2]),
         ]
     )
@@ -410,13 +425,21 @@ def fit(
     weights: Weights | None = None,
     hide_weight: float = 3.0,
     c: float = 0.01,
+    ranked: Features | None = None,
 ) -> ReaderModel:
     """Train on features: positives vs explicit negatives (weighted up) and
-    the background sample (minus the reader's own papers)."""
+    the background sample, minus the reader's own papers and the papers to
+    be ranked (``ranked``: a candidate among the negatives would be pushed
+    down for being a candidate; in a small instance the sample holds a good
+    share of a day)."""
     if not positives.ids:
         raise RecommendError("a model needs at least one positive paper")
     own = {*positives.ids, *negatives.ids}
-    keep = np.asarray([i for i, pid in enumerate(background.ids) if pid not in own], dtype=np.int64)
+    pool = ranked.position if ranked is not None else {}
+    keep = np.asarray(
+        [i for i, pid in enumerate(background.ids) if pid not in own and pid not in pool],
+        dtype=np.int64,
+    )
     background = background.take(keep)
     n_categories = max(positives.fields.shape[1], 1)
     field_counts = np.asarray(positives.fields.sum(axis=0), dtype=np.float32).ravel()
@@ -498,9 +521,14 @@ class Recommender:
         store.ensure_vocabulary()
         return store
 
-    def model_for(self, store: FeatureStore, signals: Signals) -> ReaderModel:
-        """The model for these signals, from the cache or trained now."""
+    def model_for(
+        self, store: FeatureStore, signals: Signals, ranked: Features | None = None
+    ) -> ReaderModel:
+        """The model for these signals and these papers to rank (left out of
+        its negatives), from the cache or trained now."""
         key = signals.signature(store.model_id, store.version)
+        if ranked is not None:
+            key += ":" + ranked.tag
         with self.lock:
             cached = self.models.get(key)
             if cached is not None:
@@ -517,6 +545,7 @@ class Recommender:
             background,
             hide_weight=self.tuning.hide_weight,
             c=self.tuning.text_c,
+            ranked=ranked,
         )
         with self.lock:
             self.training_count += 1
@@ -632,9 +661,9 @@ def rank_features(
     keep = np.flatnonzero(mask)
     if len(keep) == 0:
         return []
-    model = recommender.model_for(store, signals)
+    model = recommender.model_for(store, signals, features)
     raw, nearest = model.signals(features)  # the whole window: cheaper than slicing it
-    parts = weighted_signals(raw[:, keep], model.weights)
+    parts = weighted_signals(raw[:, keep], model.weights, len(model.positive_ids))
     scores, strongest = parts.sum(axis=0), parts.argmax(axis=0)
     with store.db.connect() as conn:
         titles = {
