@@ -2,19 +2,23 @@
 
 In the way of arxiv-sanity-lite's per-tag SVM: the reader's saves and upvotes
 are positives, hides are explicit negatives (weighted up), and a fixed random
-sample of the instance stands in for "everything else". Three signals are
-scored for each candidate, standardized over the candidates of the call and
-summed with fixed weights (chosen on the feed benchmark, docs/feed-eval.md):
+sample of the instance (minus the papers being ranked) stands in for
+"everything else". Three signals are scored for each candidate, standardized
+over the candidates of the call and summed with fixed weights (chosen on the
+feed benchmark, docs/feed-eval.md):
 
 - **words**: a LinearSVC (C=0.01, balanced) on an instance-wide tf-idf of 1-2
   grams, as arxiv-sanity-lite does;
-- **meaning**: the cosine of the candidate's embedding to the nearest positive;
+- **meaning**: the cosine of the candidate's embedding to the nearest positive,
+  its weight shrinking past 5 positives (every candidate is near one of many);
 - **field**: how many of the reader's positives share a category with it.
 
-The tf-idf vocabulary is fitted once per process on the instance (refitted in
-the background when the instance has grown by a quarter), and the features of
-a listing-date window (tf-idf rows, embeddings, categories) are built once and
-kept in a small LRU; so a call fits only a small per-reader model and scores
+The state lives on the application object (``Paperfeed.recommender``, a
+``Recommender``): the tf-idf vocabulary, fitted once on the instance (refitted
+in the background when the instance has grown by a quarter), the features of
+listing-date windows (tf-idf rows, embeddings, categories), built once, and
+the per-reader models; the windows and the models are each bounded in bytes
+(``RecommendTuning``). So a call fits only a small per-reader model and scores
 with sparse and dense matrix products. Every pick explains itself with its
 nearest positive and names the signal that weighed most for it.
 """
