@@ -371,7 +371,7 @@ def variants() -> dict[str, Any]:
         "previous default: words + meaning + field 0.5": Weights(1, 1, 0.5, 0),
         "words + meaning": Weights(1, 1, 0, 0),
         "words + field 1": Weights(1, 0, 1, 0),
-        "words + meaning + field 1, meaning not shrunk": Weights(1, 1, 1, 0),
+        "words + meaning + field 1, meaning shrunk past 5": Weights(1, 1, 1, 5),
         "words + meaning + field 0.5, meaning shrunk past 5": Weights(1, 1, 0.5, 5),
         "words + meaning + field 0.75, meaning shrunk past 5": Weights(1, 1, 0.75, 5),
         "words + meaning + field 1, meaning shrunk past 10": Weights(1, 1, 1, 10),

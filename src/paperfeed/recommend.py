@@ -9,8 +9,7 @@ feed benchmark, docs/feed-eval.md):
 
 - **words**: a LinearSVC (C=0.01, balanced) on an instance-wide tf-idf of 1-2
   grams, as arxiv-sanity-lite does;
-- **meaning**: the cosine of the candidate's embedding to the nearest positive,
-  its weight shrinking past 5 positives (every candidate is near one of many);
+- **meaning**: the cosine of the candidate's embedding to the nearest positive;
 - **field**: how many of the reader's positives share a category with it.
 
 The state lives on the application object (``Paperfeed.recommender``, a
@@ -55,8 +54,8 @@ ROW_FIELDS = ("id", "title", "listing_date", "categories", "primary_category")
 WORDS_WEIGHT = 1.0
 MEANING_WEIGHT = 1.0
 FIELD_WEIGHT = 1.0
-MEANING_UNTIL = 5.0
-PARAMS_VERSION = "svm-nn-field-2"
+MEANING_UNTIL = 0.0  # never shrunk: shrinking past 5 lost on 21+ libraries
+PARAMS_VERSION = "svm-nn-field-3"
 
 
 class RecommendError(ValueError):
@@ -344,9 +343,9 @@ class Weights:
     words: float = WORDS_WEIGHT
     meaning: float = MEANING_WEIGHT
     field: float = FIELD_WEIGHT
-    # Meaning (the nearest positive's cosine) says less as a library grows:
-    # with many positives every candidate is close to one of them. Past this
-    # many positives its weight shrinks as ``meaning_until / n`` (0: never).
+    # Past this many positives meaning's weight shrinks as ``meaning_until / n``
+    # (0: never). Tried because the nearest of many positives should say less;
+    # on the feed benchmark it lost on libraries of 21+ papers, so it is off.
     meaning_until: float = MEANING_UNTIL
 
     def meaning_for(self, n_positives: int) -> float:
