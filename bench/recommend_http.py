@@ -1,7 +1,7 @@
 """`POST /api/recommend` latency and the serve worker's memory, at 74,728 papers.
 
     python bench/recommend_http.py build DIR              # once: ingest + vectors
-    python bench/recommend_http.py run DIR [--src SRC] [--requests 100] [--soak 0]
+    python bench/recommend_http.py run DIR [--src SRC ...] [--requests 100] [--soak 0]
 
 `build` ingests ../shared/data/arxiv-cs-2025.jsonl.gz into a fresh SQLite
 instance under DIR with the product's own `paperfeed ingest jsonl`, then stores
@@ -10,8 +10,10 @@ a seeded random unit vector for every paper under the configured model's id
 not depend on the vectors' values, only on their number and size).
 
 `run` starts `paperfeed serve` (one worker) on that instance with the sources
-in SRC first on the path (default: this checkout's src/; give an exported older
-tree to compare before/after on the same machine), ranks the last 30 listing
+in SRC first on the path (default: this checkout's src/); given several
+`--src` (e.g. an exported older tree and this one), it starts one server per
+tree and sends each library to each in turn, so before and after share the
+machine's load. It ranks the last 30 listing
 days for `--requests` distinct libraries of 5-20 papers listed before the pool
 (seeded, so every run sends the same bodies), and prints p50/p99 of the
 requests after the first (the first also fits what a process fits once) and
@@ -131,63 +133,95 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def run(directory: Path, src: Path, requests: int, soak: int) -> None:
+class Server:
+    """A `paperfeed serve` on the instance, with the sources in ``src``."""
+
+    def __init__(self, directory: Path, src: Path) -> None:
+        self.src = src
+        port = _free_port()
+        self.process = subprocess.Popen(  # noqa: S603 (our own CLI, fixed arguments)
+            [sys.executable, "-m", "paperfeed", "serve", "--port", str(port)],
+            env=_env(directory, src),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=600)
+        self.samples: list[float] = []
+        self.warm = 0.0
+        self.cpu_start = 0.0
+
+    def wait_up(self) -> None:
+        for _ in range(600):
+            try:
+                if self.client.get("/healthz").status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        raise RuntimeError(f"server of {self.src} did not come up")
+
+    def call(self, since: date, until: date, library: list[str]) -> float:
+        body = {
+            "positive_ids": library,
+            "since": since.isoformat(),
+            "until": until.isoformat(),
+            "limit": 20,
+        }
+        start = time.perf_counter()
+        response = self.client.post("/api/recommend", json=body)
+        elapsed = (time.perf_counter() - start) * 1000
+        response.raise_for_status()
+        return elapsed
+
+    def rss(self) -> float:
+        return _rss_mib(self.process.pid)
+
+    def summary(self) -> str:
+        q = statistics.quantiles(self.samples, n=100)
+        cpu = (_cpu_seconds(self.process.pid) - self.cpu_start) / len(self.samples) * 1000
+        return (
+            f"{self.src}: {len(self.samples)} distinct libraries: p50 {q[49]:.1f} ms, "
+            f"p99 {q[98]:.1f} ms, max {max(self.samples):.1f} ms; server CPU {cpu:.1f} ms "
+            f"per request; RSS {self.warm:.0f} -> {self.rss():.0f} MiB"
+        )
+
+    def stop(self) -> None:
+        self.client.close()
+        self.process.terminate()
+        self.process.wait(timeout=60)
+
+
+def run(directory: Path, sources: list[Path], requests: int, soak: int) -> None:
+    """One server per source tree, all warm, the same libraries sent to each
+    in turn (interleaved: they share whatever load the machine has)."""
     count = soak or requests
     since, until, libraries = _pool_and_libraries(directory, count + 1)
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "paperfeed", "serve", "--port", str(port)],
-        env=_env(directory, src),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
+    servers = [Server(directory, src) for src in sources]
     try:
-        with httpx.Client(base_url=base, timeout=600) as client:
-            for _ in range(600):
-                try:
-                    if client.get("/healthz").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                time.sleep(0.5)
-            rss = _rss_mib(server.pid)
-            print(f"src {src}; pool {since}..{until}; server up, RSS {rss:.0f} MiB")
-
-            def call(library: list[str]) -> float:
-                body = {
-                    "positive_ids": library,
-                    "since": since.isoformat(),
-                    "until": until.isoformat(),
-                    "limit": 20,
-                }
-                start = time.perf_counter()
-                response = client.post("/api/recommend", json=body)
-                elapsed = (time.perf_counter() - start) * 1000
-                response.raise_for_status()
-                return elapsed
-
-            first = call(libraries[0])
-            warm = _rss_mib(server.pid)
-            print(f"first call {first:.0f} ms; warm RSS {warm:.0f} MiB")
-            samples = []
-            cpu_before = _cpu_seconds(server.pid)
-            for i, library in enumerate(libraries[1:], start=1):
-                samples.append(call(library))
-                if soak and i % 100 == 0:
-                    rss = _rss_mib(server.pid)
-                    print(f"after {i} libraries: RSS {rss:.0f} MiB ({rss - warm:+.0f} over warm)")
-            q = statistics.quantiles(samples, n=100)
-            cpu = (_cpu_seconds(server.pid) - cpu_before) / len(samples) * 1000
-            load = os.getloadavg()[0]
-            print(f"server CPU {cpu:.1f} ms per request; load average {load:.1f}")
-            print(
-                f"{len(samples)} distinct libraries: p50 {q[49]:.1f} ms, p99 {q[98]:.1f} ms, "
-                f"max {max(samples):.1f} ms; RSS {_rss_mib(server.pid):.0f} MiB"
-            )
+        for server in servers:
+            server.wait_up()
+            print(f"src {server.src}; pool {since}..{until}; up, RSS {server.rss():.0f} MiB")
+            first = server.call(since, until, libraries[0])
+            server.warm = server.rss()
+            server.cpu_start = _cpu_seconds(server.process.pid)
+            print(f"  first call {first:.0f} ms; warm RSS {server.warm:.0f} MiB")
+        for i, library in enumerate(libraries[1:], start=1):
+            for server in servers:
+                server.samples.append(server.call(since, until, library))
+            if soak and i % 100 == 0:
+                for server in servers:
+                    rss = server.rss()
+                    print(
+                        f"after {i} libraries: RSS {rss:.0f} MiB ({rss - server.warm:+.0f} "
+                        f"over warm) [{server.src}]",
+                        flush=True,
+                    )
+        print(f"load average {os.getloadavg()[0]:.1f}")
+        for server in servers:
+            print(server.summary())
     finally:
-        server.terminate()
-        server.wait(timeout=60)
+        for server in servers:
+            server.stop()
 
 
 def main() -> None:
@@ -197,14 +231,21 @@ def main() -> None:
     b.add_argument("directory", type=Path)
     r = sub.add_parser("run")
     r.add_argument("directory", type=Path)
-    r.add_argument("--src", type=Path, default=REPO / "src")
+    r.add_argument(
+        "--src",
+        type=Path,
+        action="append",
+        help="source tree(s) to serve (default: this checkout's src/); several are "
+        "compared interleaved",
+    )
     r.add_argument("--requests", type=int, default=100)
     r.add_argument("--soak", type=int, default=0)
     args = parser.parse_args()
     if args.command == "build":
         build(args.directory)
     else:
-        run(args.directory, args.src.resolve(), args.requests, args.soak)
+        sources = [p.resolve() for p in args.src or [REPO / "src"]]
+        run(args.directory, sources, args.requests, args.soak)
 
 
 if __name__ == "__main__":

@@ -13,11 +13,13 @@ from typer.testing import CliRunner
 
 from paperfeed import readers as reader_core
 from paperfeed import recommend
+from paperfeed.app import Paperfeed
 from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.db.papers import upsert_papers
 from paperfeed.digest import runner
 from paperfeed.index.embedding import embed_pending
+from paperfeed.tuning import RecommendTuning
 from tests.helpers import make_paper
 from tests.readers_helpers import sign_in
 from tests.smtp_server import SMTPServer
@@ -73,7 +75,6 @@ def embedded(settings: Settings, db: Database) -> Database:
     with db.begin() as conn:
         upsert_papers(conn, papers)
     assert embed_pending(db, settings) == len(papers)
-    recommend.clear_cache()
     return db
 
 
@@ -86,8 +87,7 @@ def test_positives_pull_their_topic_up_and_each_pick_explains_itself(
     settings: Settings, embedded: Database
 ) -> None:
     picks = recommend.recommend(
-        settings,
-        embedded,
+        recommend.Recommender(settings, embedded),
         positive_ids=["2506.1000000", "2506.1000001"],
         since=DAY,
         until=DAY + timedelta(days=1),
@@ -108,7 +108,10 @@ def test_since_and_until_are_inclusive_listing_date_bounds(
 ) -> None:
     second_day = DAY + timedelta(days=1)
     picks = recommend.recommend(
-        settings, embedded, positive_ids=["2506.1000000"], since=second_day, until=second_day
+        recommend.Recommender(settings, embedded),
+        positive_ids=["2506.1000000"],
+        since=second_day,
+        until=second_day,
     )
     assert {p.listing_date for p in picks} == {second_day}
     assert len(picks) == 8
@@ -119,16 +122,16 @@ def test_model_is_cached_and_retrained_only_when_signals_change(
 ) -> None:
     reader = reader_core.Reader.from_row(_reader_row(embedded, "mia@example.org"))
     reader_core.set_flag(embedded, reader, "save", "2506.1000000", True)
-    before = recommend.training_count
-    first = recommend.for_reader(settings, embedded, reader.id, until=DAY + timedelta(days=1))
-    again = recommend.for_reader(settings, embedded, reader.id, until=DAY + timedelta(days=1))
-    assert recommend.training_count == before + 1  # the second request reused the model
+    recommender = recommend.Recommender(settings, embedded)
+    first = recommend.for_reader(recommender, reader.id, until=DAY + timedelta(days=1))
+    again = recommend.for_reader(recommender, reader.id, until=DAY + timedelta(days=1))
+    assert recommender.training_count == 1  # the second request reused the model
     assert [p.paper_id for p in first] == [p.paper_id for p in again]
     assert first[0].reason.startswith("because you saved")
 
     reader_core.set_flag(embedded, reader, "hide", "2506.1000001", True)
-    after_hide = recommend.for_reader(settings, embedded, reader.id, until=DAY + timedelta(days=1))
-    assert recommend.training_count == before + 2  # new signal set, new model
+    after_hide = recommend.for_reader(recommender, reader.id, until=DAY + timedelta(days=1))
+    assert recommender.training_count == 2  # new signal set, new model
     assert "2506.1000001" not in {p.paper_id for p in after_hide}
 
 
@@ -143,12 +146,18 @@ def _reader_row(db: Database, email: str) -> dict:
 
 def test_cold_start_from_categories_and_keywords(settings: Settings, embedded: Database) -> None:
     by_category = recommend.recommend(
-        settings, embedded, categories=["q-bio.BM"], since=DAY, until=DAY + timedelta(days=1)
+        recommend.Recommender(settings, embedded),
+        categories=["q-bio.BM"],
+        since=DAY,
+        until=DAY + timedelta(days=1),
     )
     assert {p.paper_id for p in by_category} == PROTEIN_ALL
     assert all("q-bio.BM" in p.reason for p in by_category)
     by_keyword = recommend.recommend(
-        settings, embedded, keywords=["surface code"], since=DAY, until=DAY + timedelta(days=1)
+        recommend.Recommender(settings, embedded),
+        keywords=["surface code"],
+        since=DAY,
+        until=DAY + timedelta(days=1),
     )
     assert {p.paper_id for p in by_keyword} == {"2506.1000000", "2506.1100000"}
 
@@ -241,16 +250,18 @@ def test_digest_personal_section_for_signed_in_subscriber(
 
 
 def test_window_features_are_built_once_and_picks_name_their_strongest_signal(
-    settings: Settings, embedded: Database
+    paperfeed: Paperfeed, embedded: Database
 ) -> None:
     window = (DAY, DAY + timedelta(days=1))
+    recommender = paperfeed.recommender  # the application object keeps the features
+    assert paperfeed.recommender is recommender
     first = recommend.recommend(
-        settings, embedded, positive_ids=["2506.1000000"], since=window[0], until=window[1]
+        recommender, positive_ids=["2506.1000000"], since=window[0], until=window[1]
     )
-    store = recommend.feature_store(settings, embedded)
+    store = recommender.store()
     built = store.windows[window]
     again = recommend.recommend(
-        settings, embedded, positive_ids=["2506.2000000"], since=window[0], until=window[1]
+        recommender, positive_ids=["2506.2000000"], since=window[0], until=window[1]
     )
     assert store.windows[window] is built  # the second reader reused the window's features
     assert first[0].paper_id in QUANTUM_DAY1 | QUANTUM_DAY2
@@ -265,7 +276,33 @@ def test_window_features_are_built_once_and_picks_name_their_strongest_signal(
         set_curation(conn, "2506.1000001", hidden=True)
     store.windows[window].checked = 0.0
     hidden = recommend.recommend(
-        settings, embedded, positive_ids=["2506.1000000"], since=window[0], until=window[1]
+        recommender, positive_ids=["2506.1000000"], since=window[0], until=window[1]
     )
     assert "2506.1000001" not in {p.paper_id for p in hidden}
     assert store.windows[window] is not built
+
+
+def test_caches_are_bounded_in_bytes(settings: Settings, embedded: Database) -> None:
+    """Many distinct libraries and windows: the models and windows kept stay
+    within their byte budgets (the newest of each is always kept)."""
+    one_window = recommend.Recommender(settings, embedded).store()
+    one_window.window(DAY, DAY)
+    window_bytes = one_window.windows[(DAY, DAY)].nbytes()
+    tuning = RecommendTuning(model_cache_bytes=1, window_cache_bytes=int(window_bytes * 2.5))
+    recommender = recommend.Recommender(settings, embedded, tuning)
+    ids = sorted(QUANTUM_DAY1 | QUANTUM_DAY2 | PROTEIN_ALL)
+    for i, paper_id in enumerate(ids):
+        recommend.recommend(recommender, positive_ids=[paper_id], since=DAY, until=DAY)
+        assert len(recommender.models) == 1, i  # a byte budget below one model keeps one
+    assert recommender.training_count == len(ids)
+    store = recommender.store()
+    for days in range(4):
+        store.window(DAY - timedelta(days=days), DAY + timedelta(days=1))
+    assert sum(w.nbytes() for w in store.windows.values()) <= tuning.window_cache_bytes
+    assert 1 <= len(store.windows) < 4
+    assert (DAY - timedelta(days=3), DAY + timedelta(days=1)) in store.windows  # the newest
+    roomy = recommend.Recommender(settings, embedded)
+    for paper_id in ids:
+        recommend.recommend(roomy, positive_ids=[paper_id], since=DAY, until=DAY)
+    assert len(roomy.models) == len(ids)
+    assert 0 < roomy.models_bytes <= roomy.tuning.model_cache_bytes

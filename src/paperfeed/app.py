@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING
 
 from paperfeed.config import Settings
 from paperfeed.db import Database
@@ -25,6 +26,9 @@ from paperfeed.db.locks import named_lock
 from paperfeed.index.backends import open_indexes
 from paperfeed.search import QueryVectorCache
 from paperfeed.tuning import Tuning
+
+if TYPE_CHECKING:
+    from paperfeed.recommend import Recommender
 
 __all__ = ["Database", "Paperfeed"]
 
@@ -41,6 +45,17 @@ class Paperfeed:
         self.indexes = open_indexes(settings, self.db, self.tuning.index)
         # Embedding a query is most of a search's CPU time; popular queries repeat.
         self.query_vectors = QueryVectorCache()
+        self._recommender: Recommender | None = None
+
+    @property
+    def recommender(self) -> Recommender:
+        """The personal feed's features and models (made on first use: it
+        brings in scipy and fits the instance's vocabulary when first asked)."""
+        if self._recommender is None:
+            from paperfeed.recommend import Recommender
+
+            self._recommender = Recommender(self.settings, self.db, self.tuning.recommend)
+        return self._recommender
 
     def named_lock(
         self, name: str, *, on_wait: Callable[[], None] | None = None

@@ -193,10 +193,12 @@ class TfidfSVMBaseline:
         from sklearn.feature_extraction.text import TfidfVectorizer
 
         self.corpus = corpus
-        # Fitting 1-2 grams over the corpus is the slow part of a run; keep the
-        # matrix (keyed by the corpus text) so a second run skips it.
+        # Fitting 1-2 grams over the corpus and one SVM per reader over every
+        # earlier paper are the slow parts of a run; keep the matrix and each
+        # user-day's scores (keyed by the corpus text) so a second run skips them.
         digest = hashlib.sha256("\n".join(corpus.texts()).encode()).hexdigest()[:16]
         cache = cache_dir / f"tfidf-{digest}.npz" if cache_dir else None
+        self.scores_dir = cache_dir / f"baseline-{digest}" if cache_dir else None
         if cache is not None and cache.exists():
             self.x = sparse.load_npz(cache).tocsr()
             return
@@ -224,6 +226,20 @@ class TfidfSVMBaseline:
             sparse.save_npz(cache, self.x)
 
     def __call__(self, user: UserDay, feed: np.ndarray) -> np.ndarray:
+        saved = None
+        if self.scores_dir is not None:
+            key = hashlib.sha256(json.dumps([user.day, user.library]).encode()).hexdigest()[:16]
+            saved = self.scores_dir / f"{key}.npy"
+            if saved.exists():
+                cached: np.ndarray = np.load(saved)
+                return cached
+        scores = self._fit_and_score(user, feed)
+        if saved is not None:
+            saved.parent.mkdir(parents=True, exist_ok=True)
+            np.save(saved, scores)
+        return scores
+
+    def _fit_and_score(self, user: UserDay, feed: np.ndarray) -> np.ndarray:
         from sklearn.svm import LinearSVC
 
         train = np.flatnonzero(self.corpus.days < user.day)
@@ -342,20 +358,25 @@ def background_rows(corpus: Corpus, size: int, seed: int = 29) -> np.ndarray:
 
 
 def variants() -> dict[str, Any]:
-    """The product's model with other signal weights, scored from the same fit."""
+    """The product's model with other signal weights, scored from the same fit.
+    Weights(words, meaning, field, meaning_until): meaning's weight shrinks as
+    meaning_until / n past n = meaning_until positives (0: never)."""
     from paperfeed.recommend import Weights
 
     return {
         "paperfeed": Weights(),
-        "words only (instance tf-idf SVM)": Weights(1, 0, 0),
-        "meaning only (nearest library paper)": Weights(0, 1, 0),
-        "field only": Weights(0, 0, 1),
-        "words + meaning": Weights(1, 1, 0),
-        "words + field 0.5": Weights(1, 0, 0.5),
-        "words + meaning + field 0.25": Weights(1, 1, 0.25),
-        "words + meaning + field 1": Weights(1, 1, 1),
-        "words + meaning 0.5 + field 0.5": Weights(1, 0.5, 0.5),
-        "words + meaning 2 + field 0.5": Weights(1, 2, 0.5),
+        "words only (instance tf-idf SVM)": Weights(1, 0, 0, 0),
+        "meaning only (nearest library paper)": Weights(0, 1, 0, 0),
+        "field only": Weights(0, 0, 1, 0),
+        "previous default: words + meaning + field 0.5": Weights(1, 1, 0.5, 0),
+        "words + meaning": Weights(1, 1, 0, 0),
+        "words + field 1": Weights(1, 0, 1, 0),
+        "words + meaning + field 1, meaning shrunk past 5": Weights(1, 1, 1, 5),
+        "words + meaning + field 0.5, meaning shrunk past 5": Weights(1, 1, 0.5, 5),
+        "words + meaning + field 0.75, meaning shrunk past 5": Weights(1, 1, 0.75, 5),
+        "words + meaning + field 1, meaning shrunk past 10": Weights(1, 1, 1, 10),
+        "words + meaning 2 + field 1, meaning shrunk past 5": Weights(1, 2, 1, 5),
+        "words + meaning + field 1.5, meaning shrunk past 5": Weights(1, 1, 1.5, 5),
     }
 
 
@@ -370,11 +391,12 @@ class ProductRanker:
     ) -> None:
         from scipy import sparse
 
-        from paperfeed.recommend import VOCABULARY_SAMPLE, fit_vectorizer
+        from paperfeed.recommend import fit_vectorizer
+        from paperfeed.tuning import RecommendTuning
 
         self.corpus = corpus
         texts = corpus.texts()
-        recent = np.argsort(-corpus.days, kind="stable")[:VOCABULARY_SAMPLE]
+        recent = np.argsort(-corpus.days, kind="stable")[: RecommendTuning().vocabulary_sample]
         vectorizer = fit_vectorizer([texts[i] for i in recent])
         needed = np.union1d(rows, background)
         self.at = {int(r): i for i, r in enumerate(needed)}
@@ -414,7 +436,7 @@ class ProductRanker:
         model = fit(self.features(user.library), self.features([]), self.features(bg))
         raw, _ = model.signals(self.features(feed))
         return {
-            name: weighted_signals(raw, weights).sum(axis=0)
+            name: weighted_signals(raw, weights, len(user.library)).sum(axis=0)
             for name, weights in self.variants.items()
         }
 
@@ -517,14 +539,14 @@ def run(
     or embedded here; both rankers in process (see module doc)."""
     import time
 
-    from paperfeed.recommend import BACKGROUND_SIZE
+    from paperfeed.tuning import RecommendTuning
 
     started = time.perf_counter()
     corpus = load_corpus(corpus_path)
     user_days = build_user_days(corpus, days=days, users=users, seed=seed)
     log(f"{len(corpus.ids)} papers, {len(user_days)} user-days")
     # Twice the model's sample: readers use the part listed before their day.
-    background = background_rows(corpus, BACKGROUND_SIZE * 2)
+    background = background_rows(corpus, RecommendTuning().background_size * 2)
     rows = needed_rows(corpus, user_days)  # the background needs no vectors
     matrix = _vectors(corpus, rows, settings, vectors, cache_dir, log)
     log(f"fitting the tf-idf models ({time.perf_counter() - started:.0f} s)")
@@ -565,7 +587,7 @@ def run_small_instance(
     from paperfeed.db import Database
     from paperfeed.db import embeddings as vector_store
     from paperfeed.index.embedder import current_model_id
-    from paperfeed.recommend import BACKGROUND_SIZE
+    from paperfeed.tuning import RecommendTuning
 
     started = time.perf_counter()
     corpus = load_corpus(corpus_path, since=since, until=until)
@@ -603,7 +625,7 @@ def run_small_instance(
     db.dispose()
     rows = np.asarray([r for r in rows if corpus.ids[int(r)] in found])
     matrix = np.vstack([found[corpus.ids[int(r)]] for r in rows]).astype(np.float32)
-    background = background_rows(corpus, BACKGROUND_SIZE)
+    background = background_rows(corpus, RecommendTuning().background_size)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
@@ -622,7 +644,7 @@ def run_small_instance(
             except Exception:  # noqa: BLE001 (not up yet)
                 time.sleep(0.5)
         rankers: dict[str, Ranker] = {
-            "arxiv-sanity-lite": TfidfSVMBaseline(corpus),
+            "arxiv-sanity-lite": TfidfSVMBaseline(corpus, instance / "feed-eval"),
             "paperfeed (HTTP API)": http,
             "in process": ProductRanker(corpus, rows, matrix, background),  # type: ignore[dict-item]
         }

@@ -2,19 +2,22 @@
 
 In the way of arxiv-sanity-lite's per-tag SVM: the reader's saves and upvotes
 are positives, hides are explicit negatives (weighted up), and a fixed random
-sample of the instance stands in for "everything else". Three signals are
-scored for each candidate, standardized over the candidates of the call and
-summed with fixed weights (chosen on the feed benchmark, docs/feed-eval.md):
+sample of the instance (minus the papers being ranked) stands in for
+"everything else". Three signals are scored for each candidate, standardized
+over the candidates of the call and summed with fixed weights (chosen on the
+feed benchmark, docs/feed-eval.md):
 
 - **words**: a LinearSVC (C=0.01, balanced) on an instance-wide tf-idf of 1-2
   grams, as arxiv-sanity-lite does;
 - **meaning**: the cosine of the candidate's embedding to the nearest positive;
 - **field**: how many of the reader's positives share a category with it.
 
-The tf-idf vocabulary is fitted once per process on the instance (refitted in
-the background when the instance has grown by a quarter), and the features of
-a listing-date window (tf-idf rows, embeddings, categories) are built once and
-kept in a small LRU; so a call fits only a small per-reader model and scores
+The state lives on the application object (``Paperfeed.recommender``, a
+``Recommender``): the tf-idf vocabulary, fitted once on the instance (refitted
+in the background when the instance has grown by a quarter), the features of
+listing-date windows (tf-idf rows, embeddings, categories), built once, and
+the per-reader models; the windows and the models are each bounded in bytes
+(``RecommendTuning``). So a call fits only a small per-reader model and scores
 with sparse and dense matrix products. Every pick explains itself with its
 nearest positive and names the signal that weighed most for it.
 """
@@ -41,20 +44,18 @@ from paperfeed.db import digests as digest_store
 from paperfeed.db import embeddings as vector_store
 from paperfeed.db import papers as paper_store
 from paperfeed.db.tables import embeddings, papers
+from paperfeed.tuning import RecommendTuning
+
+# What a window keeps of a candidate's row (the rest, abstracts included, is
+# in its features or read again for the few picks shown).
+ROW_FIELDS = ("id", "title", "listing_date", "categories", "primary_category")
 
 # Chosen on the feed benchmark (docs/feed-eval.md); see there for the sweep.
-TEXT_C = 0.01
 WORDS_WEIGHT = 1.0
 MEANING_WEIGHT = 1.0
-FIELD_WEIGHT = 0.5
-HIDE_WEIGHT = 3.0
-BACKGROUND_SIZE = 2000
-VOCABULARY_SAMPLE = 30000  # most recent papers the tf-idf is fitted on
-MAX_FEATURES = 20000
-PARAMS_VERSION = "svm-nn-field-1"
-WINDOWS = 4  # listing-date windows whose features are kept
-CACHE_SIZE = 256  # per-reader models kept (each ~0.1 MiB: the SVM's weights)
-RECHECK_SECONDS = 5.0  # how often a window asks the database whether it changed
+FIELD_WEIGHT = 1.0
+MEANING_UNTIL = 0.0  # never shrunk: shrinking past 5 lost on 21+ libraries
+PARAMS_VERSION = "svm-nn-field-3"
 
 
 class RecommendError(ValueError):
@@ -70,7 +71,7 @@ def paper_text(title: str, abstract: str | None) -> str:
     return f"{title}. {abstract or ''}"
 
 
-def make_vectorizer(n_documents: int) -> Any:
+def make_vectorizer(n_documents: int, max_features: int = 20000) -> Any:
     """arxiv-sanity-lite's tf-idf settings; the document-frequency cut-offs
     only once the instance is large enough for them to mean anything."""
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -83,15 +84,15 @@ def make_vectorizer(n_documents: int) -> Any:
         token_pattern=r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b",  # noqa: S106
         ngram_range=(1, 2),
         sublinear_tf=True,
-        max_features=MAX_FEATURES,
+        max_features=max_features,
         max_df=0.1 if large else 1.0,
         min_df=5 if large else 1,
         dtype=np.float32,
     )
 
 
-def fit_vectorizer(texts: Sequence[str]) -> Any:
-    vectorizer = make_vectorizer(len(texts))
+def fit_vectorizer(texts: Sequence[str], max_features: int = 20000) -> Any:
+    vectorizer = make_vectorizer(len(texts), max_features)
     vectorizer.fit(texts)
     # sklearn keeps every term it cut (hundreds of thousands of bigrams) for
     # introspection only; dropping it is what keeps a fitted vectorizer small.
@@ -114,9 +115,21 @@ class Features:
     stamp: tuple[Any, ...] = ()
     checked: float = 0.0
     position: dict[str, int] = field(default_factory=dict)
+    tag: str = ""  # names the set of papers (part of a model's cache key)
 
     def __post_init__(self) -> None:
         self.position = {paper_id: i for i, paper_id in enumerate(self.ids)}
+        if not self.tag:
+            digest = hashlib.sha256("\n".join(self.ids).encode()).hexdigest()[:16]
+            self.tag = f"papers-{digest}"
+
+    def nbytes(self) -> int:
+        """About what these features hold in memory (for the caches' bounds)."""
+        words = self.words.data.nbytes + self.words.indices.nbytes + self.words.indptr.nbytes
+        fields = self.fields.data.nbytes + self.fields.indices.nbytes + self.fields.indptr.nbytes
+        # A trimmed row (a dict of five fields) and its id's index entry.
+        rows = len(self.rows) * 900
+        return int(words + fields + self.vectors.nbytes + rows)
 
     def take(self, keep: np.ndarray) -> Features:
         return Features(
@@ -132,9 +145,10 @@ class FeatureStore:
     """The instance's tf-idf vocabulary, a background sample and the features
     of recent listing-date windows, for one database and embedding model."""
 
-    def __init__(self, db: Database, model_id: str) -> None:
+    def __init__(self, db: Database, model_id: str, tuning: RecommendTuning | None = None) -> None:
         self.db = db
         self.model_id = model_id
+        self.tuning = tuning or RecommendTuning()
         self.lock = threading.Lock()
         self.vectorizer: Any = None
         self.version = ""  # changes with the vocabulary; part of a model's cache key
@@ -157,18 +171,20 @@ class FeatureStore:
                 select(papers.c.id, papers.c.title, papers.c.abstract)
                 .where(papers.c.hidden.is_(False))
                 .order_by(papers.c.listing_date.desc(), papers.c.id.desc())
-                .limit(VOCABULARY_SAMPLE)
+                .limit(self.tuning.vocabulary_sample)
             ).all()
         texts = [paper_text(r.title, r.abstract) for r in recent]
         if not texts:
             raise RecommendError("the instance holds no papers yet")
-        vectorizer = fit_vectorizer(texts)
+        vectorizer = fit_vectorizer(texts, self.tuning.max_features)
         version = hashlib.sha256(json.dumps(sorted(vectorizer.vocabulary_)).encode()).hexdigest()[
             :16
         ]
         rng = np.random.default_rng(29)
         sample = sorted(
-            rng.choice(len(recent), size=min(BACKGROUND_SIZE, len(recent)), replace=False)
+            rng.choice(
+                len(recent), size=min(self.tuning.background_size, len(recent)), replace=False
+            )
         )
         return (
             vectorizer,
@@ -185,9 +201,10 @@ class FeatureStore:
                 if self.vectorizer is None:
                     self._install(*self._fit())
             return
-        if self._refitting or self.fitted_on >= VOCABULARY_SAMPLE:
+        if self._refitting or self.fitted_on >= self.tuning.vocabulary_sample:
             return
-        if self._count() >= max(self.fitted_on * 1.25, self.fitted_on + 100):
+        growth = 1 + self.tuning.refit_growth
+        if self._count() >= max(self.fitted_on * growth, self.fitted_on + 100):
             self._refitting = True
             threading.Thread(target=self._refit, daemon=True).start()
 
@@ -251,7 +268,7 @@ class FeatureStore:
         dim = len(next(iter(vectors.values()))) if vectors else 1
         return Features(
             [r["id"] for r in rows],
-            list(rows),
+            [{k: r.get(k) for k in ROW_FIELDS} for r in rows],
             vectorizer.transform([paper_text(r["title"], r.get("abstract")) for r in rows])
             if rows
             else sparse.csr_matrix((0, len(vectorizer.vocabulary_)), dtype=np.float32),
@@ -289,7 +306,7 @@ class FeatureStore:
         key = (since, until)
         cached = self.windows.get(key)
         now = time.monotonic()
-        if cached is not None and now - cached.checked < RECHECK_SECONDS:
+        if cached is not None and now - cached.checked < self.tuning.recheck_seconds:
             return cached
         stamp = self._stamp(since, until)
         with self.lock:
@@ -302,28 +319,20 @@ class FeatureStore:
                 rows = digest_store.period_papers(conn, since, until)
                 vectors = candidate_vectors(conn, self.model_id, [r["id"] for r in rows])
             built = self.features_of(rows, vectors)
+            del rows, vectors
             built.stamp, built.checked = stamp, now
+            self.windows.pop(key, None)
             self.windows[key] = built
-            while len(self.windows) > WINDOWS:
-                self.windows.popitem(last=False)
+            # Bounded by bytes, the newest always kept (whatever its size).
+            total = sum(w.nbytes() for w in self.windows.values())
+            while len(self.windows) > 1 and total > self.tuning.window_cache_bytes:
+                _, dropped = self.windows.popitem(last=False)
+                total -= dropped.nbytes()
             return built
 
-
-_stores: dict[tuple[str, str], FeatureStore] = {}
-_stores_lock = threading.Lock()
-
-
-def feature_store(settings: Settings, db: Database) -> FeatureStore:
-    from paperfeed.index.embedder import current_model_id
-
-    key = (str(db.engine.url), current_model_id(settings))
-    with _stores_lock:
-        store = _stores.get(key)
-        if store is None:
-            store = _stores[key] = FeatureStore(db, key[1])
-        store.db = db  # the same database, maybe reopened (a CLI run, a test)
-    store.ensure_vocabulary()
-    return store
+    def cached_bytes(self) -> int:
+        kept = sum(w.nbytes() for w in self.windows.values())
+        return kept + (self.background.nbytes() if self.background is not None else 0)
 
 
 # ---------------------------------------------------------------- the per-reader model
@@ -334,6 +343,15 @@ class Weights:
     words: float = WORDS_WEIGHT
     meaning: float = MEANING_WEIGHT
     field: float = FIELD_WEIGHT
+    # Past this many positives meaning's weight shrinks as ``meaning_until / n``
+    # (0: never). Tried because the nearest of many positives should say less;
+    # on the feed benchmark it lost on libraries of 21+ papers, so it is off.
+    meaning_until: float = MEANING_UNTIL
+
+    def meaning_for(self, n_positives: int) -> float:
+        if self.meaning_until <= 0 or n_positives <= self.meaning_until:
+            return self.meaning
+        return self.meaning * self.meaning_until / n_positives
 
 
 SIGNAL_NAMES = ("words", "meaning", "field")
@@ -371,29 +389,32 @@ class ReaderModel:
         most). Scores compare only within one call: each signal is
         standardized over the rows given."""
         raw, nearest = self.signals(features)
-        parts = weighted_signals(raw, self.weights)
+        parts = weighted_signals(raw, self.weights, len(self.positive_ids))
         return parts.sum(axis=0), nearest, parts.argmax(axis=0)
 
 
-def weighted_signals(raw: np.ndarray, weights: Weights) -> np.ndarray:
-    """(3, n): each signal standardized over the candidates, times its weight."""
+def weighted_signals(raw: np.ndarray, weights: Weights, n_positives: int = 1) -> np.ndarray:
+    """(3, n): each signal standardized over the candidates, times its weight
+    (meaning's by the number of positives)."""
     if raw.shape[1] < 2:
         return raw.copy()
     return np.vstack(
         [
             weights.words * _standardized(raw[0]),
-            weights.meaning * _standardized(raw[1]),
+            weights.meaning_for(n_positives) * _standardized(raw[1]),
             weights.field * _standardized(raw[2]),
         ]
     )
 
 
-def fit_words(x: sparse.csr_matrix, labels: np.ndarray, sample_weight: np.ndarray) -> np.ndarray:
+def fit_words(
+    x: sparse.csr_matrix, labels: np.ndarray, sample_weight: np.ndarray, c: float = 0.01
+) -> np.ndarray:
     """arxiv-sanity-lite's per-reader LinearSVC; returns w (the bias does not
     change a ranking)."""
     from sklearn.svm import LinearSVC
 
-    svm = LinearSVC(class_weight="balanced", C=TEXT_C, max_iter=10000)
+    svm = LinearSVC(class_weight="balanced", C=c, max_iter=10000)
     svm.fit(x, labels, sample_weight=sample_weight)
     weights: np.ndarray = svm.coef_[0].astype(np.float32)
     return weights
@@ -405,14 +426,23 @@ def fit(
     background: Features,
     *,
     weights: Weights | None = None,
-    hide_weight: float = HIDE_WEIGHT,
+    hide_weight: float = 3.0,
+    c: float = 0.01,
+    ranked: Features | None = None,
 ) -> ReaderModel:
     """Train on features: positives vs explicit negatives (weighted up) and
-    the background sample (minus the reader's own papers)."""
+    the background sample, minus the reader's own papers and the papers to
+    be ranked (``ranked``: a candidate among the negatives would be pushed
+    down for being a candidate; in a small instance the sample holds a good
+    share of a day)."""
     if not positives.ids:
         raise RecommendError("a model needs at least one positive paper")
     own = {*positives.ids, *negatives.ids}
-    keep = np.asarray([i for i, pid in enumerate(background.ids) if pid not in own], dtype=np.int64)
+    pool = ranked.position if ranked is not None else {}
+    keep = np.asarray(
+        [i for i, pid in enumerate(background.ids) if pid not in own and pid not in pool],
+        dtype=np.int64,
+    )
     background = background.take(keep)
     n_categories = max(positives.fields.shape[1], 1)
     field_counts = np.asarray(positives.fields.sum(axis=0), dtype=np.float32).ravel()
@@ -424,7 +454,7 @@ def fit(
         y[: len(positives.ids)] = 1
         sample_weight = np.ones(x.shape[0])
         sample_weight[len(positives.ids) : len(positives.ids) + len(negatives.ids)] = hide_weight
-        word_weights = fit_words(x, y, sample_weight)
+        word_weights = fit_words(x, y, sample_weight, c)
     return ReaderModel(
         word_weights,
         positives.vectors,
@@ -451,39 +481,89 @@ class Signals:
         return hashlib.sha256(payload.encode()).hexdigest()
 
 
-_cache: OrderedDict[str, ReaderModel] = OrderedDict()
-_cache_lock = threading.Lock()
-training_count = 0  # how many models were fitted in this process (tests read it)
+def model_bytes(model: ReaderModel) -> int:
+    return int(
+        model.word_weights.nbytes
+        + model.positives.nbytes
+        + model.field_counts.nbytes
+        + 100 * len(model.positive_ids)
+        + 1000
+    )
 
 
-def clear_cache() -> None:
-    with _cache_lock:
-        _cache.clear()
-    with _stores_lock:
-        _stores.clear()
+class Recommender:
+    """One process's recommendation state, kept on the application object
+    (``Paperfeed.recommender``): the feature store of the configured embedding
+    model (vocabulary, background sample, listing-date windows) and the
+    per-reader models, each bounded in bytes (``RecommendTuning``)."""
 
+    def __init__(
+        self, settings: Settings, db: Database, tuning: RecommendTuning | None = None
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.tuning = tuning or RecommendTuning()
+        self.lock = threading.Lock()
+        self._store: FeatureStore | None = None
+        self.models: OrderedDict[str, ReaderModel] = OrderedDict()
+        self.models_bytes = 0
+        self.training_count = 0  # models fitted by this object (tests read it)
 
-def model_for(store: FeatureStore, signals: Signals) -> ReaderModel:
-    """The model for these signals, from the cache or trained now."""
-    global training_count
-    key = signals.signature(store.model_id, store.version)
-    with _cache_lock:
-        cached = _cache.get(key)
-        if cached is not None:
-            _cache.move_to_end(key)
-            return cached
-    positives = store.of_ids(sorted(signals.positives))
-    if not positives.ids:
-        raise RecommendError("none of the positive papers is known (or embedded) here")
-    background = store.background
-    assert background is not None  # noqa: S101 (set with the vocabulary)
-    model = fit(positives, store.of_ids(sorted(signals.negatives)), background)
-    with _cache_lock:
-        training_count += 1
-        _cache[key] = model
-        while len(_cache) > CACHE_SIZE:
-            _cache.popitem(last=False)
-    return model
+    def store(self) -> FeatureStore:
+        """The feature store of the configured embedding model (a new one,
+        with its own vocabulary, when the model setting changed)."""
+        from paperfeed.index.embedder import current_model_id
+
+        model_id = current_model_id(self.settings)
+        with self.lock:
+            if self._store is None or self._store.model_id != model_id:
+                self._store = FeatureStore(self.db, model_id, self.tuning)
+                self.models.clear()
+                self.models_bytes = 0
+            store = self._store
+        store.ensure_vocabulary()
+        return store
+
+    def model_for(
+        self, store: FeatureStore, signals: Signals, ranked: Features | None = None
+    ) -> ReaderModel:
+        """The model for these signals and these papers to rank (left out of
+        its negatives), from the cache or trained now."""
+        key = signals.signature(store.model_id, store.version)
+        if ranked is not None:
+            key += ":" + ranked.tag
+        with self.lock:
+            cached = self.models.get(key)
+            if cached is not None:
+                self.models.move_to_end(key)
+                return cached
+        positives = store.of_ids(sorted(signals.positives))
+        if not positives.ids:
+            raise RecommendError("none of the positive papers is known (or embedded) here")
+        background = store.background
+        assert background is not None  # noqa: S101 (set with the vocabulary)
+        model = fit(
+            positives,
+            store.of_ids(sorted(signals.negatives)),
+            background,
+            hide_weight=self.tuning.hide_weight,
+            c=self.tuning.text_c,
+            ranked=ranked,
+        )
+        with self.lock:
+            self.training_count += 1
+            if key not in self.models:
+                self.models[key] = model
+                self.models_bytes += model_bytes(model)
+            while len(self.models) > 1 and self.models_bytes > self.tuning.model_cache_bytes:
+                _, dropped = self.models.popitem(last=False)
+                self.models_bytes -= model_bytes(dropped)
+        return model
+
+    def cached_bytes(self) -> int:
+        """What the caches hold, about (the vocabulary aside)."""
+        store = self._store
+        return self.models_bytes + (store.cached_bytes() if store is not None else 0)
 
 
 # ---------------------------------------------------------------- ranking
@@ -560,6 +640,7 @@ def _why(store: FeatureStore, model: ReaderModel, features: Features, row: int, 
 
 
 def rank_features(
+    recommender: Recommender,
     store: FeatureStore,
     signals: Signals,
     features: Features,
@@ -583,9 +664,9 @@ def rank_features(
     keep = np.flatnonzero(mask)
     if len(keep) == 0:
         return []
-    model = model_for(store, signals)
+    model = recommender.model_for(store, signals, features)
     raw, nearest = model.signals(features)  # the whole window: cheaper than slicing it
-    parts = weighted_signals(raw[:, keep], model.weights)
+    parts = weighted_signals(raw[:, keep], model.weights, len(model.positive_ids))
     scores, strongest = parts.sum(axis=0), parts.argmax(axis=0)
     with store.db.connect() as conn:
         titles = {
@@ -669,8 +750,7 @@ def cold_start(
 
 
 def recommend(
-    settings: Settings,
-    db: Database,
+    recommender: Recommender,
     *,
     positive_ids: Sequence[str] = (),
     negative_ids: Sequence[str] = (),
@@ -686,6 +766,7 @@ def recommend(
     positives, a cold start from categories and keywords."""
     if not 1 <= limit <= 500:
         raise RecommendError("limit must be between 1 and 500")
+    db = recommender.db
     since, until = _default_window(db, since, until)
     with db.connect() as conn:
         resolved = paper_store.resolve_ids(conn, [*positive_ids, *negative_ids])
@@ -703,8 +784,9 @@ def recommend(
             rows, categories=categories or (), keywords=keywords, limit=limit, exclude=exclude
         )
     signals = Signals(positives, negatives, tuple((kinds or {}).items()))
-    store = feature_store(settings, db)
+    store = recommender.store()
     return rank_features(
+        recommender,
         store,
         signals,
         store.window(since, until),
@@ -734,8 +816,7 @@ def reader_signals(db: Database, reader_id: int) -> tuple[Signals, dict[str, Any
 
 
 def for_reader(
-    settings: Settings,
-    db: Database,
+    recommender: Recommender,
     reader_id: int,
     *,
     since: date | None = None,
@@ -743,17 +824,16 @@ def for_reader(
     limit: int = 20,
     exclude: set[str] | None = None,
 ) -> list[Pick]:
-    signals, interests = reader_signals(db, reader_id)
+    signals, interests = reader_signals(recommender.db, reader_id)
     exclude = {*(exclude or ()), *signals.negatives}
     if signals.positives:
-        since, until = _default_window(db, since, until)
-        store = feature_store(settings, db)
+        since, until = _default_window(recommender.db, since, until)
+        store = recommender.store()
         return rank_features(
-            store, signals, store.window(since, until), limit=limit, exclude=exclude
+            recommender, store, signals, store.window(since, until), limit=limit, exclude=exclude
         )
     return recommend(
-        settings,
-        db,
+        recommender,
         since=since,
         until=until,
         categories=interests.get("categories") or None,
@@ -763,12 +843,10 @@ def for_reader(
     )
 
 
-def digest_picker(settings: Settings, db: Database) -> Any:
+def digest_picker(recommender: Recommender) -> Any:
     """The digest composer's PersonalPicker: the reader's picks among a period's
     papers, each with its explanation as the note."""
-
-    from paperfeed.index.embedder import current_model_id
-
+    db = recommender.db
     loaded: dict[tuple[str, ...], Features] = {}
 
     def pick(
@@ -777,15 +855,17 @@ def digest_picker(settings: Settings, db: Database) -> Any:
         signals, _ = reader_signals(db, reader_id)
         if not signals.positives:
             return []
-        store = feature_store(settings, db)
+        store = recommender.store()
         key = tuple(r["id"] for r in candidate_rows)
         if key not in loaded:  # one period's features, built once per run
             loaded.clear()
             with db.connect() as conn:
-                vectors = candidate_vectors(conn, current_model_id(settings), key)
+                vectors = candidate_vectors(conn, store.model_id, key)
             loaded[key] = store.features_of(candidate_rows, vectors)
         try:
-            picks = rank_features(store, signals, loaded[key], limit=limit, exclude=exclude)
+            picks = rank_features(
+                recommender, store, signals, loaded[key], limit=limit, exclude=exclude
+            )
         except RecommendError:
             return []
         return [(p.paper_id, p.reason) for p in picks]

@@ -88,8 +88,31 @@ class JobsTuning:
 
 
 @dataclass(frozen=True)
+class RecommendTuning:
+    """The personal feed (paperfeed.recommend): its model and its caches.
+    The model's numbers were chosen on the feed benchmark (docs/feed-eval.md)."""
+
+    text_c: float = 0.01  # the word SVM's C, arxiv-sanity-lite's
+    hide_weight: float = 3.0  # an explicit hide counts this many background papers
+    background_size: int = 2000  # "everything else" negatives of the word SVM
+    vocabulary_sample: int = 30_000  # most recent papers the tf-idf is fitted on
+    max_features: int = 20_000
+    # The vocabulary is refitted (in the background) once the instance grew by
+    # this fraction since the last fit.
+    refit_growth: float = 0.25
+    # Features of listing-date windows (tf-idf rows, vectors, categories) kept,
+    # in bytes all together (a 30-day window of 9.5k papers is ~30 MiB).
+    window_cache_bytes: int = 160 * 2**20
+    # Per-reader models kept, in bytes (each is ~0.1 MiB: the SVM's weights
+    # and the reader's vectors).
+    model_cache_bytes: int = 48 * 2**20
+    recheck_seconds: float = 5.0  # how often a kept window asks whether it changed
+
+
+@dataclass(frozen=True)
 class Tuning:
     search: SearchTuning = field(default_factory=SearchTuning)
     ingest: IngestTuning = field(default_factory=IngestTuning)
     index: IndexTuning = field(default_factory=IndexTuning)
     jobs: JobsTuning = field(default_factory=JobsTuning)
+    recommend: RecommendTuning = field(default_factory=RecommendTuning)

@@ -43,11 +43,9 @@ def recommend(
     from paperfeed import recommend as core
 
     paperfeed = open_app()
-    settings, db = paperfeed.settings, paperfeed.db
     try:
         picks = core.recommend(
-            settings,
-            db,
+            paperfeed.recommender,
             positive_ids=positive or [],
             negative_ids=negative or [],
             since=_date(since, "--since"),
@@ -59,7 +57,7 @@ def recommend(
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from exc
     finally:
-        db.dispose()
+        paperfeed.close()
     if as_json:
         typer.echo(json.dumps({"papers": [p.as_json() for p in picks]}, ensure_ascii=False))
         return

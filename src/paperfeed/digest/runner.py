@@ -103,15 +103,21 @@ class RunReport:
         )
 
 
-def default_personal_picker(settings: Settings, db: Database) -> composer.PersonalPicker | None:
-    """Personal picks from the reader's model, if the recommender can run here."""
+def default_personal_picker(
+    settings: Settings, db: Database, recommender: Any = None
+) -> composer.PersonalPicker | None:
+    """Personal picks from the reader's model, if the recommender can run here.
+    ``recommender``: the application object's (its features and models are
+    reused); a run without one keeps its own for as long as the run."""
     try:
         import sklearn  # noqa: F401  (an optional extra)
 
         from paperfeed import recommend
     except ImportError:
         return None
-    picker: composer.PersonalPicker = recommend.digest_picker(settings, db)
+    if recommender is None:
+        recommender = recommend.Recommender(settings, db)
+    picker: composer.PersonalPicker = recommend.digest_picker(recommender)
     return picker
 
 

@@ -377,7 +377,7 @@ def build_server(
         def work(reader: Reader | None) -> dict[str, Any]:
             assert reader is not None
             picks = recommend_core.for_reader(
-                settings, db, reader.id, since=since, until=until, limit=limit
+                app.recommender, reader.id, since=since, until=until, limit=limit
             )
             return {"papers": [p.as_json() for p in picks]}
 

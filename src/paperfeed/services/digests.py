@@ -43,7 +43,7 @@ def preview(app: Paperfeed, email: str, period: Period | None = None) -> DigestP
         [sub],
         period_papers,
         search_matches=composer.period_search(app.indexes, period_papers),
-        personal=runner.default_personal_picker(settings, db),
+        personal=runner.default_personal_picker(settings, db, app.recommender),
     )
     ids = composer.paper_ids(content)
     with db.connect() as conn:

@@ -330,7 +330,7 @@ def _fetch_missing(app: Paperfeed, items: list[Item], found: dict[int, Any]) -> 
 
 def _picks(app: Paperfeed, reader: Reader, limit: int = 5) -> list[recommend.Pick]:
     try:
-        return recommend.for_reader(app.settings, app.db, reader.id, limit=limit)
+        return recommend.for_reader(app.recommender, reader.id, limit=limit)
     except recommend.RecommendError:
         return []
 

@@ -19,7 +19,7 @@ from paperfeed import recommend as core
 from paperfeed.readers import Reader
 from paperfeed.services import papers as papers_service
 from paperfeed.web.auth import posted_form, require_reader, verify_csrf
-from paperfeed.web.deps import database, paperfeed_of, settings_of
+from paperfeed.web.deps import database, paperfeed_of
 from paperfeed.web.library import card_context
 from paperfeed.web.schemas import RequestBody, ValidationFailed, error_responses
 from paperfeed.web.templating import templates
@@ -50,8 +50,7 @@ def api_recommend(request: Request, body: RecommendBody) -> dict[str, Any]:
         raise HTTPException(422, "give positive_ids, or categories/keywords for a cold start")
     try:
         picks = core.recommend(
-            settings_of(request),
-            database(request),
+            paperfeed_of(request).recommender,
             positive_ids=body.positive_ids,
             negative_ids=body.negative_ids,
             since=body.since,
@@ -67,9 +66,9 @@ def api_recommend(request: Request, body: RecommendBody) -> dict[str, Any]:
 
 @pages.get("/for-you", response_class=HTMLResponse)
 def for_you(request: Request, reader: Reader = Depends(require_reader)) -> Response:
-    settings, db = settings_of(request), database(request)
+    db = database(request)
     try:
-        picks = core.for_reader(settings, db, reader.id, limit=30)
+        picks = core.for_reader(paperfeed_of(request).recommender, reader.id, limit=30)
     except core.RecommendError as exc:
         picks, error = [], str(exc)
     else:

@@ -1,0 +1,247 @@
+"""Candidate signals for the personal feed, per user-day of `paperfeed eval-feed`.
+
+    python bench/feed_signals.py compute small|corpus --days D --users U [--instance DIR]
+    python bench/feed_signals.py report small|corpus --days D --users U
+
+`compute` rebuilds a setting's user-days exactly as `paperfeed eval-feed` does
+(same seeds; small: the instance built by `eval-feed --setting small
+--instance DIR`, its vectors from `paperfeed embed`; corpus: vectors embedded
+at 256 tokens into /tmp/feed-signals/) and stores, for every paper of each
+user-day's pool, the raw value of every signal tried (docs/feed-eval.md,
+"Issue 28, session 16"): arxiv-sanity-lite's score, the product's word SVM,
+an SVM on the embeddings, nearest / top-2 mean / mean / centroid cosine in
+words and in meaning, category overlap and primary-category match. `report`
+prints Recall@10 of each signal and of weighted sums of standardized signals,
+in all and by library size, against arxiv-sanity-lite: a sweep takes seconds
+instead of a full `eval-feed` run. User-days are processed in a seeded
+shuffled order and saved every 20, so a partial run is a random subsample.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pickle
+import random
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+from paperfeed import feedeval as fe
+from paperfeed.config import Settings
+from paperfeed.recommend import fit_vectorizer
+from paperfeed.tuning import RecommendTuning
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = REPO.parent / "shared" / "data" / "arxiv-cs-2025.jsonl.gz"
+OUT = Path("/tmp/feed-signals")
+
+
+def _standardized(values: np.ndarray) -> np.ndarray:
+    spread = values.std()
+    return (values - values.mean()) / (spread if spread > 0 else 1)
+
+
+def compute(setting: str, days: int, users: int, instance: Path) -> None:
+    from sklearn.svm import LinearSVC
+
+    started = time.time()
+    if setting == "small":
+        corpus = fe.load_corpus(CORPUS, since=date(2025, 9, 1), until=date(2025, 10, 31))
+        user_days = fe.build_user_days(
+            corpus, days=days, users=users, seed=13, max_library=5, small_fields=0.5
+        )
+        from paperfeed.db import Database
+        from paperfeed.db import embeddings as vector_store
+        from paperfeed.index.embedder import current_model_id
+
+        settings = Settings(data_dir=instance / "data")
+        db = Database(settings.database_url_resolved)
+        with db.connect() as conn:
+            found = vector_store.get_vectors(conn, current_model_id(settings), corpus.ids)
+        dim = len(next(iter(found.values())))
+        dense = np.zeros((len(corpus.ids), dim), np.float32)
+        for i, paper_id in enumerate(corpus.ids):
+            if paper_id in found:
+                dense[i] = found[paper_id]
+        cache = instance / "feed-eval"
+        background_all = fe.background_rows(corpus, 8000)
+    else:
+        corpus = fe.load_corpus(CORPUS)
+        user_days = fe.build_user_days(corpus, days=days, users=users, seed=13)
+        settings = Settings(data_dir=OUT / "corpus")
+        cache = OUT / "corpus" / "feed-eval"
+        background_all = fe.background_rows(corpus, 4000)
+        rows = np.union1d(fe.needed_rows(corpus, user_days), background_all)
+        matrix = fe._vectors(corpus, rows, settings, None, cache, print)
+        dense = np.zeros((len(corpus.ids), matrix.shape[1]), np.float32)
+        dense[rows] = matrix
+    print(f"{setting}: {len(corpus.ids)} papers, {len(user_days)} user-days", flush=True)
+    texts = corpus.texts()
+    recent = np.argsort(-corpus.days, kind="stable")[: RecommendTuning().vocabulary_sample]
+    words = fit_vectorizer([texts[i] for i in recent]).transform(texts).tocsr()
+    columns: dict[str, int] = {}
+    indices: list[int] = []
+    indptr = [0]
+    primary = np.full(len(corpus.ids), -1, np.int64)
+    for i, cats in enumerate(corpus.categories):
+        for j, cat in enumerate(dict.fromkeys(cats)):
+            indices.append(columns.setdefault(cat, len(columns)))
+            if j == 0:
+                primary[i] = indices[-1]
+        indptr.append(len(indices))
+    fields = sparse.csr_matrix(
+        (np.ones(len(indices), np.float32), indices, indptr), shape=(len(corpus.ids), len(columns))
+    )
+    baseline = fe.TfidfSVMBaseline(corpus, cache)
+    out: list[dict[str, Any]] = []
+    order = list(range(len(user_days)))
+    random.Random(5).shuffle(order)
+    path = OUT / f"signals-{setting}-{days}-{users}.pkl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for n, at in enumerate(order):
+        user = user_days[at]
+        feed = np.flatnonzero(corpus.days == user.day)
+        library = np.asarray(user.library)
+        signal: dict[str, np.ndarray] = {"base": baseline(user, feed)}
+        before = background_all[corpus.days[background_all] < user.day]
+        before = before[~np.isin(before, library)]
+        if len(before) > 2000:
+            before = before[np.random.default_rng(29).permutation(len(before))[:2000]]
+        y = np.r_[np.ones(len(library)), np.zeros(len(before))]
+        x = sparse.vstack([words[library], words[before]]).tocsr()
+        svm = LinearSVC(class_weight="balanced", C=0.01, max_iter=10000).fit(x, y)
+        signal["svm_w2000"] = words[feed] @ svm.coef_[0]
+        for c in (0.1, 1.0):
+            svm = LinearSVC(class_weight="balanced", C=c, max_iter=10000)
+            svm.fit(np.vstack([dense[library], dense[before]]), y)
+            signal[f"svm_d{c}"] = dense[feed] @ svm.coef_[0]
+        sims_w = (words[feed] @ words[library].T).toarray()
+        sims_d = dense[feed] @ dense[library].T
+        for name, sims in (("w", sims_w), ("d", sims_d)):
+            signal[f"nn_{name}"] = sims.max(1)
+            signal[f"mean_{name}"] = sims.mean(1)
+            signal[f"top2_{name}"] = np.sort(sims, 1)[:, -2:].mean(1)
+        centroid = dense[library].mean(0)
+        signal["cent_d"] = dense[feed] @ (centroid / (np.linalg.norm(centroid) + 1e-9))
+        counts = np.asarray(fields[library].sum(0)).ravel()
+        signal["field"] = np.asarray(fields[feed] @ counts).ravel() / len(library)
+        own = primary[library][primary[library] >= 0]
+        per_primary = np.bincount(own, minlength=len(columns)).astype(float)
+        signal["prim"] = np.where(
+            primary[feed] >= 0, per_primary[np.maximum(primary[feed], 0)], 0
+        ) / len(library)
+        signal["recw_d"] = (sims_d * np.linspace(0.5, 1.0, len(library))).max(1)
+        out.append(
+            {"n": len(library), "rel": np.isin(feed, user.relevant), "feed": feed, "sig": signal}
+        )
+        if n % 20 == 19 or n == len(order) - 1:
+            path.write_bytes(pickle.dumps(out))
+            print(f"{n + 1} user-days, {time.time() - started:.0f} s", flush=True)
+
+
+def _split(n: int) -> str:
+    return "2-5" if n <= 5 else "6-20" if n <= 20 else "21+"
+
+
+def _recall(scores: np.ndarray, relevant: np.ndarray, feed: np.ndarray) -> float:
+    order = np.lexsort((feed, -scores))
+    return float(relevant[order][:10].sum() / relevant.sum())
+
+
+def _evaluate(data: list[dict[str, Any]], weights: dict[str, float], shrink: float) -> dict:
+    out: dict[str, list[float]] = {}
+    for day in data:
+        total = np.zeros(len(day["feed"]))
+        for key, weight in weights.items():
+            if key in ("nn_d",) and shrink and day["n"] > shrink:
+                weight *= shrink / day["n"]
+            total = total + weight * _standardized(day["sig"][key])
+        for split in ("all", _split(day["n"])):
+            out.setdefault(split, []).append(_recall(total, day["rel"], day["feed"]))
+    return {k: (float(np.mean(v)), len(v)) for k, v in out.items()}
+
+
+VARIANTS: dict[str, tuple[dict[str, float], float]] = {
+    **{
+        f"{k} only": ({k: 1}, 0)
+        for k in (
+            "svm_w2000",
+            "svm_d0.1",
+            "svm_d1.0",
+            "nn_w",
+            "mean_w",
+            "top2_w",
+            "nn_d",
+            "mean_d",
+            "top2_d",
+            "cent_d",
+            "field",
+            "prim",
+            "recw_d",
+        )
+    },
+    "previous default: svm_w + nn_d + field 0.5": ({"svm_w2000": 1, "nn_d": 1, "field": 0.5}, 0),
+    "svm_w + nn_d + field 1": ({"svm_w2000": 1, "nn_d": 1, "field": 1}, 0),
+    "svm_w + nn_d + field 0.75": ({"svm_w2000": 1, "nn_d": 1, "field": 0.75}, 0),
+    "svm_w + nn_d + prim 1": ({"svm_w2000": 1, "nn_d": 1, "prim": 1}, 0),
+    "svm_w + nn_d + field 0.5 + prim 0.5": (
+        {"svm_w2000": 1, "nn_d": 1, "field": 0.5, "prim": 0.5},
+        0,
+    ),
+    "svm_w + nn_w": ({"svm_w2000": 1, "nn_w": 1}, 0),
+    "svm_w + nn_w + nn_d + field 1": ({"svm_w2000": 1, "nn_w": 1, "nn_d": 1, "field": 1}, 0),
+    "svm_w + top2_w 0.5 + nn_d + field 1": (
+        {"svm_w2000": 1, "top2_w": 0.5, "nn_d": 1, "field": 1},
+        0,
+    ),
+    "svm_w + svm_d0.1 0.5 + nn_d + field 1": (
+        {"svm_w2000": 1, "svm_d0.1": 0.5, "nn_d": 1, "field": 1},
+        0,
+    ),
+    "svm_w + svm_d1 + nn_w + nn_d + field 1": (
+        {"svm_w2000": 1, "svm_d1.0": 1, "nn_w": 1, "nn_d": 1, "field": 1},
+        0,
+    ),
+    "svm_w + cent_d + nn_w + field 1": ({"svm_w2000": 1, "cent_d": 1, "nn_w": 1, "field": 1}, 0),
+    "base + nn_d + field 1": ({"base": 1, "nn_d": 1, "field": 1}, 0),
+    "svm_w + nn_d (shrunk past 5) + field 0.5": ({"svm_w2000": 1, "nn_d": 1, "field": 0.5}, 5),
+    "svm_w + nn_d (shrunk past 5) + field 1": ({"svm_w2000": 1, "nn_d": 1, "field": 1}, 5),
+    "svm_w + nn_d (shrunk past 10) + field 1": ({"svm_w2000": 1, "nn_d": 1, "field": 1}, 10),
+    "svm_w + nn_d 2 (shrunk past 5) + field 1": ({"svm_w2000": 1, "nn_d": 2, "field": 1}, 5),
+}
+
+
+def report(setting: str, days: int, users: int) -> None:
+    data = pickle.loads((OUT / f"signals-{setting}-{days}-{users}.pkl").read_bytes())
+    base = _evaluate(data, {"base": 1}, 0)
+    splits = [s for s in ("all", "2-5", "6-20", "21+") if s in base]
+    print(f"{len(data)} user-days; " + ", ".join(f"{s}: {base[s][1]}" for s in splits))
+    print(f"| variant | {' | '.join(splits)} |")
+    print(f"|---|{'---|' * len(splits)}")
+    print(f"| arxiv-sanity-lite | {' | '.join(f'{base[s][0]:.3f}' for s in splits)} |")
+    for name, (weights, shrink) in VARIANTS.items():
+        got = _evaluate(data, weights, shrink)
+        cells = [f"{got[s][0]:.3f} ({got[s][0] / max(base[s][0], 1e-9):.2f}x)" for s in splits]
+        print(f"| {name} | {' | '.join(cells)} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("command", choices=["compute", "report"])
+    parser.add_argument("setting", choices=["small", "corpus"])
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--users", type=int, default=150)
+    parser.add_argument("--instance", type=Path, default=OUT / "small-instance")
+    args = parser.parse_args()
+    if args.command == "compute":
+        compute(args.setting, args.days, args.users, args.instance)
+    else:
+        report(args.setting, args.days, args.users)
+
+
+if __name__ == "__main__":
+    main()
