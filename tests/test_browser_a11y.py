@@ -78,6 +78,9 @@ def serious_violations(axe: Axe, page: Any) -> list[str]:
 
 
 @pytest.mark.slow
+# The pages' markup does not depend on the backend, and axe reads only markup:
+# once (SQLite) is enough, and halves the suite's longest test.
+@pytest.mark.sqlite_only("the markup axe checks is the same on both backends")
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 @pytest.mark.parametrize("width", [1280, 390])
 def test_every_page_passes_axe(
