@@ -46,7 +46,7 @@ def test_trending_by_code_and_the_has_code_filter(
     page.locator("nav.sort-switch").get_by_role("link", name="Trending", exact=True).click()
     assert "2503.00002" in _cards(page) and "2503.00005" in _cards(page)
     page.get_by_role("link", name="With code only").click()
-    expect(page.locator("a.code-filter")).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("a.code-filter")).to_have_attribute("aria-current", "true")
     assert sorted(_cards(page)) == ["2503.00001", "2503.00003", "2503.00004"]
 
     # Search: the checkbox, and has:code in the query.

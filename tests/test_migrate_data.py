@@ -197,6 +197,35 @@ def _fill(db: Database, tmp_path: Path) -> None:
             }
         ],
         t.summary_usage: [{"day": STAMP.date(), "requests": 3}],
+        t.authors: [
+            {
+                "key": "ada-lovelace",
+                "name": "Ada Lovelace",
+                "initials_key": "a-lovelace",
+                "initials": "a",
+                "abbreviated": False,
+                "orcid": "0000-0002-1825-0097",
+                "created_at": STAMP,
+            }
+        ],
+        t.paper_authors: [
+            {
+                "paper_id": ids[0],
+                "position": 0,
+                "author_id": 1,
+                "name": "Ada Lovelace",
+                "affiliation": "Analytical Engine Society",
+            }
+        ],
+        t.organizations: [
+            {
+                "key": "analytical-engine-society",
+                "name": "Analytical Engine Society",
+                "created_at": STAMP,
+            }
+        ],
+        t.paper_organizations: [{"paper_id": ids[0], "organization_id": 1}],
+        t.author_follows: [{"reader_id": 1, "author_id": 1, "created_at": STAMP}],
         t.thread_follows: [
             {
                 "reader_id": 1,
