@@ -183,3 +183,26 @@ def test_follows_are_in_the_archive_and_go_with_the_account(
         from paperfeed.db.tables import author_follows
 
         assert conn.execute(select(func.count()).select_from(author_follows)).scalar() == 0
+
+
+def test_author_and_organization_pages_page_on(paperfeed: Paperfeed, client: TestClient) -> None:
+    from datetime import date
+
+    store(
+        paperfeed,
+        [
+            make_paper(
+                f"2502.{n:05d}",
+                authors=["Grace Hopper"],
+                affiliations=[["Harvard University"]],
+                listing_date=date(2025, 2, 3),
+            )
+            for n in range(1, 28)
+        ],
+    )
+    for path in ("/authors/grace-hopper", "/organizations/harvard-university"):
+        first = client.get(path).text
+        assert "page 1 of 2" in first and 'rel="next" href="?page=2"' in first, path
+        second = client.get(path, params={"page": 2}).text
+        assert "page 2 of 2" in second and 'rel="prev" href="?page=1"' in second, path
+        assert 'rel="next"' not in second, path
