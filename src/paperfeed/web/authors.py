@@ -108,26 +108,23 @@ def organization_page(request: Request, key: str) -> Response:
 # ---------------------------------------------------------------- follow forms
 
 
+def _follow(request: Request, reader: Reader, key: str, next: str, on: bool) -> Response:
+    done = (service.follow if on else service.unfollow)(paperfeed_of(request), reader, key)
+    return RedirectResponse(safe_next(next, author_path(done["key"])), status_code=303)
+
+
 @forms.post("/authors/{key}/follow")
 def follow_form(
-    request: Request,
-    key: str,
-    next: str = Form(""),
-    reader: Reader = Depends(require_reader),
+    request: Request, key: str, next: str = Form(""), reader: Reader = Depends(require_reader)
 ) -> Response:
-    done = service.follow(paperfeed_of(request), reader, key)
-    return RedirectResponse(safe_next(next, author_path(done["key"])), status_code=303)
+    return _follow(request, reader, key, next, on=True)
 
 
 @forms.post("/authors/{key}/unfollow")
 def unfollow_form(
-    request: Request,
-    key: str,
-    next: str = Form(""),
-    reader: Reader = Depends(require_reader),
+    request: Request, key: str, next: str = Form(""), reader: Reader = Depends(require_reader)
 ) -> Response:
-    done = service.unfollow(paperfeed_of(request), reader, key)
-    return RedirectResponse(safe_next(next, author_path(done["key"])), status_code=303)
+    return _follow(request, reader, key, next, on=False)
 
 
 @pages.get("/following", response_class=HTMLResponse)
