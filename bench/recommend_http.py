@@ -1,6 +1,7 @@
 """`POST /api/recommend` latency and the serve worker's memory, at 74,728 papers.
 
     python bench/recommend_http.py build DIR              # once: ingest + vectors
+    python bench/recommend_http.py teasers DIR            # an older DIR: mark teasers done
     python bench/recommend_http.py run DIR [--src SRC ...] [--requests 100] [--soak 0]
 
 `build` ingests ../shared/data/arxiv-cs-2025.jsonl.gz into a fresh SQLite
@@ -33,6 +34,7 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -80,8 +82,27 @@ def build(directory: Path) -> None:
             vector_store.store_vectors(
                 conn, model, [(r.id, r.text_hash, v) for r, v in zip(part, vectors, strict=True)]
             )
+    _mark_teasers_done(db, model)
     print(f"{len(rows)} papers with vectors under {model}")
     db.dispose()
+
+
+def _mark_teasers_done(db: Any, model: str) -> None:
+    """Store an empty keyphrase list and TL;DR for every paper, so that the
+    server's background embed job finds nothing pending: a paper without
+    teasers is embedded again to make them, and that CPU (and the windows it
+    invalidates) would be measured as the recommender's."""
+    from sqlalchemy import select
+
+    from paperfeed.db import teasers as teaser_store
+    from paperfeed.db.tables import papers
+    from paperfeed.index.embedding import teaser_method
+
+    with db.begin() as conn:
+        rows = conn.execute(select(papers.c.id, papers.c.text_hash)).all()
+        teaser_store.store_teasers(
+            conn, teaser_method(model), [(r.id, r.text_hash, [], "") for r in rows]
+        )
 
 
 def _pool_and_libraries(directory: Path, count: int) -> tuple[date, date, list[list[str]]]:
@@ -229,6 +250,8 @@ def main() -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     b = sub.add_parser("build")
     b.add_argument("directory", type=Path)
+    t = sub.add_parser("teasers")
+    t.add_argument("directory", type=Path)
     r = sub.add_parser("run")
     r.add_argument("directory", type=Path)
     r.add_argument(
@@ -243,6 +266,13 @@ def main() -> None:
     args = parser.parse_args()
     if args.command == "build":
         build(args.directory)
+    elif args.command == "teasers":
+        from paperfeed.config import Settings
+        from paperfeed.db import Database
+        from paperfeed.index.embedder import current_model_id
+
+        settings = Settings(data_dir=args.directory / "data")
+        _mark_teasers_done(Database(settings.database_url_resolved), current_model_id(settings))
     else:
         sources = [p.resolve() for p in args.src or [REPO / "src"]]
         run(args.directory, sources, args.requests, args.soak)
