@@ -103,6 +103,23 @@ def test_positives_pull_their_topic_up_and_each_pick_explains_itself(
         assert pick.because_title in pick.reason
 
 
+def test_a_pick_chosen_for_shared_terms_names_those_terms(
+    settings: Settings, embedded: Database
+) -> None:
+    recommender = recommend.Recommender(settings, embedded)
+    store = recommender.store()
+    window = store.window(DAY, DAY + timedelta(days=1))
+    model = recommender.model_for(store, recommend.Signals(("2506.1000000",)), window)
+    # "Lattice surgery ... in the surface code" shares only "surface code" with
+    # the positive "Surface code decoders for quantum error correction ...".
+    row = window.position["2506.1100000"]
+    terms = recommend.SIGNAL_NAMES.index("terms")
+    why = recommend._why(store, model, window.words[row], 0, terms)
+    named = set(why.split(", ", 1)[1].replace("\u201c", "").replace("\u201d", "").split(", "))
+    assert why.startswith("mostly for its terms shared with your papers")
+    assert named and named <= {"surface", "code", "surface code"}
+
+
 def test_since_and_until_are_inclusive_listing_date_bounds(
     settings: Settings, embedded: Database
 ) -> None:

@@ -4,13 +4,16 @@ In the way of arxiv-sanity-lite's per-tag SVM: the reader's saves and upvotes
 are positives, hides are explicit negatives (weighted up), and a fixed random
 sample of the instance (minus the papers being ranked) stands in for
 "everything else". Three signals are scored for each candidate, standardized
-over the candidates of the call and summed with fixed weights (chosen on the
-feed benchmark, docs/feed-eval.md):
+over the candidates of the call and summed with fixed weights (chosen on
+three feed benchmarks, docs/feed-eval.md):
 
 - **words**: a LinearSVC (C=0.01, balanced) on an instance-wide tf-idf of 1-2
-  grams, as arxiv-sanity-lite does;
-- **meaning**: the cosine of the candidate's embedding to the nearest positive;
-- **field**: how many of the reader's positives share a category with it.
+  grams, as arxiv-sanity-lite does, but keeping every term seen twice (the
+  rare terms, a method's or a dataset's name, are what a reader's papers
+  share with their next one);
+- **terms**: the tf-idf cosine to the reader's two nearest positives;
+- **meaning**: a LinearSVC (C=0.1, balanced) on the embeddings, with the same
+  positives and negatives.
 
 The state lives on the application object (``Paperfeed.recommender``, a
 ``Recommender``): the tf-idf vocabulary, fitted once on the instance (refitted
@@ -19,7 +22,7 @@ listing-date windows (tf-idf rows, embeddings, categories), built once, and
 the per-reader models; the windows and the models are each bounded in bytes
 (``RecommendTuning``). So a call fits only a small per-reader model and scores
 with sparse and dense matrix products. Every pick explains itself with its
-nearest positive and names the signal that weighed most for it.
+nearest positive in meaning and names the signal that weighed most for it.
 """
 
 from __future__ import annotations
@@ -50,12 +53,11 @@ from paperfeed.tuning import RecommendTuning
 # in its features or read again for the few picks shown).
 ROW_FIELDS = ("id", "title", "listing_date", "categories", "primary_category")
 
-# Chosen on the feed benchmark (docs/feed-eval.md); see there for the sweep.
-WORDS_WEIGHT = 1.0
+# Chosen on three feed benchmarks (docs/feed-eval.md); see there for the sweep.
+WORDS_WEIGHT = 0.5
+TERMS_WEIGHT = 0.5
 MEANING_WEIGHT = 1.0
-FIELD_WEIGHT = 1.0
-MEANING_UNTIL = 0.0  # never shrunk: shrinking past 5 lost on 21+ libraries
-PARAMS_VERSION = "svm-nn-field-3"
+PARAMS_VERSION = "svm-terms-svm-4"
 
 
 class RecommendError(ValueError):
@@ -67,13 +69,20 @@ def _standardized(values: np.ndarray) -> np.ndarray:
     return (values - values.mean()) / (spread if spread > 0 else 1.0)
 
 
+def _sparse_bytes(matrix: sparse.csr_matrix) -> int:
+    return int(matrix.data.nbytes + matrix.indices.nbytes + matrix.indptr.nbytes)
+
+
 def paper_text(title: str, abstract: str | None) -> str:
     return f"{title}. {abstract or ''}"
 
 
-def make_vectorizer(n_documents: int, max_features: int = 20000) -> Any:
-    """arxiv-sanity-lite's tf-idf settings; the document-frequency cut-offs
-    only once the instance is large enough for them to mean anything."""
+def make_vectorizer(n_documents: int, max_features: int | None = None) -> Any:
+    """arxiv-sanity-lite's tf-idf of 1-2 grams, but with every term seen in
+    two papers kept (no feature cap, ``max_df`` 0.5 instead of 0.1 and
+    ``min_df`` 2 instead of 5): on all three feed benchmarks the word SVM
+    gained 5-15 % from the rare terms. The cut-offs apply only once the
+    instance is large enough for them to mean anything."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     large = n_documents >= 2000
@@ -85,13 +94,13 @@ def make_vectorizer(n_documents: int, max_features: int = 20000) -> Any:
         ngram_range=(1, 2),
         sublinear_tf=True,
         max_features=max_features,
-        max_df=0.1 if large else 1.0,
-        min_df=5 if large else 1,
+        max_df=0.5 if large else 1.0,
+        min_df=2 if large else 1,
         dtype=np.float32,
     )
 
 
-def fit_vectorizer(texts: Sequence[str], max_features: int = 20000) -> Any:
+def fit_vectorizer(texts: Sequence[str], max_features: int | None = None) -> Any:
     vectorizer = make_vectorizer(len(texts), max_features)
     vectorizer.fit(texts)
     # sklearn keeps every term it cut (hundreds of thousands of bigrams) for
@@ -105,17 +114,26 @@ def fit_vectorizer(texts: Sequence[str], max_features: int = 20000) -> Any:
 
 @dataclass
 class Features:
-    """Rows of papers, each with its tf-idf row, embedding and categories."""
+    """Rows of papers, each with its tf-idf row and embedding."""
 
     ids: list[str]
     rows: list[dict[str, Any]]
     words: sparse.csr_matrix  # (n, vocabulary), l2-normalized rows
     vectors: np.ndarray  # (n, dim) unit vectors
-    fields: sparse.csr_matrix  # (n, categories) 0/1
     stamp: tuple[Any, ...] = ()
     checked: float = 0.0
     position: dict[str, int] = field(default_factory=dict)
     tag: str = ""  # names the set of papers (part of a model's cache key)
+    _by_term: sparse.csr_matrix | None = None
+
+    @property
+    def by_term(self) -> sparse.csr_matrix:
+        """``words`` transposed, (vocabulary, n), made once: a product with
+        the positives' rows then costs what their terms' papers do, not a
+        pass over the whole vocabulary."""
+        if self._by_term is None:
+            self._by_term = self.words.T.tocsr()
+        return self._by_term
 
     def __post_init__(self) -> None:
         self.position = {paper_id: i for i, paper_id in enumerate(self.ids)}
@@ -125,11 +143,10 @@ class Features:
 
     def nbytes(self) -> int:
         """About what these features hold in memory (for the caches' bounds)."""
-        words = self.words.data.nbytes + self.words.indices.nbytes + self.words.indptr.nbytes
-        fields = self.fields.data.nbytes + self.fields.indices.nbytes + self.fields.indptr.nbytes
+        words = _sparse_bytes(self.words) * (1 if self._by_term is None else 2)
         # A trimmed row (a dict of five fields) and its id's index entry.
         rows = len(self.rows) * 900
-        return int(words + fields + self.vectors.nbytes + rows)
+        return int(words + self.vectors.nbytes + rows)
 
     def take(self, keep: np.ndarray) -> Features:
         return Features(
@@ -137,7 +154,6 @@ class Features:
             [self.rows[i] for i in keep],
             self.words[keep],
             self.vectors[keep],
-            self.fields[keep],
         )
 
 
@@ -153,11 +169,9 @@ class FeatureStore:
         self.vectorizer: Any = None
         self.version = ""  # changes with the vocabulary; part of a model's cache key
         self.fitted_on = 0
-        self.categories: dict[str, int] = {}
         self.background: Features | None = None
         self.windows: OrderedDict[tuple[date, date], Features] = OrderedDict()
         self._refitting = False
-        self._category_names: list[str] = []
         self._feature_names: np.ndarray | None = None
 
     # -- vocabulary
@@ -227,23 +241,6 @@ class FeatureStore:
         self.windows.clear()
 
     # -- rows to features
-    def _category_columns(self, rows: Sequence[dict[str, Any]]) -> sparse.csr_matrix:
-        indptr, indices = [0], []
-        for row in rows:
-            for cat in dict.fromkeys(row.get("categories") or []):
-                column = self.categories.setdefault(cat, len(self.categories))
-                indices.append(column)
-            indptr.append(len(indices))
-        return sparse.csr_matrix(
-            (np.ones(len(indices), np.float32), indices, indptr),
-            shape=(len(rows), len(self.categories)),
-        )
-
-    def category_name(self, column: int) -> str:
-        if len(self._category_names) != len(self.categories):
-            self._category_names = list(self.categories)
-        return self._category_names[column]
-
     def feature_names(self) -> np.ndarray:
         if self._feature_names is None:
             self._feature_names = self.vectorizer.get_feature_names_out()
@@ -275,7 +272,6 @@ class FeatureStore:
             np.vstack([vectors[r["id"]] for r in rows]).astype(np.float32)
             if rows
             else np.zeros((0, dim), np.float32),
-            self._category_columns(rows),
         )
 
     def of_ids(self, ids: Sequence[str]) -> Features:
@@ -319,6 +315,7 @@ class FeatureStore:
                 rows = digest_store.period_papers(conn, since, until)
                 vectors = candidate_vectors(conn, self.model_id, [r["id"] for r in rows])
             built = self.features_of(rows, vectors)
+            built.by_term  # made now, so that the bound below counts it  # noqa: B018
             del rows, vectors
             built.stamp, built.checked = stamp, now
             self.windows.pop(key, None)
@@ -341,83 +338,85 @@ class FeatureStore:
 @dataclass(frozen=True)
 class Weights:
     words: float = WORDS_WEIGHT
+    terms: float = TERMS_WEIGHT
     meaning: float = MEANING_WEIGHT
-    field: float = FIELD_WEIGHT
-    # Past this many positives meaning's weight shrinks as ``meaning_until / n``
-    # (0: never). Tried because the nearest of many positives should say less;
-    # on the feed benchmark it lost on libraries of 21+ papers, so it is off.
-    meaning_until: float = MEANING_UNTIL
-
-    def meaning_for(self, n_positives: int) -> float:
-        if self.meaning_until <= 0 or n_positives <= self.meaning_until:
-            return self.meaning
-        return self.meaning * self.meaning_until / n_positives
 
 
-SIGNAL_NAMES = ("words", "meaning", "field")
+SIGNAL_NAMES = ("words", "terms", "meaning")
 
 
 @dataclass(frozen=True)
 class ReaderModel:
-    """What a reader's ranking needs, small enough to cache: the SVM's
-    weights over the vocabulary, the positives' embeddings and how many
-    positives are in each category."""
+    """What a reader's ranking needs, small enough to cache: the two SVMs'
+    weights (over the vocabulary and over the embedding), and the positives'
+    tf-idf rows and embeddings."""
 
     word_weights: np.ndarray  # (vocabulary,) float32
+    meaning_weights: np.ndarray  # (dim,) float32
+    positive_words: sparse.csr_matrix  # (n, vocabulary), in the order of positive_ids
     positives: np.ndarray  # (n, dim) unit vectors, in the order of positive_ids
     positive_ids: tuple[str, ...]
-    field_counts: np.ndarray  # (categories,) float32: positives per category
     weights: Weights = field(default_factory=Weights)
 
-    def signals(self, features: Features) -> tuple[np.ndarray, np.ndarray]:
-        """((3, n) raw signal values, index of each row's nearest positive)."""
+    def signals(self, features: Features) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """((3, n) raw signal values, index of each row's nearest positive in
+        meaning, and in words)."""
         n = len(features.ids)
         if n == 0:
-            return np.zeros((3, 0)), np.zeros(0, dtype=np.int64)
+            none = np.zeros(0, dtype=np.int64)
+            return np.zeros((3, 0)), none, none
         words = features.words @ self.word_weights
-        sims = features.vectors @ self.positives.T
-        nearest = sims.argmax(axis=1)
-        # Categories first seen after this model was fitted count zero.
-        counts = np.zeros(features.fields.shape[1], np.float32)
-        known = min(len(counts), len(self.field_counts))
-        counts[:known] = self.field_counts[:known]
-        fields = features.fields @ counts / max(1, len(self.positives))
-        return np.vstack([words, sims.max(axis=1), np.asarray(fields).ravel()]), nearest
+        shared = (self.positive_words @ features.by_term).toarray()  # (positives, n)
+        terms = np.sort(shared, axis=0)[-2:].mean(axis=0)
+        meaning = features.vectors @ self.meaning_weights
+        nearest = (features.vectors @ self.positives.T).argmax(axis=1)
+        return np.vstack([words, terms, meaning]), nearest, shared.argmax(axis=0)
 
     def score(self, features: Features) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(scores, nearest positive, per-row index of the signal that weighed
         most). Scores compare only within one call: each signal is
         standardized over the rows given."""
-        raw, nearest = self.signals(features)
-        parts = weighted_signals(raw, self.weights, len(self.positive_ids))
+        raw, nearest, _ = self.signals(features)
+        parts = weighted_signals(raw, self.weights)
         return parts.sum(axis=0), nearest, parts.argmax(axis=0)
 
 
-def weighted_signals(raw: np.ndarray, weights: Weights, n_positives: int = 1) -> np.ndarray:
-    """(3, n): each signal standardized over the candidates, times its weight
-    (meaning's by the number of positives)."""
+def weighted_signals(raw: np.ndarray, weights: Weights) -> np.ndarray:
+    """(3, n): each signal standardized over the candidates, times its weight."""
     if raw.shape[1] < 2:
         return raw.copy()
     return np.vstack(
         [
             weights.words * _standardized(raw[0]),
-            weights.meaning_for(n_positives) * _standardized(raw[1]),
-            weights.field * _standardized(raw[2]),
+            weights.terms * _standardized(raw[1]),
+            weights.meaning * _standardized(raw[2]),
         ]
     )
 
 
-def fit_words(
-    x: sparse.csr_matrix, labels: np.ndarray, sample_weight: np.ndarray, c: float = 0.01
-) -> np.ndarray:
-    """arxiv-sanity-lite's per-reader LinearSVC; returns w (the bias does not
-    change a ranking)."""
+def fit_svm(x: Any, labels: np.ndarray, sample_weight: np.ndarray, c: float) -> np.ndarray:
+    """arxiv-sanity-lite's per-reader LinearSVC (balanced); returns w (the
+    bias does not change a ranking)."""
     from sklearn.svm import LinearSVC
 
-    svm = LinearSVC(class_weight="balanced", C=c, max_iter=10000)
+    # The dual solver, as arxiv-sanity-lite's: on the embeddings (more rows
+    # than columns) sklearn would pick the primal, which costs a third more here.
+    svm = LinearSVC(class_weight="balanced", C=c, max_iter=10000, dual=True)
     svm.fit(x, labels, sample_weight=sample_weight)
     weights: np.ndarray = svm.coef_[0].astype(np.float32)
     return weights
+
+
+def _labels(
+    n_positives: int, n_negatives: int, n_background: int, hide_weight: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, sample weights) of rows stacked as positives, explicit
+    negatives (weighted up), background."""
+    labels = np.zeros(n_positives + n_negatives + n_background)
+    labels[:n_positives] = 1
+    weights = np.ones(len(labels))
+    weights[n_positives : n_positives + n_negatives] = hide_weight
+    return labels, weights
 
 
 def fit(
@@ -428,6 +427,8 @@ def fit(
     weights: Weights | None = None,
     hide_weight: float = 3.0,
     c: float = 0.01,
+    meaning_c: float = 0.1,
+    meaning_negatives: int = 1000,
     ranked: Features | None = None,
 ) -> ReaderModel:
     """Train on features: positives vs explicit negatives (weighted up) and
@@ -444,22 +445,28 @@ def fit(
         dtype=np.int64,
     )
     background = background.take(keep)
-    n_categories = max(positives.fields.shape[1], 1)
-    field_counts = np.asarray(positives.fields.sum(axis=0), dtype=np.float32).ravel()
     if not negatives.ids and not background.ids:
         word_weights = np.asarray(positives.words.mean(axis=0), dtype=np.float32).ravel()
+        meaning_weights = positives.vectors.mean(axis=0).astype(np.float32)
     else:
         x = sparse.vstack([positives.words, negatives.words, background.words]).tocsr()
-        y = np.zeros(x.shape[0])
-        y[: len(positives.ids)] = 1
-        sample_weight = np.ones(x.shape[0])
-        sample_weight[len(positives.ids) : len(positives.ids) + len(negatives.ids)] = hide_weight
-        word_weights = fit_words(x, y, sample_weight, c)
+        labels = _labels(len(positives.ids), len(negatives.ids), len(background.ids), hide_weight)
+        word_weights = fit_svm(x, *labels, c)
+        # The embedding SVM costs twice the word SVM per negative and gains
+        # nothing from more than ~1,000 of them (docs/feed-eval.md): every
+        # k-th of the sample, which is spread over the instance's dates.
+        sample = background.vectors[:: max(1, -(-len(background.ids) // meaning_negatives))]
+        parts = (positives.vectors, negatives.vectors, sample)
+        # Empty parts are (0, 1); float64 is what liblinear reads (no copy).
+        dense = np.vstack([part for part in parts if len(part)]).astype(np.float64)
+        labels = _labels(len(positives.ids), len(negatives.ids), len(sample), hide_weight)
+        meaning_weights = fit_svm(dense, *labels, meaning_c)
     return ReaderModel(
         word_weights,
+        meaning_weights,
+        positives.words,
         positives.vectors,
         tuple(positives.ids),
-        field_counts[:n_categories],
         weights or Weights(),
     )
 
@@ -484,8 +491,9 @@ class Signals:
 def model_bytes(model: ReaderModel) -> int:
     return int(
         model.word_weights.nbytes
+        + model.meaning_weights.nbytes
+        + _sparse_bytes(model.positive_words)
         + model.positives.nbytes
-        + model.field_counts.nbytes
         + 100 * len(model.positive_ids)
         + 1000
     )
@@ -508,6 +516,18 @@ class Recommender:
         self.models: OrderedDict[str, ReaderModel] = OrderedDict()
         self.models_bytes = 0
         self.training_count = 0  # models fitted by this object (tests read it)
+        self._blas: Any = None
+
+    def one_blas_thread(self) -> Any:
+        """A context in which BLAS runs on one thread. A call's products are
+        small, and on a web tier's few cores OpenBLAS's other threads only
+        spin: with them a call took twice the CPU (docs/benchmarks.md)."""
+        if self._blas is None:
+            import sklearn.svm  # noqa: F401 (its BLAS libraries must be loaded to be found)
+            from threadpoolctl import ThreadpoolController
+
+            self._blas = ThreadpoolController()
+        return self._blas.limit(limits=1, user_api="blas")
 
     def store(self) -> FeatureStore:
         """The feature store of the configured embedding model (a new one,
@@ -548,6 +568,8 @@ class Recommender:
             background,
             hide_weight=self.tuning.hide_weight,
             c=self.tuning.text_c,
+            meaning_c=self.tuning.meaning_c,
+            meaning_negatives=self.tuning.meaning_negatives,
             ranked=ranked,
         )
         with self.lock:
@@ -578,7 +600,7 @@ class Pick:
     because_id: str | None
     because_title: str | None
     reason: str
-    signal: str = ""  # the signal that weighed most: "words", "meaning", "field"
+    signal: str = ""  # the signal that weighed most: "words", "terms", "meaning"
 
     def as_json(self) -> dict[str, Any]:
         """The fields of ``POST /api/recommend`` and the MCP ``recommend`` tool."""
@@ -615,27 +637,27 @@ def _reason(kind: str, title: str) -> str:
     return f"because {verb} \u201c{title}\u201d"
 
 
-def _why(store: FeatureStore, model: ReaderModel, features: Features, row: int, signal: int) -> str:
-    """The signal that weighed most for this pick, in words."""
+def _top_terms(store: FeatureStore, weight: np.ndarray, indices: np.ndarray) -> str:
+    """The two terms of highest positive weight, quoted."""
+    names = store.feature_names()
+    best = np.argsort(-weight)[:2]
+    return ", ".join(f"\u201c{names[indices[i]]}\u201d" for i in best if weight[i] > 0)
+
+
+def _why(
+    store: FeatureStore, model: ReaderModel, words: sparse.csr_matrix, closest: int, signal: int
+) -> str:
+    """The signal that weighed most for a pick (its tf-idf row ``words``; the
+    positive ``closest`` to it in words), in words."""
     if SIGNAL_NAMES[signal] == "words":
-        words = features.words[row]
-        weight = words.data * model.word_weights[words.indices]
-        top = words.indices[np.argsort(-weight)[:2]]
-        names = store.feature_names()
-        terms = ", ".join(f"\u201c{names[t]}\u201d" for t in top if model.word_weights[t] > 0)
+        terms = _top_terms(store, words.data * model.word_weights[words.indices], words.indices)
         return f"mostly for its words {terms}" if terms else "mostly for its words"
-    if SIGNAL_NAMES[signal] == "field":
-        cats = [store.category_name(c) for c in features.fields[row].indices]
-        counts = model.field_counts
-        best = max(
-            features.fields[row].indices,
-            key=lambda c: counts[c] if c < len(counts) else 0,
-            default=None,
-        )
-        if best is not None and best < len(counts) and counts[best] > 0:
-            name, count = store.category_name(best), int(counts[best])
-            return f"mostly for its field, {name} ({count} of your papers)"
-        return f"mostly for its field ({', '.join(cats)})"
+    if SIGNAL_NAMES[signal] == "terms":
+        theirs = model.positive_words[closest]
+        common, mine, other = np.intersect1d(words.indices, theirs.indices, return_indices=True)
+        terms = _top_terms(store, words.data[mine] * theirs.data[other], common)
+        said = "mostly for its terms shared with your papers"
+        return f"{said}, {terms}" if terms else said
     return "mostly for its closeness in meaning"
 
 
@@ -664,9 +686,10 @@ def rank_features(
     keep = np.flatnonzero(mask)
     if len(keep) == 0:
         return []
-    model = recommender.model_for(store, signals, features)
-    raw, nearest = model.signals(features)  # the whole window: cheaper than slicing it
-    parts = weighted_signals(raw[:, keep], model.weights, len(model.positive_ids))
+    with recommender.one_blas_thread():
+        model = recommender.model_for(store, signals, features)
+        raw, nearest, closest = model.signals(features)  # the whole window: cheaper than slicing
+    parts = weighted_signals(raw[:, keep], model.weights)
     scores, strongest = parts.sum(axis=0), parts.argmax(axis=0)
     with store.db.connect() as conn:
         titles = {
@@ -681,7 +704,7 @@ def rank_features(
         row = features.rows[at]
         because = model.positive_ids[int(nearest[at])]
         title = titles.get(because, because)
-        why = _why(store, model, features, at, int(strongest[i]))
+        why = _why(store, model, features.words[at], int(closest[at]), int(strongest[i]))
         picks.append(
             Pick(
                 paper_id=row["id"],

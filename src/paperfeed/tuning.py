@@ -93,10 +93,12 @@ class RecommendTuning:
     The model's numbers were chosen on the feed benchmark (docs/feed-eval.md)."""
 
     text_c: float = 0.01  # the word SVM's C, arxiv-sanity-lite's
+    meaning_c: float = 0.1  # the embedding SVM's C
+    meaning_negatives: int = 1000  # of the background sample, for the embedding SVM
     hide_weight: float = 3.0  # an explicit hide counts this many background papers
     background_size: int = 2000  # "everything else" negatives of the word SVM
     vocabulary_sample: int = 30_000  # most recent papers the tf-idf is fitted on
-    max_features: int = 20_000
+    max_features: int | None = None  # the vocabulary keeps every term seen twice
     # The vocabulary is refitted (in the background) once the instance grew by
     # this fraction since the last fit.
     refit_growth: float = 0.25
