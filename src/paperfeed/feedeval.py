@@ -151,6 +151,53 @@ def build_user_days(
 BIG_FIELDS = frozenset({"cs.CV", "cs.CL", "cs.AI", "cs.LG"})
 
 
+def month_user_days(
+    full: Corpus, since: date, until: date, *, readers: int, seed: int = 13, library: int = 5
+) -> tuple[Corpus, list[UserDay]]:
+    """The third setting's instance and user-days: every paper listed in
+    [since, until] (a month) as the pools, and ``readers`` authors sampled
+    among those with a paper then and 2+ earlier ones, each with every
+    user-day of theirs and their ``library`` latest earlier papers, wherever
+    in the corpus those are. The instance is the month plus those libraries,
+    so a library can be far older than the instance's listing."""
+    first, last = since.toordinal(), until.toordinal()
+    by_author: dict[str, list[int]] = defaultdict(list)
+    for row, names in enumerate(full.authors):
+        for name in names:
+            by_author[name].append(row)
+    per_author: dict[str, list[tuple[int, tuple[int, ...], tuple[int, ...]]]] = {}
+    for author, rows in by_author.items():
+        for day in sorted({int(full.days[r]) for r in rows if first <= full.days[r] <= last}):
+            earlier = sorted(
+                (r for r in rows if full.days[r] < day), key=lambda r: (full.days[r], r)
+            )
+            if len(earlier) >= 2:
+                relevant = tuple(sorted(r for r in rows if full.days[r] == day))
+                per_author.setdefault(author, []).append((day, tuple(earlier[-library:]), relevant))
+    chosen = random.Random(seed).sample(sorted(per_author), min(readers, len(per_author)))
+    keep = set(np.flatnonzero((full.days >= first) & (full.days <= last)).tolist())
+    for author in chosen:
+        for _, kept, _ in per_author[author]:
+            keep.update(kept)
+    rows = sorted(keep, key=lambda r: (full.days[r], r))
+    new = {old: i for i, old in enumerate(rows)}
+    corpus = Corpus(
+        [full.ids[r] for r in rows],
+        [full.titles[r] for r in rows],
+        [full.abstracts[r] for r in rows],
+        [full.categories[r] for r in rows],
+        full.days[rows],
+        [full.authors[r] for r in rows],
+    )
+    corpus.index = {pid: i for i, pid in enumerate(corpus.ids)}
+    user_days = [
+        UserDay(author, day, tuple(new[r] for r in kept), tuple(new[r] for r in relevant))
+        for author in chosen
+        for day, kept, relevant in per_author[author]
+    ]
+    return corpus, sorted(user_days, key=lambda u: (u.day, u.author))
+
+
 def main_field(corpus: Corpus, user: UserDay) -> str:
     """The category most of the reader's library is listed under first."""
     firsts = [corpus.categories[r][0] for r in user.library if corpus.categories[r]]
@@ -358,25 +405,19 @@ def background_rows(corpus: Corpus, size: int, seed: int = 29) -> np.ndarray:
 
 
 def variants() -> dict[str, Any]:
-    """The product's model with other signal weights, scored from the same fit.
-    Weights(words, meaning, field, meaning_until): meaning's weight shrinks as
-    meaning_until / n past n = meaning_until positives (0: never)."""
+    """The product's model with other signal weights, scored from the same
+    fit: Weights(words, terms, meaning)."""
     from paperfeed.recommend import Weights
 
     return {
         "paperfeed": Weights(),
-        "words only (instance tf-idf SVM)": Weights(1, 0, 0, 0),
-        "meaning only (nearest library paper)": Weights(0, 1, 0, 0),
-        "field only": Weights(0, 0, 1, 0),
-        "previous default: words + meaning + field 0.5": Weights(1, 1, 0.5, 0),
-        "words + meaning": Weights(1, 1, 0, 0),
-        "words + field 1": Weights(1, 0, 1, 0),
-        "words + meaning + field 1, meaning shrunk past 5": Weights(1, 1, 1, 5),
-        "words + meaning + field 0.5, meaning shrunk past 5": Weights(1, 1, 0.5, 5),
-        "words + meaning + field 0.75, meaning shrunk past 5": Weights(1, 1, 0.75, 5),
-        "words + meaning + field 1, meaning shrunk past 10": Weights(1, 1, 1, 10),
-        "words + meaning 2 + field 1, meaning shrunk past 5": Weights(1, 2, 1, 5),
-        "words + meaning + field 1.5, meaning shrunk past 5": Weights(1, 1, 1.5, 5),
+        "words only (tf-idf SVM)": Weights(1, 0, 0),
+        "terms only (tf-idf cosine, 2 nearest)": Weights(0, 1, 0),
+        "meaning only (embedding SVM)": Weights(0, 0, 1),
+        "words + terms": Weights(1, 1, 0),
+        "words + meaning": Weights(1, 0, 1),
+        "terms + meaning": Weights(0, 1, 1),
+        "words + terms + meaning, equal": Weights(1, 1, 1),
     }
 
 
@@ -389,7 +430,6 @@ class ProductRanker:
     def __init__(
         self, corpus: Corpus, rows: np.ndarray, vectors: np.ndarray, background: np.ndarray
     ) -> None:
-        from scipy import sparse
 
         from paperfeed.recommend import fit_vectorizer
         from paperfeed.tuning import RecommendTuning
@@ -403,17 +443,7 @@ class ProductRanker:
         self.words = vectorizer.transform([texts[int(r)] for r in needed]).tocsr()
         self.dense = np.zeros((len(needed), vectors.shape[1]), np.float32)
         self.dense[[self.at[int(r)] for r in rows]] = vectors
-        columns: dict[str, int] = {}
-        indptr, indices = [0], []
-        for r in needed:
-            for cat in dict.fromkeys(corpus.categories[int(r)]):
-                indices.append(columns.setdefault(cat, len(columns)))
-            indptr.append(len(indices))
-        self.fields = sparse.csr_matrix(
-            (np.ones(len(indices), np.float32), indices, indptr),
-            shape=(len(needed), len(columns)),
-        )
-        self.background = background
+        self.background = np.intersect1d(background, rows)  # only papers with a vector
         self.variants = variants()
 
     def features(self, rows: Sequence[int] | np.ndarray) -> Any:
@@ -425,7 +455,6 @@ class ProductRanker:
             [{} for _ in at],
             self.words[at],
             self.dense[at],
-            self.fields[at],
         )
 
     def __call__(self, user: UserDay, feed: np.ndarray) -> dict[str, np.ndarray]:
@@ -434,9 +463,9 @@ class ProductRanker:
         library = set(user.library)
         bg = [r for r in self.background if self.corpus.days[r] < user.day and r not in library]
         model = fit(self.features(user.library), self.features([]), self.features(bg))
-        raw, _ = model.signals(self.features(feed))
+        raw, _, _ = model.signals(self.features(feed))
         return {
-            name: weighted_signals(raw, weights, len(user.library)).sum(axis=0)
+            name: weighted_signals(raw, weights).sum(axis=0)
             for name, weights in self.variants.items()
         }
 
@@ -547,7 +576,8 @@ def run(
     log(f"{len(corpus.ids)} papers, {len(user_days)} user-days")
     # Twice the model's sample: readers use the part listed before their day.
     background = background_rows(corpus, RecommendTuning().background_size * 2)
-    rows = needed_rows(corpus, user_days)  # the background needs no vectors
+    # The background needs vectors too (the embedding SVM's negatives).
+    rows = np.union1d(needed_rows(corpus, user_days), background)
     matrix = _vectors(corpus, rows, settings, vectors, cache_dir, log)
     log(f"fitting the tf-idf models ({time.perf_counter() - started:.0f} s)")
     rankers: dict[str, Ranker] = {
@@ -569,6 +599,7 @@ def run_small_instance(
     seed: int = 13,
     library: int = 5,
     small_fields: float = 0.5,
+    month: bool = False,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """The second setting, the conditions of a small real instance: only the
@@ -576,7 +607,10 @@ def run_small_instance(
     author named "Anonymous" (``paperfeed ingest jsonl``) and embedded by the
     product at its settings (``paperfeed embed``); libraries of the reader's
     ``library`` latest earlier papers; a share of readers from small fields;
-    the whole day as the pool; the default ranking through the HTTP API."""
+    the whole day as the pool; the default ranking through the HTTP API.
+    With ``month``, the third: [since, until] is a month, ``users`` readers'
+    libraries come from the whole corpus and join the instance
+    (``month_user_days``)."""
     import os
     import socket
     import subprocess
@@ -590,7 +624,21 @@ def run_small_instance(
     from paperfeed.tuning import RecommendTuning
 
     started = time.perf_counter()
-    corpus = load_corpus(corpus_path, since=since, until=until)
+    if month:
+        corpus, user_days = month_user_days(
+            load_corpus(corpus_path), since, until, readers=users, seed=seed, library=library
+        )
+    else:
+        corpus = load_corpus(corpus_path, since=since, until=until)
+        user_days = build_user_days(
+            corpus,
+            days=days,
+            users=users,
+            seed=seed,
+            max_library=library,
+            small_fields=small_fields,
+        )
+    wanted = set(corpus.ids)
     env = {**os.environ, "PAPERFEED_DATA_DIR": str(instance / "data")}
     settings = Settings(data_dir=instance / "data")
     source = instance / "corpus-anonymous.jsonl"
@@ -599,11 +647,7 @@ def run_small_instance(
         tmp = source.with_suffix(".tmp")
         with tmp.open("w", encoding="utf-8") as out:
             for record in _records(corpus_path):
-                if (
-                    since.isoformat()
-                    <= (record.get("listing_date") or "")[:10]
-                    <= until.isoformat()
-                ):
+                if record.get("id") in wanted:
                     record["authors"] = ["Anonymous"] * len(record.get("authors") or [])
                     out.write(json.dumps(record) + "\n")
         tmp.replace(source)
@@ -612,11 +656,9 @@ def run_small_instance(
         subprocess.run([*paperfeed, "ingest", "jsonl", str(source)], env=env, check=True)  # noqa: S603
     log("embedding what is not embedded yet (paperfeed embed)")
     subprocess.run([sys.executable, "-m", "paperfeed", "embed"], env=env, check=True)
-    user_days = build_user_days(
-        corpus, days=days, users=users, seed=seed, max_library=library, small_fields=small_fields
-    )
     log(f"{len(corpus.ids)} papers, {len(user_days)} user-days")
-    rows = needed_rows(corpus, user_days)
+    background = background_rows(corpus, RecommendTuning().background_size)
+    rows = np.union1d(needed_rows(corpus, user_days), background)
     db = Database(settings.database_url_resolved)
     with db.connect() as conn:
         found = vector_store.get_vectors(
@@ -625,7 +667,6 @@ def run_small_instance(
     db.dispose()
     rows = np.asarray([r for r in rows if corpus.ids[int(r)] in found])
     matrix = np.vstack([found[corpus.ids[int(r)]] for r in rows]).astype(np.float32)
-    background = background_rows(corpus, RecommendTuning().background_size)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])

@@ -73,7 +73,9 @@ def eval_feed(
         str,
         typer.Option(
             help="'corpus': the whole corpus, in process; 'small': a small instance built "
-            "from --since..--until, ranked through its HTTP API (docs/feed-eval.md)."
+            "from --since..--until, ranked through its HTTP API; 'month': a month's instance "
+            "(--since..--until, default June 2026) with --users readers whose libraries "
+            "come from the whole corpus, through its HTTP API (docs/feed-eval.md)."
         ),
     ] = "corpus",
     days: Annotated[int, typer.Option(help="Evaluation days sampled.")] = 30,
@@ -91,12 +93,14 @@ def eval_feed(
     max_tokens: Annotated[
         int, typer.Option(help="corpus: embedder truncation, in tokens (the product's: 256).")
     ] = 256,
-    since: Annotated[str, typer.Option(help="small: first listing date of the instance.")] = (
-        "2025-09-01"
-    ),
-    until: Annotated[str, typer.Option(help="small: last listing date of the instance.")] = (
-        "2025-10-31"
-    ),
+    since: Annotated[
+        str | None,
+        typer.Option(help="small/month: first listing date (2025-09-01 / 2026-06-01)."),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(help="small/month: last listing date (2025-10-31 / 2026-06-30)."),
+    ] = None,
     instance: Annotated[
         Path | None,
         typer.Option(help="small: the instance's directory (built there once; default: cache)."),
@@ -115,24 +119,27 @@ def eval_feed(
     if not corpus.is_file():
         console.print(f"[red]error:[/] no corpus file at {corpus}")
         raise typer.Exit(2)
-    if setting not in ("corpus", "small"):
-        console.print(f"[red]error:[/] --setting: 'corpus' or 'small', not {setting!r}")
+    windows = {"small": ("2025-09-01", "2025-10-31"), "month": ("2026-06-01", "2026-06-30")}
+    if setting not in ("corpus", *windows):
+        console.print(f"[red]error:[/] --setting: 'corpus', 'small' or 'month', not {setting!r}")
         raise typer.Exit(2)
     settings = get_settings()
     cache = cache_dir or settings.data_dir / "feed-eval"
-    if setting == "small":
-        first, last = _date(since, "--since"), _date(until, "--until")
+    if setting in windows:
+        first = _date(since or windows[setting][0], "--since")
+        last = _date(until or windows[setting][1], "--until")
         assert first is not None and last is not None  # noqa: S101 (defaults)
         result = feedeval.run_small_instance(
             corpus,
             since=first,
             until=last,
-            instance=instance or cache / f"instance-{first}-{last}",
+            instance=instance or cache / f"instance-{setting}-{first}-{last}",
             days=days,
             users=users,
             seed=seed,
             library=library,
             small_fields=small_fields,
+            month=setting == "month",
             log=lambda text: console.print(text),
         )
     else:
