@@ -32,7 +32,6 @@ from scipy import sparse
 
 from paperfeed import feedeval as fe
 from paperfeed.config import Settings
-from paperfeed.recommend import fit_vectorizer
 from paperfeed.tuning import RecommendTuning
 
 REPO = Path(__file__).resolve().parent.parent
@@ -46,6 +45,7 @@ def _standardized(values: np.ndarray) -> np.ndarray:
 
 
 def compute(setting: str, days: int, users: int, instance: Path) -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.svm import LinearSVC
 
     started = time.time()
@@ -69,6 +69,14 @@ def compute(setting: str, days: int, users: int, instance: Path) -> None:
                 dense[i] = found[paper_id]
         cache = instance / "feed-eval"
         background_all = fe.background_rows(corpus, 8000)
+    elif setting == "month":
+        corpus, user_days = month_setting(users)
+        settings = Settings(data_dir=OUT / "corpus")
+        cache = OUT / "month" / "feed-eval"
+        background_all = fe.background_rows(corpus, 8000)
+        dense = fe._vectors(
+            corpus, np.arange(len(corpus.ids)), settings, None, OUT / "corpus" / "feed-eval", print
+        )
     else:
         corpus = fe.load_corpus(CORPUS)
         user_days = fe.build_user_days(corpus, days=days, users=users, seed=13)
@@ -82,7 +90,20 @@ def compute(setting: str, days: int, users: int, instance: Path) -> None:
     print(f"{setting}: {len(corpus.ids)} papers, {len(user_days)} user-days", flush=True)
     texts = corpus.texts()
     recent = np.argsort(-corpus.days, kind="stable")[: RecommendTuning().vocabulary_sample]
-    words = fit_vectorizer([texts[i] for i in recent]).transform(texts).tocsr()
+    # The product's vocabulary before session 17 (arxiv-sanity-lite's cut-offs);
+    # the "_r" signals below use the one it has now.
+    old = TfidfVectorizer(
+        strip_accents="unicode",
+        stop_words="english",
+        token_pattern=r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b",  # noqa: S106
+        ngram_range=(1, 2),
+        sublinear_tf=True,
+        max_features=20000,
+        max_df=0.1,
+        min_df=5,
+        dtype=np.float32,
+    )
+    words = old.fit([texts[i] for i in recent]).transform(texts).tocsr()
     columns: dict[str, int] = {}
     indices: list[int] = []
     indptr = [0]
@@ -97,6 +118,7 @@ def compute(setting: str, days: int, users: int, instance: Path) -> None:
         (np.ones(len(indices), np.float32), indices, indptr), shape=(len(corpus.ids), len(columns))
     )
     baseline = fe.TfidfSVMBaseline(corpus, cache)
+    extra = _extra_spaces(corpus, user_days, texts)
     out: list[dict[str, Any]] = []
     order = list(range(len(user_days)))
     random.Random(5).shuffle(order)
@@ -135,12 +157,134 @@ def compute(setting: str, days: int, users: int, instance: Path) -> None:
             primary[feed] >= 0, per_primary[np.maximum(primary[feed], 0)], 0
         ) / len(library)
         signal["recw_d"] = (sims_d * np.linspace(0.5, 1.0, len(library))).max(1)
+        _extra_signals(signal, extra, library, feed, before, y)
         out.append(
             {"n": len(library), "rel": np.isin(feed, user.relevant), "feed": feed, "sig": signal}
         )
         if n % 20 == 19 or n == len(order) - 1:
             path.write_bytes(pickle.dumps(out))
             print(f"{n + 1} user-days, {time.time() - started:.0f} s", flush=True)
+
+
+def month_setting(authors: int, seed: int = 13) -> tuple[Any, list[Any]]:
+    """One month of pools (June 2026, the corpus's last) and, for ``authors``
+    readers sampled among those with a paper that month and 2+ earlier ones,
+    every user-day of theirs with their 5 latest earlier papers as the
+    library, wherever in the corpus those are. The instance is the month plus
+    those libraries: a small instance whose readers' libraries are older than
+    its listing, as a new instance's readers' would be."""
+    full = fe.load_corpus(CORPUS)
+    first, last = date(2026, 6, 1).toordinal(), date(2026, 6, 30).toordinal()
+    by_author: dict[str, list[int]] = {}
+    for row, names in enumerate(full.authors):
+        for name in names:
+            by_author.setdefault(name, []).append(row)
+    per_author: dict[str, list[Any]] = {}
+    for author, rows in by_author.items():
+        days = sorted({int(full.days[r]) for r in rows if first <= full.days[r] <= last})
+        for day in days:
+            library = sorted(
+                (r for r in rows if full.days[r] < day), key=lambda r: (full.days[r], r)
+            )
+            if len(library) >= 2:
+                relevant = tuple(sorted(r for r in rows if full.days[r] == day))
+                per_author.setdefault(author, []).append((day, tuple(library[-5:]), relevant))
+    chosen = random.Random(seed).sample(sorted(per_author), min(authors, len(per_author)))
+    keep = set(np.flatnonzero((full.days >= first) & (full.days <= last)).tolist())
+    for author in chosen:
+        for _, library, _ in per_author[author]:
+            keep.update(library)
+    rows = sorted(keep, key=lambda r: (full.days[r], r))
+    new = {old: i for i, old in enumerate(rows)}
+    corpus = fe.Corpus(
+        [full.ids[r] for r in rows],
+        [full.titles[r] for r in rows],
+        [full.abstracts[r] for r in rows],
+        [full.categories[r] for r in rows],
+        full.days[rows],
+        [full.authors[r] for r in rows],
+    )
+    corpus.index = {pid: i for i, pid in enumerate(corpus.ids)}
+    user_days = [
+        fe.UserDay(author, day, tuple(new[r] for r in library), tuple(new[r] for r in relevant))
+        for author in chosen
+        for day, library, relevant in per_author[author]
+    ]
+    user_days.sort(key=lambda u: (u.day, u.author))
+    print(f"month: {len(corpus.ids)} papers in the instance, {len(chosen)} readers")
+    return corpus, user_days
+
+
+def _extra_spaces(corpus: Any, user_days: Any, texts: list[str]) -> dict[str, Any]:
+    """Spaces beyond the product's: a tf-idf that keeps rare terms (min_df 2,
+    no feature cap), titles alone, character 4-5 grams, and the instance's
+    rarest terms (in at most 3 papers) as 0/1."""
+    from sklearn.feature_extraction.text import (
+        HashingVectorizer,
+        TfidfTransformer,
+        TfidfVectorizer,
+    )
+
+    token = r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b"  # noqa: S105
+    common = {
+        "strip_accents": "unicode",
+        "lowercase": True,
+        "stop_words": "english",
+        "token_pattern": token,
+        "ngram_range": (1, 2),
+        "sublinear_tf": True,
+        "dtype": np.float32,
+    }
+    started = time.time()
+    rare_vectorizer = TfidfVectorizer(min_df=2, max_df=0.5, **common)
+    rare = rare_vectorizer.fit_transform(texts).tocsr()
+    counts = np.bincount(rare.indices, minlength=rare.shape[1])
+    keep = np.flatnonzero(counts <= 3)
+    rarest = rare[:, keep].tocsr()
+    rarest.data[:] = 1
+    titles = TfidfVectorizer(min_df=1, **common).fit_transform(corpus.titles).tocsr()
+    print(f"rare vocabulary {rare.shape[1]}, rarest {len(keep)}, {time.time() - started:.0f} s")
+    rows = fe.needed_rows(corpus, user_days)
+    hashing = HashingVectorizer(
+        analyzer="char_wb", ngram_range=(4, 5), n_features=2**20, alternate_sign=False, norm=None
+    )
+    sample = np.random.default_rng(3).permutation(len(texts))[:5000]
+    idf = TfidfTransformer(sublinear_tf=True).fit(hashing.transform([texts[i] for i in sample]))
+    char = idf.transform(hashing.transform([texts[i] for i in rows])).astype(np.float32).tocsr()
+    position = np.full(len(texts), -1)
+    position[rows] = np.arange(len(rows))
+    print(f"char grams for {len(rows)} papers, {time.time() - started:.0f} s", flush=True)
+    return {"rare": rare, "rarest": rarest, "titles": titles, "char": char, "pos": position}
+
+
+def _extra_signals(
+    signal: dict[str, np.ndarray],
+    extra: dict[str, Any],
+    library: np.ndarray,
+    feed: np.ndarray,
+    before: np.ndarray,
+    y: np.ndarray,
+) -> None:
+    from sklearn.svm import LinearSVC
+
+    rare = extra["rare"]
+    sims = (rare[feed] @ rare[library].T).toarray()
+    signal["nn_r"] = sims.max(1)
+    signal["top2_r"] = np.sort(sims, 1)[:, -2:].mean(1)
+    signal["mean_r"] = sims.mean(1)
+    x = sparse.vstack([rare[library], rare[before]]).tocsr()
+    for c in (0.01, 0.1):
+        svm = LinearSVC(class_weight="balanced", C=c, max_iter=10000).fit(x, y)
+        signal[f"svm_r{c}"] = rare[feed] @ svm.coef_[0]
+    rarest = extra["rarest"]
+    shared = np.asarray(rarest[library].sum(0)).ravel() > 0
+    signal["rarest"] = np.asarray(rarest[feed] @ shared.astype(np.float32)).ravel()
+    titles = extra["titles"]
+    signal["nn_t"] = (titles[feed] @ titles[library].T).toarray().max(1)
+    char, pos = extra["char"], extra["pos"]
+    sims_c = (char[pos[feed]] @ char[pos[library]].T).toarray()
+    signal["nn_c"] = sims_c.max(1)
+    signal["mean_c"] = sims_c.mean(1)
 
 
 def _split(n: int) -> str:
@@ -208,6 +352,49 @@ VARIANTS: dict[str, tuple[dict[str, float], float]] = {
     ),
     "svm_w + cent_d + nn_w + field 1": ({"svm_w2000": 1, "cent_d": 1, "nn_w": 1, "field": 1}, 0),
     "base + nn_d + field 1": ({"base": 1, "nn_d": 1, "field": 1}, 0),
+    **{
+        f"{k} only": ({k: 1}, 0)
+        for k in (
+            "nn_r",
+            "top2_r",
+            "mean_r",
+            "svm_r0.01",
+            "svm_r0.1",
+            "rarest",
+            "nn_t",
+            "nn_c",
+            "mean_c",
+        )
+    },
+    **{
+        f"default + {k} {w}": ({"svm_w2000": 1, "nn_d": 1, "field": 1, k: w}, 0)
+        for k in (
+            "nn_r",
+            "top2_r",
+            "mean_r",
+            "svm_r0.01",
+            "svm_r0.1",
+            "rarest",
+            "nn_t",
+            "nn_c",
+            "mean_c",
+        )
+        for w in (0.5, 1.0)
+    },
+    **{
+        f"{k} + nn_d + field 1": ({k: 1, "nn_d": 1, "field": 1}, 0)
+        for k in ("svm_r0.01", "svm_r0.1", "nn_r", "top2_r")
+    },
+    "default since session 17: svm_r0.01 0.5 + top2_r 0.5 + svm_d0.1 1": (
+        {"svm_r0.01": 0.5, "top2_r": 0.5, "svm_d0.1": 1},
+        0,
+    ),
+    "svm_r0.01 + top2_r + svm_d0.1 + nn_d 0.25": (
+        {"svm_r0.01": 0.5, "top2_r": 0.5, "svm_d0.1": 1, "nn_d": 0.25},
+        0,
+    ),
+    "svm_r0.01 0.5 + nn_r 0.5 + svm_d0.1 1": ({"svm_r0.01": 0.5, "nn_r": 0.5, "svm_d0.1": 1}, 0),
+    "top2_r 0.5 + svm_d0.1 1": ({"top2_r": 0.5, "svm_d0.1": 1}, 0),
     "svm_w + nn_d (shrunk past 5) + field 0.5": ({"svm_w2000": 1, "nn_d": 1, "field": 0.5}, 5),
     "svm_w + nn_d (shrunk past 5) + field 1": ({"svm_w2000": 1, "nn_d": 1, "field": 1}, 5),
     "svm_w + nn_d (shrunk past 10) + field 1": ({"svm_w2000": 1, "nn_d": 1, "field": 1}, 10),
@@ -232,7 +419,7 @@ def report(setting: str, days: int, users: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("command", choices=["compute", "report"])
-    parser.add_argument("setting", choices=["small", "corpus"])
+    parser.add_argument("setting", choices=["small", "corpus", "month"])
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--users", type=int, default=150)
     parser.add_argument("--instance", type=Path, default=OUT / "small-instance")
