@@ -102,11 +102,11 @@ class RecommendTuning:
     # The vocabulary is refitted (in the background) once the instance grew by
     # this fraction since the last fit.
     refit_growth: float = 0.25
-    # Features of listing-date windows (tf-idf rows, vectors, categories) kept,
-    # in bytes all together (a 30-day window of 9.5k papers is ~30 MiB).
+    # Features of listing-date windows (tf-idf rows, twice, and vectors) kept,
+    # in bytes all together (a 30-day window of 9.5k papers is ~48 MiB).
     window_cache_bytes: int = 160 * 2**20
-    # Per-reader models kept, in bytes (each is ~0.1 MiB: the SVM's weights
-    # and the reader's vectors).
+    # Per-reader models kept, in bytes (each is ~2 MiB: a weight per term of
+    # the vocabulary, and the reader's papers' rows).
     model_cache_bytes: int = 48 * 2**20
     recheck_seconds: float = 5.0  # how often a kept window asks whether it changed
 
