@@ -166,52 +166,12 @@ def compute(setting: str, days: int, users: int, instance: Path) -> None:
             print(f"{n + 1} user-days, {time.time() - started:.0f} s", flush=True)
 
 
-def month_setting(authors: int, seed: int = 13) -> tuple[Any, list[Any]]:
-    """One month of pools (June 2026, the corpus's last) and, for ``authors``
-    readers sampled among those with a paper that month and 2+ earlier ones,
-    every user-day of theirs with their 5 latest earlier papers as the
-    library, wherever in the corpus those are. The instance is the month plus
-    those libraries: a small instance whose readers' libraries are older than
-    its listing, as a new instance's readers' would be."""
-    full = fe.load_corpus(CORPUS)
-    first, last = date(2026, 6, 1).toordinal(), date(2026, 6, 30).toordinal()
-    by_author: dict[str, list[int]] = {}
-    for row, names in enumerate(full.authors):
-        for name in names:
-            by_author.setdefault(name, []).append(row)
-    per_author: dict[str, list[Any]] = {}
-    for author, rows in by_author.items():
-        days = sorted({int(full.days[r]) for r in rows if first <= full.days[r] <= last})
-        for day in days:
-            library = sorted(
-                (r for r in rows if full.days[r] < day), key=lambda r: (full.days[r], r)
-            )
-            if len(library) >= 2:
-                relevant = tuple(sorted(r for r in rows if full.days[r] == day))
-                per_author.setdefault(author, []).append((day, tuple(library[-5:]), relevant))
-    chosen = random.Random(seed).sample(sorted(per_author), min(authors, len(per_author)))
-    keep = set(np.flatnonzero((full.days >= first) & (full.days <= last)).tolist())
-    for author in chosen:
-        for _, library, _ in per_author[author]:
-            keep.update(library)
-    rows = sorted(keep, key=lambda r: (full.days[r], r))
-    new = {old: i for i, old in enumerate(rows)}
-    corpus = fe.Corpus(
-        [full.ids[r] for r in rows],
-        [full.titles[r] for r in rows],
-        [full.abstracts[r] for r in rows],
-        [full.categories[r] for r in rows],
-        full.days[rows],
-        [full.authors[r] for r in rows],
+def month_setting(readers: int) -> tuple[Any, list[Any]]:
+    """The month setting of `eval-feed` (June 2026; ``fe.month_user_days``)."""
+    corpus, user_days = fe.month_user_days(
+        fe.load_corpus(CORPUS), date(2026, 6, 1), date(2026, 6, 30), readers=readers
     )
-    corpus.index = {pid: i for i, pid in enumerate(corpus.ids)}
-    user_days = [
-        fe.UserDay(author, day, tuple(new[r] for r in library), tuple(new[r] for r in relevant))
-        for author in chosen
-        for day, library, relevant in per_author[author]
-    ]
-    user_days.sort(key=lambda u: (u.day, u.author))
-    print(f"month: {len(corpus.ids)} papers in the instance, {len(chosen)} readers")
+    print(f"month: {len(corpus.ids)} papers in the instance, {len(user_days)} user-days")
     return corpus, user_days
 
 
@@ -309,6 +269,9 @@ def _evaluate(data: list[dict[str, Any]], weights: dict[str, float], shrink: flo
     return {k: (float(np.mean(v)), len(v)) for k, v in out.items()}
 
 
+# The signals of ``_extra_signals``.
+EXTRA = ("nn_r", "top2_r", "mean_r", "svm_r0.01", "svm_r0.1", "rarest", "nn_t", "nn_c", "mean_c")
+
 VARIANTS: dict[str, tuple[dict[str, float], float]] = {
     **{
         f"{k} only": ({k: 1}, 0)
@@ -352,33 +315,10 @@ VARIANTS: dict[str, tuple[dict[str, float], float]] = {
     ),
     "svm_w + cent_d + nn_w + field 1": ({"svm_w2000": 1, "cent_d": 1, "nn_w": 1, "field": 1}, 0),
     "base + nn_d + field 1": ({"base": 1, "nn_d": 1, "field": 1}, 0),
-    **{
-        f"{k} only": ({k: 1}, 0)
-        for k in (
-            "nn_r",
-            "top2_r",
-            "mean_r",
-            "svm_r0.01",
-            "svm_r0.1",
-            "rarest",
-            "nn_t",
-            "nn_c",
-            "mean_c",
-        )
-    },
+    **{f"{k} only": ({k: 1}, 0) for k in EXTRA},
     **{
         f"default + {k} {w}": ({"svm_w2000": 1, "nn_d": 1, "field": 1, k: w}, 0)
-        for k in (
-            "nn_r",
-            "top2_r",
-            "mean_r",
-            "svm_r0.01",
-            "svm_r0.1",
-            "rarest",
-            "nn_t",
-            "nn_c",
-            "mean_c",
-        )
+        for k in EXTRA
         for w in (0.5, 1.0)
     },
     **{
