@@ -65,3 +65,38 @@ def test_metrics() -> None:
     got = fe.metrics([5, 3, 9], {3})
     assert got["recall@10"] == 1.0 and got["mrr"] == 0.5
     assert fe.metrics([5, 3, 9], {7})["recall@10"] == 0.0
+
+
+def test_month_instance_is_the_month_plus_its_readers_older_libraries() -> None:
+    from datetime import date
+
+    corpus = synthetic_corpus(topics=40, per_topic=8)  # days 700000..700007
+    since, until = date.fromordinal(700005), date.fromordinal(700007)
+    instance, users = fe.month_user_days(corpus, since, until, readers=10, library=3)
+    month = {pid for pid, day in zip(corpus.ids, corpus.days, strict=True) if day >= 700005}
+    assert month <= set(instance.ids)  # every paper of the month is in the pools
+    readers = {u.author for u in users}
+    assert len(readers) == 10
+    for user in users:
+        assert since.toordinal() <= user.day <= until.toordinal()
+        library = [instance.ids[r] for r in user.library]
+        assert len(library) == 3
+        assert all(instance.days[r] < user.day for r in user.library)
+        # The 3 latest earlier papers of that author, wherever they are.
+        own = sorted(
+            (
+                pid
+                for pid, names in zip(corpus.ids, corpus.authors, strict=True)
+                if user.author in names and corpus.days[corpus.index[pid]] < user.day
+            ),
+            key=lambda pid: corpus.days[corpus.index[pid]],
+        )
+        assert library == own[-3:]
+        relevant = [corpus.index[instance.ids[r]] for r in user.relevant]
+        assert relevant
+        assert all(
+            user.author in corpus.authors[r] and corpus.days[r] == user.day for r in relevant
+        )
+    # Only the month and the chosen readers' libraries: no other old paper.
+    old = set(instance.ids) - month
+    assert old == {instance.ids[r] for u in users for r in u.library} - month
