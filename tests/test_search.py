@@ -20,7 +20,7 @@ from paperfeed.ingest.jsonl import read_jsonl
 from paperfeed.ingest.pipeline import ingest
 from paperfeed.models import control_character
 from paperfeed.query import QueryError
-from paperfeed.search import SearchRequest, search
+from paperfeed.search import SearchRequest, formulas_unmarked, search
 from paperfeed.web.app import create_app
 from tests.conftest import ARXIV_CS, PG_TEMPLATE
 from tests.helpers import make_paper
@@ -286,6 +286,19 @@ def test_snippet_escapes_html(paperfeed: Paperfeed, db: Database, client: TestCl
     page = client.get("/search", params={"q": "widgets"})
     assert "<script>alert" not in page.text and "&lt;script&gt;" in page.text
     assert "<i>widgets</i>" not in page.text
+
+
+def test_a_matched_term_inside_a_formula_is_not_marked(paperfeed: Paperfeed, db: Database) -> None:
+    paper = make_paper(
+        "2501.77777",
+        title="Sparse widgets",
+        abstract="We bound the widget rank $k$ by $O(k \\log k)$ and show that widgets scale.",
+    )
+    ingest(db, [paper])
+    [hit] = search(paperfeed.indexes, SearchRequest(query="widgets k")).hits
+    assert "<b>widgets</b>" in hit.snippet  # terms outside formulas are still marked
+    assert "$k$" in hit.snippet and "$O(k \\log k)$" in hit.snippet
+    assert formulas_unmarked("a <b>k</b> $$<b>k</b>^2$$ $x_<b>k</b>$") == "a <b>k</b> $$k^2$$ $x_k$"
 
 
 def test_snippets_can_be_skipped(corpus, papers) -> None:

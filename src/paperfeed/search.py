@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -469,6 +470,17 @@ def search(
     return SearchResults(request, hits, total, mode, notes)
 
 
+# A formula as the pages typeset it: $$...$$ or $...$ (the snippet is HTML,
+# so no "$" of the text has become anything else).
+_FORMULA = re.compile(r"\$\$[^$]+\$\$|\$[^$]+\$")
+
+
+def formulas_unmarked(snippet: str) -> str:
+    """The snippet with no highlighting inside a formula: KaTeX reads a
+    formula from one text node, and a <b> in it left the formula as raw TeX."""
+    return _FORMULA.sub(lambda m: m.group(0).replace("<b>", "").replace("</b>", ""), snippet)
+
+
 def _hydrate(
     db: Database,
     lexical: LexicalIndex,
@@ -484,7 +496,12 @@ def _hydrate(
     # Papers removed since they were indexed, or hidden by a curator, drop out.
     shown = [(i, s) for i, s in ranked if i in rows and not rows[i]["hidden"]]
     snippets = (
-        lexical.snippets_html(highlight, [rows[i]["abstract"] or "" for i, _ in shown])
+        [
+            formulas_unmarked(snippet)
+            for snippet in lexical.snippets_html(
+                highlight, [rows[i]["abstract"] or "" for i, _ in shown]
+            )
+        ]
         if with_snippets
         else [""] * len(shown)
     )
