@@ -17,6 +17,7 @@ from paperfeed.index.embedder import get_embedder
 from paperfeed.index.embedding import embed_pending, teaser_method
 from paperfeed.ingest.pipeline import ingest
 from tests.helpers import make_paper
+from tests.trending_support import add_reader
 
 LABELS = Path(__file__).parent / "data" / "summaries_labels.jsonl"
 
@@ -204,6 +205,16 @@ def test_cards_pages_feeds_and_the_api_show_them_escaped(
     assert f'term="{phrase}"' in feed
     markdown = client.get("/papers/2501.00009.md").text
     assert "**TL;DR:**" in markdown and "**Keyphrases:**" in markdown
+
+    # A public collection's page and Atom feed carry it too.
+    from paperfeed import readers
+
+    owner = readers.get_reader(db, add_reader(db, "curator@example.org"))
+    assert owner is not None
+    shelf = readers.create_collection(db, owner, "Matching", is_public=True)
+    readers.add_to_collection(db, owner, shelf, "2501.00009")
+    assert "paper-tldr" in client.get(f"/collections/{shelf}").text
+    assert "TL;DR: We propose &lt;script&gt;" in client.get(f"/collections/{shelf}/feed.xml").text
 
 
 def test_digests_carry_the_tldr(settings: Settings, db: Database) -> None:

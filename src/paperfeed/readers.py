@@ -26,6 +26,7 @@ from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.db import papers as paper_store
 from paperfeed.db import readers as store
+from paperfeed.db import teasers as teaser_store
 from paperfeed.db import trending as trending_store
 
 log = logging.getLogger(__name__)
@@ -530,7 +531,10 @@ def get_collection(
         found = store.get_collection(conn, collection_id, viewer_id)
         if found is None:
             raise NotFound(f"no collection {collection_id}")
-        return found, store.collection_papers_visible(conn, collection_id, viewer_id)
+        papers = store.collection_papers_visible(conn, collection_id, viewer_id)
+        # Cards and the collection's Atom feed show the TL;DR, as the lists do.
+        teaser_store.attach_teasers(conn, {paper["id"]: paper for paper in papers})
+        return found, papers
 
 
 def list_collections(db: Database, reader: Reader) -> list[dict[str, Any]]:
