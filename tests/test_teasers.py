@@ -217,20 +217,23 @@ def test_cards_pages_feeds_and_the_api_show_them_escaped(
     assert "TL;DR: We propose &lt;script&gt;" in client.get(f"/collections/{shelf}/feed.xml").text
 
 
-def test_digests_carry_the_tldr(settings: Settings, db: Database) -> None:
-    from paperfeed.db import papers as paper_store
-    from paperfeed.digest import render
+def test_digests_carry_the_tldr_and_the_code_link(settings: Settings, db: Database) -> None:
+    from paperfeed.digest import compose, render
+    from paperfeed.services import code_links
 
-    ingest(db, [make_paper("2501.00011", title=TITLE, abstract=ABSTRACT), make_paper("2501.00012")])
+    coded = make_paper(
+        "2501.00012", abstract="Widgets at scale. Code: https://github.com/example/widgets ."
+    )
+    ingest(db, [make_paper("2501.00011", title=TITLE, abstract=ABSTRACT), coded])
+    with db.begin() as conn:  # what the ingest service does for each batch
+        code_links.record(conn, [coded])
     assert embed_pending(db, settings) == 2
     with db.begin() as conn:  # the second paper's text changed since: no TL;DR shown
         conn.execute(
             sa.text("UPDATE paper_teasers SET text_hash = 'old' WHERE paper_id = '2501.00012'")
         )
     with db.connect() as conn:
-        papers = teaser_store.attach_teasers(
-            conn, paper_store.get_papers(conn, ["2501.00011", "2501.00012"])
-        )
+        papers = compose.load_papers(conn, ["2501.00011", "2501.00012"])
     content = {
         "sections": [{"title": "Top", "items": [{"id": "2501.00011"}, {"id": "2501.00012"}]}]
     }
@@ -242,6 +245,11 @@ def test_digests_carry_the_tldr(settings: Settings, db: Database) -> None:
     assert f"TL;DR: {tldr}" in text and f"<strong>TL;DR</strong> {tldr}" in html
     assert papers["2501.00012"]["tldr"] is None and papers["2501.00012"]["keyphrases"] == []
     assert text.count("TL;DR") == 1
+    # The code link of the second paper, the first has none.
+    assert papers["2501.00011"]["code_url"] is None
+    assert text.count("Code: ") == 1 and "Code: https://github.com/example/widgets" in text
+    assert html.count('class="code-link"') == 1
+    assert 'href="https://github.com/example/widgets"' in html
 
 
 def test_no_abstract_no_tldr_and_run_on_sentences_are_cut(settings: Settings) -> None:

@@ -278,3 +278,13 @@ class Skipped:
 
 class SourceFormatError(Exception):
     """The input is not in the format its source expects; nothing is written."""
+
+
+_SAFE_URL = re.compile(r"https?://[^\x00-\x20\x7f]+", re.IGNORECASE)
+
+
+def safe_url(value: str | None) -> str:
+    """An http(s) URL from a source, or "" for anything else: autoescaping does
+    not stop a ``javascript:`` URL in an href."""
+    text = (value or "").strip()
+    return text if _SAFE_URL.fullmatch(text) else ""

@@ -23,6 +23,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from paperfeed.config import Settings
 from paperfeed.digest import tokens
 from paperfeed.digest.schedule import label
+from paperfeed.models import safe_url
 from paperfeed.trending import Period
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -50,6 +51,7 @@ def _authors(authors: list[str], limit: int = 5) -> str:
 
 env.filters["shorten"] = _shorten
 env.filters["authors"] = _authors
+env.filters["safe_url"] = safe_url
 
 
 def mail_domain(settings: Settings) -> str:

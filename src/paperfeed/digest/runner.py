@@ -51,8 +51,6 @@ from paperfeed.db import Database
 from paperfeed.db import authors as author_store
 from paperfeed.db import digests as digest_store
 from paperfeed.db import groups as group_store
-from paperfeed.db import papers as paper_store
-from paperfeed.db import teasers as teaser_store
 from paperfeed.digest import compose as composer
 from paperfeed.digest import render
 from paperfeed.digest.mailer import (
@@ -273,9 +271,7 @@ def send_pending(
                 if not digest_store.acquire_lock(conn, owner, LEASE):
                     raise SenderBusy("lost the digest sender lock; stopping")
                 wanted = {pid for r in chunk for pid in composer.paper_ids(r["content"] or {})}
-                papers = teaser_store.attach_teasers(
-                    conn, paper_store.get_papers(conn, sorted(wanted))
-                )
+                papers = composer.load_papers(conn, sorted(wanted))
             for row in chunk:
                 result = _send_one(settings, db, mailer, row, papers, report)
                 if result is None:

@@ -8,8 +8,6 @@ from datetime import date
 
 from paperfeed.app import Paperfeed
 from paperfeed.db import digests as digest_store
-from paperfeed.db import papers as paper_store
-from paperfeed.db import teasers as teaser_store
 from paperfeed.digest import compose as composer
 from paperfeed.digest import render, runner
 from paperfeed.digest.schedule import current_period, label, parse_period
@@ -47,7 +45,7 @@ def preview(app: Paperfeed, email: str, period: Period | None = None) -> DigestP
     )
     ids = composer.paper_ids(content)
     with db.connect() as conn:
-        papers = teaser_store.attach_teasers(conn, paper_store.get_papers(conn, ids))
+        papers = composer.load_papers(conn, ids)
     text, html = render.render_digest(
         settings,
         period_label=label(period),
@@ -66,9 +64,7 @@ def sent_html(app: Paperfeed, subscription_id: int, period_key: str) -> str | No
         log = digest_store.get_log(conn, subscription_id, period_key)
         if log is None or not log["content"]:
             return None
-        papers = teaser_store.attach_teasers(
-            conn, paper_store.get_papers(conn, composer.paper_ids(log["content"]))
-        )
+        papers = composer.load_papers(conn, composer.paper_ids(log["content"]))
     _, html = render.render_digest(
         app.settings,
         period_label=log["content"].get("label", label(period)),

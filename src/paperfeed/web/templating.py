@@ -21,6 +21,7 @@ from linkify_it import LinkifyIt
 from markupsafe import Markup, escape
 
 from paperfeed import export
+from paperfeed.models import safe_url
 from paperfeed.names import parse_author
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -115,16 +116,6 @@ def author_links(authors: list[str], limit: int | None = 8) -> Markup:
     if len(shown) < len(authors):
         line += f", and {len(authors) - len(shown)} more"
     return line
-
-
-_SAFE_URL = re.compile(r"https?://[^\x00-\x20\x7f]+", re.IGNORECASE)
-
-
-def safe_url(value: str | None) -> str:
-    """An http(s) URL from a source, or "" for anything else: autoescaping does
-    not stop a ``javascript:`` URL in an href."""
-    text = (value or "").strip()
-    return text if _SAFE_URL.fullmatch(text) else ""
 
 
 class _Linkifiers(threading.local):
