@@ -218,7 +218,8 @@ def test_cards_pages_feeds_and_the_api_show_them_escaped(
 
 
 def test_digests_carry_the_tldr_and_the_code_link(settings: Settings, db: Database) -> None:
-    from paperfeed.digest import compose, render
+    from paperfeed import trending
+    from paperfeed.digest import render
     from paperfeed.services import code_links
 
     coded = make_paper(
@@ -233,7 +234,7 @@ def test_digests_carry_the_tldr_and_the_code_link(settings: Settings, db: Databa
             sa.text("UPDATE paper_teasers SET text_hash = 'old' WHERE paper_id = '2501.00012'")
         )
     with db.connect() as conn:
-        papers = compose.load_papers(conn, ["2501.00011", "2501.00012"])
+        papers = trending.paper_rows(conn, ["2501.00011", "2501.00012"])
     content = {
         "sections": [{"title": "Top", "items": [{"id": "2501.00011"}, {"id": "2501.00012"}]}]
     }

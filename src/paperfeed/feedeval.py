@@ -97,6 +97,14 @@ def load_corpus(
     return corpus
 
 
+def _rows_by_author(corpus: Corpus) -> dict[str, list[int]]:
+    by_author: dict[str, list[int]] = defaultdict(list)
+    for row, names in enumerate(corpus.authors):
+        for name in names:
+            by_author[name].append(row)
+    return by_author
+
+
 def build_user_days(
     corpus: Corpus,
     *,
@@ -114,10 +122,7 @@ def build_user_days(
     all_days = sorted(set(corpus.days.tolist()))
     later = all_days[int(len(all_days) * 0.4) :]
     chosen_days = sorted(rng.sample(later, min(days, len(later))))
-    by_author: dict[str, list[int]] = defaultdict(list)
-    for row, names in enumerate(corpus.authors):
-        for name in names:
-            by_author[name].append(row)
+    by_author = _rows_by_author(corpus)
     candidates: list[UserDay] = []
     chosen = set(chosen_days)
     for author, rows in by_author.items():
@@ -161,10 +166,7 @@ def month_user_days(
     in the corpus those are. The instance is the month plus those libraries,
     so a library can be far older than the instance's listing."""
     first, last = since.toordinal(), until.toordinal()
-    by_author: dict[str, list[int]] = defaultdict(list)
-    for row, names in enumerate(full.authors):
-        for name in names:
-            by_author[name].append(row)
+    by_author = _rows_by_author(full)
     per_author: dict[str, list[tuple[int, tuple[int, ...], tuple[int, ...]]]] = {}
     for author, rows in by_author.items():
         for day in sorted({int(full.days[r]) for r in rows if first <= full.days[r] <= last}):
@@ -430,7 +432,6 @@ class ProductRanker:
     def __init__(
         self, corpus: Corpus, rows: np.ndarray, vectors: np.ndarray, background: np.ndarray
     ) -> None:
-
         from paperfeed.recommend import fit_vectorizer
         from paperfeed.tuning import RecommendTuning
 

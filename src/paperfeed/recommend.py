@@ -18,7 +18,7 @@ three feed benchmarks, docs/feed-eval.md):
 The state lives on the application object (``Paperfeed.recommender``, a
 ``Recommender``): the tf-idf vocabulary, fitted once on the instance (refitted
 in the background when the instance has grown by a quarter), the features of
-listing-date windows (tf-idf rows, embeddings, categories), built once, and
+listing-date windows (tf-idf rows, embeddings), built once, and
 the per-reader models; the windows and the models are each bounded in bytes
 (``RecommendTuning``). So a call fits only a small per-reader model and scores
 with sparse and dense matrix products. Every pick explains itself with its
@@ -124,7 +124,7 @@ class Features:
     checked: float = 0.0
     position: dict[str, int] = field(default_factory=dict)
     tag: str = ""  # names the set of papers (part of a model's cache key)
-    _by_term: sparse.csr_matrix | None = None
+    _by_term: sparse.csr_matrix | None = field(default=None, init=False, repr=False)
 
     @property
     def by_term(self) -> sparse.csr_matrix:

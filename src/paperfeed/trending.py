@@ -508,21 +508,30 @@ def code_ranked(
     return [rank for _, rank in keyed]
 
 
+def paper_rows(conn: Connection, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Stored rows of these papers by id (unknown ids dropped), each with its
+    current ``keyphrases`` and ``tldr`` (``[]`` and None without them) and its
+    code fields (``with_code``): what a card or a digest shows of a paper."""
+    rows = teaser_store.attach_teasers(conn, paper_store.get_papers(conn, list(ids)))
+    code = code_store.code_for(conn, list(rows))
+    for paper_id, row in rows.items():
+        with_code(row, code.get(paper_id))
+    return rows
+
+
 def papers_with_upvotes(
     conn: Connection, ids: Sequence[str], scores: dict[str, float] | None = None
 ) -> list[dict[str, Any]]:
     """Full paper rows in the order of ``ids`` (unknown ids dropped), each with
     ``votes``, ``upvotes``, ``trending_score`` (0 unless given), ``num_comments``
-    the current ``keyphrases`` and ``tldr`` (``[]`` and None without them) and the
-    code fields (``with_code``)."""
+    and what ``paper_rows`` adds."""
     scores = scores or {}
     # Between the two queries of a trending page a vote may move a paper from
     # "unscored" to "scored"; list it once.
     ids = list(dict.fromkeys(ids))
-    rows = teaser_store.attach_teasers(conn, paper_store.get_papers(conn, ids))
+    rows = paper_rows(conn, ids)
     counts = trending_store.vote_counts(conn, ids)
     comments = comment_store.comment_counts(conn, ids)
-    code = code_store.code_for(conn, ids)
     result = []
     for paper_id in ids:
         row = rows.get(paper_id)
@@ -532,7 +541,6 @@ def papers_with_upvotes(
         row["upvotes"] = row["votes"] + int(row["imported_upvotes"] or 0)
         row["trending_score"] = scores.get(paper_id, 0.0)
         row["num_comments"] = comments.get(paper_id, 0)
-        with_code(row, code.get(paper_id))
         result.append(row)
     return result
 

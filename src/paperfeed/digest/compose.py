@@ -21,12 +21,9 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from paperfeed.db import code as code_store
 from paperfeed.db import digests as digest_store
-from paperfeed.db import papers as paper_store
-from paperfeed.db import teasers as teaser_store
 from paperfeed.index.backends import Indexes
-from paperfeed.trending import Period, with_code
+from paperfeed.trending import Period
 
 # (reader id, the period's papers, limit, exclude) -> [(paper id, note)]
 PersonalPicker = Callable[[int, Sequence[dict[str, Any]], int, set[str]], list[tuple[str, str]]]
@@ -242,13 +239,3 @@ def group_section(sessions: list[dict[str, Any]]) -> list[dict[str, str]]:
 
 def paper_ids(content: dict[str, Any]) -> list[str]:
     return [item["id"] for s in content.get("sections", []) for item in s["items"]]
-
-
-def load_papers(conn: Connection, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """The rows a digest shows, by id: each stored paper with its TL;DR and
-    keyphrases and its code link (as the site's cards have them)."""
-    rows = teaser_store.attach_teasers(conn, paper_store.get_papers(conn, list(ids)))
-    code = code_store.code_for(conn, list(rows))
-    for paper_id, row in rows.items():
-        with_code(row, code.get(paper_id))
-    return rows

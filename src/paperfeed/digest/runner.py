@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from paperfeed import trending
 from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.db import authors as author_store
@@ -271,7 +272,7 @@ def send_pending(
                 if not digest_store.acquire_lock(conn, owner, LEASE):
                     raise SenderBusy("lost the digest sender lock; stopping")
                 wanted = {pid for r in chunk for pid in composer.paper_ids(r["content"] or {})}
-                papers = composer.load_papers(conn, sorted(wanted))
+                papers = trending.paper_rows(conn, sorted(wanted))
             for row in chunk:
                 result = _send_one(settings, db, mailer, row, papers, report)
                 if result is None:

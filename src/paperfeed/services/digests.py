@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from paperfeed import trending
 from paperfeed.app import Paperfeed
 from paperfeed.db import digests as digest_store
 from paperfeed.digest import compose as composer
@@ -45,7 +46,7 @@ def preview(app: Paperfeed, email: str, period: Period | None = None) -> DigestP
     )
     ids = composer.paper_ids(content)
     with db.connect() as conn:
-        papers = composer.load_papers(conn, ids)
+        papers = trending.paper_rows(conn, ids)
     text, html = render.render_digest(
         settings,
         period_label=label(period),
@@ -64,7 +65,7 @@ def sent_html(app: Paperfeed, subscription_id: int, period_key: str) -> str | No
         log = digest_store.get_log(conn, subscription_id, period_key)
         if log is None or not log["content"]:
             return None
-        papers = composer.load_papers(conn, composer.paper_ids(log["content"]))
+        papers = trending.paper_rows(conn, composer.paper_ids(log["content"]))
     _, html = render.render_digest(
         app.settings,
         period_label=log["content"].get("label", label(period)),
