@@ -158,6 +158,7 @@ def compute(setting: str, days: int, users: int, instance: Path) -> None:
         ) / len(library)
         signal["recw_d"] = (sims_d * np.linspace(0.5, 1.0, len(library))).max(1)
         _extra_signals(signal, extra, library, feed, before, y)
+        _negative_signals(signal, extra, corpus, user.day, library, feed, before)
         out.append(
             {"n": len(library), "rel": np.isin(feed, user.relevant), "feed": feed, "sig": signal}
         )
@@ -198,6 +199,13 @@ def _extra_spaces(corpus: Any, user_days: Any, texts: list[str]) -> dict[str, An
     started = time.time()
     rare_vectorizer = TfidfVectorizer(min_df=2, max_df=0.5, **common)
     rare = rare_vectorizer.fit_transform(texts).tocsr()
+    # Session 18: the text with the arXiv comment appended, and the comment alone.
+    comments = corpus.comments or [""] * len(texts)
+    with_comment = TfidfVectorizer(min_df=2, max_df=0.5, **common)
+    joined = [f"{t} {c}" for t, c in zip(texts, comments, strict=True)]
+    rare_tc = with_comment.fit_transform(joined).tocsr()
+    note_space = {**common, "stop_words": None}
+    notes = TfidfVectorizer(min_df=2, max_df=0.5, **note_space).fit_transform(comments).tocsr()
     counts = np.bincount(rare.indices, minlength=rare.shape[1])
     keep = np.flatnonzero(counts <= 3)
     rarest = rare[:, keep].tocsr()
@@ -214,7 +222,15 @@ def _extra_spaces(corpus: Any, user_days: Any, texts: list[str]) -> dict[str, An
     position = np.full(len(texts), -1)
     position[rows] = np.arange(len(rows))
     print(f"char grams for {len(rows)} papers, {time.time() - started:.0f} s", flush=True)
-    return {"rare": rare, "rarest": rarest, "titles": titles, "char": char, "pos": position}
+    return {
+        "rare": rare,
+        "rare_tc": rare_tc,
+        "notes": notes,
+        "rarest": rarest,
+        "titles": titles,
+        "char": char,
+        "pos": position,
+    }
 
 
 def _extra_signals(
@@ -236,6 +252,15 @@ def _extra_signals(
     for c in (0.01, 0.1):
         svm = LinearSVC(class_weight="balanced", C=c, max_iter=10000).fit(x, y)
         signal[f"svm_r{c}"] = rare[feed] @ svm.coef_[0]
+    rare_tc = extra["rare_tc"]
+    x = sparse.vstack([rare_tc[library], rare_tc[before]]).tocsr()
+    svm = LinearSVC(class_weight="balanced", C=0.01, max_iter=10000).fit(x, y)
+    signal["svm_tc"] = rare_tc[feed] @ svm.coef_[0]
+    sims = (rare_tc[feed] @ rare_tc[library].T).toarray()
+    signal["top2_tc"] = np.sort(sims, 1)[:, -2:].mean(1)
+    sims = (extra["notes"][feed] @ extra["notes"][library].T).toarray()
+    signal["c0_mean"] = sims.mean(1)
+    signal["c0_nn"] = sims.max(1)
     rarest = extra["rarest"]
     shared = np.asarray(rarest[library].sum(0)).ravel() > 0
     signal["rarest"] = np.asarray(rarest[feed] @ shared.astype(np.float32)).ravel()
@@ -245,6 +270,49 @@ def _extra_signals(
     sims_c = (char[pos[feed]] @ char[pos[library]].T).toarray()
     signal["nn_c"] = sims_c.max(1)
     signal["mean_c"] = sims_c.mean(1)
+
+
+def _negative_signals(
+    signal: dict[str, np.ndarray],
+    extra: dict[str, Any],
+    corpus: Any,
+    day: int,
+    library: np.ndarray,
+    feed: np.ndarray,
+    before: np.ndarray,
+) -> None:
+    """Session 18: the rare-term word SVM with other negatives. ``svm_r8k``:
+    8,000 earlier papers of the whole instance; ``svm_rall``: every earlier
+    paper (arxiv-sanity-lite's set); ``svm_rpool``: the 2,000 of the product
+    plus the day's pool itself (what today's big fields look like);
+    ``svm_rprf``: the library plus, as weaker positives, each library
+    paper's 3 nearest earlier papers of the instance (more positives for a
+    short library)."""
+    from sklearn.svm import LinearSVC
+
+    rare = extra["rare"]
+    earlier = np.flatnonzero(corpus.days < day)
+    earlier = earlier[~np.isin(earlier, library)]
+    sample = earlier[np.random.default_rng(31).permutation(len(earlier))[:8000]]
+
+    def fit(negatives: np.ndarray, extra_pos: np.ndarray | None = None) -> np.ndarray:
+        positives = library if extra_pos is None else np.r_[library, extra_pos]
+        weights = np.ones(len(positives) + len(negatives))
+        if extra_pos is not None:
+            weights[len(library) : len(positives)] = 0.5
+        x = sparse.vstack([rare[positives], rare[negatives]]).tocsr()
+        yy = np.r_[np.ones(len(positives)), np.zeros(len(negatives))]
+        svm = LinearSVC(class_weight="balanced", C=0.01, max_iter=10000)
+        svm.fit(x, yy, sample_weight=weights)
+        scores: np.ndarray = rare[feed] @ svm.coef_[0]
+        return scores
+
+    signal["svm_r8k"] = fit(sample)
+    signal["svm_rall"] = fit(earlier) if len(earlier) <= 80000 else signal["svm_r8k"]
+    signal["svm_rpool"] = fit(np.r_[before, feed])
+    sims = (rare[library] @ rare[earlier].T).toarray()
+    nearest = np.unique(earlier[np.argsort(-sims, 1)[:, :3].ravel()])
+    signal["svm_rprf"] = fit(before, nearest)
 
 
 def _split(n: int) -> str:
@@ -333,6 +401,31 @@ VARIANTS: dict[str, tuple[dict[str, float], float]] = {
         {"svm_r0.01": 0.5, "top2_r": 0.5, "svm_d0.1": 1, "nn_d": 0.25},
         0,
     ),
+    **{
+        f"default with {k} for svm_r0.01": ({k: 0.5, "top2_r": 0.5, "svm_d0.1": 1}, 0)
+        for k in ("svm_r8k", "svm_rall", "svm_rpool", "svm_rprf")
+    },
+    **{f"{k} only": ({k: 1}, 0) for k in ("svm_r8k", "svm_rall", "svm_rpool", "svm_rprf")},
+    **{f"{k} only": ({k: 1}, 0) for k in ("svm_tc", "top2_tc", "c0_mean", "c0_nn")},
+    "session 17 default, text with comment (svm_tc, top2_tc)": (
+        {"svm_tc": 0.5, "top2_tc": 0.5, "svm_d0.1": 1},
+        0,
+    ),
+    **{
+        f"session 17 default + c0_mean {w}": (
+            {"svm_r0.01": 0.5, "top2_r": 0.5, "svm_d0.1": 1, "c0_mean": w},
+            0,
+        )
+        for w in (0.25, 0.5)
+    },
+    **{
+        f"default since session 18: svm_tc 0.5 + top2_tc 0.5 + svm_d0.1 1 + {k} {w}": (
+            {"svm_tc": 0.5, "top2_tc": 0.5, "svm_d0.1": 1, k: w},
+            0,
+        )
+        for k in ("c0_mean", "c0_nn")
+        for w in (0.25, 0.5)
+    },
     "svm_r0.01 0.5 + nn_r 0.5 + svm_d0.1 1": ({"svm_r0.01": 0.5, "nn_r": 0.5, "svm_d0.1": 1}, 0),
     "top2_r 0.5 + svm_d0.1 1": ({"top2_r": 0.5, "svm_d0.1": 1}, 0),
     "svm_w + nn_d (shrunk past 5) + field 0.5": ({"svm_w2000": 1, "nn_d": 1, "field": 0.5}, 5),

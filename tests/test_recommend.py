@@ -4,6 +4,7 @@ explanations, caching by signal set, cold start, the API, the CLI, the
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import date, timedelta
 
@@ -114,10 +115,68 @@ def test_a_pick_chosen_for_shared_terms_names_those_terms(
     # the positive "Surface code decoders for quantum error correction ...".
     row = window.position["2506.1100000"]
     terms = recommend.SIGNAL_NAMES.index("terms")
-    why = recommend._why(store, model, window.words[row], 0, terms)
+    why = recommend._why(store, model, window, row, 0, terms)
     named = set(why.split(", ", 1)[1].replace("\u201c", "").replace("\u201d", "").split(", "))
     assert why.startswith("mostly for its terms shared with your papers")
     assert named and named <= {"surface", "code", "surface code"}
+
+
+def test_a_comment_like_the_readers_lifts_a_paper_and_is_named_as_the_reason(
+    settings: Settings, db: Database
+) -> None:
+    """The "notes" signal: arXiv comments sharing a venue and a code host."""
+    shared = "Accepted at QIP 2026. Code: https://github.com/qlab/decoders"
+    papers = [
+        *topic_papers(QUANTUM[:4], "2506.10", DAY),
+        *topic_papers(PROTEIN, "2506.20", DAY + timedelta(days=1)),
+    ]
+    papers[0] = dataclasses.replace(papers[0], comment=shared)
+    # One protein paper (off the reader's topic) carries the reader's comment;
+    # the others have comments of their own.
+    lifted = "2506.2000005"
+    for i, paper in enumerate(papers):
+        if paper.id == lifted:
+            papers[i] = dataclasses.replace(paper, comment="Accepted at QIP 2026. Code: qlab")
+        elif paper.id.startswith("2506.20"):
+            papers[i] = dataclasses.replace(paper, comment=f"{i + 8} pages, {i} figures")
+    with db.begin() as conn:
+        upsert_papers(conn, papers)
+    embed_pending(db, settings)
+    recommender = recommend.Recommender(settings, db)
+    day2 = DAY + timedelta(days=1)
+    picks = recommend.recommend(
+        recommender, positive_ids=["2506.1000000"], since=day2, until=day2, limit=8
+    )
+    assert picks[0].paper_id == lifted
+    # No other pick is "for its comment": theirs share nothing with the reader's.
+    assert all(p.signal != "notes" for p in picks[1:])
+    # The comment is in the words' text too, and its own signal: positive for
+    # the one paper whose comment shares terms with the reader's, zero for the rest.
+    store = recommender.store()
+    window = store.window(day2, day2)
+    model = recommender.model_for(store, recommend.Signals(("2506.1000000",)), window)
+    raw, _, _ = model.signals(window)
+    notes = recommend.SIGNAL_NAMES.index("notes")
+    assert raw[notes, window.position[lifted]] > 0
+    others = [i for i, paper_id in enumerate(window.ids) if paper_id != lifted]
+    assert (raw[notes, others] == 0).all()
+    # Said "for its comment", the reason names the shared terms.
+    why = recommend._why(store, model, window, window.position[lifted], 0, notes)
+    assert why.startswith("mostly for its arXiv comment, like your papers'")
+    named = set(why.split("papers' ", 1)[1].replace("\u201c", "").replace("\u201d", "").split(", "))
+    assert named and named <= {
+        "accepted",
+        "qip",
+        "2026",
+        "qip 2026",
+        "accepted at",
+        "at qip",
+        "code",
+        "qlab",
+        "at",
+        "code qlab",
+        "2026 code",
+    }
 
 
 def test_since_and_until_are_inclusive_listing_date_bounds(

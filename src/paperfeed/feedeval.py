@@ -40,10 +40,23 @@ class Corpus:
     categories: list[list[str]]
     days: np.ndarray  # listing date as an ordinal, per paper
     authors: list[list[str]]  # pseudonyms
+    comments: list[str] = field(default_factory=list)  # arXiv comments ("" for none)
     index: dict[str, int] = field(default_factory=dict)
 
     def texts(self) -> list[str]:
+        """Title and abstract: what arxiv-sanity-lite reads."""
         return [f"{t}. {a}" for t, a in zip(self.titles, self.abstracts, strict=True)]
+
+    def rows(self, rows: Sequence[int] | np.ndarray) -> list[dict[str, str]]:
+        """Papers as the product reads them (``paperfeed.recommend.Vocabulary``)."""
+        return [
+            {
+                "title": self.titles[int(r)],
+                "abstract": self.abstracts[int(r)],
+                "comment": self.comments[int(r)] if self.comments else "",
+            }
+            for r in rows
+        ]
 
 
 @dataclass(frozen=True)
@@ -72,7 +85,7 @@ def load_corpus(
     """The corpus (the papers listed in [since, until] when given),
     author-blind: names replaced by pseudonyms, and any occurrence of an
     author's full name in title or abstract masked too."""
-    ids, titles, abstracts, cats, days, authors = [], [], [], [], [], []
+    ids, titles, abstracts, cats, days, authors, comments = [], [], [], [], [], [], []
     for record in _records(path):
         listed = (record.get("listing_date") or "")[:10]
         if not listed or (since and listed < since.isoformat()):
@@ -81,18 +94,20 @@ def load_corpus(
             continue
         names = [n.strip() for n in record.get("authors") or [] if n.strip()]
         title, abstract = record["title"], record["abstract"]
+        comment = record.get("comment") or ""
         for name in names:
-            if len(name) > 5 and name in abstract:
-                abstract = abstract.replace(name, "[author]")
-            if len(name) > 5 and name in title:
-                title = title.replace(name, "[author]")
+            if len(name) > 5:
+                title, abstract, comment = (
+                    text.replace(name, "[author]") for text in (title, abstract, comment)
+                )
         ids.append(record["id"])
         titles.append(" ".join(title.split()))
         abstracts.append(" ".join(abstract.split()))
+        comments.append(" ".join(comment.split()))
         cats.append([c for c in record.get("categories") or [] if "." in c and " " not in c])
         days.append(date.fromisoformat(record["listing_date"][:10]).toordinal())
         authors.append([pseudonym(n, salt) for n in names])
-    corpus = Corpus(ids, titles, abstracts, cats, np.asarray(days), authors)
+    corpus = Corpus(ids, titles, abstracts, cats, np.asarray(days), authors, comments)
     corpus.index = {pid: i for i, pid in enumerate(ids)}
     return corpus
 
@@ -190,6 +205,7 @@ def month_user_days(
         [full.categories[r] for r in rows],
         full.days[rows],
         [full.authors[r] for r in rows],
+        [full.comments[r] for r in rows] if full.comments else [],
     )
     corpus.index = {pid: i for i, pid in enumerate(corpus.ids)}
     user_days = [
@@ -408,18 +424,20 @@ def background_rows(corpus: Corpus, size: int, seed: int = 29) -> np.ndarray:
 
 def variants() -> dict[str, Any]:
     """The product's model with other signal weights, scored from the same
-    fit: Weights(words, terms, meaning)."""
+    fit: Weights(words, terms, meaning, notes)."""
     from paperfeed.recommend import Weights
 
     return {
         "paperfeed": Weights(),
-        "words only (tf-idf SVM)": Weights(1, 0, 0),
-        "terms only (tf-idf cosine, 2 nearest)": Weights(0, 1, 0),
-        "meaning only (embedding SVM)": Weights(0, 0, 1),
-        "words + terms": Weights(1, 1, 0),
-        "words + meaning": Weights(1, 0, 1),
-        "terms + meaning": Weights(0, 1, 1),
-        "words + terms + meaning, equal": Weights(1, 1, 1),
+        "words only (tf-idf SVM)": Weights(1, 0, 0, 0),
+        "terms only (tf-idf cosine, 2 nearest)": Weights(0, 1, 0, 0),
+        "meaning only (embedding SVM)": Weights(0, 0, 1, 0),
+        "notes only (comment tf-idf cosine)": Weights(0, 0, 0, 1),
+        "words + terms": Weights(1, 1, 0, 0),
+        "words + meaning": Weights(1, 0, 1, 0),
+        "terms + meaning": Weights(0, 1, 1, 0),
+        "without notes (session 17's default)": Weights(notes=0),
+        "notes 0.5": Weights(notes=0.5),
     }
 
 
@@ -432,16 +450,16 @@ class ProductRanker:
     def __init__(
         self, corpus: Corpus, rows: np.ndarray, vectors: np.ndarray, background: np.ndarray
     ) -> None:
-        from paperfeed.recommend import fit_vectorizer
+        from paperfeed.recommend import fit_vocabulary
         from paperfeed.tuning import RecommendTuning
 
         self.corpus = corpus
-        texts = corpus.texts()
         recent = np.argsort(-corpus.days, kind="stable")[: RecommendTuning().vocabulary_sample]
-        vectorizer = fit_vectorizer([texts[i] for i in recent])
+        vocabulary = fit_vocabulary(corpus.rows(recent))
         needed = np.union1d(rows, background)
         self.at = {int(r): i for i, r in enumerate(needed)}
-        self.words = vectorizer.transform([texts[int(r)] for r in needed]).tocsr()
+        words, notes = vocabulary.transform(corpus.rows(needed))
+        self.words, self.notes = words.tocsr(), notes.tocsr()
         self.dense = np.zeros((len(needed), vectors.shape[1]), np.float32)
         self.dense[[self.at[int(r)] for r in rows]] = vectors
         self.background = np.intersect1d(background, rows)  # only papers with a vector
@@ -456,6 +474,7 @@ class ProductRanker:
             [{} for _ in at],
             self.words[at],
             self.dense[at],
+            self.notes[at],
         )
 
     def __call__(self, user: UserDay, feed: np.ndarray) -> dict[str, np.ndarray]:

@@ -8,12 +8,16 @@ over the candidates of the call and summed with fixed weights (chosen on
 three feed benchmarks, docs/feed-eval.md):
 
 - **words**: a LinearSVC (C=0.01, balanced) on an instance-wide tf-idf of 1-2
-  grams, as arxiv-sanity-lite does, but keeping every term seen twice (the
-  rare terms, a method's or a dataset's name, are what a reader's papers
-  share with their next one);
+  grams of the title, abstract and arXiv comment, as arxiv-sanity-lite does
+  (without the comment), but keeping every term seen twice (the rare terms,
+  a method's or a dataset's name, are what a reader's papers share with
+  their next one);
 - **terms**: the tf-idf cosine to the reader's two nearest positives;
 - **meaning**: a LinearSVC (C=0.1, balanced) on the embeddings, with the same
-  positives and negatives.
+  positives and negatives;
+- **notes**: the mean tf-idf cosine of the arXiv comment alone to the
+  positives' comments: a group's papers share venues, page counts and code
+  hosts ("Accepted at ICASSP 2026", "Code: github.com/lab/...").
 
 The state lives on the application object (``Paperfeed.recommender``, a
 ``Recommender``): the tf-idf vocabulary, fitted once on the instance (refitted
@@ -52,12 +56,15 @@ from paperfeed.tuning import RecommendTuning
 # What a window keeps of a candidate's row (the rest, abstracts included, is
 # in its features or read again for the few picks shown).
 ROW_FIELDS = ("id", "title", "listing_date", "categories", "primary_category")
+# arxiv-sanity-lite's tokens: a letter or underscore, then one or more word characters.
+TOKEN_PATTERN = r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b"  # noqa: S105
 
 # Chosen on three feed benchmarks (docs/feed-eval.md); see there for the sweep.
 WORDS_WEIGHT = 0.5
 TERMS_WEIGHT = 0.5
 MEANING_WEIGHT = 1.0
-PARAMS_VERSION = "svm-terms-svm-4"
+NOTES_WEIGHT = 0.25
+PARAMS_VERSION = "svm-terms-svm-notes-5"
 
 
 class RecommendError(ValueError):
@@ -73,8 +80,9 @@ def _sparse_bytes(matrix: sparse.csr_matrix) -> int:
     return int(matrix.data.nbytes + matrix.indices.nbytes + matrix.indptr.nbytes)
 
 
-def paper_text(title: str, abstract: str | None) -> str:
-    return f"{title}. {abstract or ''}"
+def paper_text(title: str, abstract: str | None, comment: str | None = None) -> str:
+    text = f"{title}. {abstract or ''}"
+    return f"{text} {comment}" if comment else text
 
 
 def make_vectorizer(n_documents: int, max_features: int | None = None) -> Any:
@@ -90,7 +98,7 @@ def make_vectorizer(n_documents: int, max_features: int | None = None) -> Any:
         strip_accents="unicode",
         lowercase=True,
         stop_words="english",
-        token_pattern=r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b",  # noqa: S106
+        token_pattern=TOKEN_PATTERN,
         ngram_range=(1, 2),
         sublinear_tf=True,
         max_features=max_features,
@@ -109,6 +117,65 @@ def fit_vectorizer(texts: Sequence[str], max_features: int | None = None) -> Any
     return vectorizer
 
 
+def fit_notes_vectorizer(comments: Sequence[str]) -> Any:
+    """A tf-idf of 1-2 grams of arXiv comments (stop words kept: "accepted
+    at", "to appear in"); None when no comment has a term."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    large = len(comments) >= 2000
+    vectorizer = TfidfVectorizer(
+        strip_accents="unicode",
+        token_pattern=TOKEN_PATTERN,
+        ngram_range=(1, 2),
+        sublinear_tf=True,
+        max_df=0.5 if large else 1.0,
+        min_df=2 if large else 1,
+        dtype=np.float32,
+    )
+    try:
+        vectorizer.fit(comments)
+    except ValueError:  # an empty vocabulary: no comment in the sample
+        return None
+    vectorizer.stop_words_ = None
+    return vectorizer
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The two tf-idf spaces of an instance: the papers' text, and their comments."""
+
+    words: Any
+    notes: Any = None
+
+    def transform(self, rows: Sequence[dict[str, Any]]) -> tuple[Any, Any]:
+        """The rows' (words, notes) tf-idf matrices."""
+        widths = [len(v.vocabulary_) if v is not None else 0 for v in (self.words, self.notes)]
+        if not rows or self.notes is None:
+            notes = sparse.csr_matrix((len(rows), widths[1]), dtype=np.float32)
+        else:
+            notes = self.notes.transform([r.get("comment") or "" for r in rows])
+        if not rows:
+            return sparse.csr_matrix((0, widths[0]), dtype=np.float32), notes
+        texts = [paper_text(r["title"], r.get("abstract"), r.get("comment")) for r in rows]
+        return self.words.transform(texts), notes
+
+    def version(self) -> str:
+        """Changes with either space's terms (part of a model's cache key)."""
+        terms = [sorted(v.vocabulary_) for v in (self.words, self.notes) if v is not None]
+        return hashlib.sha256(json.dumps(terms).encode()).hexdigest()[:16]
+
+
+def fit_vocabulary(rows: Sequence[dict[str, Any]], max_features: int | None = None) -> Vocabulary:
+    """Both tf-idf spaces, fitted on these papers (title, abstract, comment)."""
+    return Vocabulary(
+        fit_vectorizer(
+            [paper_text(r["title"], r.get("abstract"), r.get("comment")) for r in rows],
+            max_features,
+        ),
+        fit_notes_vectorizer([r.get("comment") or "" for r in rows]),
+    )
+
+
 # ---------------------------------------------------------------- features
 
 
@@ -120,6 +187,7 @@ class Features:
     rows: list[dict[str, Any]]
     words: sparse.csr_matrix  # (n, vocabulary), l2-normalized rows
     vectors: np.ndarray  # (n, dim) unit vectors
+    notes: sparse.csr_matrix  # (n, comment vocabulary), l2-normalized rows (or zero)
     stamp: tuple[Any, ...] = ()
     checked: float = 0.0
     position: dict[str, int] = field(default_factory=dict)
@@ -146,7 +214,7 @@ class Features:
         words = _sparse_bytes(self.words) * (1 if self._by_term is None else 2)
         # A trimmed row (a dict of five fields) and its id's index entry.
         rows = len(self.rows) * 900
-        return int(words + self.vectors.nbytes + rows)
+        return int(words + _sparse_bytes(self.notes) + self.vectors.nbytes + rows)
 
     def take(self, keep: np.ndarray) -> Features:
         return Features(
@@ -154,6 +222,7 @@ class Features:
             [self.rows[i] for i in keep],
             self.words[keep],
             self.vectors[keep],
+            self.notes[keep],
         )
 
 
@@ -166,34 +235,30 @@ class FeatureStore:
         self.model_id = model_id
         self.tuning = tuning or RecommendTuning()
         self.lock = threading.Lock()
-        self.vectorizer: Any = None
+        self.vocabulary: Vocabulary | None = None
         self.version = ""  # changes with the vocabulary; part of a model's cache key
         self.fitted_on = 0
         self.background: Features | None = None
         self.windows: OrderedDict[tuple[date, date], Features] = OrderedDict()
         self._refitting = False
-        self._feature_names: np.ndarray | None = None
+        self._feature_names: dict[str, np.ndarray] = {}
 
     # -- vocabulary
     def _count(self) -> int:
         with self.db.connect() as conn:
             return paper_store.count_papers(conn)
 
-    def _fit(self) -> tuple[Any, Features, str, int]:
+    def _fit(self) -> tuple[Vocabulary, Features, str, int]:
         with self.db.connect() as conn:
             recent = conn.execute(
-                select(papers.c.id, papers.c.title, papers.c.abstract)
+                select(papers.c.id, papers.c.title, papers.c.abstract, papers.c.comment)
                 .where(papers.c.hidden.is_(False))
                 .order_by(papers.c.listing_date.desc(), papers.c.id.desc())
                 .limit(self.tuning.vocabulary_sample)
             ).all()
-        texts = [paper_text(r.title, r.abstract) for r in recent]
-        if not texts:
+        if not recent:
             raise RecommendError("the instance holds no papers yet")
-        vectorizer = fit_vectorizer(texts, self.tuning.max_features)
-        version = hashlib.sha256(json.dumps(sorted(vectorizer.vocabulary_)).encode()).hexdigest()[
-            :16
-        ]
+        vocabulary = fit_vocabulary([dict(r._mapping) for r in recent], self.tuning.max_features)
         rng = np.random.default_rng(29)
         sample = sorted(
             rng.choice(
@@ -201,18 +266,18 @@ class FeatureStore:
             )
         )
         return (
-            vectorizer,
-            self._build([recent[i].id for i in sample], vectorizer),
-            version,
+            vocabulary,
+            self._build([recent[i].id for i in sample], vocabulary),
+            vocabulary.version(),
             len(recent),
         )
 
     def ensure_vocabulary(self) -> None:
         """Fit on first use; refit in the background when the instance grew by
         a quarter (the old vocabulary serves meanwhile)."""
-        if self.vectorizer is None:
+        if self.vocabulary is None:
             with self.lock:
-                if self.vectorizer is None:
+                if self.vocabulary is None:
                     self._install(*self._fit())
             return
         if self._refitting or self.fitted_on >= self.tuning.vocabulary_sample:
@@ -230,55 +295,59 @@ class FeatureStore:
         finally:
             self._refitting = False
 
-    def _install(self, vectorizer: Any, background: Features, version: str, n: int) -> None:
-        self.vectorizer, self.background, self.version, self.fitted_on = (
-            vectorizer,
+    def _install(self, vocabulary: Vocabulary, background: Features, version: str, n: int) -> None:
+        self.vocabulary, self.background, self.version, self.fitted_on = (
+            vocabulary,
             background,
             version,
             n,
         )
-        self._feature_names = None
+        self._feature_names = {}
         self.windows.clear()
 
     # -- rows to features
-    def feature_names(self) -> np.ndarray:
-        if self._feature_names is None:
-            self._feature_names = self.vectorizer.get_feature_names_out()
-        return self._feature_names
+    def feature_names(self, space: str = "words") -> np.ndarray:
+        """The terms of the text's tf-idf ("words") or the comments' ("notes")."""
+        if space not in self._feature_names:
+            assert self.vocabulary is not None  # noqa: S101 (called once a model exists)
+            vectorizer = getattr(self.vocabulary, space)
+            self._feature_names[space] = vectorizer.get_feature_names_out()
+        return self._feature_names[space]
 
-    def _build(self, ids: Sequence[str], vectorizer: Any) -> Features:
+    def _build(self, ids: Sequence[str], vocabulary: Vocabulary | None) -> Features:
         with self.db.connect() as conn:
             found = paper_store.get_papers(conn, list(ids))
             vectors = candidate_vectors(conn, self.model_id, [i for i in ids if i in found])
         rows = [found[i] for i in ids if i in found and i in vectors]
-        return self.features_of(rows, vectors, vectorizer)
+        return self.features_of(rows, vectors, vocabulary)
 
     def features_of(
         self,
         rows: Sequence[dict[str, Any]],
         vectors: dict[str, np.ndarray],
-        vectorizer: Any = None,
+        vocabulary: Vocabulary | None = None,
     ) -> Features:
         """Features of these rows (those with a vector: the others cannot be scored)."""
         rows = [r for r in rows if r["id"] in vectors]
-        vectorizer = vectorizer or self.vectorizer
+        vocabulary = vocabulary or self.vocabulary
+        assert vocabulary is not None  # noqa: S101 (ensure_vocabulary comes first)
         dim = len(next(iter(vectors.values()))) if vectors else 1
+        words, notes = vocabulary.transform(rows)
         return Features(
             [r["id"] for r in rows],
             [{k: r.get(k) for k in ROW_FIELDS} for r in rows],
-            vectorizer.transform([paper_text(r["title"], r.get("abstract")) for r in rows])
-            if rows
-            else sparse.csr_matrix((0, len(vectorizer.vocabulary_)), dtype=np.float32),
+            words.tocsr(),
             np.vstack([vectors[r["id"]] for r in rows]).astype(np.float32)
             if rows
             else np.zeros((0, dim), np.float32),
+            notes.tocsr(),
         )
 
     def of_ids(self, ids: Sequence[str]) -> Features:
         """Features of a reader's own papers (few; built per call)."""
         if not ids:
             return self.features_of([], {})
-        return self._build(ids, self.vectorizer)
+        return self._build(ids, self.vocabulary)
 
     # -- windows
     def _stamp(self, since: date, until: date) -> tuple[Any, ...]:
@@ -340,37 +409,40 @@ class Weights:
     words: float = WORDS_WEIGHT
     terms: float = TERMS_WEIGHT
     meaning: float = MEANING_WEIGHT
+    notes: float = NOTES_WEIGHT
 
 
-SIGNAL_NAMES = ("words", "terms", "meaning")
+SIGNAL_NAMES = ("words", "terms", "meaning", "notes")
 
 
 @dataclass(frozen=True)
 class ReaderModel:
     """What a reader's ranking needs, small enough to cache: the two SVMs'
-    weights (over the vocabulary and over the embedding), and the positives'
-    tf-idf rows and embeddings."""
+    weights (over the vocabulary and over the embedding), the positives'
+    tf-idf rows and embeddings, and the mean of their comments' rows."""
 
     word_weights: np.ndarray  # (vocabulary,) float32
     meaning_weights: np.ndarray  # (dim,) float32
     positive_words: sparse.csr_matrix  # (n, vocabulary), in the order of positive_ids
     positives: np.ndarray  # (n, dim) unit vectors, in the order of positive_ids
     positive_ids: tuple[str, ...]
+    notes_centroid: np.ndarray  # (comment vocabulary,) float32
     weights: Weights = field(default_factory=Weights)
 
     def signals(self, features: Features) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """((3, n) raw signal values, index of each row's nearest positive in
-        meaning, and in words)."""
+        """((4, n) raw signal values in the order of SIGNAL_NAMES, index of
+        each row's nearest positive in meaning, and in words)."""
         n = len(features.ids)
         if n == 0:
             none = np.zeros(0, dtype=np.int64)
-            return np.zeros((3, 0)), none, none
+            return np.zeros((len(SIGNAL_NAMES), 0)), none, none
         words = features.words @ self.word_weights
         shared = (self.positive_words @ features.by_term).toarray()  # (positives, n)
         terms = np.sort(shared, axis=0)[-2:].mean(axis=0)
         meaning = features.vectors @ self.meaning_weights
+        notes = features.notes @ self.notes_centroid
         nearest = (features.vectors @ self.positives.T).argmax(axis=1)
-        return np.vstack([words, terms, meaning]), nearest, shared.argmax(axis=0)
+        return np.vstack([words, terms, meaning, notes]), nearest, shared.argmax(axis=0)
 
     def score(self, features: Features) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(scores, nearest positive, per-row index of the signal that weighed
@@ -382,15 +454,11 @@ class ReaderModel:
 
 
 def weighted_signals(raw: np.ndarray, weights: Weights) -> np.ndarray:
-    """(3, n): each signal standardized over the candidates, times its weight."""
+    """(signals, n): each signal standardized over the candidates, times its weight."""
     if raw.shape[1] < 2:
         return raw.copy()
     return np.vstack(
-        [
-            weights.words * _standardized(raw[0]),
-            weights.terms * _standardized(raw[1]),
-            weights.meaning * _standardized(raw[2]),
-        ]
+        [getattr(weights, name) * _standardized(raw[i]) for i, name in enumerate(SIGNAL_NAMES)]
     )
 
 
@@ -467,6 +535,7 @@ def fit(
         positives.words,
         positives.vectors,
         tuple(positives.ids),
+        np.asarray(positives.notes.mean(axis=0), dtype=np.float32).ravel(),
         weights or Weights(),
     )
 
@@ -494,6 +563,7 @@ def model_bytes(model: ReaderModel) -> int:
         + model.meaning_weights.nbytes
         + _sparse_bytes(model.positive_words)
         + model.positives.nbytes
+        + model.notes_centroid.nbytes
         + 100 * len(model.positive_ids)
         + 1000
     )
@@ -600,7 +670,7 @@ class Pick:
     because_id: str | None
     because_title: str | None
     reason: str
-    signal: str = ""  # the signal that weighed most: "words", "terms", "meaning"
+    signal: str = ""  # the signal that weighed most: "words", "terms", "meaning", "notes"
 
     def as_json(self) -> dict[str, Any]:
         """The fields of ``POST /api/recommend`` and the MCP ``recommend`` tool."""
@@ -637,18 +707,28 @@ def _reason(kind: str, title: str) -> str:
     return f"because {verb} \u201c{title}\u201d"
 
 
-def _top_terms(store: FeatureStore, weight: np.ndarray, indices: np.ndarray) -> str:
+def _top_terms(
+    store: FeatureStore, weight: np.ndarray, indices: np.ndarray, space: str = "words"
+) -> str:
     """The two terms of highest positive weight, quoted."""
-    names = store.feature_names()
+    names = store.feature_names(space)
     best = np.argsort(-weight)[:2]
     return ", ".join(f"\u201c{names[indices[i]]}\u201d" for i in best if weight[i] > 0)
 
 
 def _why(
-    store: FeatureStore, model: ReaderModel, words: sparse.csr_matrix, closest: int, signal: int
+    store: FeatureStore, model: ReaderModel, features: Features, at: int, closest: int, signal: int
 ) -> str:
-    """The signal that weighed most for a pick (its tf-idf row ``words``; the
-    positive ``closest`` to it in words), in words."""
+    """The signal that weighed most for the pick at row ``at`` of ``features``
+    (the positive ``closest`` to it in words), in words."""
+    words = features.words[at]
+    if SIGNAL_NAMES[signal] == "notes":
+        notes = features.notes[at]
+        terms = _top_terms(
+            store, notes.data * model.notes_centroid[notes.indices], notes.indices, "notes"
+        )
+        said = "mostly for its arXiv comment, like your papers'"
+        return f"{said} {terms}" if terms else said
     if SIGNAL_NAMES[signal] == "words":
         terms = _top_terms(store, words.data * model.word_weights[words.indices], words.indices)
         return f"mostly for its words {terms}" if terms else "mostly for its words"
@@ -690,7 +770,12 @@ def rank_features(
         model = recommender.model_for(store, signals, features)
         raw, nearest, closest = model.signals(features)  # the whole window: cheaper than slicing
     parts = weighted_signals(raw[:, keep], model.weights)
-    scores, strongest = parts.sum(axis=0), parts.argmax(axis=0)
+    scores = parts.sum(axis=0)
+    # A pick whose comment shares no term with the reader's is not "for its
+    # comment", however the others' standardized signals fell.
+    notes = SIGNAL_NAMES.index("notes")
+    parts[notes, raw[notes, keep] <= 0] = -np.inf
+    strongest = parts.argmax(axis=0)
     with store.db.connect() as conn:
         titles = {
             p["id"]: p["title"]
@@ -704,7 +789,7 @@ def rank_features(
         row = features.rows[at]
         because = model.positive_ids[int(nearest[at])]
         title = titles.get(because, because)
-        why = _why(store, model, features.words[at], int(closest[at]), int(strongest[i]))
+        why = _why(store, model, features, at, int(closest[at]), int(strongest[i]))
         picks.append(
             Pick(
                 paper_id=row["id"],

@@ -375,6 +375,7 @@ def period_papers(
             papers.c.id,
             papers.c.title,
             papers.c.abstract,
+            papers.c.comment,
             papers.c.authors,
             papers.c.categories,
             papers.c.primary_category,
