@@ -537,11 +537,3 @@ def followed_in_period(
     for reader_id, paper_id in rows:
         found.setdefault(reader_id, set()).add(paper_id)
     return found
-
-
-def follows_for_export(conn: Connection, reader_id: int) -> list[dict[str, Any]]:
-    return followed_authors(conn, reader_id)
-
-
-def author_ids_by_key(conn: Connection, keys: Sequence[str]) -> dict[str, int]:
-    return _ids_by_key(conn, keys)

@@ -147,17 +147,6 @@ def add_session(conn: Connection, **values: Any) -> int:
     return int(key[0])
 
 
-def update_session(
-    conn: Connection, group_id: int, session_id: int, values: dict[str, Any]
-) -> bool:
-    result = conn.execute(
-        update(group_sessions)
-        .where(group_sessions.c.id == session_id, group_sessions.c.group_id == group_id)
-        .values(**values)
-    )
-    return result.rowcount == 1
-
-
 def delete_session(conn: Connection, group_id: int, session_id: int) -> bool:
     result = conn.execute(
         delete(group_sessions).where(

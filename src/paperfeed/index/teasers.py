@@ -179,14 +179,6 @@ def candidates(text: str, *, max_words: int = MAX_WORDS) -> list[Candidate]:
     return list(found.values())
 
 
-def pool_spans(
-    states: np.ndarray, offsets: Sequence[tuple[int, int]], spans: Sequence[tuple[int, int]]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Mean of the token states inside each character span, L2-normalized,
-    and whether the span had any token (text past the token cap has none)."""
-    return PooledSpans(states, offsets)(spans)
-
-
 def mmr(
     relevance: np.ndarray, vectors: np.ndarray, k: int, diversity: float = MMR_DIVERSITY
 ) -> list[int]:
