@@ -85,7 +85,9 @@ def paper_text(title: str, abstract: str | None, comment: str | None = None) -> 
     return f"{text} {comment}" if comment else text
 
 
-def make_vectorizer(n_documents: int, max_features: int | None = None) -> Any:
+def make_vectorizer(
+    n_documents: int, max_features: int | None = None, stop_words: str | None = "english"
+) -> Any:
     """arxiv-sanity-lite's tf-idf of 1-2 grams, but with every term seen in
     two papers kept (no feature cap, ``max_df`` 0.5 instead of 0.1 and
     ``min_df`` 2 instead of 5): on all three feed benchmarks the word SVM
@@ -97,7 +99,7 @@ def make_vectorizer(n_documents: int, max_features: int | None = None) -> Any:
     return TfidfVectorizer(
         strip_accents="unicode",
         lowercase=True,
-        stop_words="english",
+        stop_words=stop_words,
         token_pattern=TOKEN_PATTERN,
         ngram_range=(1, 2),
         sublinear_tf=True,
@@ -108,8 +110,10 @@ def make_vectorizer(n_documents: int, max_features: int | None = None) -> Any:
     )
 
 
-def fit_vectorizer(texts: Sequence[str], max_features: int | None = None) -> Any:
-    vectorizer = make_vectorizer(len(texts), max_features)
+def fit_vectorizer(
+    texts: Sequence[str], max_features: int | None = None, stop_words: str | None = "english"
+) -> Any:
+    vectorizer = make_vectorizer(len(texts), max_features, stop_words)
     vectorizer.fit(texts)
     # sklearn keeps every term it cut (hundreds of thousands of bigrams) for
     # introspection only; dropping it is what keeps a fitted vectorizer small.
@@ -118,26 +122,12 @@ def fit_vectorizer(texts: Sequence[str], max_features: int | None = None) -> Any
 
 
 def fit_notes_vectorizer(comments: Sequence[str]) -> Any:
-    """A tf-idf of 1-2 grams of arXiv comments (stop words kept: "accepted
-    at", "to appear in"); None when no comment has a term."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    large = len(comments) >= 2000
-    vectorizer = TfidfVectorizer(
-        strip_accents="unicode",
-        token_pattern=TOKEN_PATTERN,
-        ngram_range=(1, 2),
-        sublinear_tf=True,
-        max_df=0.5 if large else 1.0,
-        min_df=2 if large else 1,
-        dtype=np.float32,
-    )
+    """The tf-idf of arXiv comments, with stop words kept ("accepted at", "to
+    appear in"); None when no comment has a term."""
     try:
-        vectorizer.fit(comments)
+        return fit_vectorizer(comments, stop_words=None)
     except ValueError:  # an empty vocabulary: no comment in the sample
         return None
-    vectorizer.stop_words_ = None
-    return vectorizer
 
 
 @dataclass(frozen=True)
@@ -148,14 +138,15 @@ class Vocabulary:
     notes: Any = None
 
     def transform(self, rows: Sequence[dict[str, Any]]) -> tuple[Any, Any]:
-        """The rows' (words, notes) tf-idf matrices."""
-        widths = [len(v.vocabulary_) if v is not None else 0 for v in (self.words, self.notes)]
+        """The rows' (words, notes) tf-idf matrices; notes has no columns
+        when the instance has no comment."""
         if not rows or self.notes is None:
-            notes = sparse.csr_matrix((len(rows), widths[1]), dtype=np.float32)
+            width = len(self.notes.vocabulary_) if self.notes is not None else 0
+            notes = sparse.csr_matrix((len(rows), width), dtype=np.float32)
         else:
             notes = self.notes.transform([r.get("comment") or "" for r in rows])
         if not rows:
-            return sparse.csr_matrix((0, widths[0]), dtype=np.float32), notes
+            return sparse.csr_matrix((0, len(self.words.vocabulary_)), dtype=np.float32), notes
         texts = [paper_text(r["title"], r.get("abstract"), r.get("comment")) for r in rows]
         return self.words.transform(texts), notes
 
@@ -443,14 +434,6 @@ class ReaderModel:
         notes = features.notes @ self.notes_centroid
         nearest = (features.vectors @ self.positives.T).argmax(axis=1)
         return np.vstack([words, terms, meaning, notes]), nearest, shared.argmax(axis=0)
-
-    def score(self, features: Features) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(scores, nearest positive, per-row index of the signal that weighed
-        most). Scores compare only within one call: each signal is
-        standardized over the rows given."""
-        raw, nearest, _ = self.signals(features)
-        parts = weighted_signals(raw, self.weights)
-        return parts.sum(axis=0), nearest, parts.argmax(axis=0)
 
 
 def weighted_signals(raw: np.ndarray, weights: Weights) -> np.ndarray:
