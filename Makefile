@@ -33,10 +33,13 @@ demo: install
 	PAPERFEED_DATA_DIR=$(DEMO_DIR) $(BIN)/paperfeed serve --host $(HOST) --port $(PORT)
 
 # tests/machine.py installs (as root) or names what pytest cannot bring itself:
-# Chromium, and redis-server where no wheel ships one.
+# Chromium, and redis-server where no wheel ships one. Two pytest-xdist workers:
+# each starts its own PostgreSQL, Redis and browser (no shared port or file), and
+# much of a test's time is spent waiting on them, so two halve the run on two cores.
+TEST_WORKERS ?= 2
 test: install-test
 	$(BIN)/python -m tests.machine
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 lint: install-test
 	$(BIN)/ruff check src tests bench

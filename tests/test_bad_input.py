@@ -67,6 +67,7 @@ def test_truncated_gzip_writes_nothing_even_past_the_first_batch(
         ("page.jsonl.gz", gzip.compress(b"<html><body>404</body></html>\n"), "not a JSON-lines"),
         ("list.jsonl", b"[1, 2, 3]\n[4]\n", "no usable record"),
     ],
+    ids=["figure", "html-gz", "list"],  # gzip stamps the time: the bytes are no stable id
 )
 def test_file_not_in_its_format(
     cli_env: Settings, tmp_path: Path, name: str, content: bytes, message: str
