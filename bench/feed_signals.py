@@ -44,7 +44,7 @@ def _standardized(values: np.ndarray) -> np.ndarray:
     return (values - values.mean()) / (spread if spread > 0 else 1)
 
 
-def compute(setting: str, days: int, users: int, instance: Path) -> None:
+def compute(setting: str, days: int, users: int, instance: Path, negatives: bool = True) -> None:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.svm import LinearSVC
 
@@ -158,7 +158,9 @@ def compute(setting: str, days: int, users: int, instance: Path) -> None:
         ) / len(library)
         signal["recw_d"] = (sims_d * np.linspace(0.5, 1.0, len(library))).max(1)
         _extra_signals(signal, extra, library, feed, before, y)
-        _negative_signals(signal, extra, corpus, user.day, library, feed, before)
+        if negatives:
+            _negative_signals(signal, extra, corpus, user.day, library, feed, before)
+        _hub_signals(signal, extra, dense, feed, before)
         out.append(
             {"n": len(library), "rel": np.isin(feed, user.relevant), "feed": feed, "sig": signal}
         )
@@ -315,6 +317,33 @@ def _negative_signals(
     signal["svm_rprf"] = fit(before, nearest)
 
 
+def _hub_signals(
+    signal: dict[str, np.ndarray],
+    extra: dict[str, Any],
+    dense: np.ndarray,
+    feed: np.ndarray,
+    before: np.ndarray,
+) -> None:
+    """Session 19: how much of a hub each candidate is, for a CSLS-like
+    correction (a paper close to everything is close to every library too).
+    ``hubb_*``: the mean cosine of the candidate to its 10 nearest background
+    papers; ``hubp_*``: to its 10 nearest other papers of the day's pool;
+    ``_d`` in meaning, ``_tc`` in the words (text with comment)."""
+    words = extra["rare_tc"]
+    for name, to_background, to_pool in (
+        ("d", dense[feed] @ dense[before].T, dense[feed] @ dense[feed].T),
+        (
+            "tc",
+            (words[feed] @ words[before].T).toarray(),
+            (words[feed] @ words[feed].T).toarray(),
+        ),
+    ):
+        np.fill_diagonal(to_pool, -1)
+        k = min(10, to_background.shape[1], max(to_pool.shape[1] - 1, 1))
+        signal[f"hubb_{name}"] = np.sort(to_background, 1)[:, -k:].mean(1)
+        signal[f"hubp_{name}"] = np.sort(to_pool, 1)[:, -k:].mean(1)
+
+
 def _split(n: int) -> str:
     return "2-5" if n <= 5 else "6-20" if n <= 20 else "21+"
 
@@ -339,6 +368,9 @@ def _evaluate(data: list[dict[str, Any]], weights: dict[str, float], shrink: flo
 
 # The signals of ``_extra_signals``.
 EXTRA = ("nn_r", "top2_r", "mean_r", "svm_r0.01", "svm_r0.1", "rarest", "nn_t", "nn_c", "mean_c")
+
+# The product's default since session 18.
+DEFAULT = {"svm_tc": 0.5, "top2_tc": 0.5, "svm_d0.1": 1, "c0_mean": 0.25}
 
 VARIANTS: dict[str, tuple[dict[str, float], float]] = {
     **{
@@ -426,6 +458,12 @@ VARIANTS: dict[str, tuple[dict[str, float], float]] = {
         for k in ("c0_mean", "c0_nn")
         for w in (0.25, 0.5)
     },
+    **{f"{k} only": ({k: 1}, 0) for k in ("hubb_d", "hubp_d", "hubb_tc", "hubp_tc")},
+    **{
+        f"session 18 default + {k} {w}": ({**DEFAULT, k: w}, 0)
+        for k in ("hubb_d", "hubp_d", "hubb_tc", "hubp_tc")
+        for w in (-0.1, -0.25, -0.5)
+    },
     "svm_r0.01 0.5 + nn_r 0.5 + svm_d0.1 1": ({"svm_r0.01": 0.5, "nn_r": 0.5, "svm_d0.1": 1}, 0),
     "top2_r 0.5 + svm_d0.1 1": ({"top2_r": 0.5, "svm_d0.1": 1}, 0),
     "svm_w + nn_d (shrunk past 5) + field 0.5": ({"svm_w2000": 1, "nn_d": 1, "field": 0.5}, 5),
@@ -443,7 +481,10 @@ def report(setting: str, days: int, users: int) -> None:
     print(f"| variant | {' | '.join(splits)} |")
     print(f"|---|{'---|' * len(splits)}")
     print(f"| arxiv-sanity-lite | {' | '.join(f'{base[s][0]:.3f}' for s in splits)} |")
+    stored = data[0]["sig"].keys()
     for name, (weights, shrink) in VARIANTS.items():
+        if not set(weights) <= stored:
+            continue  # a signal this run did not compute (--no-negatives)
         got = _evaluate(data, weights, shrink)
         cells = [f"{got[s][0]:.3f} ({got[s][0] / max(base[s][0], 1e-9):.2f}x)" for s in splits]
         print(f"| {name} | {' | '.join(cells)} |")
@@ -456,9 +497,12 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--users", type=int, default=150)
     parser.add_argument("--instance", type=Path, default=OUT / "small-instance")
+    parser.add_argument(
+        "--no-negatives", action="store_true", help="skip session 18's SVMs with other negatives"
+    )
     args = parser.parse_args()
     if args.command == "compute":
-        compute(args.setting, args.days, args.users, args.instance)
+        compute(args.setting, args.days, args.users, args.instance, not args.no_negatives)
     else:
         report(args.setting, args.days, args.users)
 
