@@ -124,6 +124,9 @@ def test_readers_discuss_a_paper_on_its_page(
     client: TestClient, settings: Settings, db: Database, papers: list[str]
 ) -> None:
     sign_in(client, settings, db, "alice@example.org")
+    # An empty thread says so in a sentence, not as item 1 of an empty list.
+    empty = client.get(f"/papers/{PAPER}").text
+    assert '<p class="empty">No comments yet.</p>' in empty and 'class="comments"' not in empty
     response = _post(client, f"First! {XSS_IMG} $x^2$ [code](https://example.org)")
     assert response.status_code == 303 and response.headers["location"].startswith(
         f"/papers/{PAPER}#comment-"
