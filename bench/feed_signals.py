@@ -161,6 +161,7 @@ def compute(setting: str, days: int, users: int, instance: Path, negatives: bool
         if negatives:
             _negative_signals(signal, extra, corpus, user.day, library, feed, before)
         _hub_signals(signal, extra, dense, feed, before)
+        _era_signals(signal, extra, corpus, user.day, library, feed, before)
         out.append(
             {"n": len(library), "rel": np.isin(feed, user.relevant), "feed": feed, "sig": signal}
         )
@@ -342,6 +343,34 @@ def _hub_signals(
         k = min(10, to_background.shape[1], max(to_pool.shape[1] - 1, 1))
         signal[f"hubb_{name}"] = np.sort(to_background, 1)[:, -k:].mean(1)
         signal[f"hubp_{name}"] = np.sort(to_pool, 1)[:, -k:].mean(1)
+
+
+def _era_signals(
+    signal: dict[str, np.ndarray],
+    extra: dict[str, Any],
+    corpus: Any,
+    day: int,
+    library: np.ndarray,
+    feed: np.ndarray,
+    before: np.ndarray,
+) -> None:
+    """Session 19: the word SVM (text with comment) with negatives from the
+    library's own time: half of the 2,000 are the earlier papers listed
+    closest in date to a library paper, so that the SVM's direction is not
+    how the field's words have drifted since the reader wrote
+    (``svm_era``)."""
+    from sklearn.svm import LinearSVC
+
+    words = extra["rare_tc"]
+    earlier = np.flatnonzero(corpus.days < day)
+    earlier = earlier[~np.isin(earlier, library)]
+    gap = np.abs(corpus.days[earlier][:, None] - corpus.days[library][None, :]).min(1)
+    near = earlier[np.argsort(gap, kind="stable")[:1000]]
+    negatives = np.union1d(near, before[: 2000 - len(near)])
+    x = sparse.vstack([words[library], words[negatives]]).tocsr()
+    y = np.r_[np.ones(len(library)), np.zeros(len(negatives))]
+    svm = LinearSVC(class_weight="balanced", C=0.01, max_iter=10000).fit(x, y)
+    signal["svm_era"] = words[feed] @ svm.coef_[0]
 
 
 def _split(n: int) -> str:
