@@ -275,6 +275,12 @@ def _extra_signals(
     signal["mean_c"] = sims_c.mean(1)
 
 
+def _earlier(corpus: Any, day: int, library: np.ndarray) -> np.ndarray:
+    """The instance's papers listed before ``day``, the library left out."""
+    earlier = np.flatnonzero(corpus.days < day)
+    return earlier[~np.isin(earlier, library)]
+
+
 def _negative_signals(
     signal: dict[str, np.ndarray],
     extra: dict[str, Any],
@@ -294,8 +300,7 @@ def _negative_signals(
     from sklearn.svm import LinearSVC
 
     rare = extra["rare"]
-    earlier = np.flatnonzero(corpus.days < day)
-    earlier = earlier[~np.isin(earlier, library)]
+    earlier = _earlier(corpus, day, library)
     sample = earlier[np.random.default_rng(31).permutation(len(earlier))[:8000]]
 
     def fit(negatives: np.ndarray, extra_pos: np.ndarray | None = None) -> np.ndarray:
@@ -362,8 +367,7 @@ def _era_signals(
     from sklearn.svm import LinearSVC
 
     words = extra["rare_tc"]
-    earlier = np.flatnonzero(corpus.days < day)
-    earlier = earlier[~np.isin(earlier, library)]
+    earlier = _earlier(corpus, day, library)
     gap = np.abs(corpus.days[earlier][:, None] - corpus.days[library][None, :]).min(1)
     near = earlier[np.argsort(gap, kind="stable")[:1000]]
     negatives = np.union1d(near, before[: 2000 - len(near)])
