@@ -1,7 +1,8 @@
 """Candidate signals for the personal feed, per user-day of `paperfeed eval-feed`.
 
-    python bench/feed_signals.py compute small|corpus --days D --users U [--instance DIR]
-    python bench/feed_signals.py report small|corpus --days D --users U
+    python bench/feed_signals.py compute small|corpus|month --days D --users U [--instance DIR]
+        [--seed S] [--month YYYY-MM] [--no-negatives]
+    python bench/feed_signals.py report small|corpus|month --days D --users U [--seed S] [--month M]
 
 `compute` rebuilds a setting's user-days exactly as `paperfeed eval-feed` does
 (same seeds; small: the instance built by `eval-feed --setting small
@@ -15,6 +16,9 @@ prints Recall@10 of each signal and of weighted sums of standardized signals,
 in all and by library size, against arxiv-sanity-lite: a sweep takes seconds
 instead of a full `eval-feed` run. User-days are processed in a seeded
 shuffled order and saved every 20, so a partial run is a random subsample.
+
+`--seed` (corpus) and `--month` (month) build *fresh* user-days that no
+weight was chosen on (session 20): the tuned sets flatter the default.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import argparse
 import pickle
 import random
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +48,15 @@ def _standardized(values: np.ndarray) -> np.ndarray:
     return (values - values.mean()) / (spread if spread > 0 else 1)
 
 
-def compute(setting: str, days: int, users: int, instance: Path, negatives: bool = True) -> None:
+def compute(
+    setting: str,
+    days: int,
+    users: int,
+    instance: Path,
+    negatives: bool = True,
+    seed: int = 13,
+    month: str = "2026-06",
+) -> None:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.svm import LinearSVC
 
@@ -70,7 +82,7 @@ def compute(setting: str, days: int, users: int, instance: Path, negatives: bool
         cache = instance / "feed-eval"
         background_all = fe.background_rows(corpus, 8000)
     elif setting == "month":
-        corpus, user_days = month_setting(users)
+        corpus, user_days = month_setting(users, month)
         settings = Settings(data_dir=OUT / "corpus")
         cache = OUT / "month" / "feed-eval"
         background_all = fe.background_rows(corpus, 8000)
@@ -79,7 +91,7 @@ def compute(setting: str, days: int, users: int, instance: Path, negatives: bool
         )
     else:
         corpus = fe.load_corpus(CORPUS)
-        user_days = fe.build_user_days(corpus, days=days, users=users, seed=13)
+        user_days = fe.build_user_days(corpus, days=days, users=users, seed=seed)
         settings = Settings(data_dir=OUT / "corpus")
         cache = OUT / "corpus" / "feed-eval"
         background_all = fe.background_rows(corpus, 4000)
@@ -122,7 +134,7 @@ def compute(setting: str, days: int, users: int, instance: Path, negatives: bool
     out: list[dict[str, Any]] = []
     order = list(range(len(user_days)))
     random.Random(5).shuffle(order)
-    path = OUT / f"signals-{setting}-{days}-{users}.pkl"
+    path = _stored(setting, days, users, seed, month)
     path.parent.mkdir(parents=True, exist_ok=True)
     for n, at in enumerate(order):
         user = user_days[at]
@@ -163,18 +175,25 @@ def compute(setting: str, days: int, users: int, instance: Path, negatives: bool
         _hub_signals(signal, extra, dense, feed, before)
         _era_signals(signal, extra, corpus, user.day, library, feed, before)
         out.append(
-            {"n": len(library), "rel": np.isin(feed, user.relevant), "feed": feed, "sig": signal}
+            {
+                "n": len(library),
+                "rel": np.isin(feed, user.relevant),
+                "feed": feed,
+                "sig": signal,
+                "day": user.day,
+                "age": user.day - int(corpus.days[library].max()),
+            }
         )
         if n % 20 == 19 or n == len(order) - 1:
             path.write_bytes(pickle.dumps(out))
             print(f"{n + 1} user-days, {time.time() - started:.0f} s", flush=True)
 
 
-def month_setting(readers: int) -> tuple[Any, list[Any]]:
-    """The month setting of `eval-feed` (June 2026; ``fe.month_user_days``)."""
-    corpus, user_days = fe.month_user_days(
-        fe.load_corpus(CORPUS), date(2026, 6, 1), date(2026, 6, 30), readers=readers
-    )
+def month_setting(readers: int, month: str = "2026-06") -> tuple[Any, list[Any]]:
+    """The month setting of `eval-feed` (June 2026 unless told; ``fe.month_user_days``)."""
+    first = date.fromisoformat(f"{month}-01")
+    last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    corpus, user_days = fe.month_user_days(fe.load_corpus(CORPUS), first, last, readers=readers)
     print(f"month: {len(corpus.ids)} papers in the instance, {len(user_days)} user-days")
     return corpus, user_days
 
@@ -497,6 +516,12 @@ VARIANTS: dict[str, tuple[dict[str, float], float]] = {
         for k in ("hubb_d", "hubp_d", "hubb_tc", "hubp_tc")
         for w in (-0.1, -0.25, -0.5)
     },
+    # Session 20: the default's parts, for the fresh user-days (--seed, --month).
+    "default, no terms": ({**DEFAULT, "top2_tc": 0}, 0),
+    "default, words 1": ({**DEFAULT, "svm_tc": 1}, 0),
+    "default, meaning 0.5": ({**DEFAULT, "svm_d0.1": 0.5}, 0),
+    "default + field 0.5": ({**DEFAULT, "field": 0.5}, 0),
+    "svm_tc + top2_tc": ({"svm_tc": 1, "top2_tc": 1}, 0),
     "svm_r0.01 0.5 + nn_r 0.5 + svm_d0.1 1": ({"svm_r0.01": 0.5, "nn_r": 0.5, "svm_d0.1": 1}, 0),
     "top2_r 0.5 + svm_d0.1 1": ({"top2_r": 0.5, "svm_d0.1": 1}, 0),
     "svm_w + nn_d (shrunk past 5) + field 0.5": ({"svm_w2000": 1, "nn_d": 1, "field": 0.5}, 5),
@@ -506,8 +531,18 @@ VARIANTS: dict[str, tuple[dict[str, float], float]] = {
 }
 
 
-def report(setting: str, days: int, users: int) -> None:
-    data = pickle.loads((OUT / f"signals-{setting}-{days}-{users}.pkl").read_bytes())
+def _stored(setting: str, days: int, users: int, seed: int, month: str) -> Path:
+    fresh = ("" if seed == 13 else f"-seed{seed}") + ("" if month == "2026-06" else f"-{month}")
+    return OUT / f"signals-{setting}-{days}-{users}{fresh}.pkl"
+
+
+def report(setting: str, days: int, users: int, seed: int = 13, month: str = "2026-06") -> None:
+    data = pickle.loads(_stored(setting, days, users, seed, month).read_bytes())
+    tuned = OUT / "signals-corpus-10-300.pkl"
+    if setting == "corpus" and seed != 13 and tuned.exists():
+        # A fresh sample shares no listing day with the one the weights were chosen on.
+        taken = {day["day"] for day in pickle.loads(tuned.read_bytes())}
+        data = [day for day in data if day["day"] not in taken]
     base = _evaluate(data, {"base": 1}, 0)
     splits = [s for s in ("all", "2-5", "6-20", "21+") if s in base]
     print(f"{len(data)} user-days; " + ", ".join(f"{s}: {base[s][1]}" for s in splits))
@@ -531,13 +566,25 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=150)
     parser.add_argument("--instance", type=Path, default=OUT / "small-instance")
     parser.add_argument(
+        "--seed", type=int, default=13, help="corpus: another sample of user-days (training)"
+    )
+    parser.add_argument("--month", default="2026-06", help="month: another month (YYYY-MM)")
+    parser.add_argument(
         "--no-negatives", action="store_true", help="skip session 18's SVMs with other negatives"
     )
     args = parser.parse_args()
     if args.command == "compute":
-        compute(args.setting, args.days, args.users, args.instance, not args.no_negatives)
+        compute(
+            args.setting,
+            args.days,
+            args.users,
+            args.instance,
+            not args.no_negatives,
+            args.seed,
+            args.month,
+        )
     else:
-        report(args.setting, args.days, args.users)
+        report(args.setting, args.days, args.users, args.seed, args.month)
 
 
 if __name__ == "__main__":
