@@ -24,10 +24,11 @@ weight was chosen on (session 20): the tuned sets flatter the default.
 from __future__ import annotations
 
 import argparse
+import calendar
 import pickle
 import random
 import time
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +59,6 @@ def compute(
     month: str = "2026-06",
 ) -> None:
     from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.svm import LinearSVC
 
     started = time.time()
     if setting == "small":
@@ -145,14 +145,9 @@ def compute(
         before = before[~np.isin(before, library)]
         if len(before) > 2000:
             before = before[np.random.default_rng(29).permutation(len(before))[:2000]]
-        y = np.r_[np.ones(len(library)), np.zeros(len(before))]
-        x = sparse.vstack([words[library], words[before]]).tocsr()
-        svm = LinearSVC(class_weight="balanced", C=0.01, max_iter=10000).fit(x, y)
-        signal["svm_w2000"] = words[feed] @ svm.coef_[0]
+        signal["svm_w2000"] = _svm_scores(words, library, before, feed)
         for c in (0.1, 1.0):
-            svm = LinearSVC(class_weight="balanced", C=c, max_iter=10000)
-            svm.fit(np.vstack([dense[library], dense[before]]), y)
-            signal[f"svm_d{c}"] = dense[feed] @ svm.coef_[0]
+            signal[f"svm_d{c}"] = _svm_scores(dense, library, before, feed, c)
         sims_w = (words[feed] @ words[library].T).toarray()
         sims_d = dense[feed] @ dense[library].T
         for name, sims in (("w", sims_w), ("d", sims_d)):
@@ -169,7 +164,7 @@ def compute(
             primary[feed] >= 0, per_primary[np.maximum(primary[feed], 0)], 0
         ) / len(library)
         signal["recw_d"] = (sims_d * np.linspace(0.5, 1.0, len(library))).max(1)
-        _extra_signals(signal, extra, library, feed, before, y)
+        _extra_signals(signal, extra, library, feed, before)
         if negatives:
             _negative_signals(signal, extra, corpus, user.day, library, feed, before)
         _hub_signals(signal, extra, dense, feed, before)
@@ -192,10 +187,34 @@ def compute(
 def month_setting(readers: int, month: str = "2026-06") -> tuple[Any, list[Any]]:
     """The month setting of `eval-feed` (June 2026 unless told; ``fe.month_user_days``)."""
     first = date.fromisoformat(f"{month}-01")
-    last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    last = first.replace(day=calendar.monthrange(first.year, first.month)[1])
     corpus, user_days = fe.month_user_days(fe.load_corpus(CORPUS), first, last, readers=readers)
     print(f"month: {len(corpus.ids)} papers in the instance, {len(user_days)} user-days")
     return corpus, user_days
+
+
+def _svm_scores(
+    space: Any,
+    positives: np.ndarray,
+    negatives: np.ndarray,
+    feed: np.ndarray,
+    c: float = 0.01,
+    weights: np.ndarray | None = None,
+) -> np.ndarray:
+    """The pool scored by arxiv-sanity-lite's classifier (a balanced
+    LinearSVC) of ``positives`` against ``negatives``, in one space (a
+    sparse tf-idf or dense embeddings)."""
+    from sklearn.svm import LinearSVC
+
+    if sparse.issparse(space):
+        x = sparse.vstack([space[positives], space[negatives]]).tocsr()
+    else:
+        x = np.vstack([space[positives], space[negatives]])
+    y = np.r_[np.ones(len(positives)), np.zeros(len(negatives))]
+    svm = LinearSVC(class_weight="balanced", C=c, max_iter=10000)
+    svm.fit(x, y, sample_weight=weights)
+    scores: np.ndarray = space[feed] @ svm.coef_[0]
+    return scores
 
 
 def _extra_spaces(corpus: Any, user_days: Any, texts: list[str]) -> dict[str, Any]:
@@ -261,23 +280,16 @@ def _extra_signals(
     library: np.ndarray,
     feed: np.ndarray,
     before: np.ndarray,
-    y: np.ndarray,
 ) -> None:
-    from sklearn.svm import LinearSVC
-
     rare = extra["rare"]
     sims = (rare[feed] @ rare[library].T).toarray()
     signal["nn_r"] = sims.max(1)
     signal["top2_r"] = np.sort(sims, 1)[:, -2:].mean(1)
     signal["mean_r"] = sims.mean(1)
-    x = sparse.vstack([rare[library], rare[before]]).tocsr()
     for c in (0.01, 0.1):
-        svm = LinearSVC(class_weight="balanced", C=c, max_iter=10000).fit(x, y)
-        signal[f"svm_r{c}"] = rare[feed] @ svm.coef_[0]
+        signal[f"svm_r{c}"] = _svm_scores(rare, library, before, feed, c)
     rare_tc = extra["rare_tc"]
-    x = sparse.vstack([rare_tc[library], rare_tc[before]]).tocsr()
-    svm = LinearSVC(class_weight="balanced", C=0.01, max_iter=10000).fit(x, y)
-    signal["svm_tc"] = rare_tc[feed] @ svm.coef_[0]
+    signal["svm_tc"] = _svm_scores(rare_tc, library, before, feed)
     sims = (rare_tc[feed] @ rare_tc[library].T).toarray()
     signal["top2_tc"] = np.sort(sims, 1)[:, -2:].mean(1)
     sims = (extra["notes"][feed] @ extra["notes"][library].T).toarray()
@@ -316,8 +328,6 @@ def _negative_signals(
     ``svm_rprf``: the library plus, as weaker positives, each library
     paper's 3 nearest earlier papers of the instance (more positives for a
     short library)."""
-    from sklearn.svm import LinearSVC
-
     rare = extra["rare"]
     earlier = _earlier(corpus, day, library)
     sample = earlier[np.random.default_rng(31).permutation(len(earlier))[:8000]]
@@ -327,12 +337,7 @@ def _negative_signals(
         weights = np.ones(len(positives) + len(negatives))
         if extra_pos is not None:
             weights[len(library) : len(positives)] = 0.5
-        x = sparse.vstack([rare[positives], rare[negatives]]).tocsr()
-        yy = np.r_[np.ones(len(positives)), np.zeros(len(negatives))]
-        svm = LinearSVC(class_weight="balanced", C=0.01, max_iter=10000)
-        svm.fit(x, yy, sample_weight=weights)
-        scores: np.ndarray = rare[feed] @ svm.coef_[0]
-        return scores
+        return _svm_scores(rare, positives, negatives, feed, weights=weights)
 
     signal["svm_r8k"] = fit(sample)
     signal["svm_rall"] = fit(earlier) if len(earlier) <= 80000 else signal["svm_r8k"]
@@ -383,17 +388,12 @@ def _era_signals(
     closest in date to a library paper, so that the SVM's direction is not
     how the field's words have drifted since the reader wrote
     (``svm_era``)."""
-    from sklearn.svm import LinearSVC
-
     words = extra["rare_tc"]
     earlier = _earlier(corpus, day, library)
     gap = np.abs(corpus.days[earlier][:, None] - corpus.days[library][None, :]).min(1)
     near = earlier[np.argsort(gap, kind="stable")[:1000]]
     negatives = np.union1d(near, before[: 2000 - len(near)])
-    x = sparse.vstack([words[library], words[negatives]]).tocsr()
-    y = np.r_[np.ones(len(library)), np.zeros(len(negatives))]
-    svm = LinearSVC(class_weight="balanced", C=0.01, max_iter=10000).fit(x, y)
-    signal["svm_era"] = words[feed] @ svm.coef_[0]
+    signal["svm_era"] = _svm_scores(words, library, negatives, feed)
 
 
 def _split(n: int) -> str:
